@@ -1,0 +1,73 @@
+"""CI-facing records: project-scoped API tokens, stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+TOKEN_PREFIX = "slc_"
+
+
+class Scope(models.TextChoices):
+    CHECK = "check", "Create checks"
+    RELEASE = "release", "Create releases"
+    READ = "read", "Read status"
+
+
+DEFAULT_SCOPES = [Scope.CHECK, Scope.RELEASE, Scope.READ]
+
+
+def hash_token(raw: str) -> str:
+    # Tokens are 32 random bytes: a fast hash is enough (no dictionary to attack), and it lets
+    # every request be checked with one indexed lookup.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    project = models.ForeignKey("releases.Project", on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=200)
+    prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list, blank=True)
+    approve_environments = models.ManyToManyField(
+        "releases.Environment",
+        blank=True,
+        related_name="+",
+        help_text="Environments this token may approve (explicit grant).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="token_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}/{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, project, name: str, scopes: list[str] | None = None) -> tuple[ApiToken, str]:
+        """Create a token; the raw value is returned once and never stored."""
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            project=project,
+            name=name,
+            prefix=raw[:10],
+            token_hash=hash_token(raw),
+            scopes=list(scopes if scopes is not None else DEFAULT_SCOPES),
+        )
+        return token, raw
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])

@@ -1,0 +1,215 @@
+"""The small interface every engine adapter implements, and what they share.
+
+An adapter owns two connections: one for migrations (autocommit on the driver, so the runner
+issues BEGIN/COMMIT itself and knows exactly what is committed) and, where the engine has
+session locks, a dedicated one for the per-database lock, so that the lock is never held
+inside an open transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from releases.runner.target import Target
+
+HISTORY_TABLE = "sluice_schema_history"
+COLUMNS = (
+    "version, description, kind, checksum, status, statements_done, statements_total, "
+    "release_id, applied_by, applied_at, duration_ms, error"
+)
+
+_COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.DOTALL)
+_TX_OPEN_RE = re.compile(r"^(BEGIN(\s+(WORK|TRANSACTION|IMMEDIATE|DEFERRED|EXCLUSIVE))?|START\s+TRANSACTION)\b", re.I)
+_TX_CLOSE_RE = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!\s+TO\b)", re.I)
+_DML_RE = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|REPLACE|WITH|COPY)\b", re.I)
+
+
+def head(text: str, length: int = 200) -> str:
+    """The start of a statement with comments removed and whitespace folded, for classifying."""
+    return " ".join(_COMMENT_RE.sub(" ", text[:length]).split())
+
+
+def opens_transaction(text: str) -> bool:
+    return bool(_TX_OPEN_RE.match(head(text, 60)))
+
+
+def closes_transaction(text: str) -> bool:
+    return bool(_TX_CLOSE_RE.match(head(text, 60)))
+
+
+def is_dml(text: str) -> bool:
+    return bool(_DML_RE.match(head(text, 60)))
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def client_label() -> str:
+    return f"sluice {socket.gethostname()}:{os.getpid()}"
+
+
+@dataclasses.dataclass
+class HistoryRow:
+    version: str
+    description: str
+    kind: str
+    checksum: str
+    status: str  # applied | partial | baseline
+    statements_done: int
+    statements_total: int
+    release_id: str | None
+    applied_by: str
+    applied_at: dt.datetime | str | None
+    duration_ms: int
+    error: str | None
+
+    def as_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        if isinstance(self.applied_at, dt.datetime):
+            data["applied_at"] = self.applied_at.isoformat()
+        return data
+
+
+class ConnectError(Exception):
+    """The database could not be reached or refused the login (exit code 3)."""
+
+
+class LockBusy(Exception):
+    """Another run holds the database's migration lock; the message says who."""
+
+
+class DatabaseError(Exception):
+    """A statement failed; `retryable` when it lost a race for a lock (timeout, deadlock)."""
+
+    def __init__(self, message: str, *, retryable: bool = False, position: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.position = position  # 1-based character position in the statement, when known
+
+
+class Adapter:
+    engine = ""
+    placeholder = "%s"
+    # Re-read a file's history row inside its own transaction before applying it: needed where
+    # there is no run-wide lock (SQLite), harmless elsewhere.
+    recheck_each_file = False
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.table = HISTORY_TABLE
+
+    # -- connections -----------------------------------------------------------------------
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def locked(self, wait_seconds: float) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    # -- statements --------------------------------------------------------------------------
+    def execute(self, sql: str) -> int:
+        """Run one statement as its original text (no parameter interpolation); rows affected."""
+        raise NotImplementedError
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        raise NotImplementedError
+
+    def run(self, sql: str, params: tuple = ()) -> None:
+        raise NotImplementedError
+
+    def begin(self) -> None:
+        self.run("BEGIN")
+
+    def commit(self) -> None:
+        self.run("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll back whatever is open; never raises (the connection may be gone)."""
+        try:
+            self.run("ROLLBACK")
+        except Exception:
+            pass
+
+    def needs_autocommit(self, text: str) -> bool:
+        """A statement that cannot run inside a transaction block."""
+        return False
+
+    def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:
+        raise NotImplementedError
+
+    def reset_timeouts(self) -> None:
+        raise NotImplementedError
+
+    def warnings_for_resume(self, text: str) -> str | None:
+        """Why resuming at this statement would be wrong (e.g. an INVALID index is left)."""
+        return None
+
+    # -- history table ------------------------------------------------------------------------
+    def history_exists(self) -> bool:
+        raise NotImplementedError
+
+    def create_history_table(self) -> None:
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("{table}", self.table).replace("%s", self.placeholder)
+
+    def read_history(self) -> list[HistoryRow] | None:
+        """Every row, or None when the table does not exist yet. One query."""
+        if not self.history_exists():
+            return None
+        rows = self.query(self._sql(f"SELECT {COLUMNS} FROM {{table}}"))
+        return [HistoryRow(*row) for row in rows]
+
+    def get_row(self, version: str) -> HistoryRow | None:
+        rows = self.query(self._sql(f"SELECT {COLUMNS} FROM {{table}} WHERE version = %s"), (version,))
+        return HistoryRow(*rows[0]) if rows else None
+
+    def adapt(self, value):
+        """A Python value as the driver should bind it (timestamps are UTC)."""
+        return value
+
+    def insert_row(self, row: HistoryRow) -> None:
+        values = tuple(self.adapt(v) for v in dataclasses.astuple(row))
+        marks = ", ".join([self.placeholder] * len(values))
+        self.run(f"INSERT INTO {self.table} ({COLUMNS}) VALUES ({marks})", values)
+
+    def update_row(self, version: str, **fields) -> None:
+        assignments = ", ".join(f"{name} = {self.placeholder}" for name in fields)
+        self.run(
+            f"UPDATE {self.table} SET {assignments} WHERE version = {self.placeholder}",
+            (*(self.adapt(v) for v in fields.values()), version),
+        )
+
+    def delete_row(self, version: str) -> None:
+        self.run(self._sql("DELETE FROM {table} WHERE version = %s"), (version,))
+
+    def describe_error(self, exc: Exception) -> DatabaseError:
+        return DatabaseError(str(exc))
+
+    @property
+    def driver_errors(self) -> tuple[type[Exception], ...]:
+        raise NotImplementedError
+
+
+def connect(target: Target) -> Adapter:
+    if target.engine == "postgresql":
+        from releases.runner.adapters.postgres import PostgresAdapter
+
+        return PostgresAdapter(target)
+    if target.engine == "mysql":
+        from releases.runner.adapters.mysql import MySQLAdapter
+
+        return MySQLAdapter(target)
+    from releases.runner.adapters.sqlite import SQLiteAdapter
+
+    return SQLiteAdapter(target)

@@ -1,0 +1,200 @@
+"""PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from releases.runner.adapters.base import (
+    Adapter,
+    ConnectError,
+    DatabaseError,
+    LockBusy,
+    client_label,
+    head,
+)
+from releases.runner.target import Target
+
+# pg_try_advisory_lock(int4, int4): ('SLCI', 1). Advisory locks are per database already.
+LOCK_KEY = (0x534C4349, 1)
+RETRYABLE = {"55P03", "40001", "40P01"}  # lock_not_available, serialization, deadlock
+
+_AUTOCOMMIT_RE = re.compile(
+    r"^(CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY"
+    r"|DROP\s+INDEX\s+CONCURRENTLY"
+    r"|REINDEX\b.*\bCONCURRENTLY\b"
+    r"|VACUUM\b|ALTER\s+SYSTEM\b|CREATE\s+DATABASE\b|DROP\s+DATABASE\b"
+    r"|CREATE\s+TABLESPACE\b|DROP\s+TABLESPACE\b"
+    r"|ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b)",
+    re.I | re.S,
+)
+_CREATE_INDEX_RE = re.compile(
+    r"^CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(IF\s+NOT\s+EXISTS\s+)?(?P<name>(\"[^\"]+\"|[\w$]+)(\.(\"[^\"]+\"|[\w$]+))?)",
+    re.I,
+)
+
+
+class PostgresAdapter(Adapter):
+    engine = "postgresql"
+
+    def __init__(self, target: Target):
+        super().__init__(target)
+        self.conn = self._connect()
+        self.lock_conn: psycopg.Connection | None = None
+        # Qualify the history table with the schema it lives in, so that a migration's own
+        # `SET search_path` cannot make the runner write its history somewhere else.
+        schema = self.query("SELECT current_schema()")[0][0] or "public"
+        self.schema = schema
+        self.table = f'"{schema}".sluice_schema_history'
+
+    def _connect(self) -> psycopg.Connection:
+        t = self.target
+        try:
+            return psycopg.connect(
+                host=t.host,
+                port=t.port,
+                user=t.user or None,
+                password=t.password,
+                dbname=t.database,
+                autocommit=True,
+                application_name=client_label(),
+                connect_timeout=10,
+                **dict(t.options),
+            )
+        except psycopg.Error as exc:
+            raise ConnectError(f"cannot connect to {t.redacted}: {str(exc).strip()}") from None
+
+    def close(self) -> None:
+        for conn in (self.conn, self.lock_conn):
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+
+    @property
+    def driver_errors(self) -> tuple[type[Exception], ...]:
+        return (psycopg.Error,)
+
+    @contextmanager
+    def locked(self, wait_seconds: float) -> Iterator[None]:
+        # A session lock on its own connection, polled: never held inside an open transaction,
+        # released by the server if this process dies.
+        self.lock_conn = self._connect()
+        deadline = time.monotonic() + wait_seconds
+        delay = 0.05
+        while True:
+            got = self.lock_conn.execute("SELECT pg_try_advisory_lock(%s, %s)", LOCK_KEY).fetchone()[0]
+            if got:
+                break
+            if time.monotonic() >= deadline:
+                raise LockBusy(f"{self.target.label}: gave up after {wait_seconds:g}s waiting for the "
+                               f"migration lock, held by {self._lock_holder()}")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        try:
+            yield
+        finally:
+            try:
+                self.lock_conn.execute("SELECT pg_advisory_unlock(%s, %s)", LOCK_KEY)
+                self.lock_conn.close()
+            except Exception:
+                pass
+            self.lock_conn = None
+
+    def _lock_holder(self) -> str:
+        rows = self.lock_conn.execute(
+            "SELECT a.pid, a.application_name, a.usename, a.client_addr, a.backend_start "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted",
+            LOCK_KEY,
+        ).fetchall()
+        if not rows:
+            return "another session (it has just released it)"
+        pid, app, user, addr, since = rows[0]
+        return f"pid {pid} ({app or 'unknown client'}, user {user}, from {addr or 'local socket'}, since {since:%Y-%m-%d %H:%M:%S %Z})"
+
+    def execute(self, sql: str) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.rowcount
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def run(self, sql: str, params: tuple = ()) -> None:
+        self.conn.execute(sql, params or None)
+
+    def needs_autocommit(self, text: str) -> bool:
+        return bool(_AUTOCOMMIT_RE.match(head(text, 400)))
+
+    def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:
+        if lock_ms is not None:
+            self.run(f"SET lock_timeout = {int(lock_ms)}")
+        if statement_ms is not None:
+            self.run(f"SET statement_timeout = {int(statement_ms)}")
+
+    def reset_timeouts(self) -> None:
+        self.run("RESET lock_timeout")
+        self.run("RESET statement_timeout")
+
+    def warnings_for_resume(self, text: str) -> str | None:
+        match = _CREATE_INDEX_RE.match(head(text, 400))
+        if not match:
+            return None
+        name = match.group("name")
+        schema, _, index = name.rpartition(".")
+        index = index.strip('"') if index.startswith('"') else index.lower()
+        rows = self.query(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND (%s = '' AND n.nspname = ANY(current_schemas(false)) OR n.nspname = %s)",
+            (index, schema.strip('"'), schema.strip('"')),
+        )
+        if rows and not rows[0][0]:
+            return (
+                f"index {name} exists but is INVALID: the interrupted CREATE INDEX CONCURRENTLY left it "
+                f"behind. Drop it first (DROP INDEX CONCURRENTLY {name};), then resume"
+            )
+        if rows:
+            return (
+                f"index {name} already exists and is valid: the interrupted statement may have finished. "
+                "Check it, then use mark-applied, or drop the index and resume"
+            )
+        return None
+
+    def history_exists(self) -> bool:
+        return self.query("SELECT to_regclass(%s) IS NOT NULL", (self.table,))[0][0]
+
+    def create_history_table(self) -> None:
+        # Under the migration lock, so concurrent first runs create it once.
+        self.run(
+            f"CREATE TABLE IF NOT EXISTS {self.table} ("
+            "version varchar(100) PRIMARY KEY, description varchar(500) NOT NULL, "
+            "kind varchar(3) NOT NULL, checksum varchar(80) NOT NULL, status varchar(10) NOT NULL, "
+            "statements_done integer NOT NULL, statements_total integer NOT NULL, "
+            "release_id varchar(40), applied_by varchar(200) NOT NULL, "
+            "applied_at timestamptz NOT NULL, duration_ms integer NOT NULL DEFAULT 0, error text)"
+        )
+
+    def describe_error(self, exc: Exception) -> DatabaseError:
+        if isinstance(exc, psycopg.Error):
+            diag = exc.diag
+            message = diag.message_primary or str(exc).strip()
+            if diag.sqlstate:
+                message = f"{message} (SQLSTATE {diag.sqlstate})"
+            if diag.message_detail:
+                message += f"\nDETAIL: {diag.message_detail}"
+            if diag.message_hint:
+                message += f"\nHINT: {diag.message_hint}"
+            position = int(diag.statement_position) if diag.statement_position else None
+            retryable = diag.sqlstate in RETRYABLE or isinstance(exc, pg_errors.LockNotAvailable)
+            return DatabaseError(message, retryable=retryable, position=position)
+        return DatabaseError(str(exc))

@@ -1,0 +1,573 @@
+"""Plan and apply migration files on one database (design.md §3).
+
+The guarantees, in order of importance:
+- a file is applied at most once: the target's `sluice_schema_history` is the source of truth,
+  one run per database holds the lock, and on transactional engines a file and its history row
+  commit together;
+- a file that cannot run in one transaction records its progress after every statement, so an
+  interrupted file is never silently re-run from the top (`partial` k/n, then an explicit repair);
+- nothing runs before the whole plan is known to be sound (no edited applied file, no partial
+  file, no out-of-order version unless allowed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import socket
+import time
+from collections.abc import Callable, Sequence
+
+from releases.loader import MigrationFile, version_key
+from releases.runner.adapters.base import (
+    Adapter,
+    ConnectError,
+    DatabaseError,
+    HistoryRow,
+    LockBusy,
+    closes_transaction,
+    connect,
+    is_dml,
+    now_utc,
+    opens_transaction,
+)
+from releases.runner.target import Target, parse_target
+
+__all__ = [
+    "ApplyError",
+    "ApplyOptions",
+    "ApplyReport",
+    "ConnectError",
+    "FileOutcome",
+    "LockTimeout",
+    "PlanError",
+    "apply",
+    "baseline",
+    "history",
+    "plan_for",
+    "repair",
+]
+
+LockTimeout = LockBusy
+
+
+class PlanError(Exception):
+    """The plan is unsound; nothing was run. One line per problem."""
+
+    def __init__(self, database: str, problems: list[str]):
+        self.database = database
+        self.problems = problems
+        super().__init__(f"{database}: nothing applied:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class ApplyError(Exception):
+    """A statement failed. Names the database, file, line, statement and the server's message."""
+
+    def __init__(
+        self,
+        *,
+        database: str,
+        file: str,
+        line: int,
+        statement: str,
+        index: int,
+        total: int,
+        message: str,
+        retryable: bool,
+        state: str,
+    ):
+        self.database = database
+        self.file = file
+        self.line = line
+        self.statement = statement
+        self.index = index
+        self.total = total
+        self.message = message
+        self.retryable = retryable
+        self.state = state  # what the history says now, in words
+        excerpt = statement if len(statement) <= 300 else statement[:300] + " …"
+        text = (
+            f"{database}: {file}:{line}: statement {index} of {total} failed: {message}\n"
+            f"  statement: {excerpt}\n  {state}"
+        )
+        if retryable:
+            text += "\n  This failure is retryable (it lost a race for a lock): run again."
+        super().__init__(text)
+
+
+@dataclasses.dataclass
+class FileOutcome:
+    version: str
+    path: str
+    action: str  # applied | skipped | would-apply | failed
+    reason: str = ""
+    duration_ms: int = 0
+    rows: int | None = None  # rows affected by DML statements
+    statements: int = 0
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class ApplyReport:
+    database: str
+    outcomes: list[FileOutcome] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    duration_ms: int = 0
+
+    @property
+    def applied(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.action == "applied"]
+
+    @property
+    def skipped(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.action == "skipped"]
+
+
+Event = Callable[[str, object], None]
+
+
+@dataclasses.dataclass
+class ApplyOptions:
+    dry_run: bool = False
+    allow_out_of_order: bool = False
+    baseline: str | None = None
+    release_id: str | None = None
+    applied_by: str = ""
+    lock_wait_seconds: float = 300.0
+    on_event: Event | None = None  # ("start", (file, total)), ("statement", ...), ("file", FileOutcome)
+
+
+@dataclasses.dataclass
+class PlanItem:
+    file: MigrationFile
+    action: str  # apply | skip
+    reason: str = ""
+
+
+def default_actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _split(mf: MigrationFile, dialect: str):
+    from reviews.splitter import split  # imported here: a re-run with nothing to do never parses
+
+    return split(mf.sql, dialect)
+
+
+def plan_for(
+    files: Sequence[MigrationFile],
+    rows: Sequence[HistoryRow],
+    *,
+    allow_out_of_order: bool = False,
+    database: str = "",
+    dialect: str = "postgres",
+) -> tuple[list[PlanItem], list[str]]:
+    """What to do with each file, and the warnings; PlanError when something must stop the run."""
+    by_key = {version_key(row.version): row for row in rows}
+    floor = max((k for k, r in by_key.items() if r.status in ("applied", "baseline")), default=None)
+    baseline_key = max((k for k, r in by_key.items() if r.status == "baseline"), default=None)
+    file_keys = {mf.key for mf in files}
+    problems: list[str] = []
+    out_of_order: list[str] = []
+    items: list[PlanItem] = []
+    for mf in files:
+        row = by_key.get(mf.key)
+        if row is None:
+            if baseline_key is not None and mf.key <= baseline_key:
+                items.append(PlanItem(mf, "skip", "covered by the baseline"))
+            elif floor is not None and mf.key < floor:
+                if allow_out_of_order:
+                    items.append(PlanItem(mf, "apply", "out of order (allowed)"))
+                else:
+                    out_of_order.append(mf.path)
+            else:
+                items.append(PlanItem(mf, "apply"))
+        elif row.status == "baseline":
+            items.append(PlanItem(mf, "skip", "baseline"))
+        elif row.status == "partial":
+            problems.append(_describe_partial(mf, row, dialect))
+        elif row.checksum != mf.checksum:
+            problems.append(
+                f"{mf.path}: modified after apply: version {row.version} was applied on {row.applied_at} "
+                f"with checksum {row.checksum}, the file now has {mf.checksum}. Revert the edit and put "
+                f"the change in a new migration (or, after review, repair --version {row.version} mark-applied)"
+            )
+        else:
+            items.append(PlanItem(mf, "skip", "already applied"))
+    if out_of_order:
+        newest = ".".join(str(p) for p in floor)
+        problems.append(
+            f"out-of-order: {len(out_of_order)} pending file(s) older than the newest applied version "
+            f"{newest}: {', '.join(out_of_order)}. Rename them to a newer version, or allow out-of-order "
+            "for this project (--allow-out-of-order)"
+        )
+    if problems:
+        raise PlanError(database, problems)
+    warnings = [
+        f"version {row.version} ({row.description}) is in the history but has no file"
+        for key, row in sorted(by_key.items())
+        if key not in file_keys and row.status != "baseline"
+    ]
+    return items, warnings
+
+
+def _describe_partial(mf: MigrationFile, row: HistoryRow, dialect: str) -> str:
+    done, total = row.statements_done, row.statements_total
+    statements = _split(mf, dialect)
+    where = ""
+    if done < len(statements):
+        where = f" at line {statements[done].line}"
+    cause = f"failed: {row.error}" if row.error else "was interrupted; its outcome is unknown"
+    changed = "" if row.checksum == mf.checksum else " The file has changed since."
+    return (
+        f"{mf.path}: partial: {done} of {total} statements done; statement {done + 1}{where} {cause}."
+        f"{changed} Fix the cause, then repair --version {row.version} resume | mark-applied | mark-pending"
+    )
+
+
+def _open(target: str | Target) -> Adapter:
+    if isinstance(target, str):
+        target = parse_target(target)
+    return connect(target)
+
+
+def history(target: str | Target) -> list[HistoryRow]:
+    adapter = _open(target)
+    try:
+        rows = adapter.read_history() or []
+    finally:
+        adapter.close()
+    return sorted(rows, key=lambda r: version_key(r.version))
+
+
+def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOptions | None = None) -> ApplyReport:
+    options = options or ApplyOptions()
+    actor = options.applied_by or default_actor()
+    started = time.monotonic()
+    adapter = _open(target)
+    report = ApplyReport(database=adapter.target.label)
+    emit = options.on_event or (lambda kind, data: None)
+    dialect = adapter.target.dialect
+    try:
+        # Fast path: one history read without the lock. If nothing is pending, nothing can
+        # change that, and a re-run costs exactly this query.
+        rows = adapter.read_history()
+        if options.baseline and not options.dry_run:
+            rows = None  # baselining writes: always under the lock
+        if rows is not None:
+            items, warnings = plan_for(
+                files, rows, allow_out_of_order=options.allow_out_of_order,
+                database=report.database, dialect=dialect,
+            )
+            if options.dry_run or all(item.action == "skip" for item in items):
+                report.warnings = warnings
+                for item in items:
+                    _report_item(report, item, emit, dialect if options.dry_run else None)
+                return report
+        elif options.dry_run:
+            items, report.warnings = plan_for(files, [], database=report.database, dialect=dialect)
+            if options.baseline:
+                items = [
+                    PlanItem(i.file, "skip", "covered by the baseline")
+                    if i.file.key <= version_key(options.baseline) else i
+                    for i in items
+                ]
+            for item in items:
+                _report_item(report, item, emit, dialect)
+            return report
+
+        with adapter.locked(options.lock_wait_seconds):
+            adapter.create_history_table()
+            if options.baseline:
+                _baseline(adapter, files, options.baseline, actor, options.release_id)
+            rows = adapter.read_history() or []
+            items, report.warnings = plan_for(
+                files, rows, allow_out_of_order=options.allow_out_of_order,
+                database=report.database, dialect=dialect,
+            )
+            for item in items:
+                if item.action == "skip":
+                    _report_item(report, item, emit, None)
+                    continue
+                outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
+                if item.reason and outcome.action == "applied":
+                    outcome.reason = item.reason
+                report.outcomes.append(outcome)
+                emit("file", outcome)
+        return report
+    finally:
+        adapter.close()
+        report.duration_ms = round((time.monotonic() - started) * 1000)
+
+
+def _report_item(report: ApplyReport, item: PlanItem, emit: Event, dry_run_dialect: str | None) -> None:
+    mf = item.file
+    if item.action == "skip":
+        outcome = FileOutcome(mf.version, mf.path, "skipped", item.reason)
+    else:
+        statements = _split(mf, dry_run_dialect) if dry_run_dialect else []
+        outcome = FileOutcome(mf.version, mf.path, "would-apply", item.reason, statements=len(statements))
+        emit("plan", (mf, statements))
+    report.outcomes.append(outcome)
+    emit("file", outcome)
+
+
+def _baseline(adapter: Adapter, files: Sequence[MigrationFile], version: str, actor: str, release: str | None) -> None:
+    rows = adapter.read_history() or []
+    key = version_key(version)
+    if any(row.status == "baseline" and version_key(row.version) == key for row in rows):
+        return  # the same baseline again: nothing to do
+    if rows:
+        raise PlanError(
+            adapter.target.label,
+            [f"cannot baseline at {version}: the database already has a migration history ({len(rows)} rows)"],
+        )
+    match = next((mf for mf in files if mf.key == key), None)
+    adapter.insert_row(
+        HistoryRow(
+            version=version, description=match.description if match else "baseline", kind="ddl",
+            checksum=match.checksum if match else "", status="baseline", statements_done=0,
+            statements_total=0, release_id=release, applied_by=actor, applied_at=now_utc(),
+            duration_ms=0, error=None,
+        )
+    )
+
+
+def _new_row(mf: MigrationFile, status: str, done: int, total: int, actor: str, release: str | None) -> HistoryRow:
+    return HistoryRow(
+        version=mf.version, description=mf.description, kind=mf.kind, checksum=mf.checksum,
+        status=status, statements_done=done, statements_total=total, release_id=release,
+        applied_by=actor, applied_at=now_utc(), duration_ms=0, error=None,
+    )
+
+
+def _apply_file(
+    adapter: Adapter, mf: MigrationFile, dialect: str, actor: str, release: str | None, emit: Event,
+) -> FileOutcome:
+    statements = _split(mf, dialect)
+    if not statements:
+        raise PlanError(adapter.target.label, [f"{mf.path}: contains no statement (only comments)"])
+    emit("start", (mf, len(statements)))
+    transactional = (
+        adapter.engine != "mysql"
+        and mf.directives.transaction
+        and not any(adapter.needs_autocommit(s.text) or opens_transaction(s.text)
+                    or closes_transaction(s.text) for s in statements)
+    )
+    if transactional:
+        return _apply_in_transaction(adapter, mf, statements, actor, release, emit)
+    return _apply_stepwise(adapter, mf, statements, 0, actor, release, emit)
+
+
+def _fail(adapter: Adapter, mf: MigrationFile, statements, index: int, exc: Exception, state: str) -> ApplyError:
+    error = adapter.describe_error(exc)
+    stmt = statements[index]
+    line = stmt.line
+    if error.position:  # the server's position inside the statement → a line in the file
+        line += stmt.text.count("\n", 0, error.position - 1)
+    return ApplyError(
+        database=adapter.target.label, file=mf.path, line=line, statement=stmt.text, index=index + 1,
+        total=len(statements), message=error.message, retryable=error.retryable, state=state,
+    )
+
+
+def _apply_in_transaction(adapter, mf, statements, actor, release, emit) -> FileOutcome:
+    started = time.monotonic()
+    rows_affected = 0
+    # Timeouts are set per session before BEGIN (on SQLite the lock wait is BEGIN IMMEDIATE
+    # itself) and reset after the file.
+    adapter.set_timeouts(mf.directives.lock_timeout_ms, mf.directives.statement_timeout_ms)
+    adapter.begin()
+    try:
+        if adapter.recheck_each_file:
+            row = adapter.get_row(mf.version)
+            if row is not None:
+                adapter.rollback()
+                if row.status == "applied" and row.checksum == mf.checksum:
+                    return FileOutcome(mf.version, mf.path, "skipped", "applied meanwhile by another run")
+                raise PlanError(adapter.target.label, [f"{mf.path}: another run recorded it as {row.status} meanwhile"])
+        for index, stmt in enumerate(statements):
+            try:
+                count = adapter.execute(stmt.text)
+            except adapter.driver_errors as exc:
+                adapter.rollback()
+                raise _fail(adapter, mf, statements, index, exc,
+                            "The file was rolled back: nothing of it is applied and no history row was written.") from None
+            if count is not None and count >= 0 and is_dml(stmt.text):
+                rows_affected += count
+            emit("statement", (mf, index + 1, len(statements)))
+        row = _new_row(mf, "applied", len(statements), len(statements), actor, release)
+        row.duration_ms = round((time.monotonic() - started) * 1000)
+        adapter.insert_row(row)
+        adapter.commit()
+    except BaseException:
+        adapter.rollback()
+        raise
+    finally:
+        if mf.directives.lock_timeout_ms is not None or mf.directives.statement_timeout_ms is not None:
+            try:
+                adapter.reset_timeouts()
+            except Exception:
+                pass
+    return FileOutcome(mf.version, mf.path, "applied", "", row.duration_ms,
+                       rows_affected if mf.kind == "dml" or rows_affected else None, len(statements))
+
+
+def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit) -> FileOutcome:
+    """Statement by statement, recording progress after each: for files that cannot run in one
+    transaction (autocommit statements, their own BEGIN/COMMIT, `transaction off`) and for MySQL.
+
+    A statement that can run in a transaction commits together with its progress update, so
+    the history is exact for it; only a statement that cannot (CREATE INDEX CONCURRENTLY, MySQL
+    DDL) leaves a window in which an interruption makes its outcome unknown — the history then
+    says `partial` with the statements before it done, and the rerun refuses until a repair.
+    """
+    started = time.monotonic()
+    total = len(statements)
+    rows_affected = 0
+    if start_at == 0:
+        claim = _new_row(mf, "partial", 0, total, actor, release)
+        if adapter.recheck_each_file:
+            adapter.begin()
+            try:
+                if adapter.get_row(mf.version) is not None:
+                    adapter.rollback()
+                    return FileOutcome(mf.version, mf.path, "skipped", "claimed meanwhile by another run")
+                adapter.insert_row(claim)
+                adapter.commit()
+            except BaseException:
+                adapter.rollback()
+                raise
+        else:
+            adapter.insert_row(claim)
+    user_tx = False  # inside the file's own BEGIN … COMMIT
+    adapter.set_timeouts(mf.directives.lock_timeout_ms, mf.directives.statement_timeout_ms)
+    try:
+        for index in range(start_at, total):
+            stmt = statements[index]
+            opens, closes = opens_transaction(stmt.text), closes_transaction(stmt.text)
+            own_tx = not user_tx and not opens and not closes and not adapter.needs_autocommit(stmt.text)
+            try:
+                if own_tx:
+                    adapter.begin()
+                count = adapter.execute(stmt.text)
+                if count is not None and count >= 0 and is_dml(stmt.text):
+                    rows_affected += count
+                # Inside the file's own transaction this update is part of it: if that
+                # transaction rolls back, so does the progress, and the history stays true.
+                adapter.update_row(mf.version, statements_done=index + 1, error=None)
+                if own_tx:
+                    adapter.commit()
+            except adapter.driver_errors as exc:
+                adapter.rollback()  # ends our transaction or the file's own failed one
+                error = adapter.describe_error(exc)
+                try:
+                    done = adapter.get_row(mf.version).statements_done
+                    adapter.update_row(mf.version, error=error.message)
+                except Exception:
+                    done = index
+                raise _fail(
+                    adapter, mf, statements, index, exc,
+                    f"History: partial, {done} of {total} statements done. Fix the cause, then "
+                    f"repair --version {mf.version} resume | mark-applied | mark-pending.",
+                ) from None
+            user_tx = (user_tx or opens) and not closes
+            emit("statement", (mf, index + 1, total))
+        duration = round((time.monotonic() - started) * 1000)
+        adapter.update_row(mf.version, status="applied", statements_done=total, duration_ms=duration,
+                           applied_at=now_utc(), error=None)
+    finally:
+        if mf.directives.lock_timeout_ms is not None or mf.directives.statement_timeout_ms is not None:
+            try:
+                adapter.reset_timeouts()
+            except Exception:
+                pass
+    return FileOutcome(mf.version, mf.path, "applied", "resumed" if start_at else "", duration,
+                       rows_affected if mf.kind == "dml" or rows_affected else None, total - start_at)
+
+
+REPAIR_ACTIONS = ("resume", "mark-applied", "mark-pending")
+
+
+def repair(
+    target: str | Target,
+    version: str,
+    action: str,
+    files: Sequence[MigrationFile] = (),
+    *,
+    applied_by: str = "",
+    lock_wait_seconds: float = 300.0,
+    on_event: Event | None = None,
+) -> str:
+    """An explicit repair of one history row; returns what was done, in words."""
+    if action not in REPAIR_ACTIONS:
+        raise ValueError(f"unknown repair action {action!r}: expected one of {', '.join(REPAIR_ACTIONS)}")
+    actor = applied_by or default_actor()
+    adapter = _open(target)
+    emit = on_event or (lambda kind, data: None)
+    key = version_key(version)
+    mf = next((f for f in files if f.key == key), None)
+    try:
+        with adapter.locked(lock_wait_seconds):
+            rows = adapter.read_history() or []
+            row = next((r for r in rows if version_key(r.version) == key), None)
+            label = adapter.target.label
+            if action == "mark-pending":
+                if row is None:
+                    raise PlanError(label, [f"version {version} has no history row: it is already pending"])
+                adapter.delete_row(row.version)
+                return f"{label}: version {row.version} marked pending (its {row.status} history row was removed)"
+            if action == "mark-applied":
+                if row is None:
+                    if mf is None:
+                        raise PlanError(label, [f"version {version}: no history row and no file with that version"])
+                    new = _new_row(mf, "applied", 0, 0, f"{actor} (repair mark-applied)", None)
+                    adapter.insert_row(new)
+                    return f"{label}: version {mf.version} marked applied without running it"
+                fields = {"status": "applied", "statements_done": row.statements_total, "error": None,
+                          "applied_by": f"{actor} (repair mark-applied)"}
+                if mf is not None:
+                    fields["checksum"] = mf.checksum
+                adapter.update_row(row.version, **fields)
+                return (f"{label}: version {row.version} marked applied "
+                        f"(was {row.status}, {row.statements_done} of {row.statements_total} statements done)")
+            # resume
+            if row is None or row.status != "partial":
+                state = "no history row" if row is None else f"status {row.status}"
+                raise PlanError(label, [f"version {version} cannot be resumed: {state} (only a partial file can)"])
+            if mf is None:
+                raise PlanError(label, [f"version {version}: its file is needed to resume (pass --dir)"])
+            if mf.checksum != row.checksum:
+                raise PlanError(label, [f"{mf.path}: changed since the partial run (checksum {row.checksum} "
+                                        f"then, {mf.checksum} now): resume would run other statements. "
+                                        "Restore the file, or mark-pending / mark-applied"])
+            statements = _split(mf, adapter.target.dialect)
+            if row.statements_done < len(statements):
+                problem = adapter.warnings_for_resume(statements[row.statements_done].text)
+                if problem:
+                    raise PlanError(label, [f"{mf.path}:{statements[row.statements_done].line}: {problem}"])
+            emit("start", (mf, len(statements)))
+            outcome = _apply_stepwise(adapter, mf, statements, row.statements_done, actor, row.release_id, emit)
+            emit("file", outcome)
+            return (f"{label}: version {mf.version} resumed at statement {row.statements_done + 1} "
+                    f"and finished ({outcome.statements} statements run)")
+    finally:
+        adapter.close()
+
+
+def baseline(target: str | Target, version: str, files: Sequence[MigrationFile] = (), *, applied_by: str = "",
+             lock_wait_seconds: float = 300.0) -> str:
+    adapter = _open(target)
+    try:
+        with adapter.locked(lock_wait_seconds):
+            adapter.create_history_table()
+            _baseline(adapter, files, version, applied_by or default_actor(), None)
+    finally:
+        adapter.close()
+    return f"{adapter.target.label}: baselined at version {version}"
