@@ -22,7 +22,6 @@ from releases.loader import MigrationFile, version_key
 from releases.runner.adapters.base import (
     Adapter,
     ConnectError,
-    DatabaseError,
     HistoryRow,
     LockBusy,
     closes_transaction,
@@ -295,7 +294,13 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
                 if item.action == "skip":
                     _report_item(report, item, emit, None)
                     continue
-                outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
+                try:
+                    outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
+                finally:
+                    try:
+                        adapter.reset_session()
+                    except adapter.driver_errors:
+                        pass  # the connection is gone; the error that matters is already raised
                 if item.reason and outcome.action == "applied":
                     outcome.reason = item.reason
                 report.outcomes.append(outcome)
@@ -467,16 +472,20 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit) -> 
             except adapter.driver_errors as exc:
                 adapter.rollback()  # ends our transaction or the file's own failed one
                 error = adapter.describe_error(exc)
+                rolled_back = own_tx or user_tx or error.retryable
                 try:
                     done = adapter.get_row(mf.version).statements_done
-                    adapter.update_row(mf.version, error=error.message)
-                except Exception:
-                    done = index
-                raise _fail(
-                    adapter, mf, statements, index, exc,
-                    f"History: partial, {done} of {total} statements done. Fix the cause, then "
-                    f"repair --version {mf.version} resume | mark-applied | mark-pending.",
-                ) from None
+                    if done == 0 and rolled_back:
+                        # Nothing of the file took effect: no record is the true record.
+                        adapter.delete_row(mf.version)
+                        state = "Nothing of the file was applied and no history row was kept: run again."
+                    else:
+                        adapter.update_row(mf.version, error=error.message)
+                        state = (f"History: partial, {done} of {total} statements done. Fix the cause, then "
+                                 f"repair --version {mf.version} resume | mark-applied | mark-pending.")
+                except adapter.driver_errors:
+                    state = "The history could not be updated (connection lost?): check it with `history`."
+                raise _fail(adapter, mf, statements, index, exc, state) from None
             user_tx = (user_tx or opens) and not closes
             emit("statement", (mf, index + 1, total))
         duration = round((time.monotonic() - started) * 1000)

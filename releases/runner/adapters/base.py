@@ -70,6 +70,15 @@ class HistoryRow:
     duration_ms: int
     error: str | None
 
+    def __post_init__(self) -> None:
+        # Each engine hands back its own form (aware, naive UTC, ISO text): one form out.
+        value = self.applied_at
+        if isinstance(value, str) and value:
+            value = dt.datetime.fromisoformat(value)
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        self.applied_at = value
+
     def as_dict(self) -> dict:
         data = dataclasses.asdict(self)
         if isinstance(self.applied_at, dt.datetime):
@@ -148,6 +157,9 @@ class Adapter:
 
     def reset_timeouts(self) -> None:
         raise NotImplementedError
+
+    def reset_session(self) -> None:
+        """Undo session state a file may have set (search_path, USE …), so files stay independent."""
 
     def warnings_for_resume(self, text: str) -> str | None:
         """Why resuming at this statement would be wrong (e.g. an INVALID index is left)."""

@@ -168,6 +168,9 @@ class MySQLAdapter(Adapter):
             return value.astimezone(dt.UTC).replace(tzinfo=None)
         return value
 
+    def reset_session(self) -> None:
+        self.conn.select_db(self.target.database)
+
     def history_exists(self) -> bool:
         return bool(
             self.query(

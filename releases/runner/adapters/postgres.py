@@ -48,9 +48,12 @@ class PostgresAdapter(Adapter):
         self.lock_conn: psycopg.Connection | None = None
         # Qualify the history table with the schema it lives in, so that a migration's own
         # `SET search_path` cannot make the runner write its history somewhere else.
-        schema = self.query("SELECT current_schema()")[0][0] or "public"
+        schema, version = self.query("SELECT current_schema(), current_setting('server_version_num')::int")[0]
+        schema = schema or "public"
+        self.server_version = version
         self.schema = schema
         self.table = f'"{schema}".sluice_schema_history'
+        self.reset_session()
 
     def _connect(self) -> psycopg.Connection:
         t = self.target
@@ -140,6 +143,13 @@ class PostgresAdapter(Adapter):
             self.run(f"SET lock_timeout = {int(lock_ms)}")
         if statement_ms is not None:
             self.run(f"SET statement_timeout = {int(statement_ms)}")
+
+    def reset_session(self) -> None:
+        self.run("RESET ALL")
+        if self.server_version >= 140000:
+            # If this process dies, the server cancels its running statement within a second
+            # instead of finishing it as an orphan whose outcome nobody records.
+            self.run("SET client_connection_check_interval = 1000")
 
     def reset_timeouts(self) -> None:
         self.run("RESET lock_timeout")

@@ -1,0 +1,68 @@
+"""API tokens: issued here (the raw value is shown once), listed by prefix, revoked in bulk.
+
+Only the hash is stored, and the admin never shows it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from gitops.models import TOKEN_PREFIX, ApiToken, Scope, hash_token
+from releases.models import AuditEvent
+
+
+class ApiTokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["project", "name", "scopes", "approve_environments"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    form = ApiTokenForm
+    list_display = ["name", "project", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["project", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "project__slug"]
+    list_select_related = ["project"]
+    autocomplete_fields = ["project"]
+    filter_horizontal = ["approve_environments"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_tokens"]
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: forms.Form, change: bool) -> None:
+        if not change:
+            # Same shape as ApiToken.issue(); done here so that the form saves the m2m grants.
+            raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+            obj.prefix = raw[:10]
+            obj.token_hash = hash_token(raw)
+            messages.warning(
+                request,
+                f"Token for {obj.project.slug}: {raw} — copy it now, it is not stored and won't be shown again.",
+            )
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True).select_related("project"):
+            token.revoke()
+            AuditEvent.objects.create(
+                actor=request.user,
+                actor_label=request.user.get_username(),
+                verb="revoke",
+                project=token.project,
+                object_type="api_token",
+                object_id=str(token.pk),
+                object_repr=str(token),
+            )
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -1,0 +1,60 @@
+"""Running Sluice's commands as a user would: in their own processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """Run `manage.py` as a user would, in its own process."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gitops.settings", **kwargs.pop("env", {})}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env, **kwargs,
+    )
+
+
+def manage_popen(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gitops.settings", "PYTHONUNBUFFERED": "1",
+           **kwargs.pop("env", {})}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env, **kwargs,
+    )
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run one statement on a target directly (not through Sluice) and return its rows."""
+    from releases.runner.adapters.base import connect
+    from releases.runner.target import parse_target
+
+    adapter = connect(parse_target(url))
+    try:
+        if adapter.placeholder == "?":
+            sql = sql.replace("%s", "?")
+        return adapter.query(sql, params)
+    finally:
+        adapter.close()
+
+
+def table_exists(url: str, name: str) -> bool:
+    engine = url.split(":", 1)[0]
+    if engine.startswith("postgres"):
+        return query(url, "SELECT to_regclass(%s) IS NOT NULL", (name,))[0][0]
+    if engine == "mysql":
+        return bool(query(url, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                               "AND TABLE_NAME = %s", (name,)))
+    return bool(query(url, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", (name,)))
+
+
+def history_rows(url: str) -> dict[str, tuple]:
+    """version → (status, statements_done, statements_total) from the target's own history."""
+    if not table_exists(url, "sluice_schema_history"):
+        return {}
+    rows = query(url, "SELECT version, status, statements_done, statements_total FROM sluice_schema_history")
+    return {row[0]: tuple(row[1:]) for row in rows}
