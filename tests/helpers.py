@@ -37,7 +37,10 @@ def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
     try:
         if adapter.placeholder == "?":
             sql = sql.replace("%s", "?")
-        return adapter.query(sql, params)
+        if sql.lstrip().upper().startswith(("SELECT", "WITH", "SHOW")):
+            return adapter.query(sql, params)
+        adapter.run(sql, params)
+        return []
     finally:
         adapter.close()
 

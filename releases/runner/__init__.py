@@ -12,6 +12,7 @@ from releases.runner.core import (  # noqa: F401
     ApplyOptions,
     ApplyReport,
     FileOutcome,
+    HistoryError,
     LockTimeout,
     PlanError,
     apply,

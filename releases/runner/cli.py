@@ -20,6 +20,7 @@ from releases.runner.core import (
     ApplyError,
     ApplyOptions,
     FileOutcome,
+    HistoryError,
     LockTimeout,
     PlanError,
     apply,
@@ -206,7 +207,7 @@ def execute(name: str, opts: dict, out: Write, err: Write) -> int:
     except ConnectError as exc:
         err(f"error: {exc}")
         return EXIT_SERVER
-    except (PlanError, ApplyError, LockTimeout) as exc:
+    except (PlanError, ApplyError, LockTimeout, HistoryError) as exc:
         err(f"error: {exc}")
         return EXIT_FAILED
     return EXIT_OK

@@ -38,6 +38,7 @@ __all__ = [
     "ApplyReport",
     "ConnectError",
     "FileOutcome",
+    "HistoryError",
     "LockTimeout",
     "PlanError",
     "apply",
@@ -57,6 +58,15 @@ class PlanError(Exception):
         self.database = database
         self.problems = problems
         super().__init__(f"{database}: nothing applied:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class HistoryError(Exception):
+    """The database failed outside a migration's statements (reading or writing the history,
+    taking the lock, a lost connection); the history says what is true."""
+
+
+def _history_error(adapter: Adapter, exc: Exception) -> HistoryError:
+    return HistoryError(f"{adapter.target.label}: {adapter.describe_error(exc).message}")
 
 
 class ApplyError(Exception):
@@ -240,6 +250,8 @@ def history(target: str | Target) -> list[HistoryRow]:
     adapter = _open(target)
     try:
         rows = adapter.read_history() or []
+    except adapter.driver_errors as exc:
+        raise _history_error(adapter, exc) from None
     finally:
         adapter.close()
     return sorted(rows, key=lambda r: version_key(r.version))
@@ -260,11 +272,18 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
         if options.baseline and not options.dry_run:
             rows = None  # baselining writes: always under the lock
         if rows is not None:
-            items, warnings = plan_for(
-                files, rows, allow_out_of_order=options.allow_out_of_order,
-                database=report.database, dialect=dialect,
-            )
-            if options.dry_run or all(item.action == "skip" for item in items):
+            try:
+                items, warnings = plan_for(
+                    files, rows, allow_out_of_order=options.allow_out_of_order,
+                    database=report.database, dialect=dialect,
+                )
+            except PlanError:
+                if options.dry_run:
+                    raise
+                # Without the lock, a `partial` row may be another run's file in progress:
+                # judge the plan again under the lock, where the history cannot be moving.
+                items, warnings = [], []
+            if options.dry_run or (items and all(item.action == "skip" for item in items)):
                 report.warnings = warnings
                 for item in items:
                     _report_item(report, item, emit, dialect if options.dry_run else None)
@@ -306,6 +325,8 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
                 report.outcomes.append(outcome)
                 emit("file", outcome)
         return report
+    except adapter.driver_errors as exc:
+        raise _history_error(adapter, exc) from None
     finally:
         adapter.close()
         report.duration_ms = round((time.monotonic() - started) * 1000)
@@ -424,7 +445,7 @@ def _apply_in_transaction(adapter, mf, statements, actor, release, emit) -> File
                        rows_affected if mf.kind == "dml" or rows_affected else None, len(statements))
 
 
-def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit) -> FileOutcome:
+def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit, *, resume: bool = False) -> FileOutcome:
     """Statement by statement, recording progress after each: for files that cannot run in one
     transaction (autocommit statements, their own BEGIN/COMMIT, `transaction off`) and for MySQL.
 
@@ -436,7 +457,7 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit) -> 
     started = time.monotonic()
     total = len(statements)
     rows_affected = 0
-    if start_at == 0:
+    if not resume:
         claim = _new_row(mf, "partial", 0, total, actor, release)
         if adapter.recheck_each_file:
             adapter.begin()
@@ -497,7 +518,7 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit) -> 
                 adapter.reset_timeouts()
             except Exception:
                 pass
-    return FileOutcome(mf.version, mf.path, "applied", "resumed" if start_at else "", duration,
+    return FileOutcome(mf.version, mf.path, "applied", "resumed" if resume else "", duration,
                        rows_affected if mf.kind == "dml" or rows_affected else None, total - start_at)
 
 
@@ -562,10 +583,13 @@ def repair(
                 if problem:
                     raise PlanError(label, [f"{mf.path}:{statements[row.statements_done].line}: {problem}"])
             emit("start", (mf, len(statements)))
-            outcome = _apply_stepwise(adapter, mf, statements, row.statements_done, actor, row.release_id, emit)
+            outcome = _apply_stepwise(adapter, mf, statements, row.statements_done, actor, row.release_id, emit,
+                                      resume=True)
             emit("file", outcome)
             return (f"{label}: version {mf.version} resumed at statement {row.statements_done + 1} "
                     f"and finished ({outcome.statements} statements run)")
+    except adapter.driver_errors as exc:
+        raise _history_error(adapter, exc) from None
     finally:
         adapter.close()
 
@@ -577,6 +601,8 @@ def baseline(target: str | Target, version: str, files: Sequence[MigrationFile] 
         with adapter.locked(lock_wait_seconds):
             adapter.create_history_table()
             _baseline(adapter, files, version, applied_by or default_actor(), None)
+    except adapter.driver_errors as exc:
+        raise _history_error(adapter, exc) from None
     finally:
         adapter.close()
     return f"{adapter.target.label}: baselined at version {version}"

@@ -115,7 +115,7 @@ def test_history_in_text_and_json(sqlite_url, migrations):
     assert manage("apply", "--target", sqlite_url, "--dir", str(migrations)).returncode == 0
     text = manage("history", "--target", sqlite_url)
     assert text.returncode == 0
-    assert text.stdout.splitlines()[1].startswith("0001             applied        1/1  ")
+    assert text.stdout.splitlines()[1].startswith("0001             applied         1/1  ")
     data = json.loads(manage("history", "--target", sqlite_url, "--format", "json").stdout)
     assert [(r["version"], r["kind"], r["status"]) for r in data] == [("0001", "ddl", "applied"), ("0002", "dml", "applied")]
 

@@ -1,0 +1,72 @@
+"""How the runner tells statements apart: the ones that cannot run in a transaction, and a
+file's own transaction control."""
+
+from __future__ import annotations
+
+import pytest
+
+from releases.runner.adapters.base import closes_transaction, is_dml, opens_transaction
+from releases.runner.adapters.postgres import PostgresAdapter
+from releases.runner.adapters.sqlite import SQLiteAdapter
+
+needs_autocommit_pg = PostgresAdapter.needs_autocommit.__get__(object.__new__(PostgresAdapter))
+
+
+@pytest.mark.parametrize("text", [
+    "CREATE INDEX CONCURRENTLY i ON t (a)",
+    "create unique index concurrently if not exists i on t (a)",
+    "-- why\nCREATE /* note */ INDEX\n  CONCURRENTLY i ON t (a)",
+    "DROP INDEX CONCURRENTLY IF EXISTS i",
+    "REINDEX INDEX CONCURRENTLY i",
+    "REINDEX (VERBOSE) TABLE CONCURRENTLY t",
+    "VACUUM (ANALYZE) t",
+    "ALTER SYSTEM SET work_mem = '64MB'",
+    "CREATE DATABASE other",
+    "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY",
+])
+def test_postgres_statements_that_need_autocommit(text):
+    assert needs_autocommit_pg(text)
+
+
+@pytest.mark.parametrize("text", [
+    "CREATE INDEX i ON t (a)",
+    "REINDEX INDEX i",
+    "ALTER TABLE p DETACH PARTITION p1",
+    "SELECT 'CREATE INDEX CONCURRENTLY'",
+    "CREATE TABLE concurrently (a int)",
+])
+def test_postgres_statements_that_run_in_a_transaction(text):
+    assert not needs_autocommit_pg(text)
+
+
+def test_sqlite_vacuum_needs_autocommit():
+    adapter = object.__new__(SQLiteAdapter)
+    assert adapter.needs_autocommit("VACUUM")
+    assert not adapter.needs_autocommit("CREATE TABLE vacuum_log (a)")
+
+
+@pytest.mark.parametrize("text, opens, closes", [
+    ("BEGIN", True, False),
+    ("begin transaction", True, False),
+    ("BEGIN IMMEDIATE", True, False),
+    ("START TRANSACTION", True, False),
+    ("COMMIT", False, True),
+    ("END", False, True),
+    ("ROLLBACK", False, True),
+    ("ROLLBACK TO SAVEPOINT a", False, False),
+    ("SAVEPOINT a", False, False),
+    ("BEGIN ATOMIC", True, False),  # only ever inside a function body, which is one statement
+])
+def test_transaction_control(text, opens, closes):
+    assert (opens_transaction(text), closes_transaction(text)) == (opens, closes)
+
+
+@pytest.mark.parametrize("text, dml", [
+    ("INSERT INTO t VALUES (1)", True),
+    ("-- c\nupdate t set a = 1", True),
+    ("WITH x AS (SELECT 1) DELETE FROM t", True),
+    ("CREATE TABLE t (a int)", False),
+    ("SELECT 1", False),
+])
+def test_dml(text, dml):
+    assert is_dml(text) is dml
