@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 
-
 # The migration runner needs no Django: these commands skip Django's start-up (about 0.4 s),
 # so that a re-run with nothing to apply costs one history query and little else.
 RUNNER_COMMANDS = {"apply", "history", "repair", "baseline"}
