@@ -309,3 +309,34 @@ def test_session_settings_of_one_file_do_not_leak_into_the_history_or_the_next_f
     run(pg_url, migrations)
     assert history_rows(pg_url) == {"0001": ("applied", 3, 3), "0002": ("applied", 1, 1)}
     assert table_exists(pg_url, "other.x") and table_exists(pg_url, "public.y")
+
+
+SLOW = {
+    "pg_url": "SELECT pg_sleep(5)",
+    "mysql_url": "SELECT SLEEP(5)",
+    "sqlite_url": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000000) "
+                  "SELECT count(*) FROM c",
+}
+
+
+@pytest.mark.parametrize("engine", ["pg_url", "mysql_url", "sqlite_url"])
+def test_statement_timeout_stops_a_slow_statement(engine, request, migrations):
+    import time
+
+    url = request.getfixturevalue(engine)
+    migrations.write("0001_slow.sql", f"-- sluice:statement-timeout 500ms\nCREATE TABLE a (id int);\n{SLOW[engine]};\n")
+    migrations.write("0002_after.sql", f"CREATE TABLE b (id int);\n{SLOW[engine].replace('5', '0.6', 1)};\n"
+                     if engine != "sqlite_url" else "CREATE TABLE b (id int);\n")
+    started = time.monotonic()
+    with pytest.raises(ApplyError) as info:
+        run(url, migrations)
+    assert time.monotonic() - started < 4
+    assert info.value.index == 2
+    assert any(word in info.value.message for word in ("statement timeout", "max_statement_time", "statement-timeout"))
+    assert "0001" not in history_rows(url) or history_rows(url)["0001"][0] == "partial"
+    # The timeout was the file's own: the next file is not bound by it.
+    if engine == "mysql_url":  # statement 1 committed there: undo it by hand, then mark the file pending
+        query(url, "DROP TABLE a")
+        repair(url, "0001", "mark-pending")
+    migrations.write("0001_slow.sql", "CREATE TABLE a (id int);\n")
+    assert [o.action for o in run(url, migrations).outcomes] == ["applied", "applied"]
