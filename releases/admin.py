@@ -147,7 +147,15 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Environment)
 class EnvironmentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "name", "order", "rollout", "required_approvals", "approver_group", "review_policy"]
+    list_display = [
+        "__str__",
+        "name",
+        "order",
+        "rollout",
+        "required_approvals",
+        "approver_group",
+        "review_policy",
+    ]
     list_filter = ["rollout", "project"]
     search_fields = ["slug", "name", "project__slug", "project__name"]
     list_select_related = ["project", "approver_group", "review_policy"]
@@ -190,7 +198,16 @@ class ReleaseFileInline(ViewOnlyInline):
 class ReleaseAdmin(ViewOnlyMixin, admin.ModelAdmin):
     """Releases are immutable: created by the API on merge, never edited."""
 
-    list_display = ["uid", "project", "title", "branch", "short_commit", "pull_request", "author", "created_at"]
+    list_display = [
+        "uid",
+        "project",
+        "title",
+        "branch",
+        "short_commit",
+        "pull_request",
+        "author",
+        "created_at",
+    ]
     list_filter = ["project", "created_at"]
     search_fields = ["uid", "commit_sha", "title", "branch", "pull_request", "author"]
     list_select_related = ["project"]
@@ -261,8 +278,17 @@ class StageAdmin(admin.ModelAdmin):
     list_filter = ["status", "environment__project", "environment__slug"]
     search_fields = ["rollout__release__uid", "environment__slug"]
     list_select_related = ["rollout__release", "environment__project"]
-    raw_id_fields = ["rollout", "environment", "review_override_by"]
-    readonly_fields = ["status", "resolved_targets", "started_at", "finished_at", "error"]
+    raw_id_fields = ["rollout", "environment"]
+    # A review override is recorded by the service that grants it (with its audit event).
+    readonly_fields = [
+        "status",
+        "resolved_targets",
+        "review_override_reason",
+        "review_override_by",
+        "started_at",
+        "finished_at",
+        "error",
+    ]
     inlines = [TaskInline, ApprovalInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -314,7 +340,16 @@ class AppliedMigrationAdmin(ViewOnlyMixin, admin.ModelAdmin):
     """A mirror of the target's own history table: deleting a row here changes nothing on the
     target (and is allowed, so that deleting a database still works)."""
 
-    list_display = ["version", "description", "database", "kind", "status", "release_uid", "applied_by", "applied_at"]
+    list_display = [
+        "version",
+        "description",
+        "database",
+        "kind",
+        "status",
+        "release_uid",
+        "applied_by",
+        "applied_at",
+    ]
     list_filter = ["status", "kind", "database__environment__project", "database__environment__slug"]
     search_fields = ["version", "description", "database__name", "release_uid"]
     list_select_related = ["database"]

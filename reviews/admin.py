@@ -52,7 +52,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Check)
 class CheckAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "project", "pull_request", "short_sha", "risk", "blocking", "created_by", "created_at"]
+    list_display = [
+        "__str__",
+        "project",
+        "pull_request",
+        "short_sha",
+        "risk",
+        "blocking",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["blocking", "risk", "provider", "project"]
     search_fields = ["repo", "pull_request", "head_sha", "created_by", "project__slug"]
     list_select_related = ["project"]

@@ -55,9 +55,12 @@ def test_its_query_count_does_not_grow_with_the_data(admin_client, demo, django_
     for order, slug in enumerate(["dev", "qa", "live"], start=1):
         env = Environment.objects.create(project=project, slug=slug, order=order)
         for n in range(3):
-            db = Database.objects.create(environment=env, name=f"billing-{slug}-{n}", url=f"sqlite:///x{n}.db")
-            AppliedMigration.objects.create(database=db, version="1", description="init", kind="ddl",
-                                            checksum="v1:00", status="applied")
+            db = Database.objects.create(
+                environment=env, name=f"billing-{slug}-{n}", url=f"sqlite:///x{n}.db"
+            )
+            AppliedMigration.objects.create(
+                database=db, version="1", description="init", kind="ddl", checksum="v1:00", status="applied"
+            )
     # session + user + projects + environments + databases
     with django_assert_max_num_queries(5):
         response = admin_client.get("/")

@@ -43,8 +43,13 @@ def world(admin_user):
     db_group = DatabaseGroup.objects.create(environment=env, name="all")
     release = Release.objects.create(project=project, uid="rel-20250115-01", commit_sha="a" * 40)
     release_file = ReleaseFile.objects.create(
-        release=release, path="0001_init.sql", version="1", description="init", kind="ddl",
-        checksum="v1:00", content="CREATE TABLE t (id int);",
+        release=release,
+        path="0001_init.sql",
+        version="1",
+        description="init",
+        kind="ddl",
+        checksum="v1:00",
+        content="CREATE TABLE t (id int);",
     )
     rollout = Rollout.objects.create(release=release)
     stage = Stage.objects.create(rollout=rollout, environment=env, order=1)
@@ -52,17 +57,54 @@ def world(admin_user):
     run = TaskRun.objects.create(task=task, attempt=1, log="ok")
     approval = Approval.objects.create(stage=stage, user=admin_user, decision="approve")
     applied = AppliedMigration.objects.create(
-        database=db, version="1", description="init", kind="ddl", checksum="v1:00", status="applied",
+        database=db,
+        version="1",
+        description="init",
+        kind="ddl",
+        checksum="v1:00",
+        status="applied",
         applied_at=timezone.now(),
     )
-    audit = AuditEvent.objects.create(actor=admin_user, actor_label="admin", verb="approve",
-                                      project=project, object_type="stage", object_id=str(stage.pk))
+    audit = AuditEvent.objects.create(
+        actor=admin_user,
+        actor_label="admin",
+        verb="approve",
+        project=project,
+        object_type="stage",
+        object_id=str(stage.pk),
+    )
     check = Check.objects.create(project=project, pull_request="7", head_sha="b" * 40)
-    finding = Finding.objects.create(check_run=check, rule_id="ddl.drop-table", severity="error",
-                                     message="Don't.", file="0001_init.sql", line=1, column=1, end_line=1)
+    finding = Finding.objects.create(
+        check_run=check,
+        rule_id="ddl.drop-table",
+        severity="error",
+        message="Don't.",
+        file="0001_init.sql",
+        line=1,
+        column=1,
+        end_line=1,
+    )
     token, _raw = ApiToken.issue(project, "ci")
-    return [policy, rule, project, env, db, db_group, release, release_file, rollout, stage, task, run,
-            approval, applied, audit, check, finding, token]
+    return [
+        policy,
+        rule,
+        project,
+        env,
+        db,
+        db_group,
+        release,
+        release_file,
+        rollout,
+        stage,
+        task,
+        run,
+        approval,
+        applied,
+        audit,
+        check,
+        finding,
+        token,
+    ]
 
 
 def _url(model, *parts) -> str:
@@ -140,7 +182,12 @@ def test_it_stores_a_password_from_the_admin_encrypted(admin_client, world):
     env = Environment.objects.get(slug="prod")
     response = admin_client.post(
         _url(Database, "add"),
-        _form(environment=env.pk, name="shop-replica", url="postgresql://app@replica:5432/shop", password="s3cr3t!"),
+        _form(
+            environment=env.pk,
+            name="shop-replica",
+            url="postgresql://app@replica:5432/shop",
+            password="s3cr3t!",
+        ),
     )
     assert response.status_code == 302
     db = Database.objects.get(name="shop-replica")
@@ -183,7 +230,9 @@ def test_it_refuses_a_url_with_a_password_and_does_not_echo_it(admin_client, wor
 
 def test_it_refuses_a_bad_url(admin_client, world):
     env = Environment.objects.get(slug="prod")
-    response = admin_client.post(_url(Database, "add"), _form(environment=env.pk, name="bad", url="oracle://x/y"))
+    response = admin_client.post(
+        _url(Database, "add"), _form(environment=env.pk, name="bad", url="oracle://x/y")
+    )
     assert response.status_code == 200
     assert "unsupported scheme" in response.content.decode()
     assert not Database.objects.filter(name="bad").exists()
@@ -200,7 +249,9 @@ def test_the_token_pages_never_show_the_hash(admin_client, world):
 def test_it_issues_a_token_and_shows_it_once(admin_client, world):
     project = Project.objects.get(slug="shop")
     response = admin_client.post(
-        _url(ApiToken, "add"), {"project": project.pk, "name": "deploy", "scopes": ["read", "release"]}, follow=True
+        _url(ApiToken, "add"),
+        {"project": project.pk, "name": "deploy", "scopes": ["read", "release"]},
+        follow=True,
     )
     token = ApiToken.objects.get(name="deploy")
     assert sorted(token.scopes) == ["read", "release"]

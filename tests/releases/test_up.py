@@ -155,6 +155,7 @@ def test_it_serves_the_demo_with_a_worker_and_stops_cleanly(up_factory):
     assert "Demo shop" in home
     for env in ("test", "staging", "prod"):
         assert f"<strong>{env}</strong>" in home
+    assert "<code>202501170900</code>" in home  # the sample migrations were applied to test
 
     up.wait_for_output("running.")  # qcluster logs "Q Cluster <name> [sluice] running."
     children = _children(up.process.pid)

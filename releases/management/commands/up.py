@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import IO
 
@@ -94,8 +95,10 @@ class Command(BaseCommand):
             self.say(f"  Log in at {base}admin/", self.style.WARNING)
             self.say(f"  username: {info.username}", self.style.WARNING)
             self.say(f"  password: {info.password}", self.style.WARNING)
-            self.say("  Shown only this once and not stored: note it, or change it in the admin.",
-                     self.style.WARNING)
+            self.say(
+                "  Shown only this once and not stored: note it, or change it in the admin.",
+                self.style.WARNING,
+            )
             self.say(rule, self.style.WARNING)
         self.say(f"Sluice: {base}  (admin: {base}admin/, API docs: {base}api/docs/)", self.style.SUCCESS)
         self.say("Press Ctrl-C to stop." + ("" if no_worker else " Starting the web server and the worker…"))
@@ -103,7 +106,7 @@ class Command(BaseCommand):
 
         self.run_children(host, port, no_worker)
 
-    def say(self, text: str, style=None) -> None:
+    def say(self, text: str, style: Callable[[str], str] | None = None) -> None:
         self.stdout.write(style(text) if style else text)
         self.stdout.flush()
 
@@ -113,16 +116,18 @@ class Command(BaseCommand):
         def on_signal(signum: int, frame: FrameType | None) -> None:
             stop.set()
 
-        # Installed before the first child starts, so that no signal can leave an orphan.
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Installed before the first child starts, so that no signal can leave an orphan. SIGHUP
+        # too: the children have sessions of their own, so closing the terminal reaches only `up`.
+        signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {sig: signal.signal(sig, on_signal) for sig in signals}
         lock = threading.Lock()
         addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         children: list[Child] = []
+        died: Child | None = None
         try:
             children.append(Child("web", ["runserver", "--noreload", addr], sys.stdout, lock))
             if not no_worker:
                 children.append(Child("worker", ["qcluster"], sys.stdout, lock))
-            died = None
             while died is None and not stop.wait(0.2):
                 died = next((c for c in children if c.process.poll() is not None), None)
         finally:
@@ -132,7 +137,7 @@ class Command(BaseCommand):
         if died is not None:
             raise CommandError(
                 f"the {died.name} process exited unexpectedly (code {died.process.returncode}); "
-                "stopped the others"
+                "stopped the rest"
             )
         self.say("Stopped.")
 
