@@ -4,7 +4,6 @@ the sample migrations in `releases/demo_migrations/` applied to test, and an `ad
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -14,9 +13,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from releases.loader import load_dir
-from releases.models import AppliedMigration, Database, Environment, Project, RolloutMode
+from releases.models import Database, Environment, Project, RolloutMode
 from releases.runner import ApplyOptions, apply, history
-from releases.runner.adapters.base import HistoryRow
 from reviews.models import ReviewPolicy
 
 DEMO_MIGRATIONS = Path(__file__).resolve().parent / "demo_migrations"
@@ -85,43 +83,7 @@ def seed_demo() -> DemoInfo:
     try:
         report = apply(target, load_dir(DEMO_MIGRATIONS), ApplyOptions(applied_by="sluice up (demo)"))
         info.applied = len(report.applied)
-        mirror_history(databases["test"], history(target))
+        databases["test"].mirror_history(history(target))
     except Exception as exc:  # reported by `up`, which carries on without the history
         info.error = f"applying the demo migrations to {target.redacted} failed: {exc}"
     return info
-
-
-def mirror_history(database: Database, rows: list[HistoryRow]) -> None:
-    """Copy a target's history table into AppliedMigration rows (the dashboard's mirror)."""
-    with transaction.atomic():
-        for row in rows:
-            AppliedMigration.objects.update_or_create(
-                database=database,
-                version=row.version,
-                defaults={
-                    "description": row.description,
-                    "kind": row.kind,
-                    "checksum": row.checksum,
-                    "status": row.status,
-                    "statements_done": row.statements_done,
-                    "statements_total": row.statements_total,
-                    "release_uid": row.release_id or "",
-                    "applied_by": row.applied_by,
-                    "applied_at": _as_datetime(row.applied_at),
-                    "duration_ms": row.duration_ms,
-                },
-            )
-        AppliedMigration.objects.filter(database=database).exclude(
-            version__in=[row.version for row in rows]
-        ).delete()
-
-
-def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
-    # SQLite stores the timestamp as ISO text; the other engines return datetimes.
-    if value is None or isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        parsed = dt.datetime.fromisoformat(value)
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed

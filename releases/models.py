@@ -11,7 +11,7 @@ import os
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 
 from releases import crypto
 from releases.runner.target import TargetError, parse_target
@@ -138,6 +138,8 @@ class Database(models.Model):
             )
 
     def save(self, *args, **kwargs) -> None:
+        # Checked here too, not only in forms: a password in `url` would be shown everywhere.
+        self.clean()
         self.engine = parse_target(self.url).engine
         super().save(*args, **kwargs)
 
@@ -158,6 +160,28 @@ class Database(models.Model):
     def target(self):
         """The runner's connection target, password included (never print it: use .redacted)."""
         return parse_target(self.url).with_password(self.password())
+
+    def mirror_history(self, rows) -> None:
+        """Make AppliedMigration the mirror of the target's history rows (runner HistoryRow)."""
+        with transaction.atomic():
+            for row in rows:
+                AppliedMigration.objects.update_or_create(
+                    database=self,
+                    version=row.version,
+                    defaults={
+                        "description": row.description,
+                        "kind": row.kind,
+                        "checksum": row.checksum,
+                        "status": row.status,
+                        "statements_done": row.statements_done,
+                        "statements_total": row.statements_total,
+                        "release_uid": row.release_id or "",
+                        "applied_by": row.applied_by,
+                        "applied_at": row.applied_at,
+                        "duration_ms": row.duration_ms,
+                    },
+                )
+            self.applied.exclude(version__in=[row.version for row in rows]).delete()
 
 
 class DatabaseGroup(models.Model):

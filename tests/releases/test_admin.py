@@ -274,3 +274,15 @@ def test_it_revokes_selected_tokens(admin_client, world):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert AuditEvent.objects.filter(verb="revoke", object_type="api_token", object_id=str(token.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_a_password_in_the_url_is_refused_outside_forms_too():
+    from django.core.exceptions import ValidationError
+
+    from releases.models import Database, Environment, Project
+
+    env = Environment.objects.create(project=Project.objects.create(slug="p", name="P"), slug="test")
+    with pytest.raises(ValidationError, match="Put the password in the password field"):
+        Database.objects.create(environment=env, name="db", url="postgresql://app:secret@db/app")
+    assert not Database.objects.exists()
