@@ -409,7 +409,13 @@ def _apply_in_transaction(adapter, mf, statements, actor, release, emit) -> File
     # Timeouts are set per session before BEGIN (on SQLite the lock wait is BEGIN IMMEDIATE
     # itself) and reset after the file.
     adapter.set_timeouts(mf.directives.lock_timeout_ms, mf.directives.statement_timeout_ms)
-    adapter.begin()
+    try:
+        adapter.begin()
+    except adapter.driver_errors as exc:
+        adapter.reset_timeouts()
+        raise LockBusy(f"{adapter.target.label}: {mf.path}: could not start the file's transaction: "
+                       f"{adapter.describe_error(exc).message}. Nothing of it ran; this is retryable: "
+                       "run again") from None
     try:
         if adapter.recheck_each_file:
             row = adapter.get_row(mf.version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg
 import pymysql
@@ -194,7 +195,16 @@ def test_a_failure_inside_the_files_own_transaction_rolls_progress_back_with_it(
 
 
 def _hold_lock(url: str, ready: threading.Event, release: threading.Event) -> None:
-    if url.startswith("postgresql"):
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")  # the write lock: SQLite locks the whole database
+        ready.set()
+        release.wait(30)
+        conn.execute("ROLLBACK")
+        conn.close()
+    elif url.startswith("postgresql"):
         conn = psycopg.connect(url)
         conn.execute("SELECT * FROM customers")  # ACCESS SHARE, held until the transaction ends
         ready.set()
@@ -212,7 +222,7 @@ def _hold_lock(url: str, ready: threading.Event, release: threading.Event) -> No
         conn.close()
 
 
-@pytest.mark.parametrize("engine", ["pg_url", "mysql_url"])
+@pytest.mark.parametrize("engine", ["pg_url", "mysql_url", "sqlite_url"])
 def test_lock_timeout_fails_fast_rolled_back_and_retryable(engine, request, migrations):
     url = request.getfixturevalue(engine)
     migrations.write("0001_init.sql", INIT)
@@ -223,8 +233,11 @@ def test_lock_timeout_fails_fast_rolled_back_and_retryable(engine, request, migr
     holder.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(ApplyError) as info:
+        started = time.monotonic()
+        # SQLite's lock is the whole database: the file cannot even begin (LockTimeout).
+        with pytest.raises(LockTimeout if engine == "sqlite_url" else ApplyError) as info:
             run(url, migrations)
+        assert time.monotonic() - started < 5
     finally:
         release.set()
         holder.join()
@@ -321,8 +334,6 @@ SLOW = {
 
 @pytest.mark.parametrize("engine", ["pg_url", "mysql_url", "sqlite_url"])
 def test_statement_timeout_stops_a_slow_statement(engine, request, migrations):
-    import time
-
     url = request.getfixturevalue(engine)
     migrations.write("0001_slow.sql", f"-- sluice:statement-timeout 500ms\nCREATE TABLE a (id int);\n{SLOW[engine]};\n")
     migrations.write("0002_after.sql", f"CREATE TABLE b (id int);\n{SLOW[engine].replace('5', '0.6', 1)};\n"

@@ -91,7 +91,10 @@ class ConnectError(Exception):
 
 
 class LockBusy(Exception):
-    """Another run holds the database's migration lock; the message says who."""
+    """A lock could not be had in time (another run's migration lock, or SQLite's write lock);
+    the message says who holds it where the engine can tell. Running again may succeed."""
+
+    retryable = True
 
 
 class DatabaseError(Exception):
