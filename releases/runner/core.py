@@ -12,11 +12,12 @@ The guarantees, in order of importance:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from releases.loader import MigrationFile, version_key
 from releases.runner.adapters.base import (
@@ -386,9 +387,28 @@ def _apply_file(
         and not any(adapter.needs_autocommit(s.text) or opens_transaction(s.text)
                     or closes_transaction(s.text) for s in statements)
     )
-    if transactional:
-        return _apply_in_transaction(adapter, mf, statements, actor, release, emit)
-    return _apply_stepwise(adapter, mf, statements, 0, actor, release, emit)
+    with _file_timeouts(adapter, mf):
+        if transactional:
+            return _apply_in_transaction(adapter, mf, statements, actor, release, emit)
+        return _apply_stepwise(adapter, mf, statements, 0, actor, release, emit)
+
+
+@contextlib.contextmanager
+def _file_timeouts(adapter: Adapter, mf: MigrationFile) -> Iterator[None]:
+    """The file's lock/statement timeouts for its session, set before its BEGIN (on SQLite the
+    lock wait is BEGIN IMMEDIATE itself) and reset after it."""
+    lock_ms, statement_ms = mf.directives.lock_timeout_ms, mf.directives.statement_timeout_ms
+    if lock_ms is None and statement_ms is None:
+        yield
+        return
+    adapter.set_timeouts(lock_ms, statement_ms)
+    try:
+        yield
+    finally:
+        try:
+            adapter.reset_timeouts()
+        except adapter.driver_errors:
+            pass  # the connection is gone: so is its session
 
 
 def _fail(adapter: Adapter, mf: MigrationFile, statements, index: int, exc: Exception, state: str) -> ApplyError:
@@ -406,13 +426,9 @@ def _fail(adapter: Adapter, mf: MigrationFile, statements, index: int, exc: Exce
 def _apply_in_transaction(adapter, mf, statements, actor, release, emit) -> FileOutcome:
     started = time.monotonic()
     rows_affected = 0
-    # Timeouts are set per session before BEGIN (on SQLite the lock wait is BEGIN IMMEDIATE
-    # itself) and reset after the file.
-    adapter.set_timeouts(mf.directives.lock_timeout_ms, mf.directives.statement_timeout_ms)
     try:
         adapter.begin()
     except adapter.driver_errors as exc:
-        adapter.reset_timeouts()
         raise LockBusy(f"{adapter.target.label}: {mf.path}: could not start the file's transaction: "
                        f"{adapter.describe_error(exc).message}. Nothing of it ran; this is retryable: "
                        "run again") from None
@@ -441,12 +457,6 @@ def _apply_in_transaction(adapter, mf, statements, actor, release, emit) -> File
     except BaseException:
         adapter.rollback()
         raise
-    finally:
-        if mf.directives.lock_timeout_ms is not None or mf.directives.statement_timeout_ms is not None:
-            try:
-                adapter.reset_timeouts()
-            except Exception:
-                pass
     return FileOutcome(mf.version, mf.path, "applied", "", row.duration_ms,
                        rows_affected if mf.kind == "dml" or rows_affected else None, len(statements))
 
@@ -479,51 +489,43 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit, *, 
         else:
             adapter.insert_row(claim)
     user_tx = False  # inside the file's own BEGIN … COMMIT
-    adapter.set_timeouts(mf.directives.lock_timeout_ms, mf.directives.statement_timeout_ms)
-    try:
-        for index in range(start_at, total):
-            stmt = statements[index]
-            opens, closes = opens_transaction(stmt.text), closes_transaction(stmt.text)
-            own_tx = not user_tx and not opens and not closes and not adapter.needs_autocommit(stmt.text)
+    for index in range(start_at, total):
+        stmt = statements[index]
+        opens, closes = opens_transaction(stmt.text), closes_transaction(stmt.text)
+        own_tx = not user_tx and not opens and not closes and not adapter.needs_autocommit(stmt.text)
+        try:
+            if own_tx:
+                adapter.begin()
+            count = adapter.execute(stmt.text)
+            if count is not None and count >= 0 and is_dml(stmt.text):
+                rows_affected += count
+            # Inside the file's own transaction this update is part of it: if that
+            # transaction rolls back, so does the progress, and the history stays true.
+            adapter.update_row(mf.version, statements_done=index + 1, error=None)
+            if own_tx:
+                adapter.commit()
+        except adapter.driver_errors as exc:
+            adapter.rollback()  # ends our transaction or the file's own failed one
+            error = adapter.describe_error(exc)
+            rolled_back = own_tx or user_tx or error.retryable
             try:
-                if own_tx:
-                    adapter.begin()
-                count = adapter.execute(stmt.text)
-                if count is not None and count >= 0 and is_dml(stmt.text):
-                    rows_affected += count
-                # Inside the file's own transaction this update is part of it: if that
-                # transaction rolls back, so does the progress, and the history stays true.
-                adapter.update_row(mf.version, statements_done=index + 1, error=None)
-                if own_tx:
-                    adapter.commit()
-            except adapter.driver_errors as exc:
-                adapter.rollback()  # ends our transaction or the file's own failed one
-                error = adapter.describe_error(exc)
-                rolled_back = own_tx or user_tx or error.retryable
-                try:
-                    done = adapter.get_row(mf.version).statements_done
-                    if done == 0 and rolled_back:
-                        # Nothing of the file took effect: no record is the true record.
-                        adapter.delete_row(mf.version)
-                        state = "Nothing of the file was applied and no history row was kept: run again."
-                    else:
-                        adapter.update_row(mf.version, error=error.message)
-                        state = (f"History: partial, {done} of {total} statements done. Fix the cause, then "
-                                 f"repair --version {mf.version} resume | mark-applied | mark-pending.")
-                except adapter.driver_errors:
-                    state = "The history could not be updated (connection lost?): check it with `history`."
-                raise _fail(adapter, mf, statements, index, exc, state) from None
-            user_tx = (user_tx or opens) and not closes
-            emit("statement", (mf, index + 1, total))
-        duration = round((time.monotonic() - started) * 1000)
-        adapter.update_row(mf.version, status="applied", statements_done=total, duration_ms=duration,
-                           applied_at=now_utc(), error=None)
-    finally:
-        if mf.directives.lock_timeout_ms is not None or mf.directives.statement_timeout_ms is not None:
-            try:
-                adapter.reset_timeouts()
-            except Exception:
-                pass
+                done = adapter.get_row(mf.version).statements_done
+                if done == 0 and rolled_back:
+                    # Nothing of the file took effect: no record is the true record.
+                    adapter.delete_row(mf.version)
+                    state = "Nothing of the file was applied and no history row was kept: run again."
+                else:
+                    adapter.update_row(mf.version, error=error.message)
+                    state = (f"History: partial, {done} of {total} statements done. Fix the cause, then "
+                             f"repair --version {mf.version} resume | mark-applied | mark-pending.")
+            except adapter.driver_errors:
+                state = "The history could not be updated (connection lost?): check it with `history`."
+            raise _fail(adapter, mf, statements, index, exc, state) from None
+        user_tx = (user_tx or opens) and not closes
+        emit("statement", (mf, index + 1, total))
+    duration = round((time.monotonic() - started) * 1000)
+    adapter.update_row(mf.version, status="applied", statements_done=total, duration_ms=duration,
+                       applied_at=now_utc(), error=None)
     return FileOutcome(mf.version, mf.path, "applied", "resumed" if resume else "", duration,
                        rows_affected if mf.kind == "dml" or rows_affected else None, total - start_at)
 
@@ -589,8 +591,9 @@ def repair(
                 if problem:
                     raise PlanError(label, [f"{mf.path}:{statements[row.statements_done].line}: {problem}"])
             emit("start", (mf, len(statements)))
-            outcome = _apply_stepwise(adapter, mf, statements, row.statements_done, actor, row.release_id, emit,
-                                      resume=True)
+            with _file_timeouts(adapter, mf):
+                outcome = _apply_stepwise(adapter, mf, statements, row.statements_done, actor, row.release_id,
+                                          emit, resume=True)
             emit("file", outcome)
             return (f"{label}: version {mf.version} resumed at statement {row.statements_done + 1} "
                     f"and finished ({outcome.statements} statements run)")

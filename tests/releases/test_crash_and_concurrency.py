@@ -63,9 +63,11 @@ def wait_until_running(engine: str, url: str, fragment: str) -> None:
     if engine == "sqlite":
         time.sleep(1.0)
         return
-    sql = ("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s"
+    # Not our own polling query, whose text contains the fragment too.
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s "
+           "AND pid <> pg_backend_pid()"
            if engine == "postgresql" else
-           "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE %s")
+           "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE %s AND ID <> CONNECTION_ID()")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if query(url, sql, (f"%{fragment}%",))[0][0]:

@@ -118,9 +118,17 @@ class Adapter:
         self.target = target
         self.table = HISTORY_TABLE
 
+    conn = None  # the migration connection
+    lock_conn = None  # the lock's own connection, where the engine has session locks
+
     # -- connections -----------------------------------------------------------------------
     def close(self) -> None:
-        raise NotImplementedError
+        for conn in (self.conn, self.lock_conn):
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:
+                    pass  # already broken: nothing left to release
 
     @contextmanager
     def locked(self, wait_seconds: float) -> Iterator[None]:

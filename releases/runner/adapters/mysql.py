@@ -63,14 +63,6 @@ class MySQLAdapter(Adapter):
         except pymysql.Error as exc:
             raise ConnectError(f"cannot connect to {t.redacted}: {exc.args[-1] if exc.args else exc}") from None
 
-    def close(self) -> None:
-        for conn in (self.conn, self.lock_conn):
-            if conn is not None:
-                try:
-                    conn.close()
-                except Exception:
-                    pass
-
     @property
     def driver_errors(self) -> tuple[type[Exception], ...]:
         return (pymysql.Error,)

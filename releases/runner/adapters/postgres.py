@@ -72,14 +72,6 @@ class PostgresAdapter(Adapter):
         except psycopg.Error as exc:
             raise ConnectError(f"cannot connect to {t.redacted}: {str(exc).strip()}") from None
 
-    def close(self) -> None:
-        for conn in (self.conn, self.lock_conn):
-            if conn is not None:
-                try:
-                    conn.close()
-                except Exception:
-                    pass
-
     @property
     def driver_errors(self) -> tuple[type[Exception], ...]:
         return (psycopg.Error,)

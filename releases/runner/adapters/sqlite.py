@@ -39,9 +39,6 @@ class SQLiteAdapter(Adapter):
         self.busy_timeout_s = busy_timeout_s
         self._deadline: float | None = None
 
-    def close(self) -> None:
-        self.conn.close()
-
     @property
     def driver_errors(self) -> tuple[type[Exception], ...]:
         return (sqlite3.Error,)
