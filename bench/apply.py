@@ -67,12 +67,12 @@ def _sq_counted_connect(*a, **k):
     conn.set_trace_callback(trace)
     return conn
 sqlite3.connect = sqlite3.dbapi2.connect = _sq_counted_connect
-atexit.register(lambda: sys.stderr.write("%s" + json.dumps(counts) + "\n"))
+atexit.register(lambda: sys.stderr.write("COUNT_MARK" + json.dumps(counts) + "\n"))
 root = sys.argv[1]
 sys.path.insert(0, root)
 sys.argv = ["manage.py", *sys.argv[2:]]
 runpy.run_path(root + "/manage.py", run_name="__main__")
-""" % COUNT_MARK
+""".replace("COUNT_MARK", COUNT_MARK)
 
 
 class BenchError(Exception):
@@ -187,16 +187,36 @@ def run_timed(cmd: list[str], *, cwd: Path, log: Path, env: dict | None = None) 
 
 
 class Results:
+    """Rows in first-seen order; with --repeat, a key measured several times keeps every sample
+    and shows the best (minimum), with the spread in its note."""
+
     def __init__(self) -> None:
-        self.rows: list[tuple[str, float | None, str]] = []
-        self.values: dict[str, float] = {}
+        self.rows: dict[str, list] = {}  # key -> [what, [samples], note]
+        self.extra: dict[str, float] = {}
         self.notes: list[str] = []
 
     def add(self, key: str, what: str, seconds: float | None, note: str = "") -> None:
-        self.rows.append((what, seconds, note))
+        row = self.rows.setdefault(key, [what, [], note])
         if seconds is not None:
-            self.values[key] = seconds
+            row[1].append(seconds)
         print(f"  {what}: {'-' if seconds is None else f'{seconds:.2f}s'} {note}", flush=True)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {key: min(samples) for key, (_, samples, _) in self.rows.items() if samples}
+
+    def table_rows(self) -> list[tuple[str, float | None, str]]:
+        out = []
+        for what, samples, note in self.rows.values():
+            if len(samples) > 1:
+                spread = f"[best of {len(samples)}: " + ", ".join(f"{x:.2f}" for x in samples) + "]"
+                note = f"{spread} {note}".strip()
+            out.append((what, min(samples) if samples else None, note))
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,7 +259,7 @@ def bench_psql_each(pg: Postgres, files: list[Path], work: Path, res: Results, s
             res.add("psql_each", f"psql -1 -f, 1 process per file ({len(files)} processes)", elapsed)
         else:
             scaled = elapsed * len(files) / len(run)
-            res.add("psql_each", f"psql -1 -f, 1 process per file (scaled)", scaled,
+            res.add("psql_each", "psql -1 -f, 1 process per file (scaled)", scaled,
                     f"[ran first {len(run)} files in {elapsed:.2f}s, x{len(files)}/{len(run)}]")
     finally:
         pg.drop(db)
@@ -269,7 +289,7 @@ def bench_yoyo(pg: Postgres, folder: Path, n: int, work: Path, res: Results) -> 
         msg = (f"yoyo-migrations is NOT installed in {sys.executable}'s environment: yoyo rows skipped "
                f"(install it with `{sys.executable} -m pip install yoyo-migrations`)")
         print("  " + msg)
-        res.notes.append(msg)
+        res.note(msg)
         res.add("yoyo_apply", "yoyo apply (process)", None, "[skipped: not installed]")
         res.add("yoyo_rerun", "yoyo re-run, nothing to do (process)", None, "[skipped: not installed]")
         return
@@ -415,7 +435,7 @@ def bench_sluice(pg: Postgres, folder: Path, n: int, work: Path, res: Results) -
         res.add("sluice_rerun_proc", "Sluice re-run, nothing to do (process)", seconds,
                 f"[server: {d2['xact_commit']} commits, {d2['sessions']} sessions]")
         counts = counted_process(url, folder, work, "sluice_rerun_counted.log")
-        res.notes.append(
+        res.note(
             f"Sluice PostgreSQL re-run, whole process (instrumented, untimed run): "
             f"{counts['pg_queries']} PostgreSQL statements over {counts['pg_connects']} connection(s), "
             f"{counts['sqlite_statements']} SQLite statements over {counts['sqlite_connects']} connection(s) "
@@ -435,7 +455,6 @@ def bench_sluice(pg: Postgres, folder: Path, n: int, work: Path, res: Results) -
         seconds, counts = inprocess_apply(url, folder, n, "skipped")
         res.add("sluice_rerun_lib", "Sluice re-run, nothing to do (in-process)", seconds,
                 f"[{counts['pg_queries']} statements, {counts['pg_connects']} connection(s)]")
-        res.values["sluice_rerun_queries"] = counts["pg_queries"]
     finally:
         pg.drop(db)
 
@@ -480,7 +499,8 @@ def ratio_lines(res: Results) -> list[str]:
 
     def line(label: str, num: str, den: str, target: float | None) -> None:
         if num not in v or den not in v or not v[den]:
-            lines.append(f"  {label:<58} {'n/a':>7}   (not measured)")
+            verdict = "" if target is None else f"target <= {target:g}  "
+            lines.append(f"  {label:<58} {'n/a':>7}   {verdict}(not measured)")
             return
         r = v[num] / v[den]
         verdict = "" if target is None else (f"target <= {target:g}  " + ("PASS" if r <= target else "FAIL"))
@@ -496,13 +516,14 @@ def ratio_lines(res: Results) -> list[str]:
 
 
 def print_table(res: Results, header: list[str]) -> None:
-    width = max([len(w) for w, _, _ in res.rows] + [40])
+    rows = res.table_rows()
+    width = max([len(w) for w, _, _ in rows] + [40])
     print()
     for h in header:
         print(h)
     print(f"  {'what':<{width}} {'wall s':>8}  notes")
     print(f"  {'-' * width} {'-' * 8}  -----")
-    for what, seconds, note in res.rows:
+    for what, seconds, note in rows:
         shown = "skipped" if seconds is None else f"{seconds:.3f}"
         print(f"  {what:<{width}} {shown:>8}  {note}")
     print()
@@ -526,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the databases and the temp folder")
     parser.add_argument("--full", action="store_true", help="psql-each: run all files instead of a sample")
     parser.add_argument("--sample", type=int, default=200, help="psql-each: files to run when not --full")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every measurement R times (interleaved) and report the best (default 1)")
     parser.add_argument("--pg", default=os.environ.get("SLUICE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432"),
                         help="PostgreSQL server URL without a database (default postgresql://postgres@127.0.0.1:5432)")
     args = parser.parse_args(argv)
@@ -535,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     if args.n < 1:
         parser.error("--n must be at least 1")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if not MANAGE.exists():
         parser.error(f"no manage.py at {MANAGE}: bench/apply.py must stay in the project's bench/ folder")
     if any(s != "sqlite" for s in only) and shutil.which("psql") is None:
@@ -557,21 +582,26 @@ def main(argv: list[str] | None = None) -> int:
               f"(3 statements each, a 4th in every third file)", flush=True)
         if "sluice" in only or "sqlite" in only:
             _, _, _, splitter_import = import_sluice()
-            res.notes.append(f"in-process rows: the runner and reviews.splitter are imported beforehand "
+            res.note(f"in-process rows: the runner and reviews.splitter are imported beforehand "
                              f"(reviews.splitter import took {splitter_import * 1000:.0f} ms)")
         pg_version = ""
         if any(s != "sqlite" for s in only):
             pg_version = pg.scalar("postgres", "SHOW server_version")
-        if "floor" in only:
-            bench_floor(pg, files, work, res)
-        if "psql-each" in only:
-            bench_psql_each(pg, files, work, res, args.sample, args.full)
-        if "yoyo" in only:
-            bench_yoyo(pg, folder, args.n, work, res)
-        if "sluice" in only:
-            bench_sluice(pg, folder, args.n, work, res)
-        if "sqlite" in only:
-            bench_sqlite(folder, files, args.n, work, res)
+        for round_ in range(1, args.repeat + 1):
+            if args.repeat > 1:
+                print(f"round {round_} of {args.repeat}", flush=True)
+            if "floor" in only:
+                bench_floor(pg, files, work, res)
+            if "psql-each" in only:
+                bench_psql_each(pg, files, work, res, args.sample, args.full)
+            if "yoyo" in only:
+                bench_yoyo(pg, folder, args.n, work, res)
+            if "sluice" in only:
+                bench_sluice(pg, folder, args.n, work, res)
+            if "sqlite" in only:
+                for leftover in work.glob("*.sqlite3"):
+                    leftover.unlink()
+                bench_sqlite(folder, files, args.n, work, res)
         yoyo = yoyo_available()
         header = [
             f"Sluice apply bench: N={args.n} files, PostgreSQL {pg_version or 'n/a'} at {args.pg}, "

@@ -25,6 +25,7 @@ from releases.runner.adapters.base import (
     ConnectError,
     HistoryRow,
     LockBusy,
+    changes_session,
     closes_transaction,
     connect,
     is_dml,
@@ -268,7 +269,7 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
     dialect = adapter.target.dialect
     try:
         # Fast path: one history read without the lock. If nothing is pending, nothing can
-        # change that, and a re-run costs exactly this query.
+        # change that, and a re-run costs this query (and the connection's own set-up).
         rows = adapter.read_history()
         if options.baseline and not options.dry_run:
             rows = None  # baselining writes: always under the lock
@@ -314,13 +315,7 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
                 if item.action == "skip":
                     _report_item(report, item, emit, None)
                     continue
-                try:
-                    outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
-                finally:
-                    try:
-                        adapter.reset_session()
-                    except adapter.driver_errors:
-                        pass  # the connection is gone; the error that matters is already raised
+                outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
                 if item.reason and outcome.action == "applied":
                     outcome.reason = item.reason
                 report.outcomes.append(outcome)
@@ -387,10 +382,17 @@ def _apply_file(
         and not any(adapter.needs_autocommit(s.text) or opens_transaction(s.text)
                     or closes_transaction(s.text) for s in statements)
     )
-    with _file_timeouts(adapter, mf):
-        if transactional:
-            return _apply_in_transaction(adapter, mf, statements, actor, release, emit)
-        return _apply_stepwise(adapter, mf, statements, 0, actor, release, emit)
+    try:
+        with _file_timeouts(adapter, mf):
+            if transactional:
+                return _apply_in_transaction(adapter, mf, statements, actor, release, emit)
+            return _apply_stepwise(adapter, mf, statements, 0, actor, release, emit)
+    finally:
+        if any(changes_session(s.text) for s in statements):
+            try:
+                adapter.reset_session()
+            except adapter.driver_errors:
+                pass  # the connection is gone; the error that matters is already raised
 
 
 @contextlib.contextmanager
@@ -452,8 +454,7 @@ def _apply_in_transaction(adapter, mf, statements, actor, release, emit) -> File
             emit("statement", (mf, index + 1, len(statements)))
         row = _new_row(mf, "applied", len(statements), len(statements), actor, release)
         row.duration_ms = round((time.monotonic() - started) * 1000)
-        adapter.insert_row(row)
-        adapter.commit()
+        adapter.insert_row_and_commit(row)
     except BaseException:
         adapter.rollback()
         raise

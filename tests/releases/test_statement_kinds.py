@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from releases.runner.adapters.base import closes_transaction, is_dml, opens_transaction
+from releases.runner.adapters.base import changes_session, closes_transaction, is_dml, opens_transaction
 from releases.runner.adapters.postgres import PostgresAdapter
 from releases.runner.adapters.sqlite import SQLiteAdapter
 
@@ -70,3 +70,18 @@ def test_transaction_control(text, opens, closes):
 ])
 def test_dml(text, dml):
     assert is_dml(text) is dml
+
+
+@pytest.mark.parametrize("text, changes", [
+    ("SET search_path TO other", True),
+    ("set role app", True),
+    ("SELECT pg_catalog.set_config('search_path', '', false)", True),
+    ("RESET ALL", True),
+    ("USE other_db", True),
+    ("SET LOCAL lock_timeout = '1s'", False),  # ends with the transaction
+    ("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", False),
+    ("UPDATE t SET a = 1", False),
+    ("CREATE TABLE settings (a int)", False),
+])
+def test_statements_after_which_the_session_is_reset(text, changes):
+    assert changes_session(text) is changes

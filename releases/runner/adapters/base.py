@@ -27,6 +27,9 @@ COLUMNS = (
 _COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.DOTALL)
 _TX_OPEN_RE = re.compile(r"^(BEGIN(\s+(WORK|TRANSACTION|IMMEDIATE|DEFERRED|EXCLUSIVE))?|START\s+TRANSACTION)\b", re.I)
 _TX_CLOSE_RE = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!\s+TO\b)", re.I)
+# Statements after which the session is reset: SET (not SET LOCAL/TRANSACTION/CONSTRAINTS, which
+# end with the transaction), RESET, USE, DISCARD, and set_config() calls (as pg_dump writes them).
+_SESSION_RE = re.compile(r"^(SET(?!\s+(LOCAL|TRANSACTION|CONSTRAINTS)\b)|RESET|USE|DISCARD)\b", re.I)
 _DML_RE = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|REPLACE|WITH|COPY)\b", re.I)
 
 
@@ -45,6 +48,10 @@ def closes_transaction(text: str) -> bool:
 
 def is_dml(text: str) -> bool:
     return bool(_DML_RE.match(head(text, 60)))
+
+
+def changes_session(text: str) -> bool:
+    return bool(_SESSION_RE.match(head(text, 60))) or "set_config" in text.lower()
 
 
 def now_utc() -> dt.datetime:
@@ -170,14 +177,15 @@ class Adapter:
         raise NotImplementedError
 
     def reset_session(self) -> None:
-        """Undo session state a file may have set (search_path, USE …), so files stay independent."""
+        """Undo session state a file set (search_path, USE …), so that files stay independent;
+        called after a file that may have changed it (see changes_session)."""
 
     def warnings_for_resume(self, text: str) -> str | None:
         """Why resuming at this statement would be wrong (e.g. an INVALID index is left)."""
         return None
 
     # -- history table ------------------------------------------------------------------------
-    def history_exists(self) -> bool:
+    def is_missing_table(self, exc: Exception) -> bool:
         raise NotImplementedError
 
     def create_history_table(self) -> None:
@@ -187,10 +195,13 @@ class Adapter:
         return sql.replace("{table}", self.table).replace("%s", self.placeholder)
 
     def read_history(self) -> list[HistoryRow] | None:
-        """Every row, or None when the table does not exist yet. One query."""
-        if not self.history_exists():
-            return None
-        rows = self.query(self._sql(f"SELECT {COLUMNS} FROM {{table}}"))
+        """Every row, or None when the table does not exist yet. One query (outside transactions)."""
+        try:
+            rows = self.query(self._sql(f"SELECT {COLUMNS} FROM {{table}}"))
+        except self.driver_errors as exc:
+            if self.is_missing_table(exc):
+                return None
+            raise
         return [HistoryRow(*row) for row in rows]
 
     def get_row(self, version: str) -> HistoryRow | None:
@@ -202,9 +213,14 @@ class Adapter:
         return value
 
     def insert_row(self, row: HistoryRow) -> None:
-        values = tuple(self.adapt(v) for v in dataclasses.astuple(row))
+        values = tuple(self.adapt(getattr(row, f.name)) for f in dataclasses.fields(row))
         marks = ", ".join([self.placeholder] * len(values))
         self.run(f"INSERT INTO {self.table} ({COLUMNS}) VALUES ({marks})", values)
+
+    def insert_row_and_commit(self, row: HistoryRow) -> None:
+        """Record a file as applied and commit its transaction: both or neither."""
+        self.insert_row(row)
+        self.commit()
 
     def update_row(self, version: str, **fields) -> None:
         assignments = ", ".join(f"{name} = {self.placeholder}" for name in fields)

@@ -34,17 +34,13 @@ class MySQLAdapter(Adapter):
         super().__init__(target)
         self.conn = self._connect()
         self.lock_conn: pymysql.connections.Connection | None = None
-        version = self.query("SELECT VERSION()")[0][0]
-        self.mariadb = "mariadb" in version.lower()
+        self.mariadb = "mariadb" in self.conn.get_server_info().lower()
         # Qualified, so that a migration's `USE other_db` cannot redirect the history writes.
         self.table = f"`{target.database.replace('`', '``')}`.sluice_schema_history"
         name = f"sluice:{target.database}"
         # GET_LOCK names are server-wide and at most 64 characters.
         self.lock_name = name if len(name) <= 64 else "sluice:" + hashlib.sha256(name.encode()).hexdigest()[:56]
-        self._defaults = self.query(
-            "SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout, "
-            + ("@@SESSION.max_statement_time" if self.mariadb else "@@SESSION.max_execution_time")
-        )[0]
+        self._defaults: tuple | None = None  # the session's timeouts, read when a file first sets its own
 
     def _connect(self) -> pymysql.connections.Connection:
         t = self.target
@@ -135,6 +131,11 @@ class MySQLAdapter(Adapter):
         self.run("START TRANSACTION")
 
     def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:
+        if self._defaults is None:
+            self._defaults = self.query(
+                "SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout, "
+                + ("@@SESSION.max_statement_time" if self.mariadb else "@@SESSION.max_execution_time")
+            )[0]
         if lock_ms is not None:
             seconds = max(1, math.ceil(lock_ms / 1000))
             self.run(f"SET SESSION lock_wait_timeout = {seconds}")
@@ -163,13 +164,8 @@ class MySQLAdapter(Adapter):
     def reset_session(self) -> None:
         self.conn.select_db(self.target.database)
 
-    def history_exists(self) -> bool:
-        return bool(
-            self.query(
-                "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                (self.target.database, "sluice_schema_history"),
-            )
-        )
+    def is_missing_table(self, exc: Exception) -> bool:
+        return isinstance(exc, pymysql.Error) and bool(exc.args) and exc.args[0] == 1146
 
     def create_history_table(self) -> None:
         self.run(

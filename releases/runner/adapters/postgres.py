@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -9,11 +10,14 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 
 from releases.runner.adapters.base import (
+    COLUMNS,
     Adapter,
     ConnectError,
     DatabaseError,
+    HistoryRow,
     LockBusy,
     client_label,
     head,
@@ -48,27 +52,26 @@ class PostgresAdapter(Adapter):
         self.lock_conn: psycopg.Connection | None = None
         # Qualify the history table with the schema it lives in, so that a migration's own
         # `SET search_path` cannot make the runner write its history somewhere else.
-        schema, version = self.query("SELECT current_schema(), current_setting('server_version_num')::int")[0]
-        schema = schema or "public"
-        self.server_version = version
+        schema = self.query("SELECT current_schema()")[0][0] or "public"
         self.schema = schema
         self.table = f'"{schema}".sluice_schema_history'
-        self.reset_session()
 
     def _connect(self) -> psycopg.Connection:
         t = self.target
+        params = dict(
+            host=t.host, port=t.port, user=t.user or None, password=t.password, dbname=t.database,
+            autocommit=True, application_name=client_label(), connect_timeout=10, **dict(t.options),
+        )
         try:
-            return psycopg.connect(
-                host=t.host,
-                port=t.port,
-                user=t.user or None,
-                password=t.password,
-                dbname=t.database,
-                autocommit=True,
-                application_name=client_label(),
-                connect_timeout=10,
-                **dict(t.options),
-            )
+            try:
+                # If this process dies, the server cancels its running statement within a second
+                # instead of finishing it as an orphan whose outcome nobody records (PostgreSQL 14+).
+                # As a connection option it survives RESET ALL.
+                return psycopg.connect(**params, options="-c client_connection_check_interval=1000")
+            except psycopg.OperationalError as exc:
+                if "client_connection_check_interval" not in str(exc):
+                    raise
+                return psycopg.connect(**params)  # an older server
         except psycopg.Error as exc:
             raise ConnectError(f"cannot connect to {t.redacted}: {str(exc).strip()}") from None
 
@@ -127,6 +130,16 @@ class PostgresAdapter(Adapter):
     def run(self, sql: str, params: tuple = ()) -> None:
         self.conn.execute(sql, params or None)
 
+    def insert_row_and_commit(self, row: HistoryRow) -> None:
+        # One round trip: without parameters psycopg uses the simple query protocol, which takes
+        # both statements; if the INSERT fails, the COMMIT is never run. Values quoted by psycopg.
+        values = sql.SQL(", ").join(sql.Literal(getattr(row, f.name)) for f in dataclasses.fields(row))
+        self.conn.execute(
+            sql.SQL("INSERT INTO {table} ({columns}) VALUES ({values}); COMMIT").format(
+                table=sql.SQL(self.table), columns=sql.SQL(COLUMNS), values=values
+            )
+        )
+
     def needs_autocommit(self, text: str) -> bool:
         return bool(_AUTOCOMMIT_RE.match(head(text, 400)))
 
@@ -138,10 +151,9 @@ class PostgresAdapter(Adapter):
 
     def reset_session(self) -> None:
         self.run("RESET ALL")
-        if self.server_version >= 140000:
-            # If this process dies, the server cancels its running statement within a second
-            # instead of finishing it as an orphan whose outcome nobody records.
-            self.run("SET client_connection_check_interval = 1000")
+
+    def is_missing_table(self, exc: Exception) -> bool:
+        return isinstance(exc, pg_errors.UndefinedTable)
 
     def reset_timeouts(self) -> None:
         self.run("RESET lock_timeout")
@@ -171,9 +183,6 @@ class PostgresAdapter(Adapter):
                 "Check it, then use mark-applied, or drop the index and resume"
             )
         return None
-
-    def history_exists(self) -> bool:
-        return self.query("SELECT to_regclass(%s) IS NOT NULL", (self.table,))[0][0]
 
     def create_history_table(self) -> None:
         # Under the migration lock, so concurrent first runs create it once.

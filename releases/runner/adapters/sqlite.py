@@ -84,10 +84,8 @@ class SQLiteAdapter(Adapter):
         self.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
         self.conn.set_progress_handler(None, 0)
 
-    def history_exists(self) -> bool:
-        return bool(
-            self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.table,))
-        )
+    def is_missing_table(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
 
     def create_history_table(self) -> None:
         self.run(
