@@ -1,0 +1,10 @@
+"""The review engine: pure Python, no Django (usable offline and benchmarked alone).
+
+    from reviews.engine import review_files, Policy
+    result = review_files([("migrations/0001_x.sql", b"DROP TABLE users;")], "postgres", Policy.recommended())
+    result.as_json()
+"""
+
+from reviews.engine.core import FileReview, Finding, ReviewResult, review_file, review_files  # noqa: F401
+from reviews.engine.policy import TEMPLATES, Policy, check_setting  # noqa: F401
+from reviews.engine.registry import RULES, Hit, Rule  # noqa: F401

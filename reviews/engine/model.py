@@ -1,0 +1,89 @@
+"""What a rule sees: one statement (`Stmt`) and what the file has done before it (`FileContext`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from reviews.splitter import Statement
+
+_COMMENTS_AND_STRINGS = re.compile(
+    r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'",
+    re.DOTALL,
+)
+
+
+def normalize(text: str) -> str:
+    """Upper-cased text with comments and string literals removed and whitespace folded: what
+    token-level rules match on (no keyword inside a string or comment can fool them)."""
+    return " ".join(_COMMENTS_AND_STRINGS.sub(" '' ", text).upper().split())
+
+
+def name_of(node: Any) -> str:
+    """A table/column/index name as PostgreSQL and MySQL compare it: unquoted names lower-cased."""
+    if node is None:
+        return ""
+    ident = getattr(node, "this", None)
+    if ident is not None and hasattr(ident, "args") and ident.args.get("quoted"):
+        return str(ident.this)
+    name = getattr(node, "name", None) or ""
+    return name if getattr(node, "args", {}).get("quoted") else name.lower()
+
+
+@dataclasses.dataclass
+class Stmt:
+    index: int  # 0-based position in the file
+    statement: Statement  # text, line, column, end_line (from the splitter)
+    ast: Any  # sqlglot expression: a full tree, a Command, or None when it could not be parsed
+    norm: str  # normalize(text)
+    syntax_error: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.statement.text
+
+    @property
+    def line(self) -> int:
+        return self.statement.line
+
+    @property
+    def parsed(self) -> bool:
+        """sqlglot gave a real tree (not a Command, not nothing)."""
+        from sqlglot import exp
+
+        return self.ast is not None and not isinstance(self.ast, exp.Command)
+
+    def starts(self, *prefixes: str) -> bool:
+        """Whether the normalized text starts with one of the (upper-case) word prefixes."""
+        return any(self.norm == p or self.norm.startswith(p + " ") or self.norm.startswith(p + "(")
+                   for p in prefixes)
+
+
+@dataclasses.dataclass
+class FileContext:
+    """The file so far. The engine updates it after each statement (rules only read it)."""
+
+    path: str
+    dialect: str
+    created_tables: set[str] = dataclasses.field(default_factory=set)  # "new" tables: no lock rules
+    in_transaction: bool = False  # inside the file's own BEGIN … COMMIT
+    transaction_began_line: int = 0
+    lock_timeout_set: bool = False
+    statement_timeout_set: bool = False
+    altered_tables: dict[str, int] = dataclasses.field(default_factory=dict)  # existing table → ALTERs so far
+    not_valid_in_transaction: set[str] = dataclasses.field(default_factory=set)  # constraint names
+    column_types: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)  # (table, col) → type SQL
+    not_null_columns: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    # File-level facts from a cheap first pass over the normalized text of every statement:
+    has_concurrently: bool = False
+    has_mid_file_commit: bool = False
+    alters_existing_tables: bool = False
+    statement_count: int = 0
+    # Anything a rule family wants to remember between statements, under its rule id.
+    memo: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def is_new(self, table: str) -> bool:
+        """Created earlier in this file: lock, rewrite and data rules do not apply to it."""
+        table = table.lower()
+        return table in self.created_tables or table.rsplit(".", 1)[-1] in self.created_tables

@@ -1,0 +1,140 @@
+"""Policies: which rules run, at which severity, with which payload.
+
+A policy overrides the catalogue defaults rule by rule; a rule it does not mention keeps its
+default (`recommended` is the empty override). The shipped templates are `recommended` and
+`strict`; `--all-rules` also turns on the opt-in rules with their default payloads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from reviews.engine.registry import RULES, SEVERITIES, Rule, validate_payload
+
+TEMPLATES = ("recommended", "strict")
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    severity: str | None = None  # None: the rule's default (per engine)
+    payload: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class RuleSet:
+    """The enabled, implemented rules of one dialect, indexed by the node types they concern."""
+
+    def __init__(self, rules: list[Rule]):
+        self.at_end = [r for r in rules if r.at_end]
+        per_statement = [r for r in rules if not r.at_end]
+        self.every = [r for r in per_statement if "*" in r.nodes]
+        self.on_command = [r for r in per_statement if "command" in r.nodes]
+        self.by_class = [(r, tuple(n for n in r.nodes if isinstance(n, type))) for r in per_statement]
+        self._cache: dict[type, list[Rule]] = {}
+
+    def for_node(self, ast: Any, st: Any) -> list[Rule]:
+        from sqlglot import exp
+
+        if ast is None or isinstance(ast, exp.Command):
+            return self.every + self.on_command
+        kind = type(ast)
+        found = self._cache.get(kind)
+        if found is None:
+            found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
+            self._cache[kind] = found
+        return found
+
+
+class Policy:
+    def __init__(self, name: str, settings: dict[str, Setting] | None = None, *, all_rules: bool = False):
+        self.name = name
+        self.settings = settings or {}
+        self.all_rules = all_rules
+        self._payloads: dict[str, dict] = {}
+        self._rulesets: dict[str, RuleSet] = {}
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def recommended(cls) -> Policy:
+        _load_rules()
+        return cls("recommended")
+
+    @classmethod
+    def strict(cls) -> Policy:
+        _load_rules()
+        return cls("strict", {r.id: Setting(r.strict_severity) for r in RULES.values() if r.strict_severity})
+
+    @classmethod
+    def everything(cls) -> Policy:
+        _load_rules()
+        return cls("all-rules", all_rules=True)
+
+    @classmethod
+    def template(cls, name: str) -> Policy:
+        if name == "recommended":
+            return cls.recommended()
+        if name == "strict":
+            return cls.strict()
+        raise ValueError(f"unknown policy template {name!r}: expected one of {', '.join(TEMPLATES)}")
+
+    @classmethod
+    def from_rows(cls, name: str, rows: Iterable[tuple[str, str, dict]]) -> Policy:
+        """(rule id, severity, payload) rows, validated: ValueError names the bad row."""
+        _load_rules()
+        settings = {}
+        for rule_id, severity, payload in rows:
+            settings[rule_id] = check_setting(rule_id, severity, payload)
+        return cls(name, settings)
+
+    # -- lookups --------------------------------------------------------------------------------
+    def severity(self, rule_id: str, dialect: str | None = None) -> str:
+        setting = self.settings.get(rule_id)
+        if setting is not None and setting.severity is not None:
+            return setting.severity
+        rule_obj = RULES.get(rule_id)
+        if rule_obj is None:
+            return "disabled"
+        default = rule_obj.default_severity(dialect)
+        if default == "disabled" and self.all_rules:
+            return "warning"
+        return default
+
+    def payload(self, rule_id: str) -> dict:
+        cached = self._payloads.get(rule_id)
+        if cached is None:
+            setting = self.settings.get(rule_id)
+            cached = {**RULES[rule_id].payload, **(setting.payload if setting else {})}
+            self._payloads[rule_id] = cached
+        return cached
+
+    def rules_for(self, dialect: str) -> RuleSet:
+        ruleset = self._rulesets.get(dialect)
+        if ruleset is None:
+            _load_rules()
+            ruleset = RuleSet([
+                r for r in RULES.values()
+                if r.implemented and dialect in r.engines and self.severity(r.id, dialect) != "disabled"
+            ])
+            self._rulesets[dialect] = ruleset
+        return ruleset
+
+    def as_rows(self) -> list[tuple[str, str, dict]]:
+        """Every rule with its effective severity (engine-independent default) and payload."""
+        _load_rules()
+        return [(r.id, self.severity(r.id), self.payload(r.id)) for r in sorted(RULES.values(), key=lambda r: r.id)]
+
+
+def check_setting(rule_id: str, severity: str, payload: dict | None) -> Setting:
+    _load_rules()
+    rule_obj = RULES.get(rule_id)
+    if rule_obj is None:
+        raise ValueError(f"unknown rule id {rule_id!r}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"{rule_id}: severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    validate_payload(rule_obj, payload or {})
+    return Setting(severity, dict(payload or {}))
+
+
+def _load_rules() -> None:
+    import reviews.rules  # noqa: F401  (registers every family)

@@ -1,0 +1,142 @@
+"""The rule registry: every catalogue id (../shared/review-rules.md) with its metadata, and the
+check function of each implemented rule.
+
+A rule is registered once, in the module of its family (reviews/rules/<family>.py):
+
+    @rule("table.disallow-drop", engines="PMS", category="DES", severity="E",
+          nodes=(exp.Drop,), summary=…, why=…, instead=…, example=…)
+    def _(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
+        ...
+
+`nodes` says which statements the engine hands the rule (by sqlglot node type), so that a
+statement meets only the rules that can concern it: "command" for statements sqlglot returns
+as a Command or cannot parse, "*" for every statement. A rule with `at_end=True` runs once after
+the last statement, with `st=None`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+ENGINE_LETTERS = {"P": "postgres", "M": "mysql", "S": "sqlite"}
+SEVERITIES = ("error", "warning", "info", "disabled")
+SEVERITY_OF_LETTER = {"E": "error", "W": "warning", "I": "info", "off": "disabled"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    """One violation; line/column default to the statement's first token."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+Check = Callable[..., Iterable["str | Hit"]]
+
+
+@dataclasses.dataclass
+class Rule:
+    id: str
+    engines: frozenset[str]  # dialect names
+    category: str  # DES, BC, LOCK, TX, DML, DESIGN, NAME, MYSQL, SQLITE, SEC, SYS, DIR
+    severity: str  # default: error | warning | info | disabled
+    summary: str  # what it flags, one line
+    why: str = ""  # one paragraph
+    instead: str = ""  # the safe alternative
+    example: str = ""  # a statement it flags
+    payload: dict[str, Any] = dataclasses.field(default_factory=dict)  # defaults
+    schema: dict[str, Any] = dataclasses.field(default_factory=dict)  # JSON schema of payload
+    severity_by_engine: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. {"mysql": "warning"}
+    strict_severity: str | None = None  # `strict` raises W to E for data loss and locking
+    needs_database: bool = False  # cannot be decided from the file alone
+    nodes: tuple = ("*",)
+    at_end: bool = False
+    check: Check | None = None
+
+    @property
+    def implemented(self) -> bool:
+        return self.check is not None
+
+    def default_severity(self, dialect: str | None = None) -> str:
+        if dialect and dialect in self.severity_by_engine:
+            return self.severity_by_engine[dialect]
+        return self.severity
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _engines(letters: str) -> frozenset[str]:
+    return frozenset(ENGINE_LETTERS[c] for c in letters if c in ENGINE_LETTERS)
+
+
+def rule(
+    rule_id: str,
+    *,
+    engines: str,
+    category: str,
+    severity: str,
+    summary: str,
+    why: str = "",
+    instead: str = "",
+    example: str = "",
+    payload: dict | None = None,
+    schema: dict | None = None,
+    severity_by_engine: dict[str, str] | None = None,
+    strict: str | None = None,
+    nodes: tuple = ("*",),
+    at_end: bool = False,
+) -> Callable[[Check], Check]:
+    """Register an implemented rule (a decorator)."""
+
+    def register(check: Check) -> Check:
+        _add(Rule(
+            id=rule_id, engines=_engines(engines), category=category, severity=SEVERITY_OF_LETTER.get(severity, severity),
+            summary=summary, why=why, instead=instead, example=example, payload=dict(payload or {}),
+            schema=dict(schema or {}), severity_by_engine=dict(severity_by_engine or {}),
+            strict_severity=SEVERITY_OF_LETTER.get(strict, strict) if strict else None,
+            nodes=nodes, at_end=at_end, check=check,
+        ))
+        return check
+
+    return register
+
+
+def declare(rule_id: str, *, engines: str, category: str, summary: str, severity: str = "off",
+            needs_database: bool = False, why: str = "", instead: str = "", payload: dict | None = None,
+            schema: dict | None = None) -> None:
+    """Register a catalogue id that has no check (yet): opt-in rules that need a live database.
+    Such a rule is listed, documented and accepted in policies, and finds nothing."""
+    _add(Rule(
+        id=rule_id, engines=_engines(engines), category=category, severity=SEVERITY_OF_LETTER.get(severity, severity),
+        summary=summary, why=why, instead=instead, payload=dict(payload or {}), schema=dict(schema or {}),
+        needs_database=needs_database,
+    ))
+
+
+def _add(new: Rule) -> None:
+    if new.id in RULES:
+        raise ValueError(f"rule {new.id} registered twice")
+    RULES[new.id] = new
+
+
+def validate_payload(rule_obj: Rule, payload: dict) -> dict:
+    """The payload merged over the rule's defaults; ValueError naming the bad key."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"{rule_obj.id}: the payload must be an object")
+    unknown = set(payload) - set(rule_obj.payload)
+    if unknown:
+        known = ", ".join(sorted(rule_obj.payload)) or "none"
+        raise ValueError(f"{rule_obj.id}: unknown payload key(s) {', '.join(sorted(unknown))} (known: {known})")
+    merged = {**rule_obj.payload, **payload}
+    if rule_obj.schema:
+        import jsonschema
+
+        try:
+            jsonschema.validate(merged, {"type": "object", **rule_obj.schema})
+        except jsonschema.ValidationError as exc:
+            raise ValueError(f"{rule_obj.id}: bad payload: {exc.message}") from None
+    return merged

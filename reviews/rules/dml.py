@@ -1,0 +1,3 @@
+"""dml rules (see ../shared/review-rules.md)."""
+
+from __future__ import annotations

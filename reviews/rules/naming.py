@@ -1,0 +1,3 @@
+"""naming rules (see ../shared/review-rules.md)."""
+
+from __future__ import annotations
