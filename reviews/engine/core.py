@@ -26,6 +26,7 @@ SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 RISK_RANK = {"low": 0, "moderate": 1, "high": 2}
 SQLGLOT_DIALECT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 IGNORE_RE = re.compile(r"^[ \t]*--[ \t]*sluice:[ \t]*ignore\b[ \t]*(.*?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_COPY_FROM_STDIN = re.compile(r"^COPY .* FROM STDIN\b")
 HIGH_RISK = re.compile(r"^(DROP (DATABASE|SCHEMA|TABLE)|TRUNCATE)\b")
 MODERATE_RISK = re.compile(r"^(DELETE|UPDATE|ALTER TABLE|DROP INDEX)\b")
 
@@ -164,6 +165,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
     rules = policy.rules_for(dialect)
     judge = _SyntaxJudge(dialect)
     for index, (statement, norm) in enumerate(zip(statements, norms, strict=True)):
+        if index and _COPY_FROM_STDIN.match(norms[index - 1]) and statement.text.endswith("\\."):
+            continue  # the data rows of a psql `COPY … FROM stdin`, not a statement
         if statement.text.startswith("\\"):
             out.add("system.client-command", f"psql meta-command `{statement.text.split()[0]}` is a client "
                     "command: a server-side runner rejects it. Remove it (use the runner's own features)",
@@ -173,9 +176,11 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         ast = None
         if error is None:
             ast = _parse(statement.text, dialect)
-            if ast is None and dialect == "mysql":
-                error = _mysql_malformed(statement.text, norm)
-                if error is None:
+            if dialect == "mysql" and (ast is None or _SUSPECT.search(norm)):
+                # sqlglot is MySQL's only judge: what it cannot parse may be valid, and what it
+                # parses may still have lost something on the way (a trailing comma).
+                error = _mysql_malformed(statement, norm)
+                if error is None and ast is None:
                     out.add("system.parse-unsupported", "the SQL parser cannot read this statement (it may well be "
                             "valid): only the token-level rules checked it", statement)
         if error is not None:
@@ -289,12 +294,23 @@ def _position(statement: Statement, index: int) -> tuple[int, int]:
     return line, column
 
 
+_SUSPECT = re.compile(r",\s*\)|\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|SET|VALUES|WHERE)$")
 _CUT_SHORT = re.compile(r"\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|ALTER( COLUMN)?|SET|VALUES|WHERE|FROM|BY|ON)$")
 
 
-def _mysql_malformed(text: str, norm: str) -> tuple[str, int, int] | None:
+def _mysql_malformed(statement: Statement, norm: str) -> tuple[str, int, int] | None:
     """For MySQL, where sqlglot is the only parser: errors that are certain, not mere gaps in
     sqlglot's grammar. None means 'may well be valid'."""
+    found = _mysql_malformed_at(statement.text, norm)
+    if found is None:
+        return None
+    message, line, column = found  # relative to the statement
+    if line == 1:
+        return message, statement.line, statement.column + column - 1
+    return message, statement.line + line - 1, column
+
+
+def _mysql_malformed_at(text: str, norm: str) -> tuple[str, int, int] | None:
     from sqlglot.dialects.mysql import MySQL
     from sqlglot.errors import TokenError
 
@@ -411,7 +427,10 @@ def _directives(text: str, statements: Sequence[Statement]) -> list[_Directive]:
         line = text.count("\n", 0, match.start()) + 1
         ids = [part.strip() for part in match.group(1).split(",") if part.strip()]
         if match.start() < first_start and _only_comments_before(text, match.start()):
-            found.append(_Directive(line, ids, None))
+            # The leading comment block covers the file when a blank line separates it from the
+            # first statement; a directive touching the first statement covers that statement.
+            between = text[match.end():first_start]
+            found.append(_Directive(line, ids, None if re.search(r"\n[ \t]*\r?\n", between) else (0, 0)))
             continue
         # The statement that starts first after the directive, if nothing but comments lie between.
         following = next((i for i, start in enumerate(starts) if start > match.start()), None)

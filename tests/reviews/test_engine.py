@@ -1,0 +1,123 @@
+"""The engine itself: locations, syntax judgement per dialect, suppression, fingerprints, risk."""
+
+from __future__ import annotations
+
+import pytest
+
+from reviews.engine import Policy, review_file, review_files
+
+
+def review(sql: str | bytes, dialect: str = "postgres", path: str = "0001_x.sql"):
+    return review_file(path, sql, dialect, Policy.recommended())
+
+
+def rules_of(review_) -> list[tuple[str, int, int]]:
+    return [(f.rule, f.line, f.column) for f in review_.findings if not f.suppressed]
+
+
+def test_a_postgres_syntax_error_is_located_exactly_and_the_rest_is_reviewed():
+    found = review("CREATE TABLE a (id bigint PRIMARY KEY);\nSELECT\n  1,\n  ,2;\nDROP TABLE customers;\n")
+    assert ("system.syntax-error", 4, 3) in rules_of(found)
+    assert ("table.disallow-drop", 5, 1) in rules_of(found)
+    [syntax] = [f for f in found.findings if f.rule == "system.syntax-error"]
+    assert syntax.severity == "error" and 'syntax error at or near ","' in syntax.message
+
+
+def test_postgres_never_reports_a_syntax_error_for_what_its_grammar_accepts():
+    sql = ("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n"
+           "DO $$ BEGIN RAISE NOTICE 'x;y'; END $$;\n"
+           "ALTER TABLE a VALIDATE CONSTRAINT c;\nCREATE EXTENSION IF NOT EXISTS pg_trgm;\n")
+    assert not [f for f in review(sql).findings if f.rule == "system.syntax-error"]
+
+
+def test_sqlite_judges_its_own_syntax_but_not_missing_tables():
+    found = review("ALTER TABLE customers ADD COLUMN email text;\nCREATE TABLE a (id int,, x);\n", "sqlite")
+    assert [r for r in rules_of(found) if r[0] == "system.syntax-error"] == [("system.syntax-error", 2, 1)]
+
+
+def test_mysql_unparseable_but_plausible_is_info_and_certainly_broken_is_an_error():
+    plausible = review("ALTER TABLE t ADD COLUMN x INT, ALGORITHM=INSTANT, LOCK=DEFAULT, DISCARD TABLESPACE;", "mysql")
+    broken = review("ALTER TABLE t ADD COLUMN;\nCREATE TABLE u (id int, name varchar(10),);\n", "mysql")
+    assert "system.syntax-error" not in [f.rule for f in plausible.findings]
+    assert [f.line for f in broken.findings if f.rule == "system.syntax-error"] == [1, 2]
+
+
+def test_bad_bytes_are_a_located_encoding_error_and_the_file_is_still_reviewed():
+    found = review(b"CREATE TABLE a (id bigint PRIMARY KEY);\nINSERT INTO a (id) VALUES (1); -- caf\xe9\nDROP TABLE b;\n")
+    assert ("system.encoding-error", 2, 38) in rules_of(found)
+    assert "offset 77" in next(f.message for f in found.findings if f.rule == "system.encoding-error")
+    assert ("table.disallow-drop", 3, 1) in rules_of(found)
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n", b"-- only a comment\n", "\ufeff".encode()])
+def test_an_empty_file_is_a_finding_not_a_crash(content):
+    assert rules_of(review(content)) == [("system.empty-file", 1, 1)]
+
+
+def test_psql_meta_commands_and_copy_data_are_understood():
+    sql = "\\connect shop\nCOPY t (a, b) FROM stdin;\n1\tx\n2\ty\n\\.\nCREATE TABLE z (id bigint PRIMARY KEY);\n"
+    assert rules_of(review(sql)) == [("system.client-command", 1, 1)]
+
+
+def test_ignore_above_a_statement_suppresses_that_statement_only():
+    sql = "-- why: retired\n-- sluice:ignore table.disallow-drop\nDROP TABLE old_a;\nDROP TABLE old_b;\n"
+    found = review(sql)
+    drops = [(f.line, f.suppressed) for f in found.findings if f.rule == "table.disallow-drop"]
+    assert drops == [(3, True), (4, False)]
+
+
+def test_ignore_in_the_leading_block_covers_the_file():
+    sql = "-- sluice:ignore table.disallow-drop\n\nCREATE TABLE x (id bigint PRIMARY KEY);\nDROP TABLE old_a;\n"
+    found = review(sql)
+    assert [(f.rule, f.suppressed) for f in found.findings] == [("table.disallow-drop", True)]
+    assert found.findings[0].fingerprint
+
+
+def test_an_unknown_or_unused_ignore_is_reported():
+    sql = "CREATE TABLE x (id bigint PRIMARY KEY);\n-- sluice:ignore table.disalow-drop\nDROP TABLE a;\n" \
+          "-- sluice:ignore table.disallow-drop\nCREATE TABLE y (id bigint PRIMARY KEY);\n"
+    found = [f for f in review(sql).findings if f.rule == "system.invalid-ignore-directive"]
+    assert [(f.line, f.severity) for f in found] == [(2, "warning"), (4, "warning")]
+    assert "unknown rule `table.disalow-drop`" in found[0].message
+    assert "suppresses nothing" in found[1].message
+
+
+def test_fingerprints_do_not_depend_on_line_numbers():
+    before = review("DROP TABLE a;\n").findings
+    after = review("-- a comment\n\n\nDROP   TABLE a;\n").findings
+    assert before[0].line != after[0].line
+    assert before[0].fingerprint == after[0].fingerprint
+    twice = review("DROP TABLE a;\nDROP TABLE a;\n").findings
+    assert twice[0].fingerprint != twice[1].fingerprint
+
+
+@pytest.mark.parametrize("sql, risk", [
+    ("CREATE TABLE a (id bigint PRIMARY KEY);", "low"),
+    ("UPDATE a SET x = 1 WHERE id = 2;", "moderate"),
+    ("DROP INDEX i;", "moderate"),
+    ("CREATE TABLE a (id bigint PRIMARY KEY);\nTRUNCATE b;", "high"),
+])
+def test_risk_per_file(sql, risk):
+    assert review(sql).risk == risk
+
+
+def test_the_check_document():
+    result = review_files([("a.sql", "DROP TABLE a;"), ("b.sql", "")], "postgres", Policy.recommended())
+    doc = result.as_json()
+    assert doc["schema"] == "sluice.check/v1"
+    assert doc["summary"] == {"errors": 2, "warnings": 0, "infos": 0, "files": 2, "blocking": True, "risk": "high"}
+    assert set(doc["findings"][0]) >= {"rule", "severity", "message", "file", "line", "column", "end_line",
+                                       "statement", "fingerprint"}
+    assert result.as_json(fail_on="never")["summary"]["blocking"] is False
+
+
+def test_a_disabled_rule_finds_nothing():
+    policy = Policy.from_rows("p", [("table.disallow-drop", "disabled", {})])
+    assert review_file("a.sql", "DROP TABLE a;", "postgres", policy).findings == []
+
+
+def test_unknown_rule_ids_and_bad_severities_are_refused_in_policies():
+    with pytest.raises(ValueError, match="unknown rule id 'no.such-rule'"):
+        Policy.from_rows("p", [("no.such-rule", "error", {})])
+    with pytest.raises(ValueError, match="severity must be one of"):
+        Policy.from_rows("p", [("table.disallow-drop", "fatal", {})])
