@@ -16,6 +16,12 @@ def main() -> None:
         from releases.runner.cli import main as runner_main
 
         sys.exit(runner_main(sys.argv[1:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "review":
+        # The offline review needs no Django either (a pre-commit hook should not pay for it);
+        # reviews.cli starts Django itself only for a policy stored in the control database.
+        from reviews.cli import main as review_main
+
+        sys.exit(review_main(sys.argv[1:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops.settings")
     from django.core.management import execute_from_command_line
 

@@ -134,9 +134,22 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 LOGIN_URL = "admin:login"
 
+# Request bodies: CI posts whole migration files. The API's JSON parser enforces the limit (413);
+# Django's own limit matches it for anything that reads request.body, and the field count is
+# raised for the policy admin, which lists every rule as one inline form.
+SLUICE_MAX_REQUEST_BYTES = envint("SLUICE_MAX_REQUEST_BYTES", str(20 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = SLUICE_MAX_REQUEST_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Bearer first: its WWW-Authenticate header makes a request without credentials a 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "gitops.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["gitops.api_errors.JSONParser"],
+    "EXCEPTION_HANDLER": "gitops.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Sluice API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}

@@ -145,7 +145,17 @@ class _Collector:
         ))
 
 
+_SECRET = re.compile(r"(\b(?:PASSWORD|IDENTIFIED(?:\s+WITH\s+\S+)?\s+BY)\s+)(E?'(?:[^']|'')*'|\"[^\"]*\")",
+                     re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Password literals masked: findings travel to logs, pull-request comments and the database."""
+    return _SECRET.sub(r"\1'***'", text)
+
+
 def _excerpt(text: str, limit: int = 2000) -> str:
+    text = redact(text)
     return text if len(text) <= limit else text[:limit] + " …"
 
 
@@ -206,7 +216,7 @@ def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, policy: Policy, out:
     for hit in hits:
         if isinstance(hit, str):
             hit = Hit(hit)
-        stmt = st.statement if st else None
+        stmt = hit.statement or (st.statement if st else None)
         out.add(rule_obj.id, hit.message, stmt, hit.line, hit.column)
 
 
@@ -238,11 +248,17 @@ def _decode(data: bytes | str, out: _Collector) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _parse(text: str, dialect: str) -> Any:
-    import sqlglot
+_DIALECTS: dict[str, Any] = {}
 
+
+def _parse(text: str, dialect: str) -> Any:
+    reader = _DIALECTS.get(dialect)
+    if reader is None:  # one Dialect object per dialect, not a lookup per statement
+        from sqlglot.dialects.dialect import Dialect
+
+        reader = _DIALECTS[dialect] = Dialect.get_or_raise(SQLGLOT_DIALECT[dialect])
     try:
-        trees = sqlglot.parse(text, read=SQLGLOT_DIALECT[dialect])
+        trees = reader.parse(text)
     except Exception:  # ParseError, TokenError, and TypeError from the compiled build
         return None
     trees = [t for t in trees if t is not None]
@@ -263,10 +279,12 @@ class _SyntaxJudge:
             import pglast
 
             try:
-                pglast.parser.parse_sql(statement.text)
+                # The JSON form stays in C: about 20x faster than building pglast's Python tree.
+                pglast.parser.parse_sql_json(statement.text)
                 return None
             except pglast.parser.ParseError as exc:
-                message, index = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
+                message = exc.args[0] if exc.args else "syntax error"
+                index = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
                 return (message,) + _position(statement, index)
             except Exception:
                 return None
@@ -342,6 +360,7 @@ def _mysql_malformed_at(text: str, norm: str) -> tuple[str, int, int] | None:
 # -- the file model ----------------------------------------------------------------------------
 
 _CREATE_TABLE = re.compile(r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?TABLE (?:IF NOT EXISTS )?([^\s(]+)")
+_DROP_NOT_NULL = re.compile(r"ALTER (?:COLUMN )?(\S+) DROP NOT NULL")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)")
 
 
@@ -379,7 +398,7 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
         ctx.in_transaction = True
         ctx.transaction_began_line = st.line
         ctx.not_valid_in_transaction.clear()
-    elif re.match(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?! TO\b)", norm):
+    elif re.match(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)", norm):
         ctx.in_transaction = False
         ctx.not_valid_in_transaction.clear()
     if re.match(r"^SET (SESSION |LOCAL )?LOCK_TIMEOUT\b", norm) or re.search(r"\bLOCK_WAIT_TIMEOUT\b", norm):
@@ -406,6 +425,10 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         if any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) and not c.args["kind"].args.get("allow_null")
                for c in column.args.get("constraints") or ()):
             ctx.not_null_columns.add(key)
+        else:  # (re)defined without NOT NULL, e.g. MySQL MODIFY
+            ctx.not_null_columns.discard(key)
+    for column in _DROP_NOT_NULL.findall(st.norm):
+        ctx.not_null_columns.discard((table, column.strip('"`').lower()))
 
 
 # -- suppression, fingerprints, risk ---------------------------------------------------------------

@@ -17,7 +17,12 @@ _COMMENTS_AND_STRINGS = re.compile(
 def normalize(text: str) -> str:
     """Upper-cased text with comments and string literals removed and whitespace folded: what
     token-level rules match on (no keyword inside a string or comment can fool them)."""
-    return " ".join(_COMMENTS_AND_STRINGS.sub(" '' ", text).upper().split())
+    return " ".join(_COMMENTS_AND_STRINGS.sub(_blank, text).upper().split())
+
+
+def _blank(match: re.Match) -> str:
+    # A comment is white space; a string stays a (content-free) token.
+    return " " if match.group().startswith(("--", "/*")) else " '' "
 
 
 def name_of(node: Any) -> str:

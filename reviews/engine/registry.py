@@ -27,11 +27,14 @@ SEVERITY_OF_LETTER = {"E": "error", "W": "warning", "I": "info", "off": "disable
 
 @dataclasses.dataclass(frozen=True)
 class Hit:
-    """One violation; line/column default to the statement's first token."""
+    """One violation; line/column default to the statement's first token. `statement` (a
+    splitter Statement seen earlier) attributes it to another statement than the current one:
+    for a rule that can only decide once it has seen what follows."""
 
     message: str
     line: int | None = None
     column: int | None = None
+    statement: Any = None
 
 
 Check = Callable[..., Iterable["str | Hit"]]

@@ -1,3 +1,389 @@
-"""compat rules (see ../shared/review-rules.md)."""
+"""Backward compatibility (catalogue §1.2): changes that break the code still running against the
+database while a migration rolls out (renames, type changes, new required columns)."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from sqlglot import exp
+
+from reviews.engine.model import FileContext, Stmt, name_of
+from reviews.engine.registry import Hit, rule
+
+_SQLGLOT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+_ALTER_TABLE = r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)"
+
+
+def _bare(name: str) -> str:
+    return name.strip().strip('"`[]').rsplit(".", 1)[-1].strip('"`[]').lower()
+
+
+def _position(st: Stmt, offset: int) -> dict:
+    before = st.text[:offset]
+    if "\n" in before:
+        return {"line": st.line + before.count("\n"), "column": offset - before.rfind("\n")}
+    return {"line": st.line, "column": st.statement.column + offset}
+
+
+def _at(st: Stmt, node: exp.Expression | None) -> dict:
+    """line/column of a node's earliest identifier; {} (the statement's start) when unknown."""
+    starts = [i.meta["start"] for i in (node.find_all(exp.Identifier) if node is not None else ())
+              if i.meta and i.meta.get("start") is not None]
+    return _position(st, min(starts)) if starts else {}
+
+
+def _alter_table(st: Stmt) -> str | None:
+    if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
+        return name_of(st.ast.this)
+    return None
+
+
+def _actions(st: Stmt, kind: type) -> list:
+    return [a for a in st.ast.args.get("actions") or () if isinstance(a, kind)]
+
+
+# -- renames ------------------------------------------------------------------------------------------
+
+
+def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str]]:
+    """(old, new) table names renamed by the statement. Read from the tokens: sqlglot misreads
+    PostgreSQL/SQLite `RENAME col TO x` as a table rename and keeps MySQL `RENAME TABLE` a Command."""
+    norm = st.norm
+    if dialect == "mysql" and re.match(r"^RENAME TABLES? ", norm):
+        pairs = norm.split(" ", 2)[2].split(",")
+        return [(_bare(p.split(" TO ")[0]), _bare(p.split(" TO ")[1])) for p in pairs if " TO " in p]
+    match = re.match(_ALTER_TABLE + r" (.*)$", norm)
+    if not match:
+        return []
+    table, rest = _bare(match.group(1)), match.group(2)
+    if isinstance(st.ast, exp.Alter) and st.ast.this is not None:
+        table = name_of(st.ast.this)
+    if dialect == "mysql":
+        found = re.search(r"(?:^|,\s*)RENAME (?:TO |AS )?(?!(?:COLUMN|INDEX|KEY) )([^\s,]+)", rest)
+    else:
+        found = re.fullmatch(r"RENAME TO (\S+)", rest)
+    return [(table, _bare(found.group(1)))] if found else []
+
+
+def _creates_view(st: Stmt, name: str) -> bool:
+    match = re.match(r"^CREATE (?:OR REPLACE )?(?:ALGORITHM ?= ?\S+ )?(?:DEFINER ?= ?\S+ )?(?:SQL SECURITY \S+ )?"
+                     r"(?:TEMP |TEMPORARY )?VIEW (?:IF NOT EXISTS )?([^\s(]+)", st.norm)
+    return bool(match) and _bare(match.group(1)) == name
+
+
+def _creates_table(st: Stmt, name: str) -> bool:
+    match = re.match(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)", st.norm)
+    return bool(match) and _bare(match.group(1)) == name
+
+
+@rule("table.disallow-rename", engines="PMS", category="BC", severity="W", nodes=("*",),
+      summary="`ALTER TABLE … RENAME TO`, MySQL `RENAME TABLE` (not when the next statement is `CREATE VIEW "
+              "<old name>`, not the renames of a SQLite rebuild (the final one, or x → _x_old followed by "
+              "`CREATE TABLE x`), not a table created in the file).",
+      why="Code still running during the rollout queries the old name and fails until every instance runs the "
+          "new code.",
+      instead="Map the new ORM model to the old table name; or copy to the new table (expand/contract); or leave "
+              "a compatibility view under the old name (`CREATE VIEW <old> AS SELECT * FROM <new>`).",
+      example="ALTER TABLE customers RENAME TO clients;")
+def table_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
+    # Whether a compatibility view follows is known only at the next statement, so a rename is
+    # reported there (located at the rename), or at once when it is the file's last statement.
+    memo = ctx.memo.setdefault("table.disallow-rename", {"pending": []})
+    pending, memo["pending"] = memo["pending"], []
+    for old, message, where in pending:
+        if not (_creates_view(st, old) or (ctx.dialect == "sqlite" and _creates_table(st, old))):
+            yield Hit(message, **where)
+    for old, new in _table_renames(st, ctx.dialect):
+        if ctx.is_new(old):  # created in this file (includes the last step of a SQLite rebuild)
+            continue
+        message = (f"renaming table {old} to {new} breaks the code still using {old}: map the new model to the old "
+                   f"table name, copy to the new table (expand/contract), or create a view {old} over {new}")
+        if st.index >= ctx.statement_count - 1:
+            yield message
+        else:
+            memo["pending"].append((old, message, {"statement": st.statement}))
+
+
+@rule("column.disallow-rename", engines="PMS", category="BC", severity="W", nodes=(exp.Alter, "command"),
+      summary="`RENAME COLUMN` (also PostgreSQL/SQLite `RENAME col TO x`), MySQL `CHANGE old new`.",
+      why="Code still running during the rollout reads and writes the old column name and fails until every "
+          "instance runs the new code.",
+      instead="Map the new ORM field to the old column name (`db_column`); or add the new column, dual-write, "
+              "backfill, and drop the old one later.",
+      example="ALTER TABLE users RENAME COLUMN email TO email_address;")
+def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    def message(table: str, old: str, new: str) -> str:
+        return (f"renaming column {table}.{old} to {new} breaks the code still using {old}: map the new field to the "
+                "old column name, or add the new column, dual-write, backfill, and drop the old one later")
+
+    table = _alter_table(st)
+    if table is not None:
+        if ctx.is_new(table):
+            return
+        for action in _actions(st, exp.RenameColumn):
+            yield Hit(message(table, name_of(action.this), name_of(action.args.get("to"))), **_at(st, action))
+        for action in _actions(st, exp.ModifyColumn):
+            old = action.args.get("rename_from")
+            if old is not None and name_of(old) != name_of(action.this):
+                yield Hit(message(table, name_of(old), name_of(action.this)), **_at(st, old))
+        if ctx.dialect == "mysql" or not _actions(st, exp.AlterRename):
+            return
+    # The tokens: PostgreSQL/SQLite `RENAME col TO x` (misread as a table rename), and Commands.
+    match = re.match(_ALTER_TABLE + r" (.*)$", st.norm)
+    if not match or ctx.is_new(_bare(match.group(1))):
+        return
+    table, rest = _bare(match.group(1)), match.group(2)
+    found = re.fullmatch(r"RENAME (?!TO |CONSTRAINT )(?:COLUMN )?(\S+) TO (\S+)", rest)
+    if ctx.dialect != "mysql" and found:
+        yield Hit(message(table, _bare(found.group(1)), _bare(found.group(2))))
+    elif st.ast is None or isinstance(st.ast, exp.Command):
+        for old, new in re.findall(r"\bRENAME COLUMN (\S+) TO ([^\s,]+)", rest):
+            yield Hit(message(table, _bare(old), _bare(new)))
+
+
+@rule("schema.disallow-rename", engines="P", category="BC", severity="W", nodes=("command", exp.Create),
+      summary="`ALTER SCHEMA … RENAME TO`.",
+      why="Every query that names the schema, and every search_path that lists it, stops finding its objects.",
+      instead="Create the new schema and move objects over while both names work (dual write), then retire the "
+              "old one.",
+      example="ALTER SCHEMA billing RENAME TO invoicing;")
+def schema_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    created = ctx.memo.setdefault("schema.disallow-rename", set())
+    if match := re.match(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)", st.norm):
+        created.add(_bare(match.group(1)))
+    elif (match := re.match(r"^ALTER SCHEMA (\S+) RENAME TO (\S+)", st.norm)) and _bare(match.group(1)) not in created:
+        old, new = _bare(match.group(1)), _bare(match.group(2))
+        yield (f"renaming schema {old} to {new} breaks every query and search_path naming {old}: create the new "
+               "schema and move objects over while both work, then retire the old one")
+
+
+@rule("type.disallow-rename-enum-value", engines="P", category="BC", severity="W", nodes=("command", exp.Create),
+      summary="`ALTER TYPE … RENAME VALUE`.",
+      why="Code still running writes and compares the old label; its INSERTs fail and its filters silently "
+          "match nothing.",
+      instead="Add the new value (`ADD VALUE`), backfill rows to it, stop writing the old one, and leave it unused.",
+      example="ALTER TYPE order_status RENAME VALUE 'shipped' TO 'sent';")
+def type_disallow_rename_enum_value(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    created = ctx.memo.setdefault("type.disallow-rename-enum-value", set())
+    if match := re.match(r"^CREATE TYPE (\S+) AS ENUM\b", st.norm):
+        created.add(_bare(match.group(1)))
+    elif (match := re.match(r"^ALTER TYPE (\S+) RENAME VALUE\b", st.norm)) and _bare(match.group(1)) not in created:
+        values = re.findall(r"'((?:[^']|'')*)'", st.text)
+        what = f" {values[0]!r} to {values[1]!r}" if len(values) >= 2 else ""
+        yield (f"renaming a value of enum {_bare(match.group(1))}{what} breaks the code still writing the old "
+               "label: add the new value, backfill, and stop writing the old one")
+
+
+# -- type changes -----------------------------------------------------------------------------------
+
+
+def _type_sql(kind: exp.Expression, dialect: str) -> str:
+    return kind.sql(dialect=_SQLGLOT[dialect]).upper()
+
+
+def _harmless_pg_change(old: str | None, new: str) -> bool:
+    """PostgreSQL changes that need no rewrite, given the old type: widening a varchar, varchar → text."""
+    if old is None:
+        return False
+    if old == new:
+        return True
+    old_varchar = re.fullmatch(r"(?:VARCHAR|CHARACTER VARYING)(?:\((\d+)\))?", old)
+    if old_varchar is None:
+        return False
+    if new in ("TEXT", "VARCHAR", "CHARACTER VARYING"):
+        return True
+    new_varchar = re.fullmatch(r"(?:VARCHAR|CHARACTER VARYING)\((\d+)\)", new)
+    return bool(new_varchar and old_varchar.group(1) and int(new_varchar.group(1)) >= int(old_varchar.group(1)))
+
+
+@rule("column.disallow-change-type", engines="PM", category="BC", severity="E", nodes=(exp.Alter,),
+      summary="`ALTER COLUMN … TYPE`, MySQL `MODIFY`/`CHANGE` with a type, on an existing table (PostgreSQL: not "
+              "widening a varchar or varchar → text when the old type is known from the same file; MySQL: not when "
+              "the type is known to stay the same).",
+      why="Changing a column's type rewrites or copies the whole table under a write-blocking lock, and clients "
+          "that read the old type (drivers, caches, other services) can break.",
+      instead="Add a new column of the new type, dual-write, backfill in batches, switch reads, then drop the old "
+              "column.",
+      example="ALTER TABLE orders ALTER COLUMN amount TYPE numeric(12, 2);")
+def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    table = _alter_table(st)
+    if table is None:
+        return
+    changed = ctx.memo.setdefault("column.disallow-change-type", {})  # (table, column) → type SQL after the change
+    for action in _actions(st, exp.AlterColumn):
+        kind = action.args.get("dtype")
+        if kind is None:
+            continue
+        column = name_of(action.this)
+        new = _type_sql(kind, ctx.dialect)
+        known = changed.get((table, column)) or (ctx.column_types.get((table, column)) or "").upper() or None
+        changed[(table, column)] = new
+        if ctx.is_new(table) or _harmless_pg_change(known, new):
+            continue
+        yield Hit(f"changing the type of {table}.{column} rewrites the table under a lock that "
+                  "blocks writes and can break clients: add a new column, dual-write, backfill, then swap",
+                  **_at(st, action))
+    for action in _actions(st, exp.ModifyColumn):
+        kind = action.this.args.get("kind")
+        if kind is None or ctx.is_new(table):
+            continue
+        old = name_of(action.args.get("rename_from") or action.this)
+        new = _type_sql(kind, ctx.dialect)
+        known = (ctx.column_types.get((table, old)) or "").upper() or None
+        if known == new:
+            continue
+        verb = "CHANGE" if action.args.get("rename_from") else "MODIFY"
+        yield Hit(f"{verb} {table}.{old} restates its type, so MySQL copies the whole table (blocking writes) "
+                  "if it differs and clients can break: add a new column, dual-write, backfill, then swap; to change "
+                  "only the default use ALTER COLUMN … SET DEFAULT", **_at(st, action.this))
+
+
+@rule("column.disallow-change", engines="M", category="BC", severity="W", nodes=(exp.Alter,),
+      summary="`CHANGE COLUMN` (renames and redefines a column at once).",
+      why="CHANGE restates the whole column definition; anything left out (NOT NULL, DEFAULT, COMMENT, charset) is "
+          "silently dropped, and a rename hides among the other changes.",
+      instead="Use `MODIFY` to redefine a column and `RENAME COLUMN` to rename it.",
+      example="ALTER TABLE users CHANGE email email varchar(320) NOT NULL;")
+def column_disallow_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    table = _alter_table(st)
+    if table is None or ctx.is_new(table):
+        return
+    for action in _actions(st, exp.ModifyColumn):
+        if action.args.get("rename_from") is not None:
+            yield Hit(f"CHANGE COLUMN {table}.{name_of(action.args['rename_from'])} renames and redefines at once (and "
+                      "drops whatever the new definition leaves out): use MODIFY to redefine, RENAME COLUMN to rename",
+                      **_at(st, action.args["rename_from"]))
+
+
+@rule("column.disallow-changing-order", engines="M", category="BC", severity="W", nodes=(exp.Alter,),
+      summary="`MODIFY`/`CHANGE … FIRST` or `AFTER` on an existing table.",
+      why="Moving a column rebuilds the table, and code that relies on column order (`SELECT *`, `INSERT` without a "
+          "column list) changes behaviour.",
+      instead="Leave the column where it is; list columns explicitly in queries.",
+      example="ALTER TABLE users MODIFY email varchar(320) AFTER id;")
+def column_disallow_changing_order(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    table = _alter_table(st)
+    if table is None or ctx.is_new(table):
+        return
+    for action in _actions(st, exp.ModifyColumn):
+        position = action.this.args.get("position")
+        if position is not None:
+            where = str(position.args.get("position") or "").upper()
+            yield Hit(f"moving {table}.{name_of(action.this)} ({where}) rebuilds the table and changes column order "
+                      "for SELECT * and INSERT without columns: leave the column where it is", **_at(st, action.this))
+
+
+# -- NOT NULL and defaults -----------------------------------------------------------------------------
+
+_SERIAL = {exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL}
+_FILLED = (exp.GeneratedAsIdentityColumnConstraint, exp.ComputedColumnConstraint, exp.AutoIncrementColumnConstraint)
+
+
+def _constraints(definition: exp.ColumnDef) -> list:
+    # args, not `.kind`: the compiled sqlglot type-checks that property and raises on some kinds.
+    return [c.args.get("kind") for c in definition.args.get("constraints") or () if isinstance(c, exp.ColumnConstraint)]
+
+
+def _not_null(definition: exp.ColumnDef) -> bool:
+    return any(isinstance(c, exp.NotNullColumnConstraint) and not c.args.get("allow_null")
+               for c in _constraints(definition))
+
+
+def _has_default(definition: exp.ColumnDef) -> bool:
+    return any(isinstance(c, exp.DefaultColumnConstraint) and not isinstance(c.this, exp.Null)
+               for c in _constraints(definition))
+
+
+def _filled_by_database(definition: exp.ColumnDef) -> bool:
+    """serial, identity, generated and AUTO_INCREMENT columns get values without a DEFAULT."""
+    kind = definition.args.get("kind")
+    if isinstance(kind, exp.DataType) and kind.this in _SERIAL:
+        return True
+    return any(isinstance(c, _FILLED) for c in _constraints(definition))
+
+
+@rule("column.add-not-null-require-default", engines="PMS", category="BC", severity="E", nodes=(exp.Alter,),
+      summary="`ADD COLUMN … NOT NULL` without a `DEFAULT` on an existing table (SQLite: on any table).",
+      why="PostgreSQL rejects it as soon as the table has rows; SQLite always rejects it; MySQL silently fills "
+          "existing rows with the type's zero value and INSERTs from old code that do not name the column fail in "
+          "strict mode.",
+      instead="Add the column nullable, backfill it, then add NOT NULL; or give it a constant DEFAULT.",
+      example="ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;")
+def column_add_not_null_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    table = _alter_table(st)
+    if table is None or (ctx.is_new(table) and ctx.dialect != "sqlite"):
+        return
+    for definition in _actions(st, exp.ColumnDef):
+        if not _not_null(definition) or _has_default(definition) or _filled_by_database(definition):
+            continue
+        column = f"{table}.{name_of(definition)}"
+        if ctx.dialect == "sqlite":
+            why = "SQLite refuses to add a NOT NULL column without a non-NULL DEFAULT"
+        elif ctx.dialect == "mysql":
+            why = ("MySQL fills existing rows with the type's zero value, and INSERTs from old code that do not name "
+                   "it fail in strict mode")
+        else:
+            why = "PostgreSQL refuses it as soon as the table has rows"
+        yield Hit(f"ADD COLUMN {column} NOT NULL without a DEFAULT: {why}; add it nullable, backfill, then set NOT "
+                  "NULL, or give it a constant DEFAULT", **_at(st, definition))
+
+
+_NO_LITERAL_DEFAULT = {"BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB", "TEXT", "TINYTEXT", "MEDIUMTEXT", "LONGTEXT",
+                       "JSON", "GEOMETRY", "POINT", "LINESTRING", "POLYGON"}
+
+
+@rule("column.set-default-for-not-null", engines="M", category="BC", severity="off", nodes=(exp.Create, exp.Alter),
+      summary="A NOT NULL column (in `CREATE TABLE`, `ADD`, `MODIFY` or `CHANGE`) without a DEFAULT (key, "
+              "AUTO_INCREMENT, generated and BLOB/TEXT/JSON columns excepted).",
+      why="Every INSERT must then name the column; code written before the column existed fails in strict mode.",
+      instead="Give every NOT NULL column a DEFAULT.",
+      example="CREATE TABLE users (id bigint PRIMARY KEY, email varchar(320) NOT NULL);")
+def column_set_default_for_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    if isinstance(st.ast, exp.Create):
+        if str(st.ast.args.get("kind") or "").upper() != "TABLE" or not isinstance(st.ast.this, exp.Schema):
+            return
+        definitions = [e for e in st.ast.this.expressions if isinstance(e, exp.ColumnDef)]
+        keys = {name_of(c) for pk in st.ast.this.find_all(exp.PrimaryKey) for c in pk.find_all(exp.Identifier)}
+    elif _alter_table(st) is not None:
+        definitions = _actions(st, exp.ColumnDef) + [m.this for m in _actions(st, exp.ModifyColumn)]
+        keys = set()
+    else:
+        return
+    for definition in definitions:
+        kind = definition.args.get("kind")
+        base = kind.this.name if isinstance(kind, exp.DataType) else ""
+        if (not _not_null(definition) or _has_default(definition) or _filled_by_database(definition)
+                or name_of(definition) in keys or base in _NO_LITERAL_DEFAULT
+                or any(isinstance(c, exp.PrimaryKeyColumnConstraint) for c in _constraints(definition))):
+            continue
+        yield Hit(f"NOT NULL column {name_of(definition)} has no DEFAULT: every INSERT must name it; give it a DEFAULT",
+                  **_at(st, definition))
+
+
+@rule("column.drop-default-on-not-null", engines="PM", category="BC", severity="W", nodes=(exp.Alter,),
+      summary="`ALTER COLUMN … DROP DEFAULT` on a column known (from this file) to be NOT NULL, on an existing table.",
+      why="INSERTs from the code still running do not name the column; with the default gone they fail. Django "
+          "emits exactly this right after adding a NOT NULL field with a default.",
+      instead="Keep the default until no running code inserts without the column; drop it in a later release.",
+      example="ALTER TABLE users ADD COLUMN active boolean DEFAULT true NOT NULL;\n"
+              "ALTER TABLE users ALTER COLUMN active DROP DEFAULT;")
+def column_drop_default_on_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    table = _alter_table(st)
+    if table is None:
+        return
+    # The engine learns NOT NULL from column definitions; SET/DROP NOT NULL are remembered here.
+    changed = ctx.memo.setdefault("column.drop-default-on-not-null", {})  # (table, column) → NOT NULL?
+    for action in _actions(st, exp.AlterColumn):
+        key = (table, name_of(action.this))
+        if action.args.get("allow_null") is not None:
+            changed[key] = not action.args["allow_null"]
+            continue
+        if not action.args.get("drop") or ctx.is_new(table):
+            continue
+        if changed.get(key, key in ctx.not_null_columns):
+            yield Hit(f"DROP DEFAULT on NOT NULL column {key[0]}.{key[1]}: INSERTs from the code still running do not "
+                      "name it and start failing; keep the default until that code is gone", **_at(st, action))
+    for action in _actions(st, exp.ModifyColumn):
+        changed[(table, name_of(action.this))] = _not_null(action.this)
+

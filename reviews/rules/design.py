@@ -1,3 +1,800 @@
-"""design rules (see ../shared/review-rules.md)."""
+"""Schema design and types (catalogue §1.6): what a table, column or index should look like.
+
+Unlike the locking rules these apply to new tables as much as to existing ones: a table created
+without a primary key is as much a problem in the file that creates it as later.
+
+The tree readers at the top (`column_defs`, `typed_columns`, `index_defs`, `foreign_keys`) are
+also what the naming rules read.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+
+from sqlglot import exp
+
+from reviews.engine.model import FileContext, Stmt, name_of
+from reviews.engine.registry import Hit, rule
+
+T = exp.DataType.Type
+INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT,
+                 T.UINT, T.UBIGINT, T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL}
+SIGNED_INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT}
+NARROW_INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT, T.UINT,
+                        T.SERIAL, T.SMALLSERIAL}
+BLOB_TEXT_NAMES = {"TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT"}
+_SERIAL_NAMES = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}
+_NO_COMMENTS_OR_STRINGS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$",
+                                     re.DOTALL)
+
+
+# -- reading the tree ---------------------------------------------------------------------------
+
+
+def type_label(kind: exp.DataType, dialect: str) -> str:
+    """The type as the dialect writes it, lower-cased: `varchar(20)`, `bigint unsigned`."""
+    return kind.sql(dialect=dialect).lower()
+
+
+def table_of(ast: exp.Expression) -> str:
+    """The table a CREATE TABLE / ALTER TABLE / CREATE INDEX statement is about."""
+    target = ast.this
+    if isinstance(target, exp.Schema):
+        target = target.this
+    if isinstance(target, exp.Index):
+        target = target.args.get("table")
+    return name_of(target) if isinstance(target, exp.Table) else ""
+
+
+def is_create_table(ast: exp.Expression | None) -> bool:
+    return isinstance(ast, exp.Create) and ast.args.get("kind") == "TABLE"
+
+
+def is_alter_table(ast: exp.Expression | None) -> bool:
+    return isinstance(ast, exp.Alter) and ast.args.get("kind") == "TABLE"
+
+
+def column_defs(st: Stmt, *, modify: bool = True) -> list[tuple[str, exp.ColumnDef, str]]:
+    """(table, column definition, how) for CREATE TABLE columns ("create"), ADD COLUMN ("add") and
+    MySQL MODIFY/CHANGE ("modify")."""
+    ast = st.ast
+    if is_create_table(ast) and isinstance(ast.this, exp.Schema):
+        table = table_of(ast)
+        return [(table, e, "create") for e in ast.this.expressions if isinstance(e, exp.ColumnDef)]
+    found: list[tuple[str, exp.ColumnDef, str]] = []
+    if is_alter_table(ast):
+        table = table_of(ast)
+        for action in ast.args.get("actions") or ():
+            if isinstance(action, exp.ColumnDef):
+                found.append((table, action, "add"))
+            elif modify and isinstance(action, exp.ModifyColumn) and isinstance(action.this, exp.ColumnDef):
+                found.append((table, action.this, "modify"))
+    return found
+
+
+def typed_columns(st: Stmt) -> list[tuple[str, str, exp.DataType]]:
+    """(table, column, type) for every column a statement defines or retypes (ALTER COLUMN … TYPE)."""
+    found = [(table, name_of(col), col.args["kind"]) for table, col, _ in column_defs(st)
+             if isinstance(col.args.get("kind"), exp.DataType)]
+    if is_alter_table(st.ast):
+        table = table_of(st.ast)
+        for action in st.ast.args.get("actions") or ():
+            if isinstance(action, exp.AlterColumn) and isinstance(action.args.get("dtype"), exp.DataType):
+                found.append((table, name_of(action.this), action.args["dtype"]))
+    return found
+
+
+def constraint_kinds(column: exp.ColumnDef) -> list[exp.Expression]:
+    return [c.args.get("kind") for c in column.args.get("constraints") or () if c.args.get("kind") is not None]
+
+
+def has_constraint(column: exp.ColumnDef, *classes: type) -> bool:
+    return any(isinstance(kind, classes) for kind in constraint_kinds(column))
+
+
+def is_not_null(column: exp.ColumnDef) -> bool:
+    return any(isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null")
+               for k in constraint_kinds(column))
+
+
+def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
+    """`serial` and friends, also when the parser turned them into an identity column."""
+    kind = column.args.get("kind")
+    if isinstance(kind, exp.DataType) and (kind.this in (T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL)
+                                           or kind.sql().lower().strip('"') in _SERIAL_NAMES):
+        return True
+    name = re.escape(column.name)
+    return re.search(rf'(?i)(?<![\w$])"?{name}"?\s+(small|big)?serial[248]?\b', clean_text(st.text)) is not None
+
+
+def is_auto_increment(column: exp.ColumnDef, st: Stmt) -> bool:
+    return has_constraint(column, exp.AutoIncrementColumnConstraint, exp.GeneratedAsIdentityColumnConstraint) or \
+        is_serial(column, st)
+
+
+def clean_text(text: str) -> str:
+    """The original text without comments and string literals (case kept, unlike `st.norm`)."""
+    return _NO_COMMENTS_OR_STRINGS.sub(" ", text)
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexDef:
+    table: str
+    name: str | None  # None: the database names it
+    kind: str  # primary | unique | index | fulltext | spatial
+    columns: tuple[str | None, ...]  # None for an expression
+    prefixed: frozenset[str]  # columns indexed by a prefix length (MySQL `b(10)`)
+    method: str = ""  # USING …
+    where: str = ""  # partial index predicate
+
+
+def _index_column(node: exp.Expression, dialect: str) -> tuple[str | None, bool]:
+    if isinstance(node, exp.Ordered):
+        node = node.this
+    if isinstance(node, exp.ColumnPrefix):
+        return name_of(node.this), True
+    if isinstance(node, (exp.Identifier, exp.Column)):
+        return name_of(node), False
+    if (dialect == "mysql" and isinstance(node, exp.Anonymous) and len(node.expressions) == 1
+            and isinstance(node.expressions[0], exp.Literal)):  # CREATE INDEX … (b(10)) reads as a call
+        return str(node.this).lower(), True
+    return None, False
+
+
+def _make_index(table: str, name: str | None, kind: str, nodes: list, dialect: str, method: str = "",
+                where: str = "") -> IndexDef:
+    pairs = [_index_column(n, dialect) for n in nodes]
+    return IndexDef(table, name, kind, tuple(p[0] for p in pairs), frozenset(p[0] for p in pairs if p[1] and p[0]),
+                    method, where)
+
+
+def _constraint_name(node: exp.Expression | None) -> str | None:
+    if isinstance(node, exp.Schema):
+        node = node.this
+    return name_of(node) or None if node is not None else None
+
+
+def _table_level(table: str, node: exp.Expression, name: str | None, dialect: str) -> list[IndexDef]:
+    if isinstance(node, exp.Constraint):
+        inner_name = name_of(node.this) or None
+        return [i for inner in node.expressions for i in _table_level(table, inner, inner_name, dialect)]
+    if isinstance(node, exp.PrimaryKey):
+        return [_make_index(table, name, "primary", node.expressions, dialect)]
+    if isinstance(node, exp.UniqueColumnConstraint) and isinstance(node.this, exp.Schema):
+        return [_make_index(table, name or _constraint_name(node.this), "unique", node.this.expressions, dialect)]
+    if isinstance(node, exp.IndexColumnConstraint):
+        kind = str(node.args.get("kind") or "index").lower()
+        kind = kind if kind in ("fulltext", "spatial", "unique") else "index"
+        return [_make_index(table, name or _constraint_name(node.this), kind, node.expressions, dialect)]
+    return []
+
+
+def _inline(table: str, column: exp.ColumnDef) -> list[IndexDef]:
+    found = []
+    for constraint in column.args.get("constraints") or ():
+        kind = constraint.args.get("kind")
+        name = name_of(constraint.this) or None if constraint.this is not None else None
+        if isinstance(kind, exp.PrimaryKeyColumnConstraint):
+            found.append(IndexDef(table, name, "primary", (name_of(column),), frozenset()))
+        elif isinstance(kind, exp.UniqueColumnConstraint) and kind.this is None:
+            found.append(IndexDef(table, name, "unique", (name_of(column),), frozenset()))
+    return found
+
+
+def index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
+    """Every index a statement creates: CREATE INDEX, and the primary keys, unique constraints and
+    (MySQL) KEY/INDEX clauses of CREATE TABLE and ALTER TABLE … ADD."""
+    ast = st.ast
+    if isinstance(ast, exp.Create) and ast.args.get("kind") == "INDEX" and isinstance(ast.this, exp.Index):
+        index = ast.this
+        params = index.args.get("params")
+        columns = list(params.args.get("columns") or []) if params is not None else []
+        method = str(params.args.get("using") or "").lower() if params is not None else ""
+        where = params.args["where"].sql(dialect=dialect) if params is not None and params.args.get("where") else ""
+        name = name_of(index.this) or None if index.this is not None else None
+        kind = "unique" if ast.args.get("unique") else "index"
+        return [_make_index(table_of(ast), name, kind, columns, dialect, method, where)]
+    found: list[IndexDef] = []
+    if is_create_table(ast) and isinstance(ast.this, exp.Schema):
+        table = table_of(ast)
+        for element in ast.this.expressions:
+            if isinstance(element, exp.ColumnDef):
+                found.extend(_inline(table, element))
+            else:
+                found.extend(_table_level(table, element, None, dialect))
+    elif is_alter_table(ast):
+        table = table_of(ast)
+        for action in ast.args.get("actions") or ():
+            if isinstance(action, exp.ColumnDef):
+                found.extend(_inline(table, action))
+            elif isinstance(action, exp.AddConstraint):
+                for element in action.expressions:
+                    found.extend(_table_level(table, element, None, dialect))
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class ForeignKeyDef:
+    table: str
+    name: str | None
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+def _reference(table: str, name: str | None, columns: tuple[str, ...], ref: exp.Reference) -> ForeignKeyDef:
+    target = ref.this
+    ref_table, ref_columns = "", ()
+    if isinstance(target, exp.Schema):
+        ref_table = name_of(target.this)
+        ref_columns = tuple(name_of(c) for c in target.expressions)
+    elif isinstance(target, exp.Table):
+        ref_table = name_of(target)
+    return ForeignKeyDef(table, name, columns, ref_table, ref_columns)
+
+
+def _fk_elements(table: str, node: exp.Expression, name: str | None) -> list[ForeignKeyDef]:
+    if isinstance(node, exp.Constraint):
+        return [fk for inner in node.expressions for fk in _fk_elements(table, inner, name_of(node.this) or None)]
+    if isinstance(node, exp.ForeignKey) and isinstance(node.args.get("reference"), exp.Reference):
+        return [_reference(table, name, tuple(name_of(c) for c in node.expressions), node.args["reference"])]
+    return []
+
+
+def _fk_inline(table: str, column: exp.ColumnDef) -> list[ForeignKeyDef]:
+    return [_reference(table, name_of(c.this) or None if c.this is not None else None, (name_of(column),), c.args["kind"])
+            for c in column.args.get("constraints") or () if isinstance(c.args.get("kind"), exp.Reference)]
+
+
+def foreign_keys(st: Stmt) -> list[ForeignKeyDef]:
+    """Every foreign key a CREATE TABLE or ALTER TABLE statement declares (inline or table-level)."""
+    ast = st.ast
+    found: list[ForeignKeyDef] = []
+    if is_create_table(ast) and isinstance(ast.this, exp.Schema):
+        table = table_of(ast)
+        for element in ast.this.expressions:
+            found.extend(_fk_inline(table, element) if isinstance(element, exp.ColumnDef)
+                         else _fk_elements(table, element, None))
+    elif is_alter_table(ast):
+        table = table_of(ast)
+        for action in ast.args.get("actions") or ():
+            if isinstance(action, exp.ColumnDef):
+                found.extend(_fk_inline(table, action))
+            elif isinstance(action, exp.AddConstraint):
+                for element in action.expressions:
+                    found.extend(_fk_elements(table, element, None))
+    return found
+
+
+def _columns_text(columns: tuple[str | None, ...]) -> str:
+    return ", ".join(c or "<expression>" for c in columns)
+
+
+def _is_temporary(ast: exp.Create) -> bool:
+    props = ast.args.get("properties")
+    return props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions)
+
+
+def _properties(ast: exp.Expression) -> list[exp.Expression]:
+    props = ast.args.get("properties")
+    return list(props.expressions) if props is not None else []
+
+
+_PK_SUGGESTION = {
+    "postgres": "`id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY`",
+    "mysql": "`id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY`",
+    "sqlite": "`id INTEGER PRIMARY KEY`",
+}
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+
+@rule("table.require-pk", engines="PMS", category="DESIGN", severity="W", nodes=(exp.Create, "command"),
+      summary="`CREATE TABLE` without a primary key.",
+      why="Without a primary key, logical replication cannot replicate UPDATEs and DELETEs (PostgreSQL "
+          "refuses them on a published table), MySQL group replication rejects the table, and online "
+          "schema tools (gh-ost, pt-online-schema-change) cannot copy it. Rows cannot be addressed "
+          "one by one. The rule reads each CREATE TABLE on its own: a key added by a later ALTER TABLE "
+          "in the same file is not seen.",
+      instead="Declare a primary key in the CREATE TABLE, e.g. `id bigint GENERATED ALWAYS AS IDENTITY "
+              "PRIMARY KEY`.",
+      example="CREATE TABLE events (payload jsonb);")
+def table_require_pk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ast = st.ast
+    if st.parsed:
+        if not is_create_table(ast) or not isinstance(ast.this, exp.Schema) or _is_temporary(ast):
+            return  # CREATE TABLE … AS SELECT / PARTITION OF: no column list to judge
+        if any(isinstance(e, exp.LikeProperty) for e in ast.this.expressions):
+            return
+        if any(isinstance(p, (exp.InheritsProperty, exp.PartitionedOfProperty)) for p in _properties(ast)):
+            return
+        if any(i.kind == "primary" for i in index_defs(st, ctx.dialect)):
+            return
+        table = table_of(ast)
+    else:  # a CREATE TABLE sqlglot could not read: judge its tokens
+        match = re.match(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+) ?\(", st.norm)
+        if not match or "PRIMARY KEY" in st.norm or re.search(r"\)\s*AS\b|\bLIKE\b|\bPARTITION OF\b", st.norm):
+            return
+        table = match.group(1).strip('"`').rsplit(".", 1)[-1].lower()
+    yield (f"table {table} has no primary key: add one, e.g. {_PK_SUGGESTION[ctx.dialect]} (replication and "
+           "online schema tools need it)")
+
+
+@rule("table.no-foreign-key", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),
+      summary="Any foreign key (for teams that keep relations in the application).",
+      why="Some teams shard or run online schema tools that cannot cope with foreign keys, and keep "
+          "referential integrity in the application.",
+      instead="Leave the relation out of the schema and enforce it in the application.",
+      example="ALTER TABLE orders ADD FOREIGN KEY (customer_id) REFERENCES customers (id);")
+def table_no_foreign_key(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for fk in foreign_keys(st):
+        yield (f"foreign key on {fk.table}({', '.join(fk.columns)}) referencing {fk.ref_table}: this policy "
+               "forbids foreign keys: enforce the relation in the application instead")
+
+
+def _pending_comments(ctx: FileContext, rule_id: str) -> dict:
+    return ctx.memo.setdefault(rule_id, {"pending": {}, "done": set()})
+
+
+def _flush(st: Stmt, ctx: FileContext, rule_id: str, what: str) -> Iterator[Hit]:
+    """Emit, at the last statement of the file, the objects no COMMENT ON ever described
+    (PostgreSQL comments come after the CREATE, so this is only known at the end)."""
+    if st.index != ctx.statement_count - 1:
+        return
+    state = _pending_comments(ctx, rule_id)
+    for key, (line, column) in state["pending"].items():
+        if key not in state["done"]:
+            name = ".".join(key) if isinstance(key, tuple) else key
+            yield Hit(f"{what} {name} has no comment: add `COMMENT ON {what.upper()} {name} IS '…'` in this file",
+                      line, column)
+
+
+@rule("table.comment", engines="PM", category="DESIGN", severity="off", nodes=("*",),
+      payload={"required": True, "max_length": 64},
+      schema={"properties": {"required": {"type": "boolean"}, "max_length": {"type": "integer", "minimum": 1}}},
+      summary="A new table without a comment, or with a comment longer than `max_length`.",
+      why="A comment is the cheapest documentation a table can have, and it travels with the schema.",
+      instead="MySQL: `CREATE TABLE … COMMENT='…'`; PostgreSQL: `COMMENT ON TABLE t IS '…'` in the same file.",
+      example="CREATE TABLE t (id bigint PRIMARY KEY);")
+def table_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
+    ast, limit = st.ast, payload["max_length"]
+    state = _pending_comments(ctx, "table.comment")
+    if is_create_table(ast) and not _is_temporary(ast):
+        table = table_of(ast)
+        comments = [p for p in _properties(ast) if isinstance(p, exp.SchemaCommentProperty)]
+        if ctx.dialect == "mysql":
+            if not comments and payload["required"]:
+                yield f"table {table} has no comment: add COMMENT='…' saying what it holds"
+        elif payload["required"]:
+            state["pending"][table] = (st.line, st.statement.column)
+        for comment in comments:
+            if len(comment.this.name) > limit:
+                yield f"the comment of table {table} is longer than {limit} characters: shorten it"
+    elif is_alter_table(ast):
+        for comment in _properties(ast) + list(ast.args.get("options") or ()):
+            if isinstance(comment, exp.SchemaCommentProperty) and len(comment.this.name) > limit:
+                yield f"the comment of table {table_of(ast)} is longer than {limit} characters: shorten it"
+    elif isinstance(ast, exp.Comment) and ast.args.get("kind") == "TABLE":
+        state["done"].add(name_of(ast.this))
+        if len(ast.expression.name) > limit:
+            yield f"the comment of table {name_of(ast.this)} is longer than {limit} characters: shorten it"
+    yield from _flush(st, ctx, "table.comment", "table")
+
+
+@rule("column.comment", engines="PM", category="DESIGN", severity="off", nodes=("*",),
+      payload={"required": True, "max_length": 64},
+      schema={"properties": {"required": {"type": "boolean"}, "max_length": {"type": "integer", "minimum": 1}}},
+      summary="A new column without a comment, or with a comment longer than `max_length`.",
+      why="Column comments document units, meanings and allowed values where every tool can see them.",
+      instead="MySQL: `… COMMENT '…'` on the column; PostgreSQL: `COMMENT ON COLUMN t.c IS '…'` in the same file.",
+      example="ALTER TABLE t ADD COLUMN amount numeric;")
+def column_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
+    limit = payload["max_length"]
+    state = _pending_comments(ctx, "column.comment")
+    for table, column, _ in column_defs(st, modify=ctx.dialect == "mysql"):
+        comments = [k for k in constraint_kinds(column) if isinstance(k, exp.CommentColumnConstraint)]
+        name = name_of(column)
+        if ctx.dialect == "mysql":
+            if not comments and payload["required"]:
+                yield f"column {table}.{name} has no comment: add COMMENT '…' saying what it holds"
+        elif payload["required"]:
+            state["pending"][(table, name)] = (st.line, st.statement.column)
+        for comment in comments:
+            if len(comment.this.name) > limit:
+                yield f"the comment of column {table}.{name} is longer than {limit} characters: shorten it"
+    ast = st.ast
+    if isinstance(ast, exp.Comment) and ast.args.get("kind") == "COLUMN" and isinstance(ast.this, exp.Column):
+        key = (name_of(ast.this.args.get("table")), name_of(ast.this))
+        state["done"].add(key)
+        if len(ast.expression.name) > limit:
+            yield f"the comment of column {'.'.join(key)} is longer than {limit} characters: shorten it"
+    yield from _flush(st, ctx, "column.comment", "column")
+
+
+_PARTITION_RE = re.compile(r"^(CREATE (?:UNLOGGED )?TABLE|ALTER TABLE)\b.*\bPARTITION (BY|OF)\b")
+
+
+@rule("table.disallow-partition", engines="PM", category="DESIGN", severity="off", nodes=("*",),
+      summary="Partitioned tables (`PARTITION BY`, `PARTITION OF`).",
+      why="Partitioning changes how keys, unique constraints and foreign keys work and complicates every "
+          "later migration; some teams want it reviewed by a DBA.",
+      instead="An ordinary table with the right indexes, or archive old rows.",
+      example="CREATE TABLE events (id bigint, at timestamptz) PARTITION BY RANGE (at);")
+def table_disallow_partition(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if st.parsed:
+        if not (is_create_table(st.ast) or is_alter_table(st.ast)):
+            return
+        if not any(isinstance(p, (exp.PartitionedByProperty, exp.PartitionedOfProperty))
+                   for p in _properties(st.ast)):
+            return
+    elif not _PARTITION_RE.match(st.norm) or " OVER (" in st.norm:
+        return
+    yield "this statement partitions a table: this policy forbids partitioned tables: use an ordinary table"
+
+
+@rule("table.disallow-trigger", engines="PM", category="DESIGN", severity="off", nodes=("*",),
+      summary="`CREATE TRIGGER`.",
+      why="Triggers hide writes from whoever reads the application code, slow every row change, and "
+          "complicate online schema tools (gh-ost refuses tables with triggers).",
+      instead="Do the work in the application or in a scheduled job.",
+      example="CREATE TRIGGER audit AFTER UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION audit();")
+def table_disallow_trigger(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if re.match(r"^CREATE (OR REPLACE )?(CONSTRAINT )?(DEFINER ?= ?\S+ )?TRIGGER\b", st.norm):
+        yield "CREATE TRIGGER: this policy forbids triggers: do the work in the application instead"
+
+
+# -- columns ------------------------------------------------------------------------------------
+
+
+def _primary_columns(st: Stmt, dialect: str) -> set[tuple[str, str]]:
+    return {(i.table, c) for i in index_defs(st, dialect) if i.kind == "primary" for c in i.columns if c}
+
+
+@rule("column.no-null", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),
+      summary="Nullable columns in `CREATE TABLE` / `ADD COLUMN`.",
+      why="NULL is a third truth value: comparisons, NOT IN and aggregates behave unexpectedly with it.",
+      instead="Declare the column NOT NULL, with a default where old rows need one.",
+      example="CREATE TABLE t (id bigint PRIMARY KEY, note text);")
+def column_no_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    primary = _primary_columns(st, ctx.dialect)
+    for table, column, _ in column_defs(st):
+        name = name_of(column)
+        if is_not_null(column) or (table, name) in primary or is_auto_increment(column, st):
+            continue
+        yield f"column {table}.{name} is nullable: declare it NOT NULL (with a DEFAULT if old rows need one)"
+
+
+@rule("column.required", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),
+      payload={"columns": ["id", "created_at", "updated_at"]},
+      schema={"properties": {"columns": {"type": "array", "items": {"type": "string", "minLength": 1}}}},
+      summary="A new table lacking one of the required columns (`columns`), or dropping/renaming one.",
+      why="Conventional columns (a key, creation and update times) let tooling, audits and data fixes "
+          "rely on every table having them.",
+      instead="Add the missing columns to the CREATE TABLE; keep them when altering.",
+      example="CREATE TABLE t (id bigint PRIMARY KEY);")
+def column_required(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    required = [c.lower() for c in payload["columns"]]
+    ast = st.ast
+    if is_create_table(ast) and isinstance(ast.this, exp.Schema):
+        if any(isinstance(e, exp.LikeProperty) for e in ast.this.expressions) or _is_temporary(ast):
+            return
+        present = {name_of(col) for _, col, _ in column_defs(st)}
+        missing = [c for c in required if c not in present]
+        if missing:
+            yield f"table {table_of(ast)} lacks the required column(s) {', '.join(missing)}: add them"
+    elif is_alter_table(ast):
+        for action in ast.args.get("actions") or ():
+            gone = None
+            if isinstance(action, exp.Drop) and action.args.get("kind") == "COLUMN":
+                gone = [name_of(t) for t in action.args.get("tables") or ()]
+            elif isinstance(action, exp.RenameColumn):
+                gone = [name_of(action.this)]
+            elif isinstance(action, exp.ModifyColumn) and action.args.get("rename_from") is not None:
+                gone = [name_of(action.args["rename_from"])]
+            for name in gone or ():
+                if name in required and name:
+                    yield f"column {table_of(ast)}.{name} is a required column: keep it (do not drop or rename it)"
+
+
+_NO_LITERAL_DEFAULT = {T.TINYBLOB, T.BLOB, T.MEDIUMBLOB, T.LONGBLOB, T.TINYTEXT, T.TEXT, T.MEDIUMTEXT, T.LONGTEXT,
+                       T.JSON, T.GEOMETRY}
+
+
+@rule("column.require-default", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),
+      summary="A column without `DEFAULT` in `CREATE TABLE` / `ADD COLUMN` (keys, identity and generated "
+              "columns excepted).",
+      why="A default lets old code keep inserting rows that do not name the column.",
+      instead="Give the column a DEFAULT.",
+      example="ALTER TABLE t ADD COLUMN status text NOT NULL;")
+def column_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    primary = _primary_columns(st, ctx.dialect)
+    for table, column, _ in column_defs(st, modify=False):
+        name = name_of(column)
+        if (table, name) in primary or is_auto_increment(column, st):
+            continue
+        if has_constraint(column, exp.DefaultColumnConstraint, exp.ComputedColumnConstraint,
+                          exp.GeneratedAsRowColumnConstraint, exp.PrimaryKeyColumnConstraint):
+            continue
+        kind = column.args.get("kind")
+        if ctx.dialect == "mysql" and isinstance(kind, exp.DataType) and kind.this in _NO_LITERAL_DEFAULT:
+            continue
+        yield f"column {table}.{name} has no DEFAULT: add one so inserts that do not name it keep working"
+
+
+def _type_names(kind: exp.DataType, dialect: str) -> set[str]:
+    written = type_label(kind, dialect)
+    return {written, written.split("(")[0].strip(), str(getattr(kind.this, "name", kind.this)).lower()}
+
+
+@rule("column.type-disallow-list", engines="PMS", category="DESIGN", severity="off",
+      nodes=(exp.Create, exp.Alter), payload={"types": ["money", "enum", "set"]},
+      schema={"properties": {"types": {"type": "array", "items": {"type": "string", "minLength": 1}}}},
+      summary="Columns of a type in the configured deny list (`types`; by default money, enum, set).",
+      why="Some types are known trouble for a team: `money` depends on lc_monetary, ENUM/SET need a "
+          "table change for every new value.",
+      instead="Use the team's preferred type (numeric, a lookup table or a CHECK constraint).",
+      example="CREATE TABLE t (id bigint PRIMARY KEY, price money);")
+def column_type_disallow_list(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    banned = {t.lower().strip() for t in payload["types"]}
+    for table, column, kind in typed_columns(st):
+        if _type_names(kind, ctx.dialect) & banned:
+            yield (f"column {table}.{column} is of type {type_label(kind, ctx.dialect)}, which this policy "
+                   "disallows: use another type")
+
+
+@rule("column.prefer-bigint-over-int", engines="PM", category="DESIGN", severity="W",
+      nodes=(exp.Create, exp.Alter),
+      summary="`int`/`smallint`/`serial`/`smallserial` as primary-key, identity or auto-increment column.",
+      why="A 32-bit key runs out at about 2.1 billion (4.3 with unsigned); widening a key column later "
+          "rewrites the table and every table referencing it, under lock.",
+      instead="`bigint` (`bigserial`, `bigint GENERATED … AS IDENTITY`, MySQL `BIGINT UNSIGNED`).",
+      example="CREATE TABLE t (id serial PRIMARY KEY);")
+def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    primary = {i for i in index_defs(st, ctx.dialect) if i.kind == "primary"}
+    single_key = {(i.table, i.columns[0]) for i in primary if len(i.columns) == 1}
+    for table, column, _ in column_defs(st):
+        kind = column.args.get("kind")
+        if not isinstance(kind, exp.DataType):
+            continue
+        serial = is_serial(column, st)
+        written = type_label(kind, ctx.dialect)
+        narrow = kind.this in NARROW_INTEGER_TYPES or written.strip('"') in ("serial", "serial2", "serial4")
+        if not narrow:
+            continue
+        name = name_of(column)
+        if serial or is_auto_increment(column, st) or (table, name) in single_key:
+            better = "bigserial or bigint GENERATED ALWAYS AS IDENTITY" if ctx.dialect == "postgres" \
+                else "BIGINT UNSIGNED"
+            yield (f"key column {table}.{name} is {written}: a 32-bit (or smaller) key runs out, and widening it "
+                   f"later rewrites the table: use {better}")
+
+
+@rule("column.prefer-identity", engines="P", category="DESIGN", severity="I", nodes=(exp.Create, exp.Alter),
+      summary="`serial` / `bigserial` / `smallserial` columns.",
+      why="A serial column's sequence is a separate object with its own ownership and grants; identity "
+          "columns are the SQL-standard form, are copied by `CREATE TABLE … LIKE`, and reject stray "
+          "explicit values with `GENERATED ALWAYS`.",
+      instead="`bigint GENERATED ALWAYS AS IDENTITY` (or `BY DEFAULT`).",
+      example="CREATE TABLE t (id bigserial PRIMARY KEY);")
+def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for table, column, _ in column_defs(st):
+        if is_serial(column, st):
+            yield (f"column {table}.{name_of(column)} is a serial: use `bigint GENERATED ALWAYS AS IDENTITY` "
+                   "(or BY DEFAULT) instead")
+
+
+@rule("column.prefer-timestamptz", engines="P", category="DESIGN", severity="W", nodes=(exp.Create, exp.Alter),
+      summary="`timestamp` (without time zone) columns.",
+      why="`timestamp` stores wall-clock time with no zone: values written from sessions in different "
+          "time zones cannot be compared, and daylight-saving shifts corrupt ordering.",
+      instead="`timestamptz` (timestamp with time zone).",
+      example="ALTER TABLE t ADD COLUMN created_at timestamp;")
+def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for table, column, kind in typed_columns(st):
+        if kind.this == T.TIMESTAMP:
+            yield (f"column {table}.{column} is a timestamp without time zone: use timestamptz, which stores "
+                   "an absolute instant")
+
+
+@rule("column.prefer-text-over-varchar", engines="P", category="DESIGN", severity="off",
+      nodes=(exp.Create, exp.Alter),
+      summary="`varchar(n)` columns.",
+      why="In PostgreSQL varchar(n) is text with a length check; changing n later can rewrite the table, "
+          "while a CHECK constraint can be replaced without a rewrite.",
+      instead="`text` with `CHECK (char_length(col) <= n)`.",
+      example="CREATE TABLE t (id bigint PRIMARY KEY, name varchar(100));")
+def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for table, column, kind in typed_columns(st):
+        if kind.this == T.VARCHAR and kind.expressions:
+            yield (f"column {table}.{column} is {type_label(kind, ctx.dialect)}: use text with a CHECK on its "
+                   "length (changing a CHECK needs no rewrite)")
+
+
+@rule("column.disallow-char", engines="P", category="DESIGN", severity="W", nodes=(exp.Create, exp.Alter),
+      summary="`char(n)` / `character` columns.",
+      why="char(n) pads values with spaces, which are then ignored or not depending on the operator; it "
+          "is no faster than text in PostgreSQL, and a bare `character` holds one character.",
+      instead="`text` or `varchar(n)`.",
+      example="CREATE TABLE t (id bigint PRIMARY KEY, code char(3));")
+def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for table, column, kind in typed_columns(st):
+        if kind.this in (T.CHAR, T.NCHAR, T.BPCHAR):
+            yield (f"column {table}.{column} is {type_label(kind, ctx.dialect)} (blank-padded): use text or "
+                   "varchar instead")
+
+
+@rule("column.maximum-varchar-length", engines="M", category="DESIGN", severity="I",
+      nodes=(exp.Create, exp.Alter), payload={"max_length": 2560},
+      schema={"properties": {"max_length": {"type": "integer", "minimum": 1}}},
+      summary="`varchar(n)` with n above `max_length` (default 2560).",
+      why="Long VARCHARs count against MySQL's 65,535-byte row limit, force on-disk temporary tables "
+          "and cannot be indexed whole.",
+      instead="`TEXT` (or a shorter VARCHAR).",
+      example="CREATE TABLE t (id bigint PRIMARY KEY, body varchar(10000));")
+def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    limit = payload["max_length"]
+    for table, column, kind in typed_columns(st):
+        if kind.this in (T.VARCHAR, T.NVARCHAR) and kind.expressions:
+            try:
+                length = int(kind.expressions[0].name)
+            except ValueError:
+                continue
+            if length > limit:
+                yield f"column {table}.{column} is varchar({length}), longer than {limit}: use TEXT instead"
+
+
+@rule("column.prefer-jsonb", engines="P", category="DESIGN", severity="W", nodes=(exp.Create, exp.Alter),
+      summary="`json` columns.",
+      why="`json` keeps the text as written and has no equality operator, so DISTINCT, UNION and GROUP "
+          "BY on it fail; it cannot be indexed with GIN and is reparsed on every access.",
+      instead="`jsonb`.",
+      example="ALTER TABLE t ADD COLUMN data json;")
+def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for table, column, kind in typed_columns(st):
+        if kind.this == T.JSON:
+            yield f"column {table}.{column} is json: use jsonb (it has equality, GIN indexes and no reparsing)"
+
+
+@rule("column.auto-increment-must-integer", engines="M", category="DESIGN", severity="W",
+      nodes=(exp.Create, exp.Alter),
+      summary="`AUTO_INCREMENT` on a column that is not an integer.",
+      why="AUTO_INCREMENT on FLOAT/DOUBLE is deprecated in MySQL 8.0 and loses precision; on DECIMAL it "
+          "is an error.",
+      instead="`BIGINT UNSIGNED AUTO_INCREMENT`.",
+      example="CREATE TABLE t (id double AUTO_INCREMENT PRIMARY KEY);")
+def column_auto_increment_must_integer(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for table, column, _ in column_defs(st):
+        kind = column.args.get("kind")
+        if has_constraint(column, exp.AutoIncrementColumnConstraint) and isinstance(kind, exp.DataType) \
+                and kind.this not in INTEGER_TYPES:
+            yield (f"AUTO_INCREMENT column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)}: use "
+                   "an integer type (BIGINT UNSIGNED)")
+
+
+@rule("column.auto-increment-must-unsigned", engines="M", category="DESIGN", severity="off",
+      nodes=(exp.Create, exp.Alter),
+      summary="`AUTO_INCREMENT` on a signed integer column.",
+      why="Auto-increment values are never negative: a signed column wastes half its range.",
+      instead="`… UNSIGNED AUTO_INCREMENT` (e.g. `BIGINT UNSIGNED`).",
+      example="CREATE TABLE t (id bigint AUTO_INCREMENT PRIMARY KEY);")
+def column_auto_increment_must_unsigned(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for table, column, _ in column_defs(st):
+        kind = column.args.get("kind")
+        if has_constraint(column, exp.AutoIncrementColumnConstraint) and isinstance(kind, exp.DataType) \
+                and kind.this in SIGNED_INTEGER_TYPES:
+            yield (f"AUTO_INCREMENT column {table}.{name_of(column)} is signed {type_label(kind, ctx.dialect)}: "
+                   "declare it UNSIGNED (it never holds negative values)")
+
+
+# -- indexes ------------------------------------------------------------------------------------
+
+
+def _index_label(index: IndexDef) -> str:
+    what = {"primary": "primary key", "unique": "unique index"}.get(index.kind, "index")
+    named = f" {index.name}" if index.name else ""
+    return f"{what}{named} on {index.table}({_columns_text(index.columns)})"
+
+
+@rule("index.no-duplicate-column", engines="PM", category="DESIGN", severity="W",
+      severity_by_engine={"mysql": "error"}, nodes=(exp.Create, exp.Alter),
+      summary="The same column twice in one index or key.",
+      why="MySQL rejects the statement (duplicate column name); PostgreSQL builds a bigger index that "
+          "is no more useful.",
+      instead="List each column once.",
+      example="CREATE INDEX idx_t_a ON t (a, a);")
+def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    for index in index_defs(st, ctx.dialect):
+        named = [c for c in index.columns if c]
+        duplicates = sorted({c for c in named if named.count(c) > 1})
+        if duplicates:
+            yield f"{_index_label(index)} lists {', '.join(duplicates)} more than once: list each column once"
+
+
+@rule("index.key-number-limit", engines="PMS", category="DESIGN", severity="I", nodes=(exp.Create, exp.Alter),
+      payload={"max_columns": 5},
+      schema={"properties": {"max_columns": {"type": "integer", "minimum": 1}}},
+      summary="An index with more than `max_columns` (default 5) columns.",
+      why="Wide indexes are large, slow every write, and are rarely used beyond their first columns.",
+      instead="A narrower index on the columns the queries filter on.",
+      example="CREATE INDEX idx_t_wide ON t (a, b, c, d, e, f);")
+def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    limit = payload["max_columns"]
+    for index in index_defs(st, ctx.dialect):
+        if len(index.columns) > limit:
+            yield (f"{_index_label(index)} has {len(index.columns)} columns, more than {limit}: use a narrower "
+                   "index on the columns queries filter on")
+
+
+@rule("index.type-no-blob", engines="M", category="DESIGN", severity="E", nodes=(exp.Create, exp.Alter),
+      summary="An index on a `BLOB`/`TEXT` column without a prefix length (type known from the same file).",
+      why="MySQL refuses to index a BLOB or TEXT column without a prefix length (error 1170).",
+      instead="Index a prefix (`col(191)`) or a generated column holding a hash of the value.",
+      example="CREATE TABLE t (id bigint PRIMARY KEY, body text, KEY idx_t_body (body));")
+def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    here = {(table, name_of(col)): col.args["kind"].sql(dialect="mysql")
+            for table, col, _ in column_defs(st) if isinstance(col.args.get("kind"), exp.DataType)}
+    for index in index_defs(st, ctx.dialect):
+        if index.kind in ("fulltext", "spatial"):
+            continue
+        for column in index.columns:
+            if not column or column in index.prefixed:
+                continue
+            written = here.get((index.table, column)) or ctx.column_types.get((index.table, column), "")
+            if written.split("(")[0].strip().upper() in BLOB_TEXT_NAMES:
+                yield (f"{_index_label(index)} indexes {written} column {column} without a prefix length: "
+                       f"index a prefix ({column}(191)) or a generated hash column")
+
+
+@rule("table.no-duplicate-index", engines="PMS", category="DESIGN", severity="I",
+      nodes=(exp.Create, exp.Alter, exp.Drop),
+      summary="An index duplicating one created earlier in the same file (same table, columns, method "
+              "and predicate). Indexes that already exist in the database are not known here.",
+      why="A duplicate index costs disk and slows every write without speeding up any read.",
+      instead="Drop one of the two.",
+      example="CREATE INDEX idx_a ON t (a);\nCREATE INDEX idx_a2 ON t (a);")
+def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    known: dict[str, list[tuple[IndexDef, int]]] = ctx.memo.setdefault("table.no-duplicate-index", {})
+    ast = st.ast
+    if isinstance(ast, exp.Drop):
+        kind = ast.args.get("kind")
+        for target in ast.args.get("tables") or ():
+            if kind == "TABLE":
+                known.pop(name_of(target), None)
+            elif kind == "INDEX":
+                _forget(known, name_of(target))
+        return
+    if is_alter_table(ast):
+        for action in ast.args.get("actions") or ():
+            if isinstance(action, exp.Drop) and action.args.get("kind") in ("INDEX", "CONSTRAINT", "KEY"):
+                for target in action.args.get("tables") or ():
+                    _forget(known, name_of(target))
+            elif isinstance(action, exp.DropPrimaryKey):
+                known[table_of(ast)] = [k for k in known.get(table_of(ast), []) if k[0].kind != "primary"]
+    for index in index_defs(st, ctx.dialect):
+        if not index.columns or None in index.columns:
+            continue
+        if not index.name and ctx.dialect == "postgres":  # the name PostgreSQL gives it, for a later DROP
+            index = dataclasses.replace(index, name=_postgres_default_name(index))
+        family = index.kind if index.kind in ("fulltext", "spatial") else "btree"
+        for earlier, line in known.get(index.table, []):
+            earlier_family = earlier.kind if earlier.kind in ("fulltext", "spatial") else "btree"
+            if (earlier.columns, earlier.method, earlier.where, earlier_family) == \
+                    (index.columns, index.method, index.where, family):
+                yield (f"{_index_label(index)} duplicates the {_index_label(earlier)} from line {line}: drop "
+                       "one of them")
+                break
+        known.setdefault(index.table, []).append((index, st.line))
+
+
+def _postgres_default_name(index: IndexDef) -> str:
+    columns = "_".join(c for c in index.columns if c)
+    suffix = {"primary": "pkey", "unique": "key"}.get(index.kind, "idx")
+    return f"{index.table}_pkey" if index.kind == "primary" else f"{index.table}_{columns}_{suffix}"
+
+
+def _forget(known: dict[str, list[tuple[IndexDef, int]]], name: str) -> None:
+    for table, entries in known.items():
+        known[table] = [e for e in entries if e[0].name != name]

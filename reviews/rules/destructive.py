@@ -2,12 +2,58 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
-from reviews.engine.registry import rule
+from reviews.engine.registry import Hit, declare, rule
+
+_COMMENTS_AND_STRINGS = re.compile(
+    r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'", re.DOTALL)
+
+
+def _position(st: Stmt, offset: int) -> dict:
+    """line/column (for Hit) of a character offset into the statement's text."""
+    before = st.text[:offset]
+    if "\n" in before:
+        return {"line": st.line + before.count("\n"), "column": offset - before.rfind("\n")}
+    return {"line": st.line, "column": st.statement.column + offset}
+
+
+def _at(st: Stmt, node: exp.Expression | None) -> dict:
+    """line/column of a node: its earliest identifier (sqlglot keeps token offsets on identifiers);
+    {} (the statement's start) when it has none."""
+    starts = [i.meta["start"] for i in (node.find_all(exp.Identifier) if node is not None else ())
+              if i.meta and i.meta.get("start") is not None]
+    return _position(st, min(starts)) if starts else {}
+
+
+def _tables(node: exp.Expression) -> list:
+    return list(node.args.get("tables") or ([node.this] if node.this is not None else []))
+
+
+def _object_name(table: exp.Expression) -> str:
+    """A dropped object's name; schemas come back from sqlglot as a Table with only `db`."""
+    if table.this is None and table.args.get("db") is not None:
+        return name_of(exp.Table(this=table.args["db"]))
+    return name_of(table)
+
+
+def _alter_table(st: Stmt) -> str | None:
+    """The table of an `ALTER TABLE` with a tree, else None."""
+    if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
+        return name_of(st.ast.this)
+    return None
+
+
+def _actions(st: Stmt, kind: type) -> list:
+    return [a for a in st.ast.args.get("actions") or () if isinstance(a, kind)]
+
+
+def _bare(name: str) -> str:
+    return name.strip().strip('"`[]').rsplit(".", 1)[-1].strip('"`[]').lower()
 
 
 @rule("database.disallow-drop", engines="PM", category="DES", severity="E", nodes=(exp.Drop, "command"),
@@ -22,19 +68,274 @@ def database_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         yield "DROP DATABASE destroys every table in it: decommission databases out of band, not in a migration"
 
 
-@rule("table.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Drop,),
+@rule("schema.disallow-drop", engines="P", category="DES", severity="E", nodes=(exp.Drop, exp.Create, "command"),
+      summary="`DROP SCHEMA` of a schema not created earlier in the file.",
+      why="Dropping a schema drops (or, without CASCADE, fails on) every table, view and function in it; the "
+          "data is gone and code that uses it breaks at once.",
+      instead="Stop every use of the schema in code, back it up, and drop it in a later release.",
+      example="DROP SCHEMA billing CASCADE;")
+def schema_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    created = ctx.memo.setdefault("schema.disallow-drop", set())
+    if match := re.match(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)", st.norm):
+        if match.group(1) != "AUTHORIZATION":
+            created.add(_bare(match.group(1)))
+        return
+    if not st.starts("DROP SCHEMA"):
+        return
+    if isinstance(st.ast, exp.Drop):
+        tables = _tables(st.ast)
+        found = [(_object_name(t), _at(st, t) if len(tables) > 1 else {}) for t in tables]
+    else:  # sqlglot reads no multi-schema DROP: the tokens
+        match = re.match(r"^DROP SCHEMA (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRICT)?$", st.norm)
+        found = [(_bare(n), {}) for n in match.group(1).split(",")] if match else []
+    for name, where in found:
+        if name and name.lower() not in created:
+            yield Hit(f"DROP SCHEMA {name} destroys every object in it: stop using it in code, back it up, and drop "
+                      "it in a later release", **where)
+
+
+def _rebuild_copy(target: str, source: str) -> bool:
+    """Whether copying `source` into `target` is a step of a SQLite rebuild, by the names: into new_x,
+    new__x (Django), x_new or _alembic_tmp_x, or back from a renamed-away _x_old / x__old."""
+    s, t = re.escape(source), re.escape(target)
+    return bool(re.fullmatch(rf"_*(?:new|tmp|alembic_tmp)_+{s}|_*{s}_+(?:new|tmp)", target)
+                or re.fullmatch(rf"_*{t}_+old|_*old_+{t}", source))
+
+
+@rule("table.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Drop, exp.Insert),
       summary="`DROP TABLE` of an existing table (not the drop step of a SQLite copy-and-rename rebuild).",
       why="Dropping a table loses its data; code that still reads or writes it breaks at once.",
       instead="Stop reads and writes in code first, back up or check it is empty, then drop it in a later "
               "release.",
       example="DROP TABLE customers;")
-def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if st.ast.args.get("kind") != "TABLE":
+def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
+    # A SQLite rebuild: CREATE TABLE new_x …; INSERT INTO new_x … SELECT … FROM x; DROP TABLE x;
+    # ALTER TABLE new_x RENAME TO x. The drop of x keeps the data (in new_x, renamed back). The older
+    # order (ALTER TABLE x RENAME TO _x_old; CREATE TABLE x; INSERT INTO x SELECT … FROM _x_old;
+    # DROP TABLE _x_old) likewise.
+    rebuilt = ctx.memo.setdefault("table.disallow-drop", set())
+    if isinstance(st.ast, exp.Insert):
+        target = st.ast.this.this if isinstance(st.ast.this, exp.Schema) else st.ast.this
+        select = st.ast.args.get("expression")
+        source = select.args.get("from_") if isinstance(select, exp.Select) else None
+        if (ctx.dialect == "sqlite" and source is not None and isinstance(source.this, exp.Table)
+                and ctx.is_new(name_of(target)) and _rebuild_copy(name_of(target), name_of(source.this))):
+            rebuilt.add(name_of(source.this))
         return
-    rebuild = ctx.memo.get("sqlite.rebuild_sources", set())
-    for table in st.ast.args.get("tables") or [st.ast.this]:
+    if str(st.ast.args.get("kind") or "").upper() != "TABLE":
+        return
+    rebuild = rebuilt | set(ctx.memo.get("sqlite.rebuild_sources") or ())
+    tables = _tables(st.ast)
+    for table in tables:
         name = name_of(table)
         if ctx.is_new(name) or (ctx.dialect == "sqlite" and name in rebuild):
             continue
-        yield (f"DROP TABLE {name} loses its data: stop using it in code, back it up or check it is empty, "
-               "and drop it in a later release")
+        yield Hit(f"DROP TABLE {name} loses its data: stop using it in code, back it up or check it is empty, "
+                  "and drop it in a later release", **(_at(st, table) if len(tables) > 1 else {}))
+
+
+@rule("table.drop-naming-convention", engines="PM", category="DES", severity="off", nodes=(exp.Drop,),
+      summary="`DROP TABLE` of a table whose name lacks the \"retired\" pattern (default `_del$`).",
+      why="Renaming a table to a retired name first makes any forgotten reader fail loudly while the data is "
+          "still there; dropping it later is then safe.",
+      instead="Rename the table to `<name>_del` in one release and drop it in a later one.",
+      example="DROP TABLE customers;",
+      payload={"format": "_del$"},
+      schema={"properties": {"format": {"type": "string", "minLength": 1}}})
+def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    if str(st.ast.args.get("kind") or "").upper() != "TABLE":
+        return
+    try:
+        pattern = re.compile(payload.get("format") or "_del$")
+    except re.error:
+        return
+    tables = _tables(st.ast)
+    for table in tables:
+        name = name_of(table)
+        if not ctx.is_new(name) and not pattern.search(name):
+            yield Hit(f"DROP TABLE {name}: the name does not match the retired-table pattern `{pattern.pattern}`: "
+                      f"rename it first (e.g. to {name}_del) and drop it in a later release",
+                      **(_at(st, table) if len(tables) > 1 else {}))
+
+
+@rule("column.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Alter,),
+      summary="`ALTER TABLE … DROP COLUMN` on an existing table.",
+      why="The column's data is lost, and every running instance of the old code that selects or inserts it "
+          "fails until the new code is deployed everywhere.",
+      instead="Stop using the column in the ORM first (Rails `ignored_columns`, remove the Django field), deploy, "
+              "then drop it in a later release.",
+      example="ALTER TABLE users DROP COLUMN middle_name;")
+def column_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    table = _alter_table(st)
+    if table is None or ctx.is_new(table):
+        return
+    for action in _actions(st, exp.Drop):
+        if str(action.args.get("kind") or "").upper() != "COLUMN":
+            continue
+        for column in _tables(action):
+            yield Hit(f"DROP COLUMN {table}.{name_of(column)} loses its data and breaks old code that still reads "
+                      "it: stop using the column in the ORM, deploy, then drop it in a later release",
+                      **_at(st, column))
+
+
+declare("column.disallow-drop-in-index", engines="M", category="DES", needs_database=True,
+        summary="Dropping a column that belongs to an index (MySQL silently shrinks or drops the index); needs "
+                "the existing indexes, so it finds nothing without a database.",
+        why="A multi-column index that loses a column no longer serves the queries it was built for.",
+        instead="Drop or redefine the index explicitly before dropping the column.")
+
+
+def _truncated(st: Stmt) -> list:
+    return list(st.ast.expressions or ())
+
+
+@rule("statement.disallow-truncate", engines="PM", category="DES", severity="E", nodes=(exp.TruncateTable,),
+      summary="`TRUNCATE` of an existing table.",
+      why="TRUNCATE empties the table at once: it bypasses row-level triggers and leaves no row-by-row undo "
+          "(on MySQL it cannot be rolled back at all).",
+      instead="Delete in batches with `DELETE … WHERE`, or archive the rows first.",
+      example="TRUNCATE audit_log;")
+def statement_disallow_truncate(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    tables = _truncated(st)
+    for table in tables:
+        name = name_of(table)
+        if not ctx.is_new(name):
+            yield Hit(f"TRUNCATE {name} empties it without triggers or row-level undo: delete in batches with "
+                      "DELETE … WHERE, or archive the rows first", **(_at(st, table) if len(tables) > 1 else {}))
+
+
+@rule("statement.disallow-truncate-cascade", engines="P", category="DES", severity="E", nodes=(exp.TruncateTable,),
+      summary="`TRUNCATE … CASCADE`.",
+      why="CASCADE also empties every table that references the named ones through a foreign key, and their "
+          "descendants: tables nobody named in the migration.",
+      instead="Name each table to empty explicitly (and think twice about emptying them).",
+      example="TRUNCATE customers CASCADE;")
+def statement_disallow_truncate_cascade(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if str(st.ast.args.get("option") or "").upper() != "CASCADE" and not st.norm.endswith(" CASCADE"):
+        return
+    names = [name_of(t) for t in _truncated(st)]
+    if names and all(ctx.is_new(n) for n in names):
+        return
+    yield (f"TRUNCATE {', '.join(names)} CASCADE also empties every table that references them by foreign key: "
+           "name each table to empty explicitly")
+
+
+@rule("statement.disallow-rm-tbl-cascade", engines="P", category="DES", severity="W", strict="E",
+      nodes=(exp.Drop, exp.Alter, "command"),
+      summary="`DROP … CASCADE` (also `ALTER TABLE … DROP COLUMN/CONSTRAINT … CASCADE`).",
+      why="CASCADE silently drops every dependent object too: views, foreign keys, and with `DROP SCHEMA` whole "
+          "tables, none of them named in the migration.",
+      instead="Drop the dependent objects explicitly, by name, before the object itself.",
+      example="DROP TABLE customers CASCADE;")
+def statement_disallow_rm_tbl_cascade(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if not re.search(r"\bCASCADE\b", st.norm):
+        return
+    if isinstance(st.ast, exp.Alter):
+        table = _alter_table(st)
+        if table is not None and not ctx.is_new(table) and any(a.args.get("cascade") for a in _actions(st, exp.Drop)):
+            yield (f"ALTER TABLE {table} DROP … CASCADE also drops every dependent object (views, foreign keys): "
+                   "drop the dependents explicitly first")
+        return
+    if not st.starts("DROP"):
+        return
+    if isinstance(st.ast, exp.Drop):
+        if not st.ast.args.get("cascade"):
+            return
+        kind = str(st.ast.args.get("kind") or "").upper()
+        names = [_object_name(t) for t in _tables(st.ast)]
+        if kind == "TABLE" and names and all(ctx.is_new(n) for n in names):
+            return
+        what = f"DROP {kind} {', '.join(n for n in names if n) or ''}".rstrip()
+    else:
+        what = " ".join(st.norm.split()[:2])
+    yield f"{what} … CASCADE also drops every object that depends on it: drop the dependents explicitly, by name, first"
+
+
+_FK_NAME = re.compile(r"(^fk_|^fk[A-Z]|_fk_|_fk$|_fkey$|^fk$)", re.IGNORECASE)
+
+
+@rule("constraint.disallow-drop-fk", engines="PMS", category="DES", severity="W",
+      nodes=(exp.Alter, exp.Create, "command"),
+      summary="`DROP FOREIGN KEY`, or `DROP CONSTRAINT` of a foreign key (known from this file, or named like one: "
+              "`fk_…`, `…_fkey`, Django's `…_fk_…`).",
+      why="Without the foreign key, cascades silently stop and orphan rows can appear; nothing fails, so nobody "
+          "notices until the data is wrong.",
+      instead="Keep the foreign key; to change it, add the replacement first (`NOT VALID`, then `VALIDATE`) and drop "
+              "the old one afterwards.",
+      example="ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;")
+def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    known = ctx.memo.setdefault("constraint.disallow-drop-fk", set())
+    for name in re.findall(r"\bCONSTRAINT (\S+) (?:FOREIGN KEY|REFERENCES)\b", st.norm):
+        known.add(_bare(name))
+    table = _alter_table(st) if st.parsed else None
+    if table is not None:
+        if ctx.is_new(table):
+            return
+        for action in _actions(st, exp.Drop):
+            kind = str(action.args.get("kind") or "").upper()
+            for node in _tables(action):
+                name = name_of(node)
+                if kind == "FOREIGN KEY" or (kind == "CONSTRAINT" and (name.lower() in known or _FK_NAME.search(name))):
+                    yield Hit(f"dropping foreign key {name} on {table} silently stops its cascades and lets orphan "
+                              "rows in: keep it, or add the replacement constraint first (NOT VALID, then VALIDATE)",
+                              **_at(st, node))
+        return
+    # No tree (e.g. SQLite, which has no DROP CONSTRAINT): the tokens.
+    match = re.match(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*\bDROP (FOREIGN KEY|CONSTRAINT) (?:IF EXISTS )?"
+                     r"([^\s,]+)", st.norm)
+    if match and not ctx.is_new(_bare(match.group(1))):
+        name = _bare(match.group(3))
+        if match.group(2) == "FOREIGN KEY" or name in known or _FK_NAME.search(name):
+            yield Hit(f"dropping foreign key {name} on {_bare(match.group(1))} silently stops its cascades and lets "
+                      "orphan rows in: keep it, or add the replacement constraint first (NOT VALID, then VALIDATE)")
+
+
+@rule("column.disallow-drop-not-null", engines="PM", category="DES", severity="W", nodes=(exp.Alter,),
+      summary="`ALTER COLUMN … DROP NOT NULL`; MySQL `MODIFY/CHANGE … NULL` (or without `NOT NULL`) on a NOT NULL "
+              "column.",
+      why="Code, reports and constraints rely on the column never being NULL; once NULLs are written, putting the "
+          "constraint back needs a cleanup and a full-table scan.",
+      instead="Keep NOT NULL: write a sentinel value, or add a new nullable column and move to it.",
+      example="ALTER TABLE orders ALTER COLUMN shipped_at DROP NOT NULL;")
+def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    table = _alter_table(st)
+    if table is None or ctx.is_new(table):
+        return
+    for action in _actions(st, exp.AlterColumn):
+        if action.args.get("drop") and action.args.get("allow_null"):
+            column = name_of(action.this)
+            yield Hit(f"DROP NOT NULL on {table}.{column} lets NULLs in that code and reports do not expect: keep "
+                      "the constraint and write a sentinel value, or add a new nullable column", **_at(st, action))
+    for action in _actions(st, exp.ModifyColumn):
+        definition = action.this
+        old = name_of(action.args.get("rename_from")) if action.args.get("rename_from") else name_of(definition)
+        nullability = [c.args.get("kind") for c in definition.args.get("constraints") or ()
+                       if isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)]
+        if any(c.args.get("allow_null") for c in nullability):
+            if (table, old) in ctx.column_types and (table, old) not in ctx.not_null_columns:
+                continue  # known to be nullable already
+            yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} … NULL makes {table}.{old} "
+                      "nullable: keep NOT NULL and write a sentinel value, or add a new nullable column",
+                      **_at(st, definition))
+        elif (not nullability and (table, old) in ctx.not_null_columns
+              and not definition.find(exp.PrimaryKeyColumnConstraint)):  # a key column stays NOT NULL
+            yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} without NOT NULL silently makes "
+                      f"{table}.{old} nullable: repeat NOT NULL in the new definition", **_at(st, definition))
+
+
+@rule("statement.disallow-on-del-cascade", engines="PM", category="DES", severity="off",
+      nodes=(exp.Create, exp.Alter, "command"),
+      summary="`ON DELETE CASCADE` in a foreign key definition.",
+      why="One DELETE on a parent silently deletes rows in every child table, recursively, under locks on all of "
+          "them; a mistaken delete takes far more data with it.",
+      instead="Delete child rows explicitly in the application (or use `ON DELETE RESTRICT`).",
+      example="ALTER TABLE orders ADD FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE;")
+def statement_disallow_on_del_cascade(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    if not st.starts("CREATE TABLE", "ALTER TABLE", "CREATE TEMPORARY TABLE", "CREATE UNLOGGED TABLE"):
+        return
+    if "ON DELETE CASCADE" not in st.norm:
+        return
+    text = _COMMENTS_AND_STRINGS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), st.text)  # same offsets
+    for match in re.finditer(r"\bON\s+DELETE\s+CASCADE\b", text, re.IGNORECASE):
+        yield Hit("ON DELETE CASCADE deletes child rows silently and recursively: delete them explicitly in the "
+                  "application, or use ON DELETE RESTRICT", **_position(st, match.start()))

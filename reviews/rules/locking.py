@@ -1,3 +1,873 @@
-"""locking rules (see ../shared/review-rules.md)."""
+"""Locking, rewrites and validation scans (catalogue §1.3): what blocks traffic on an existing table.
+
+Most of these statements reach the rules as sqlglot `Command`s (VALIDATE CONSTRAINT, ADD CHECK,
+USING INDEX, DETACH PARTITION, REINDEX, VACUUM, ALTER TYPE/DOMAIN), or as trees that lose the
+detail that matters (`now()` becomes CURRENT_TIMESTAMP, `serial` becomes identity, PostgreSQL's
+STORED is dropped). So the rules read the statement's text, with comments and strings removed
+(`flat`), and split an `ALTER TABLE` into its actions themselves. Tables created earlier in the
+file are new (§0): nothing here fires on them.
+
+The small readers at the top (`flat`, `alter_table`, `added_columns`, `create_index`) are also used
+by reviews/rules/transactions.py.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+
+# The engine's own comment-and-string pattern, so that `flat` and `st.norm` remove the same things.
+from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of
+from reviews.engine.registry import rule
+
+# -- reading statements ---------------------------------------------------------------------------
+
+_PART = r'(?:"[^"]*"|`[^`]*`|[^\s"`(),;.:]+)'
+NAME = rf"{_PART}(?:\.{_PART})*"  # a possibly qualified, possibly quoted name
+
+
+def flat(st: Stmt, ctx: FileContext) -> str:
+    """`st.norm` without the upper-casing: comments and string literals removed, whitespace
+    folded, names in their own case (for messages). Match it with re.IGNORECASE."""
+    cached = ctx.memo.get("locking.flat")
+    if cached is not None and cached[0] == st.index:
+        return cached[1]
+    text = " ".join(_COMMENTS_AND_STRINGS.sub(" '' ", st.text).split())
+    ctx.memo["locking.flat"] = (st.index, text)
+    return text
+
+
+def key(name: str) -> str:
+    """A name as ctx.is_new and the memo sets compare it: quotes removed, lower-cased."""
+    return re.sub(r'["`]', "", name).lower()
+
+
+def split_top(text: str) -> list[str]:
+    """Split at the commas outside parentheses (strings are already gone from flat text)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+@dataclasses.dataclass
+class AlterTable:
+    table: str  # as written
+    key: str  # for ctx.is_new
+    actions: list[str]  # flat text of each action, e.g. "ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES b (id)"
+
+
+_ALTER_TABLE = re.compile(rf"^ALTER (?:ONLINE |IGNORE )*TABLE (?:IF EXISTS )?(?:ONLY )?({NAME})(?: ?\*)?(?: (.*))?$",
+                          re.I | re.S)
+
+
+def alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
+    if st.syntax_error or not st.starts("ALTER TABLE", "ALTER ONLINE TABLE", "ALTER IGNORE TABLE"):
+        return None
+    match = _ALTER_TABLE.match(flat(st, ctx))
+    if match is None:
+        return None
+    return AlterTable(match.group(1), key(match.group(1)), split_top(match.group(2) or ""))
+
+
+def existing_alter(st: Stmt, ctx: FileContext) -> AlterTable | None:
+    """The ALTER TABLE of a table not created earlier in the file (§0: only those are locked)."""
+    alter = alter_table(st, ctx)
+    return alter if alter is not None and not ctx.is_new(alter.key) else None
+
+
+_CONSTRAINT_WORDS = r"(?:FOREIGN|CHECK|UNIQUE|PRIMARY|EXCLUDE)\b"
+_ADD_CONSTRAINT = re.compile(
+    rf"^ADD (?:CONSTRAINT (?!{_CONSTRAINT_WORDS})({NAME}) |CONSTRAINT )?(FOREIGN KEY|CHECK|UNIQUE|PRIMARY KEY|EXCLUDE)\b"
+    r" ?(.*)$", re.I | re.S)
+_ADD_COLUMN = re.compile(
+    rf"^ADD (?:COLUMN (?:IF NOT EXISTS )?({NAME})|(?:IF NOT EXISTS )?(?!(?:CONSTRAINT|INDEX|KEY|FULLTEXT|SPATIAL|"
+    r"PARTITION|PERIOD|SYSTEM|FOREIGN|CHECK|UNIQUE|PRIMARY|EXCLUDE)\b)"
+    rf"({NAME})) (.+)$", re.I | re.S)
+_ADD_COLUMNS_LIST = re.compile(r"^ADD (?:COLUMN )?\((.*)\)$", re.I | re.S)
+
+
+@dataclasses.dataclass
+class AddedConstraint:
+    name: str | None  # as written
+    kind: str  # FOREIGN KEY, CHECK, UNIQUE, PRIMARY KEY, EXCLUDE (upper-case)
+    rest: str  # what follows the kind
+    not_valid: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} constraint {self.name}" if self.name else f"{self.kind} constraint"
+
+
+def added_constraint(action: str) -> AddedConstraint | None:
+    match = _ADD_CONSTRAINT.match(action)
+    if match is None:
+        return None
+    kind, name = " ".join(match.group(2).upper().split()), match.group(1)
+    if name is None and (named := re.match(rf"^(?:(?:INDEX|KEY) )?(?!(?:USING|INDEX|KEY)\b)({NAME}) ?\(", match.group(3), re.I)):
+        name = named.group(1)  # MySQL: ADD UNIQUE [INDEX|KEY] name (…)
+    return AddedConstraint(name, kind, match.group(3), bool(re.search(r"\bNOT VALID\b", action, re.I)))
+
+
+def added_columns(action: str) -> list[tuple[str, str]]:
+    """(column name as written, its definition after the name) of an ADD [COLUMN] action; MySQL's
+    `ADD (a int, b int)` gives several."""
+    if (listed := _ADD_COLUMNS_LIST.match(action)) is not None:
+        found = []
+        for part in split_top(listed.group(1)):
+            name, _, definition = part.partition(" ")
+            found.append((name, definition))
+        return found
+    match = _ADD_COLUMN.match(action)
+    if match is None:
+        return []
+    return [(match.group(1) or match.group(2), match.group(3))]
+
+
+@dataclasses.dataclass
+class CreateIndex:
+    name: str | None
+    table: str
+    key: str
+    unique: bool
+    concurrently: bool
+    only: bool
+
+
+_CREATE_INDEX = re.compile(
+    rf"^CREATE (UNIQUE )?INDEX (CONCURRENTLY )?(?:IF NOT EXISTS )?(?:({NAME}) )?ON (ONLY )?({NAME})", re.I)
+
+
+def create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
+    if st.syntax_error or not st.starts("CREATE INDEX", "CREATE UNIQUE INDEX"):
+        return None
+    match = _CREATE_INDEX.match(flat(st, ctx))
+    if match is None:
+        return None
+    unique, concurrently, name, only, table = match.groups()
+    return CreateIndex(name, table, key(table), bool(unique), bool(concurrently), bool(only))
+
+
+@dataclasses.dataclass
+class _Facts:
+    """What earlier statements of the file created, beyond ctx.created_tables: index and type names."""
+
+    indexes: set[str] = dataclasses.field(default_factory=set)
+    types: set[str] = dataclasses.field(default_factory=set)
+    pending: tuple[int, str, str] | None = None  # (statement index, "indexes"|"types", name)
+
+
+_CREATE_TYPE = re.compile(rf"^CREATE (?:TYPE|DOMAIN) ({NAME})", re.I)
+
+
+def facts(st: Stmt, ctx: FileContext) -> _Facts:
+    """The facts of the statements before `st`. Every rule that asks sees every statement
+    (nodes "*"), so whichever runs first on a statement records what it creates, and it is
+    committed when a later statement asks."""
+    known: _Facts = ctx.memo.setdefault("locking.facts", _Facts())
+    if known.pending is not None and known.pending[0] < st.index:
+        getattr(known, known.pending[1]).add(known.pending[2])
+        known.pending = None
+    if known.pending is None and not st.syntax_error:
+        if (index := create_index(st, ctx)) is not None and index.name:
+            known.pending = (st.index, "indexes", key(index.name))
+        elif st.starts("CREATE TYPE", "CREATE DOMAIN") and (match := _CREATE_TYPE.match(flat(st, ctx))):
+            known.pending = (st.index, "types", key(match.group(1)))
+    return known
+
+
+def existing_target(st: Stmt, ctx: FileContext) -> str | None:
+    """What the statement is and touches ("ALTER TABLE on existing table t") when it takes a lock
+    that blocks reads or writes of an existing table (for DROP/REINDEX INDEX: of an index not
+    created in this file): the DDL that should run under a lock_timeout. CONCURRENTLY forms and VALIDATE CONSTRAINT take locks that do
+    not block ordinary traffic, and are left out."""
+    if st.syntax_error:
+        return None
+    if (alter := existing_alter(st, ctx)) is not None:
+        if alter.actions and all(re.match(r"VALIDATE CONSTRAINT\b", a, re.I) for a in alter.actions):
+            return None
+        if any(re.match(r"DETACH PARTITION\b.*\bCONCURRENTLY\b", a, re.I) for a in alter.actions):
+            return None
+        return f"ALTER TABLE on existing table {alter.table}"
+    if (index := create_index(st, ctx)) is not None:
+        if index.concurrently or ctx.is_new(index.key):
+            return None
+        return f"CREATE INDEX on existing table {index.table}"
+    text = flat(st, ctx)
+    if st.starts("DROP INDEX", "REINDEX"):
+        if re.search(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", text, re.I):
+            return None
+        names = targets(text, r"^(?:DROP INDEX (?:IF EXISTS )?|REINDEX (?:\([^)]*\) ?)?(?:INDEX|TABLE) )")
+        known = facts(st, ctx).indexes
+        if not names or all(ctx.is_new(key(n)) or key(n).rsplit(".", 1)[-1] in known for n in names):
+            return None
+        return f"{'DROP INDEX' if st.starts('DROP') else 'REINDEX'} {', '.join(names)}"
+    # DROP TABLE and TRUNCATE are left to the destructive rules: they must not run on a table in use at all.
+    if st.starts("LOCK"):
+        verb, names = "LOCK TABLE", targets(text, r"^LOCK (?:TABLE )?(?:ONLY )?")
+    elif st.starts("VACUUM"):
+        verb, names = "VACUUM FULL", vacuum_full_targets(text)
+        if names is None:
+            return None
+    elif st.starts("CLUSTER"):
+        verb, names = "CLUSTER", cluster_targets(text)
+    elif st.starts("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", "CREATE CONSTRAINT TRIGGER"):
+        verb, names = "CREATE TRIGGER", targets(text, r"^.*? ON ")
+    else:
+        return None
+    if names and all(ctx.is_new(key(n)) for n in names):
+        return None
+    return f"{verb} on existing table {', '.join(names)}" if names else f"{verb} of every table"
+
+
+def targets(text: str, prefix: str) -> list[str]:
+    """The comma-separated names (as written) right after a prefix."""
+    match = re.match(prefix + rf"({NAME}(?: ?, ?{NAME})*)", text, re.I)
+    return [n.strip() for n in match.group(1).split(",")] if match else []
+
+
+@dataclasses.dataclass
+class Write:
+    verb: str  # UPDATE, DELETE, INSERT, REPLACE, MERGE, COPY
+    table: str  # as written
+    key: str
+    from_query: bool  # INSERT … SELECT / COPY, not literal VALUES rows
+
+
+_WRITE = re.compile(
+    rf"^(?:(UPDATE) (?:LOW_PRIORITY |IGNORE |ONLY )*({NAME})|(DELETE) (?:LOW_PRIORITY |QUICK |IGNORE )*FROM (?:ONLY )?"
+    rf"({NAME})|(INSERT|REPLACE) (?:LOW_PRIORITY |DELAYED |HIGH_PRIORITY |IGNORE )*INTO ({NAME})(.*)|(MERGE) INTO "
+    rf"(?:ONLY )?({NAME})|(COPY) ({NAME})(?: ?\([^)]*\))? FROM\b)", re.I | re.S)
+
+
+def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
+    """The table an UPDATE/DELETE/INSERT/MERGE/COPY FROM writes to (also behind a WITH)."""
+    if st.syntax_error:
+        return None
+    if st.parsed and st.starts("WITH"):
+        from sqlglot import exp
+
+        node = st.ast
+        if isinstance(node, (exp.Insert, exp.Update, exp.Delete, exp.Merge)):
+            table = node.this.this if isinstance(node.this, exp.Schema) else node.this
+            if isinstance(table, exp.Table):
+                from_query = isinstance(node, exp.Insert) and not isinstance(node.expression, exp.Values)
+                return Write(type(node).__name__.upper(), table.sql(), name_of(table), from_query)
+        return None
+    match = _WRITE.match(flat(st, ctx))
+    if match is None:
+        return None
+    groups = [g for g in match.groups() if g is not None]
+    verb, table = groups[0].upper(), groups[1]
+    if verb in ("INSERT", "REPLACE"):
+        rest = groups[2] if len(groups) > 2 else ""
+        source = re.sub(r"^ ?\([^)]*\)", "", rest).strip()  # the column list
+        from_query = not re.match(r"^(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", source, re.I)
+    else:
+        from_query = verb in ("COPY", "MERGE")
+    return Write(verb, table, key(table), from_query)
+
+
+_VACUUM = re.compile(r"^VACUUM (?:\(([^)]*)\) ?|((?:(?:FULL|FREEZE|VERBOSE|ANALYZE|ANALYSE) )*))(.*)$", re.I | re.S)
+
+
+def vacuum_full_targets(text: str) -> list[str] | None:
+    """The tables of a VACUUM FULL (empty: the whole database); None when it is not FULL."""
+    match = _VACUUM.match(text + " ")
+    if match is None:
+        return None
+    options, words, rest = match.group(1) or "", match.group(2) or "", match.group(3)
+    full = re.search(r"\bFULL\b(?! (?:FALSE|OFF|0)\b)", options, re.I) or re.search(r"\bFULL\b", words, re.I)
+    if not full:
+        return None
+    return [part.split(" ")[0] for part in split_top(rest.strip()) if part]
+
+
+def cluster_targets(text: str) -> list[str]:
+    match = re.match(rf"^CLUSTER (?:VERBOSE )?(?:\([^)]*\) )?({NAME})", text + " ", re.I)
+    if match is None or match.group(1).upper() in ("USING", "ON"):
+        return []
+    return [match.group(1)]
+
+
+# -- indexes --------------------------------------------------------------------------------------
+
+
+@rule("index.create-concurrently", engines="P", category="LOCK", severity="E", nodes=("*",),
+      summary="`CREATE [UNIQUE] INDEX` without `CONCURRENTLY` on an existing table.",
+      why="A plain CREATE INDEX holds a SHARE lock for the whole build: every INSERT, UPDATE and DELETE on "
+          "the table waits until the index is built, minutes to hours on a large table.",
+      instead="`CREATE INDEX CONCURRENTLY` in a file of its own, outside a transaction; if the build fails, "
+              "drop the INVALID index it leaves and retry.",
+      example="CREATE INDEX orders_customer_idx ON orders (customer_id);")
+def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    facts(st, ctx)
+    index = create_index(st, ctx)
+    if index is None or index.concurrently or index.only or ctx.is_new(index.key):
+        return
+    what = "CREATE UNIQUE INDEX" if index.unique else "CREATE INDEX"
+    named = f" {index.name}" if index.name else ""
+    yield (f"{what}{named} on existing table {index.table} blocks writes to it for the whole build: use "
+           f"{what} CONCURRENTLY outside a transaction (and drop and retry the index if the build leaves it "
+           "INVALID)")
+
+
+@rule("index.drop-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+      summary="`DROP INDEX` without `CONCURRENTLY`.",
+      why="DROP INDEX takes an ACCESS EXCLUSIVE lock on the index's table: queued behind one long query, it "
+          "stops every read and write of the table.",
+      instead="`DROP INDEX CONCURRENTLY` (one index per statement, outside a transaction).",
+      example="DROP INDEX orders_customer_idx;")
+def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    known = facts(st, ctx).indexes
+    if st.syntax_error or not st.starts("DROP INDEX") or st.starts("DROP INDEX CONCURRENTLY"):
+        return
+    names = targets(flat(st, ctx), r"^DROP INDEX (?:IF EXISTS )?")
+    if names and all(key(n) in known or key(n).rsplit(".", 1)[-1] in known for n in names):
+        return  # created earlier in this file
+    yield (f"DROP INDEX {', '.join(names)} takes an ACCESS EXCLUSIVE lock on its table: use "
+           "DROP INDEX CONCURRENTLY (one index per statement, outside a transaction)")
+
+
+@rule("index.reindex-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+      summary="`REINDEX` without `CONCURRENTLY`.",
+      why="A plain REINDEX blocks writes to the table (and reads that would use the index) while it rebuilds.",
+      instead="`REINDEX … CONCURRENTLY` (PostgreSQL 12+), outside a transaction.",
+      example="REINDEX INDEX orders_customer_idx;")
+def index_reindex_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    known = facts(st, ctx).indexes
+    if st.syntax_error or not st.starts("REINDEX"):
+        return
+    text = flat(st, ctx)
+    if re.search(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", text, re.I):
+        return
+    match = re.match(rf"^REINDEX (?:\([^)]*\) ?)?(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)(?: ({NAME}))?", text, re.I)
+    if match is None:
+        return
+    kind, name = match.group(1).upper(), match.group(2) or ""
+    if kind == "SYSTEM":
+        return  # system catalogs cannot be reindexed concurrently
+    if (kind == "TABLE" and ctx.is_new(key(name))) or (kind == "INDEX" and key(name) in known):
+        return
+    yield (f"REINDEX {kind} {name} blocks writes while it rebuilds: use REINDEX {kind} CONCURRENTLY "
+           "(PostgreSQL 12+, outside a transaction)").replace("  ", " ")
+
+
+@rule("index.unique-data-dependent", engines="PMS", category="LOCK", severity="I", nodes=("*",),
+      summary="A new unique index or constraint on an existing table (fails if the table holds duplicates).",
+      why="Whether the migration succeeds depends on the data: one duplicate value in production (or NULLs "
+          "for a primary key) and it fails there, although it passed on every test database.",
+      instead="Check for duplicates before the migration (`SELECT cols, count(*) … GROUP BY cols HAVING "
+              "count(*) > 1`) and clean them up first.",
+      example="CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);")
+def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    advice = ("check for duplicates first (SELECT … GROUP BY … HAVING count(*) > 1) and clean them up before "
+              "the migration runs")
+    index = create_index(st, ctx)
+    if index is not None:
+        if index.unique and not ctx.is_new(index.key):
+            named = f" {index.name}" if index.name else ""
+            yield f"unique index{named} on existing table {index.table} fails if it holds duplicate values: {advice}"
+        return
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        added = added_constraint(action)
+        if added is not None:
+            if added.kind in ("UNIQUE", "PRIMARY KEY") and not re.match(r"USING INDEX\b", added.rest, re.I):
+                yield f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}"
+            continue
+        for column, definition in added_columns(action):
+            expression = default_of(definition)
+            if re.search(r"\bUNIQUE\b", definition, re.I) and expression and expression.upper() != "NULL":
+                yield (f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
+                       "existing row the same value: it fails as soon as the table has two rows. Add it without the "
+                       "default, backfill distinct values, then add the unique index")
+
+
+# -- constraints ----------------------------------------------------------------------------------
+
+
+@rule("statement.add-foreign-key-not-valid", engines="P", category="LOCK", severity="E", nodes=("*",),
+      summary="`ADD FOREIGN KEY` / `ADD COLUMN … REFERENCES` on an existing table without `NOT VALID`.",
+      why="Adding a validated foreign key scans the whole table while holding SHARE ROW EXCLUSIVE locks on both "
+          "tables: writes to both stop for the duration of the scan.",
+      instead="`ADD CONSTRAINT … FOREIGN KEY … NOT VALID`, then `VALIDATE CONSTRAINT` in a separate transaction "
+              "(it only takes SHARE UPDATE EXCLUSIVE).",
+      example="ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);")
+def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        added = added_constraint(action)
+        if added is not None:
+            if added.kind == "FOREIGN KEY" and not added.not_valid:
+                yield (f"{added.label} on existing table {alter.table} scans it while blocking writes to both "
+                       "tables: add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
+            continue
+        for column, definition in added_columns(action):
+            if re.search(r"\bREFERENCES\b", definition, re.I):
+                yield (f"column {column} added with REFERENCES to existing table {alter.table} locks both tables "
+                       "for the check: add the column without it, then ADD CONSTRAINT … FOREIGN KEY … NOT VALID "
+                       "and VALIDATE CONSTRAINT in a separate transaction")
+
+
+@rule("statement.add-check-not-valid", engines="P", category="LOCK", severity="E", nodes=("*",),
+      summary="`ADD CHECK` on an existing table without `NOT VALID`.",
+      why="A validated CHECK scans every row under an ACCESS EXCLUSIVE lock: no reads or writes of the table "
+          "until the scan ends.",
+      instead="`ADD CONSTRAINT … CHECK (…) NOT VALID`, then `VALIDATE CONSTRAINT` in a separate transaction.",
+      example="ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);")
+def statement_add_check_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        added = added_constraint(action)
+        if added is not None and added.kind == "CHECK" and not added.not_valid:
+            yield (f"{added.label} on existing table {alter.table} scans every row under an ACCESS EXCLUSIVE lock: "
+                   "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
+
+
+@rule("statement.validate-constraint-separate-transaction", engines="P", category="LOCK", severity="W", strict="E",
+      nodes=("*",),
+      summary="`NOT VALID` and `VALIDATE CONSTRAINT` of the same constraint inside one transaction.",
+      why="The point of NOT VALID is to take the strong lock only briefly; validating in the same transaction "
+          "keeps that ACCESS EXCLUSIVE lock for the whole validation scan.",
+      instead="Commit after adding the constraint NOT VALID and validate it in a later transaction (or file).",
+      example="BEGIN; ALTER TABLE orders ADD CONSTRAINT c CHECK (total >= 0) NOT VALID; "
+              "ALTER TABLE orders VALIDATE CONSTRAINT c; COMMIT;")
+def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if not ctx.in_transaction:
+        return
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        match = re.match(rf"^VALIDATE CONSTRAINT ({NAME})", action, re.I)
+        # the engine remembers the constraints added NOT VALID in this transaction, by their name in st.norm
+        if match and match.group(1).upper().strip('"`').lower() in ctx.not_valid_in_transaction:
+            yield (f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID (BEGIN at "
+                   f"line {ctx.transaction_began_line}), so the lock taken when adding it is held for the whole "
+                   "scan: COMMIT first and validate it in a later transaction")
+
+
+_NOT_NULL_CHECK = re.compile(rf"^\(?\s*\(?\s*({NAME})\s+IS\s+NOT\s+NULL\s*\)?\s*\)?", re.I)
+
+
+@rule("statement.disallow-add-not-null", engines="P", category="LOCK", severity="E", nodes=("*",),
+      summary="`ALTER COLUMN … SET NOT NULL` on an existing table, unless a validated "
+              "`CHECK (col IS NOT NULL)` precedes it.",
+      why="SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock to prove there is no NULL, unless "
+          "a validated CHECK (col IS NOT NULL) already proves it (PostgreSQL 12+).",
+      instead="`ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID` → backfill → `VALIDATE CONSTRAINT` → "
+              "`SET NOT NULL` → drop the check.",
+      example="ALTER TABLE orders ALTER COLUMN customer_id SET NOT NULL;")
+def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = alter_table(st, ctx)
+    if alter is None:
+        return
+    memo = ctx.memo.setdefault("statement.disallow-add-not-null", {"checks": {}, "proven": set()})
+    if not ctx.is_new(alter.key):
+        for action in alter.actions:
+            match = re.match(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", action, re.I)
+            if match and (alter.key, key(match.group(1))) not in memo["proven"]:
+                yield (f"SET NOT NULL on column {match.group(1)} of existing table {alter.table} scans the table "
+                       "under an ACCESS EXCLUSIVE lock: first ADD CONSTRAINT … CHECK ("
+                       f"{match.group(1)} IS NOT NULL) NOT VALID, backfill, VALIDATE CONSTRAINT, then SET NOT NULL "
+                       "and drop the check")
+    for action in alter.actions:  # learn, for the statements after this one
+        added = added_constraint(action)
+        if added is not None and added.kind == "CHECK" and (check := _NOT_NULL_CHECK.match(added.rest)):
+            column = key(check.group(1))
+            if added.not_valid:
+                memo["checks"][(alter.key, key(added.name or ""))] = column
+            else:
+                memo["proven"].add((alter.key, column))
+        elif match := re.match(rf"^VALIDATE CONSTRAINT ({NAME})", action, re.I):
+            column = memo["checks"].get((alter.key, key(match.group(1))))
+            if column:
+                memo["proven"].add((alter.key, column))
+
+
+@rule("constraint.disallow-add-unique", engines="P", category="LOCK", severity="E", nodes=("*",),
+      summary="`ADD [CONSTRAINT] UNIQUE (…)` or `ADD COLUMN … UNIQUE` on an existing table.",
+      why="Adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock: no reads or writes of "
+          "the table for the whole build.",
+      instead="`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT … UNIQUE USING INDEX`.",
+      example="ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);")
+def constraint_disallow_add_unique(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        added = added_constraint(action)
+        if added is not None:
+            if added.kind == "UNIQUE" and not re.match(r"USING INDEX\b", added.rest, re.I):
+                yield (f"{added.label} on existing table {alter.table} builds its index under an ACCESS EXCLUSIVE "
+                       "lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE USING INDEX")
+            continue
+        for column, definition in added_columns(action):
+            if re.search(r"\bUNIQUE\b", definition, re.I):
+                yield (f"column {column} added UNIQUE to existing table {alter.table} builds the index under an "
+                       "ACCESS EXCLUSIVE lock: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then "
+                       "ADD CONSTRAINT … UNIQUE USING INDEX")
+
+
+@rule("constraint.add-primary-key-using-index", engines="P", category="LOCK", severity="E", nodes=("*",),
+      summary="`ADD PRIMARY KEY (…)` on an existing table (not `USING INDEX`).",
+      why="The primary key's index is built under an ACCESS EXCLUSIVE lock, and its implicit SET NOT NULL scans "
+          "the table too: the table is unavailable for the whole build.",
+      instead="`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT … PRIMARY KEY USING INDEX`.",
+      example="ALTER TABLE events ADD PRIMARY KEY (id);")
+def constraint_add_primary_key_using_index(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        added = added_constraint(action)
+        if added is not None:
+            if added.kind == "PRIMARY KEY" and not re.match(r"USING INDEX\b", added.rest, re.I):
+                yield (f"PRIMARY KEY on existing table {alter.table} builds its index (and checks NOT NULL) under an "
+                       "ACCESS EXCLUSIVE lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … "
+                       "PRIMARY KEY USING INDEX")
+            continue
+        for column, definition in added_columns(action):
+            if re.search(r"\bPRIMARY KEY\b", definition, re.I):
+                yield (f"column {column} added as PRIMARY KEY to existing table {alter.table} builds the index under "
+                       "an ACCESS EXCLUSIVE lock: add the column, fill it, CREATE UNIQUE INDEX CONCURRENTLY, then "
+                       "ADD CONSTRAINT … PRIMARY KEY USING INDEX")
+
+
+@rule("constraint.disallow-add-exclusion", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+      summary="`ADD EXCLUDE …` on an existing table (an exclusion constraint cannot be added NOT VALID).",
+      why="The exclusion constraint's index is built and checked under an ACCESS EXCLUSIVE lock, and there is "
+          "no NOT VALID or USING INDEX way around it.",
+      instead="Schedule a maintenance window for it (or enforce the rule in the application).",
+      example="ALTER TABLE bookings ADD CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&);")
+def constraint_disallow_add_exclusion(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        added = added_constraint(action)
+        if added is not None and added.kind == "EXCLUDE":
+            yield (f"{added.label} on existing table {alter.table} is built under an ACCESS EXCLUSIVE lock and "
+                   "cannot be added NOT VALID: schedule a maintenance window for it")
+
+
+# -- new columns: defaults, generated and identity columns ----------------------------------------
+
+_DEFAULT_END = re.compile(r"\b(?:NOT NULL|NULL|CONSTRAINT|CHECK|REFERENCES|UNIQUE|PRIMARY KEY|GENERATED|COLLATE)\b",
+                          re.I)
+# Functions PostgreSQL declares STABLE or IMMUTABLE (evaluated once for ADD COLUMN … DEFAULT: no rewrite).
+_NOT_VOLATILE = frozenset("""
+    now current_timestamp current_date current_time localtime localtimestamp transaction_timestamp
+    statement_timestamp cast coalesce nullif greatest least lower upper trim btrim ltrim rtrim length substring
+    substr replace concat concat_ws left right lpad rpad md5 to_char to_date to_timestamp to_number date_trunc
+    date_part extract make_date make_time make_timestamp make_timestamptz make_interval timezone abs round
+    ceil floor trunc row array jsonb_build_object json_build_object jsonb_build_array json_build_array to_jsonb
+    to_json array_to_json row_to_json current_setting current_schema current_user session_user current_database
+    inet cidr point interval int4range int8range numrange tsrange tstzrange daterange
+""".split())
+_KNOWN_VOLATILE = frozenset("""
+    random random_normal gen_random_uuid uuid_generate_v1 uuid_generate_v1mc uuid_generate_v4 uuidv4 uuidv7
+    clock_timestamp timeofday nextval setval txid_current pg_current_xact_id
+""".split())
+
+
+def default_of(definition: str) -> str | None:
+    """The DEFAULT expression of a column definition (flat text), or None."""
+    depth = 0
+    for match in re.finditer(r"[()]|\bDEFAULT\b", definition, re.I):
+        token = match.group(0)
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        elif depth == 0:
+            rest = definition[match.end():].strip()
+            end = _depth0_search(_DEFAULT_END, rest)
+            return rest[:end].strip() if end is not None else rest
+    return None
+
+
+def _depth0_search(pattern: re.Pattern, text: str) -> int | None:
+    for match in pattern.finditer(text):
+        before = text[: match.start()]
+        if before.count("(") == before.count(")"):
+            return match.start()
+    return None
+
+
+def volatile_calls(expression: str) -> list[str]:
+    """The functions in a default expression that PostgreSQL may evaluate per row (volatile or
+    unknown), in order. Casts (`::type(n)`, `CAST(x AS type(n))`) are not calls."""
+    found = []
+    for match in re.finditer(r'((?:[A-Za-z_][\w$]*|"[^"]+")(?:\.(?:[A-Za-z_][\w$]*|"[^"]+"))*)\s*\(', expression):
+        before = expression[: match.start()].rstrip()
+        if before.endswith("::") or re.search(r"\bAS$", before, re.I):
+            continue  # a type with a modifier, e.g. varchar(20)
+        name = key(match.group(1)).rsplit(".", 1)[-1]
+        if name not in _NOT_VOLATILE:
+            found.append(match.group(1))
+    return found
+
+
+@rule("column.default-disallow-volatile", engines="P", category="LOCK", severity="E", nodes=("*",),
+      summary="`ADD COLUMN … DEFAULT <volatile>` on an existing table (`random()`, `gen_random_uuid()`, "
+              "`clock_timestamp()`, `nextval()`, unknown functions). `now()`, `CURRENT_TIMESTAMP`, constants, casts "
+              "and `ARRAY[]` are fine.",
+      why="Since PostgreSQL 11 a constant or stable default is stored once in the catalog; a volatile default "
+          "must be computed for every row, so the whole table is rewritten under an ACCESS EXCLUSIVE lock.",
+      instead="Add the column without a default (or with a constant one), `ALTER COLUMN … SET DEFAULT` for new "
+              "rows, then backfill existing rows in batches.",
+      example="ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();")
+def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        for column, definition in added_columns(action):
+            expression = default_of(definition)
+            calls = volatile_calls(expression) if expression else []
+            if not calls:
+                continue
+            call = calls[0]
+            kind = "volatile" if key(call).rsplit(".", 1)[-1] in _KNOWN_VOLATILE else "possibly volatile (unknown)"
+            yield (f"column {column} added to existing table {alter.table} with DEFAULT {call}(), a {kind} "
+                   "function: the table is rewritten under an ACCESS EXCLUSIVE lock. Add the column without that "
+                   "default, SET DEFAULT for new rows, and backfill existing rows in batches")
+
+
+@rule("statement.disallow-add-column-with-default", engines="P", category="LOCK", severity="off", nodes=("*",),
+      summary="Any `ADD COLUMN … DEFAULT` on an existing table when the server is older than PostgreSQL 11 "
+              "(payload `pg_version`; opting in means an old server, so the default payload is 10).",
+      why="Before PostgreSQL 11 every ADD COLUMN with a non-NULL default rewrites the table under an ACCESS "
+          "EXCLUSIVE lock.",
+      instead="Add the column without a default, `SET DEFAULT` for new rows, backfill in batches.",
+      example="ALTER TABLE users ADD COLUMN active boolean DEFAULT true;",
+      payload={"pg_version": 10},
+      schema={"properties": {"pg_version": {"type": "integer", "minimum": 9}}})
+def statement_disallow_add_column_with_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if int(payload.get("pg_version", 10)) >= 11:
+        return
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        for column, definition in added_columns(action):
+            expression = default_of(definition)
+            if expression and expression.upper() != "NULL":
+                yield (f"column {column} added to existing table {alter.table} with a DEFAULT rewrites the table "
+                       f"before PostgreSQL 11 (pg_version {payload.get('pg_version')}): add it without a default, "
+                       "SET DEFAULT for new rows, and backfill in batches")
+
+
+@rule("column.disallow-add-stored-generated", engines="PM", category="LOCK", severity="E", nodes=("*",),
+      summary="`ADD COLUMN … GENERATED ALWAYS AS (…) STORED` on an existing table.",
+      why="A stored generated column is computed for every existing row when it is added: PostgreSQL rewrites "
+          "the table under an ACCESS EXCLUSIVE lock, MySQL copies it.",
+      instead="PostgreSQL: a nullable column filled by a trigger and a batched backfill. MySQL: a `VIRTUAL` "
+              "generated column (added instantly).",
+      example="ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;")
+def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        for column, definition in added_columns(action):
+            if re.search(r"\bAS\s*\(", definition, re.I) and re.search(r"\b(?:STORED|PERSISTENT)\b", definition, re.I):
+                instead = ("add it as VIRTUAL (instant) instead" if ctx.dialect == "mysql" else
+                           "add a nullable column filled by a trigger and backfill it in batches instead")
+                what = "copies" if ctx.dialect == "mysql" else "rewrites"
+                yield (f"stored generated column {column} added to existing table {alter.table} {what} the whole "
+                       f"table: {instead}")
+
+
+_SERIAL = re.compile(r"^(?:SMALL|BIG)?SERIAL[248]?\b", re.I)
+
+
+@rule("column.disallow-add-auto-increment", engines="PM", category="LOCK", severity="E", nodes=("*",),
+      summary="`ADD COLUMN` of a `serial`/`bigserial`/identity/`AUTO_INCREMENT` column to an existing table.",
+      why="Numbering the existing rows rewrites (PostgreSQL) or copies (MySQL) the whole table under a lock; on "
+          "MySQL replicas may number the rows differently.",
+      instead="Create a new table with the column and copy the rows over (then swap), or add a nullable column "
+              "and fill it from a sequence in batches.",
+      example="ALTER TABLE events ADD COLUMN id bigserial;")
+def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        for column, definition in added_columns(action):
+            if ctx.dialect == "mysql":
+                found = "AUTO_INCREMENT" if re.search(r"\bAUTO_INCREMENT\b", definition, re.I) else None
+            elif match := _SERIAL.match(definition):
+                found = match.group(0).lower()
+            else:
+                found = "an identity" if re.search(r"\bAS IDENTITY\b", definition, re.I) else None
+            if found:
+                what = "copies" if ctx.dialect == "mysql" else "rewrites"
+                yield (f"column {column} ({found}) added to existing table {alter.table} numbers every row and "
+                       f"{what} the whole table: create a new table with the column and copy the rows instead")
+
+
+# -- partitions, maintenance, types ---------------------------------------------------------------
+
+
+@rule("table.detach-partition-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+      summary="`DETACH PARTITION` without `CONCURRENTLY`.",
+      why="A plain DETACH PARTITION takes an ACCESS EXCLUSIVE lock on the partitioned table: every query on "
+          "any partition waits.",
+      instead="`ALTER TABLE … DETACH PARTITION … CONCURRENTLY` (PostgreSQL 14+, outside a transaction).",
+      example="ALTER TABLE measurements DETACH PARTITION measurements_2019;")
+def table_detach_partition_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    alter = existing_alter(st, ctx)
+    for action in alter.actions if alter else ():
+        match = re.match(rf"^DETACH PARTITION ({NAME})(?: (CONCURRENTLY|FINALIZE)\b)?", action, re.I)
+        if match and not match.group(2):
+            yield (f"DETACH PARTITION {match.group(1)} locks all of {alter.table} (ACCESS EXCLUSIVE): use DETACH "
+                   "PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction)")
+
+
+@rule("statement.disallow-vacuum-full", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+      summary="`VACUUM FULL` and `CLUSTER` (they rewrite the table under an ACCESS EXCLUSIVE lock).",
+      why="Both rewrite the whole table while holding an ACCESS EXCLUSIVE lock: no reads or writes until done.",
+      instead="pg_repack (or `REPACK (CONCURRENTLY)` on PostgreSQL 19); plain `VACUUM` for routine upkeep.",
+      example="VACUUM FULL orders;")
+def statement_disallow_vacuum_full(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if st.syntax_error or not st.starts("VACUUM", "CLUSTER"):
+        return
+    text = flat(st, ctx)
+    if st.starts("VACUUM"):
+        names, what = vacuum_full_targets(text), "VACUUM FULL"
+        if names is None:
+            return
+    else:
+        names, what = cluster_targets(text), "CLUSTER"
+    if names and all(ctx.is_new(key(n)) for n in names):
+        return
+    on = ", ".join(names) if names else "every table it covers"
+    yield (f"{what} rewrites {on} under an ACCESS EXCLUSIVE lock (no reads or writes until it ends): use "
+           "pg_repack (or REPACK (CONCURRENTLY) on PostgreSQL 19) instead")
+
+
+@rule("type.disallow-domain-check", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+      summary="`CREATE DOMAIN … CHECK` and `ALTER DOMAIN … ADD CONSTRAINT`.",
+      why="A domain constraint is checked against every column of every table that uses the domain: adding "
+          "one scans them all, and changing it later means rewrites you cannot do online.",
+      instead="A plain type with a column-level `CHECK` (which can be added NOT VALID and validated later).",
+      example="CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);")
+def type_disallow_domain_check(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    known = facts(st, ctx).types
+    if st.syntax_error:
+        return
+    text = flat(st, ctx)
+    if st.starts("CREATE DOMAIN"):
+        match = re.match(rf"^CREATE DOMAIN ({NAME})", text, re.I)
+        if match and re.search(r"\bCHECK\b", text, re.I):
+            yield (f"domain {match.group(1)} has a CHECK constraint: every later change of it revalidates every "
+                   "column using the domain. Use a plain type with a column-level CHECK instead")
+    elif st.starts("ALTER DOMAIN"):
+        match = re.match(rf"^ALTER DOMAIN ({NAME}) ADD\b", text, re.I)
+        if match and key(match.group(1)) not in known and not re.search(r"\bNOT VALID\b", text, re.I):
+            yield (f"ALTER DOMAIN {match.group(1)} ADD CONSTRAINT checks every column of every table using the "
+                   "domain: use a column-level CHECK … NOT VALID and VALIDATE it separately instead")
+
+
+@rule("type.enum-add-value-ordering", engines="P", category="LOCK", severity="I", nodes=("*",),
+      summary="`ALTER TYPE … ADD VALUE` without `BEFORE`/`AFTER`.",
+      why="Enum values sort in declaration order; where the new value lands changes `ORDER BY` and comparisons "
+          "on that column, and appending silently may not be what the author meant.",
+      instead="State the position: `ADD VALUE 'x' BEFORE 'y'` / `AFTER 'z'`.",
+      example="ALTER TYPE order_status ADD VALUE 'refunded';")
+def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    known = facts(st, ctx).types
+    if st.syntax_error or not st.starts("ALTER TYPE"):
+        return
+    text = flat(st, ctx)
+    match = re.match(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", text, re.I)
+    if match and key(match.group(1)) not in known and not re.search(r"\b(?:BEFORE|AFTER)\b", text, re.I):
+        yield (f"ALTER TYPE {match.group(1)} ADD VALUE appends the value at the end of the enum's sort order: "
+               "state its position with BEFORE or AFTER")
+
+
+# -- per file: timeouts and repeated ALTERs -----------------------------------------------------------
+
+
+@rule("statement.require-lock-timeout", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+      summary="DDL on an existing table with no earlier `SET [LOCAL] lock_timeout` in the file (reported once, at "
+              "the first such statement).",
+      why="A DDL statement waiting for its lock (behind one long query) queues every later query on the table "
+          "behind it: a few seconds of waiting become an outage.",
+      instead="`SET lock_timeout = '2s';` at the top of the file (and retry on timeout), or a role-level "
+              "setting for the migration user.",
+      example="ALTER TABLE orders ADD COLUMN note text;")
+def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    facts(st, ctx)
+    if ctx.lock_timeout_set or ctx.memo.get("statement.require-lock-timeout") or st.syntax_error:
+        return
+    target = existing_target(st, ctx)
+    if target is None:
+        return
+    ctx.memo["statement.require-lock-timeout"] = True
+    yield (f"{target} runs with no lock_timeout: while it waits for its lock, every query on the table queues "
+           "behind it. Put SET lock_timeout = '2s' at the top of the file (and retry on "
+           "timeout)")
+
+
+@rule("statement.max-execution-time", engines="PM", category="LOCK", severity="W", nodes=("*",),
+      severity_by_engine={"mysql": "disabled"},
+      summary="No `SET statement_timeout` (PostgreSQL) / `max_execution_time`, `max_statement_time` (MySQL, "
+              "MariaDB) before DDL or DML touching an existing table (reported once per file).",
+      why="Without a statement timeout a migration that turns out slow keeps its locks for as long as it runs.",
+      instead="`SET statement_timeout = '…'` per file (or per role); run long backfills separately.",
+      example="UPDATE orders SET status = 'new' WHERE status IS NULL;")
+def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    facts(st, ctx)
+    memo = ctx.memo.setdefault("statement.max-execution-time", {"set": False, "fired": False})
+    if memo["fired"] or st.syntax_error:
+        return
+    if st.starts("SET") and re.search(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b", st.norm):
+        memo["set"] = True  # also `SET @@session.max_execution_time`, which the engine does not read
+    if memo["set"] or ctx.statement_timeout_set:
+        return
+    target = existing_target(st, ctx)
+    write = dml_write(st, ctx) if target is None else None
+    # DML whose run time grows with the table (not COPY or literal VALUES: bounded by the file itself)
+    if write is not None and write.verb != "COPY" and (write.from_query or write.verb not in ("INSERT", "REPLACE")):
+        target = None if ctx.is_new(write.key) else f"{write.verb} on existing table {write.table}"
+    if target is None:
+        return
+    memo["fired"] = True
+    setting = "max_execution_time (or MariaDB's max_statement_time)" if ctx.dialect == "mysql" else "statement_timeout"
+    yield (f"{target} runs with no {setting}: if it turns out slow it holds its locks for "
+           f"as long as it runs. Set {setting.split(' ')[0]} at the top of the file (or for the migration role)")
+
+
+@rule("statement.merge-alter-table", engines="PM", category="LOCK", severity="I", nodes=("*",),
+      severity_by_engine={"mysql": "warning"},
+      summary="Several `ALTER TABLE` of the same existing table in one file (reported on the 2nd and later).",
+      why="Each ALTER TABLE takes its own lock (and on MySQL may copy the whole table again); one multi-action "
+          "ALTER does the work once.",
+      instead="One `ALTER TABLE t action1, action2, …`.",
+      example="ALTER TABLE orders ADD COLUMN a int; ALTER TABLE orders ADD COLUMN b int;")
+def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    # Counts only the ALTERs that could have been merged: a transaction boundary, another statement
+    # naming the table (it may have to come in between: a backfill, an index build, as in the
+    # NOT VALID → backfill → VALIDATE → SET NOT NULL recipe) or an ALTER action that cannot share a
+    # statement (VALIDATE, RENAME, partitions) resets the table's count.
+    seen: dict[str, int] = ctx.memo.setdefault("statement.merge-alter-table", {})
+    if st.syntax_error:
+        return
+    if re.match(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", st.norm):
+        seen.clear()
+        return
+    alter = alter_table(st, ctx)
+    if alter is None:
+        if not st.starts("SET", "RESET", "COMMENT"):
+            words = set(re.findall(r"[\w$]+", st.norm.lower()))
+            for table in [t for t in seen if t.rsplit(".", 1)[-1] in words]:
+                del seen[table]  # it may be what the later ALTER depends on (a backfill, an index)
+        return
+    if ctx.is_new(alter.key):
+        return
+    alone = r"^(?:VALIDATE CONSTRAINT|RENAME|SET SCHEMA|ATTACH PARTITION|DETACH PARTITION)\b"
+    if ctx.dialect == "postgres" and any(re.match(alone, a, re.I) for a in alter.actions):
+        seen.pop(alter.key, None)  # these cannot share an ALTER with other actions
+        return
+    count = seen.get(alter.key, 0) + 1
+    seen[alter.key] = count
+    if count > 1:
+        copy = " and may copy the table again" if ctx.dialect == "mysql" else ""
+        yield (f"ALTER TABLE {alter.table} follows another ALTER of the same table that it could be merged with: "
+               f"each takes its own lock{copy}. Merge the actions into one ALTER TABLE {alter.table} …, …")

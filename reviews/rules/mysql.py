@@ -1,3 +1,664 @@
-"""mysql rules (see ../shared/review-rules.md)."""
+"""MySQL-specific rules (catalogue §1.8): storage engine, character sets, online-DDL options and
+the column/constraint forms that MySQL silently ignores or can only apply by copying the table.
+
+sqlglot reads many MySQL DDL statements as a bare `Command` (`CONVERT TO CHARACTER SET`,
+`ADD CONSTRAINT … FOREIGN KEY` next to another action, `DROP INDEX … ALGORITHM=`, options on
+`CREATE INDEX`), so these rules read the statement's own tokens instead of the tree: `_ddl()`
+cuts a `CREATE TABLE` / `ALTER TABLE` / `CREATE|DROP INDEX` into its column definitions,
+constraints and options once per statement, with comments removed and string literals replaced
+by placeholders (so no keyword inside a string or comment can fool a rule, and ENUM values are
+still at hand).
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+
+from sqlglot import exp
+
+from reviews.engine.model import FileContext, Stmt
+from reviews.engine.registry import declare, rule
+
+DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
+
+# -- reading a MySQL DDL statement -------------------------------------------------------------
+
+_LEXEME = re.compile(
+    r"(?P<comment>--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?\*/)"
+    r"|(?P<string>'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\")"
+    r"|(?P<ident>`(?:[^`]|``)*`)",
+    re.DOTALL,
+)
+_NAME = r"(?:`(?:[^`]|``)*`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[\w$]+))?"
+_ALTER_TABLE = re.compile(rf"^ALTER\s+(?:ONLINE\s+|OFFLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?P<name>{_NAME})\s*(?P<rest>.*)$",
+                          re.IGNORECASE | re.DOTALL)
+_CREATE_TABLE = re.compile(rf"^CREATE\s+(?P<temp>TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})"
+                           r"\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+_CREATE_INDEX = re.compile(rf"^CREATE\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+{_NAME}\s+(?:USING\s+\w+\s+)?"
+                           rf"ON\s+(?P<name>{_NAME})\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+_DROP_INDEX = re.compile(rf"^DROP\s+INDEX\s+{_NAME}\s+ON\s+(?P<name>{_NAME})\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+_DATABASE = re.compile(r"^(?:CREATE|ALTER)\s+(?:DATABASE|SCHEMA)\b", re.IGNORECASE)
+
+_ALGORITHM = re.compile(r"\bALGORITHM\s*=?\s*(DEFAULT|INSTANT|INPLACE|COPY|NOCOPY)\b", re.IGNORECASE)
+_LOCK = re.compile(r"\bLOCK\s*=?\s*(DEFAULT|NONE|SHARED|EXCLUSIVE)\b", re.IGNORECASE)
+_ENGINE = re.compile(r"\bENGINE\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
+_CHARSET = re.compile(r"\b(?:CHARACTER\s+SET|CHARSET)\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
+_COLLATE = re.compile(r"\bCOLLATE\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
+_OPTION_START = re.compile(
+    r"^(?:ENGINE|DEFAULT|CHARACTER|CHARSET|COLLATE|ALGORITHM|LOCK|COMMENT|AUTO_INCREMENT|ROW_FORMAT|KEY_BLOCK_SIZE|"
+    r"AVG_ROW_LENGTH|CHECKSUM|COMPRESSION|CONNECTION|DATA|DELAY_KEY_WRITE|ENCRYPTION|INDEX|INSERT_METHOD|MAX_ROWS|"
+    r"MIN_ROWS|PACK_KEYS|PASSWORD|STATS_\w+|TABLESPACE|UNION|FORCE)\b", re.IGNORECASE)
+_NOT_A_COLUMN = re.compile(r"^(?:PRIMARY|KEY|INDEX|UNIQUE|FULLTEXT|SPATIAL|CONSTRAINT|FOREIGN|CHECK|PARTITION)\b",
+                           re.IGNORECASE)
+_CONSTRAINT = re.compile(rf"^(?:CONSTRAINT(?:\s+(?!FOREIGN\b|CHECK\b|PRIMARY\b|UNIQUE\b){_NAME})?\s+)?"
+                         r"(?P<kind>FOREIGN\s+KEY|CHECK)\b", re.IGNORECASE)
+_CHARACTER_TYPES = {"CHAR", "VARCHAR", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT", "ENUM", "SET"}
+_PLACEHOLDER = re.compile(r"'(\d+)'")
+
+
+@dataclasses.dataclass
+class Column:
+    name: str  # as written, without backticks
+    type: str  # upper-case base type: VARCHAR, ENUM, …
+    params: str  # what is between the type's parentheses ("" if none)
+    attrs: str  # everything after the type: NOT NULL, DEFAULT …, CHARACTER SET …, REFERENCES …
+    action: str  # CREATE | ADD | MODIFY | CHANGE
+    old_name: str = ""  # CHANGE old new …
+
+
+@dataclasses.dataclass
+class Ddl:
+    kind: str  # CREATE TABLE | ALTER TABLE | CREATE INDEX | DROP INDEX | DATABASE
+    table: str  # as written (backticks removed); "" for DATABASE
+    temporary: bool = False
+    columns: list[Column] = dataclasses.field(default_factory=list)
+    constraints: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (FOREIGN KEY | CHECK, clause)
+    options: str = ""  # table options / ALTER option clauses / index options, space-joined
+    convert: str = ""  # ALTER … CONVERT TO CHARACTER SET clause
+    text: str = ""  # the cleaned statement
+    literals: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The bare lower-case table name, as FileContext.is_new compares it."""
+        return self.table.rsplit(".", 1)[-1].lower()
+
+    def algorithm(self) -> str:
+        match = _ALGORITHM.search(self.options)
+        return match.group(1).upper() if match else ""
+
+    def lock(self) -> str:
+        match = _LOCK.search(self.options)
+        return match.group(1).upper() if match else ""
+
+
+def clean(text: str) -> tuple[str, list[str]]:
+    """The statement with comments removed, string literals replaced by `'<n>'` (their values in
+    the list) and whitespace folded; case and backtick names are kept."""
+    literals: list[str] = []
+
+    def replace(match: re.Match) -> str:
+        if match.group("comment") is not None:
+            return " "
+        if match.group("string") is not None:
+            literals.append(_unquote_string(match.group("string")))
+            return f" '{len(literals) - 1}' "
+        return match.group(0)
+
+    return " ".join(_LEXEME.sub(replace, text).split()), literals
+
+
+def _unquote_string(raw: str) -> str:
+    quote = raw[0]
+    body = raw[1:-1].replace(quote * 2, quote)
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def unquote(name: str) -> str:
+    return ".".join(part.strip().strip("`") for part in name.split("."))
+
+
+def split_top(text: str) -> list[str]:
+    """Split at commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:index].strip())
+            start = index + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def _paren_group(text: str) -> tuple[str, str]:
+    """For text starting with '(': (inside the matching parentheses, what follows)."""
+    depth = 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return text[1:index], text[index + 1:].strip()
+    return text[1:], ""
+
+
+_COLUMN_HEAD = re.compile(r"^(?P<name>`(?:[^`]|``)*`|[\w$]+)\s+(?P<type>[A-Za-z_]\w*)\s*", re.DOTALL)
+
+
+def parse_column(text: str, action: str, old_name: str = "") -> Column | None:
+    match = _COLUMN_HEAD.match(text)
+    if match is None:
+        return None
+    rest = text[match.end():]
+    params = ""
+    if rest.startswith("("):
+        params, rest = _paren_group(rest)
+    return Column(name=unquote(match.group("name")), type=match.group("type").upper(), params=params,
+                  attrs=rest, action=action, old_name=old_name)
+
+
+def _body_items(body: str, ddl: Ddl, action: str) -> None:
+    for item in split_top(body):
+        if constraint := _CONSTRAINT.match(item):
+            ddl.constraints.append((" ".join(constraint.group("kind").upper().split()), item))
+        elif not _NOT_A_COLUMN.match(item) and (column := parse_column(item, action)):
+            ddl.columns.append(column)
+
+
+_ADD = re.compile(r"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?", re.IGNORECASE)
+_MODIFY = re.compile(r"^MODIFY\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?", re.IGNORECASE)
+_CHANGE = re.compile(rf"^CHANGE\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?P<old>{_NAME})\s+", re.IGNORECASE)
+_CONVERT = re.compile(r"^CONVERT\s+TO\s+(?:CHARACTER\s+SET|CHARSET)\b", re.IGNORECASE)
+
+
+def _alter_clauses(rest: str, ddl: Ddl) -> None:
+    options = []
+    for clause in split_top(rest):
+        if add := _ADD.match(clause):
+            body = clause[add.end():]
+            if constraint := _CONSTRAINT.match(body):
+                ddl.constraints.append((" ".join(constraint.group("kind").upper().split()), body))
+            elif body.startswith("("):
+                _body_items(_paren_group(body)[0], ddl, "ADD")
+            elif not _NOT_A_COLUMN.match(body) and (column := parse_column(body, "ADD")):
+                ddl.columns.append(column)
+        elif modify := _MODIFY.match(clause):
+            if column := parse_column(clause[modify.end():], "MODIFY"):
+                ddl.columns.append(column)
+        elif change := _CHANGE.match(clause):
+            if column := parse_column(clause[change.end():], "CHANGE", unquote(change.group("old"))):
+                ddl.columns.append(column)
+        elif _CONVERT.match(clause):
+            ddl.convert = clause
+        elif _OPTION_START.match(clause):
+            options.append(clause)
+    ddl.options = " ".join(options)
+
+
+def read_ddl(text: str) -> Ddl | None:
+    cleaned, literals = clean(text)
+    cleaned = cleaned.rstrip(";").strip()
+    ddl: Ddl | None = None
+    if match := _ALTER_TABLE.match(cleaned):
+        ddl = Ddl("ALTER TABLE", unquote(match.group("name")))
+        _alter_clauses(match.group("rest"), ddl)
+    elif match := _CREATE_TABLE.match(cleaned):
+        ddl = Ddl("CREATE TABLE", unquote(match.group("name")), temporary=bool(match.group("temp")))
+        rest = match.group("rest")
+        if rest.startswith("("):
+            body, after = _paren_group(rest)
+            _body_items(body, ddl, "CREATE")
+            # Table options come before any PARTITION BY / AS SELECT / SELECT.
+            ddl.options = re.split(r"\b(?:PARTITION\s+BY|AS|SELECT|IGNORE|REPLACE)\b", after, maxsplit=1,
+                                   flags=re.IGNORECASE)[0]
+        elif not re.match(r"^(?:LIKE\b|\(\s*LIKE\b)", rest, re.IGNORECASE):
+            ddl.options = re.split(r"\b(?:AS|SELECT)\b", rest, maxsplit=1, flags=re.IGNORECASE)[0]
+    elif match := _CREATE_INDEX.match(cleaned):
+        ddl = Ddl("CREATE INDEX", unquote(match.group("name")))
+        rest = match.group("rest")
+        ddl.options = _paren_group(rest)[1] if rest.startswith("(") else rest
+    elif match := _DROP_INDEX.match(cleaned):
+        ddl = Ddl("DROP INDEX", unquote(match.group("name")), options=match.group("rest"))
+    elif _DATABASE.match(cleaned):
+        ddl = Ddl("DATABASE", "", options=cleaned)
+    if ddl is not None:
+        ddl.text, ddl.literals = cleaned, literals
+    return ddl
+
+
+def _ddl(st: Stmt, ctx: FileContext) -> Ddl | None:
+    """read_ddl(st), once per statement (several rules ask)."""
+    cached = ctx.memo.get("mysql.ddl")
+    if cached is None or cached[0] != st.index:
+        ddl = read_ddl(st.text) if st.starts("ALTER", "CREATE", "DROP INDEX") else None
+        cached = (st.index, ddl)
+        ctx.memo["mysql.ddl"] = cached
+    return cached[1]
+
+
+def _existing(st: Stmt, ctx: FileContext, kinds: tuple[str, ...] = ("ALTER TABLE",)) -> Ddl | None:
+    """The statement's DDL when it is one of `kinds` on a table not created earlier in the file."""
+    ddl = _ddl(st, ctx)
+    if ddl is None or ddl.kind not in kinds or ctx.is_new(ddl.key):
+        return None
+    return ddl
+
+
+def _literal_values(params: str, literals: list[str]) -> list[str]:
+    return [literals[int(n)] for n in _PLACEHOLDER.findall(params) if int(n) < len(literals)]
+
+
+# -- storage engine ----------------------------------------------------------------------------
+
+_SET_ENGINE = re.compile(r"^SET\s+(?:(?:GLOBAL|SESSION|PERSIST|LOCAL)\s+|@@(?:\w+\.)?)?"
+                         r"DEFAULT_STORAGE_ENGINE\s*(?:=|:=|TO)\s*(\w+)", re.IGNORECASE)
+
+
+@rule("engine.mysql.use-innodb", engines="M", category="MYSQL", severity="E", nodes=(*DDL_NODES, exp.Set),
+      summary="`ENGINE=` other than InnoDB in `CREATE TABLE` / `ALTER TABLE`, or `SET default_storage_engine`.",
+      why="MyISAM and the other non-InnoDB engines have no transactions, no foreign keys and no crash "
+          "recovery: a failed migration or a crash leaves the table half-written, and replication and "
+          "online schema tools assume InnoDB. Temporary tables are not checked.",
+      instead="Use `ENGINE=InnoDB` (or leave the engine out: InnoDB is MySQL 8's default).",
+      example="CREATE TABLE audit_log (id bigint PRIMARY KEY) ENGINE=MyISAM;")
+def engine_use_innodb(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if match := _SET_ENGINE.match(st.text.strip()):
+        if match.group(1).lower() != "innodb":
+            yield (f"SET default_storage_engine = {match.group(1)} makes later tables non-InnoDB (no transactions, "
+                   "foreign keys or crash recovery): remove it and keep InnoDB")
+        return
+    ddl = _ddl(st, ctx)
+    if ddl is None or ddl.kind not in ("CREATE TABLE", "ALTER TABLE") or ddl.temporary:
+        return
+    for engine in _ENGINE.findall(ddl.options):
+        engine = engine.strip("`")
+        if engine.lower() != "innodb":
+            yield (f"table {ddl.table} uses ENGINE={engine}, which has no transactions, foreign keys or crash "
+                   "recovery: use ENGINE=InnoDB")
+
+
+# -- character sets and collations ---------------------------------------------------------------
+
+_PG_ENCODING = re.compile(r"\bENCODING\s*=?\s*(?:'([^']*)'|([A-Za-z_][\w-]*))", re.IGNORECASE)
+_PG_COLLATIONS = re.compile(
+    r"\b(?:LC_COLLATE|LOCALE|ICU_LOCALE)\s*=?\s*(?:'([^']*)'|([A-Za-z_][\w.-]*))"
+    r"|\bCOLLATE\s+(?:\"([^\"]+)\"|([A-Za-z_][\w.]*))", re.IGNORECASE)
+
+
+def _pg_encoding_key(name: str) -> str:
+    # PostgreSQL compares encoding names ignoring case and non-alphanumerics ("UTF-8" = "utf8").
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
+    ddl = _ddl(st, ctx)
+    if ddl is None or ddl.kind in ("CREATE INDEX", "DROP INDEX"):
+        return []
+    seen: list[str] = []
+    for name in pattern.findall(ddl.text):
+        name = name.strip("`")
+        if name.upper() != "DEFAULT" and not name.isdigit() and name.lower() not in (s.lower() for s in seen):
+            seen.append(name)
+    return seen
+
+
+@rule("system.charset.allowlist", engines="MP", category="MYSQL", severity="W", nodes=(exp.Create, exp.Alter, "command"),
+      summary="`CHARSET` / `CHARACTER SET` (PostgreSQL: `CREATE DATABASE … ENCODING`) outside the allowlist "
+              "(default `utf8mb4`; flags `utf8`, `utf8mb3`, `latin1`).",
+      why="MySQL's `utf8` is the 3-byte `utf8mb3`: emoji and other 4-byte characters fail to insert or are "
+          "silently cut. `latin1` and other legacy sets lose data, and joins between columns of different "
+          "character sets cannot use indexes.",
+      instead="Use `utf8mb4` (PostgreSQL: `ENCODING 'UTF8'`), or add the character set to the rule's allowlist.",
+      example="CREATE TABLE notes (body text) DEFAULT CHARSET=utf8;",
+      payload={"allowlist": ["utf8mb4"], "postgres_allowlist": ["UTF8"]},
+      schema={"properties": {
+          "allowlist": {"type": "array", "items": {"type": "string"},
+                        "description": "MySQL character sets allowed (case-insensitive)"},
+          "postgres_allowlist": {"type": "array", "items": {"type": "string"},
+                                 "description": "PostgreSQL database encodings allowed; empty = not checked"}}})
+def charset_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if ctx.dialect == "postgres":
+        allowed = {_pg_encoding_key(n) for n in payload.get("postgres_allowlist") or ()}
+        if not allowed or not st.starts("CREATE DATABASE"):
+            return
+        for quoted, bare in _PG_ENCODING.findall(st.text):
+            name = quoted or bare
+            if name.upper() != "DEFAULT" and _pg_encoding_key(name) not in allowed:
+                yield (f"database encoding {name} is not in the allowlist "
+                       f"({', '.join(payload['postgres_allowlist'])}): use ENCODING 'UTF8'")
+        return
+    allowed = {n.lower() for n in payload.get("allowlist") or ()}
+    for name in _mysql_names(st, ctx, _CHARSET):
+        if name.lower() not in allowed:
+            extra = " (MySQL's utf8 is the 3-byte utf8mb3: 4-byte characters such as emoji fail)" \
+                if name.lower() in ("utf8", "utf8mb3") else ""
+            yield (f"character set {name} is not in the allowlist ({', '.join(payload.get('allowlist') or ())})"
+                   f"{extra}: use utf8mb4")
+
+
+_MYSQL_COLLATIONS = ["utf8mb4_0900_ai_ci", "utf8mb4_0900_as_cs", "utf8mb4_0900_bin", "utf8mb4_bin",
+                     "utf8mb4_general_ci", "utf8mb4_unicode_ci", "utf8mb4_unicode_520_ci"]
+
+
+@rule("system.collation.allowlist", engines="MP", category="MYSQL", severity="off",
+      nodes=(exp.Create, exp.Alter, "command"),
+      summary="`COLLATE` (PostgreSQL: column `COLLATE`, `CREATE DATABASE … LC_COLLATE/LOCALE`) outside the "
+              "allowlist.",
+      why="Mixed collations make comparisons and joins between columns fail ('Illegal mix of collations') or "
+          "stop using indexes, and a collation decides uniqueness and sort order.",
+      instead="Use one of the allowed collations (by default the utf8mb4 ones), or extend the allowlist.",
+      example="CREATE TABLE notes (body text COLLATE latin1_swedish_ci);",
+      payload={"allowlist": _MYSQL_COLLATIONS, "postgres_allowlist": []},
+      schema={"properties": {
+          "allowlist": {"type": "array", "items": {"type": "string"},
+                        "description": "MySQL collations allowed (case-insensitive); empty = not checked"},
+          "postgres_allowlist": {"type": "array", "items": {"type": "string"},
+                                 "description": "PostgreSQL collations/locales allowed; empty = not checked"}}})
+def collation_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if ctx.dialect == "postgres":
+        allowed = {n.lower() for n in payload.get("postgres_allowlist") or ()}
+        if not allowed or not st.starts("CREATE", "ALTER"):
+            return
+        for groups in _PG_COLLATIONS.findall(st.text):
+            name = next((g for g in groups if g), "")
+            if name and name.upper() != "DEFAULT" and name.lower() not in allowed:
+                yield f"collation {name} is not in the allowlist: use one of {', '.join(payload['postgres_allowlist'])}"
+        return
+    allowed = {n.lower() for n in payload.get("allowlist") or ()}
+    if not allowed:
+        return
+    for name in _mysql_names(st, ctx, _COLLATE):
+        if name.lower() not in allowed:
+            yield f"collation {name} is not in the allowlist: use one of {', '.join(payload['allowlist'])}"
+
+
+def _table_charset(ddl: Ddl) -> str:
+    match = _CHARSET.search(ddl.options) or _CHARSET.search(ddl.convert)
+    return match.group(1).strip("`") if match else ""
+
+
+@rule("table.require-charset", engines="M", category="MYSQL", severity="off", nodes=(exp.Create, "command"),
+      summary="`CREATE TABLE` without a table-level `DEFAULT CHARSET=`.",
+      why="Without it the table takes the database default, which differs between servers and environments.",
+      instead="State `DEFAULT CHARSET=utf8mb4` on every table.",
+      example="CREATE TABLE notes (id bigint PRIMARY KEY);")
+def table_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _ddl(st, ctx)
+    if ddl is not None and ddl.kind == "CREATE TABLE" and (ddl.columns or ddl.options) and not _table_charset(ddl):
+        yield f"table {ddl.table} does not state its character set: add DEFAULT CHARSET=utf8mb4"
+
+
+@rule("table.require-collation", engines="M", category="MYSQL", severity="off", nodes=(exp.Create, "command"),
+      summary="`CREATE TABLE` without a table-level `COLLATE=`.",
+      why="Without it the table takes the server's default collation, which changed between MySQL 5.7 and 8.0.",
+      instead="State `COLLATE=utf8mb4_0900_ai_ci` (or your standard collation) on every table.",
+      example="CREATE TABLE notes (id bigint PRIMARY KEY) DEFAULT CHARSET=utf8mb4;")
+def table_require_collation(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _ddl(st, ctx)
+    if ddl is not None and ddl.kind == "CREATE TABLE" and (ddl.columns or ddl.options) \
+            and not _COLLATE.search(ddl.options):
+        yield f"table {ddl.table} does not state its collation: add COLLATE=utf8mb4_0900_ai_ci (or your standard)"
+
+
+@rule("column.require-charset", engines="M", category="MYSQL", severity="off", nodes=(exp.Create, exp.Alter, "command"),
+      summary="A character column (`CHAR`, `VARCHAR`, `TEXT`, `ENUM`, `SET`) without `CHARACTER SET`.",
+      why="The column silently takes the table's character set, which may not be the one intended.",
+      instead="State `CHARACTER SET utf8mb4` on each character column.",
+      example="CREATE TABLE notes (body text);")
+def column_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _ddl(st, ctx)
+    if ddl is None:
+        return
+    for column in ddl.columns:
+        if column.type in _CHARACTER_TYPES and not _CHARSET.search(column.attrs) \
+                and not re.search(r"\bBINARY\b", column.attrs, re.IGNORECASE):
+            yield f"column {column.name} ({column.type}) does not state its character set: add CHARACTER SET utf8mb4"
+
+
+@rule("table.disallow-set-charset", engines="M", category="MYSQL", severity="off",
+      nodes=(exp.Create, exp.Alter, "command"),
+      summary="A table-level character set: `CREATE TABLE … CHARSET=`, `ALTER TABLE … CHARACTER SET`, "
+              "`CONVERT TO CHARACTER SET`.",
+      why="Teams that manage character sets at the database level want no table to deviate from it; "
+          "`CONVERT TO` also rewrites the whole table.",
+      instead="Leave the character set to the database default.",
+      example="CREATE TABLE notes (id bigint PRIMARY KEY) DEFAULT CHARSET=latin1;")
+def table_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _ddl(st, ctx)
+    if ddl is not None and ddl.kind in ("CREATE TABLE", "ALTER TABLE") and (charset := _table_charset(ddl)):
+        yield f"table {ddl.table} sets its character set ({charset}): remove it and use the database default"
+
+
+@rule("column.disallow-set-charset", engines="M", category="MYSQL", severity="off",
+      nodes=(exp.Create, exp.Alter, "command"),
+      summary="A column-level `CHARACTER SET`.",
+      why="A column whose character set differs from its table's cannot be joined or compared with the "
+          "others without conversion (and without indexes).",
+      instead="Leave the character set to the table.",
+      example="CREATE TABLE notes (body text CHARACTER SET latin1);")
+def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _ddl(st, ctx)
+    if ddl is None:
+        return
+    for column in ddl.columns:
+        if match := _CHARSET.search(column.attrs):
+            yield (f"column {column.name} sets its character set ({match.group(1).strip('`')}): remove it and "
+                   "use the table's")
+
+
+# -- online DDL options ----------------------------------------------------------------------------------
+
+
+@rule("statement.require-algorithm-option", engines="M", category="MYSQL", severity="W",
+      nodes=(exp.Alter, "command"),
+      summary="`ALTER TABLE` on an existing table without `ALGORITHM=`.",
+      why="Without `ALGORITHM=`, MySQL silently falls back to the slowest algorithm the change needs, "
+          "possibly a full table copy that blocks writes. With `ALGORITHM=INSTANT` or `INPLACE` it fails at "
+          "once instead, before doing anything. (`ALGORITHM=DEFAULT` is the same as leaving it out.)",
+      instead="Add `ALGORITHM=INSTANT` (or `INPLACE`) so an unexpectedly expensive change fails fast.",
+      example="ALTER TABLE orders ADD COLUMN note varchar(200);")
+def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _existing(st, ctx)
+    if ddl is not None and ddl.algorithm() in ("", "DEFAULT"):
+        yield (f"ALTER TABLE {ddl.table} does not state ALGORITHM=: add ALGORITHM=INSTANT (or INPLACE) so the change "
+               "fails fast instead of silently copying the table")
+
+
+@rule("statement.require-lock-option", engines="M", category="MYSQL", severity="W", nodes=(exp.Alter, "command"),
+      summary="`ALTER TABLE` on an existing table without `LOCK=` (not required with `ALGORITHM=INSTANT`).",
+      why="Without `LOCK=`, MySQL takes whatever lock the change needs, up to blocking all writes; "
+          "`LOCK=NONE` makes it fail at once if concurrent writes cannot be allowed. "
+          "(`LOCK=DEFAULT` is the same as leaving it out.)",
+      instead="Add `LOCK=NONE` (or use `ALGORITHM=INSTANT`, which takes no table lock).",
+      example="ALTER TABLE orders ADD INDEX idx_orders_created (created_at), ALGORITHM=INPLACE;")
+def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _existing(st, ctx)
+    if ddl is not None and ddl.algorithm() != "INSTANT" and ddl.lock() in ("", "DEFAULT"):
+        yield (f"ALTER TABLE {ddl.table} does not state LOCK=: add LOCK=NONE so the change fails fast instead of "
+               "blocking writes (or use ALGORITHM=INSTANT)")
+
+
+@rule("statement.disallow-offline-ddl", engines="M", category="MYSQL", severity="E", nodes=DDL_NODES,
+      summary="`ALGORITHM=COPY` on an existing table.",
+      why="`ALGORITHM=COPY` rebuilds the table row by row into a copy while writes are blocked, for as long as "
+          "the copy takes.",
+      instead="Use `ALGORITHM=INPLACE` or `INSTANT`; for a change that needs a copy, use gh-ost or pt-online-schema-"
+              "change.",
+      example="ALTER TABLE orders MODIFY note text, ALGORITHM=COPY;")
+def disallow_offline_ddl(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _existing(st, ctx, ("ALTER TABLE", "CREATE INDEX", "DROP INDEX"))
+    if ddl is not None and ddl.algorithm() == "COPY":
+        yield (f"ALGORITHM=COPY copies table {ddl.table} while blocking writes: use ALGORITHM=INPLACE/INSTANT, or "
+               "gh-ost / pt-online-schema-change for a change that needs a copy")
+
+
+@rule("statement.disallow-blocking-lock-option", engines="M", category="MYSQL", severity="E", nodes=DDL_NODES,
+      summary="`LOCK=SHARED` (blocks writes) or `LOCK=EXCLUSIVE` (blocks reads and writes) on an existing table.",
+      why="The lock is held for the whole operation: on a large table, minutes of failed writes (or reads).",
+      instead="Leave `LOCK=` out or use `LOCK=NONE`.",
+      example="ALTER TABLE orders ADD INDEX idx_orders_created (created_at), LOCK=EXCLUSIVE;")
+def disallow_blocking_lock(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _existing(st, ctx, ("ALTER TABLE", "CREATE INDEX", "DROP INDEX"))
+    if ddl is None:
+        return
+    lock = ddl.lock()
+    if lock in ("SHARED", "EXCLUSIVE"):
+        blocked = "writes" if lock == "SHARED" else "reads and writes"
+        yield f"LOCK={lock} blocks {blocked} on table {ddl.table} for the whole operation: use LOCK=NONE or leave it out"
+
+
+# -- columns and constraints -------------------------------------------------------------------------
+
+_POSITION = re.compile(rf"\b(FIRST|AFTER\s+{_NAME})\s*$", re.IGNORECASE)
+
+
+@rule("statement.add-column-without-position", engines="M", category="MYSQL", severity="I",
+      nodes=(exp.Alter, "command"),
+      summary="`ADD COLUMN … FIRST/AFTER` on an existing table.",
+      why="Before MySQL 8.0.29 only a column appended at the end can be added with `ALGORITHM=INSTANT`; a "
+          "positioned column rebuilds the table. Column order is cosmetic.",
+      instead="Append the column (drop `FIRST`/`AFTER …`).",
+      example="ALTER TABLE orders ADD COLUMN note varchar(200) AFTER id;")
+def add_column_position(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _existing(st, ctx)
+    if ddl is None:
+        return
+    for column in ddl.columns:
+        if column.action == "ADD" and (match := _POSITION.search(column.attrs)):
+            position = " ".join(match.group(1).replace("`", "").split())
+            yield (f"ADD COLUMN {column.name} … {position} on table {ddl.table} cannot be INSTANT before MySQL 8.0.29 "
+                   "(the table is rebuilt): append the column at the end instead")
+
+
+@rule("column.mysql.default-disallow-expression", engines="M", category="MYSQL", severity="W",
+      nodes=(exp.Alter, "command"),
+      summary="`ADD COLUMN … DEFAULT (expr)` on an existing table.",
+      why="An expression default (MySQL 8.0.13+) cannot be added instantly: the table is rebuilt to store the "
+          "value for every row.",
+      instead="Add the column without the default (or with a constant), then `ALTER COLUMN … SET DEFAULT (expr)`, "
+              "and backfill in batches.",
+      example="ALTER TABLE orders ADD COLUMN token char(36) DEFAULT (uuid());")
+def default_expression(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _existing(st, ctx)
+    if ddl is None:
+        return
+    for column in ddl.columns:
+        if column.action == "ADD" and re.search(r"\bDEFAULT\s*\(", column.attrs, re.IGNORECASE):
+            yield (f"ADD COLUMN {column.name} with an expression DEFAULT (…) rebuilds table {ddl.table}: add the "
+                   "column without it, then ALTER COLUMN … SET DEFAULT (…) and backfill in batches")
+
+
+@rule("column.mysql.inline-references-ignored", engines="M", category="MYSQL", severity="E",
+      nodes=(exp.Create, exp.Alter, "command"),
+      summary="A column-level `REFERENCES` in `CREATE TABLE` / `ADD COLUMN`: MySQL ≤ 8.4 parses it and "
+              "creates no foreign key.",
+      why="MySQL up to 8.4 accepts `col int REFERENCES other(id)` and silently ignores it (MySQL 9 and MariaDB "
+          "honour it): the schema looks protected but nothing is enforced.",
+      instead="Declare the key at table level: `FOREIGN KEY (col) REFERENCES other (id)`.",
+      example="CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id));")
+def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _ddl(st, ctx)
+    if ddl is None:
+        return
+    for column in ddl.columns:
+        if match := re.search(rf"\bREFERENCES\s+({_NAME})", column.attrs, re.IGNORECASE):
+            yield (f"column {column.name} REFERENCES {unquote(match.group(1))} creates no foreign key on MySQL ≤ 8.4 "
+                   f"(it is silently ignored): declare it at table level, FOREIGN KEY ({column.name}) REFERENCES …")
+
+
+def _foreign_key_checks_off(st: Stmt, ctx: FileContext) -> bool:
+    """Whether `SET foreign_key_checks = 0` is in effect (this statement updates the memo)."""
+    match = re.match(r"^SET\s+(?:SESSION\s+|LOCAL\s+|@@(?:SESSION\.)?)?FOREIGN_KEY_CHECKS\s*(?:=|:=)\s*(\w+)",
+                     st.text.strip(), re.IGNORECASE)
+    if match:
+        ctx.memo["mysql.foreign_key_checks_off"] = match.group(1).upper() in ("0", "OFF", "FALSE")
+    return bool(ctx.memo.get("mysql.foreign_key_checks_off"))
+
+
+@rule("constraint.mysql.add-validated-constraint", engines="M", category="MYSQL", severity="W",
+      nodes=(*DDL_NODES, exp.Set),
+      summary="`ADD FOREIGN KEY` / `ADD CHECK` on an existing table (a table copy or a full validation scan "
+              "that blocks writes).",
+      why="With `foreign_key_checks` on, adding a foreign key needs `ALGORITHM=COPY`; adding an enforced CHECK "
+          "validates every row. Either way writes wait for the whole table.",
+      instead="Run it off-peak or through an online schema tool (gh-ost, pt-online-schema-change); "
+              "`SET foreign_key_checks = 0` first (INPLACE, no validation) only if the data is proven valid.",
+      example="ALTER TABLE orders ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);")
+def add_validated_constraint(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    checks_off = _foreign_key_checks_off(st, ctx)
+    ddl = _existing(st, ctx)
+    if ddl is None:
+        return
+    for kind, clause in ddl.constraints:
+        if kind == "FOREIGN KEY" and not checks_off:
+            yield (f"ADD FOREIGN KEY on table {ddl.table} copies the table (writes blocked) while foreign_key_checks is "
+                   "on: run it off-peak or with an online schema tool; SET foreign_key_checks = 0 only if the data is "
+                   "proven valid")
+        elif kind == "CHECK" and not re.search(r"\bNOT\s+ENFORCED\b", clause, re.IGNORECASE):
+            yield (f"ADD CHECK on table {ddl.table} validates every row while writes wait: run it off-peak or with an "
+                   "online schema tool")
+
+
+# -- ENUM / SET changes ---------------------------------------------------------------------------------
+
+
+def _set_bytes(count: int) -> int:
+    return (count + 7) // 8 if count <= 32 else 8
+
+
+def _enum_change(kind: str, old: list[str], new: list[str]) -> str:
+    """What makes changing the member list from old to new copy the table ("" if nothing)."""
+    removed = [v for v in old if v not in new]
+    if removed:
+        return "removes " + ", ".join(repr(v) for v in removed)
+    if new[:len(old)] != old:
+        kept = [v for v in new if v in old]
+        return "reorders the values" if kept != old else "inserts values before the end of the list"
+    if kind == "ENUM" and len(old) <= 255 < len(new):
+        return "grows past 255 values (2 bytes per row instead of 1)"
+    if kind == "SET" and _set_bytes(len(old)) != _set_bytes(len(new)):
+        return f"grows from {len(old)} to {len(new)} members (storage {_set_bytes(len(old))} → {_set_bytes(len(new))} bytes)"
+    return ""
+
+
+@rule("column.mysql.enum-set-change-copy", engines="M", category="MYSQL", severity="I",
+      nodes=(exp.Create, exp.Alter, "command"),
+      summary="`MODIFY`/`CHANGE` of an ENUM/SET column on an existing table that removes, reorders or inserts "
+              "values mid-list, or crosses 255 (ENUM) / 8·k (SET) members. Decided only when the column's previous "
+              "definition is in the same file (the database's current definition is not known).",
+      why="Only appending values at the end of the list, without changing the storage size, is an instant "
+          "metadata change; anything else copies the table and can change stored values.",
+      instead="Append new values at the end of the list; never remove or reorder values on a large table.",
+      example="ALTER TABLE orders ADD COLUMN state ENUM('new','paid');\nALTER TABLE orders MODIFY state "
+              "ENUM('new','pending','paid');")
+def enum_set_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    ddl = _ddl(st, ctx)
+    if ddl is None or ddl.kind not in ("CREATE TABLE", "ALTER TABLE"):
+        return
+    known: dict[tuple[str, str], tuple[str, list[str]]] = ctx.memo.setdefault("column.mysql.enum-set-change-copy", {})
+    for column in ddl.columns:
+        key = (ddl.key, column.name.lower())
+        if column.action in ("MODIFY", "CHANGE"):
+            old_key = (ddl.key, (column.old_name or column.name).lower())
+            old = known.pop(old_key, None)
+            if old and old[0] == column.type and not ctx.is_new(ddl.key):
+                new = _literal_values(column.params, ddl.literals)
+                if change := _enum_change(column.type, old[1], new):
+                    yield (f"{column.type} column {ddl.table}.{column.name}: the new value list {change}, so MySQL "
+                           "copies the table: only append values at the end of the list")
+        if column.type in ("ENUM", "SET"):
+            known[key] = (column.type, _literal_values(column.params, ddl.literals))
+
+
+declare("advice.online-migration", engines="M", category="MYSQL", needs_database=True,
+        summary="Advise gh-ost (`-- migration-type: ghost`) for an `ALTER TABLE` on a big table: needs the "
+                "table's row count from a live database, so it finds nothing in an offline review.",
+        why="A blocking ALTER on a table with hundreds of millions of rows runs for hours; gh-ost copies it "
+            "online.",
+        instead="Run large-table changes through gh-ost or pt-online-schema-change.")

@@ -1,3 +1,256 @@
-"""transactions rules (see ../shared/review-rules.md)."""
+"""Transactions and file structure (catalogue §1.4): what a file's BEGIN/COMMIT do, and what
+cannot run inside them.
+
+The engine tracks the file's own transaction (`ctx.in_transaction`, `ctx.transaction_began_line`)
+from explicit BEGIN/START TRANSACTION … COMMIT/END/ROLLBACK; §0's profile does not assume the
+migration tool wraps the file in a transaction (statement.concurrently-in-transaction has an
+`assume_in_transaction` payload for tools that do).
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from reviews.engine.model import FileContext, Stmt
+from reviews.engine.registry import Hit, rule
+from reviews.rules.locking import NAME, added_columns, alter_table, create_index, dml_write, flat, targets
+
+_BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! ATOMIC\b)")
+_END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b")
+
+
+def begins(st: Stmt) -> bool:
+    return bool(_BEGIN.match(st.norm))
+
+
+def ends(st: Stmt) -> str | None:
+    """COMMIT, END, ROLLBACK or ABORT when the statement ends the open transaction (not ROLLBACK TO a
+    savepoint, not COMMIT/ROLLBACK PREPARED of a two-phase transaction)."""
+    match = _END.match(st.norm)
+    if match is None or re.search(r"\b(?:TO|PREPARED)\b", st.norm):
+        return None
+    return match.group(1)
+
+
+def non_transactional(st: Stmt, ctx: FileContext) -> str | None:
+    """What a statement is, when PostgreSQL refuses to run it inside a transaction block."""
+    if st.syntax_error:
+        return None
+    norm = st.norm
+    if (index := create_index(st, ctx)) is not None:
+        return "CREATE INDEX CONCURRENTLY" if index.concurrently else None
+    concurrently = re.search(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", norm) is not None
+    if st.starts("DROP INDEX") and concurrently:
+        return "DROP INDEX CONCURRENTLY"
+    if st.starts("REINDEX"):
+        if concurrently:
+            return "REINDEX CONCURRENTLY"
+        if match := re.match(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SYSTEM)\b", norm):
+            return f"REINDEX {match.group(1)}"
+        return None
+    if st.starts("ALTER TABLE") and re.search(r"\bDETACH PARTITION\b.*\bCONCURRENTLY\b", norm):
+        return "DETACH PARTITION … CONCURRENTLY"
+    if st.starts("VACUUM"):
+        return "VACUUM"
+    for what in ("CREATE DATABASE", "DROP DATABASE", "CREATE TABLESPACE", "DROP TABLESPACE", "ALTER SYSTEM"):
+        if st.starts(what):
+            return what
+    if st.starts("ALTER DATABASE") and re.search(r"\bSET TABLESPACE\b", norm):
+        return "ALTER DATABASE … SET TABLESPACE"
+    return None
+
+
+@rule("statement.concurrently-in-transaction", engines="P", category="TX", severity="E", nodes=("*",),
+      summary="`CREATE/DROP INDEX CONCURRENTLY`, `REINDEX CONCURRENTLY`, `DETACH … CONCURRENTLY`, `VACUUM`, "
+              "`CREATE DATABASE` inside an explicit `BEGIN … COMMIT` (or, with `assume_in_transaction`, in a "
+              "multi-statement file).",
+      why="PostgreSQL refuses to run these in a transaction block (error 25001): the migration fails, and with a "
+          "tool that wraps files in a transaction it fails on every attempt.",
+      instead="Put the statement in a file of its own and tell the tool not to wrap it in a transaction "
+              "(`disable_ddl_transaction!`, `-- atlas:txmode none`, alembic `autocommit_block`).",
+      example="BEGIN; CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id); COMMIT;",
+      payload={"assume_in_transaction": False},
+      schema={"properties": {"assume_in_transaction": {"type": "boolean"}}})
+def statement_concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    memo = ctx.memo.setdefault("statement.concurrently-in-transaction", {"ended": False})
+    if ends(st):
+        memo["ended"] = True  # with assume_in_transaction: the tool's transaction is over
+        return
+    what = non_transactional(st, ctx)
+    if what is None:
+        return
+    if ctx.in_transaction:
+        where = f"inside the transaction opened at line {ctx.transaction_began_line}"
+    elif payload.get("assume_in_transaction") and ctx.statement_count > 1 and not memo["ended"]:
+        where = "in a multi-statement file that the migration tool runs in one transaction (assume_in_transaction)"
+    else:
+        return
+    yield (f"{what} cannot run {where}: PostgreSQL fails with error 25001. Move it to a file of its own and run "
+           "that file outside a transaction (disable_ddl_transaction!, -- atlas:txmode none, alembic "
+           "autocommit_block)")
+
+
+@rule("statement.non-transactional", engines="P", category="TX", severity="I", nodes=("*",),
+      summary="A statement that cannot run in a transaction block (the list of "
+              "statement.concurrently-in-transaction) in a file with other statements.",
+      why="Most migration tools run a file in one transaction; a statement that cannot run in one needs the file "
+          "to be run differently, which is easiest to see and to get right when it stands alone.",
+      instead="Isolate it in a file of its own (SET statements before it are fine) and mark that file "
+              "non-transactional in the migration tool.",
+      example="CREATE TABLE a (id bigint); CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
+def statement_non_transactional(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    memo = ctx.memo.setdefault("statement.non-transactional", {"only_settings": True})
+    only_settings_before = memo["only_settings"]
+    if not st.starts("SET", "RESET"):
+        memo["only_settings"] = False
+    what = non_transactional(st, ctx)
+    if what is None or ctx.in_transaction:  # inside BEGIN … COMMIT it is statement.concurrently-in-transaction
+        return
+    if ctx.statement_count == 1 or (only_settings_before and st.index == ctx.statement_count - 1):
+        return  # already alone in its file
+    yield (f"{what} cannot run in a transaction block, and this file has other statements: isolate it in a file "
+           "of its own and mark that file non-transactional in the migration tool")
+
+
+@rule("statement.transaction-nesting", engines="PMS", category="TX", severity="W", nodes=("*",),
+      summary="`BEGIN` inside an open transaction; `COMMIT`/`END`/`ROLLBACK` with none open.",
+      why="PostgreSQL ignores a nested BEGIN with a warning, MySQL silently commits the open transaction first, "
+          "SQLite fails; a COMMIT without a transaction commits nothing (and fails on SQLite). Either way the "
+          "file does not do what its structure says.",
+      instead="Remove the extra BEGIN/COMMIT, or split the file.",
+      example="BEGIN; ALTER TABLE orders ADD COLUMN note text; BEGIN; COMMIT;")
+def statement_transaction_nesting(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if st.syntax_error:
+        return
+    if begins(st) and ctx.in_transaction:
+        effect = {"postgres": "PostgreSQL ignores it with a warning",
+                  "mysql": "MySQL silently commits the open transaction first",
+                  "sqlite": "SQLite fails (cannot start a transaction within a transaction)"}[ctx.dialect]
+        yield (f"{st.norm.split()[0]} inside the transaction opened at line {ctx.transaction_began_line}: {effect}. "
+               "Remove the inner BEGIN or split the file")
+    elif (word := ends(st)) and not ctx.in_transaction:
+        effect = "fails on SQLite" if ctx.dialect == "sqlite" else "does nothing"
+        yield f"{word} with no open transaction {effect}: remove it (or add the BEGIN it belongs to)"
+
+
+@rule("statement.uncommitted-transaction", engines="PMS", category="TX", severity="E", at_end=True,
+      summary="`BEGIN`/`START TRANSACTION` with no `COMMIT`/`ROLLBACK` before the end of the file.",
+      why="The session ends with the transaction open: everything after BEGIN is rolled back while the tool "
+          "reports success.",
+      instead="Add the `COMMIT`.",
+      example="BEGIN; ALTER TABLE orders ADD COLUMN note text;")
+def statement_uncommitted_transaction(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    if ctx.in_transaction:
+        # no line number in the message: it is part of the fingerprint of a finding without a statement
+        yield Hit("this BEGIN opens a transaction that the file never commits: everything after it is rolled "
+                  "back when the session ends, although the tool reports success. Add COMMIT at the end",
+                  line=ctx.transaction_began_line)
+
+
+@rule("statement.disallow-commit", engines="PMS", category="TX", severity="off", nodes=("*",),
+      summary="Any explicit `COMMIT` (the migration tool should own the transaction).",
+      why="A COMMIT in a file the tool runs in a transaction ends the tool's transaction early: what follows runs "
+          "outside it and a failure leaves the file half-applied.",
+      instead="Remove the COMMIT; split the file if parts must run in separate transactions.",
+      example="ALTER TABLE orders ADD COLUMN note text; COMMIT;")
+def statement_disallow_commit(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if not st.syntax_error and ends(st) in ("COMMIT", "END"):
+        yield (f"explicit {ends(st)}: let the migration tool own the transaction; remove it, and split the file if "
+               "parts must run in separate transactions")
+
+
+_GUARDED_CREATE = re.compile(
+    r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?(TABLE|SEQUENCE|SCHEMA|EXTENSION|MATERIALIZED VIEW|"
+    r"FOREIGN TABLE)\b( IF NOT EXISTS\b)?")
+_GUARDED_DROP = re.compile(
+    r"^DROP (TABLE|INDEX|VIEW|MATERIALIZED VIEW|SEQUENCE|SCHEMA|TYPE|DOMAIN|EXTENSION|FUNCTION|PROCEDURE|TRIGGER|"
+    r"FOREIGN TABLE)\b(?: CONCURRENTLY)?( IF EXISTS\b)?")
+
+
+def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[str]:
+    norm = st.norm
+    if (index := create_index(st, ctx)) is not None:
+        if index.name is None:
+            yield "CREATE INDEX without a name (a retry adds a second index): name it and add IF NOT EXISTS"
+        elif not re.match(r"^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?IF NOT EXISTS\b", norm):
+            yield f"CREATE INDEX {index.name} has no IF NOT EXISTS"
+        return
+    if match := _GUARDED_CREATE.match(norm):
+        kind = match.group(1)  # (views, functions, types: no IF NOT EXISTS to advise)
+        if not match.group(2):
+            name = re.match(rf"^\S+(?: \S+)*? {kind} ({NAME})", flat(st, ctx), re.I)
+            yield f"CREATE {kind} {name.group(1) if name else ''} has no IF NOT EXISTS".replace("  ", " ")
+        return
+    if match := _GUARDED_DROP.match(norm):
+        if not match.group(2):
+            names = targets(flat(st, ctx), rf"^DROP {match.group(1)} (?:CONCURRENTLY )?")
+            yield f"DROP {match.group(1)} {', '.join(names)} has no IF EXISTS".replace("  ", " ")
+        return
+    alter = alter_table(st, ctx)
+    for action in alter.actions if alter else ():
+        upper = action.upper()
+        if upper.startswith("ADD") and added_columns(action) and not re.match(r"^ADD (?:COLUMN )?IF NOT EXISTS\b",
+                                                                              upper):
+            yield f"ADD COLUMN {added_columns(action)[0][0]} on {alter.table} has no IF NOT EXISTS"
+        elif match := re.match(rf"^DROP (COLUMN|CONSTRAINT) (?!IF EXISTS\b)({NAME})", action, re.I):
+            yield f"DROP {match.group(1).upper()} {match.group(2)} on {alter.table} has no IF EXISTS"
+        elif re.match(r"^DROP (?!COLUMN\b|CONSTRAINT\b|IF EXISTS\b|DEFAULT\b|NOT NULL\b|EXPRESSION\b|IDENTITY\b)",
+                      upper):
+            yield f"{action.split(' (')[0]} on {alter.table} has no IF EXISTS"
+
+
+@rule("statement.prefer-robust-stmts", engines="P", category="TX", severity="W", nodes=("*",),
+      summary="In a file that cannot run in one transaction (it uses CONCURRENTLY or commits mid-file): "
+              "`CREATE`/`DROP`/`ADD COLUMN` without `IF [NOT] EXISTS`.",
+      why="Such a file can fail half-way with part of it applied; the retry then stops at the first statement "
+          "that already ran (relation already exists / does not exist).",
+      instead="Add `IF NOT EXISTS` / `IF EXISTS` so that the file can be re-run after a partial failure.",
+      example="CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
+def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if st.syntax_error or ctx.in_transaction or not (ctx.has_concurrently or ctx.has_mid_file_commit):
+        return  # inside BEGIN … COMMIT a failure rolls everything back: the retry starts clean
+    why = ("uses CONCURRENTLY" if ctx.has_concurrently else "commits mid-file")
+    for problem in _missing_guards(st, ctx):
+        yield (f"{problem}: this file {why}, so it cannot run in one transaction and a retry after a partial "
+               "failure stops here. Add the IF [NOT] EXISTS guard")
+
+
+@rule("statement.maximum-statements-in-transaction", engines="PMS", category="TX", severity="off", nodes=("*",),
+      summary="More than `max_statements` statements in one explicit transaction (payload, default 50).",
+      why="A long transaction holds every lock it took until the end, and a failure near the end throws all of "
+          "it away.",
+      instead="Split the work into several transactions or files.",
+      example="BEGIN; … 51 statements …; COMMIT;",
+      payload={"max_statements": 50},
+      schema={"properties": {"max_statements": {"type": "integer", "minimum": 1}}})
+def statement_maximum_statements_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    memo = ctx.memo.setdefault("statement.maximum-statements-in-transaction", {"count": 0})
+    if not ctx.in_transaction or begins(st) or ends(st):
+        memo["count"] = 0
+        return
+    memo["count"] += 1
+    limit = int(payload.get("max_statements", 50))
+    if memo["count"] == limit + 1:
+        yield (f"the transaction opened at line {ctx.transaction_began_line} has more than {limit} statements "
+               "(this is the first one over): split it into several transactions or files")
+
+
+@rule("statement.disallow-mix-in-ddl", engines="PMS", category="TX", severity="W", strict="E", nodes=("*",),
+      summary="`UPDATE`/`DELETE`/`INSERT … SELECT`/`COPY` into an existing table in a file that also alters "
+              "existing tables (not: seeding a table created in the file, literal `INSERT … VALUES`, SQLite "
+              "rebuild copies).",
+      why="A backfill in the DDL file runs in the same transaction as the ALTERs, so it holds their locks for as "
+          "long as it runs, and it cannot be batched, throttled or resumed.",
+      instead="A separate data migration that updates in batches, outside the DDL transaction.",
+      example="ALTER TABLE orders ADD COLUMN status text; UPDATE orders SET status = 'new';")
+def statement_disallow_mix_in_ddl(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if not ctx.alters_existing_tables:
+        return
+    write = dml_write(st, ctx)
+    if write is None or (not write.from_query and write.verb in ("INSERT", "REPLACE")) or ctx.is_new(write.key):
+        return
+    what = f"{write.verb} … SELECT" if write.verb in ("INSERT", "REPLACE") else write.verb
+    yield (f"{what} writes to existing table {write.table} in a file that also alters existing tables: the backfill "
+           "holds the DDL locks and cannot be batched. Move it to a separate data migration that works in batches "
+           "outside the DDL transaction")

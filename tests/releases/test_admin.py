@@ -32,7 +32,7 @@ SECRET = "correct-horse-battery-staple"
 @pytest.fixture
 def world(admin_user):
     """One row of every model of the three apps."""
-    policy = ReviewPolicy.objects.create(name="recommended")
+    policy = ReviewPolicy.objects.get_or_create(name="recommended")[0]
     rule = RuleSetting.objects.create(policy=policy, rule_id="ddl.drop-table", severity="error")
     project = Project.objects.create(slug="shop", name="Shop", default_policy=policy)
     group = Group.objects.create(name="release-managers")

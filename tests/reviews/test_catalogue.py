@@ -43,8 +43,11 @@ def catalogue() -> list[tuple[str, str, str]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) < 4 or not re.match(r"^[a-z*]", cells[0]) or cells[0] == "id":
             continue
-        for rule_id in expand(cells[0]):
-            rows.append((rule_id, cells[1], cells[2]))
+        ids = expand(cells[0])
+        severities = [part.strip() for part in cells[2].split("/")]  # "W / off": one per grouped id
+        for position, rule_id in enumerate(ids):
+            severity = severities[position] if len(severities) == len(ids) else cells[2]
+            rows.append((rule_id, cells[1], severity))
     return rows
 
 

@@ -121,3 +121,17 @@ def test_unknown_rule_ids_and_bad_severities_are_refused_in_policies():
         Policy.from_rows("p", [("no.such-rule", "error", {})])
     with pytest.raises(ValueError, match="severity must be one of"):
         Policy.from_rows("p", [("table.disallow-drop", "fatal", {})])
+
+
+def test_passwords_never_reach_a_finding():
+    sql = "CREATE ROLE app LOGIN PASSWORD 'hunter2';\nCREATE USER 'a'@'%' IDENTIFIED BY 's3cret';\n"
+    for dialect in ("postgres", "mysql"):
+        found = review_file("0001_x.sql", sql, dialect, Policy.everything()).findings
+        assert any(f.rule == "security.disallow-plaintext-password" for f in found)
+        assert not any("hunter2" in f.statement + f.message or "s3cret" in f.statement + f.message for f in found)
+
+
+@pytest.mark.parametrize("sql", ["(", "CREATE", "DROP TABLE;", "SELECT 'x"])
+def test_input_cut_short_is_a_syntax_error_not_a_crash(sql):
+    found = review(sql)
+    assert [f.rule for f in found.findings if f.rule == "system.syntax-error"] == ["system.syntax-error"]

@@ -26,3 +26,266 @@ def test_drop_database(dialect):
 def test_mysql_drop_schema_is_drop_database():
     assert flags("DROP SCHEMA shop;", "mysql", "database.disallow-drop")
     assert not flags("DROP SCHEMA shop;", "postgres", "database.disallow-drop")
+
+
+# -- table.disallow-drop: more cases ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])  # SQLite drops one table per statement
+def test_drop_of_several_tables_points_at_each_existing_one(dialect):
+    found = findings("CREATE TABLE tmp (id int);\nDROP TABLE tmp, orders;", dialect, "table.disallow-drop")
+    assert [(f.line, f.column) for f in found] == [(2, 17)]
+    assert "DROP TABLE orders" in found[0].message
+
+
+REBUILD = """CREATE TABLE {new} (id integer PRIMARY KEY, name text NOT NULL);
+INSERT INTO {new} (id, name) SELECT id, name FROM users;
+DROP TABLE users;
+ALTER TABLE {new} RENAME TO users;
+"""
+
+
+@pytest.mark.parametrize("new", ["new_users", "new__users", "users_new", '"new__users"'])
+def test_the_drop_step_of_a_sqlite_rebuild_is_fine(new):
+    assert not flags(REBUILD.format(new=new), "sqlite", "table.disallow-drop")
+
+
+def test_a_copy_into_a_differently_named_table_is_no_rebuild():
+    sql = REBUILD.format(new="users_archive").replace("RENAME TO users", "RENAME TO users_old")
+    [found] = findings(sql, "sqlite", "table.disallow-drop")
+    assert found.line == 3 and "DROP TABLE users" in found.message
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_the_rebuild_exception_is_sqlite_only(dialect):
+    assert flags(REBUILD.format(new="new_users"), dialect, "table.disallow-drop")
+
+
+def test_a_drop_before_the_copy_is_no_rebuild():
+    sql = "CREATE TABLE new_users (id int);\nDROP TABLE users;\nINSERT INTO new_users (id) SELECT id FROM users;"
+    assert flags(sql, "sqlite", "table.disallow-drop")
+
+
+# -- schema.disallow-drop ------------------------------------------------------------------------------
+
+
+def test_drop_schema():
+    [found] = findings("DROP SCHEMA billing CASCADE;", "postgres", "schema.disallow-drop")
+    assert found.severity == "error" and (found.line, found.column) == (1, 1)
+    assert "DROP SCHEMA billing" in found.message and "drop it in a later release" in found.message
+
+
+def test_drop_of_several_schemas_names_each():
+    found = findings("DROP SCHEMA IF EXISTS a, b;", "postgres", "schema.disallow-drop")
+    assert [f.message.split(" destroys")[0] for f in found] == ["DROP SCHEMA a", "DROP SCHEMA b"]
+
+
+def test_drop_of_a_schema_created_in_the_file_is_fine():
+    assert not flags("CREATE SCHEMA scratch;\nDROP SCHEMA scratch;", "postgres", "schema.disallow-drop")
+    assert not flags("DROP TABLE schema_versions;", "postgres", "schema.disallow-drop")
+
+
+# -- table.drop-naming-convention ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_drop_of_a_table_without_the_retired_suffix(dialect):
+    [found] = findings("DROP TABLE customers;", dialect, "table.drop-naming-convention")
+    assert "rename it first" in found.message and "customers_del" in found.message
+    assert not flags("DROP TABLE customers_del;", dialect, "table.drop-naming-convention")
+
+
+def test_drop_naming_convention_is_opt_in_and_takes_a_pattern():
+    from reviews.engine import Policy
+    from reviews.engine.registry import RULES
+
+    assert RULES["table.drop-naming-convention"].severity == "disabled"
+    assert not findings("DROP TABLE customers;", "postgres", "table.drop-naming-convention", Policy.recommended())
+    policy = Policy.from_rows("p", [("table.drop-naming-convention", "warning", {"format": "^old_"})])
+    assert not findings("DROP TABLE old_customers;", "postgres", "table.drop-naming-convention", policy)
+    assert findings("DROP TABLE customers_del;", "postgres", "table.drop-naming-convention", policy)
+    with pytest.raises(ValueError):
+        Policy.from_rows("p", [("table.drop-naming-convention", "warning", {"format": 3})])
+
+
+# -- column.disallow-drop ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_drop_column(dialect):
+    [found] = findings("ALTER TABLE users\n  DROP COLUMN middle_name;", dialect, "column.disallow-drop")
+    assert found.severity == "error" and (found.line, found.column) == (2, 15)
+    assert "users.middle_name" in found.message and "stop using the column in the ORM" in found.message
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_drop_column_of_a_new_table_or_other_drops_are_fine(dialect):
+    assert not flags("CREATE TABLE t (a int, b int);\nALTER TABLE t DROP COLUMN b;", dialect, "column.disallow-drop")
+    assert not flags("ALTER TABLE users DROP CONSTRAINT users_email_key;", dialect, "column.disallow-drop")
+
+
+def test_mysql_drop_without_the_column_word():
+    found = findings("ALTER TABLE users DROP middle_name, DROP INDEX idx_x;", "mysql", "column.disallow-drop")
+    assert len(found) == 1 and "users.middle_name" in found[0].message
+
+
+def test_drop_column_in_index_needs_a_database():
+    from reviews.engine.registry import RULES
+
+    found = RULES["column.disallow-drop-in-index"]
+    assert found.needs_database and not found.implemented and found.severity == "disabled"
+
+
+# -- statement.disallow-truncate / -cascade ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_truncate(dialect):
+    [found] = findings("TRUNCATE TABLE audit_log;", dialect, "statement.disallow-truncate")
+    assert found.severity == "error" and (found.line, found.column) == (1, 1)
+    assert "TRUNCATE audit_log" in found.message and "DELETE … WHERE" in found.message
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_truncate_of_a_new_table_is_fine(dialect):
+    assert not flags("CREATE TABLE staging (id int);\nTRUNCATE staging;", dialect, "statement.disallow-truncate")
+
+
+def test_truncate_cascade():
+    [found] = findings("TRUNCATE customers, orders CASCADE;", "postgres", "statement.disallow-truncate-cascade")
+    assert found.severity == "error" and "customers, orders CASCADE" in found.message
+    assert "name each table" in found.message
+    assert not flags("TRUNCATE customers RESTRICT;", "postgres", "statement.disallow-truncate-cascade")
+    assert not flags("TRUNCATE customers;", "postgres", "statement.disallow-truncate-cascade")
+
+
+# -- statement.disallow-rm-tbl-cascade -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sql, what", [
+    ("DROP TABLE customers CASCADE;", "DROP TABLE customers"),
+    ("DROP VIEW active_users CASCADE;", "DROP VIEW active_users"),
+    ("DROP EXTENSION hstore CASCADE;", "DROP EXTENSION"),
+    ("ALTER TABLE orders DROP COLUMN note CASCADE;", "ALTER TABLE orders DROP"),
+])
+def test_drop_cascade(sql, what):
+    [found] = findings(sql, "postgres", "statement.disallow-rm-tbl-cascade")
+    assert found.severity == "warning" and found.message.startswith(what)
+    assert "drop the dependents explicitly" in found.message
+
+
+def test_drop_cascade_is_an_error_in_strict():
+    from reviews.engine import Policy
+
+    [found] = findings("DROP VIEW v CASCADE;", "postgres", "statement.disallow-rm-tbl-cascade", Policy.strict())
+    assert found.severity == "error"
+
+
+@pytest.mark.parametrize("sql", [
+    "DROP TABLE customers;",
+    "DROP TABLE customers RESTRICT;",
+    "CREATE TABLE tmp (id int);\nDROP TABLE tmp CASCADE;",
+    "COMMENT ON TABLE t IS 'DROP x CASCADE';",
+])
+def test_drop_without_cascade_is_fine(sql):
+    assert not flags(sql, "postgres", "statement.disallow-rm-tbl-cascade")
+
+
+# -- constraint.disallow-drop-fk -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+@pytest.mark.parametrize("name", ["orders_customer_id_fkey", "fk_orders_customer",
+                                  "orders_cust_id_1a2b_fk_customers_id"])
+def test_drop_constraint_named_like_a_foreign_key(dialect, name):
+    [found] = findings(f"ALTER TABLE orders DROP CONSTRAINT {name};", dialect, "constraint.disallow-drop-fk")
+    assert found.severity == "warning" and f"foreign key {name} on orders" in found.message
+    assert "NOT VALID" in found.message
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_drop_constraint_known_as_a_foreign_key_from_the_file(dialect):
+    sql = ("ALTER TABLE orders ADD CONSTRAINT owner FOREIGN KEY (user_id) REFERENCES users (id);\n"
+           "ALTER TABLE orders DROP CONSTRAINT owner;")
+    [found] = findings(sql, dialect, "constraint.disallow-drop-fk")
+    assert found.line == 2
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_drop_of_other_constraints_is_fine(dialect):
+    assert not flags("ALTER TABLE orders DROP CONSTRAINT orders_total_check;", dialect, "constraint.disallow-drop-fk")
+    assert not flags("CREATE TABLE t (a int);\nALTER TABLE t DROP CONSTRAINT t_a_fkey;", dialect,
+                     "constraint.disallow-drop-fk")
+
+
+def test_mysql_drop_foreign_key():
+    [found] = findings("ALTER TABLE orders DROP FOREIGN KEY owner, DROP INDEX owner;", "mysql",
+                       "constraint.disallow-drop-fk")
+    assert (found.line, found.column) == (1, 37) and "foreign key owner" in found.message
+
+
+# -- column.disallow-drop-not-null ---------------------------------------------------------------------
+
+
+def test_drop_not_null():
+    [found] = findings("ALTER TABLE orders ALTER COLUMN shipped_at DROP NOT NULL;", "postgres",
+                       "column.disallow-drop-not-null")
+    assert found.severity == "warning" and (found.line, found.column) == (1, 33)
+    assert "orders.shipped_at" in found.message and "sentinel value" in found.message
+
+
+def test_drop_not_null_near_misses():
+    assert not flags("ALTER TABLE orders ALTER COLUMN shipped_at SET NOT NULL;", "postgres",
+                     "column.disallow-drop-not-null")
+    assert not flags("ALTER TABLE orders ALTER COLUMN shipped_at DROP DEFAULT;", "postgres",
+                     "column.disallow-drop-not-null")
+    assert not flags("CREATE TABLE t (a int NOT NULL);\nALTER TABLE t ALTER COLUMN a DROP NOT NULL;", "postgres",
+                     "column.disallow-drop-not-null")
+
+
+def test_mysql_modify_null():
+    [found] = findings("ALTER TABLE orders MODIFY shipped_at datetime NULL;", "mysql", "column.disallow-drop-not-null")
+    assert "MODIFY … NULL makes orders.shipped_at nullable" in found.message
+
+
+def test_mysql_modify_without_not_null_on_a_known_not_null_column():
+    sql = "ALTER TABLE orders ADD total int NOT NULL DEFAULT 0;\nALTER TABLE orders MODIFY total bigint;"
+    [found] = findings(sql, "mysql", "column.disallow-drop-not-null")
+    assert found.line == 2 and "repeat NOT NULL" in found.message
+
+
+def test_mysql_modify_near_misses():
+    assert not flags("ALTER TABLE orders MODIFY total bigint NOT NULL;", "mysql", "column.disallow-drop-not-null")
+    assert not flags("ALTER TABLE orders MODIFY total bigint;", "mysql", "column.disallow-drop-not-null")
+    sql = "ALTER TABLE orders ADD note text NULL;\nALTER TABLE orders MODIFY note mediumtext NULL;"
+    assert not flags(sql, "mysql", "column.disallow-drop-not-null")
+
+
+# -- statement.disallow-on-del-cascade -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_on_delete_cascade(dialect):
+    sql = ("CREATE TABLE orders (\n  id bigint PRIMARY KEY,\n"
+           "  customer_id bigint REFERENCES customers (id) ON DELETE CASCADE\n);")
+    [found] = findings(sql, dialect, "statement.disallow-on-del-cascade")
+    assert (found.line, found.column) == (3, 48) and "delete them explicitly" in found.message
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_on_delete_restrict_is_fine(dialect):
+    sql = "ALTER TABLE orders ADD FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE RESTRICT;"
+    assert not flags(sql, dialect, "statement.disallow-on-del-cascade")
+    assert not flags("COMMENT ON TABLE orders IS 'ON DELETE CASCADE';", dialect, "statement.disallow-on-del-cascade")
+
+
+@pytest.mark.parametrize("sql", [
+    # Alembic batch mode
+    "CREATE TABLE _alembic_tmp_users (id int);\nINSERT INTO _alembic_tmp_users (id) SELECT id FROM users;\n"
+    "DROP TABLE users;\nALTER TABLE _alembic_tmp_users RENAME TO users;",
+    # the older order: rename away, recreate, copy back
+    "ALTER TABLE users RENAME TO _users_old;\nCREATE TABLE users (id int);\n"
+    "INSERT INTO users (id) SELECT id FROM _users_old;\nDROP TABLE _users_old;",
+])
+def test_other_sqlite_rebuild_shapes_are_fine(sql):
+    assert not flags(sql, "sqlite", "table.disallow-drop")

@@ -1,0 +1,145 @@
+"""API errors in the design's one shape, and the JSON body parser that enforces the size limit.
+
+    {"error": {"code": "invalid", "message": "files[0].path: …", "details": [{"field": …, "message": …}]}}
+
+`details` entries carry whichever of `file`, `line`, `column`, `field` and `message` locate the
+problem. Unexpected exceptions are not turned into JSON here: they stay Django's 500 (logged,
+mailed to ADMINS), so that a bug is never dressed up as a client error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions, parsers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """An APIException with located details: raise ApiError("…", details=[{"file": …}])."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[dict] | None = None,
+        status_code: int | None = None,
+    ):
+        super().__init__(message, code)
+        self.code = code or self.default_code
+        self.details = details or []
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class BadRequest(ApiError):
+    status_code = 400
+    default_code = "invalid"
+
+
+class RequestTooLarge(ApiError):
+    status_code = 413
+    default_code = "request_too_large"
+
+    def __init__(self) -> None:
+        limit = settings.SLUICE_MAX_REQUEST_BYTES
+        super().__init__(f"the request body is larger than {limit} bytes (SLUICE_MAX_REQUEST_BYTES)")
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit, should anything read request.body
+        exc = RequestTooLarge()
+    elif isinstance(exc, Http404):  # as DRF's handler does, but here so that the code is known
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        details = [
+            {"field": field, "message": message} if field else {"message": message}
+            for field, message in _flatten(exc.detail)
+        ]
+        first = details[0] if details else {"message": "invalid request"}
+        message = f"{first['field']}: {first['message']}" if "field" in first else first["message"]
+        if len(details) > 1:
+            message += f" (and {len(details) - 1} more)"
+        body = {"code": "invalid", "message": message, "details": details}
+    else:
+        detail = getattr(exc, "detail", None)
+        code = getattr(exc, "code", None) or getattr(detail, "code", None) or "error"
+        body = {"code": code, "message": str(detail or exc), "details": getattr(exc, "details", [])}
+    response.data = {"error": body}
+    return response
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """DRF's nested error structure → (dotted.field[index], message) pairs."""
+    found: list[tuple[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key in ("non_field_errors", settings.REST_FRAMEWORK.get("NON_FIELD_ERRORS_KEY")):
+                name = prefix
+            elif isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            found += _flatten(value, name)
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                found += _flatten(value, f"{prefix}[{index}]")  # many=True: one entry per item
+            else:
+                found.append((prefix, str(value)))
+    else:
+        found.append((prefix, str(detail)))
+    return found
+
+
+class JSONParser(parsers.JSONParser):
+    """JSON only, at most SLUICE_MAX_REQUEST_BYTES, and parse errors located by line and column.
+
+    DRF reads the body from the request stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+    check, so the limit is enforced here: on the declared length first, then on what is read
+    (a chunked body declares none).
+    """
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        limit = settings.SLUICE_MAX_REQUEST_BYTES
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise RequestTooLarge()
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise RequestTooLarge()
+        try:
+            text = body.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"the request body is not UTF-8 (bad byte at offset {exc.start})",
+                code="parse_error",
+                details=[{"offset": exc.start}],
+            ) from None
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(
+                f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                code="parse_error",
+                details=[{"line": exc.lineno, "column": exc.colno}],
+            ) from None
+        except ValueError as exc:
+            raise BadRequest(f"the request body is not valid JSON: {exc}", code="parse_error") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

@@ -1,0 +1,443 @@
+"""The review API: a stateless review, and checks of a pull request stored with their findings.
+
+    POST /api/v1/review                       any token or signed-in user → sluice.check/v1
+    POST /api/v1/projects/{project}/checks    token scope `check` (or staff) → stored check, 201
+    GET  /api/v1/checks/{id}                  token scope `read` of the same project (or staff)
+
+A check reviews the files once per distinct (policy, dialect) among the project's environments
+(an environment's own policy, else the project's default, else `recommended`; the dialect from
+its databases' engines unless the request names one) and stores one Finding per distinct
+finding, with the slugs of the environments whose policy raised it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gitops.api_errors import ApiError
+from gitops.permissions import HasProjectScope
+from releases.models import Engine, Project
+from reviews.engine import TEMPLATES, Policy, ReviewResult, review_files
+from reviews.engine.core import RISK_RANK, SEVERITY_RANK
+from reviews.models import Check, Finding, ReviewPolicy
+from reviews.policy_io import policy_from_model
+
+DIALECTS = ("postgres", "mysql", "sqlite")
+DIALECT_ALIASES = {"postgresql": "postgres"}  # the Database.engine spelling
+DIALECT_OF_ENGINE = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "mysql", Engine.SQLITE: "sqlite"}
+FAIL_ON = ("error", "warning", "never")
+WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string; DRF's CharField would turn 42 into "42"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class MigrationPathField(StrictCharField):
+    """A repository-relative `.sql` path. Checked before the generic validators, so that every
+    rejection names the path."""
+
+    def to_internal_value(self, data: Any) -> str:
+        path = super().to_internal_value(data)
+        problem = path_problem(path)
+        if problem:
+            raise serializers.ValidationError(f"path {path!r} {problem}")
+        return path
+
+
+def path_problem(path: str) -> str | None:
+    if any(ord(c) < 32 for c in path):
+        return "contains a NUL or control character"
+    if "\\" in path:
+        return "contains a backslash: separate folders with /"
+    if path.startswith("/") or WINDOWS_DRIVE.match(path):
+        return "is absolute: give it relative to the repository root"
+    if ".." in path.split("/"):
+        return "contains '..'"
+    if not path.endswith(".sql") or path.rsplit("/", 1)[-1] == ".sql":
+        return "is not a .sql file"
+    return None
+
+
+class DialectField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any):
+        super().__init__(choices=DIALECTS, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return super().to_internal_value(DIALECT_ALIASES.get(data, data) if isinstance(data, str) else data)
+
+
+class MigrationFileSerializer(serializers.Serializer):
+    path = MigrationPathField(max_length=1000, trim_whitespace=False)
+    content = StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="The file as UTF-8 text."
+    )
+    content_base64 = StrictCharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The file's raw bytes, base64: lets bad encodings be reviewed.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # NUL in the content is the engine's to report (system.encoding-error), located.
+        for name in ("content", "content_base64"):
+            field = self.fields[name]
+            field.validators = [
+                v for v in field.validators if type(v).__name__ != "ProhibitNullCharactersValidator"
+            ]
+
+    def validate(self, attrs: dict) -> dict:
+        path = attrs["path"]
+        if ("content" in attrs) == ("content_base64" in attrs):
+            raise serializers.ValidationError(f"{path}: give exactly one of content and content_base64")
+        if "content_base64" in attrs:
+            try:
+                data = base64.b64decode(attrs["content_base64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise serializers.ValidationError({"content_base64": f"{path}: not valid base64"}) from None
+        else:
+            # As bytes: the engine then reports NUL bytes the same way whichever field was used.
+            data = attrs["content"].encode("utf-8")
+        return {"path": path, "data": data}
+
+
+def _unique_paths(files: list[dict]) -> list[dict]:
+    seen: set[str] = set()
+    for item in files:
+        if item["path"] in seen:
+            raise serializers.ValidationError(f"path {item['path']!r} is given twice")
+        seen.add(item["path"])
+    return files
+
+
+class ReviewRequestSerializer(serializers.Serializer):
+    dialect = DialectField()
+    files = MigrationFileSerializer(many=True, allow_empty=False)
+    policy = serializers.CharField(
+        required=False,
+        help_text=f"A policy composed in the admin, or a template ({', '.join(TEMPLATES)}); default: recommended.",
+    )
+    fail_on = serializers.ChoiceField(choices=FAIL_ON, default="error")
+
+    def validate_files(self, files: list[dict]) -> list[dict]:
+        return _unique_paths(files)
+
+    def validate_policy(self, name: str) -> Policy:
+        # A stored policy wins over a template of the same name: the admin composed it on purpose.
+        stored = ReviewPolicy.objects.filter(name=name).first()
+        if stored is not None:
+            return engine_policy(stored)
+        if name in TEMPLATES:
+            return Policy.template(name)
+        known = sorted({*TEMPLATES, *ReviewPolicy.objects.values_list("name", flat=True)})
+        raise serializers.ValidationError(f"unknown policy {name!r}: expected one of {', '.join(known)}")
+
+
+class VcsSerializer(serializers.ModelSerializer):
+    pr = serializers.CharField(source="pull_request", max_length=50, required=False, allow_blank=True)
+
+    class Meta:
+        model = Check
+        fields = ["provider", "repo", "pr", "head_sha", "base_sha", "url"]
+
+
+class CheckRequestSerializer(serializers.Serializer):
+    files = MigrationFileSerializer(many=True, allow_empty=False)
+    vcs = VcsSerializer(required=False)
+    dialect = DialectField(required=False, help_text="Default: the engines of the project's databases.")
+    fail_on = serializers.ChoiceField(choices=FAIL_ON, default="error")
+
+    def validate_files(self, files: list[dict]) -> list[dict]:
+        return _unique_paths(files)
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+
+class EngineFindingSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    severity = serializers.CharField()
+    message = serializers.CharField()
+    file = serializers.CharField()
+    line = serializers.IntegerField()
+    column = serializers.IntegerField()
+    end_line = serializers.IntegerField()
+    statement = serializers.CharField()
+    fingerprint = serializers.CharField()
+    suppressed = serializers.BooleanField()
+
+
+class SummarySerializer(serializers.Serializer):
+    errors = serializers.IntegerField()
+    warnings = serializers.IntegerField()
+    infos = serializers.IntegerField()
+    files = serializers.IntegerField()
+    blocking = serializers.BooleanField()
+    risk = serializers.ChoiceField(choices=list(RISK_RANK))
+
+
+class ReviewDocumentSerializer(serializers.Serializer):
+    """The `sluice.check/v1` document (documentation: the engine builds it)."""
+
+    schema = serializers.CharField()
+    summary = SummarySerializer()
+    findings = EngineFindingSerializer(many=True)
+    errors = serializers.ListField(child=serializers.DictField())
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    rule = serializers.CharField(source="rule_id")
+
+    class Meta:
+        model = Finding
+        fields = [
+            "rule",
+            "severity",
+            "message",
+            "file",
+            "line",
+            "column",
+            "end_line",
+            "statement",
+            "fingerprint",
+            "suppressed",
+            "environments",
+        ]
+
+
+class CheckSerializer(serializers.ModelSerializer):
+    """A stored check: the `sluice.check/v1` document plus id, url, project and vcs."""
+
+    schema = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    vcs = VcsSerializer(source="*", read_only=True)
+    summary = SummarySerializer(read_only=True)
+    findings = FindingSerializer(many=True, read_only=True)
+    errors = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta:
+        model = Check
+        fields = [
+            "schema",
+            "id",
+            "url",
+            "project",
+            "vcs",
+            "created_by",
+            "created_at",
+            "summary",
+            "findings",
+            "errors",
+        ]
+
+    def get_schema(self, check: Check) -> str:
+        return "sluice.check/v1"
+
+    def get_url(self, check: Check) -> str:
+        path = reverse("reviews-api:check-detail", args=[check.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+
+class ReviewView(APIView):
+    """Review files against a policy; nothing is stored."""
+
+    @extend_schema(request=ReviewRequestSerializer, responses={200: ReviewDocumentSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ReviewRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = review_files(
+            [(f["path"], f["data"]) for f in data["files"]],
+            data["dialect"],
+            data.get("policy") or Policy.recommended(),
+        )
+        return Response(result.as_json(data["fail_on"]))
+
+
+class CheckViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Check.objects.select_related("project").prefetch_related(
+        Prefetch("findings", queryset=Finding.objects.order_by("file", "line", "column", "rule_id", "pk"))
+    )
+    serializer_class = CheckSerializer
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [HasProjectScope("check" if self.action == "create" else "read")]
+
+    @extend_schema(request=CheckRequestSerializer, responses={201: CheckSerializer})
+    def create(self, request: Request, project: str) -> Response:
+        project_obj = get_object_or_404(Project.objects.select_related("default_policy"), slug=project)
+        serializer = CheckRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        check = record_check(
+            project_obj,
+            [(f["path"], f["data"]) for f in data["files"]],
+            vcs=data.get("vcs", {}),
+            dialect=data.get("dialect"),
+            fail_on=data["fail_on"],
+            created_by=request.user.get_username(),
+        )
+        check = self.get_queryset().get(pk=check.pk)
+        return Response(self.get_serializer(check).data, status=status.HTTP_201_CREATED)
+
+
+# -- the workflow ---------------------------------------------------------------------------------
+# TODO: move to reviews/services.py (it spans Check, Finding and the policies) when that exists.
+
+
+def engine_policy(stored: ReviewPolicy) -> Policy:
+    try:
+        return policy_from_model(stored)
+    except ValueError as exc:
+        # The request is fine; the stored policy is not (e.g. a rule id the code no longer knows).
+        raise ApiError(
+            f"review policy {stored.name!r} is invalid: {exc}. Fix it in the admin.",
+            code="invalid_policy",
+            status_code=status.HTTP_409_CONFLICT,
+        ) from None
+
+
+def review_groups(project: Project, dialect: str | None) -> list[tuple[ReviewPolicy | None, str, list[str]]]:
+    """(policy, dialect, environment slugs) for each distinct (policy, dialect) of the project."""
+    environments = list(
+        project.environments.select_related("review_policy")
+        .prefetch_related("databases")
+        .order_by("order", "slug")
+    )
+    every_dialect = list(
+        dict.fromkeys(DIALECT_OF_ENGINE[db.engine] for env in environments for db in env.databases.all())
+    )
+    groups: dict[tuple[int | None, str], tuple[ReviewPolicy | None, str, list[str]]] = {}
+    for env in environments or [None]:
+        policy = (env.review_policy if env else None) or project.default_policy
+        if dialect:
+            dialects = [dialect]
+        else:
+            own = (
+                list(dict.fromkeys(DIALECT_OF_ENGINE[db.engine] for db in env.databases.all())) if env else []
+            )
+            dialects = own or every_dialect  # an environment without databases yet: the project's engines
+        if not dialects:
+            raise ApiError(
+                f"give a dialect: project {project.slug} has no databases to take it from",
+                code="dialect_required",
+                status_code=status.HTTP_400_BAD_REQUEST,
+                details=[{"field": "dialect"}],
+            )
+        for name in dialects:
+            group = groups.setdefault((policy.pk if policy else None, name), (policy, name, []))
+            if env is not None:
+                group[2].append(env.slug)
+    return list(groups.values())
+
+
+def record_check(
+    project: Project,
+    files: list[tuple[str, bytes | str]],
+    *,
+    vcs: dict,
+    dialect: str | None,
+    fail_on: str,
+    created_by: str,
+) -> Check:
+    groups = review_groups(project, dialect)
+    policies: dict[int | None, Policy] = {}
+    merged: dict[tuple, Finding] = {}
+    results: list[ReviewResult] = []
+    # Reviewing is CPU work on the request's files only: done before, and outside, the
+    # transaction, which then just writes rows (on SQLite it holds the write lock).
+    for stored, name, env_slugs in groups:
+        key = stored.pk if stored else None
+        if key not in policies:
+            policies[key] = engine_policy(stored) if stored else Policy.recommended()
+        result = review_files(files, name, policies[key])
+        results.append(result)
+        for f in result.findings:
+            identity = (f.file, f.line, f.column, f.rule, f.severity, f.message, f.fingerprint, f.suppressed)
+            row = merged.get(identity)
+            if row is None:
+                merged[identity] = Finding(
+                    policy=stored,
+                    environments=list(env_slugs),
+                    rule_id=f.rule,
+                    severity=f.severity,
+                    message=f.message,
+                    file=f.file,
+                    line=f.line,
+                    column=f.column,
+                    end_line=f.end_line,
+                    statement=f.statement,
+                    fingerprint=f.fingerprint,
+                    suppressed=f.suppressed,
+                )
+            else:
+                row.environments += [slug for slug in env_slugs if slug not in row.environments]
+    rows = list(merged.values())
+    position = {
+        slug: i
+        for i, slug in enumerate(
+            project.environments.order_by("order", "slug").values_list("slug", flat=True)
+        )
+    }
+    for row in rows:
+        row.environments.sort(key=lambda slug: position.get(slug, len(position)))
+    active = [r for r in rows if not r.suppressed]
+    threshold = SEVERITY_RANK.get(fail_on)
+    blocking = threshold is not None and any(SEVERITY_RANK.get(r.severity, 0) >= threshold for r in active)
+    errors = list({e["file"]: e for result in results for e in result.as_json(fail_on)["errors"]}.values())
+    summary = {
+        "errors": sum(r.severity == "error" for r in active),
+        "warnings": sum(r.severity == "warning" for r in active),
+        "infos": sum(r.severity == "info" for r in active),
+        "files": len(files),
+        "blocking": blocking,
+        "risk": max((r.risk for r in results), key=RISK_RANK.__getitem__, default="low"),
+    }
+    with transaction.atomic():
+        check = Check.objects.create(
+            project=project,
+            provider=vcs.get("provider", ""),
+            repo=vcs.get("repo", ""),
+            pull_request=vcs.get("pull_request", ""),
+            head_sha=vcs.get("head_sha", ""),
+            base_sha=vcs.get("base_sha", ""),
+            url=vcs.get("url", ""),
+            blocking=blocking,
+            risk=summary["risk"],
+            summary=summary,
+            errors=errors,
+            created_by=created_by,
+        )
+        for row in rows:
+            row.check_run = check
+        Finding.objects.bulk_create(rows, batch_size=500)
+    return check

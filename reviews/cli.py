@@ -1,0 +1,178 @@
+"""`manage.py review FILE… --dialect …`: the offline review (design.md §6, §7).
+
+No Django here unless the command names a policy stored in the control database: `manage.py`
+hands `review` straight to `main()`, so that a pre-commit hook pays Python's start-up and the
+review, not Django's start-up too. The templates (`recommended`, `strict`) and `--all-rules`
+need nothing else. The management command of the same name wraps `execute()` (for
+`call_command` and `manage.py help review`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from reviews.engine import TEMPLATES, Policy, ReviewResult, review_file
+from reviews.formats import FORMATS, render, summary_line
+
+EXIT_OK, EXIT_BLOCKING, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
+DIALECTS = ("postgres", "mysql", "sqlite")
+FAIL_ON = ("error", "warning", "never")
+HELP = "Review migration files offline against a policy; exit 1 when a finding blocks."
+
+Write = Callable[[str], None]
+
+
+class InputError(Exception):
+    """A file or option the review cannot use: exit 2 with this message."""
+
+
+class ServerError(Exception):
+    """The control database could not be read: exit 3."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="a .sql file, or a folder (every *.sql under it, recursively)")
+    parser.add_argument("--dialect", required=True, choices=DIALECTS, help="the target database's SQL dialect")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--policy", default=None, metavar="NAME",
+                       help="recommended (the default) or strict; another name is read from the control database")
+    which.add_argument("--all-rules", action="store_true", help="also enable the opt-in rules")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="output format (default: text)")
+    parser.add_argument("--fail-on", choices=FAIL_ON, default="error",
+                        help="the lowest severity that blocks, or never (default: error)")
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+def collect(paths: list[str]) -> list[Path]:
+    """The files to review, in the order given; a folder contributes its *.sql, recursively, sorted.
+    InputError names the path that cannot be used."""
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            try:
+                files = sorted(p for p in path.rglob("*.sql") if p.is_file())
+            except OSError as exc:
+                raise InputError(f"{raw}: cannot list the folder: {exc.strerror or exc}") from None
+            if not files:
+                raise InputError(f"{raw}: no .sql files under this folder")
+        elif path.exists():
+            files = [path]
+        else:
+            raise InputError(f"{raw}: no such file or folder")
+        for file in files:
+            if file not in seen:
+                seen.add(file)
+                found.append(file)
+    return found
+
+
+def read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path.as_posix()}: cannot read the file: {exc.strerror or exc}") from None
+
+
+def load_policy(opts: dict) -> Policy:
+    if opts.get("all_rules"):
+        return Policy.everything()
+    name = opts.get("policy") or "recommended"
+    if name in TEMPLATES:
+        return Policy.template(name)
+    return _stored_policy(name)
+
+
+def _stored_policy(name: str) -> Policy:
+    """A policy composed in the admin: only now does Django start (and read the control database)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops.settings")
+    import django
+
+    django.setup()
+    from django.db import DatabaseError
+
+    from reviews.models import ReviewPolicy
+    from reviews.policy_io import policy_from_model
+
+    try:
+        stored = ReviewPolicy.objects.filter(name=name).first()
+        if stored is None:
+            known = sorted({*TEMPLATES, *ReviewPolicy.objects.values_list("name", flat=True)})
+            raise InputError(f"unknown policy {name!r}: expected one of {', '.join(known)}")
+        try:
+            return policy_from_model(stored)
+        except ValueError as exc:
+            raise InputError(f"policy {name!r} is invalid: {exc}") from None
+    except DatabaseError as exc:
+        raise ServerError(f"cannot read policy {name!r} from the control database: {exc}") from None
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def run(opts: dict) -> tuple[ReviewResult, dict[str, str]]:
+    """Review the files of `opts`; returns the result and the decoded sources (for `text`)."""
+    policy = load_policy(opts)
+    files = collect(opts["files"])
+    reviews = []
+    sources: dict[str, str] = {}
+    want_sources = (opts.get("format") or "text") == "text"
+    for path in files:
+        data = read(path)
+        name = path.as_posix()
+        # One file at a time: only its findings are kept (a 5 MB file's bytes go after its review).
+        reviews.append(review_file(name, data, opts["dialect"], policy))
+        if want_sources and reviews[-1].findings:
+            sources[name] = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return ReviewResult(reviews), sources
+
+
+def execute(opts: dict, out: Write, err: Write) -> int:
+    fmt = opts.get("format") or "text"
+    fail_on = opts.get("fail_on") or "error"
+    try:
+        result, sources = run(opts)
+        report = render(result, fmt, fail_on=fail_on, sources=sources)
+        if opts.get("output"):
+            try:
+                Path(opts["output"]).write_text(report, encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"{opts['output']}: cannot write the report: {exc.strerror or exc}") from None
+            err(f"{fmt} report written to {opts['output']}: {summary_line(result, fail_on)}")
+        else:
+            out(report.rstrip("\n"))
+    except InputError as exc:
+        err(f"error: {exc}")
+        return EXIT_INPUT
+    except ServerError as exc:
+        err(f"error: {exc}")
+        return EXIT_SERVER
+    return EXIT_BLOCKING if result.blocking(fail_on) else EXIT_OK
+
+
+def _writer(stream) -> Write:
+    def write(text: str) -> None:
+        stream.write(text + "\n")
+        stream.flush()
+
+    return write
+
+
+def main(argv: list[str], prog: str = "manage.py") -> int:
+    """`main(["review", "migrations/", "--dialect", "postgres"])`; argparse exits 2 on bad usage."""
+    if argv and argv[0] == "review":
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(prog=f"{prog} review", description=HELP)
+    add_arguments(parser)
+    opts = vars(parser.parse_args(argv))
+    return execute(opts, _writer(sys.stdout), _writer(sys.stderr))

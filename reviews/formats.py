@@ -1,0 +1,328 @@
+"""A review result in every output format of design.md §6: `text`, `json`, `github`, `gitlab`,
+`sarif`, `azure`, `markdown`.
+
+Pure Python, no Django: `manage.py review` renders offline, and the check API can render the
+same way. Suppressed findings (`-- sluice:ignore`) appear only where the format has a place for
+them (`json` with `"suppressed": true`, SARIF `suppressions`); the others leave them out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from urllib.parse import quote
+
+from reviews.engine import RULES, Finding, ReviewResult
+from reviews.engine.core import SEVERITY_RANK, redact
+
+FORMATS = ("text", "json", "github", "gitlab", "sarif", "azure", "markdown")
+MARKER = "<!-- sluice-check -->"  # finds the sticky pull-request comment (design.md §6)
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+
+def render(result: ReviewResult, fmt: str, *, fail_on: str = "error", sources: dict[str, str] | None = None,
+           docs_url: str = "") -> str:
+    """`sources` (path → text) lets `text` show the offending line; `docs_url` prefixes the rule
+    pages' path `/rules/<id>/` (relative when empty)."""
+    renderer = _RENDERERS.get(fmt)
+    if renderer is None:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return renderer(result, fail_on, sources or {}, docs_url.rstrip("/"))
+
+
+def rule_url(rule_id: str, docs_url: str = "") -> str:
+    return f"{docs_url}/rules/{rule_id}/"
+
+
+def summary_line(result: ReviewResult, fail_on: str = "error") -> str:
+    s = result.summary(fail_on)
+    suppressed = len(result.findings) - len(result.active)
+    counts = f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}, {_plural(s['infos'], 'info')}"
+    if suppressed:
+        counts += f" ({suppressed} suppressed)"
+    unread = sum(1 for r in result.files if r.error)
+    if unread:
+        counts += f", {_plural(unread, 'unreadable file')}"
+    verdict = f"blocking (--fail-on {fail_on})" if s["blocking"] else "passed"
+    return f"{_plural(s['files'], 'file')} reviewed: {counts}; risk {s['risk']}; {verdict}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _ordered(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.file, f.line, f.column, f.rule))
+
+
+def _blocks(finding: Finding, fail_on: str) -> bool:
+    return fail_on != "never" and SEVERITY_RANK.get(finding.severity, 0) >= SEVERITY_RANK[fail_on]
+
+
+# -- text --------------------------------------------------------------------------------------
+
+_SHOWN_WIDTH = 160  # a longer source line is cut to a window around the column
+
+
+def _text(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
+    lines: list[str] = []
+    split_sources: dict[str, list[str]] = {}
+    for review in result.files:
+        if review.error:
+            lines += [f"{review.path}: error: {review.error}", ""]
+    for f in _ordered(result.active):
+        lines.append(f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message}")
+        if f.file in sources:
+            if f.file not in split_sources:
+                split_sources[f.file] = sources[f.file].splitlines()
+            source_lines = split_sources[f.file]
+            if 0 < f.line <= len(source_lines):
+                lines += _excerpt(f.line, f.column, redact(source_lines[f.line - 1]))
+        rule = RULES.get(f.rule)
+        if rule is not None and rule.instead:
+            lines.append(f"  = instead: {rule.instead}")
+        lines.append(f"  = see: {rule_url(f.rule, docs_url)}")
+        lines.append("")
+    lines.append(summary_line(result, fail_on))
+    return "\n".join(lines) + "\n"
+
+
+def _excerpt(number: int, column: int, source: str) -> list[str]:
+    column = max(1, column)
+    prefix = ""
+    if len(source) > _SHOWN_WIDTH:
+        start = max(0, min(column - 1 - _SHOWN_WIDTH // 2, len(source) - _SHOWN_WIDTH))
+        source = source[start:start + _SHOWN_WIDTH]
+        column -= start
+        prefix = "…" if start else ""
+    gutter = f"{number:>5} | "
+    # Keep the tabs before the column, so that the caret lands under the same character.
+    pad = "".join("\t" if ch == "\t" else " " for ch in source[: column - 1])
+    return [f"{gutter}{prefix}{source}", f"{' ' * (len(gutter) - 2)}| {' ' * len(prefix)}{pad}^"]
+
+
+# -- json --------------------------------------------------------------------------------------
+
+
+def _json(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
+    return json.dumps(result.as_json(fail_on), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- GitHub Actions workflow commands --------------------------------------------------------------
+
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def _github_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _github(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
+    lines = []
+    for review in result.files:
+        if review.error:
+            lines.append(f"::error file={_github_property(review.path)},title=unreadable file::"
+                         f"{_github_data(review.error)}")
+    for f in _ordered(result.active):
+        props = {"file": f.file, "line": f.line, "col": f.column, "endLine": max(f.end_line, f.line),
+                 "title": f"{f.rule} ({f.severity})"}
+        encoded = ",".join(f"{key}={_github_property(str(value))}" for key, value in props.items())
+        lines.append(f"::{_GITHUB_LEVEL.get(f.severity, 'warning')} {encoded}::{_github_data(f.message)}")
+    lines.append(summary_line(result, fail_on))
+    return "\n".join(lines) + "\n"
+
+
+# -- GitLab Code Quality -----------------------------------------------------------------------
+
+# GitLab knows info, minor, major, critical and blocker: a finding that fails the job is a blocker.
+_GITLAB_SEVERITY = {"error": "critical", "warning": "major", "info": "info"}
+
+
+def _gitlab(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
+    issues = [
+        {
+            "description": f.message,
+            "check_name": f.rule,
+            "fingerprint": f.fingerprint,
+            "severity": "blocker" if _blocks(f, fail_on) else _GITLAB_SEVERITY.get(f.severity, "minor"),
+            "location": {"path": f.file, "lines": {"begin": f.line}},
+        }
+        for f in _ordered(result.active)
+    ]
+    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- SARIF 2.1.0 ----------------------------------------------------------------------------------
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "disabled": "none"}
+
+
+def _sarif(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
+    findings = _ordered(result.findings)
+    rule_ids = sorted({f.rule for f in findings})
+    index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+    results = []
+    for f in findings:
+        item = {
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": _SARIF_LEVEL.get(f.severity, "warning"),
+            "message": {"text": f.message},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": _uri(f.file)},
+                "region": {"startLine": max(1, f.line), "startColumn": max(1, f.column),
+                           "endLine": max(1, f.line, f.end_line)},
+            }}],
+            "partialFingerprints": {"sluice/v1": f.fingerprint},
+        }
+        if f.suppressed:
+            item["suppressions"] = [{"kind": "inSource", "justification": "-- sluice:ignore"}]
+        results.append(item)
+    notifications = [
+        {"level": "error", "message": {"text": review.error},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(review.path)}}}]}
+        for review in result.files if review.error
+    ]
+    driver: dict = {"name": "Sluice", "rules": [_sarif_rule(rule_id, docs_url) for rule_id in rule_ids]}
+    if docs_url:
+        driver["informationUri"] = f"{docs_url}/"
+    run = {
+        "tool": {"driver": driver},
+        # Our columns count characters, not UTF-16 code units (SARIF's default).
+        "columnKind": "unicodeCodePoints",
+        "invocations": [{"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}],
+        "results": results,
+        "properties": {"summary": result.summary(fail_on)},
+    }
+    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2,
+                      ensure_ascii=False) + "\n"
+
+
+def _sarif_rule(rule_id: str, docs_url: str) -> dict:
+    rule = RULES.get(rule_id)
+    summary = rule.summary if rule else rule_id
+    why = (rule.why if rule else "") or summary
+    instead = rule.instead if rule else ""
+    text = f"{summary}\n\n{why}" + (f"\n\nInstead: {instead}" if instead else "")
+    markdown = f"**{rule_id}**: {summary}\n\n{why}" + (f"\n\n**Instead:** {instead}" if instead else "")
+    if rule and rule.example:
+        markdown += f"\n\nFlagged:\n\n```sql\n{rule.example}\n```"
+    return {
+        "id": rule_id,
+        "name": rule_id,
+        "shortDescription": {"text": summary},
+        "fullDescription": {"text": why},
+        "help": {"text": text, "markdown": markdown},
+        "helpUri": rule_url(rule_id, docs_url),
+        "defaultConfiguration": {"level": _SARIF_LEVEL.get(rule.severity if rule else "warning", "warning")},
+        "properties": {"category": rule.category if rule else "", "tags": ["sql", "migration"]},
+    }
+
+
+def _uri(path: str) -> str:
+    return quote(path.replace("\\", "/"), safe="/:@-._~!$&'()*+,;=")
+
+
+# -- Azure Pipelines logging commands ---------------------------------------------------------------
+
+
+def _azure_data(text: str) -> str:
+    # As the agent's task library escapes: a `%` of its own must not read as an escape.
+    return text.replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _azure_property(text: str) -> str:
+    return _azure_data(text).replace("]", "%5D").replace(";", "%3B")
+
+
+def _azure(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
+    lines = []
+    for review in result.files:
+        if review.error:
+            lines.append(f"##vso[task.logissue type=error;sourcepath={_azure_property(review.path)}]"
+                         f"{_azure_data(review.error)}")
+    for f in _ordered(result.active):
+        if f.severity == "info":  # logissue knows only error and warning: infos stay plain log lines
+            lines.append(_azure_data(f"{f.file}:{f.line}:{f.column}: info {f.rule}: {f.message}"))
+            continue
+        props = {"type": f.severity, "sourcepath": f.file, "linenumber": f.line, "columnnumber": f.column,
+                 "code": f.rule}
+        encoded = ";".join(f"{key}={_azure_property(str(value))}" for key, value in props.items())
+        lines.append(f"##vso[task.logissue {encoded}]{_azure_data(f.message)}")
+    lines.append(summary_line(result, fail_on))
+    return "\n".join(lines) + "\n"
+
+
+# -- Markdown (the pull-request comment) -------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown list item or table cell: no HTML, no table breaks, one line."""
+    return " ".join(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                    .replace("|", "\\|").split())
+
+
+def _md_code(text: str) -> str:
+    text = " ".join(text.split())
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _markdown(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
+    s = result.summary(fail_on)
+    suppressed = len(result.findings) - len(result.active)
+    verdict = "❌ blocking" if s["blocking"] else "✅ passed"
+    out = [
+        MARKER,
+        f"### Sluice review: {verdict}",
+        "",
+        "| Errors | Warnings | Infos | Suppressed | Files | Risk |",
+        "|---:|---:|---:|---:|---:|---|",
+        f"| {s['errors']} | {s['warnings']} | {s['infos']} | {suppressed} | {s['files']} | {s['risk']} |",
+        "",
+    ]
+    unread = [review for review in result.files if review.error]
+    if unread:
+        out.append("**Files that could not be read:**")
+        out += [f"- {_md_code(review.path)}: {_md(review.error or '')}" for review in unread]
+        out.append("")
+    by_file: dict[str, list[Finding]] = {}
+    for f in _ordered(result.active):
+        by_file.setdefault(f.file, []).append(f)
+    risk = {review.path: review.risk for review in result.files}
+
+    def item(f: Finding) -> str:
+        link = f"[`{f.rule}`]({rule_url(f.rule, docs_url)})"
+        return f"- **{f.severity}** {link} line {f.line}: {_md(f.message)}"
+
+    for path, findings in by_file.items():
+        out.append(f"#### {_md_code(path)} (risk: {risk.get(path, 'low')})")
+        out.append("")
+        main = [f for f in findings if f.severity != "info"]
+        infos = [f for f in findings if f.severity == "info"]
+        out += [item(f) for f in main]
+        if infos:
+            if main:
+                out.append("")
+            out += ["<details>", f"<summary>{_plural(len(infos), 'info')}</summary>", ""]
+            out += [item(f) for f in infos]
+            out += ["", "</details>"]
+        out.append("")
+    if not by_file and not unread:
+        out += ["No findings.", ""]
+    out.append(f"<sub>{_md(summary_line(result, fail_on))}</sub>")
+    return "\n".join(out) + "\n"
+
+
+_RENDERERS: dict[str, Callable[[ReviewResult, str, dict[str, str], str], str]] = {
+    "text": _text,
+    "json": _json,
+    "github": _github,
+    "gitlab": _gitlab,
+    "sarif": _sarif,
+    "azure": _azure,
+    "markdown": _markdown,
+}

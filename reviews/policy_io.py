@@ -1,0 +1,164 @@
+"""Review policies between the control database, YAML files and the engine.
+
+A stored policy is a list of RuleSetting rows laid over a base: the template of the same name
+for `recommended` and `strict`, the catalogue defaults (= `recommended`) for any other name. So
+the template rows need not be materialised: a `strict` row with no settings *is* the template,
+and a rule added to the code later takes its template severity without a data migration. Rows
+are written only where someone chose otherwise (the admin, `policy import`) or asked for them
+(`ensure_templates(rows=True)`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from django.db import transaction
+
+from reviews.engine import RULES, TEMPLATES, Policy, check_setting
+from reviews.engine.policy import Setting
+from reviews.models import ReviewPolicy, RuleSetting
+
+TEMPLATE_DESCRIPTIONS = {
+    "recommended": "Every rule whose catalogue default is error, warning or info, at that severity.",
+    "strict": "recommended, with warnings about data loss and locking raised to errors.",
+}
+_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+
+
+class PolicyFileError(ValueError):
+    """A policy file that cannot be imported; nothing was saved."""
+
+
+def base_policy(name: str) -> Policy:
+    return Policy.template(name) if name in TEMPLATES else Policy.recommended()
+
+
+def policy_from_model(policy: ReviewPolicy) -> Policy:
+    """The engine's policy for a stored one; ValueError names a stored row that is no longer valid
+    (a rule id the code no longer knows, a payload its schema rejects)."""
+    rows = [(s.rule_id, s.severity, s.payload or {}) for s in policy.rules.all()]
+    return _layered(policy.name, rows)
+
+
+def _layered(name: str, rows: list[tuple[str, str, dict]]) -> Policy:
+    base = base_policy(name)
+    stored = Policy.from_rows(name, rows)
+    return Policy(name, {**base.settings, **stored.settings})
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+
+def export_policy(name: str, *, all_rules: bool = False) -> dict[str, Any]:
+    """The YAML document of a policy: every rule whose setting differs from the catalogue default
+    or from the policy's base template (so that it reads the same when imported under any name),
+    or every rule with `all_rules`. LookupError when no such policy exists."""
+    stored = ReviewPolicy.objects.filter(name=name).first()
+    if stored is None and name not in TEMPLATES:
+        raise LookupError(name)
+    engine = policy_from_model(stored) if stored is not None else base_policy(name)
+    base = base_policy(name)
+    rows = []
+    for rule_id, severity, payload in engine.as_rows():
+        rule = RULES[rule_id]
+        differs = (severity != rule.severity or payload != rule.payload
+                   or severity != base.severity(rule_id) or payload != base.payload(rule_id))
+        if all_rules or differs:
+            rows.append({"id": rule_id, "severity": severity, "payload": dict(payload)})
+    description = stored.description if stored is not None else TEMPLATE_DESCRIPTIONS.get(name, "")
+    return {"name": name, "description": description, "rules": rows}
+
+
+def dump(document: dict[str, Any]) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+# -- import ----------------------------------------------------------------------------------------
+
+
+def parse_policy_file(text: str, *, name: str | None = None) -> tuple[str, str, dict[str, Setting]]:
+    """(name, description, settings) from a policy YAML file, every row validated with
+    `check_setting`; PolicyFileError lists every problem, each naming its rule."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyFileError(f"not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise PolicyFileError("expected a mapping with name, description and rules")
+    name = name or document.get("name")
+    if not isinstance(name, str) or not _SLUG.match(name):
+        raise PolicyFileError(f"the policy name must be a slug (letters, digits, - and _), not {name!r}")
+    description = document.get("description") or ""
+    if not isinstance(description, str):
+        raise PolicyFileError("description must be a string")
+    rows = document.get("rules") or []
+    if not isinstance(rows, list):
+        raise PolicyFileError("rules must be a list of {id, severity, payload}")
+    problems: list[str] = []
+    settings: dict[str, Setting] = {}
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            problems.append(f"rules[{number}]: expected a mapping with id, severity and payload")
+            continue
+        rule_id = row["id"]
+        if rule_id in settings:
+            problems.append(f"{rule_id}: listed twice")
+            continue
+        unknown_keys = set(row) - {"id", "severity", "payload"}
+        if unknown_keys:
+            problems.append(f"{rule_id}: unknown key(s) {', '.join(sorted(unknown_keys))}")
+            continue
+        try:
+            settings[rule_id] = check_setting(rule_id, row.get("severity", ""), row.get("payload") or {})
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise PolicyFileError("\n".join(problems))
+    return name, description, settings
+
+
+def import_policy(text: str, *, replace: bool = False, name: str | None = None) -> tuple[ReviewPolicy, bool]:
+    """Create or update a policy from a YAML file, all or nothing. Without `replace`, the file's
+    rows are merged over the stored ones; with it, stored rows the file does not list go."""
+    name, description, settings = parse_policy_file(text, name=name)
+    with transaction.atomic():
+        policy, created = ReviewPolicy.objects.get_or_create(name=name, defaults={"description": description})
+        if not created and description and policy.description != description:
+            policy.description = description
+            policy.save(update_fields=["description", "updated_at"])
+        if replace:
+            policy.rules.exclude(rule_id__in=list(settings)).delete()
+        for rule_id, setting in settings.items():
+            RuleSetting.objects.update_or_create(
+                policy=policy, rule_id=rule_id,
+                defaults={"severity": setting.severity, "payload": setting.payload},
+            )
+    return policy, created
+
+
+# -- templates -------------------------------------------------------------------------------------
+
+
+def ensure_templates(*, rows: bool = False) -> list[ReviewPolicy]:
+    """Create the `recommended` and `strict` policies if missing (idempotent). With `rows`, also
+    write a RuleSetting for each of the template's own settings that has none yet (for an admin
+    who wants to see them row by row); existing rows, maybe edited in the admin, stay as they are."""
+    policies = []
+    with transaction.atomic():
+        for name in TEMPLATES:
+            policy, _ = ReviewPolicy.objects.get_or_create(
+                name=name, defaults={"description": TEMPLATE_DESCRIPTIONS[name]})
+            if not policy.description:
+                policy.description = TEMPLATE_DESCRIPTIONS[name]
+                policy.save(update_fields=["description", "updated_at"])
+            if rows:
+                for rule_id, setting in Policy.template(name).settings.items():
+                    RuleSetting.objects.get_or_create(
+                        policy=policy, rule_id=rule_id,
+                        defaults={"severity": setting.severity or RULES[rule_id].severity,
+                                  "payload": setting.payload},
+                    )
+            policies.append(policy)
+    return policies

@@ -1,0 +1,276 @@
+from __future__ import annotations
+
+import pytest
+
+from reviews.engine import Policy, review_file
+from tests.reviews.rules.helpers import findings, flags
+
+ALL = ["postgres", "mysql", "sqlite"]
+
+
+# -- table.disallow-rename -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_rename_table(dialect):
+    [found] = findings("SELECT 1;\nALTER TABLE customers RENAME TO clients;", dialect, "table.disallow-rename")
+    assert found.severity == "warning" and (found.line, found.column) == (2, 1)
+    assert "renaming table customers to clients" in found.message and "view customers" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_rename_table_followed_by_other_statements_is_located_at_the_rename(dialect):
+    sql = "ALTER TABLE customers RENAME TO clients;\nCREATE INDEX i ON clients (id);"
+    [found] = findings(sql, dialect, "table.disallow-rename")
+    assert (found.line, found.column) == (1, 1)
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_rename_followed_by_a_compatibility_view_is_fine(dialect):
+    sql = "ALTER TABLE customers RENAME TO clients;\nCREATE VIEW customers AS SELECT id, name FROM clients;"
+    assert not flags(sql, dialect, "table.disallow-rename")
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_rename_of_a_table_created_in_the_file_is_fine(dialect):
+    assert not flags("CREATE TABLE t (id int);\nALTER TABLE t RENAME TO u;", dialect, "table.disallow-rename")
+
+
+def test_the_last_step_of_a_sqlite_rebuild_is_fine():
+    sql = ("CREATE TABLE new__users (id integer PRIMARY KEY);\n"
+           "INSERT INTO new__users (id) SELECT id FROM users;\n"
+           "DROP TABLE users;\n"
+           "ALTER TABLE new__users RENAME TO users;")
+    assert not flags(sql, "sqlite", "table.disallow-rename")
+
+
+def test_mysql_rename_table_statement():
+    found = findings("RENAME TABLE a TO b, c TO d;", "mysql", "table.disallow-rename")
+    assert [f.message.split(" breaks")[0] for f in found] == ["renaming table a to b", "renaming table c to d"]
+
+
+def test_mysql_rename_inside_a_multi_action_alter():
+    assert flags("ALTER TABLE a ADD COLUMN x int, RENAME AS b;", "mysql", "table.disallow-rename")
+    assert not flags("ALTER TABLE a RENAME INDEX i TO j;", "mysql", "table.disallow-rename")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
+def test_a_column_rename_without_the_column_word_is_no_table_rename(dialect):
+    sql = "ALTER TABLE users RENAME email TO email_address;"
+    assert not flags(sql, dialect, "table.disallow-rename")
+    assert flags(sql, dialect, "column.disallow-rename")
+
+
+def test_a_suppressed_rename_stays_suppressed():
+    sql = "-- sluice:ignore table.disallow-rename\nALTER TABLE a RENAME TO b;\nSELECT 1;"
+    review = review_file("0001.sql", sql, "postgres", Policy.recommended())
+    [found] = [f for f in review.findings if f.rule == "table.disallow-rename"]
+    assert found.suppressed
+
+
+# -- column.disallow-rename ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_rename_column(dialect):
+    [found] = findings("ALTER TABLE users RENAME COLUMN email TO email_address;", dialect, "column.disallow-rename")
+    assert found.severity == "warning" and (found.line, found.column) == (1, 33)
+    assert "renaming column users.email to email_address" in found.message and "dual-write" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_rename_column_of_a_new_table_is_fine(dialect):
+    sql = "CREATE TABLE t (a int);\nALTER TABLE t RENAME COLUMN a TO b;"
+    assert not flags(sql, dialect, "column.disallow-rename")
+    assert not flags("ALTER TABLE users RENAME TO people;", dialect, "column.disallow-rename")
+
+
+def test_mysql_change_with_a_new_name():
+    [found] = findings("ALTER TABLE users CHANGE email email_address varchar(320);", "mysql", "column.disallow-rename")
+    assert (found.line, found.column) == (1, 26) and "users.email to email_address" in found.message
+    assert not flags("ALTER TABLE users CHANGE email email varchar(320);", "mysql", "column.disallow-rename")
+
+
+# -- schema.disallow-rename / type.disallow-rename-enum-value ------------------------------------------
+
+
+def test_rename_schema():
+    [found] = findings("ALTER SCHEMA billing RENAME TO invoicing;", "postgres", "schema.disallow-rename")
+    assert found.severity == "warning" and "schema billing to invoicing" in found.message
+    assert not flags("ALTER SCHEMA billing OWNER TO admin;", "postgres", "schema.disallow-rename")
+    assert not flags("CREATE SCHEMA tmp;\nALTER SCHEMA tmp RENAME TO scratch;", "postgres", "schema.disallow-rename")
+
+
+def test_rename_enum_value():
+    [found] = findings("ALTER TYPE status RENAME VALUE 'shipped' TO 'sent';", "postgres",
+                       "type.disallow-rename-enum-value")
+    assert found.severity == "warning" and "enum status 'shipped' to 'sent'" in found.message
+    assert "add the new value" in found.message
+
+
+def test_rename_enum_value_near_misses():
+    assert not flags("ALTER TYPE status ADD VALUE 'sent';", "postgres", "type.disallow-rename-enum-value")
+    sql = "CREATE TYPE mood AS ENUM ('ok');\nALTER TYPE mood RENAME VALUE 'ok' TO 'fine';"
+    assert not flags(sql, "postgres", "type.disallow-rename-enum-value")
+
+
+# -- column.disallow-change-type -----------------------------------------------------------------------
+
+
+def test_alter_column_type():
+    [found] = findings("ALTER TABLE orders ALTER COLUMN amount TYPE numeric(12, 2);", "postgres",
+                       "column.disallow-change-type")
+    assert found.severity == "error" and (found.line, found.column) == (1, 33)
+    assert "type of orders.amount rewrites the table" in found.message and "dual-write" in found.message
+
+
+@pytest.mark.parametrize("old, new, flagged", [
+    ("varchar(20)", "varchar(40)", False),
+    ("varchar(20)", "text", False),
+    ("varchar(20)", "varchar(10)", True),
+    ("int", "bigint", True),
+])
+def test_alter_column_type_with_the_old_type_known(old, new, flagged):
+    sql = f"ALTER TABLE users ADD COLUMN nick {old};\nALTER TABLE users ALTER COLUMN nick TYPE {new};"
+    assert flags(sql, "postgres", "column.disallow-change-type") == flagged
+
+
+def test_alter_column_type_near_misses():
+    assert not flags("CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a TYPE bigint;", "postgres",
+                     "column.disallow-change-type")
+    assert not flags("ALTER TABLE t ALTER COLUMN a SET DEFAULT 0;", "postgres", "column.disallow-change-type")
+
+
+@pytest.mark.parametrize("sql", ["ALTER TABLE orders MODIFY amount decimal(12, 2);",
+                                 "ALTER TABLE orders CHANGE amount total decimal(12, 2);"])
+def test_mysql_modify_or_change_with_a_type(sql):
+    [found] = findings(sql, "mysql", "column.disallow-change-type")
+    assert found.severity == "error" and "orders.amount" in found.message and "copies the whole table" in found.message
+
+
+def test_mysql_modify_keeping_a_known_type_is_fine():
+    sql = "ALTER TABLE orders ADD note varchar(10) NULL;\nALTER TABLE orders MODIFY note varchar(10) NOT NULL;"
+    assert not flags(sql, "mysql", "column.disallow-change-type")
+    assert not flags("ALTER TABLE orders ALTER COLUMN note SET DEFAULT 'x';", "mysql", "column.disallow-change-type")
+
+
+# -- column.disallow-change / column.disallow-changing-order -------------------------------------------
+
+
+def test_mysql_change_column():
+    [found] = findings("ALTER TABLE users CHANGE COLUMN email email varchar(320) NOT NULL;", "mysql",
+                       "column.disallow-change")
+    assert found.severity == "warning" and "CHANGE COLUMN users.email" in found.message and "MODIFY" in found.message
+    assert not flags("ALTER TABLE users MODIFY email varchar(320) NOT NULL;", "mysql", "column.disallow-change")
+
+
+@pytest.mark.parametrize("position", ["FIRST", "AFTER id"])
+def test_mysql_changing_column_order(position):
+    [found] = findings(f"ALTER TABLE users MODIFY email varchar(320) {position};", "mysql",
+                       "column.disallow-changing-order")
+    assert found.severity == "warning" and (found.line, found.column) == (1, 26)
+    assert f"users.email ({position.split()[0]})" in found.message and "leave the column" in found.message
+
+
+def test_mysql_changing_order_near_misses():
+    assert not flags("ALTER TABLE users MODIFY email varchar(320);", "mysql", "column.disallow-changing-order")
+    sql = "CREATE TABLE t (a int, b int);\nALTER TABLE t MODIFY b int FIRST;"
+    assert not flags(sql, "mysql", "column.disallow-changing-order")
+
+
+# -- column.add-not-null-require-default ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect, phrase", [
+    ("postgres", "as soon as the table has rows"),
+    ("mysql", "strict mode"),
+    ("sqlite", "SQLite refuses"),
+])
+def test_add_not_null_column_without_default(dialect, phrase):
+    [found] = findings("ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;", dialect,
+                       "column.add-not-null-require-default")
+    assert found.severity == "error" and (found.line, found.column) == (1, 30)
+    assert "users.tenant_id" in found.message and phrase in found.message and "backfill" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("column", ["tenant_id bigint NOT NULL DEFAULT 0", "tenant_id bigint",
+                                    "tenant_id bigint NULL"])
+def test_add_column_with_default_or_nullable_is_fine(dialect, column):
+    assert not flags(f"ALTER TABLE users ADD COLUMN {column};", dialect, "column.add-not-null-require-default")
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_a_null_default_is_no_default(dialect):
+    sql = "ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL DEFAULT NULL;"
+    assert flags(sql, dialect, "column.add-not-null-require-default")
+
+
+@pytest.mark.parametrize("column", ["n serial NOT NULL", "n bigint GENERATED ALWAYS AS IDENTITY NOT NULL",
+                                    "n int NOT NULL GENERATED ALWAYS AS (a + 1) STORED"])
+def test_columns_the_database_fills_are_fine(column):
+    assert not flags(f"ALTER TABLE t ADD COLUMN {column};", "postgres", "column.add-not-null-require-default")
+
+
+def test_new_tables_are_fine_except_on_sqlite():
+    sql = "CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN n int NOT NULL;"
+    assert not flags(sql, "postgres", "column.add-not-null-require-default")
+    assert not flags(sql, "mysql", "column.add-not-null-require-default")
+    assert flags(sql, "sqlite", "column.add-not-null-require-default")
+
+
+# -- column.set-default-for-not-null -------------------------------------------------------------------
+
+
+def test_not_null_column_without_default_in_create_table():
+    sql = ("CREATE TABLE users (\n  id bigint AUTO_INCREMENT PRIMARY KEY,\n  email varchar(320) NOT NULL,\n"
+           "  bio text NOT NULL\n);")
+    [found] = findings(sql, "mysql", "column.set-default-for-not-null")
+    assert (found.line, found.column) == (3, 3) and "email has no DEFAULT" in found.message
+
+
+def test_set_default_for_not_null_near_misses():
+    assert not flags("CREATE TABLE t (a int NOT NULL DEFAULT 0, b int, c int NOT NULL, PRIMARY KEY (c));", "mysql",
+                     "column.set-default-for-not-null")
+    assert flags("ALTER TABLE t MODIFY a int NOT NULL;", "mysql", "column.set-default-for-not-null")
+
+
+def test_set_default_for_not_null_is_opt_in():
+    sql = "CREATE TABLE t (a int NOT NULL);"
+    assert not findings(sql, "mysql", "column.set-default-for-not-null", Policy.recommended())
+
+
+# -- column.drop-default-on-not-null -------------------------------------------------------------------
+
+DJANGO_ADD_FIELD = """ALTER TABLE users ADD COLUMN active boolean DEFAULT true NOT NULL;
+ALTER TABLE users ALTER COLUMN active DROP DEFAULT;"""
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_drop_default_on_a_not_null_column(dialect):
+    [found] = findings(DJANGO_ADD_FIELD, dialect, "column.drop-default-on-not-null")
+    assert found.severity == "warning" and (found.line, found.column) == (2, 32)
+    assert "users.active" in found.message and "keep the default" in found.message
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_drop_default_near_misses(dialect):
+    nullable = DJANGO_ADD_FIELD.replace(" NOT NULL", "")
+    assert not flags(nullable, dialect, "column.drop-default-on-not-null")
+    assert not flags("ALTER TABLE users ALTER COLUMN active DROP DEFAULT;", dialect, "column.drop-default-on-not-null")
+    new_table = "CREATE TABLE users (active boolean NOT NULL DEFAULT true);\n" + DJANGO_ADD_FIELD.splitlines()[1]
+    assert not flags(new_table, dialect, "column.drop-default-on-not-null")
+
+
+def test_drop_default_after_set_not_null_and_drop_not_null():
+    set_not_null = ("ALTER TABLE users ALTER COLUMN active SET NOT NULL;\n"
+                    "ALTER TABLE users ALTER COLUMN active DROP DEFAULT;")
+    assert flags(set_not_null, "postgres", "column.drop-default-on-not-null")
+    relaxed = DJANGO_ADD_FIELD.replace(";\n", ";\nALTER TABLE users ALTER COLUMN active DROP NOT NULL;\n")
+    assert not flags(relaxed, "postgres", "column.drop-default-on-not-null")
+
+
+def test_renaming_away_for_a_sqlite_rebuild_is_fine():
+    sql = "ALTER TABLE users RENAME TO _users_old;\nCREATE TABLE users (id int);"
+    assert not flags(sql, "sqlite", "table.disallow-rename")
+    assert flags(sql, "postgres", "table.disallow-rename")  # a swap elsewhere: the old name now holds an empty table

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.reviews.rules.helpers import findings, flags
+
+# (rule, dialect, flagged statement, near miss, severity under --all-rules, key phrase of the message).
+# `off` rules report as "warning" when --all-rules turns them on.
+CASES = [
+    *[("table.require-pk", d, "CREATE TABLE events (payload text);",
+       "CREATE TABLE events (id bigint PRIMARY KEY, payload text);", "warning", "has no primary key")
+      for d in ("postgres", "mysql", "sqlite")],
+    *[("table.no-foreign-key", d, "CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers (id));",
+       "CREATE TABLE orders (id int PRIMARY KEY, customer_id int);", "warning", "forbids foreign keys")
+      for d in ("postgres", "mysql", "sqlite")],
+    ("table.comment", "mysql", "CREATE TABLE t (id int PRIMARY KEY);",
+     "CREATE TABLE t (id int PRIMARY KEY) COMMENT='orders';", "warning", "has no comment"),
+    ("table.comment", "postgres", "CREATE TABLE t (id int PRIMARY KEY);",
+     "CREATE TABLE t (id int PRIMARY KEY);\nCOMMENT ON TABLE t IS 'orders';", "warning", "COMMENT ON TABLE t"),
+    ("column.comment", "mysql", "CREATE TABLE t (id int PRIMARY KEY COMMENT 'key', note text);",
+     "CREATE TABLE t (id int PRIMARY KEY COMMENT 'key', note text COMMENT 'free text');", "warning",
+     "column t.note has no comment"),
+    ("column.comment", "postgres", "CREATE TABLE t (id int PRIMARY KEY);",
+     "CREATE TABLE t (id int PRIMARY KEY);\nCOMMENT ON COLUMN t.id IS 'key';", "warning", "COMMENT ON COLUMN t.id"),
+    ("table.disallow-partition", "postgres", "CREATE TABLE m (at date) PARTITION BY RANGE (at);",
+     "CREATE TABLE m (at date);", "warning", "partitioned tables"),
+    ("table.disallow-partition", "mysql", "CREATE TABLE m (id int) PARTITION BY HASH(id) PARTITIONS 4;",
+     "CREATE TABLE m (id int);", "warning", "partitioned tables"),
+    ("table.disallow-trigger", "postgres",
+     "CREATE TRIGGER audit AFTER UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION audit();",
+     "CREATE TABLE trigger_log (id int PRIMARY KEY);", "warning", "forbids triggers"),
+    ("table.disallow-trigger", "mysql", "CREATE TRIGGER audit BEFORE INSERT ON orders FOR EACH ROW SET NEW.x = 1;",
+     "CREATE TABLE trigger_log (id int PRIMARY KEY);", "warning", "forbids triggers"),
+    *[("column.no-null", d, "CREATE TABLE t (id int PRIMARY KEY, note text);",
+       "CREATE TABLE t (id int PRIMARY KEY, note text NOT NULL);", "warning", "t.note is nullable")
+      for d in ("postgres", "mysql", "sqlite")],
+    *[("column.required", d, "CREATE TABLE t (id int PRIMARY KEY);",
+       "CREATE TABLE t (id int PRIMARY KEY, created_at int, updated_at int);", "warning",
+       "created_at, updated_at") for d in ("postgres", "mysql", "sqlite")],
+    *[("column.require-default", d, "ALTER TABLE t ADD COLUMN status int NOT NULL;",
+       "ALTER TABLE t ADD COLUMN status int NOT NULL DEFAULT 0;", "warning", "t.status has no DEFAULT")
+      for d in ("postgres", "mysql", "sqlite")],
+    ("column.type-disallow-list", "postgres", "ALTER TABLE t ADD COLUMN price money;",
+     "ALTER TABLE t ADD COLUMN price numeric(12, 2);", "warning", "which this policy disallows"),
+    ("column.type-disallow-list", "mysql", "ALTER TABLE t ADD COLUMN state enum('a', 'b');",
+     "ALTER TABLE t ADD COLUMN state varchar(10);", "warning", "which this policy disallows"),
+    ("column.type-disallow-list", "sqlite", "ALTER TABLE t ADD COLUMN price money;",
+     "ALTER TABLE t ADD COLUMN price numeric;", "warning", "which this policy disallows"),
+    ("column.prefer-bigint-over-int", "postgres", "CREATE TABLE t (id serial PRIMARY KEY);",
+     "CREATE TABLE t (id bigserial PRIMARY KEY, n int);", "warning", "use bigserial or bigint"),
+    ("column.prefer-bigint-over-int", "mysql", "CREATE TABLE t (id int AUTO_INCREMENT PRIMARY KEY);",
+     "CREATE TABLE t (id bigint unsigned AUTO_INCREMENT PRIMARY KEY, n int);", "warning", "use BIGINT UNSIGNED"),
+    ("column.prefer-identity", "postgres", "CREATE TABLE t (id bigserial PRIMARY KEY);",
+     "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);", "info",
+     "GENERATED ALWAYS AS IDENTITY"),
+    ("column.prefer-timestamptz", "postgres", "ALTER TABLE t ADD COLUMN created_at timestamp;",
+     "ALTER TABLE t ADD COLUMN created_at timestamptz;", "warning", "use timestamptz"),
+    ("column.prefer-text-over-varchar", "postgres", "ALTER TABLE t ADD COLUMN name varchar(100);",
+     "ALTER TABLE t ADD COLUMN name text;", "warning", "use text with a CHECK"),
+    ("column.disallow-char", "postgres", "ALTER TABLE t ADD COLUMN code char(3);",
+     "ALTER TABLE t ADD COLUMN code varchar(3);", "warning", "use text or varchar"),
+    ("column.maximum-varchar-length", "mysql", "ALTER TABLE t ADD COLUMN body varchar(10000);",
+     "ALTER TABLE t ADD COLUMN body varchar(255);", "info", "use TEXT instead"),
+    ("column.prefer-jsonb", "postgres", "ALTER TABLE t ADD COLUMN data json;",
+     "ALTER TABLE t ADD COLUMN data jsonb;", "warning", "use jsonb"),
+    ("column.auto-increment-must-integer", "mysql", "CREATE TABLE t (id double AUTO_INCREMENT PRIMARY KEY);",
+     "CREATE TABLE t (id bigint unsigned AUTO_INCREMENT PRIMARY KEY);", "warning", "use an integer type"),
+    ("column.auto-increment-must-unsigned", "mysql", "CREATE TABLE t (id bigint AUTO_INCREMENT PRIMARY KEY);",
+     "CREATE TABLE t (id bigint unsigned AUTO_INCREMENT PRIMARY KEY);", "warning", "declare it UNSIGNED"),
+    ("index.no-duplicate-column", "postgres", "CREATE INDEX idx_t_a ON t (a, a);",
+     "CREATE INDEX idx_t_a_b ON t (a, b);", "warning", "lists a more than once"),
+    ("index.no-duplicate-column", "mysql", "CREATE INDEX idx_t_a ON t (a, a);",
+     "CREATE INDEX idx_t_a_b ON t (a, b);", "error", "lists a more than once"),
+    *[("index.key-number-limit", d, "CREATE INDEX idx_wide ON t (a, b, c, d, e, f);",
+       "CREATE INDEX idx_five ON t (a, b, c, d, e);", "info", "has 6 columns, more than 5")
+      for d in ("postgres", "mysql", "sqlite")],
+    ("index.type-no-blob", "mysql", "CREATE TABLE t (id bigint PRIMARY KEY, body text, KEY idx_t_body (body));",
+     "CREATE TABLE t (id bigint PRIMARY KEY, body text, KEY idx_t_body (body(100)));", "error",
+     "without a prefix length"),
+    *[("table.no-duplicate-index", d, "CREATE INDEX idx_a ON t (a);\nCREATE INDEX idx_a2 ON t (a);",
+       "CREATE INDEX idx_a ON t (a);\nCREATE INDEX idx_a_b ON t (a, b);", "info", "duplicates the index idx_a")
+      for d in ("postgres", "mysql", "sqlite")],
+]
+
+
+@pytest.mark.parametrize(("rule", "dialect", "bad", "good", "severity", "phrase"), CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_rule_flags_the_statement_and_not_its_near_miss(rule, dialect, bad, good, severity, phrase):
+    found = findings(bad, dialect, rule)
+    assert found, f"{rule} should flag {bad!r} on {dialect}"
+    assert {f.rule for f in found} == {rule}
+    assert found[0].severity == severity
+    assert any(phrase in f.message for f in found), [f.message for f in found]
+    assert not flags(good, dialect, rule), [f.message for f in findings(good, dialect, rule)]
+
+
+def test_design_rules_stay_on_their_engines():
+    assert not flags("ALTER TABLE t ADD COLUMN data json;", "mysql", "column.prefer-jsonb")
+    assert not flags("CREATE TABLE t (id double AUTO_INCREMENT PRIMARY KEY);", "postgres",
+                     "column.auto-increment-must-integer")
+    assert not flags("CREATE INDEX idx_t_a ON t (a, a);", "sqlite", "index.no-duplicate-column")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_require_pk_accepts_table_level_keys_and_skips_temporary_tables(dialect):
+    assert not flags("CREATE TABLE t (a int, b int, PRIMARY KEY (a, b));", dialect, "table.require-pk")
+    assert not flags("CREATE TEMPORARY TABLE t (a int);", dialect, "table.require-pk")
+
+
+def test_require_pk_reads_a_create_table_the_parser_cannot():
+    sql = "CREATE TABLE m (id int) PARTITION BY HASH(id) PARTITIONS 4;"
+    [found] = findings(sql, "mysql", "table.require-pk")
+    assert "table m has no primary key" in found.message and "AUTO_INCREMENT" in found.message
+    assert not flags(sql.replace("id int", "id int PRIMARY KEY"), "mysql", "table.require-pk")
+
+
+def test_postgres_comment_findings_point_at_the_create_table():
+    sql = "SELECT 1;\nCREATE TABLE t (id int PRIMARY KEY);\nCOMMENT ON COLUMN t.id IS 'key';"
+    [table] = findings(sql, "postgres", "table.comment")
+    assert table.line == 2
+    assert not flags(sql, "postgres", "column.comment")
+
+
+def test_comment_longer_than_the_limit():
+    sql = f"CREATE TABLE t (id int PRIMARY KEY COMMENT 'key') COMMENT='{'x' * 70}';"
+    [found] = findings(sql, "mysql", "table.comment")
+    assert "longer than 64 characters" in found.message
+
+
+def test_required_column_cannot_be_dropped():
+    [found] = findings("ALTER TABLE t DROP COLUMN created_at;", "postgres", "column.required")
+    assert "t.created_at is a required column" in found.message
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_prefer_bigint_only_for_key_columns(dialect):
+    assert flags("CREATE TABLE t (id int, PRIMARY KEY (id));", dialect, "column.prefer-bigint-over-int")
+    assert not flags("CREATE TABLE t (a int, b int, PRIMARY KEY (a, b));", dialect, "column.prefer-bigint-over-int")
+
+
+def test_prefer_identity_sees_serial_spelled_serial4():
+    assert flags("ALTER TABLE t ADD COLUMN n serial4;", "postgres", "column.prefer-identity")
+
+
+def test_prefer_timestamptz_on_a_type_change():
+    sql = "ALTER TABLE t ALTER COLUMN at TYPE timestamp without time zone;"
+    [found] = findings(sql, "postgres", "column.prefer-timestamptz")
+    assert "column t.at" in found.message
+
+
+def test_blob_index_uses_column_types_known_from_the_file():
+    sql = "CREATE TABLE t (id bigint PRIMARY KEY, body mediumtext);\nCREATE INDEX idx_t_body ON t (body);"
+    [found] = findings(sql, "mysql", "index.type-no-blob")
+    assert found.line == 2
+    assert not flags("CREATE INDEX idx_t_body ON t (body);", "mysql", "index.type-no-blob")  # type unknown
+    assert not flags(sql.replace("(body);", "(body(20));"), "mysql", "index.type-no-blob")
+
+
+@pytest.mark.parametrize(("dialect", "drop"), [("postgres", "DROP INDEX idx_a;"), ("mysql", "DROP INDEX idx_a ON t;"),
+                                               ("sqlite", "DROP INDEX idx_a;")])
+def test_duplicate_index_forgets_a_dropped_index(dialect, drop):
+    sql = f"CREATE INDEX idx_a ON t (a);\n{drop}\nCREATE INDEX idx_a2 ON t (a);"
+    assert not flags(sql, dialect, "table.no-duplicate-index")
+
+
+def test_duplicate_index_of_a_primary_key():
+    sql = "CREATE TABLE t (id int PRIMARY KEY, KEY idx_id (id));"
+    [found] = findings(sql, "mysql", "table.no-duplicate-index")
+    assert "duplicates the primary key on t(id)" in found.message
+
+
+def test_duplicate_index_knows_the_names_postgres_gives_unnamed_constraints():
+    sql = ("ALTER TABLE t ADD UNIQUE (a);\nALTER TABLE t DROP CONSTRAINT t_a_key;\n"
+           "CREATE INDEX CONCURRENTLY idx_t_a ON t (a);")
+    assert not flags(sql, "postgres", "table.no-duplicate-index")
+    assert flags(sql.replace("t_a_key", "other_name"), "postgres", "table.no-duplicate-index")

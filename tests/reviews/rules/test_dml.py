@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import pytest
+
+from reviews.engine import Policy
+from reviews.engine.registry import RULES
+from tests.reviews.rules.helpers import findings, flags
+
+ALL = ["postgres", "mysql", "sqlite"]
+
+
+# -- statement.where.require.update-delete -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("sql, phrase", [
+    ("DELETE FROM sessions;", "DELETE without WHERE deletes every row of sessions"),
+    ("UPDATE users SET active = true;", "UPDATE without WHERE changes every row"),
+])
+def test_update_or_delete_without_where(dialect, sql, phrase):
+    [found] = findings("SELECT 1;\n" + sql, dialect, "statement.where.require.update-delete")
+    assert found.severity == "error" and (found.line, found.column) == (2, 1)
+    assert phrase in found.message and "add the predicate" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_update_or_delete_with_where_or_on_a_new_table_is_fine(dialect):
+    assert not flags("DELETE FROM sessions WHERE expires_at < '2020-01-01';", dialect,
+                     "statement.where.require.update-delete")
+    assert not flags("UPDATE users SET active = true WHERE id = 1;", dialect, "statement.where.require.update-delete")
+    assert not flags("CREATE TABLE t (a int);\nUPDATE t SET a = 1;", dialect, "statement.where.require.update-delete")
+
+
+# -- statement.where.require.select (opt-in) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_select_without_where(dialect):
+    [found] = findings("SELECT id FROM orders;", dialect, "statement.where.require.select")
+    assert "SELECT without WHERE" in found.message
+    assert not flags("SELECT id FROM orders WHERE id = 1;", dialect, "statement.where.require.select")
+    assert not flags("SELECT 1;", dialect, "statement.where.require.select")
+    assert not findings("SELECT id FROM orders;", dialect, "statement.where.require.select", Policy.recommended())
+
+
+def test_select_setval_is_not_flagged():
+    assert not flags("SELECT setval('orders_id_seq', 100);", "postgres", "statement.where.require.select")
+
+
+# -- statement.select.no-select-all --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("sql, column", [("CREATE VIEW active_users AS SELECT * FROM users WHERE active = 1;", 36),
+                                         ("INSERT INTO archive (id) SELECT * FROM users WHERE id < 10;", 33),
+                                         ("SELECT count(*), u.* FROM users u WHERE u.id = 1;", 18)])
+def test_select_star(dialect, sql, column):
+    [found] = findings(sql, dialect, "statement.select.no-select-all")
+    assert found.severity == "warning" and (found.line, found.column) == (1, column)
+    assert "list the columns" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("sql", ["SELECT count(*) FROM users WHERE active = 1;",
+                                 "DELETE FROM users WHERE EXISTS (SELECT * FROM bans WHERE bans.user_id = users.id);",
+                                 "SELECT 2 * 3;"])
+def test_no_select_star(dialect, sql):
+    assert not flags(sql, dialect, "statement.select.no-select-all")
+
+
+# -- statement.insert.must-specify-column --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("sql", ["INSERT INTO countries VALUES ('fr', 'France');",
+                                 "INSERT INTO countries SELECT code, name FROM staging;"])
+def test_insert_without_columns(dialect, sql):
+    [found] = findings(sql, dialect, "statement.insert.must-specify-column")
+    assert found.severity == "warning" and (found.line, found.column) == (1, 1)
+    assert "INSERT INTO countries without a column list" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_insert_with_columns_is_fine(dialect):
+    assert not flags("INSERT INTO countries (code, name) VALUES ('fr', 'France');", dialect,
+                     "statement.insert.must-specify-column")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
+def test_insert_default_values_is_fine(dialect):
+    assert not flags("INSERT INTO counters DEFAULT VALUES;", dialect, "statement.insert.must-specify-column")
+
+
+def test_mysql_insert_set_is_fine():
+    assert not flags("INSERT INTO countries SET code = 'fr';", "mysql", "statement.insert.must-specify-column")
+
+
+# -- statement.insert.disallow-order-by-rand -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect, function", [("postgres", "random()"), ("mysql", "RAND()"), ("sqlite", "random()")])
+def test_insert_select_order_by_random(dialect, function):
+    sql = f"INSERT INTO sample (id) SELECT id FROM users ORDER BY {function} LIMIT 100;"
+    [found] = findings(sql, dialect, "statement.insert.disallow-order-by-rand")
+    assert found.severity == "warning" and "remove the ORDER BY" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_insert_select_ordered_by_a_column_is_fine(dialect):
+    sql = "INSERT INTO sample (id) SELECT id FROM users ORDER BY id LIMIT 100;"
+    assert not flags(sql, dialect, "statement.insert.disallow-order-by-rand")
+    assert not flags("SELECT id FROM users ORDER BY random();", dialect, "statement.insert.disallow-order-by-rand")
+
+
+# -- statement.disallow-limit / statement.disallow-order-by (MySQL) ------------------------------------
+
+
+def test_mysql_update_delete_limit_and_order_by():
+    sql = "DELETE FROM sessions WHERE expired = 1 ORDER BY id LIMIT 1000;"
+    [limit] = findings(sql, "mysql", "statement.disallow-limit")
+    [order] = findings(sql, "mysql", "statement.disallow-order-by")
+    assert limit.severity == order.severity == "warning"
+    assert "DELETE … LIMIT" in limit.message and "key range" in limit.message
+    assert "DELETE … ORDER BY" in order.message and "deterministic predicate" in order.message
+
+
+def test_mysql_update_without_limit_or_order_by_is_fine():
+    sql = "UPDATE jobs SET state = 'queued' WHERE id BETWEEN 1 AND 1000;"
+    assert not flags(sql, "mysql", "statement.disallow-limit")
+    assert not flags(sql, "mysql", "statement.disallow-order-by")
+    assert not flags("SELECT id FROM jobs ORDER BY id LIMIT 1;", "mysql", "statement.disallow-limit")
+
+
+def test_limit_and_order_by_rules_are_mysql_only():
+    assert RULES["statement.disallow-limit"].engines == {"mysql"}
+    assert RULES["statement.disallow-order-by"].engines == {"mysql"}
+
+
+# -- statement.where.no-equal-null ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("operator, fix", [("=", "IS NULL"), ("<>", "IS NOT NULL"), ("!=", "IS NOT NULL")])
+def test_comparison_with_null(dialect, operator, fix):
+    sql = f"DELETE FROM users\nWHERE deleted_at {operator} NULL;"
+    [found] = findings(sql, dialect, "statement.where.no-equal-null")
+    assert found.severity == "warning" and (found.line, found.column) == (2, 7)
+    assert f"write {fix}" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("sql", ["UPDATE users SET deleted_at = NULL WHERE id = 1;",
+                                 "DELETE FROM users WHERE deleted_at IS NULL;",
+                                 "SELECT id FROM users WHERE note = 'NULL';"])
+def test_null_assignments_and_is_null_are_fine(dialect, sql):
+    assert not flags(sql, dialect, "statement.where.no-equal-null")
+
+
+# -- statement.where.no-leading-wildcard-like ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_leading_wildcard_like(dialect):
+    sql = "UPDATE users SET flagged = 1 WHERE email LIKE '%@example.com';"
+    [found] = findings(sql, dialect, "statement.where.no-leading-wildcard-like")
+    assert found.severity == "info" and (found.line, found.column) == (1, 36)
+    assert "'%@example.com' starts with a wildcard" in found.message and "trigram" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_anchored_like_is_fine(dialect):
+    assert not flags("UPDATE users SET flagged = 1 WHERE email LIKE 'admin%';", dialect,
+                     "statement.where.no-leading-wildcard-like")
+    assert not flags("SELECT email LIKE '%x' FROM users WHERE id = 1;", dialect,
+                     "statement.where.no-leading-wildcard-like")
+
+
+# -- statement.duplicate-column-assignment -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("sql, where, position", [
+    ("UPDATE accounts SET balance = 0,\n  balance = 1 WHERE id = 1;", "SET", (2, 3)),
+    ("INSERT INTO accounts (id, balance, balance) VALUES (1, 2, 3);", "the column list", (1, 36)),
+    ("CREATE TABLE accounts (id int, balance int, balance int);", "the column list", (1, 45)),
+    ("CREATE VIEW v (a, a) AS SELECT id, balance FROM accounts;", "the column list", (1, 19)),
+])
+def test_duplicate_column(dialect, sql, where, position):
+    [found] = findings(sql, dialect, "statement.duplicate-column-assignment")
+    assert found.severity == "error" and (found.line, found.column) == position
+    assert f"is named twice in {where}" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_distinct_columns_are_fine(dialect):
+    assert not flags("UPDATE accounts SET balance = 0, owner = 1 WHERE id = 1;", dialect,
+                     "statement.duplicate-column-assignment")
+    assert not flags("INSERT INTO accounts (id, balance) VALUES (1, 2);", dialect,
+                     "statement.duplicate-column-assignment")
+
+
+def test_duplicate_assignment_in_on_conflict():
+    sql = "INSERT INTO t (id, a) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET a = 1, a = 2;"
+    [found] = findings(sql, "postgres", "statement.duplicate-column-assignment")
+    assert "the conflict's SET" in found.message
+
+
+# -- statement.affected-row-limit ----------------------------------------------------------------------
+
+
+def test_affected_row_limit_needs_a_database():
+    found = RULES["statement.affected-row-limit"]
+    assert found.needs_database and not found.implemented and found.payload == {"max_rows": 1000}
+    Policy.from_rows("p", [("statement.affected-row-limit", "warning", {"max_rows": 10})])
+    with pytest.raises(ValueError):
+        Policy.from_rows("p", [("statement.affected-row-limit", "warning", {"max_rows": 0})])

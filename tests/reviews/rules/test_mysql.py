@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+import pytest
+
+from reviews.engine import Policy
+from reviews.engine.registry import RULES
+from tests.reviews.rules.helpers import findings, flags
+
+
+def one(sql: str, rule: str, dialect: str = "mysql", policy: Policy | None = None):
+    found = findings(sql, dialect, rule, policy)
+    assert len(found) == 1, [f.message for f in found]
+    return found[0]
+
+
+# -- engine.mysql.use-innodb ------------------------------------------------------------------------
+
+
+def test_myisam_table_is_an_error():
+    found = one("CREATE TABLE audit_log (id bigint PRIMARY KEY) ENGINE=MyISAM;", "engine.mysql.use-innodb")
+    assert found.severity == "error"
+    assert "audit_log uses ENGINE=MyISAM" in found.message and "use ENGINE=InnoDB" in found.message
+
+
+def test_alter_table_engine_and_default_storage_engine():
+    assert "ENGINE=MEMORY" in one("ALTER TABLE t ENGINE = MEMORY;", "engine.mysql.use-innodb").message
+    assert "keep InnoDB" in one("SET SESSION default_storage_engine = MyISAM;", "engine.mysql.use-innodb").message
+
+
+def test_innodb_and_temporary_tables_are_fine():
+    assert not flags("CREATE TABLE t (id bigint PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;", "mysql",
+                     "engine.mysql.use-innodb")
+    assert not flags("CREATE TEMPORARY TABLE scratch (id int) ENGINE=MEMORY;", "mysql", "engine.mysql.use-innodb")
+    assert not flags("INSERT INTO t (engine) VALUES ('ENGINE=MyISAM');", "mysql", "engine.mysql.use-innodb")
+
+
+# -- system.charset.allowlist / system.collation.allowlist ------------------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["utf8", "utf8mb3", "latin1"])
+def test_charset_outside_the_allowlist(charset):
+    found = one(f"CREATE TABLE notes (body text) DEFAULT CHARSET={charset};", "system.charset.allowlist")
+    assert found.severity == "warning"
+    assert f"character set {charset} is not in the allowlist" in found.message and "use utf8mb4" in found.message
+
+
+def test_charset_in_columns_convert_and_databases():
+    assert flags("ALTER TABLE t CONVERT TO CHARACTER SET latin1;", "mysql", "system.charset.allowlist")
+    assert flags("ALTER TABLE t MODIFY name varchar(20) CHARACTER SET utf8;", "mysql", "system.charset.allowlist")
+    assert flags("CREATE DATABASE shop CHARACTER SET latin1;", "mysql", "system.charset.allowlist")
+
+
+def test_utf8mb4_and_strings_are_fine():
+    assert not flags("CREATE TABLE notes (body text CHARACTER SET utf8mb4) DEFAULT CHARSET=utf8mb4 "
+                     "COLLATE=utf8mb4_0900_ai_ci;", "mysql", "system.charset.allowlist")
+    assert not flags("UPDATE t SET note = 'CHARSET=latin1' WHERE id = 1;", "mysql", "system.charset.allowlist")
+
+
+def test_charset_allowlist_payload():
+    policy = Policy.from_rows("p", [("system.charset.allowlist", "warning", {"allowlist": ["utf8mb4", "latin1"]})])
+    assert not findings("CREATE TABLE t (a text) CHARSET=latin1;", "mysql", "system.charset.allowlist", policy)
+    assert RULES["system.charset.allowlist"].engines == frozenset({"mysql", "postgres"})
+
+
+def test_postgres_database_encoding():
+    found = one("CREATE DATABASE shop WITH ENCODING = 'LATIN1';", "system.charset.allowlist", "postgres")
+    assert found.severity == "warning" and "encoding LATIN1 is not in the allowlist" in found.message
+    assert not flags("CREATE DATABASE shop ENCODING 'UTF-8';", "postgres", "system.charset.allowlist")
+    assert not flags("CREATE DATABASE shop ENCODING utf8;", "postgres", "system.charset.allowlist")
+
+
+def test_collation_allowlist_is_opt_in():
+    assert RULES["system.collation.allowlist"].severity == "disabled"
+    found = one("CREATE TABLE t (a text COLLATE latin1_swedish_ci);", "system.collation.allowlist")
+    assert found.severity == "warning" and "collation latin1_swedish_ci is not in the allowlist" in found.message
+    assert not flags("CREATE TABLE t (a text) COLLATE=utf8mb4_0900_ai_ci;", "mysql", "system.collation.allowlist")
+    assert not findings("CREATE TABLE t (a text COLLATE latin1_swedish_ci);", "mysql", "system.collation.allowlist",
+                        Policy.recommended())
+
+
+def test_postgres_collation_only_with_an_allowlist():
+    sql = 'CREATE TABLE t (a text COLLATE "de_DE");'
+    assert not flags(sql, "postgres", "system.collation.allowlist")
+    policy = Policy.from_rows("p", [("system.collation.allowlist", "warning", {"postgres_allowlist": ["C"]})])
+    [found] = findings(sql, "postgres", "system.collation.allowlist", policy)
+    assert "collation de_DE" in found.message
+    assert not findings('CREATE TABLE t (a text COLLATE "C");', "postgres", "system.collation.allowlist", policy)
+
+
+# -- require / disallow charset and collation (opt-in) ----------------------------------------------------
+
+
+def test_table_require_charset_and_collation():
+    sql = "CREATE TABLE notes (id bigint PRIMARY KEY);"
+    assert "add DEFAULT CHARSET=utf8mb4" in one(sql, "table.require-charset").message
+    assert "add COLLATE=" in one(sql, "table.require-collation").message
+    complete = "CREATE TABLE notes (id bigint PRIMARY KEY) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci;"
+    assert not flags(complete, "mysql", "table.require-charset")
+    assert not flags(complete, "mysql", "table.require-collation")
+    assert not flags("CREATE TABLE notes_copy LIKE notes;", "mysql", "table.require-charset")
+
+
+def test_column_require_charset():
+    found = one("CREATE TABLE notes (id bigint, body varchar(100));", "column.require-charset")
+    assert found.severity == "warning" and "column body (VARCHAR)" in found.message
+    assert not flags("CREATE TABLE notes (id bigint, body varchar(100) CHARACTER SET utf8mb4);", "mysql",
+                     "column.require-charset")
+
+
+def test_disallow_set_charset():
+    assert "table notes sets its character set (latin1)" in one(
+        "CREATE TABLE notes (id int) DEFAULT CHARSET=latin1;", "table.disallow-set-charset").message
+    assert flags("ALTER TABLE notes CONVERT TO CHARACTER SET utf8mb4;", "mysql", "table.disallow-set-charset")
+    assert "column body sets its character set" in one(
+        "ALTER TABLE notes ADD COLUMN body text CHARACTER SET utf8mb4;", "column.disallow-set-charset").message
+    assert not flags("CREATE TABLE notes (body text);", "mysql", "table.disallow-set-charset")
+    assert not flags("CREATE TABLE notes (body text) CHARSET=utf8mb4;", "mysql", "column.disallow-set-charset")
+
+
+@pytest.mark.parametrize("rule_id", ["table.require-charset", "table.require-collation", "column.require-charset",
+                                     "table.disallow-set-charset", "column.disallow-set-charset",
+                                     "system.collation.allowlist"])
+def test_opt_in_rules_are_off_by_default(rule_id):
+    assert RULES[rule_id].severity == "disabled" and RULES[rule_id].implemented
+
+
+# -- ALGORITHM= / LOCK= ----------------------------------------------------------------------------------
+
+
+def test_alter_without_algorithm_and_lock():
+    sql = "ALTER TABLE orders ADD COLUMN note varchar(200);"
+    found = one(sql, "statement.require-algorithm-option")
+    assert found.severity == "warning" and "add ALGORITHM=INSTANT" in found.message
+    found = one(sql, "statement.require-lock-option")
+    assert found.severity == "warning" and "add LOCK=NONE" in found.message
+
+
+def test_algorithm_and_lock_stated():
+    sql = "ALTER TABLE orders ADD INDEX idx_note (note), ALGORITHM=INPLACE, LOCK=NONE;"
+    assert not flags(sql, "mysql", "statement.require-algorithm-option")
+    assert not flags(sql, "mysql", "statement.require-lock-option")
+
+
+def test_lock_not_required_with_instant():
+    sql = "ALTER TABLE orders ADD COLUMN note varchar(200), ALGORITHM=INSTANT;"
+    assert not flags(sql, "mysql", "statement.require-lock-option")
+    assert not flags(sql, "mysql", "statement.require-algorithm-option")
+
+
+def test_default_is_as_good_as_nothing():
+    assert flags("ALTER TABLE orders DROP INDEX idx_note, ALGORITHM=DEFAULT, LOCK=DEFAULT;", "mysql",
+                 "statement.require-algorithm-option")
+
+
+def test_new_tables_need_no_options():
+    sql = "CREATE TABLE t (id bigint PRIMARY KEY);\nALTER TABLE t ADD COLUMN note text, ALGORITHM=COPY, LOCK=SHARED;"
+    for rule_id in ("statement.require-algorithm-option", "statement.require-lock-option",
+                    "statement.disallow-offline-ddl", "statement.disallow-blocking-lock-option"):
+        assert not flags(sql, "mysql", rule_id), rule_id
+
+
+def test_algorithm_copy():
+    found = one("ALTER TABLE orders MODIFY note text, ALGORITHM=COPY;", "statement.disallow-offline-ddl")
+    assert found.severity == "error" and "ALGORITHM=COPY copies table orders" in found.message
+    assert "gh-ost" in found.message
+    assert flags("CREATE INDEX idx ON orders (note) ALGORITHM=COPY;", "mysql", "statement.disallow-offline-ddl")
+    assert not flags("ALTER TABLE orders MODIFY note text, ALGORITHM=INPLACE;", "mysql",
+                     "statement.disallow-offline-ddl")
+
+
+@pytest.mark.parametrize(("lock", "phrase"), [("SHARED", "blocks writes"), ("EXCLUSIVE", "blocks reads and writes")])
+def test_blocking_lock_options(lock, phrase):
+    found = one(f"ALTER TABLE orders ADD INDEX idx (note), LOCK={lock};", "statement.disallow-blocking-lock-option")
+    assert found.severity == "error" and phrase in found.message and "use LOCK=NONE" in found.message
+
+
+def test_blocking_lock_on_drop_index_and_near_miss():
+    assert flags("DROP INDEX idx ON orders ALGORITHM=INPLACE LOCK=EXCLUSIVE;", "mysql",
+                 "statement.disallow-blocking-lock-option")
+    assert not flags("ALTER TABLE orders ADD INDEX idx (note), LOCK=NONE;", "mysql",
+                     "statement.disallow-blocking-lock-option")
+    assert not flags("LOCK TABLES orders WRITE;", "mysql", "statement.disallow-blocking-lock-option")
+
+
+# -- columns and constraints --------------------------------------------------------------------------------
+
+
+def test_positioned_add_column():
+    found = one("ALTER TABLE orders ADD COLUMN note varchar(200) AFTER id;", "statement.add-column-without-position")
+    assert found.severity == "info" and "AFTER id" in found.message and "append the column" in found.message
+    assert flags("ALTER TABLE orders ADD note int FIRST;", "mysql", "statement.add-column-without-position")
+    assert not flags("ALTER TABLE orders ADD COLUMN note varchar(200);", "mysql",
+                     "statement.add-column-without-position")
+    assert not flags("ALTER TABLE orders MODIFY note varchar(300) AFTER id;", "mysql",
+                     "statement.add-column-without-position")
+
+
+def test_expression_default_on_existing_table():
+    found = one("ALTER TABLE orders ADD COLUMN token char(36) DEFAULT (uuid());",
+                "column.mysql.default-disallow-expression")
+    assert found.severity == "warning" and "SET DEFAULT" in found.message and "token" in found.message
+    assert not flags("ALTER TABLE orders ADD COLUMN n int DEFAULT 0;", "mysql", "column.mysql.default-disallow-expression")
+    assert not flags("CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN token char(36) DEFAULT (uuid());", "mysql",
+                     "column.mysql.default-disallow-expression")
+
+
+def test_inline_references_are_ignored():
+    found = one("CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id));",
+                "column.mysql.inline-references-ignored")
+    assert found.severity == "error" and "customer_id REFERENCES customers" in found.message
+    assert "FOREIGN KEY (customer_id)" in found.message
+    assert flags("ALTER TABLE orders ADD COLUMN customer_id bigint REFERENCES customers(id);", "mysql",
+                 "column.mysql.inline-references-ignored")
+
+
+def test_table_level_foreign_key_is_fine():
+    assert not flags("CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, "
+                     "CONSTRAINT fk FOREIGN KEY (customer_id) REFERENCES customers (id));", "mysql",
+                     "column.mysql.inline-references-ignored")
+
+
+def test_add_foreign_key_and_check_on_existing_table():
+    found = one("ALTER TABLE orders ADD CONSTRAINT fk_c FOREIGN KEY (customer_id) REFERENCES customers (id);",
+                "constraint.mysql.add-validated-constraint")
+    assert found.severity == "warning" and "ADD FOREIGN KEY on table orders" in found.message
+    assert "online schema tool" in found.message
+    found = one("ALTER TABLE orders ADD CHECK (total >= 0);", "constraint.mysql.add-validated-constraint")
+    assert "ADD CHECK on table orders" in found.message
+
+
+def test_validated_constraint_near_misses():
+    rule_id = "constraint.mysql.add-validated-constraint"
+    assert not flags("CREATE TABLE o (id int);\nALTER TABLE o ADD FOREIGN KEY (id) REFERENCES c (id);", "mysql", rule_id)
+    assert not flags("ALTER TABLE orders ADD CONSTRAINT ck CHECK (total >= 0) NOT ENFORCED;", "mysql", rule_id)
+    assert not flags("SET foreign_key_checks = 0;\nALTER TABLE orders ADD FOREIGN KEY (c) REFERENCES c (id);", "mysql",
+                     rule_id)
+    assert flags("SET foreign_key_checks = 0;\nSET foreign_key_checks = 1;\n"
+                 "ALTER TABLE orders ADD FOREIGN KEY (c) REFERENCES c (id);", "mysql", rule_id)
+
+
+# -- ENUM / SET ------------------------------------------------------------------------------------------------
+
+ADD_STATE = "ALTER TABLE orders ADD COLUMN state ENUM('new','paid'), ALGORITHM=INSTANT;\n"
+
+
+@pytest.mark.parametrize(("new", "phrase"), [
+    ("ENUM('new','pending','paid')", "inserts values before the end"),
+    ("ENUM('paid','new')", "reorders the values"),
+    ("ENUM('new')", "removes 'paid'"),
+])
+def test_enum_change_known_from_the_same_file(new, phrase):
+    found = one(ADD_STATE + f"ALTER TABLE orders MODIFY state {new};", "column.mysql.enum-set-change-copy")
+    assert found.severity == "info" and phrase in found.message and "only append values" in found.message
+    assert found.line == 2
+
+
+def test_enum_append_and_unknown_definitions_are_fine():
+    rule_id = "column.mysql.enum-set-change-copy"
+    assert not flags(ADD_STATE + "ALTER TABLE orders MODIFY state ENUM('new','paid','void');", "mysql", rule_id)
+    assert not flags("ALTER TABLE orders MODIFY state ENUM('paid','new');", "mysql", rule_id)
+    assert not flags("CREATE TABLE o (state ENUM('a','b'));\nALTER TABLE o MODIFY state ENUM('b','a');", "mysql", rule_id)
+
+
+def test_set_crossing_a_storage_boundary_and_change_column():
+    eight = ",".join(f"'v{i}'" for i in range(8))
+    nine = ",".join(f"'v{i}'" for i in range(9))
+    sql = f"ALTER TABLE t ADD COLUMN flags SET({eight});\nALTER TABLE t CHANGE flags flags2 SET({nine});"
+    assert "storage 1 → 2 bytes" in one(sql, "column.mysql.enum-set-change-copy").message
+
+
+def test_online_migration_is_declared_but_needs_a_database():
+    declared = RULES["advice.online-migration"]
+    assert declared.needs_database and not declared.implemented and declared.severity == "disabled"
+
+
+def test_mysql_rules_are_mysql_only():
+    sql = "ALTER TABLE orders ADD COLUMN note varchar(200) AFTER id;"
+    assert not flags(sql, "postgres", "statement.require-algorithm-option")
+    assert not flags(sql, "sqlite", "statement.add-column-without-position")

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import pytest
+
+from reviews.engine import Policy
+from tests.reviews.rules.helpers import findings, flags
+
+ALL = ["postgres", "mysql", "sqlite"]
+
+
+@pytest.mark.parametrize("statement", ["CREATE INDEX CONCURRENTLY t_a_idx ON t (a)", "DROP INDEX CONCURRENTLY t_a_idx",
+                                       "REINDEX INDEX CONCURRENTLY t_a_idx", "VACUUM t", "CREATE DATABASE shop",
+                                       "ALTER TABLE t DETACH PARTITION t_2019 CONCURRENTLY"])
+def test_concurrently_in_a_transaction(statement):
+    sql = f"BEGIN;\n  {statement};\nCOMMIT;"
+    [found] = findings(sql, "postgres", "statement.concurrently-in-transaction")
+    assert (found.severity, found.line, found.column) == ("error", 2, 3)
+    assert "opened at line 1" in found.message and "file of its own" in found.message
+
+
+def test_concurrently_outside_a_transaction_is_fine():
+    sql = "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nBEGIN;\nCREATE INDEX t_b_idx ON t (b);\nCOMMIT;"
+    assert not flags(sql, "postgres", "statement.concurrently-in-transaction")
+
+
+def test_assume_in_transaction_payload():
+    sql = "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_a_idx ON t (a);"
+    policy = Policy.from_rows("tool-wraps", [("statement.concurrently-in-transaction", "error",
+                                              {"assume_in_transaction": True})])
+    [found] = findings(sql, "postgres", "statement.concurrently-in-transaction", policy)
+    assert found.line == 2 and "assume_in_transaction" in found.message
+    assert not findings("CREATE INDEX CONCURRENTLY t_a_idx ON t (a);", "postgres",
+                        "statement.concurrently-in-transaction", policy)
+    assert not flags(sql, "postgres", "statement.concurrently-in-transaction")  # the default: false
+
+
+def test_non_transactional_statement_among_others():
+    sql = "ALTER TABLE t ADD COLUMN b int;\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);"
+    [found] = findings(sql, "postgres", "statement.non-transactional")
+    assert (found.severity, found.line) == ("info", 2)
+    assert "isolate it" in found.message
+
+
+def test_non_transactional_statement_alone_is_fine():
+    assert not flags("CREATE INDEX CONCURRENTLY t_b_idx ON t (b);", "postgres", "statement.non-transactional")
+    assert not flags("SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);", "postgres",
+                     "statement.non-transactional")
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_begin_inside_an_open_transaction(dialect):
+    [found] = findings("BEGIN;\nCREATE TABLE a (id int);\nBEGIN;\nCOMMIT;", dialect, "statement.transaction-nesting")
+    assert (found.severity, found.line, found.column) == ("warning", 3, 1)
+    assert "opened at line 1" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_commit_without_a_transaction(dialect):
+    [found] = findings("CREATE TABLE a (id int);\nCOMMIT;", dialect, "statement.transaction-nesting")
+    assert found.line == 2 and "no open transaction" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_balanced_transactions_and_savepoints_are_fine(dialect):
+    sql = "BEGIN;\nCREATE TABLE a (id int);\nSAVEPOINT s;\nROLLBACK TO SAVEPOINT s;\nCOMMIT;\nBEGIN;\nROLLBACK;"
+    assert not flags(sql, dialect, "statement.transaction-nesting")
+    assert not flags(sql, dialect, "statement.uncommitted-transaction")
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_uncommitted_transaction(dialect):
+    begin = "START TRANSACTION" if dialect == "mysql" else "BEGIN"
+    [found] = findings(f"CREATE TABLE a (id int);\n{begin};\nINSERT INTO a (id) VALUES (1);", dialect,
+                       "statement.uncommitted-transaction")
+    assert (found.severity, found.line) == ("error", 2)
+    assert "Add COMMIT" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_disallow_commit_is_opt_in(dialect):
+    sql = "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;"
+    [found] = findings(sql, dialect, "statement.disallow-commit")
+    assert found.line == 3 and "own the transaction" in found.message
+    assert not findings(sql, dialect, "statement.disallow-commit", Policy.recommended())
+    assert not flags("BEGIN;\nCREATE TABLE a (id int);\nROLLBACK;", dialect, "statement.disallow-commit")
+
+
+def test_prefer_robust_statements_in_a_file_that_cannot_be_one_transaction():
+    sql = ("CREATE TABLE IF NOT EXISTS a (id int);\nCREATE TABLE b (id int);\n"
+           "CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nALTER TABLE t ADD COLUMN c int, DROP COLUMN IF EXISTS d;\n"
+           "DROP INDEX CONCURRENTLY IF EXISTS t_old_idx;")
+    found = findings(sql, "postgres", "statement.prefer-robust-stmts")
+    assert [(f.line, f.severity) for f in found] == [(2, "warning"), (3, "warning"), (4, "warning")]
+    assert "CREATE TABLE b has no IF NOT EXISTS" in found[0].message
+    assert "CREATE INDEX t_a_idx has no IF NOT EXISTS" in found[1].message
+    assert "ADD COLUMN c on t" in found[2].message
+
+
+def test_prefer_robust_statements_not_when_the_file_is_one_transaction():
+    assert not flags("CREATE TABLE b (id int);\nCREATE INDEX t_a_idx ON t (a);", "postgres",
+                     "statement.prefer-robust-stmts")
+    sql = "BEGIN;\nCREATE TABLE b (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a_idx ON t (a);"
+    assert not flags(sql, "postgres", "statement.prefer-robust-stmts")
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_maximum_statements_in_transaction(dialect):
+    policy = Policy.from_rows("short", [("statement.maximum-statements-in-transaction", "warning",
+                                         {"max_statements": 2})])
+    sql = "BEGIN;\n" + "".join(f"CREATE TABLE a{i} (id int);\n" for i in range(4)) + "COMMIT;"
+    [found] = findings(sql, dialect, "statement.maximum-statements-in-transaction", policy)
+    assert found.line == 4 and "more than 2 statements" in found.message
+    two = "BEGIN;\nCREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCOMMIT;"
+    assert not findings(two, dialect, "statement.maximum-statements-in-transaction", policy)
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("dml", ["UPDATE orders SET status = 'new' WHERE status IS NULL",
+                                 "DELETE FROM orders WHERE status = 'gone'",
+                                 "INSERT INTO orders (id) SELECT id FROM old_orders"])
+def test_backfill_in_a_ddl_file(dialect, dml):
+    sql = f"ALTER TABLE orders ADD COLUMN status text;\n{dml};"
+    [found] = findings(sql, dialect, "statement.disallow-mix-in-ddl")
+    assert (found.severity, found.line) == ("warning", 2)
+    assert "existing table orders" in found.message and "separate data migration" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_data_statements_that_are_fine_in_a_ddl_file(dialect):
+    rule = "statement.disallow-mix-in-ddl"
+    assert not flags("ALTER TABLE orders ADD COLUMN status text;\nINSERT INTO orders (id) VALUES (1);", dialect, rule)
+    assert not flags("ALTER TABLE orders ADD COLUMN status text;\nCREATE TABLE kinds (id int);\n"
+                     "INSERT INTO kinds (id) SELECT id FROM orders;", dialect, rule)
+    assert not flags("UPDATE orders SET status = 'new' WHERE status IS NULL;", dialect, rule)  # no DDL
+
+
+def test_sqlite_rebuild_copy_is_fine():
+    sql = ('ALTER TABLE other ADD COLUMN x int;\nCREATE TABLE "new__app_m" (id integer PRIMARY KEY);\n'
+           'INSERT INTO "new__app_m" (id) SELECT id FROM "app_m";\nDROP TABLE "app_m";\n'
+           'ALTER TABLE "new__app_m" RENAME TO "app_m";')
+    assert not flags(sql, "sqlite", "statement.disallow-mix-in-ddl")
+
+
+def test_postgres_copy_and_cte_backfills():
+    sql = ("ALTER TABLE orders ADD COLUMN status text;\nCOPY orders (id) FROM STDIN;\n"
+           "WITH s AS (SELECT id FROM old) INSERT INTO orders (id) SELECT id FROM s;")
+    assert [f.line for f in findings(sql, "postgres", "statement.disallow-mix-in-ddl")] == [2, 3]
+
+
+def test_strict_raises_the_backfill_rule():
+    assert Policy.strict().severity("statement.disallow-mix-in-ddl", "mysql") == "error"

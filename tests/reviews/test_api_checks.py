@@ -1,0 +1,330 @@
+"""POST /api/v1/projects/{project}/checks and GET /api/v1/checks/{id}."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from gitops.models import ApiToken
+from releases.models import Database, Environment, Project
+from reviews import api as reviews_api
+from reviews.models import Check, Finding, ReviewPolicy, RuleSetting
+
+pytestmark = pytest.mark.django_db
+
+DROP = "DROP TABLE users;\n"
+VCS = {
+    "provider": "github",
+    "repo": "acme/shop",
+    "pr": 42,
+    "head_sha": "a" * 40,
+    "base_sha": "b" * 40,
+    "url": "https://github.com/acme/shop/pull/42",
+}
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """test, staging and prod, each with one SQLite database."""
+    project = Project.objects.create(slug="shop", name="Shop")
+    for order, slug in enumerate(["test", "staging", "prod"]):
+        env = Environment.objects.create(project=project, slug=slug, order=order)
+        Database.objects.create(
+            environment=env, name=f"shop-{slug}", url=f"sqlite:///{tmp_path / slug}.sqlite3"
+        )
+    return project
+
+
+@pytest.fixture
+def other():
+    return Project.objects.create(slug="other", name="Other")
+
+
+def client_for(project: Project, scopes: list[str], name: str = "ci") -> APIClient:
+    _, raw = ApiToken.issue(project, name, scopes)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def ci(shop):
+    return client_for(shop, ["check", "read"])
+
+
+def payload(content: str = DROP, **extra) -> dict:
+    return {"files": [{"path": "migrations/0002_drop_users.sql", "content": content}], "vcs": VCS, **extra}
+
+
+def drop_findings(check: Check) -> list[Finding]:
+    return list(check.findings.filter(rule_id="table.disallow-drop").order_by("severity"))
+
+
+def test_it_stores_a_check_with_its_findings(ci, shop):
+    response = ci.post("/api/v1/projects/shop/checks", payload(), format="json")
+    assert response.status_code == 201
+    doc = response.json()
+    check = Check.objects.get(pk=doc["id"])
+    check.refresh_from_db()
+    assert check.project == shop
+    assert (check.provider, check.repo, check.pull_request) == ("github", "acme/shop", "42")
+    assert (check.head_sha, check.base_sha) == ("a" * 40, "b" * 40)
+    assert check.url == VCS["url"]
+    assert check.blocking is True
+    assert check.risk == "high"
+    assert check.created_by == "token:shop/ci"
+    assert check.summary == doc["summary"]
+    [drop] = drop_findings(check)
+    assert (drop.severity, drop.file, drop.line, drop.column) == (
+        "error",
+        "migrations/0002_drop_users.sql",
+        1,
+        1,
+    )
+    assert drop.environments == ["test", "staging", "prod"]
+    assert drop.policy is None  # recommended
+    assert check.findings.count() == len(doc["findings"])
+
+    assert doc["schema"] == "sluice.check/v1"
+    assert doc["project"] == "shop"
+    assert doc["url"] == f"http://testserver/api/v1/checks/{check.pk}"
+    assert doc["vcs"] == {**VCS, "pr": "42"}
+    assert {
+        "rule": "table.disallow-drop",
+        "severity": "error",
+        "environments": ["test", "staging", "prod"],
+    }.items() <= next(f for f in doc["findings"] if f["rule"] == "table.disallow-drop").items()
+
+
+def test_each_environment_is_reviewed_with_its_own_policy(ci, shop):
+    lenient = ReviewPolicy.objects.create(name="lenient")
+    RuleSetting.objects.create(policy=lenient, rule_id="table.disallow-drop", severity="warning")
+    Environment.objects.filter(project=shop, slug="test").update(review_policy=lenient)
+    response = ci.post("/api/v1/projects/shop/checks", payload(), format="json")
+    assert response.status_code == 201
+    check = Check.objects.get(pk=response.json()["id"])
+    error, warning = drop_findings(check)
+    assert (error.severity, error.environments, error.policy) == ("error", ["staging", "prod"], None)
+    assert (warning.severity, warning.environments, warning.policy) == ("warning", ["test"], lenient)
+    assert check.blocking is True
+
+
+def test_the_project_default_policy_applies_where_an_environment_has_none(ci, shop):
+    lenient = ReviewPolicy.objects.create(name="lenient")
+    RuleSetting.objects.create(policy=lenient, rule_id="table.disallow-drop", severity="warning")
+    shop.default_policy = lenient
+    shop.save()
+    response = ci.post("/api/v1/projects/shop/checks", payload(), format="json")
+    check = Check.objects.get(pk=response.json()["id"])
+    [drop] = drop_findings(check)
+    assert (drop.severity, drop.environments, drop.policy) == (
+        "warning",
+        ["test", "staging", "prod"],
+        lenient,
+    )
+    assert check.blocking == any(f["severity"] == "error" for f in response.json()["findings"])
+
+
+def test_it_reviews_each_policy_and_dialect_once(ci, shop, monkeypatch, tmp_path):
+    prod = Environment.objects.get(project=shop, slug="prod")
+    Database.objects.create(
+        environment=prod, name="shop-prod-pg", url="postgresql://app@db.example:5432/shop"
+    )
+    calls = []
+    real = reviews_api.review_files
+
+    def counting(files, dialect, policy):
+        calls.append((dialect, policy.name))
+        return real(files, dialect, policy)
+
+    monkeypatch.setattr(reviews_api, "review_files", counting)
+    response = ci.post("/api/v1/projects/shop/checks", payload(), format="json")
+    assert response.status_code == 201
+    assert sorted(calls) == [("postgres", "recommended"), ("sqlite", "recommended")]
+    check = Check.objects.get(pk=response.json()["id"])
+    environments = sorted(tuple(f.environments) for f in drop_findings(check))
+    # Same finding, same severity in both dialects: one row for all three environments.
+    assert environments == [("test", "staging", "prod")]
+
+
+def test_a_named_dialect_overrides_the_engines(ci, monkeypatch):
+    calls = []
+    real = reviews_api.review_files
+    monkeypatch.setattr(reviews_api, "review_files", lambda f, d, p: calls.append(d) or real(f, d, p))
+    response = ci.post("/api/v1/projects/shop/checks", payload(dialect="mysql"), format="json")
+    assert response.status_code == 201
+    assert calls == ["mysql"]
+
+
+def test_it_needs_a_dialect_when_the_project_has_no_databases(other):
+    client = client_for(other, ["check"])
+    response = client.post("/api/v1/projects/other/checks", payload(), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "dialect_required"
+    assert not Check.objects.exists()
+    response = client.post("/api/v1/projects/other/checks", payload(dialect="postgres"), format="json")
+    assert response.status_code == 201
+    check = Check.objects.get()
+    assert drop_findings(check)[0].environments == []
+
+
+def test_it_stores_suppressed_findings_too(ci):
+    content = "-- sluice:ignore table.disallow-drop\n" + DROP
+    response = ci.post("/api/v1/projects/shop/checks", payload(content), format="json")
+    check = Check.objects.get(pk=response.json()["id"])
+    [drop] = drop_findings(check)
+    assert drop.suppressed is True
+    assert check.summary["errors"] == 0
+    assert check.blocking is False
+
+
+def test_it_rejects_bad_paths_and_stores_nothing(ci):
+    for path in ["../x.sql", "/abs.sql", "a\\b.sql"]:
+        body = {"files": [{"path": path, "content": DROP}]}
+        response = ci.post("/api/v1/projects/shop/checks", body, format="json")
+        assert response.status_code == 400
+        assert repr(path) in response.json()["error"]["message"]
+    assert not Check.objects.exists()
+
+
+def test_it_refuses_a_body_over_the_limit(ci, settings):
+    settings.SLUICE_MAX_REQUEST_BYTES = 500
+    response = ci.post("/api/v1/projects/shop/checks", payload("SELECT 1;\n" * 100), format="json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert not Check.objects.exists()
+
+
+def test_it_locates_bad_json(ci):
+    response = ci.generic(
+        "POST", "/api/v1/projects/shop/checks", '{"files": [', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == [{"line": 1, "column": 12}]
+
+
+def test_creating_rejects_a_revoked_token(shop):
+    issued, raw = ApiToken.issue(shop, "old", ["check"])
+    issued.revoke()
+    response = APIClient().post(
+        "/api/v1/projects/shop/checks", payload(), format="json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+    assert response.status_code == 401
+    assert not Check.objects.exists()
+
+
+def test_creating_rejects_a_token_of_another_project(shop, other):
+    response = client_for(other, ["check"]).post("/api/v1/projects/shop/checks", payload(), format="json")
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "the token belongs to another project"
+    assert not Check.objects.exists()
+
+
+def test_creating_rejects_a_token_without_the_check_scope(shop):
+    response = client_for(shop, ["read", "release"]).post(
+        "/api/v1/projects/shop/checks", payload(), format="json"
+    )
+    assert response.status_code == 403
+    assert "'check' scope" in response.json()["error"]["message"]
+
+
+def test_creating_needs_credentials(shop):
+    response = APIClient().post("/api/v1/projects/shop/checks", payload(), format="json")
+    assert response.status_code == 401
+
+
+def test_creating_is_open_to_staff_but_not_to_other_users(shop):
+    browser = APIClient()
+    browser.force_login(User.objects.create_user("charlie"))
+    assert browser.post("/api/v1/projects/shop/checks", payload(), format="json").status_code == 403
+    browser.force_login(User.objects.create_user("alice", is_staff=True))
+    response = browser.post("/api/v1/projects/shop/checks", payload(), format="json")
+    assert response.status_code == 201
+    assert Check.objects.get().created_by == "alice"
+    assert browser.post("/api/v1/projects/nope/checks", payload(), format="json").status_code == 404
+
+
+@pytest.fixture
+def stored(ci):
+    response = ci.post("/api/v1/projects/shop/checks", payload(), format="json")
+    assert response.status_code == 201
+    return response.json()
+
+
+def test_it_returns_a_stored_check(ci, stored):
+    response = ci.get(f"/api/v1/checks/{stored['id']}")
+    assert response.status_code == 200
+    assert response.json() == stored
+
+
+def test_reading_a_check_takes_a_bounded_number_of_queries(shop, stored, django_assert_max_num_queries):
+    reader = client_for(shop, ["read"], name="reader")
+    Finding.objects.bulk_create(
+        [
+            Finding(
+                check_run_id=stored["id"],
+                rule_id="table.disallow-drop",
+                severity="error",
+                message="m",
+                file=f"m/{i:04}_x.sql",
+                line=1,
+                column=1,
+                end_line=1,
+                fingerprint=str(i),
+            )
+            for i in range(50)
+        ]
+    )
+    # token (with its project), last-used update, check (with its project), findings
+    with django_assert_max_num_queries(4):
+        response = reader.get(f"/api/v1/checks/{stored['id']}")
+    assert response.status_code == 200
+    assert len(response.json()["findings"]) == len(stored["findings"]) + 50
+
+
+def test_reading_rejects_a_revoked_token(shop, stored):
+    issued, raw = ApiToken.issue(shop, "old", ["read"])
+    issued.revoke()
+    response = APIClient().get(f"/api/v1/checks/{stored['id']}", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 401
+
+
+def test_reading_rejects_a_token_of_another_project(other, stored):
+    response = client_for(other, ["read"]).get(f"/api/v1/checks/{stored['id']}")
+    assert response.status_code == 403
+
+
+def test_reading_rejects_a_token_without_the_read_scope(shop, stored):
+    response = client_for(shop, ["check"], name="writer").get(f"/api/v1/checks/{stored['id']}")
+    assert response.status_code == 403
+
+
+def test_reading_needs_credentials(stored):
+    assert APIClient().get(f"/api/v1/checks/{stored['id']}").status_code == 401
+
+
+def test_reading_is_open_to_staff_but_not_to_other_users(stored):
+    browser = APIClient()
+    browser.force_login(User.objects.create_user("charlie"))
+    assert browser.get(f"/api/v1/checks/{stored['id']}").status_code == 403
+    browser.force_login(User.objects.create_user("alice", is_staff=True))
+    assert browser.get(f"/api/v1/checks/{stored['id']}").json()["id"] == stored["id"]
+
+
+def test_reading_an_unknown_check_is_404(ci):
+    response = ci.get("/api/v1/checks/999999")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_an_environment_policy_that_no_longer_validates_is_a_409(ci, shop):
+    broken = ReviewPolicy.objects.create(name="broken")
+    RuleSetting.objects.create(policy=broken, rule_id="rule.removed-from-the-code", severity="error")
+    Environment.objects.filter(project=shop, slug="prod").update(review_policy=broken)
+    response = ci.post("/api/v1/projects/shop/checks", payload(), format="json")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "invalid_policy"
+    assert "'broken'" in error["message"]
+    assert not Check.objects.exists()

@@ -1,0 +1,226 @@
+"""POST /api/v1/review: the stateless review, request limits and the error format."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from gitops.models import ApiToken
+from releases.models import Project
+from reviews.models import ReviewPolicy, RuleSetting
+
+pytestmark = pytest.mark.django_db
+
+DROP = "DROP TABLE users;\n"
+
+
+@pytest.fixture
+def shop():
+    return Project.objects.create(slug="shop", name="Shop")
+
+
+@pytest.fixture
+def ci(shop):
+    """An API client carrying a token of `shop` with no scope at all: the review needs none."""
+    _, raw = ApiToken.issue(shop, "ci", [])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def body(*files: dict, **extra) -> dict:
+    return {"dialect": "postgres", "files": list(files), **extra}
+
+
+def sql(path: str = "migrations/0001_drop.sql", content: str = DROP) -> dict:
+    return {"path": path, "content": content}
+
+
+def test_it_reviews_files_with_a_token(ci):
+    response = ci.post("/api/v1/review", body(sql()), format="json")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["schema"] == "sluice.check/v1"
+    # Other rules (a lock timeout, …) may warn too: the catalogue grows.
+    assert doc["summary"]["errors"] == 1
+    assert (doc["summary"]["files"], doc["summary"]["blocking"], doc["summary"]["risk"]) == (1, True, "high")
+    [finding] = [f for f in doc["findings"] if f["severity"] == "error"]
+    assert finding["rule"] == "table.disallow-drop"
+    assert (finding["file"], finding["line"], finding["column"]) == ("migrations/0001_drop.sql", 1, 1)
+    assert doc["errors"] == []
+
+
+def test_it_reviews_files_for_a_signed_in_user(db):
+    client = APIClient()
+    client.force_login(User.objects.create_user("dave"))
+    response = client.post("/api/v1/review", body(sql()), format="json")
+    assert response.status_code == 200
+
+
+def test_it_rejects_a_request_without_credentials(db):
+    response = APIClient().post("/api/v1/review", body(sql()), format="json")
+    assert response.status_code == 401
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_it_rejects_a_revoked_token(shop):
+    issued, raw = ApiToken.issue(shop, "ci")
+    issued.revoke()
+    response = APIClient().post(
+        "/api/v1/review", body(sql()), format="json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+    assert response.status_code == 401
+
+
+def test_fail_on_never_does_not_block(ci):
+    response = ci.post("/api/v1/review", body(sql(), fail_on="never"), format="json")
+    assert response.json()["summary"]["blocking"] is False
+
+
+def test_it_uses_a_template_policy(ci):
+    response = ci.post("/api/v1/review", body(sql(), policy="strict"), format="json")
+    assert response.status_code == 200
+
+
+def test_it_uses_a_policy_composed_in_the_admin(ci):
+    lenient = ReviewPolicy.objects.create(name="lenient")
+    RuleSetting.objects.create(policy=lenient, rule_id="table.disallow-drop", severity="warning")
+    response = ci.post("/api/v1/review", body(sql(), policy="lenient"), format="json")
+    assert response.status_code == 200
+    [drop] = [f for f in response.json()["findings"] if f["rule"] == "table.disallow-drop"]
+    assert drop["severity"] == "warning"
+    assert response.json()["summary"]["blocking"] is False
+
+
+def test_it_rejects_an_unknown_policy(ci):
+    response = ci.post("/api/v1/review", body(sql(), policy="nope"), format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert "unknown policy 'nope'" in error["message"]
+    assert error["details"][0]["field"] == "policy"
+
+
+def test_it_rejects_an_unknown_dialect(ci):
+    response = ci.post("/api/v1/review", {**body(sql()), "dialect": "oracle"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "dialect"
+
+
+def test_it_locates_bad_json(ci):
+    response = ci.generic(
+        "POST", "/api/v1/review", '{"dialect": "postgres",\n  "files": [}', content_type="application/json"
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "parse_error"
+    assert "line 2 column 13" in error["message"]
+    assert error["details"] == [{"line": 2, "column": 13}]
+
+
+def test_it_accepts_json_only(ci):
+    response = ci.post("/api/v1/review", {"dialect": "postgres"}, format="multipart")
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../x.sql",
+        "migrations/../../x.sql",
+        "/abs.sql",
+        "a\\b.sql",
+        "C:/x.sql",
+        "a\x00b.sql",
+        "migrations/x.txt",
+        "",
+    ],
+)
+def test_it_rejects_a_bad_path_naming_it(ci, path):
+    response = ci.post("/api/v1/review", body(sql(path=path)), format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["details"][0]["field"] == "files[0].path"
+    if path:
+        assert repr(path) in error["message"]
+
+
+def test_it_rejects_the_same_path_twice(ci):
+    response = ci.post("/api/v1/review", body(sql(), sql()), format="json")
+    assert response.status_code == 400
+    assert "given twice" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("content", [42, None, ["DROP TABLE x;"]])
+def test_it_wants_content_as_a_string(ci, content):
+    response = ci.post("/api/v1/review", body({"path": "m/0001_x.sql", "content": content}), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "files[0].content"
+
+
+def test_it_wants_exactly_one_of_content_and_base64(ci):
+    response = ci.post("/api/v1/review", body({"path": "m/0001_x.sql"}), format="json")
+    assert response.status_code == 400
+    assert "exactly one of content and content_base64" in response.json()["error"]["message"]
+
+
+def test_it_reviews_raw_bytes_sent_as_base64(ci):
+    raw = b"CREATE TABLE t (name text DEFAULT '\xe9');\n"
+    item = {"path": "m/0001_latin1.sql", "content_base64": base64.b64encode(raw).decode()}
+    response = ci.post("/api/v1/review", body(item), format="json")
+    assert response.status_code == 200
+    [finding] = [f for f in response.json()["findings"] if f["rule"] == "system.encoding-error"]
+    assert "offset 35" in finding["message"]
+
+
+def test_it_rejects_bad_base64(ci):
+    response = ci.post(
+        "/api/v1/review", body({"path": "m/0001_x.sql", "content_base64": "%%%"}), format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "files[0].content_base64"
+
+
+def test_it_refuses_a_body_over_the_limit(ci, settings):
+    settings.SLUICE_MAX_REQUEST_BYTES = 1000
+    response = ci.post("/api/v1/review", body(sql(content="SELECT 1;\n" * 200)), format="json")
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "request_too_large"
+    assert "1000 bytes" in error["message"]
+
+
+def test_the_default_limit_is_20_mb(ci, settings):
+    assert settings.SLUICE_MAX_REQUEST_BYTES == 20 * 1024 * 1024 == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    payload = json.dumps(body(sql(content="-- x\n" * (4 * 1024 * 1024 + 1))))
+    response = ci.generic("POST", "/api/v1/review", payload, content_type="application/json")
+    assert response.status_code == 413
+
+
+@pytest.mark.slow
+def test_it_reviews_a_5_mb_file(ci):
+    # A seed dump: one multi-row INSERT (≈7 s of review; 5 MB of one-line statements takes ≈40 s).
+    rows = ",\n".join(f"({i}, 'a fairly ordinary row of seed data')" for i in range(115_000))
+    content = f"INSERT INTO audit_log (id, note) VALUES\n{rows};\n"
+    assert len(content) > 5 * 1024 * 1024
+    response = ci.post(
+        "/api/v1/review", body(sql(path="m/0002_seed_dml.sql", content=content)), format="json"
+    )
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["summary"]["files"] == 1
+    assert not [f for f in doc["findings"] if f["rule"] in ("system.syntax-error", "system.encoding-error")]
+
+
+def test_the_openapi_schema_builds(admin_client):
+    response = admin_client.get("/api/schema/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    for path in ("/api/v1/review", "/api/v1/projects/{project}/checks", "/api/v1/checks/{id}"):
+        assert path in text
+    assert "bearerAuth" in text

@@ -1,0 +1,273 @@
+"""Every output format of design.md §6 on a small real review result.
+
+The findings come from the engine itself (syntax, encoding, empty file, ignore directives, psql
+client commands), with every other rule turned off, so that these tests do not move as rule
+families are added.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reviews.engine import RULES, FileReview, Finding, Policy, ReviewResult, review_files
+from reviews.engine.policy import Setting
+from reviews.formats import FORMATS, MARKER, render
+
+SARIF_SCHEMA = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+
+FILES = [
+    ("migrations/0001_bad.sql", "SELECT 1;\nSELEC 1;\n-- sluice:ignore system.syntax-error\nSELEC 2;\n"),
+    ("migrations/0002_empty.sql", b""),
+    ("migrations/0003_bytes.sql", b"SELECT 1;\nSELECT '\xff';\n"),
+    ("migrations/0004_client.sql", "-- sluice:ignore no.such-rule\n\\connect other\nSELECT 1;\n"),
+    ("migrations/0005_fine.sql", "SELECT 1;\n"),
+]
+
+
+def system_only() -> Policy:
+    Policy.recommended()  # loads the rule families
+    return Policy("system-only", {rule_id: Setting("disabled") for rule_id in RULES if not rule_id.startswith("system.")})
+
+
+@pytest.fixture(scope="module")
+def result() -> ReviewResult:
+    return review_files(FILES, "postgres", system_only())
+
+
+@pytest.fixture(scope="module")
+def sources() -> dict[str, str]:
+    return {path: data.decode("utf-8", "replace") if isinstance(data, bytes) else data for path, data in FILES}
+
+
+def find(result: ReviewResult, rule: str, suppressed: bool = False) -> Finding:
+    return next(f for f in result.findings if f.rule == rule and f.suppressed == suppressed)
+
+
+def tricky() -> ReviewResult:
+    """A finding whose path and message hold every character the CI formats must escape."""
+    finding = Finding("system.syntax-error", "error", "100% wrong;\r\nsee [docs]: a, b", "db/0001_a,b:c;d].sql",
+                      3, 7, 4, "SELEC 1", "f" * 32)
+    return ReviewResult([FileReview("db/0001_a,b:c;d].sql", "postgres", [finding], "low", 1)])
+
+
+def test_the_fixture_has_every_severity_and_a_suppressed_finding(result):
+    severities = {f.severity for f in result.active}
+    assert severities == {"error", "warning", "info"}
+    assert find(result, "system.syntax-error", suppressed=True).line == 4
+
+
+def test_it_refuses_an_unknown_format(result):
+    with pytest.raises(ValueError, match="unknown format 'xml'"):
+        render(result, "xml")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_an_empty_result(fmt):
+    output = render(review_files([("migrations/0001_ok.sql", "SELECT 1;\n")], "postgres", system_only()), fmt)
+    assert output.endswith("\n")
+
+
+# -- text --------------------------------------------------------------------------------------------
+
+
+def test_text_shows_location_source_caret_advice_and_docs(result, sources):
+    output = render(result, "text", sources=sources)
+    lines = output.splitlines()
+    start = lines.index('migrations/0001_bad.sql:2:1: error system.syntax-error: syntax error at or near "SELEC"')
+    assert lines[start + 1] == "    2 | SELEC 1;"
+    assert lines[start + 2] == "      | ^"
+    assert lines[start + 3] == "  = instead: Fix the SQL."
+    assert lines[start + 4] == "  = see: /rules/system.syntax-error/"
+
+
+def test_text_puts_the_caret_under_the_column(result, sources):
+    lines = render(result, "text", sources=sources).splitlines()
+    start = lines.index("migrations/0003_bytes.sql:2:9: error system.encoding-error: byte 0xff at offset 18 is "
+                        "not valid UTF-8: re-save the file as UTF-8")
+    source, caret = lines[start + 1], lines[start + 2]
+    assert source == "    2 | SELECT '\ufffd';"
+    assert caret.index("^") == source.index("\ufffd")
+
+
+def test_text_leaves_out_suppressed_findings_and_ends_with_a_summary(result, sources):
+    output = render(result, "text", sources=sources)
+    assert "0001_bad.sql:4:" not in output
+    assert output.splitlines()[-1] == (
+        "5 files reviewed: 3 errors, 1 warning, 1 info (1 suppressed); risk low; blocking (--fail-on error)")
+
+
+def test_text_summary_says_passed_when_nothing_blocks(result):
+    assert render(result, "text", fail_on="never").splitlines()[-1].endswith("; passed")
+
+
+def test_text_without_sources_still_locates(result):
+    output = render(result, "text")
+    assert "migrations/0002_empty.sql:1:1: error system.empty-file:" in output
+    assert " | " not in output
+
+
+def test_text_cuts_a_long_line_around_the_column():
+    sql = "SELECT " + ", ".join(f"c{i}" for i in range(200)) + " FROM t WHERE x = = 1;\n"
+    result = review_files([("m/0001_long.sql", sql)], "postgres", system_only())
+    column = find(result, "system.syntax-error").column
+    assert column > 1000
+    lines = render(result, "text", sources={"m/0001_long.sql": sql}).splitlines()
+    source, caret = lines[1], lines[2]
+    assert len(source) < 200
+    assert source[caret.index("^"):] == sql.rstrip("\n")[column - 1:][:len(source) - caret.index("^")]
+
+
+# -- json --------------------------------------------------------------------------------------------
+
+
+def test_json_is_the_check_document_with_suppressed_findings(result):
+    document = json.loads(render(result, "json"))
+    assert document == result.as_json()
+    assert document["schema"] == "sluice.check/v1"
+    assert set(document["summary"]) == {"errors", "warnings", "infos", "files", "blocking", "risk"}
+    assert [f["line"] for f in document["findings"] if f["suppressed"]] == [4]
+
+
+def test_json_summary_follows_fail_on(result):
+    assert json.loads(render(result, "json", fail_on="never"))["summary"]["blocking"] is False
+
+
+# -- GitHub ------------------------------------------------------------------------------------------
+
+
+def test_github_writes_one_workflow_command_per_active_finding(result):
+    lines = render(result, "github").splitlines()
+    commands = [line for line in lines if line.startswith("::")]
+    assert len(commands) == len(result.active)
+    assert ("::error file=migrations/0001_bad.sql,line=2,col=1,endLine=2,title=system.syntax-error (error)::"
+            'syntax error at or near "SELEC"') in commands
+    assert any(c.startswith("::warning file=migrations/0004_client.sql,line=1,") for c in commands)
+    assert any(c.startswith("::notice file=migrations/0004_client.sql,line=2,") for c in commands)
+
+
+def test_github_escapes_properties_and_message():
+    line = render(tricky(), "github").splitlines()[0]
+    assert line == ("::error file=db/0001_a%2Cb%3Ac;d].sql,line=3,col=7,endLine=4,title=system.syntax-error (error)"
+                    "::100%25 wrong;%0D%0Asee [docs]: a, b")
+
+
+# -- GitLab ------------------------------------------------------------------------------------------
+
+
+def test_gitlab_is_a_code_quality_report(result):
+    issues = json.loads(render(result, "gitlab"))
+    assert len(issues) == len(result.active)
+    for issue in issues:
+        assert set(issue) == {"description", "check_name", "fingerprint", "severity", "location"}
+        assert issue["severity"] in {"info", "minor", "major", "critical", "blocker"}
+        assert set(issue["location"]) == {"path", "lines"} and issue["location"]["lines"]["begin"] >= 1
+    by_rule = {issue["check_name"]: issue for issue in issues}
+    assert by_rule["system.empty-file"]["severity"] == "blocker"
+    assert by_rule["system.invalid-ignore-directive"]["severity"] == "major"
+    assert by_rule["system.client-command"]["severity"] == "info"
+    assert len({issue["fingerprint"] for issue in issues}) == len(issues)
+
+
+def test_gitlab_errors_that_do_not_block_are_critical(result):
+    issues = json.loads(render(result, "gitlab", fail_on="never"))
+    assert {i["severity"] for i in issues if i["check_name"] == "system.empty-file"} == {"critical"}
+
+
+# -- SARIF -------------------------------------------------------------------------------------------
+
+
+def test_sarif_validates_against_the_official_schema(result):
+    document = json.loads(render(result, "sarif"))
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(render(tricky(), "sarif")))
+
+
+def test_sarif_run_has_rules_results_fingerprints_and_suppressions(result):
+    run = json.loads(render(result, "sarif"))["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "Sluice"
+    rules = {r["id"]: r for r in driver["rules"]}
+    assert set(rules) == {f.rule for f in result.findings}
+    syntax = rules["system.syntax-error"]
+    assert syntax["helpUri"] == "/rules/system.syntax-error/"
+    assert syntax["defaultConfiguration"] == {"level": "error"}
+    assert syntax["shortDescription"]["text"] and syntax["fullDescription"]["text"]
+    assert "Fix the SQL." in syntax["help"]["text"] and "Fix the SQL." in syntax["help"]["markdown"]
+
+    assert len(run["results"]) == len(result.findings)  # suppressed ones too
+    suppressed = [r for r in run["results"] if "suppressions" in r]
+    assert len(suppressed) == 1 and suppressed[0]["suppressions"][0]["kind"] == "inSource"
+    encoding = next(r for r in run["results"] if r["ruleId"] == "system.encoding-error")
+    assert encoding["level"] == "error"
+    assert encoding["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "migrations/0003_bytes.sql"},
+        "region": {"startLine": 2, "startColumn": 9, "endLine": 2},
+    }
+    assert encoding["partialFingerprints"] == {"sluice/v1": find(result, "system.encoding-error").fingerprint}
+    levels = {r["ruleId"]: r["level"] for r in run["results"]}
+    assert levels["system.invalid-ignore-directive"] == "warning"
+    assert levels["system.client-command"] == "note"
+    assert driver["rules"][encoding["ruleIndex"]]["id"] == "system.encoding-error"
+
+
+def test_sarif_uri_is_percent_encoded_and_docs_url_is_absolute_when_given():
+    run = json.loads(render(tricky(), "sarif", docs_url="https://sluice.example.com/"))["runs"][0]
+    assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "db/0001_a,b:c;d%5D.sql"
+    assert run["tool"]["driver"]["rules"][0]["helpUri"] == "https://sluice.example.com/rules/system.syntax-error/"
+
+
+# -- Azure Pipelines ---------------------------------------------------------------------------------
+
+
+def test_azure_writes_logissue_commands(result):
+    lines = render(result, "azure").splitlines()
+    assert ("##vso[task.logissue type=error;sourcepath=migrations/0001_bad.sql;linenumber=2;columnnumber=1;"
+            'code=system.syntax-error]syntax error at or near "SELEC"') in lines
+    assert any(line.startswith("##vso[task.logissue type=warning;sourcepath=migrations/0004_client.sql;")
+               for line in lines)
+    # logissue has no info type: infos are plain log lines
+    assert any(line.startswith("migrations/0004_client.sql:2:1: info system.client-command:") for line in lines)
+    assert len([line for line in lines if line.startswith("##vso[")]) == len(
+        [f for f in result.active if f.severity != "info"])
+
+
+def test_azure_escapes_properties_and_message():
+    line = render(tricky(), "azure").splitlines()[0]
+    assert line == ("##vso[task.logissue type=error;sourcepath=db/0001_a,b:c%3Bd%5D.sql;linenumber=3;columnnumber=7;"
+                    "code=system.syntax-error]100%AZP25 wrong;%0D%0Asee [docs]: a, b")
+
+
+# -- Markdown ----------------------------------------------------------------------------------------
+
+
+def test_markdown_is_a_pull_request_comment(result):
+    output = render(result, "markdown")
+    assert output.startswith(MARKER + "\n")
+    assert "### Sluice review: ❌ blocking" in output
+    assert "| 3 | 1 | 1 | 1 | 5 | low |" in output
+    assert "#### `migrations/0001_bad.sql` (risk: low)" in output
+    assert ('- **error** [`system.syntax-error`](/rules/system.syntax-error/) line 2: '
+            'syntax error at or near "SELEC"') in output
+    assert "line 4" not in output  # the suppressed finding
+    assert "0005_fine.sql" not in output  # files without findings are not listed
+
+
+def test_markdown_collapses_infos(result):
+    output = render(result, "markdown")
+    section = output[output.index("#### `migrations/0004_client.sql`"):]
+    details = section[section.index("<details>"):section.index("</details>")]
+    assert "<summary>1 info</summary>" in details
+    assert "system.client-command" in details
+    assert "system.invalid-ignore-directive" not in details
+
+
+def test_markdown_escapes_html_and_says_passed():
+    finding = Finding("system.syntax-error", "warning", "a <b>|c</b>", "m/1.sql", 1, 1, 1, "", "0" * 32)
+    output = render(ReviewResult([FileReview("m/1.sql", "postgres", [finding], "low", 1)]), "markdown")
+    assert "a &lt;b&gt;\\|c&lt;/b&gt;" in output
+    assert "### Sluice review: ✅ passed" in output

@@ -1,0 +1,248 @@
+"""`manage.py review FILE… --dialect …` (design.md §6): run as a user would, on real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from reviews import cli
+from reviews.engine import RULES, Policy
+from reviews.formats import FORMATS
+from reviews.models import ReviewPolicy, RuleSetting
+from tests.helpers import ROOT, manage
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def implemented(rule_id: str) -> bool:
+    Policy.recommended()  # loads the rule families
+    return rule_id in RULES and RULES[rule_id].implemented
+
+
+@pytest.fixture
+def blocking(tmp_path) -> Path:
+    return write(tmp_path, "migrations/0001_bad.sql", "SELECT 1;\nSELEC 1;\n")
+
+
+@pytest.fixture
+def clean(tmp_path) -> Path:
+    return write(tmp_path, "migrations/0002_fine.sql", "SELECT 1;\n")
+
+
+def test_it_prints_located_findings_and_exits_1(blocking):
+    run = manage("review", str(blocking), "--dialect", "postgres")
+    assert run.returncode == 1, run.stderr
+    assert f'{blocking.as_posix()}:2:1: error system.syntax-error: syntax error at or near "SELEC"' in run.stdout
+    assert "    2 | SELEC 1;\n      | ^" in run.stdout
+    assert run.stdout.rstrip().splitlines()[-1].startswith("1 file reviewed: 1 error,")
+    assert run.stderr == ""
+
+
+def test_it_exits_0_when_nothing_blocks(clean):
+    run = manage("review", str(clean), "--dialect", "sqlite")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "1 file reviewed: 0 errors, 0 warnings, 0 infos; risk low; passed"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_exits_1_on_blocking_findings(tmp_path, blocking, fmt):
+    run = manage("review", str(blocking), "--dialect", "postgres", "--format", fmt)
+    assert run.returncode == 1, run.stderr
+    if fmt in ("json", "gitlab", "sarif"):
+        json.loads(run.stdout)
+    assert "system.syntax-error" in run.stdout
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_exits_0_on_a_clean_file(clean, fmt):
+    # In process: the exit code comes from the same function that main() returns.
+    out: list[str] = []
+    assert cli.execute({"files": [str(clean)], "dialect": "mysql", "format": fmt}, out.append, out.append) == 0
+    assert len(out) == 1
+
+
+def test_a_folder_means_every_sql_file_under_it_sorted(tmp_path):
+    folder = tmp_path / "migrations"
+    write(folder, "b/0003_c.sql", "")
+    write(folder, "0002_b.sql", "")
+    write(folder, "0001_a.sql", "")
+    write(folder, "README.md", "not a migration")
+    run = manage("review", str(folder), "--dialect", "sqlite", "--format", "json")
+    assert run.returncode == 1, run.stderr
+    document = json.loads(run.stdout)
+    assert document["summary"]["files"] == 3
+    assert [f["file"] for f in document["findings"]] == [
+        (folder / "0001_a.sql").as_posix(), (folder / "0002_b.sql").as_posix(), (folder / "b/0003_c.sql").as_posix()]
+    assert {f["rule"] for f in document["findings"]} == {"system.empty-file"}
+
+
+def test_several_files_and_folders_each_reviewed_once(tmp_path, blocking, clean):
+    run = manage("review", str(blocking), str(blocking.parent), "--dialect", "postgres", "--format", "json")
+    assert json.loads(run.stdout)["summary"]["files"] == 2
+
+
+def test_a_missing_file_exits_2_naming_it(tmp_path, clean):
+    missing = tmp_path / "migrations" / "0009_gone.sql"
+    run = manage("review", str(clean), str(missing), "--dialect", "postgres")
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"error: {missing}: no such file or folder"
+    assert run.stdout == ""
+
+
+def test_a_folder_without_sql_files_exits_2(tmp_path):
+    write(tmp_path, "docs/README.md", "hello")
+    run = manage("review", str(tmp_path / "docs"), "--dialect", "postgres")
+    assert run.returncode == 2
+    assert "docs: no .sql files under this folder" in run.stderr
+
+
+def test_an_unreadable_file_exits_2_naming_it(tmp_path, monkeypatch, blocking):
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    lines: list[str] = []
+    code = cli.execute({"files": [str(blocking)], "dialect": "postgres"}, lines.append, lines.append)
+    assert code == 2
+    assert lines == [f"error: {blocking.as_posix()}: cannot read the file: Permission denied"]
+
+
+def test_bad_bytes_are_reviewed_not_refused(tmp_path):
+    path = write(tmp_path, "0001_latin1.sql", "SELECT 'café';\n".encode("latin-1"))
+    run = manage("review", str(path), "--dialect", "postgres", "--format", "json")
+    assert run.returncode == 1, run.stderr
+    finding = next(f for f in json.loads(run.stdout)["findings"] if f["rule"] == "system.encoding-error")
+    assert (finding["line"], finding["column"]) == (1, 12)
+
+
+@pytest.mark.parametrize("args", [
+    ["--dialect", "postgres", "--format", "xml"],
+    ["--dialect", "oracle"],
+    ["--dialect", "postgres", "--fail-on", "sometimes"],
+    ["--dialect", "postgres", "--policy", "strict", "--all-rules"],
+    [],  # no --dialect
+])
+def test_usage_errors_exit_2(blocking, args):
+    run = manage("review", str(blocking), *args)
+    assert run.returncode == 2
+    assert "usage: manage.py review" in run.stderr
+
+
+def test_fail_on_never_exits_0(blocking):
+    run = manage("review", str(blocking), "--dialect", "postgres", "--fail-on", "never")
+    assert run.returncode == 0
+    assert run.stdout.rstrip().endswith("; passed")
+    assert "system.syntax-error" in run.stdout
+
+
+def test_fail_on_warning_blocks_on_warnings(tmp_path):
+    path = write(tmp_path, "0001_directive.sql", "-- sluice:ignore no.such-rule\nSELECT 1;\n")
+    assert manage("review", str(path), "--dialect", "postgres").returncode == 0
+    run = manage("review", str(path), "--dialect", "postgres", "--fail-on", "warning")
+    assert run.returncode == 1
+    assert "warning system.invalid-ignore-directive" in run.stdout
+
+
+def test_output_writes_the_report_to_a_file(tmp_path, blocking):
+    target = tmp_path / "report.sarif"
+    run = manage("review", str(blocking), "--dialect", "postgres", "--format", "sarif", "--output", str(target))
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert json.loads(target.read_text(encoding="utf-8"))["version"] == "2.1.0"
+    assert run.stderr.startswith(f"sarif report written to {target}: 1 file reviewed: 1 error")
+
+
+def test_policy_strict_raises_warnings_to_errors(tmp_path):
+    if not implemented("index.drop-concurrently"):
+        pytest.skip("index.drop-concurrently is not implemented yet")
+    path = write(tmp_path, "0001_drop_index.sql", "DROP INDEX idx_users_email;\n")
+    recommended = manage("review", str(path), "--dialect", "postgres", "--format", "json")
+    strict = manage("review", str(path), "--dialect", "postgres", "--format", "json", "--policy", "strict")
+    found = {name: {f["rule"]: f["severity"] for f in json.loads(run.stdout)["findings"]}
+             for name, run in (("recommended", recommended), ("strict", strict))}
+    assert found["recommended"]["index.drop-concurrently"] == "warning"
+    assert found["strict"]["index.drop-concurrently"] == "error"
+    assert strict.returncode == 1
+
+
+def test_all_rules_turns_on_opt_in_rules(tmp_path):
+    if not implemented("statement.where.require.select"):
+        pytest.skip("statement.where.require.select is not implemented yet")
+    path = write(tmp_path, "0001_select.sql", "SELECT a FROM t;\n")
+    default = manage("review", str(path), "--dialect", "sqlite", "--format", "json")
+    everything = manage("review", str(path), "--dialect", "sqlite", "--format", "json", "--all-rules")
+    assert "statement.where.require.select" not in {f["rule"] for f in json.loads(default.stdout)["findings"]}
+    assert "statement.where.require.select" in {f["rule"] for f in json.loads(everything.stdout)["findings"]}
+    assert everything.returncode in (0, 1), everything.stderr
+
+
+@pytest.mark.slow
+def test_a_5_mb_file_is_reviewed_without_error(tmp_path):
+    # ~25,000 statements of 200 bytes: the engine's cost is per statement (the rules), so
+    # shorter ones would only make the suite slower, not the test stronger.
+    line = "INSERT INTO t (a, b) VALUES (1, '" + "x" * 160 + "');\n"
+    path = write(tmp_path, "0001_big_dml.sql", line * (5_000_000 // len(line) + 1))
+    assert path.stat().st_size >= 5_000_000
+    report = tmp_path / "report.json"
+    run = manage("review", str(path), "--dialect", "sqlite", "--format", "json", "--output", str(report), timeout=600)
+    assert run.returncode in (0, 1), run.stderr
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert document["summary"]["files"] == 1 and document["errors"] == []
+    assert not [f for f in document["findings"] if f["rule"].startswith("system.")]
+
+
+def test_a_template_policy_does_not_start_django(blocking):
+    code = ("import sys; from reviews.cli import main; "
+            f"code = main(['review', {str(blocking)!r}, '--dialect', 'postgres', '--policy', 'strict']); "
+            "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules), 'django imported'; "
+            "sys.exit(code)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 1, run.stderr
+
+
+# -- a policy stored in the control database (in process, on the test database) ----------------------
+
+
+@pytest.mark.django_db
+def test_a_stored_policy_is_loaded_from_the_database(tmp_path):
+    path = write(tmp_path, "0001_empty.sql", "")
+    policy = ReviewPolicy.objects.create(name="lenient")
+    RuleSetting.objects.create(policy=policy, rule_id="system.empty-file", severity="warning")
+    out: list[str] = []
+    code = cli.execute({"files": [str(path)], "dialect": "postgres", "policy": "lenient", "format": "json"},
+                       out.append, out.append)
+    assert code == 0
+    assert json.loads(out[0])["findings"][0]["severity"] == "warning"
+
+
+@pytest.mark.django_db
+def test_an_unknown_stored_policy_exits_2(blocking):
+    ReviewPolicy.objects.create(name="team")
+    err: list[str] = []
+    code = cli.execute({"files": [str(blocking)], "dialect": "postgres", "policy": "nope"}, err.append, err.append)
+    assert code == 2
+    assert err == ["error: unknown policy 'nope': expected one of recommended, strict, team"]
+
+
+@pytest.mark.django_db
+def test_the_management_command_wraps_the_same_function(blocking, clean):
+    with pytest.raises(CommandError) as raised:
+        call_command("review", str(blocking), "--dialect", "postgres")
+    assert raised.value.returncode == 1
+    stdout = StringIO()
+    call_command("review", str(clean), "--dialect", "postgres", "--format", "json", stdout=stdout)
+    assert json.loads(stdout.getvalue())["summary"]["blocking"] is False
