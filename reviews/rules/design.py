@@ -33,9 +33,22 @@ _NO_COMMENTS_OR_STRINGS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<t
 # -- reading the tree ---------------------------------------------------------------------------
 
 
+_DIALECTS: dict[str, object] = {}
+
+
+def sqlglot_dialect(dialect: str):
+    """One sqlglot Dialect object per dialect name (not a registry lookup per `sql()` call)."""
+    found = _DIALECTS.get(dialect)
+    if found is None:
+        from sqlglot.dialects.dialect import Dialect
+
+        found = _DIALECTS[dialect] = Dialect.get_or_raise(dialect)
+    return found
+
+
 def type_label(kind: exp.DataType, dialect: str) -> str:
     """The type as the dialect writes it, lower-cased: `varchar(20)`, `bigint unsigned`."""
-    return kind.sql(dialect=dialect).lower()
+    return kind.sql(dialect=sqlglot_dialect(dialect)).lower()
 
 
 def table_of(ast: exp.Expression) -> str:
@@ -102,11 +115,17 @@ def is_not_null(column: exp.ColumnDef) -> bool:
 def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
     """`serial` and friends, also when the parser turned them into an identity column."""
     kind = column.args.get("kind")
+    # Only a user-defined type can print as serial2/4/8 (a built-in type prints its own name): no SQL
+    # generation for the others.
     if isinstance(kind, exp.DataType) and (kind.this in (T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL)
-                                           or kind.sql().lower().strip('"') in _SERIAL_NAMES):
+                                           or (kind.this == T.USERDEFINED
+                                               and kind.sql().lower().strip('"') in _SERIAL_NAMES)):
         return True
+    text = clean_text(st.text)
+    if "serial" not in text.lower():
+        return False
     name = re.escape(column.name)
-    return re.search(rf'(?i)(?<![\w$])"?{name}"?\s+(small|big)?serial[248]?\b', clean_text(st.text)) is not None
+    return re.search(rf'(?i)(?<![\w$])"?{name}"?\s+(small|big)?serial[248]?\b', text) is not None
 
 
 def is_auto_increment(column: exp.ColumnDef, st: Stmt) -> bool:
@@ -114,9 +133,16 @@ def is_auto_increment(column: exp.ColumnDef, st: Stmt) -> bool:
         is_serial(column, st)
 
 
+_CLEAN_TEXT: list[str] = ["", ""]  # the last (text, cleaned): several rules and columns ask about one statement
+
+
 def clean_text(text: str) -> str:
     """The original text without comments and string literals (case kept, unlike `st.norm`)."""
-    return _NO_COMMENTS_OR_STRINGS.sub(" ", text)
+    if _CLEAN_TEXT[0] is text:
+        return _CLEAN_TEXT[1]
+    cleaned = _NO_COMMENTS_OR_STRINGS.sub(" ", text)
+    _CLEAN_TEXT[0], _CLEAN_TEXT[1] = text, cleaned
+    return cleaned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +218,7 @@ def index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
         params = index.args.get("params")
         columns = list(params.args.get("columns") or []) if params is not None else []
         method = str(params.args.get("using") or "").lower() if params is not None else ""
-        where = params.args["where"].sql(dialect=dialect) if params is not None and params.args.get("where") else ""
+        where = params.args["where"].sql(dialect=sqlglot_dialect(dialect)) if params is not None and params.args.get("where") else ""
         name = name_of(index.this) or None if index.this is not None else None
         kind = "unique" if ast.args.get("unique") else "index"
         return [_make_index(table_of(ast), name, kind, columns, dialect, method, where)]
@@ -292,6 +318,10 @@ _PK_SUGGESTION = {
 # -- tables -------------------------------------------------------------------------------------
 
 
+_R_1 = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+) ?\(")
+_R_2 = re.compile(r"\)\s*AS\b|\bLIKE\b|\bPARTITION OF\b")
+
+
 @rule("table.require-pk", engines="PMS", category="DESIGN", severity="W", nodes=(exp.Create, "command"),
       summary="`CREATE TABLE` without a primary key.",
       why="Without a primary key, logical replication cannot replicate UPDATEs and DELETEs (PostgreSQL "
@@ -315,8 +345,8 @@ def table_require_pk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]
             return
         table = table_of(ast)
     else:  # a CREATE TABLE sqlglot could not read: judge its tokens
-        match = re.match(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+) ?\(", st.norm)
-        if not match or "PRIMARY KEY" in st.norm or re.search(r"\)\s*AS\b|\bLIKE\b|\bPARTITION OF\b", st.norm):
+        match = _R_1.match(st.norm)
+        if not match or "PRIMARY KEY" in st.norm or _R_2.search(st.norm):
             return
         table = match.group(1).strip('"`').rsplit(".", 1)[-1].lower()
     yield (f"table {table} has no primary key: add one, e.g. {_PK_SUGGESTION[ctx.dialect]} (replication and "
@@ -435,6 +465,9 @@ def table_disallow_partition(st: Stmt, ctx: FileContext, payload: dict) -> Itera
     yield "this statement partitions a table: this policy forbids partitioned tables: use an ordinary table"
 
 
+_R_3 = re.compile(r"^CREATE (OR REPLACE )?(CONSTRAINT )?(DEFINER ?= ?\S+ )?TRIGGER\b")
+
+
 @rule("table.disallow-trigger", engines="PM", category="DESIGN", severity="off", nodes=("*",),
       summary="`CREATE TRIGGER`.",
       why="Triggers hide writes from whoever reads the application code, slow every row change, and "
@@ -442,7 +475,7 @@ def table_disallow_partition(st: Stmt, ctx: FileContext, payload: dict) -> Itera
       instead="Do the work in the application or in a scheduled job.",
       example="CREATE TRIGGER audit AFTER UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION audit();")
 def table_disallow_trigger(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if re.match(r"^CREATE (OR REPLACE )?(CONSTRAINT )?(DEFINER ?= ?\S+ )?TRIGGER\b", st.norm):
+    if _R_3.match(st.norm):
         yield "CREATE TRIGGER: this policy forbids triggers: do the work in the application instead"
 
 
@@ -734,7 +767,7 @@ def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
       instead="Index a prefix (`col(191)`) or a generated column holding a hash of the value.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, body text, KEY idx_t_body (body));")
 def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    here = {(table, name_of(col)): col.args["kind"].sql(dialect="mysql")
+    here = {(table, name_of(col)): col.args["kind"].sql(dialect=sqlglot_dialect("mysql"))
             for table, col, _ in column_defs(st) if isinstance(col.args.get("kind"), exp.DataType)}
     for index in index_defs(st, ctx.dialect):
         if index.kind in ("fulltext", "spatial"):
@@ -757,8 +790,12 @@ def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[st
       example="CREATE INDEX idx_a ON t (a);\nCREATE INDEX idx_a2 ON t (a);")
 def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     known: dict[str, list[tuple[IndexDef, int]]] = ctx.memo.setdefault("table.no-duplicate-index", {})
+    # (table, columns, method, where, family) → the first such index still known: one lookup per new
+    # index instead of a scan of the table's earlier ones. Dropped when an index is forgotten (rebuilt).
+    lookup: dict | None = ctx.memo.get("table.no-duplicate-index.lookup")
     ast = st.ast
     if isinstance(ast, exp.Drop):
+        ctx.memo["table.no-duplicate-index.lookup"] = None
         kind = ast.args.get("kind")
         for target in ast.args.get("tables") or ():
             if kind == "TABLE":
@@ -768,25 +805,36 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> Itera
         return
     if is_alter_table(ast):
         for action in ast.args.get("actions") or ():
+            if isinstance(action, (exp.Drop, exp.DropPrimaryKey)):
+                lookup = None
             if isinstance(action, exp.Drop) and action.args.get("kind") in ("INDEX", "CONSTRAINT", "KEY"):
                 for target in action.args.get("tables") or ():
                     _forget(known, name_of(target))
             elif isinstance(action, exp.DropPrimaryKey):
                 known[table_of(ast)] = [k for k in known.get(table_of(ast), []) if k[0].kind != "primary"]
+    if lookup is None:
+        lookup = {}
+        for entries in known.values():
+            for entry in entries:
+                lookup.setdefault(_duplicate_key(entry[0]), entry)
+        ctx.memo["table.no-duplicate-index.lookup"] = lookup
     for index in index_defs(st, ctx.dialect):
         if not index.columns or None in index.columns:
             continue
         if not index.name and ctx.dialect == "postgres":  # the name PostgreSQL gives it, for a later DROP
             index = dataclasses.replace(index, name=_postgres_default_name(index))
-        family = index.kind if index.kind in ("fulltext", "spatial") else "btree"
-        for earlier, line in known.get(index.table, []):
-            earlier_family = earlier.kind if earlier.kind in ("fulltext", "spatial") else "btree"
-            if (earlier.columns, earlier.method, earlier.where, earlier_family) == \
-                    (index.columns, index.method, index.where, family):
-                yield (f"{_index_label(index)} duplicates the {_index_label(earlier)} from line {line}: drop "
-                       "one of them")
-                break
+        same = lookup.get(_duplicate_key(index))
+        if same is not None:
+            earlier, line = same
+            yield (f"{_index_label(index)} duplicates the {_index_label(earlier)} from line {line}: drop "
+                   "one of them")
         known.setdefault(index.table, []).append((index, st.line))
+        lookup.setdefault(_duplicate_key(index), (index, st.line))
+
+
+def _duplicate_key(index: IndexDef) -> tuple:
+    family = index.kind if index.kind in ("fulltext", "spatial") else "btree"
+    return (index.table, index.columns, index.method, index.where, family)
 
 
 def _postgres_default_name(index: IndexDef) -> str:

@@ -14,8 +14,11 @@ by reviews/rules/transactions.py.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
+
+from sqlglot import exp
 
 # The engine's own comment-and-string pattern, so that `flat` and `st.norm` remove the same things.
 from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of
@@ -38,9 +41,12 @@ def flat(st: Stmt, ctx: FileContext) -> str:
     return text
 
 
+_R_1 = re.compile(r'["`]')
+
+
 def key(name: str) -> str:
     """A name as ctx.is_new and the memo sets compare it: quotes removed, lower-cased."""
-    return re.sub(r'["`]', "", name).lower()
+    return _R_1.sub("", name).lower()
 
 
 def split_top(text: str) -> list[str]:
@@ -70,12 +76,19 @@ _ALTER_TABLE = re.compile(rf"^ALTER (?:ONLINE |IGNORE )*TABLE (?:IF EXISTS )?(?:
 
 
 def alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
-    if st.syntax_error or not st.starts("ALTER TABLE", "ALTER ONLINE TABLE", "ALTER IGNORE TABLE"):
+    """The statement's ALTER TABLE (read once per statement: several rules ask). Read-only."""
+    if st.syntax_error or not st.norm.startswith("ALTER "):
         return None
-    match = _ALTER_TABLE.match(flat(st, ctx))
-    if match is None:
-        return None
-    return AlterTable(match.group(1), key(match.group(1)), split_top(match.group(2) or ""))
+    cached = ctx.memo.get("locking.alter_table")
+    if cached is not None and cached[0] == st.index:
+        return cached[1]
+    found = None
+    if st.starts("ALTER TABLE", "ALTER ONLINE TABLE", "ALTER IGNORE TABLE"):
+        match = _ALTER_TABLE.match(flat(st, ctx))
+        if match is not None:
+            found = AlterTable(match.group(1), key(match.group(1)), split_top(match.group(2) or ""))
+    ctx.memo["locking.alter_table"] = (st.index, found)
+    return found
 
 
 def existing_alter(st: Stmt, ctx: FileContext) -> AlterTable | None:
@@ -107,19 +120,26 @@ class AddedConstraint:
         return f"{self.kind} constraint {self.name}" if self.name else f"{self.kind} constraint"
 
 
+_R_2 = re.compile(rf"^(?:(?:INDEX|KEY) )?(?!(?:USING|INDEX|KEY)\b)({NAME}) ?\(", re.I)
+_R_3 = re.compile(r"\bNOT VALID\b", re.I)
+
+
+@functools.lru_cache(maxsize=1024)
 def added_constraint(action: str) -> AddedConstraint | None:
+    """Cached: several rules read each action (the result is shared: do not change it)."""
     match = _ADD_CONSTRAINT.match(action)
     if match is None:
         return None
     kind, name = " ".join(match.group(2).upper().split()), match.group(1)
-    if name is None and (named := re.match(rf"^(?:(?:INDEX|KEY) )?(?!(?:USING|INDEX|KEY)\b)({NAME}) ?\(", match.group(3), re.I)):
+    if name is None and (named := _R_2.match(match.group(3))):
         name = named.group(1)  # MySQL: ADD UNIQUE [INDEX|KEY] name (…)
-    return AddedConstraint(name, kind, match.group(3), bool(re.search(r"\bNOT VALID\b", action, re.I)))
+    return AddedConstraint(name, kind, match.group(3), bool(_R_3.search(action)))
 
 
+@functools.lru_cache(maxsize=1024)
 def added_columns(action: str) -> list[tuple[str, str]]:
     """(column name as written, its definition after the name) of an ADD [COLUMN] action; MySQL's
-    `ADD (a int, b int)` gives several."""
+    `ADD (a int, b int)` gives several. Cached: the list is shared, do not change it."""
     if (listed := _ADD_COLUMNS_LIST.match(action)) is not None:
         found = []
         for part in split_top(listed.group(1)):
@@ -147,13 +167,18 @@ _CREATE_INDEX = re.compile(
 
 
 def create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
-    if st.syntax_error or not st.starts("CREATE INDEX", "CREATE UNIQUE INDEX"):
+    if st.syntax_error or not st.norm.startswith("CREATE ") or not st.starts("CREATE INDEX", "CREATE UNIQUE INDEX"):
         return None
+    cached = ctx.memo.get("locking.create_index")
+    if cached is not None and cached[0] == st.index:
+        return cached[1]
+    found = None
     match = _CREATE_INDEX.match(flat(st, ctx))
-    if match is None:
-        return None
-    unique, concurrently, name, only, table = match.groups()
-    return CreateIndex(name, table, key(table), bool(unique), bool(concurrently), bool(only))
+    if match is not None:
+        unique, concurrently, name, only, table = match.groups()
+        found = CreateIndex(name, table, key(table), bool(unique), bool(concurrently), bool(only))
+    ctx.memo["locking.create_index"] = (st.index, found)
+    return found
 
 
 @dataclasses.dataclass
@@ -163,6 +188,7 @@ class _Facts:
     indexes: set[str] = dataclasses.field(default_factory=set)
     types: set[str] = dataclasses.field(default_factory=set)
     pending: tuple[int, str, str] | None = None  # (statement index, "indexes"|"types", name)
+    seen: int = -1  # the last statement index asked about (the same answer for every rule on it)
 
 
 _CREATE_TYPE = re.compile(rf"^CREATE (?:TYPE|DOMAIN) ({NAME})", re.I)
@@ -173,6 +199,9 @@ def facts(st: Stmt, ctx: FileContext) -> _Facts:
     (nodes "*"), so whichever runs first on a statement records what it creates, and it is
     committed when a later statement asks."""
     known: _Facts = ctx.memo.setdefault("locking.facts", _Facts())
+    if known.seen == st.index:
+        return known
+    known.seen = st.index
     if known.pending is not None and known.pending[0] < st.index:
         getattr(known, known.pending[1]).add(known.pending[2])
         known.pending = None
@@ -184,6 +213,11 @@ def facts(st: Stmt, ctx: FileContext) -> _Facts:
     return known
 
 
+_R_4 = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", re.I)
+_R_5 = re.compile(r"DETACH PARTITION\b.*\bCONCURRENTLY\b", re.I)
+_R_6 = re.compile(r"VALIDATE CONSTRAINT\b", re.I)
+
+
 def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     """What the statement is and touches ("ALTER TABLE on existing table t") when it takes a lock
     that blocks reads or writes of an existing table (for DROP/REINDEX INDEX: of an index not
@@ -191,10 +225,19 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     not block ordinary traffic, and are left out."""
     if st.syntax_error:
         return None
+    cached = ctx.memo.get("locking.existing_target")
+    if cached is not None and cached[0] == st.index:
+        return cached[1]
+    found = _existing_target(st, ctx)
+    ctx.memo["locking.existing_target"] = (st.index, found)
+    return found
+
+
+def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
     if (alter := existing_alter(st, ctx)) is not None:
-        if alter.actions and all(re.match(r"VALIDATE CONSTRAINT\b", a, re.I) for a in alter.actions):
+        if alter.actions and all(_R_6.match(a) for a in alter.actions):
             return None
-        if any(re.match(r"DETACH PARTITION\b.*\bCONCURRENTLY\b", a, re.I) for a in alter.actions):
+        if any(_R_5.match(a) for a in alter.actions):
             return None
         return f"ALTER TABLE on existing table {alter.table}"
     if (index := create_index(st, ctx)) is not None:
@@ -203,7 +246,7 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
         return f"CREATE INDEX on existing table {index.table}"
     text = flat(st, ctx)
     if st.starts("DROP INDEX", "REINDEX"):
-        if re.search(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", text, re.I):
+        if _R_4.search(text):
             return None
         names = targets(text, r"^(?:DROP INDEX (?:IF EXISTS )?|REINDEX (?:\([^)]*\) ?)?(?:INDEX|TABLE) )")
         known = facts(st, ctx).indexes
@@ -228,9 +271,15 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     return f"{verb} on existing table {', '.join(names)}" if names else f"{verb} of every table"
 
 
+_TARGETS: dict[str, re.Pattern] = {}
+
+
 def targets(text: str, prefix: str) -> list[str]:
     """The comma-separated names (as written) right after a prefix."""
-    match = re.match(prefix + rf"({NAME}(?: ?, ?{NAME})*)", text, re.I)
+    pattern = _TARGETS.get(prefix)
+    if pattern is None:
+        pattern = _TARGETS[prefix] = re.compile(prefix + rf"({NAME}(?: ?, ?{NAME})*)", re.I)
+    match = pattern.match(text)
     return [n.strip() for n in match.group(1).split(",")] if match else []
 
 
@@ -248,9 +297,16 @@ _WRITE = re.compile(
     rf"(?:ONLY )?({NAME})|(COPY) ({NAME})(?: ?\([^)]*\))? FROM\b)", re.I | re.S)
 
 
+_R_7 = re.compile(r"^(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", re.I)
+_R_8 = re.compile(r"^ ?\([^)]*\)")
+
+
+_WRITE_WORDS = ("WITH", "UPDATE", "DELETE", "INSERT", "REPLACE", "MERGE", "COPY")
+
+
 def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
     """The table an UPDATE/DELETE/INSERT/MERGE/COPY FROM writes to (also behind a WITH)."""
-    if st.syntax_error:
+    if st.syntax_error or not st.norm.startswith(_WRITE_WORDS):
         return None
     if st.parsed and st.starts("WITH"):
         from sqlglot import exp
@@ -269,8 +325,8 @@ def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
     verb, table = groups[0].upper(), groups[1]
     if verb in ("INSERT", "REPLACE"):
         rest = groups[2] if len(groups) > 2 else ""
-        source = re.sub(r"^ ?\([^)]*\)", "", rest).strip()  # the column list
-        from_query = not re.match(r"^(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", source, re.I)
+        source = _R_8.sub("", rest).strip()  # the column list
+        from_query = not _R_7.match(source)
     else:
         from_query = verb in ("COPY", "MERGE")
     return Write(verb, table, key(table), from_query)
@@ -279,20 +335,27 @@ def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
 _VACUUM = re.compile(r"^VACUUM (?:\(([^)]*)\) ?|((?:(?:FULL|FREEZE|VERBOSE|ANALYZE|ANALYSE) )*))(.*)$", re.I | re.S)
 
 
+_R_9 = re.compile(r"\bFULL\b(?! (?:FALSE|OFF|0)\b)", re.I)
+_R_10 = re.compile(r"\bFULL\b", re.I)
+
+
 def vacuum_full_targets(text: str) -> list[str] | None:
     """The tables of a VACUUM FULL (empty: the whole database); None when it is not FULL."""
     match = _VACUUM.match(text + " ")
     if match is None:
         return None
     options, words, rest = match.group(1) or "", match.group(2) or "", match.group(3)
-    full = re.search(r"\bFULL\b(?! (?:FALSE|OFF|0)\b)", options, re.I) or re.search(r"\bFULL\b", words, re.I)
+    full = _R_9.search(options) or _R_10.search(words)
     if not full:
         return None
     return [part.split(" ")[0] for part in split_top(rest.strip()) if part]
 
 
+_R_11 = re.compile(rf"^CLUSTER (?:VERBOSE )?(?:\([^)]*\) )?({NAME})", re.I)
+
+
 def cluster_targets(text: str) -> list[str]:
-    match = re.match(rf"^CLUSTER (?:VERBOSE )?(?:\([^)]*\) )?({NAME})", text + " ", re.I)
+    match = _R_11.match(text + " ")
     if match is None or match.group(1).upper() in ("USING", "ON"):
         return []
     return [match.group(1)]
@@ -337,6 +400,9 @@ def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
            "DROP INDEX CONCURRENTLY (one index per statement, outside a transaction)")
 
 
+_R_12 = re.compile(rf"^REINDEX (?:\([^)]*\) ?)?(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)(?: ({NAME}))?", re.I)
+
+
 @rule("index.reindex-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`REINDEX` without `CONCURRENTLY`.",
       why="A plain REINDEX blocks writes to the table (and reads that would use the index) while it rebuilds.",
@@ -347,9 +413,9 @@ def index_reindex_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Ite
     if st.syntax_error or not st.starts("REINDEX"):
         return
     text = flat(st, ctx)
-    if re.search(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", text, re.I):
+    if _R_4.search(text):
         return
-    match = re.match(rf"^REINDEX (?:\([^)]*\) ?)?(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)(?: ({NAME}))?", text, re.I)
+    match = _R_12.match(text)
     if match is None:
         return
     kind, name = match.group(1).upper(), match.group(2) or ""
@@ -359,6 +425,10 @@ def index_reindex_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Ite
         return
     yield (f"REINDEX {kind} {name} blocks writes while it rebuilds: use REINDEX {kind} CONCURRENTLY "
            "(PostgreSQL 12+, outside a transaction)").replace("  ", " ")
+
+
+_R_13 = re.compile(r"\bUNIQUE\b", re.I)
+_R_14 = re.compile(r"USING INDEX\b", re.I)
 
 
 @rule("index.unique-data-dependent", engines="PMS", category="LOCK", severity="I", nodes=("*",),
@@ -381,12 +451,12 @@ def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> It
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
-            if added.kind in ("UNIQUE", "PRIMARY KEY") and not re.match(r"USING INDEX\b", added.rest, re.I):
+            if added.kind in ("UNIQUE", "PRIMARY KEY") and not _R_14.match(added.rest):
                 yield f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}"
             continue
         for column, definition in added_columns(action):
             expression = default_of(definition)
-            if re.search(r"\bUNIQUE\b", definition, re.I) and expression and expression.upper() != "NULL":
+            if _R_13.search(definition) and expression and expression.upper() != "NULL":
                 yield (f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
                        "existing row the same value: it fails as soon as the table has two rows. Add it without the "
                        "default, backfill distinct values, then add the unique index")
@@ -395,7 +465,10 @@ def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> It
 # -- constraints ----------------------------------------------------------------------------------
 
 
-@rule("statement.add-foreign-key-not-valid", engines="P", category="LOCK", severity="E", nodes=("*",),
+_R_15 = re.compile(r"\bREFERENCES\b", re.I)
+
+
+@rule("statement.add-foreign-key-not-valid", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       summary="`ADD FOREIGN KEY` / `ADD COLUMN … REFERENCES` on an existing table without `NOT VALID`.",
       why="Adding a validated foreign key scans the whole table while holding SHARE ROW EXCLUSIVE locks on both "
           "tables: writes to both stop for the duration of the scan.",
@@ -412,13 +485,13 @@ def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dic
                        "tables: add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
             continue
         for column, definition in added_columns(action):
-            if re.search(r"\bREFERENCES\b", definition, re.I):
+            if _R_15.search(definition):
                 yield (f"column {column} added with REFERENCES to existing table {alter.table} locks both tables "
                        "for the check: add the column without it, then ADD CONSTRAINT … FOREIGN KEY … NOT VALID "
                        "and VALIDATE CONSTRAINT in a separate transaction")
 
 
-@rule("statement.add-check-not-valid", engines="P", category="LOCK", severity="E", nodes=("*",),
+@rule("statement.add-check-not-valid", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       summary="`ADD CHECK` on an existing table without `NOT VALID`.",
       why="A validated CHECK scans every row under an ACCESS EXCLUSIVE lock: no reads or writes of the table "
           "until the scan ends.",
@@ -433,8 +506,11 @@ def statement_add_check_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> 
                    "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
 
 
+_R_16 = re.compile(rf"^VALIDATE CONSTRAINT ({NAME})", re.I)
+
+
 @rule("statement.validate-constraint-separate-transaction", engines="P", category="LOCK", severity="W", strict="E",
-      nodes=("*",),
+      nodes=(exp.Alter, "command"),
       summary="`NOT VALID` and `VALIDATE CONSTRAINT` of the same constraint inside one transaction.",
       why="The point of NOT VALID is to take the strong lock only briefly; validating in the same transaction "
           "keeps that ACCESS EXCLUSIVE lock for the whole validation scan.",
@@ -446,7 +522,7 @@ def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContex
         return
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
-        match = re.match(rf"^VALIDATE CONSTRAINT ({NAME})", action, re.I)
+        match = _R_16.match(action)
         # the engine remembers the constraints added NOT VALID in this transaction, by their name in st.norm
         if match and match.group(1).upper().strip('"`').lower() in ctx.not_valid_in_transaction:
             yield (f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID (BEGIN at "
@@ -457,7 +533,10 @@ def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContex
 _NOT_NULL_CHECK = re.compile(rf"^\(?\s*\(?\s*({NAME})\s+IS\s+NOT\s+NULL\s*\)?\s*\)?", re.I)
 
 
-@rule("statement.disallow-add-not-null", engines="P", category="LOCK", severity="E", nodes=("*",),
+_R_17 = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", re.I)
+
+
+@rule("statement.disallow-add-not-null", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       summary="`ALTER COLUMN … SET NOT NULL` on an existing table, unless a validated "
               "`CHECK (col IS NOT NULL)` precedes it.",
       why="SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock to prove there is no NULL, unless "
@@ -472,7 +551,7 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
     memo = ctx.memo.setdefault("statement.disallow-add-not-null", {"checks": {}, "proven": set()})
     if not ctx.is_new(alter.key):
         for action in alter.actions:
-            match = re.match(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", action, re.I)
+            match = _R_17.match(action)
             if match and (alter.key, key(match.group(1))) not in memo["proven"]:
                 yield (f"SET NOT NULL on column {match.group(1)} of existing table {alter.table} scans the table "
                        "under an ACCESS EXCLUSIVE lock: first ADD CONSTRAINT … CHECK ("
@@ -486,13 +565,13 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
                 memo["checks"][(alter.key, key(added.name or ""))] = column
             else:
                 memo["proven"].add((alter.key, column))
-        elif match := re.match(rf"^VALIDATE CONSTRAINT ({NAME})", action, re.I):
+        elif match := _R_16.match(action):
             column = memo["checks"].get((alter.key, key(match.group(1))))
             if column:
                 memo["proven"].add((alter.key, column))
 
 
-@rule("constraint.disallow-add-unique", engines="P", category="LOCK", severity="E", nodes=("*",),
+@rule("constraint.disallow-add-unique", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       summary="`ADD [CONSTRAINT] UNIQUE (…)` or `ADD COLUMN … UNIQUE` on an existing table.",
       why="Adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock: no reads or writes of "
           "the table for the whole build.",
@@ -503,18 +582,21 @@ def constraint_disallow_add_unique(st: Stmt, ctx: FileContext, payload: dict) ->
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
-            if added.kind == "UNIQUE" and not re.match(r"USING INDEX\b", added.rest, re.I):
+            if added.kind == "UNIQUE" and not _R_14.match(added.rest):
                 yield (f"{added.label} on existing table {alter.table} builds its index under an ACCESS EXCLUSIVE "
                        "lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE USING INDEX")
             continue
         for column, definition in added_columns(action):
-            if re.search(r"\bUNIQUE\b", definition, re.I):
+            if _R_13.search(definition):
                 yield (f"column {column} added UNIQUE to existing table {alter.table} builds the index under an "
                        "ACCESS EXCLUSIVE lock: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then "
                        "ADD CONSTRAINT … UNIQUE USING INDEX")
 
 
-@rule("constraint.add-primary-key-using-index", engines="P", category="LOCK", severity="E", nodes=("*",),
+_R_18 = re.compile(r"\bPRIMARY KEY\b", re.I)
+
+
+@rule("constraint.add-primary-key-using-index", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       summary="`ADD PRIMARY KEY (…)` on an existing table (not `USING INDEX`).",
       why="The primary key's index is built under an ACCESS EXCLUSIVE lock, and its implicit SET NOT NULL scans "
           "the table too: the table is unavailable for the whole build.",
@@ -525,19 +607,19 @@ def constraint_add_primary_key_using_index(st: Stmt, ctx: FileContext, payload: 
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
-            if added.kind == "PRIMARY KEY" and not re.match(r"USING INDEX\b", added.rest, re.I):
+            if added.kind == "PRIMARY KEY" and not _R_14.match(added.rest):
                 yield (f"PRIMARY KEY on existing table {alter.table} builds its index (and checks NOT NULL) under an "
                        "ACCESS EXCLUSIVE lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … "
                        "PRIMARY KEY USING INDEX")
             continue
         for column, definition in added_columns(action):
-            if re.search(r"\bPRIMARY KEY\b", definition, re.I):
+            if _R_18.search(definition):
                 yield (f"column {column} added as PRIMARY KEY to existing table {alter.table} builds the index under "
                        "an ACCESS EXCLUSIVE lock: add the column, fill it, CREATE UNIQUE INDEX CONCURRENTLY, then "
                        "ADD CONSTRAINT … PRIMARY KEY USING INDEX")
 
 
-@rule("constraint.disallow-add-exclusion", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+@rule("constraint.disallow-add-exclusion", engines="P", category="LOCK", severity="W", strict="E", nodes=(exp.Alter, "command"),
       summary="`ADD EXCLUDE …` on an existing table (an exclusion constraint cannot be added NOT VALID).",
       why="The exclusion constraint's index is built and checked under an ACCESS EXCLUSIVE lock, and there is "
           "no NOT VALID or USING INDEX way around it.",
@@ -572,10 +654,14 @@ _KNOWN_VOLATILE = frozenset("""
 """.split())
 
 
+_R_19 = re.compile(r"[()]|\bDEFAULT\b", re.I)
+
+
+@functools.lru_cache(maxsize=1024)
 def default_of(definition: str) -> str | None:
     """The DEFAULT expression of a column definition (flat text), or None."""
     depth = 0
-    for match in re.finditer(r"[()]|\bDEFAULT\b", definition, re.I):
+    for match in _R_19.finditer(definition):
         token = match.group(0)
         if token == "(":
             depth += 1
@@ -596,13 +682,17 @@ def _depth0_search(pattern: re.Pattern, text: str) -> int | None:
     return None
 
 
+_R_20 = re.compile(r'((?:[A-Za-z_][\w$]*|"[^"]+")(?:\.(?:[A-Za-z_][\w$]*|"[^"]+"))*)\s*\(')
+_R_21 = re.compile(r"\bAS$", re.I)
+
+
 def volatile_calls(expression: str) -> list[str]:
     """The functions in a default expression that PostgreSQL may evaluate per row (volatile or
     unknown), in order. Casts (`::type(n)`, `CAST(x AS type(n))`) are not calls."""
     found = []
-    for match in re.finditer(r'((?:[A-Za-z_][\w$]*|"[^"]+")(?:\.(?:[A-Za-z_][\w$]*|"[^"]+"))*)\s*\(', expression):
+    for match in _R_20.finditer(expression):
         before = expression[: match.start()].rstrip()
-        if before.endswith("::") or re.search(r"\bAS$", before, re.I):
+        if before.endswith("::") or _R_21.search(before):
             continue  # a type with a modifier, e.g. varchar(20)
         name = key(match.group(1)).rsplit(".", 1)[-1]
         if name not in _NOT_VOLATILE:
@@ -610,7 +700,7 @@ def volatile_calls(expression: str) -> list[str]:
     return found
 
 
-@rule("column.default-disallow-volatile", engines="P", category="LOCK", severity="E", nodes=("*",),
+@rule("column.default-disallow-volatile", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       summary="`ADD COLUMN … DEFAULT <volatile>` on an existing table (`random()`, `gen_random_uuid()`, "
               "`clock_timestamp()`, `nextval()`, unknown functions). `now()`, `CURRENT_TIMESTAMP`, constants, casts "
               "and `ARRAY[]` are fine.",
@@ -634,7 +724,7 @@ def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) 
                    "default, SET DEFAULT for new rows, and backfill existing rows in batches")
 
 
-@rule("statement.disallow-add-column-with-default", engines="P", category="LOCK", severity="off", nodes=("*",),
+@rule("statement.disallow-add-column-with-default", engines="P", category="LOCK", severity="off", nodes=(exp.Alter, "command"),
       summary="Any `ADD COLUMN … DEFAULT` on an existing table when the server is older than PostgreSQL 11 "
               "(payload `pg_version`; opting in means an old server, so the default payload is 10).",
       why="Before PostgreSQL 11 every ADD COLUMN with a non-NULL default rewrites the table under an ACCESS "
@@ -656,7 +746,11 @@ def statement_disallow_add_column_with_default(st: Stmt, ctx: FileContext, paylo
                        "SET DEFAULT for new rows, and backfill in batches")
 
 
-@rule("column.disallow-add-stored-generated", engines="PM", category="LOCK", severity="E", nodes=("*",),
+_R_22 = re.compile(r"\bAS\s*\(", re.I)
+_R_23 = re.compile(r"\b(?:STORED|PERSISTENT)\b", re.I)
+
+
+@rule("column.disallow-add-stored-generated", engines="PM", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       summary="`ADD COLUMN … GENERATED ALWAYS AS (…) STORED` on an existing table.",
       why="A stored generated column is computed for every existing row when it is added: PostgreSQL rewrites "
           "the table under an ACCESS EXCLUSIVE lock, MySQL copies it.",
@@ -667,7 +761,7 @@ def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: di
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         for column, definition in added_columns(action):
-            if re.search(r"\bAS\s*\(", definition, re.I) and re.search(r"\b(?:STORED|PERSISTENT)\b", definition, re.I):
+            if _R_22.search(definition) and _R_23.search(definition):
                 instead = ("add it as VIRTUAL (instant) instead" if ctx.dialect == "mysql" else
                            "add a nullable column filled by a trigger and backfill it in batches instead")
                 what = "copies" if ctx.dialect == "mysql" else "rewrites"
@@ -678,7 +772,11 @@ def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: di
 _SERIAL = re.compile(r"^(?:SMALL|BIG)?SERIAL[248]?\b", re.I)
 
 
-@rule("column.disallow-add-auto-increment", engines="PM", category="LOCK", severity="E", nodes=("*",),
+_R_24 = re.compile(r"\bAUTO_INCREMENT\b", re.I)
+_R_25 = re.compile(r"\bAS IDENTITY\b", re.I)
+
+
+@rule("column.disallow-add-auto-increment", engines="PM", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       summary="`ADD COLUMN` of a `serial`/`bigserial`/identity/`AUTO_INCREMENT` column to an existing table.",
       why="Numbering the existing rows rewrites (PostgreSQL) or copies (MySQL) the whole table under a lock; on "
           "MySQL replicas may number the rows differently.",
@@ -690,11 +788,11 @@ def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict
     for action in alter.actions if alter else ():
         for column, definition in added_columns(action):
             if ctx.dialect == "mysql":
-                found = "AUTO_INCREMENT" if re.search(r"\bAUTO_INCREMENT\b", definition, re.I) else None
+                found = "AUTO_INCREMENT" if _R_24.search(definition) else None
             elif match := _SERIAL.match(definition):
                 found = match.group(0).lower()
             else:
-                found = "an identity" if re.search(r"\bAS IDENTITY\b", definition, re.I) else None
+                found = "an identity" if _R_25.search(definition) else None
             if found:
                 what = "copies" if ctx.dialect == "mysql" else "rewrites"
                 yield (f"column {column} ({found}) added to existing table {alter.table} numbers every row and "
@@ -704,7 +802,10 @@ def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict
 # -- partitions, maintenance, types ---------------------------------------------------------------
 
 
-@rule("table.detach-partition-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+_R_26 = re.compile(rf"^DETACH PARTITION ({NAME})(?: (CONCURRENTLY|FINALIZE)\b)?", re.I)
+
+
+@rule("table.detach-partition-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=(exp.Alter, "command"),
       summary="`DETACH PARTITION` without `CONCURRENTLY`.",
       why="A plain DETACH PARTITION takes an ACCESS EXCLUSIVE lock on the partitioned table: every query on "
           "any partition waits.",
@@ -713,7 +814,7 @@ def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict
 def table_detach_partition_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
-        match = re.match(rf"^DETACH PARTITION ({NAME})(?: (CONCURRENTLY|FINALIZE)\b)?", action, re.I)
+        match = _R_26.match(action)
         if match and not match.group(2):
             yield (f"DETACH PARTITION {match.group(1)} locks all of {alter.table} (ACCESS EXCLUSIVE): use DETACH "
                    "PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction)")
@@ -741,6 +842,11 @@ def statement_disallow_vacuum_full(st: Stmt, ctx: FileContext, payload: dict) ->
            "pg_repack (or REPACK (CONCURRENTLY) on PostgreSQL 19) instead")
 
 
+_R_27 = re.compile(rf"^CREATE DOMAIN ({NAME})", re.I)
+_R_28 = re.compile(r"\bCHECK\b", re.I)
+_R_29 = re.compile(rf"^ALTER DOMAIN ({NAME}) ADD\b", re.I)
+
+
 @rule("type.disallow-domain-check", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`CREATE DOMAIN … CHECK` and `ALTER DOMAIN … ADD CONSTRAINT`.",
       why="A domain constraint is checked against every column of every table that uses the domain: adding "
@@ -753,15 +859,19 @@ def type_disallow_domain_check(st: Stmt, ctx: FileContext, payload: dict) -> Ite
         return
     text = flat(st, ctx)
     if st.starts("CREATE DOMAIN"):
-        match = re.match(rf"^CREATE DOMAIN ({NAME})", text, re.I)
-        if match and re.search(r"\bCHECK\b", text, re.I):
+        match = _R_27.match(text)
+        if match and _R_28.search(text):
             yield (f"domain {match.group(1)} has a CHECK constraint: every later change of it revalidates every "
                    "column using the domain. Use a plain type with a column-level CHECK instead")
     elif st.starts("ALTER DOMAIN"):
-        match = re.match(rf"^ALTER DOMAIN ({NAME}) ADD\b", text, re.I)
-        if match and key(match.group(1)) not in known and not re.search(r"\bNOT VALID\b", text, re.I):
+        match = _R_29.match(text)
+        if match and key(match.group(1)) not in known and not _R_3.search(text):
             yield (f"ALTER DOMAIN {match.group(1)} ADD CONSTRAINT checks every column of every table using the "
                    "domain: use a column-level CHECK … NOT VALID and VALIDATE it separately instead")
+
+
+_R_30 = re.compile(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", re.I)
+_R_31 = re.compile(r"\b(?:BEFORE|AFTER)\b", re.I)
 
 
 @rule("type.enum-add-value-ordering", engines="P", category="LOCK", severity="I", nodes=("*",),
@@ -775,8 +885,8 @@ def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> I
     if st.syntax_error or not st.starts("ALTER TYPE"):
         return
     text = flat(st, ctx)
-    match = re.match(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", text, re.I)
-    if match and key(match.group(1)) not in known and not re.search(r"\b(?:BEFORE|AFTER)\b", text, re.I):
+    match = _R_30.match(text)
+    if match and key(match.group(1)) not in known and not _R_31.search(text):
         yield (f"ALTER TYPE {match.group(1)} ADD VALUE appends the value at the end of the enum's sort order: "
                "state its position with BEFORE or AFTER")
 
@@ -805,6 +915,9 @@ def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) ->
            "timeout)")
 
 
+_R_32 = re.compile(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
+
+
 @rule("statement.max-execution-time", engines="PM", category="LOCK", severity="W", nodes=("*",),
       severity_by_engine={"mysql": "disabled"},
       summary="No `SET statement_timeout` (PostgreSQL) / `max_execution_time`, `max_statement_time` (MySQL, "
@@ -817,7 +930,7 @@ def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> I
     memo = ctx.memo.setdefault("statement.max-execution-time", {"set": False, "fired": False})
     if memo["fired"] or st.syntax_error:
         return
-    if st.starts("SET") and re.search(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b", st.norm):
+    if st.starts("SET") and _R_32.search(st.norm):
         memo["set"] = True  # also `SET @@session.max_execution_time`, which the engine does not read
     if memo["set"] or ctx.statement_timeout_set:
         return
@@ -832,6 +945,13 @@ def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> I
     setting = "max_execution_time (or MariaDB's max_statement_time)" if ctx.dialect == "mysql" else "statement_timeout"
     yield (f"{target} runs with no {setting}: if it turns out slow it holds its locks for "
            f"as long as it runs. Set {setting.split(' ')[0]} at the top of the file (or for the migration role)")
+
+
+_R_33 = re.compile(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b")
+_R_34 = re.compile(r"[\w$]+")
+
+
+_ALONE = re.compile(r"^(?:VALIDATE CONSTRAINT|RENAME|SET SCHEMA|ATTACH PARTITION|DETACH PARTITION)\b", re.I)
 
 
 @rule("statement.merge-alter-table", engines="PM", category="LOCK", severity="I", nodes=("*",),
@@ -849,20 +969,19 @@ def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> It
     seen: dict[str, int] = ctx.memo.setdefault("statement.merge-alter-table", {})
     if st.syntax_error:
         return
-    if re.match(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", st.norm):
+    if _R_33.match(st.norm):
         seen.clear()
         return
     alter = alter_table(st, ctx)
     if alter is None:
         if not st.starts("SET", "RESET", "COMMENT"):
-            words = set(re.findall(r"[\w$]+", st.norm.lower()))
+            words = set(_R_34.findall(st.norm.lower()))
             for table in [t for t in seen if t.rsplit(".", 1)[-1] in words]:
                 del seen[table]  # it may be what the later ALTER depends on (a backfill, an index)
         return
     if ctx.is_new(alter.key):
         return
-    alone = r"^(?:VALIDATE CONSTRAINT|RENAME|SET SCHEMA|ATTACH PARTITION|DETACH PARTITION)\b"
-    if ctx.dialect == "postgres" and any(re.match(alone, a, re.I) for a in alter.actions):
+    if ctx.dialect == "postgres" and any(_ALONE.match(a) for a in alter.actions):
         seen.pop(alter.key, None)  # these cannot share an ALTER with other actions
         return
     count = seen.get(alter.key, 0) + 1

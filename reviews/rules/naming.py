@@ -132,6 +132,9 @@ def _raw(token: str) -> Name | None:
     return Name("table", token[1:-1] if quoted else token, quoted)
 
 
+_R_1 = re.compile(r"(?i)\s+TO\s+")
+
+
 def introduced(st: Stmt) -> list[Name]:
     """The names a statement introduces (CREATE …, ADD …, RENAME … TO)."""
     ast = st.ast
@@ -177,7 +180,7 @@ def introduced(st: Stmt) -> list[Name]:
         text = clean_text(st.text)
         if match := _RENAME_TABLE.match(text):
             for pair in match.group(1).split(","):
-                parts = re.split(r"(?i)\s+TO\s+", pair)
+                parts = _R_1.split(pair)
                 if len(parts) == 2 and (name := _raw(parts[1])):
                     found.append(name)
         elif (match := _CREATE_SCHEMA.match(text)) and (name := _raw(match.group(1))):
@@ -185,17 +188,31 @@ def introduced(st: Stmt) -> list[Name]:
     return found
 
 
+_R_2 = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_R_3 = re.compile(r"[^a-z0-9_]+")
+
+
 def snake_case(name: str) -> str:
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    name = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")
+    name = _R_2.sub("_", name)
+    name = _R_3.sub("_", name.lower()).strip("_")
     return name if name and name[0].isalpha() else f"x_{name}"
 
 
+_PAYLOAD_PATTERNS: dict[tuple[str, int], re.Pattern | None] = {}
+
+
 def _fails(pattern: str, name: str, flags: int = 0) -> bool:
-    try:
-        return re.search(pattern, name, flags) is None
-    except re.error:
+    compiled = _PAYLOAD_PATTERNS.get((pattern, flags), False)
+    if compiled is False:
+        try:
+            compiled = re.compile(pattern, flags)
+        except re.error:
+            compiled = None
+        if len(_PAYLOAD_PATTERNS) < 256:
+            _PAYLOAD_PATTERNS[(pattern, flags)] = compiled
+    if compiled is None:
         return False  # a bad pattern is the policy's problem (validated on save), not every file's
+    return compiled.search(name) is None
 
 
 # -- tables and columns -------------------------------------------------------------------------
@@ -238,6 +255,9 @@ def naming_column(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
 # -- index and constraint names -----------------------------------------------------------------
 
 
+_R_4 = re.compile(r"[\\\[\](){}|*+?^$]")
+
+
 def _expected(template: str, values: dict[str, str]) -> tuple[str, str]:
     """The regex a template becomes, and the name it asks for (when the template is a plain name)."""
     pattern, wanted = template, template
@@ -245,7 +265,7 @@ def _expected(template: str, values: dict[str, str]) -> tuple[str, str]:
         pattern = pattern.replace("{{" + key + "}}", re.escape(value))
         wanted = wanted.replace("{{" + key + "}}", value)
     wanted = wanted.removeprefix("^").removesuffix("$")
-    if re.search(r"[\\\[\](){}|*+?^$]", wanted):
+    if _R_4.search(wanted):
         wanted = ""
     return pattern, wanted
 
@@ -472,6 +492,11 @@ def naming_fully_qualified(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
                "so search_path cannot change what the statement touches")
 
 
+_R_5 = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY|TEMP)) ")
+_R_6 = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
+                         r"(TABLE|VIEW|SEQUENCE) (?:IF NOT EXISTS )?([^\s(]+)")
+
+
 @rule("statement.create-specify-schema", engines="P", category="NAME", severity="off",
       nodes=(exp.Create, "command"),
       summary="`CREATE TABLE` / `VIEW` / `SEQUENCE` without a schema-qualified name.",
@@ -489,12 +514,11 @@ def statement_create_specify_schema(st: Stmt, ctx: FileContext, payload: dict) -
             return
         kind, name = ast.args["kind"].lower(), name_of(target)
     else:
-        match = re.match(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
-                         r"(TABLE|VIEW|SEQUENCE) (?:IF NOT EXISTS )?([^\s(]+)", st.norm)
+        match = _R_6.match(st.norm)
         if not match or "." in match.group(2):
             return
         kind, name = match.group(1).lower(), match.group(2).strip('"').lower()
-    if re.match(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY|TEMP)) ", st.norm):
+    if _R_5.match(st.norm):
         return  # temporary objects live in pg_temp whatever the name says
     yield f"CREATE {kind.upper()} {name} names no schema: write schema.{name} so search_path cannot decide"
 

@@ -33,6 +33,7 @@ _FACTS = "statement.sqlite.unsupported-alter"  # memo: {table: {column: why it c
 
 _LEXEME = re.compile(r"(?P<comment>--[^\n]*|/\*.*?(?:\*/|$))|(?P<string>'(?:[^']|'')*')", re.DOTALL)
 _NAME = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|[\w$]+)'
+_NAME_RE = re.compile(_NAME)
 _QNAME = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
 _ALTER = re.compile(rf"^ALTER TABLE (?P<name>{_QNAME})\s*(?P<rest>.*)$", re.DOTALL)
 _CREATE_TABLE = re.compile(rf"^CREATE (?:TEMP |TEMPORARY )?TABLE (?:IF NOT EXISTS )?(?P<name>{_QNAME})\s*(?P<rest>.*)$",
@@ -55,7 +56,7 @@ def clean(text: str) -> str:
 
 def bare(name: str) -> str:
     """A table/column name as SQLite compares it: unquoted, without schema, lower-case."""
-    last = re.findall(_NAME, name)[-1] if re.findall(_NAME, name) else name
+    last = found[-1] if (found := _NAME_RE.findall(name)) else name
     if last[:1] in '"`[':
         last = last[1:-1]
     return last.lower()
@@ -111,10 +112,15 @@ def _names_in(group: str) -> list[str]:
     """The leading column name of each item of `(a, b COLLATE nocase DESC, …)`."""
     names = []
     for item in split_top(group):
-        match = re.match(_NAME, item)
+        match = _NAME_RE.match(item)
         if match:
             names.append(bare(match.group(0)))
     return names
+
+
+_R_1 = re.compile(r"\bPRIMARY KEY\b")
+_R_2 = re.compile(r"\bUNIQUE\b")
+_R_3 = re.compile(r"\bREFERENCES\b")
 
 
 def _learn_create(norm: str, facts: dict[str, dict[str, str]]) -> None:
@@ -135,15 +141,15 @@ def _learn_create(norm: str, facts: dict[str, dict[str, str]]) -> None:
                         table.setdefault(column, {"PRIMARY KEY": "part of the primary key", "UNIQUE": "UNIQUE",
                                                   "FOREIGN KEY": "a foreign key column"}[kind])
                 continue
-            head = re.match(_NAME, item)
+            head = _NAME_RE.match(item)
             if head is None:
                 continue
             column = bare(head.group(0))
-            if re.search(r"\bPRIMARY KEY\b", item):
+            if _R_1.search(item):
                 table[column] = "the primary key"
-            elif re.search(r"\bUNIQUE\b", item):
+            elif _R_2.search(item):
                 table[column] = "UNIQUE"
-            elif re.search(r"\bREFERENCES\b", item):
+            elif _R_3.search(item):
                 table[column] = "a foreign key column"
     elif match := _CREATE_INDEX.match(norm):
         table = facts.setdefault(bare(match.group("name")), {})
@@ -203,6 +209,9 @@ def _record_rebuild(st: Stmt, ctx: FileContext, norm: str) -> None:
         ctx.memo.setdefault(REBUILD_SOURCES, set()).update(names[1])
 
 
+_R_4 = re.compile(rf"^RENAME TO (?P<new>{_QNAME})")
+
+
 @rule("statement.sqlite.unsupported-alter", engines="S", category="SQLITE", severity="E",
       nodes=(exp.Alter, exp.Create, exp.Drop, exp.Insert, "command"),
       summary="`ALTER TABLE` forms SQLite lacks (`ALTER COLUMN`, `ADD/DROP CONSTRAINT`, `MODIFY`, several actions "
@@ -242,12 +251,15 @@ def unsupported_alter(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
             if why := facts.get(table, {}).get(column):
                 yield (f"SQLite cannot DROP COLUMN {column} of table {table}: it is {why}; drop the index or "
                        f"constraint first if it has one, or {_rebuild_hint(table)}")
-        elif rename := re.match(rf"^RENAME TO (?P<new>{_QNAME})", clause):
+        elif rename := _R_4.match(clause):
             facts[bare(rename.group("new"))] = facts.pop(table, {})
 
 
+_R_5 = re.compile(r"\bDEFAULT\s*(?P<value>\(|[^\s(]+)")
+
+
 def _default_is_constant(attrs: str) -> bool:
-    match = re.search(r"\bDEFAULT\s*(?P<value>\(|[^\s(]+)", attrs)
+    match = _R_5.search(attrs)
     if match is None:
         return True
     if match.group("value") == "(":
@@ -256,9 +268,17 @@ def _default_is_constant(attrs: str) -> bool:
     return not _NON_CONSTANT.match(match.group("value"))
 
 
+_R_6 = re.compile(r"\bDEFAULT\s*(\(\s*NULL\s*\)|NULL\b)?")
+
+
 def _has_non_null_default(attrs: str) -> bool:
-    match = re.search(r"\bDEFAULT\s*(\(\s*NULL\s*\)|NULL\b)?", attrs)
+    match = _R_6.search(attrs)
     return match is not None and match.group(1) is None
+
+
+_R_7 = re.compile(rf"^ADD (?:COLUMN )?(?P<column>{_NAME})\s*(?P<attrs>.*)$", re.DOTALL)
+_R_8 = re.compile(r"\bAS\s*\(")
+_R_9 = re.compile(r"\bSTORED\b")
 
 
 @rule("column.sqlite.add-column-restrictions", engines="S", category="SQLITE", severity="E",
@@ -281,21 +301,21 @@ def add_column_restrictions(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
     table = bare(match.group("name"))
     existing = not ctx.is_new(table)
     for clause in split_top(match.group("rest")):
-        add = re.match(rf"^ADD (?:COLUMN )?(?P<column>{_NAME})\s*(?P<attrs>.*)$", clause, re.DOTALL)
+        add = _R_7.match(clause)
         if add is None or _ADD_CONSTRAINT.match(clause):
             continue
         column, attrs = bare(add.group("column")), add.group("attrs")
         problems = []
-        if re.search(r"\bPRIMARY KEY\b", attrs):
+        if _R_1.search(attrs):
             problems.append("a PRIMARY KEY column")
-        if re.search(r"\bUNIQUE\b", attrs):
+        if _R_2.search(attrs):
             problems.append("a UNIQUE column")
         if existing:
             if not _default_is_constant(attrs):
                 problems.append("a column with a non-constant default")
-            if re.search(r"\bAS\s*\(", attrs) and re.search(r"\bSTORED\b", attrs):
+            if _R_8.search(attrs) and _R_9.search(attrs):
                 problems.append("a STORED generated column")
-            if re.search(r"\bREFERENCES\b", attrs) and _has_non_null_default(attrs):
+            if _R_3.search(attrs) and _has_non_null_default(attrs):
                 problems.append("a REFERENCES column with a non-NULL default (with foreign keys on)")
         if problems:
             yield (f"SQLite cannot ADD COLUMN {column} to table {table} as {' and '.join(problems)}: "

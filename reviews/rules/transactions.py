@@ -24,39 +24,48 @@ def begins(st: Stmt) -> bool:
     return bool(_BEGIN.match(st.norm))
 
 
+_R_1 = re.compile(r"\b(?:TO|PREPARED)\b")
+
+
 def ends(st: Stmt) -> str | None:
     """COMMIT, END, ROLLBACK or ABORT when the statement ends the open transaction (not ROLLBACK TO a
     savepoint, not COMMIT/ROLLBACK PREPARED of a two-phase transaction)."""
     match = _END.match(st.norm)
-    if match is None or re.search(r"\b(?:TO|PREPARED)\b", st.norm):
+    if match is None or _R_1.search(st.norm):
         return None
     return match.group(1)
 
 
+_R_2 = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)")
+_R_3 = re.compile(r"\bDETACH PARTITION\b.*\bCONCURRENTLY\b")
+_R_4 = re.compile(r"\bSET TABLESPACE\b")
+_R_5 = re.compile(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SYSTEM)\b")
+
+
 def non_transactional(st: Stmt, ctx: FileContext) -> str | None:
     """What a statement is, when PostgreSQL refuses to run it inside a transaction block."""
-    if st.syntax_error:
-        return None
     norm = st.norm
+    if st.syntax_error or not norm.startswith(("CREATE", "DROP", "REINDEX", "ALTER", "VACUUM")):
+        return None
     if (index := create_index(st, ctx)) is not None:
         return "CREATE INDEX CONCURRENTLY" if index.concurrently else None
-    concurrently = re.search(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", norm) is not None
+    concurrently = _R_2.search(norm) is not None
     if st.starts("DROP INDEX") and concurrently:
         return "DROP INDEX CONCURRENTLY"
     if st.starts("REINDEX"):
         if concurrently:
             return "REINDEX CONCURRENTLY"
-        if match := re.match(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SYSTEM)\b", norm):
+        if match := _R_5.match(norm):
             return f"REINDEX {match.group(1)}"
         return None
-    if st.starts("ALTER TABLE") and re.search(r"\bDETACH PARTITION\b.*\bCONCURRENTLY\b", norm):
+    if st.starts("ALTER TABLE") and _R_3.search(norm):
         return "DETACH PARTITION … CONCURRENTLY"
     if st.starts("VACUUM"):
         return "VACUUM"
     for what in ("CREATE DATABASE", "DROP DATABASE", "CREATE TABLESPACE", "DROP TABLESPACE", "ALTER SYSTEM"):
         if st.starts(what):
             return what
-    if st.starts("ALTER DATABASE") and re.search(r"\bSET TABLESPACE\b", norm):
+    if st.starts("ALTER DATABASE") and _R_4.search(norm):
         return "ALTER DATABASE … SET TABLESPACE"
     return None
 
@@ -168,18 +177,36 @@ _GUARDED_DROP = re.compile(
     r"FOREIGN TABLE)\b(?: CONCURRENTLY)?( IF EXISTS\b)?")
 
 
+_R_6 = re.compile(r"^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?IF NOT EXISTS\b")
+_R_7 = re.compile(r"^ADD (?:COLUMN )?IF NOT EXISTS\b")
+_R_8 = re.compile(r"^DROP (?!COLUMN\b|CONSTRAINT\b|IF EXISTS\b|DEFAULT\b|NOT NULL\b|EXPRESSION\b|IDENTITY\b)")
+
+
+_DROP_UNGUARDED = re.compile(rf"^DROP (COLUMN|CONSTRAINT) (?!IF EXISTS\b)({NAME})", re.I)
+_GUARDED_NAME: dict[str, re.Pattern] = {}
+
+
+def _guarded_name(kind: str) -> re.Pattern:
+    pattern = _GUARDED_NAME.get(kind)
+    if pattern is None:
+        pattern = _GUARDED_NAME[kind] = re.compile(rf"^\S+(?: \S+)*? {kind} ({NAME})", re.I)
+    return pattern
+
+
 def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[str]:
     norm = st.norm
+    if not norm.startswith(("CREATE", "DROP", "ALTER")):
+        return
     if (index := create_index(st, ctx)) is not None:
         if index.name is None:
             yield "CREATE INDEX without a name (a retry adds a second index): name it and add IF NOT EXISTS"
-        elif not re.match(r"^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?IF NOT EXISTS\b", norm):
+        elif not _R_6.match(norm):
             yield f"CREATE INDEX {index.name} has no IF NOT EXISTS"
         return
     if match := _GUARDED_CREATE.match(norm):
         kind = match.group(1)  # (views, functions, types: no IF NOT EXISTS to advise)
         if not match.group(2):
-            name = re.match(rf"^\S+(?: \S+)*? {kind} ({NAME})", flat(st, ctx), re.I)
+            name = _guarded_name(kind).match(flat(st, ctx))
             yield f"CREATE {kind} {name.group(1) if name else ''} has no IF NOT EXISTS".replace("  ", " ")
         return
     if match := _GUARDED_DROP.match(norm):
@@ -190,13 +217,11 @@ def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[str]:
     alter = alter_table(st, ctx)
     for action in alter.actions if alter else ():
         upper = action.upper()
-        if upper.startswith("ADD") and added_columns(action) and not re.match(r"^ADD (?:COLUMN )?IF NOT EXISTS\b",
-                                                                              upper):
+        if upper.startswith("ADD") and added_columns(action) and not _R_7.match(upper):
             yield f"ADD COLUMN {added_columns(action)[0][0]} on {alter.table} has no IF NOT EXISTS"
-        elif match := re.match(rf"^DROP (COLUMN|CONSTRAINT) (?!IF EXISTS\b)({NAME})", action, re.I):
+        elif match := _DROP_UNGUARDED.match(action):
             yield f"DROP {match.group(1).upper()} {match.group(2)} on {alter.table} has no IF EXISTS"
-        elif re.match(r"^DROP (?!COLUMN\b|CONSTRAINT\b|IF EXISTS\b|DEFAULT\b|NOT NULL\b|EXPRESSION\b|IDENTITY\b)",
-                      upper):
+        elif _R_8.match(upper):
             yield f"{action.split(' (')[0]} on {alter.table} has no IF EXISTS"
 
 
