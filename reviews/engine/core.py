@@ -137,11 +137,16 @@ class _Collector:
         severity = self.policy.severity(rule_id, self.dialect)
         if severity == "disabled":
             return
+        column = column or (stmt.column if stmt and not line else 1)
+        line = line or (stmt.line if stmt else 1)
+        if stmt is not None:
+            # A position from another lexer (sqlglot counts a lone CR as a line break) stays
+            # within the statement it belongs to.
+            line = min(max(line, stmt.line), stmt.end_line)
+        end_line = max(end_line or (stmt.end_line if stmt else line), line)
         self.findings.append(Finding(
-            rule=rule_id, severity=severity, message=message, file=self.path,
-            line=line or (stmt.line if stmt else 1), column=column or (stmt.column if stmt and not line else 1),
-            end_line=end_line or (stmt.end_line if stmt else line or 1),
-            statement=_excerpt(stmt.text) if stmt else "",
+            rule=rule_id, severity=severity, message=message, file=self.path, line=line, column=column,
+            end_line=end_line, statement=_excerpt(stmt.text) if stmt else "",
         ))
 
 
@@ -207,9 +212,9 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
 
 
 def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, policy: Policy, out: _Collector) -> None:
-    payload = policy.payload(rule_obj.id)
     try:
-        hits = list(rule_obj.check(st, ctx, payload) or ())
+        hits = rule_obj.check(st, ctx, policy.payload(rule_obj.id))
+        hits = list(hits) if hits else ()
     except Exception:  # a rule's bug must not stop the review; the statement is still checked by the others
         logging.getLogger(__name__).exception("rule %s failed on %s", rule_obj.id, ctx.path)
         return
@@ -251,14 +256,18 @@ def _decode(data: bytes | str, out: _Collector) -> str:
 _DIALECTS: dict[str, Any] = {}
 
 
-def _parse(text: str, dialect: str) -> Any:
+def _dialect(dialect: str) -> Any:
     reader = _DIALECTS.get(dialect)
     if reader is None:  # one Dialect object per dialect, not a lookup per statement
         from sqlglot.dialects.dialect import Dialect
 
         reader = _DIALECTS[dialect] = Dialect.get_or_raise(SQLGLOT_DIALECT[dialect])
+    return reader
+
+
+def _parse(text: str, dialect: str) -> Any:
     try:
-        trees = reader.parse(text)
+        trees = _dialect(dialect).parse(text)
     except Exception:  # ParseError, TokenError, and TypeError from the compiled build
         return None
     trees = [t for t in trees if t is not None]
@@ -421,7 +430,7 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         key = (table, name_of(column))
         kind = column.args.get("kind")
         if kind is not None:
-            ctx.column_types[key] = kind.sql(dialect=SQLGLOT_DIALECT[ctx.dialect])
+            ctx.column_types[key] = kind.sql(dialect=_dialect(ctx.dialect))
         if any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) and not c.args["kind"].args.get("allow_null")
                for c in column.args.get("constraints") or ()):
             ctx.not_null_columns.add(key)

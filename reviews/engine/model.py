@@ -61,8 +61,11 @@ class Stmt:
 
     def starts(self, *prefixes: str) -> bool:
         """Whether the normalized text starts with one of the (upper-case) word prefixes."""
-        return any(self.norm == p or self.norm.startswith(p + " ") or self.norm.startswith(p + "(")
-                   for p in prefixes)
+        norm = self.norm
+        for prefix in prefixes:
+            if norm.startswith(prefix) and (len(norm) == len(prefix) or norm[len(prefix)] in " ("):
+                return True
+        return False
 
 
 @dataclasses.dataclass

@@ -375,11 +375,11 @@ def _flush(st: Stmt, ctx: FileContext, rule_id: str, what: str) -> Iterator[Hit]
     if st.index != ctx.statement_count - 1:
         return
     state = _pending_comments(ctx, rule_id)
-    for key, (line, column) in state["pending"].items():
+    for key, statement in state["pending"].items():
         if key not in state["done"]:
             name = ".".join(key) if isinstance(key, tuple) else key
             yield Hit(f"{what} {name} has no comment: add `COMMENT ON {what.upper()} {name} IS '…'` in this file",
-                      line, column)
+                      statement=statement)
 
 
 @rule("table.comment", engines="PM", category="DESIGN", severity="off", nodes=("*",),
@@ -399,7 +399,7 @@ def table_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | H
             if not comments and payload["required"]:
                 yield f"table {table} has no comment: add COMMENT='…' saying what it holds"
         elif payload["required"]:
-            state["pending"][table] = (st.line, st.statement.column)
+            state["pending"][table] = st.statement
         for comment in comments:
             if len(comment.this.name) > limit:
                 yield f"the comment of table {table} is longer than {limit} characters: shorten it"
@@ -431,7 +431,7 @@ def column_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | 
             if not comments and payload["required"]:
                 yield f"column {table}.{name} has no comment: add COMMENT '…' saying what it holds"
         elif payload["required"]:
-            state["pending"][(table, name)] = (st.line, st.statement.column)
+            state["pending"][(table, name)] = st.statement
         for comment in comments:
             if len(comment.this.name) > limit:
                 yield f"the comment of column {table}.{name} is longer than {limit} characters: shorten it"
