@@ -369,6 +369,11 @@ def _mysql_malformed_at(text: str, norm: str) -> tuple[str, int, int] | None:
 # -- the file model ----------------------------------------------------------------------------
 
 _CREATE_TABLE = re.compile(r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?TABLE (?:IF NOT EXISTS )?([^\s(]+)")
+_TX_BEGIN = re.compile(r"^(BEGIN|START TRANSACTION)\b")
+_TX_END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)")
+_LOCK_TIMEOUT = re.compile(r"^SET (SESSION |LOCAL )?LOCK_TIMEOUT\b|\bLOCK_WAIT_TIMEOUT\b")
+_STATEMENT_TIMEOUT = re.compile(r"^SET (SESSION |LOCAL |GLOBAL )?(STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
+_ADD_CONSTRAINT = re.compile(r"ADD CONSTRAINT (\S+)")
 _DROP_NOT_NULL = re.compile(r"ALTER (?:COLUMN )?(\S+) DROP NOT NULL")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)")
 
@@ -403,19 +408,19 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
         if not ctx.is_new(table):
             ctx.altered_tables[table] = ctx.altered_tables.get(table, 0) + 1
         _learn_columns(ctx, st)
-    if re.match(r"^(BEGIN|START TRANSACTION)\b", norm) and not norm.startswith("BEGIN ATOMIC"):
+    if _TX_BEGIN.match(norm) and not norm.startswith("BEGIN ATOMIC"):
         ctx.in_transaction = True
         ctx.transaction_began_line = st.line
         ctx.not_valid_in_transaction.clear()
-    elif re.match(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)", norm):
+    elif _TX_END.match(norm):
         ctx.in_transaction = False
         ctx.not_valid_in_transaction.clear()
-    if re.match(r"^SET (SESSION |LOCAL )?LOCK_TIMEOUT\b", norm) or re.search(r"\bLOCK_WAIT_TIMEOUT\b", norm):
+    if _LOCK_TIMEOUT.search(norm):
         ctx.lock_timeout_set = True
-    if re.match(r"^SET (SESSION |LOCAL |GLOBAL )?(STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b", norm):
+    if _STATEMENT_TIMEOUT.match(norm):
         ctx.statement_timeout_set = True
     if " NOT VALID" in norm:
-        for name in re.findall(r"ADD CONSTRAINT (\S+)", norm):
+        for name in _ADD_CONSTRAINT.findall(norm):
             ctx.not_valid_in_transaction.add(name.strip('"`').lower())
 
 
