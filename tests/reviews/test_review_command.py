@@ -246,3 +246,18 @@ def test_the_management_command_wraps_the_same_function(blocking, clean):
     stdout = StringIO()
     call_command("review", str(clean), "--dialect", "postgres", "--format", "json", stdout=stdout)
     assert json.loads(stdout.getvalue())["summary"]["blocking"] is False
+
+
+def test_many_files_reviewed_in_processes_give_the_same_report(tmp_path):
+    for n in range(80):
+        write(tmp_path, f"m/{n:04d}_x.sql", f"CREATE TABLE t{n} (id int);\nDROP TABLE old{n};\nSELEC {n};\n")
+    reports = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"report{jobs}.json"
+        result = manage("review", str(tmp_path / "m"), "--dialect", "postgres", "--format", "json",
+                        "--output", str(out), "--jobs", jobs)
+        assert result.returncode == 1, result.stderr
+        reports.append(json.loads(out.read_text()))
+    assert reports[0] == reports[1]
+    assert reports[0]["summary"]["files"] == 80
+    assert [f["file"] for f in reports[0]["findings"]][:1] == [f"{tmp_path}/m/0000_x.sql"]
