@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import Hit, rule
+from reviews.rules.common import at
 
 _SQLGLOT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 _ALTER_TABLE = r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)"
@@ -19,18 +20,8 @@ def _bare(name: str) -> str:
     return name.strip().strip('"`[]').rsplit(".", 1)[-1].strip('"`[]').lower()
 
 
-def _position(st: Stmt, offset: int) -> dict:
-    before = st.text[:offset]
-    if "\n" in before:
-        return {"line": st.line + before.count("\n"), "column": offset - before.rfind("\n")}
-    return {"line": st.line, "column": st.statement.column + offset}
 
 
-def _at(st: Stmt, node: exp.Expression | None) -> dict:
-    """line/column of a node's earliest identifier; {} (the statement's start) when unknown."""
-    starts = [i.meta["start"] for i in (node.find_all(exp.Identifier) if node is not None else ())
-              if i.meta and i.meta.get("start") is not None]
-    return _position(st, min(starts)) if starts else {}
 
 
 def _alter_table(st: Stmt) -> str | None:
@@ -122,11 +113,11 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         if ctx.is_new(table):
             return
         for action in _actions(st, exp.RenameColumn):
-            yield Hit(message(table, name_of(action.this), name_of(action.args.get("to"))), **_at(st, action))
+            yield Hit(message(table, name_of(action.this), name_of(action.args.get("to"))), **at(st, action))
         for action in _actions(st, exp.ModifyColumn):
             old = action.args.get("rename_from")
             if old is not None and name_of(old) != name_of(action.this):
-                yield Hit(message(table, name_of(old), name_of(action.this)), **_at(st, old))
+                yield Hit(message(table, name_of(old), name_of(action.this)), **at(st, old))
         if ctx.dialect == "mysql" or not _actions(st, exp.AlterRename):
             return
     # The tokens: PostgreSQL/SQLite `RENAME col TO x` (misread as a table rename), and Commands.
@@ -223,7 +214,7 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
             continue
         yield Hit(f"changing the type of {table}.{column} rewrites the table under a lock that "
                   "blocks writes and can break clients: add a new column, dual-write, backfill, then swap",
-                  **_at(st, action))
+                  **at(st, action))
     for action in _actions(st, exp.ModifyColumn):
         kind = action.this.args.get("kind")
         if kind is None or ctx.is_new(table):
@@ -236,7 +227,7 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         verb = "CHANGE" if action.args.get("rename_from") else "MODIFY"
         yield Hit(f"{verb} {table}.{old} restates its type, so MySQL copies the whole table (blocking writes) "
                   "if it differs and clients can break: add a new column, dual-write, backfill, then swap; to change "
-                  "only the default use ALTER COLUMN … SET DEFAULT", **_at(st, action.this))
+                  "only the default use ALTER COLUMN … SET DEFAULT", **at(st, action.this))
 
 
 @rule("column.disallow-change", engines="M", category="BC", severity="W", nodes=(exp.Alter,),
@@ -253,7 +244,7 @@ def column_disallow_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         if action.args.get("rename_from") is not None:
             yield Hit(f"CHANGE COLUMN {table}.{name_of(action.args['rename_from'])} renames and redefines at once (and "
                       "drops whatever the new definition leaves out): use MODIFY to redefine, RENAME COLUMN to rename",
-                      **_at(st, action.args["rename_from"]))
+                      **at(st, action.args["rename_from"]))
 
 
 @rule("column.disallow-changing-order", engines="M", category="BC", severity="W", nodes=(exp.Alter,),
@@ -271,7 +262,7 @@ def column_disallow_changing_order(st: Stmt, ctx: FileContext, payload: dict) ->
         if position is not None:
             where = str(position.args.get("position") or "").upper()
             yield Hit(f"moving {table}.{name_of(action.this)} ({where}) rebuilds the table and changes column order "
-                      "for SELECT * and INSERT without columns: leave the column where it is", **_at(st, action.this))
+                      "for SELECT * and INSERT without columns: leave the column where it is", **at(st, action.this))
 
 
 # -- NOT NULL and defaults -----------------------------------------------------------------------------
@@ -326,7 +317,7 @@ def column_add_not_null_require_default(st: Stmt, ctx: FileContext, payload: dic
         else:
             why = "PostgreSQL refuses it as soon as the table has rows"
         yield Hit(f"ADD COLUMN {column} NOT NULL without a DEFAULT: {why}; add it nullable, backfill, then set NOT "
-                  "NULL, or give it a constant DEFAULT", **_at(st, definition))
+                  "NULL, or give it a constant DEFAULT", **at(st, definition))
 
 
 _NO_LITERAL_DEFAULT = {"BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB", "TEXT", "TINYTEXT", "MEDIUMTEXT", "LONGTEXT",
@@ -358,7 +349,7 @@ def column_set_default_for_not_null(st: Stmt, ctx: FileContext, payload: dict) -
                 or any(isinstance(c, exp.PrimaryKeyColumnConstraint) for c in _constraints(definition))):
             continue
         yield Hit(f"NOT NULL column {name_of(definition)} has no DEFAULT: every INSERT must name it; give it a DEFAULT",
-                  **_at(st, definition))
+                  **at(st, definition))
 
 
 @rule("column.drop-default-on-not-null", engines="PM", category="BC", severity="W", nodes=(exp.Alter,),
@@ -383,7 +374,7 @@ def column_drop_default_on_not_null(st: Stmt, ctx: FileContext, payload: dict) -
             continue
         if changed.get(key, key in ctx.not_null_columns):
             yield Hit(f"DROP DEFAULT on NOT NULL column {key[0]}.{key[1]}: INSERTs from the code still running do not "
-                      "name it and start failing; keep the default until that code is gone", **_at(st, action))
+                      "name it and start failing; keep the default until that code is gone", **at(st, action))
     for action in _actions(st, exp.ModifyColumn):
         changed[(table, name_of(action.this))] = _not_null(action.this)
 

@@ -9,25 +9,14 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import Hit, declare, rule
+from reviews.rules.common import at, position
 
 _COMMENTS_AND_STRINGS = re.compile(
     r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'", re.DOTALL)
 
 
-def _position(st: Stmt, offset: int) -> dict:
-    """line/column (for Hit) of a character offset into the statement's text."""
-    before = st.text[:offset]
-    if "\n" in before:
-        return {"line": st.line + before.count("\n"), "column": offset - before.rfind("\n")}
-    return {"line": st.line, "column": st.statement.column + offset}
 
 
-def _at(st: Stmt, node: exp.Expression | None) -> dict:
-    """line/column of a node: its earliest identifier (sqlglot keeps token offsets on identifiers);
-    {} (the statement's start) when it has none."""
-    starts = [i.meta["start"] for i in (node.find_all(exp.Identifier) if node is not None else ())
-              if i.meta and i.meta.get("start") is not None]
-    return _position(st, min(starts)) if starts else {}
 
 
 def _tables(node: exp.Expression) -> list:
@@ -84,7 +73,7 @@ def schema_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
         return
     if isinstance(st.ast, exp.Drop):
         tables = _tables(st.ast)
-        found = [(_object_name(t), _at(st, t) if len(tables) > 1 else {}) for t in tables]
+        found = [(_object_name(t), at(st, t) if len(tables) > 1 else {}) for t in tables]
     else:  # sqlglot reads no multi-schema DROP: the tokens
         match = re.match(r"^DROP SCHEMA (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRICT)?$", st.norm)
         found = [(_bare(n), {}) for n in match.group(1).split(",")] if match else []
@@ -131,7 +120,7 @@ def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[s
         if ctx.is_new(name) or (ctx.dialect == "sqlite" and name in rebuild):
             continue
         yield Hit(f"DROP TABLE {name} loses its data: stop using it in code, back it up or check it is empty, "
-                  "and drop it in a later release", **(_at(st, table) if len(tables) > 1 else {}))
+                  "and drop it in a later release", **(at(st, table) if len(tables) > 1 else {}))
 
 
 @rule("table.drop-naming-convention", engines="PM", category="DES", severity="off", nodes=(exp.Drop,),
@@ -155,7 +144,7 @@ def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> I
         if not ctx.is_new(name) and not pattern.search(name):
             yield Hit(f"DROP TABLE {name}: the name does not match the retired-table pattern `{pattern.pattern}`: "
                       f"rename it first (e.g. to {name}_del) and drop it in a later release",
-                      **(_at(st, table) if len(tables) > 1 else {}))
+                      **(at(st, table) if len(tables) > 1 else {}))
 
 
 @rule("column.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Alter,),
@@ -175,7 +164,7 @@ def column_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
         for column in _tables(action):
             yield Hit(f"DROP COLUMN {table}.{name_of(column)} loses its data and breaks old code that still reads "
                       "it: stop using the column in the ORM, deploy, then drop it in a later release",
-                      **_at(st, column))
+                      **at(st, column))
 
 
 declare("column.disallow-drop-in-index", engines="M", category="DES", needs_database=True,
@@ -201,7 +190,7 @@ def statement_disallow_truncate(st: Stmt, ctx: FileContext, payload: dict) -> It
         name = name_of(table)
         if not ctx.is_new(name):
             yield Hit(f"TRUNCATE {name} empties it without triggers or row-level undo: delete in batches with "
-                      "DELETE … WHERE, or archive the rows first", **(_at(st, table) if len(tables) > 1 else {}))
+                      "DELETE … WHERE, or archive the rows first", **(at(st, table) if len(tables) > 1 else {}))
 
 
 @rule("statement.disallow-truncate-cascade", engines="P", category="DES", severity="E", nodes=(exp.TruncateTable,),
@@ -278,7 +267,7 @@ def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> It
                 if kind == "FOREIGN KEY" or (kind == "CONSTRAINT" and (name.lower() in known or _FK_NAME.search(name))):
                     yield Hit(f"dropping foreign key {name} on {table} silently stops its cascades and lets orphan "
                               "rows in: keep it, or add the replacement constraint first (NOT VALID, then VALIDATE)",
-                              **_at(st, node))
+                              **at(st, node))
         return
     # No tree (e.g. SQLite, which has no DROP CONSTRAINT): the tokens.
     match = re.match(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*\bDROP (FOREIGN KEY|CONSTRAINT) (?:IF EXISTS )?"
@@ -305,7 +294,7 @@ def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> 
         if action.args.get("drop") and action.args.get("allow_null"):
             column = name_of(action.this)
             yield Hit(f"DROP NOT NULL on {table}.{column} lets NULLs in that code and reports do not expect: keep "
-                      "the constraint and write a sentinel value, or add a new nullable column", **_at(st, action))
+                      "the constraint and write a sentinel value, or add a new nullable column", **at(st, action))
     for action in _actions(st, exp.ModifyColumn):
         definition = action.this
         old = name_of(action.args.get("rename_from")) if action.args.get("rename_from") else name_of(definition)
@@ -316,11 +305,11 @@ def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> 
                 continue  # known to be nullable already
             yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} … NULL makes {table}.{old} "
                       "nullable: keep NOT NULL and write a sentinel value, or add a new nullable column",
-                      **_at(st, definition))
+                      **at(st, definition))
         elif (not nullability and (table, old) in ctx.not_null_columns
               and not definition.find(exp.PrimaryKeyColumnConstraint)):  # a key column stays NOT NULL
             yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} without NOT NULL silently makes "
-                      f"{table}.{old} nullable: repeat NOT NULL in the new definition", **_at(st, definition))
+                      f"{table}.{old} nullable: repeat NOT NULL in the new definition", **at(st, definition))
 
 
 @rule("statement.disallow-on-del-cascade", engines="PM", category="DES", severity="off",
@@ -338,4 +327,4 @@ def statement_disallow_on_del_cascade(st: Stmt, ctx: FileContext, payload: dict)
     text = _COMMENTS_AND_STRINGS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), st.text)  # same offsets
     for match in re.finditer(r"\bON\s+DELETE\s+CASCADE\b", text, re.IGNORECASE):
         yield Hit("ON DELETE CASCADE deletes child rows silently and recursively: delete them explicitly in the "
-                  "application, or use ON DELETE RESTRICT", **_position(st, match.start()))
+                  "application, or use ON DELETE RESTRICT", **position(st, match.start()))

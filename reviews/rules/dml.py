@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import Hit, declare, rule
+from reviews.rules.common import at, position
 
 _COMMENTS_AND_STRINGS = re.compile(
     r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'", re.DOTALL)
@@ -16,18 +17,8 @@ _SELECT_STAR = re.compile(r"(?:\bSELECT(?:\s+(?:DISTINCT|ALL))?|,)\s*((?:(?:\w+|
                           re.IGNORECASE)
 
 
-def _position(st: Stmt, offset: int) -> dict:
-    before = st.text[:offset]
-    if "\n" in before:
-        return {"line": st.line + before.count("\n"), "column": offset - before.rfind("\n")}
-    return {"line": st.line, "column": st.statement.column + offset}
 
 
-def _at(st: Stmt, node: exp.Expression | None) -> dict:
-    """line/column of a node's earliest identifier; {} (the statement's start) when unknown."""
-    starts = [i.meta["start"] for i in (node.find_all(exp.Identifier) if node is not None else ())
-              if i.meta and i.meta.get("start") is not None]
-    return _position(st, min(starts)) if starts else {}
 
 
 def _target(st: Stmt) -> str:
@@ -96,7 +87,7 @@ def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
             text = _COMMENTS_AND_STRINGS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), st.text)
             star = _SELECT_STAR.search(text)
             yield Hit("SELECT * depends on the table's current columns and their order: list the columns",
-                      **(_position(st, star.start(1)) if star else {}))
+                      **(position(st, star.start(1)) if star else {}))
             return
 
 
@@ -176,7 +167,7 @@ def where_no_equal_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[H
         operator = "=" if isinstance(comparison, exp.EQ) else "<>"
         fix = "IS NULL" if operator == "=" else "IS NOT NULL"
         yield Hit(f"`{operator} NULL` is never true (comparisons with NULL are unknown): write {fix}",
-                  **_at(st, comparison))
+                  **at(st, comparison))
 
 
 @rule("statement.where.no-leading-wildcard-like", engines="PMS", category="DML", severity="I", nodes=("*",),
@@ -192,7 +183,7 @@ def where_no_leading_wildcard_like(st: Stmt, ctx: FileContext, payload: dict) ->
         if (isinstance(pattern, exp.Literal) and pattern.is_string and pattern.this.startswith("%")
                 and like.find_ancestor(exp.Where) is not None):
             yield Hit(f"LIKE '{pattern.this}' starts with a wildcard, so no index can serve it and the table is "
-                      "scanned: use a trigram or full-text index, or anchor the pattern at the start", **_at(st, like))
+                      "scanned: use a trigram or full-text index, or anchor the pattern at the start", **at(st, like))
 
 
 def _duplicates(nodes: list) -> list:
@@ -233,7 +224,7 @@ def duplicate_column_assignment(st: Stmt, ctx: FileContext, payload: dict) -> It
         return
     for where, nodes in lists:
         for node in _duplicates(nodes):
-            yield Hit(f"column {name_of(node)} is named twice in {where}: name each column once", **_at(st, node))
+            yield Hit(f"column {name_of(node)} is named twice in {where}: name each column once", **at(st, node))
 
 
 declare("statement.affected-row-limit", engines="PM", category="DML", needs_database=True,

@@ -23,6 +23,7 @@ from sqlglot import exp
 # The engine's own comment-and-string pattern, so that `flat` and `st.norm` remove the same things.
 from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of
 from reviews.engine.registry import rule
+from reviews.rules.common import split_top
 
 # -- reading statements ---------------------------------------------------------------------------
 
@@ -49,19 +50,6 @@ def key(name: str) -> str:
     return _R_1.sub("", name).lower()
 
 
-def split_top(text: str) -> list[str]:
-    """Split at the commas outside parentheses (strings are already gone from flat text)."""
-    parts, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return [p for p in parts if p]
 
 
 @dataclasses.dataclass

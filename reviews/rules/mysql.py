@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt
 from reviews.engine.registry import declare, rule
+from reviews.rules.common import paren_group, split_top
 
 DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 
@@ -123,32 +124,8 @@ def unquote(name: str) -> str:
     return ".".join(part.strip().strip("`") for part in name.split("."))
 
 
-def split_top(text: str) -> list[str]:
-    """Split at commas outside parentheses."""
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:index].strip())
-            start = index + 1
-    parts.append(text[start:].strip())
-    return [p for p in parts if p]
 
 
-def _paren_group(text: str) -> tuple[str, str]:
-    """For text starting with '(': (inside the matching parentheses, what follows)."""
-    depth = 0
-    for index, char in enumerate(text):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return text[1:index], text[index + 1:].strip()
-    return text[1:], ""
 
 
 _COLUMN_HEAD = re.compile(r"^(?P<name>`(?:[^`]|``)*`|[\w$]+)\s+(?P<type>[A-Za-z_]\w*)\s*", re.DOTALL)
@@ -161,7 +138,7 @@ def parse_column(text: str, action: str, old_name: str = "") -> Column | None:
     rest = text[match.end():]
     params = ""
     if rest.startswith("("):
-        params, rest = _paren_group(rest)
+        params, rest = paren_group(rest)
     return Column(name=unquote(match.group("name")), type=match.group("type").upper(), params=params,
                   attrs=rest, action=action, old_name=old_name)
 
@@ -188,7 +165,7 @@ def _alter_clauses(rest: str, ddl: Ddl) -> None:
             if constraint := _CONSTRAINT.match(body):
                 ddl.constraints.append((" ".join(constraint.group("kind").upper().split()), body))
             elif body.startswith("("):
-                _body_items(_paren_group(body)[0], ddl, "ADD")
+                _body_items(paren_group(body)[0], ddl, "ADD")
             elif not _NOT_A_COLUMN.match(body) and (column := parse_column(body, "ADD")):
                 ddl.columns.append(column)
         elif modify := _MODIFY.match(clause):
@@ -220,7 +197,7 @@ def read_ddl(text: str) -> Ddl | None:
         ddl = Ddl("CREATE TABLE", unquote(match.group("name")), temporary=bool(match.group("temp")))
         rest = match.group("rest")
         if rest.startswith("("):
-            body, after = _paren_group(rest)
+            body, after = paren_group(rest)
             _body_items(body, ddl, "CREATE")
             # Table options come before any PARTITION BY / AS SELECT / SELECT.
             ddl.options = _R_2.split(after, maxsplit=1)[0]
@@ -229,7 +206,7 @@ def read_ddl(text: str) -> Ddl | None:
     elif match := _CREATE_INDEX.match(cleaned):
         ddl = Ddl("CREATE INDEX", unquote(match.group("name")))
         rest = match.group("rest")
-        ddl.options = _paren_group(rest)[1] if rest.startswith("(") else rest
+        ddl.options = paren_group(rest)[1] if rest.startswith("(") else rest
     elif match := _DROP_INDEX.match(cleaned):
         ddl = Ddl("DROP INDEX", unquote(match.group("name")), options=match.group("rest"))
     elif _DATABASE.match(cleaned):

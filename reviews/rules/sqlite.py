@@ -26,6 +26,7 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import rule
+from reviews.rules.common import paren_group, split_top
 
 REBUILD_SOURCES = "sqlite.rebuild_sources"
 REBUILD_TARGETS = "sqlite.rebuild_targets"
@@ -62,31 +63,8 @@ def bare(name: str) -> str:
     return last.lower()
 
 
-def split_top(text: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:index].strip())
-            start = index + 1
-    parts.append(text[start:].strip())
-    return [p for p in parts if p]
 
 
-def paren_group(text: str) -> tuple[str, str]:
-    """For text starting with '(': (inside the matching parentheses, what follows)."""
-    depth = 0
-    for index, char in enumerate(text):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return text[1:index], text[index + 1:].strip()
-    return text[1:], ""
 
 
 def _cleaned(st: Stmt, ctx: FileContext) -> str:
