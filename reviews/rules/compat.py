@@ -258,9 +258,9 @@ def column_disallow_changing_order(st: Stmt, ctx: FileContext, payload: dict) ->
     if table is None or ctx.is_new(table):
         return
     for action in _actions(st, exp.ModifyColumn):
-        position = action.this.args.get("position")
-        if position is not None:
-            where = str(position.args.get("position") or "").upper()
+        placement = action.this.args.get("position")
+        if placement is not None:
+            where = str(placement.args.get("position") or "").upper()
             yield Hit(f"moving {table}.{name_of(action.this)} ({where}) rebuilds the table and changes column order "
                       "for SELECT * and INSERT without columns: leave the column where it is", **at(st, action.this))
 
