@@ -172,7 +172,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
     statements = split(text, dialect) if text.strip() else []
     if not statements:
         out.add("system.empty-file", "the file has no statements: delete it or add the migration", None, 1, 1, 1)
-        return _finish(out, text, [], dialect, policy)
+        return _finish(out, text, [], [], dialect, policy)
 
     ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements))
     norms = [normalize(s.text) for s in statements]
@@ -208,7 +208,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         st.ast = None  # let the tree go now (memory flat with file size)
     for rule_obj in rules.at_end:
         _run(rule_obj, None, ctx, policy, out)
-    return _finish(out, text, statements, dialect, policy)
+    return _finish(out, text, statements, norms, dialect, policy)
 
 
 def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, policy: Policy, out: _Collector) -> None:
@@ -435,7 +435,7 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         key = (table, name_of(column))
         kind = column.args.get("kind")
         if kind is not None:
-            ctx.column_types[key] = kind.sql(dialect=_dialect(ctx.dialect))
+            ctx.column_types[key] = kind.sql(dialect=_dialect(ctx.dialect), copy=False)  # read only: no copy
         if any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) and not c.args["kind"].args.get("allow_null")
                for c in column.args.get("constraints") or ()):
             ctx.not_null_columns.add(key)
@@ -486,7 +486,8 @@ def _only_comments_before(text: str, offset: int) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in text[:offset].splitlines())
 
 
-def _finish(out: _Collector, text: str, statements: Sequence[Statement], dialect: str, policy: Policy) -> FileReview:
+def _finish(out: _Collector, text: str, statements: Sequence[Statement], norms: Sequence[str], dialect: str,
+            policy: Policy) -> FileReview:
     directives = _directives(text, statements)
     line_to_index = {s.line: i for i, s in enumerate(statements)}
     for finding in out.findings:
@@ -519,7 +520,7 @@ def _finish(out: _Collector, text: str, statements: Sequence[Statement], dialect
         seen[key] = seen.get(key, 0) + 1
         finding.fingerprint = _fingerprint(finding, seen[key])
     out.findings.sort(key=lambda f: (f.line, f.column, f.rule))
-    return FileReview(out.path, dialect, out.findings, _risk(statements), len(statements))
+    return FileReview(out.path, dialect, out.findings, _risk(norms), len(statements))
 
 
 def _fingerprint(finding: Finding, occurrence: int) -> str:
@@ -529,10 +530,9 @@ def _fingerprint(finding: Finding, occurrence: int) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _risk(statements: Sequence[Statement]) -> str:
+def _risk(norms: Sequence[str]) -> str:
     risk = "low"
-    for statement in statements:
-        norm = normalize(statement.text[:80])
+    for norm in norms:
         if HIGH_RISK.match(norm):
             return "high"
         if MODERATE_RISK.match(norm):
