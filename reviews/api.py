@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from typing import Any
 
@@ -30,9 +31,12 @@ from rest_framework.views import APIView
 
 from gitops.api_errors import ApiError
 from gitops.permissions import HasProjectScope
+from releases.loader import FileProblem, parse_name, version_key
+from releases.loader import checksum as loader_checksum
 from releases.models import Engine, Project
 from reviews.engine import TEMPLATES, Policy, ReviewResult, review_files
 from reviews.engine.core import RISK_RANK, SEVERITY_RANK
+from reviews.engine.core import Finding as EngineFinding
 from reviews.models import Check, Finding, ReviewPolicy
 from reviews.policy_io import policy_from_model
 
@@ -360,6 +364,47 @@ def review_groups(project: Project, dialect: str | None) -> list[tuple[ReviewPol
     return list(groups.values())
 
 
+def history_findings(project: Project, files: list[tuple[str, bytes | str]], policy: Policy,
+                     dialect: str) -> list[EngineFinding]:
+    """migration.modified-history and migration.non-linear: the files against the project's latest
+    release (matched by version, so a moved file is still the same migration)."""
+    latest = project.releases.order_by("-created_at", "-pk").first()
+    if latest is None:
+        return []
+    released = {version_key(rf.version): rf for rf in latest.files.only("path", "version", "checksum")}
+    if not released:
+        return []
+    newest = max(released)
+    newest_version = released[newest].version
+    found: list[EngineFinding] = []
+    for path, data in files:
+        try:
+            version, _, _ = parse_name(path)
+        except FileProblem:
+            continue  # a bad name is the loader's to report (releases refuse it)
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        key = version_key(version)
+        released_file = released.get(key)
+        if released_file is not None and released_file.checksum != loader_checksum(text):
+            rule, message = "migration.modified-history", (
+                f"version {version} was released in {latest.uid} ({released_file.path}) and this edit changes it: "
+                "databases that applied it will never run the edit. Revert it and put the change in a new migration")
+        elif released_file is None and key < newest:
+            rule, message = "migration.non-linear", (
+                f"version {version} sorts before {newest_version}, the newest version already released "
+                f"({latest.uid}): databases that have {newest_version} refuse it as out of order. Rename it to a "
+                "version after it")
+        else:
+            continue
+        severity = policy.severity(rule, dialect)
+        if severity == "disabled":
+            continue
+        finding = EngineFinding(rule, severity, message, path, 1, 1, 1, "")
+        finding.fingerprint = hashlib.sha256(f"{rule}\0{path}\0{version}".encode()).hexdigest()[:32]
+        found.append(finding)
+    return found
+
+
 def record_check(
     project: Project,
     files: list[tuple[str, bytes | str]],
@@ -381,7 +426,7 @@ def record_check(
             policies[key] = engine_policy(stored) if stored else Policy.recommended()
         result = review_files(files, name, policies[key])
         results.append(result)
-        for f in result.findings:
+        for f in result.findings + history_findings(project, files, policies[key], name):
             identity = (f.file, f.line, f.column, f.rule, f.severity, f.message, f.fingerprint, f.suppressed)
             row = merged.get(identity)
             if row is None:

@@ -328,3 +328,45 @@ def test_an_environment_policy_that_no_longer_validates_is_a_409(ci, shop):
     assert error["code"] == "invalid_policy"
     assert "'broken'" in error["message"]
     assert not Check.objects.exists()
+
+
+def released(project: Project, files: dict[str, str]):
+    from releases.loader import checksum, parse_name
+    from releases.models import Release, ReleaseFile
+
+    release = Release.objects.create(project=project, uid="rel-20261126-01", commit_sha="c" * 40)
+    for path, content in files.items():
+        version, description, kind = parse_name(path)
+        ReleaseFile.objects.create(release=release, path=path, version=version, description=description,
+                                   kind=kind, checksum=checksum(content), content=content)
+    return release
+
+
+def test_an_edited_released_migration_is_modified_history(shop, ci):
+    released(shop, {"migrations/0001_init.sql": "CREATE TABLE a (id bigint PRIMARY KEY);\n"})
+    body = {"files": [{"path": "migrations/0001_init.sql",
+                       "content": "CREATE TABLE a (id bigint PRIMARY KEY, name text);\n"}], "vcs": VCS}
+    response = ci.post("/api/v1/projects/shop/checks", body, format="json")
+    assert response.status_code == 201, response.json()
+    [found] = [f for f in response.json()["findings"] if f["rule"] == "migration.modified-history"]
+    assert found["severity"] == "error" and "was released in rel-20261126-01" in found["message"]
+    assert response.json()["summary"]["blocking"] is True
+    assert Finding.objects.filter(rule_id="migration.modified-history").count() == 1
+
+
+def test_the_same_released_file_with_crlf_is_not_a_modification(shop, ci):
+    released(shop, {"migrations/0001_init.sql": "CREATE TABLE a (id bigint PRIMARY KEY);\n"})
+    body = {"files": [{"path": "db/0001_init.sql", "content": "CREATE TABLE a (id bigint PRIMARY KEY);\r\n"}],
+            "vcs": VCS}
+    response = ci.post("/api/v1/projects/shop/checks", body, format="json")
+    assert not [f for f in response.json()["findings"] if f["rule"].startswith("migration.")]
+
+
+def test_a_new_version_older_than_the_newest_release_is_non_linear(shop, ci):
+    released(shop, {"migrations/0001_init.sql": "SELECT 1;\n", "migrations/0005_more.sql": "SELECT 5;\n"})
+    body = {"files": [{"path": "migrations/0003_late.sql", "content": "CREATE TABLE l (id bigint PRIMARY KEY);\n"},
+                      {"path": "migrations/0006_next.sql", "content": "CREATE TABLE n (id bigint PRIMARY KEY);\n"}],
+            "vcs": VCS}
+    response = ci.post("/api/v1/projects/shop/checks", body, format="json")
+    found = [(f["file"], f["severity"]) for f in response.json()["findings"] if f["rule"] == "migration.non-linear"]
+    assert found == [("migrations/0003_late.sql", "warning")]
