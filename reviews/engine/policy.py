@@ -31,18 +31,21 @@ class RuleSet:
         self.every = [r for r in per_statement if "*" in r.nodes]
         self.on_command = [r for r in per_statement if "command" in r.nodes]
         self.by_class = [(r, tuple(n for n in r.nodes if isinstance(n, type))) for r in per_statement]
-        self._cache: dict[type, list[Rule]] = {}
+        self._cache: dict[tuple, list[Rule]] = {}
 
     def for_node(self, ast: Any, st: Any) -> list[Rule]:
         from sqlglot import exp
 
-        if ast is None or isinstance(ast, exp.Command):
-            return self.every + self.on_command
-        kind = type(ast)
-        found = self._cache.get(kind)
+        kind = None if ast is None or isinstance(ast, exp.Command) else type(ast)
+        word = st.norm.split(" ", 1)[0].split("(", 1)[0]
+        found = self._cache.get((kind, word))
         if found is None:
-            found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
-            self._cache[kind] = found
+            if kind is None:
+                found = self.every + self.on_command
+            else:
+                found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
+            found = [r for r in found if r.keywords is None or word in r.keywords]
+            self._cache[(kind, word)] = found
         return found
 
 

@@ -10,7 +10,8 @@ A rule is registered once, in the module of its family (reviews/rules/<family>.p
 
 `nodes` says which statements the engine hands the rule (by sqlglot node type), so that a
 statement meets only the rules that can concern it: "command" for statements sqlglot returns
-as a Command or cannot parse, "*" for every statement. A rule with `at_end=True` runs once after
+as a Command or cannot parse, "*" for every statement. `keywords` narrows that further to the
+statements whose first word is one of them (for a rule that looks at nothing else). A rule with `at_end=True` runs once after
 the last statement, with `st=None`.
 """
 
@@ -56,6 +57,7 @@ class Rule:
     strict_severity: str | None = None  # `strict` raises W to E for data loss and locking
     needs_database: bool = False  # cannot be decided from the file alone
     nodes: tuple = ("*",)
+    keywords: frozenset[str] | None = None  # first words of the statements it can concern (None: any)
     at_end: bool = False
     check: Check | None = None
 
@@ -91,6 +93,7 @@ def rule(
     severity_by_engine: dict[str, str] | None = None,
     strict: str | None = None,
     nodes: tuple = ("*",),
+    keywords: tuple[str, ...] | None = None,
     at_end: bool = False,
 ) -> Callable[[Check], Check]:
     """Register an implemented rule (a decorator)."""
@@ -101,7 +104,7 @@ def rule(
             summary=summary, why=why, instead=instead, example=example, payload=dict(payload or {}),
             schema=dict(schema or {}), severity_by_engine=dict(severity_by_engine or {}),
             strict_severity=SEVERITY_OF_LETTER.get(strict, strict) if strict else None,
-            nodes=nodes, at_end=at_end, check=check,
+            nodes=nodes, keywords=frozenset(keywords) if keywords else None, at_end=at_end, check=check,
         ))
         return check
 

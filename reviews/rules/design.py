@@ -468,7 +468,7 @@ def table_disallow_partition(st: Stmt, ctx: FileContext, payload: dict) -> Itera
 _R_3 = re.compile(r"^CREATE (OR REPLACE )?(CONSTRAINT )?(DEFINER ?= ?\S+ )?TRIGGER\b")
 
 
-@rule("table.disallow-trigger", engines="PM", category="DESIGN", severity="off", nodes=("*",),
+@rule("table.disallow-trigger", keywords=('CREATE',), engines="PM", category="DESIGN", severity="off", nodes=("*",),
       summary="`CREATE TRIGGER`.",
       why="Triggers hide writes from whoever reads the application code, slow every row change, and "
           "complicate online schema tools (gh-ost refuses tables with triggers).",

@@ -808,7 +808,7 @@ def table_detach_partition_concurrently(st: Stmt, ctx: FileContext, payload: dic
                    "PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction)")
 
 
-@rule("statement.disallow-vacuum-full", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+@rule("statement.disallow-vacuum-full", keywords=('VACUUM', 'CLUSTER'), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`VACUUM FULL` and `CLUSTER` (they rewrite the table under an ACCESS EXCLUSIVE lock).",
       why="Both rewrite the whole table while holding an ACCESS EXCLUSIVE lock: no reads or writes until done.",
       instead="pg_repack (or `REPACK (CONCURRENTLY)` on PostgreSQL 19); plain `VACUUM` for routine upkeep.",

@@ -27,7 +27,7 @@ def _without_comments(text: str) -> str:
     return _COMMENT_OR_STRING.sub(lambda m: m.group(0) if m.group(0)[0] in "'\"" else " ", text)
 
 
-@rule("security.disallow-plaintext-password", engines="PM", category="SEC", severity="E", nodes=("*",),
+@rule("security.disallow-plaintext-password", keywords=('CREATE', 'ALTER', 'GRANT', 'SET'), engines="PM", category="SEC", severity="E", nodes=("*",),
       summary="`CREATE/ALTER ROLE/USER … PASSWORD '…'` / `IDENTIFIED BY '…'` with a literal password.",
       why="A password written in a migration lands in version control, in CI logs and in the server's "
           "statement log; everyone who can read the repository can log in as that role.",
@@ -61,7 +61,7 @@ _R_1 = re.compile(r"\bSECURITY DEFINER\b")
 _R_2 = re.compile(r"\bSET SEARCH_PATH\b")
 
 
-@rule("security.definer-requires-search-path", engines="P", category="SEC", severity="E", nodes=("*",),
+@rule("security.definer-requires-search-path", keywords=('CREATE',), engines="P", category="SEC", severity="E", nodes=("*",),
       summary="`CREATE FUNCTION … SECURITY DEFINER` without `SET search_path` among its options.",
       why="A SECURITY DEFINER function runs with its owner's privileges but resolves unqualified names "
           "through the caller's search_path: a caller who can create objects in any schema on that path "
@@ -96,7 +96,7 @@ def _grantees(norm: str) -> list[str]:
     return [g.strip() for g in grantees.split(",")]
 
 
-@rule("security.disallow-grant-to-public", engines="PM", category="SEC", severity="W", nodes=("*",),
+@rule("security.disallow-grant-to-public", keywords=('GRANT', 'ALTER'), engines="PM", category="SEC", severity="W", nodes=("*",),
       summary="`GRANT … TO PUBLIC`.",
       why="PUBLIC is every role, including roles created later for other applications and people: the "
           "privilege reaches far beyond the application it was meant for.",
@@ -111,7 +111,7 @@ _R_4 = re.compile(r"ALL\b")
 _R_5 = re.compile(r"\bON (.*)$")
 
 
-@rule("security.disallow-grant-all", engines="PM", category="SEC", severity="W", nodes=("*",),
+@rule("security.disallow-grant-all", keywords=('GRANT', 'ALTER'), engines="PM", category="SEC", severity="W", nodes=("*",),
       summary="`GRANT ALL [PRIVILEGES]`.",
       why="ALL includes privileges the application never needs (TRUNCATE, REFERENCES, TRIGGER; on MySQL "
           "DROP, ALTER, GRANT-adjacent ones): a compromised or buggy client can do far more damage.",
@@ -133,7 +133,7 @@ _R_7 = re.compile(r" (RENAME|SET|RESET|IN DATABASE)\b")
 _ROLE_ATTRIBUTE = {word: re.compile(rf"\b{word}\b") for word in ("SUPERUSER", "BYPASSRLS")}
 
 
-@rule("security.disallow-superuser-role", engines="P", category="SEC", severity="W", nodes=("*",),
+@rule("security.disallow-superuser-role", keywords=('CREATE', 'ALTER'), engines="P", category="SEC", severity="W", nodes=("*",),
       summary="`CREATE/ALTER ROLE … SUPERUSER` (or `BYPASSRLS`).",
       why="A superuser bypasses every permission check and can run code on the server; BYPASSRLS "
           "ignores every row-level security policy. Applications should never hold either.",
@@ -153,7 +153,7 @@ def security_disallow_superuser_role(st: Stmt, ctx: FileContext, payload: dict) 
 _R_8 = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*?\b(DISABLE|NO FORCE) ROW LEVEL SECURITY\b")
 
 
-@rule("security.disallow-disable-rls", engines="P", category="SEC", severity="W", nodes=("*",),
+@rule("security.disallow-disable-rls", keywords=('ALTER',), engines="P", category="SEC", severity="W", nodes=("*",),
       summary="`ALTER TABLE … DISABLE ROW LEVEL SECURITY` / `NO FORCE ROW LEVEL SECURITY`.",
       why="Turning row-level security off makes every row visible to every role with table privileges; "
           "NO FORCE exempts the table owner again.",
