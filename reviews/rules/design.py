@@ -318,8 +318,8 @@ _PK_SUGGESTION = {
 # -- tables -------------------------------------------------------------------------------------
 
 
-_R_1 = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+) ?\(")
-_R_2 = re.compile(r"\)\s*AS\b|\bLIKE\b|\bPARTITION OF\b")
+_CREATE_TABLE = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+) ?\(")
+_DERIVED_TABLE = re.compile(r"\)\s*AS\b|\bLIKE\b|\bPARTITION OF\b")
 
 
 @rule("table.require-pk", engines="PMS", category="DESIGN", severity="W", nodes=(exp.Create, "command"),
@@ -345,8 +345,8 @@ def table_require_pk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]
             return
         table = table_of(ast)
     else:  # a CREATE TABLE sqlglot could not read: judge its tokens
-        match = _R_1.match(st.norm)
-        if not match or "PRIMARY KEY" in st.norm or _R_2.search(st.norm):
+        match = _CREATE_TABLE.match(st.norm)
+        if not match or "PRIMARY KEY" in st.norm or _DERIVED_TABLE.search(st.norm):
             return
         table = match.group(1).strip('"`').rsplit(".", 1)[-1].lower()
     yield (f"table {table} has no primary key: add one, e.g. {_PK_SUGGESTION[ctx.dialect]} (replication and "
@@ -465,7 +465,7 @@ def table_disallow_partition(st: Stmt, ctx: FileContext, payload: dict) -> Itera
     yield "this statement partitions a table: this policy forbids partitioned tables: use an ordinary table"
 
 
-_R_3 = re.compile(r"^CREATE (OR REPLACE )?(CONSTRAINT )?(DEFINER ?= ?\S+ )?TRIGGER\b")
+_CREATE_TRIGGER = re.compile(r"^CREATE (OR REPLACE )?(CONSTRAINT )?(DEFINER ?= ?\S+ )?TRIGGER\b")
 
 
 @rule("table.disallow-trigger", keywords=('CREATE',), engines="PM", category="DESIGN", severity="off", nodes=("*",),
@@ -475,7 +475,7 @@ _R_3 = re.compile(r"^CREATE (OR REPLACE )?(CONSTRAINT )?(DEFINER ?= ?\S+ )?TRIGG
       instead="Do the work in the application or in a scheduled job.",
       example="CREATE TRIGGER audit AFTER UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION audit();")
 def table_disallow_trigger(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if _R_3.match(st.norm):
+    if _CREATE_TRIGGER.match(st.norm):
         yield "CREATE TRIGGER: this policy forbids triggers: do the work in the application instead"
 
 

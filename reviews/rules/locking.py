@@ -42,12 +42,12 @@ def flat(st: Stmt, ctx: FileContext) -> str:
     return text
 
 
-_R_1 = re.compile(r'["`]')
+_QUOTE_CHARS = re.compile(r'["`]')
 
 
 def key(name: str) -> str:
     """A name as ctx.is_new and the memo sets compare it: quotes removed, lower-cased."""
-    return _R_1.sub("", name).lower()
+    return _QUOTE_CHARS.sub("", name).lower()
 
 
 
@@ -108,8 +108,8 @@ class AddedConstraint:
         return f"{self.kind} constraint {self.name}" if self.name else f"{self.kind} constraint"
 
 
-_R_2 = re.compile(rf"^(?:(?:INDEX|KEY) )?(?!(?:USING|INDEX|KEY)\b)({NAME}) ?\(", re.I)
-_R_3 = re.compile(r"\bNOT VALID\b", re.I)
+_LEADING_INDEX_NAME = re.compile(rf"^(?:(?:INDEX|KEY) )?(?!(?:USING|INDEX|KEY)\b)({NAME}) ?\(", re.I)
+_NOT_VALID = re.compile(r"\bNOT VALID\b", re.I)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -119,9 +119,9 @@ def added_constraint(action: str) -> AddedConstraint | None:
     if match is None:
         return None
     kind, name = " ".join(match.group(2).upper().split()), match.group(1)
-    if name is None and (named := _R_2.match(match.group(3))):
+    if name is None and (named := _LEADING_INDEX_NAME.match(match.group(3))):
         name = named.group(1)  # MySQL: ADD UNIQUE [INDEX|KEY] name (…)
-    return AddedConstraint(name, kind, match.group(3), bool(_R_3.search(action)))
+    return AddedConstraint(name, kind, match.group(3), bool(_NOT_VALID.search(action)))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -201,9 +201,9 @@ def facts(st: Stmt, ctx: FileContext) -> _Facts:
     return known
 
 
-_R_4 = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", re.I)
-_R_5 = re.compile(r"DETACH PARTITION\b.*\bCONCURRENTLY\b", re.I)
-_R_6 = re.compile(r"VALIDATE CONSTRAINT\b", re.I)
+_CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", re.I)
+_DETACH_CONCURRENTLY = re.compile(r"DETACH PARTITION\b.*\bCONCURRENTLY\b", re.I)
+_VALIDATE_CONSTRAINT = re.compile(r"VALIDATE CONSTRAINT\b", re.I)
 
 
 def existing_target(st: Stmt, ctx: FileContext) -> str | None:
@@ -223,9 +223,9 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
 
 def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
     if (alter := existing_alter(st, ctx)) is not None:
-        if alter.actions and all(_R_6.match(a) for a in alter.actions):
+        if alter.actions and all(_VALIDATE_CONSTRAINT.match(a) for a in alter.actions):
             return None
-        if any(_R_5.match(a) for a in alter.actions):
+        if any(_DETACH_CONCURRENTLY.match(a) for a in alter.actions):
             return None
         return f"ALTER TABLE on existing table {alter.table}"
     if (index := create_index(st, ctx)) is not None:
@@ -234,7 +234,7 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         return f"CREATE INDEX on existing table {index.table}"
     text = flat(st, ctx)
     if st.starts("DROP INDEX", "REINDEX"):
-        if _R_4.search(text):
+        if _CONCURRENTLY.search(text):
             return None
         names = targets(text, r"^(?:DROP INDEX (?:IF EXISTS )?|REINDEX (?:\([^)]*\) ?)?(?:INDEX|TABLE) )")
         known = facts(st, ctx).indexes
@@ -285,8 +285,8 @@ _WRITE = re.compile(
     rf"(?:ONLY )?({NAME})|(COPY) ({NAME})(?: ?\([^)]*\))? FROM\b)", re.I | re.S)
 
 
-_R_7 = re.compile(r"^(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", re.I)
-_R_8 = re.compile(r"^ ?\([^)]*\)")
+_INSERT_VALUES = re.compile(r"^(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", re.I)
+_LEADING_COLUMN_LIST = re.compile(r"^ ?\([^)]*\)")
 
 
 _WRITE_WORDS = ("WITH", "UPDATE", "DELETE", "INSERT", "REPLACE", "MERGE", "COPY")
@@ -313,8 +313,8 @@ def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
     verb, table = groups[0].upper(), groups[1]
     if verb in ("INSERT", "REPLACE"):
         rest = groups[2] if len(groups) > 2 else ""
-        source = _R_8.sub("", rest).strip()  # the column list
-        from_query = not _R_7.match(source)
+        source = _LEADING_COLUMN_LIST.sub("", rest).strip()  # the column list
+        from_query = not _INSERT_VALUES.match(source)
     else:
         from_query = verb in ("COPY", "MERGE")
     return Write(verb, table, key(table), from_query)
@@ -323,8 +323,8 @@ def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
 _VACUUM = re.compile(r"^VACUUM (?:\(([^)]*)\) ?|((?:(?:FULL|FREEZE|VERBOSE|ANALYZE|ANALYSE) )*))(.*)$", re.I | re.S)
 
 
-_R_9 = re.compile(r"\bFULL\b(?! (?:FALSE|OFF|0)\b)", re.I)
-_R_10 = re.compile(r"\bFULL\b", re.I)
+_FULL_OPTION = re.compile(r"\bFULL\b(?! (?:FALSE|OFF|0)\b)", re.I)
+_FULL_WORD = re.compile(r"\bFULL\b", re.I)
 
 
 def vacuum_full_targets(text: str) -> list[str] | None:
@@ -333,17 +333,17 @@ def vacuum_full_targets(text: str) -> list[str] | None:
     if match is None:
         return None
     options, words, rest = match.group(1) or "", match.group(2) or "", match.group(3)
-    full = _R_9.search(options) or _R_10.search(words)
+    full = _FULL_OPTION.search(options) or _FULL_WORD.search(words)
     if not full:
         return None
     return [part.split(" ")[0] for part in split_top(rest.strip()) if part]
 
 
-_R_11 = re.compile(rf"^CLUSTER (?:VERBOSE )?(?:\([^)]*\) )?({NAME})", re.I)
+_CLUSTER_TABLE = re.compile(rf"^CLUSTER (?:VERBOSE )?(?:\([^)]*\) )?({NAME})", re.I)
 
 
 def cluster_targets(text: str) -> list[str]:
-    match = _R_11.match(text + " ")
+    match = _CLUSTER_TABLE.match(text + " ")
     if match is None or match.group(1).upper() in ("USING", "ON"):
         return []
     return [match.group(1)]
@@ -388,7 +388,7 @@ def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
            "DROP INDEX CONCURRENTLY (one index per statement, outside a transaction)")
 
 
-_R_12 = re.compile(rf"^REINDEX (?:\([^)]*\) ?)?(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)(?: ({NAME}))?", re.I)
+_REINDEX_TARGET = re.compile(rf"^REINDEX (?:\([^)]*\) ?)?(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)(?: ({NAME}))?", re.I)
 
 
 @rule("index.reindex-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
@@ -401,9 +401,9 @@ def index_reindex_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Ite
     if st.syntax_error or not st.starts("REINDEX"):
         return
     text = flat(st, ctx)
-    if _R_4.search(text):
+    if _CONCURRENTLY.search(text):
         return
-    match = _R_12.match(text)
+    match = _REINDEX_TARGET.match(text)
     if match is None:
         return
     kind, name = match.group(1).upper(), match.group(2) or ""
@@ -415,8 +415,8 @@ def index_reindex_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Ite
            "(PostgreSQL 12+, outside a transaction)").replace("  ", " ")
 
 
-_R_13 = re.compile(r"\bUNIQUE\b", re.I)
-_R_14 = re.compile(r"USING INDEX\b", re.I)
+_UNIQUE = re.compile(r"\bUNIQUE\b", re.I)
+_USING_INDEX = re.compile(r"USING INDEX\b", re.I)
 
 
 @rule("index.unique-data-dependent", engines="PMS", category="LOCK", severity="I", nodes=("*",),
@@ -439,12 +439,12 @@ def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> It
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
-            if added.kind in ("UNIQUE", "PRIMARY KEY") and not _R_14.match(added.rest):
+            if added.kind in ("UNIQUE", "PRIMARY KEY") and not _USING_INDEX.match(added.rest):
                 yield f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}"
             continue
         for column, definition in added_columns(action):
             expression = default_of(definition)
-            if _R_13.search(definition) and expression and expression.upper() != "NULL":
+            if _UNIQUE.search(definition) and expression and expression.upper() != "NULL":
                 yield (f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
                        "existing row the same value: it fails as soon as the table has two rows. Add it without the "
                        "default, backfill distinct values, then add the unique index")
@@ -453,7 +453,7 @@ def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> It
 # -- constraints ----------------------------------------------------------------------------------
 
 
-_R_15 = re.compile(r"\bREFERENCES\b", re.I)
+_REFERENCES = re.compile(r"\bREFERENCES\b", re.I)
 
 
 @rule("statement.add-foreign-key-not-valid", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
@@ -473,7 +473,7 @@ def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dic
                        "tables: add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
             continue
         for column, definition in added_columns(action):
-            if _R_15.search(definition):
+            if _REFERENCES.search(definition):
                 yield (f"column {column} added with REFERENCES to existing table {alter.table} locks both tables "
                        "for the check: add the column without it, then ADD CONSTRAINT … FOREIGN KEY … NOT VALID "
                        "and VALIDATE CONSTRAINT in a separate transaction")
@@ -494,7 +494,7 @@ def statement_add_check_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> 
                    "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
 
 
-_R_16 = re.compile(rf"^VALIDATE CONSTRAINT ({NAME})", re.I)
+_VALIDATE_CONSTRAINT_NAME = re.compile(rf"^VALIDATE CONSTRAINT ({NAME})", re.I)
 
 
 @rule("statement.validate-constraint-separate-transaction", engines="P", category="LOCK", severity="W", strict="E",
@@ -510,7 +510,7 @@ def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContex
         return
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
-        match = _R_16.match(action)
+        match = _VALIDATE_CONSTRAINT_NAME.match(action)
         # the engine remembers the constraints added NOT VALID in this transaction, by their name in st.norm
         if match and match.group(1).upper().strip('"`').lower() in ctx.not_valid_in_transaction:
             yield (f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID (BEGIN at "
@@ -521,7 +521,7 @@ def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContex
 _NOT_NULL_CHECK = re.compile(rf"^\(?\s*\(?\s*({NAME})\s+IS\s+NOT\s+NULL\s*\)?\s*\)?", re.I)
 
 
-_R_17 = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", re.I)
+_SET_NOT_NULL = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", re.I)
 
 
 @rule("statement.disallow-add-not-null", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
@@ -539,7 +539,7 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
     memo = ctx.memo.setdefault("statement.disallow-add-not-null", {"checks": {}, "proven": set()})
     if not ctx.is_new(alter.key):
         for action in alter.actions:
-            match = _R_17.match(action)
+            match = _SET_NOT_NULL.match(action)
             if match and (alter.key, key(match.group(1))) not in memo["proven"]:
                 yield (f"SET NOT NULL on column {match.group(1)} of existing table {alter.table} scans the table "
                        "under an ACCESS EXCLUSIVE lock: first ADD CONSTRAINT … CHECK ("
@@ -553,7 +553,7 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
                 memo["checks"][(alter.key, key(added.name or ""))] = column
             else:
                 memo["proven"].add((alter.key, column))
-        elif match := _R_16.match(action):
+        elif match := _VALIDATE_CONSTRAINT_NAME.match(action):
             column = memo["checks"].get((alter.key, key(match.group(1))))
             if column:
                 memo["proven"].add((alter.key, column))
@@ -570,18 +570,18 @@ def constraint_disallow_add_unique(st: Stmt, ctx: FileContext, payload: dict) ->
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
-            if added.kind == "UNIQUE" and not _R_14.match(added.rest):
+            if added.kind == "UNIQUE" and not _USING_INDEX.match(added.rest):
                 yield (f"{added.label} on existing table {alter.table} builds its index under an ACCESS EXCLUSIVE "
                        "lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE USING INDEX")
             continue
         for column, definition in added_columns(action):
-            if _R_13.search(definition):
+            if _UNIQUE.search(definition):
                 yield (f"column {column} added UNIQUE to existing table {alter.table} builds the index under an "
                        "ACCESS EXCLUSIVE lock: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then "
                        "ADD CONSTRAINT … UNIQUE USING INDEX")
 
 
-_R_18 = re.compile(r"\bPRIMARY KEY\b", re.I)
+_PRIMARY_KEY = re.compile(r"\bPRIMARY KEY\b", re.I)
 
 
 @rule("constraint.add-primary-key-using-index", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
@@ -595,13 +595,13 @@ def constraint_add_primary_key_using_index(st: Stmt, ctx: FileContext, payload: 
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
-            if added.kind == "PRIMARY KEY" and not _R_14.match(added.rest):
+            if added.kind == "PRIMARY KEY" and not _USING_INDEX.match(added.rest):
                 yield (f"PRIMARY KEY on existing table {alter.table} builds its index (and checks NOT NULL) under an "
                        "ACCESS EXCLUSIVE lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … "
                        "PRIMARY KEY USING INDEX")
             continue
         for column, definition in added_columns(action):
-            if _R_18.search(definition):
+            if _PRIMARY_KEY.search(definition):
                 yield (f"column {column} added as PRIMARY KEY to existing table {alter.table} builds the index under "
                        "an ACCESS EXCLUSIVE lock: add the column, fill it, CREATE UNIQUE INDEX CONCURRENTLY, then "
                        "ADD CONSTRAINT … PRIMARY KEY USING INDEX")
@@ -642,14 +642,14 @@ _KNOWN_VOLATILE = frozenset("""
 """.split())
 
 
-_R_19 = re.compile(r"[()]|\bDEFAULT\b", re.I)
+_PAREN_OR_DEFAULT = re.compile(r"[()]|\bDEFAULT\b", re.I)
 
 
 @functools.lru_cache(maxsize=1024)
 def default_of(definition: str) -> str | None:
     """The DEFAULT expression of a column definition (flat text), or None."""
     depth = 0
-    for match in _R_19.finditer(definition):
+    for match in _PAREN_OR_DEFAULT.finditer(definition):
         token = match.group(0)
         if token == "(":
             depth += 1
@@ -670,17 +670,17 @@ def _depth0_search(pattern: re.Pattern, text: str) -> int | None:
     return None
 
 
-_R_20 = re.compile(r'((?:[A-Za-z_][\w$]*|"[^"]+")(?:\.(?:[A-Za-z_][\w$]*|"[^"]+"))*)\s*\(')
-_R_21 = re.compile(r"\bAS$", re.I)
+_FUNCTION_CALL = re.compile(r'((?:[A-Za-z_][\w$]*|"[^"]+")(?:\.(?:[A-Za-z_][\w$]*|"[^"]+"))*)\s*\(')
+_TRAILING_AS = re.compile(r"\bAS$", re.I)
 
 
 def volatile_calls(expression: str) -> list[str]:
     """The functions in a default expression that PostgreSQL may evaluate per row (volatile or
     unknown), in order. Casts (`::type(n)`, `CAST(x AS type(n))`) are not calls."""
     found = []
-    for match in _R_20.finditer(expression):
+    for match in _FUNCTION_CALL.finditer(expression):
         before = expression[: match.start()].rstrip()
-        if before.endswith("::") or _R_21.search(before):
+        if before.endswith("::") or _TRAILING_AS.search(before):
             continue  # a type with a modifier, e.g. varchar(20)
         name = key(match.group(1)).rsplit(".", 1)[-1]
         if name not in _NOT_VOLATILE:
@@ -734,8 +734,8 @@ def statement_disallow_add_column_with_default(st: Stmt, ctx: FileContext, paylo
                        "SET DEFAULT for new rows, and backfill in batches")
 
 
-_R_22 = re.compile(r"\bAS\s*\(", re.I)
-_R_23 = re.compile(r"\b(?:STORED|PERSISTENT)\b", re.I)
+_GENERATED_AS = re.compile(r"\bAS\s*\(", re.I)
+_STORED = re.compile(r"\b(?:STORED|PERSISTENT)\b", re.I)
 
 
 @rule("column.disallow-add-stored-generated", engines="PM", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
@@ -749,7 +749,7 @@ def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: di
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         for column, definition in added_columns(action):
-            if _R_22.search(definition) and _R_23.search(definition):
+            if _GENERATED_AS.search(definition) and _STORED.search(definition):
                 instead = ("add it as VIRTUAL (instant) instead" if ctx.dialect == "mysql" else
                            "add a nullable column filled by a trigger and backfill it in batches instead")
                 what = "copies" if ctx.dialect == "mysql" else "rewrites"
@@ -760,8 +760,8 @@ def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: di
 _SERIAL = re.compile(r"^(?:SMALL|BIG)?SERIAL[248]?\b", re.I)
 
 
-_R_24 = re.compile(r"\bAUTO_INCREMENT\b", re.I)
-_R_25 = re.compile(r"\bAS IDENTITY\b", re.I)
+_AUTO_INCREMENT = re.compile(r"\bAUTO_INCREMENT\b", re.I)
+_AS_IDENTITY = re.compile(r"\bAS IDENTITY\b", re.I)
 
 
 @rule("column.disallow-add-auto-increment", engines="PM", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
@@ -776,11 +776,11 @@ def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict
     for action in alter.actions if alter else ():
         for column, definition in added_columns(action):
             if ctx.dialect == "mysql":
-                found = "AUTO_INCREMENT" if _R_24.search(definition) else None
+                found = "AUTO_INCREMENT" if _AUTO_INCREMENT.search(definition) else None
             elif match := _SERIAL.match(definition):
                 found = match.group(0).lower()
             else:
-                found = "an identity" if _R_25.search(definition) else None
+                found = "an identity" if _AS_IDENTITY.search(definition) else None
             if found:
                 what = "copies" if ctx.dialect == "mysql" else "rewrites"
                 yield (f"column {column} ({found}) added to existing table {alter.table} numbers every row and "
@@ -790,7 +790,7 @@ def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict
 # -- partitions, maintenance, types ---------------------------------------------------------------
 
 
-_R_26 = re.compile(rf"^DETACH PARTITION ({NAME})(?: (CONCURRENTLY|FINALIZE)\b)?", re.I)
+_DETACH_PARTITION = re.compile(rf"^DETACH PARTITION ({NAME})(?: (CONCURRENTLY|FINALIZE)\b)?", re.I)
 
 
 @rule("table.detach-partition-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=(exp.Alter, "command"),
@@ -802,7 +802,7 @@ _R_26 = re.compile(rf"^DETACH PARTITION ({NAME})(?: (CONCURRENTLY|FINALIZE)\b)?"
 def table_detach_partition_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
-        match = _R_26.match(action)
+        match = _DETACH_PARTITION.match(action)
         if match and not match.group(2):
             yield (f"DETACH PARTITION {match.group(1)} locks all of {alter.table} (ACCESS EXCLUSIVE): use DETACH "
                    "PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction)")
@@ -830,9 +830,9 @@ def statement_disallow_vacuum_full(st: Stmt, ctx: FileContext, payload: dict) ->
            "pg_repack (or REPACK (CONCURRENTLY) on PostgreSQL 19) instead")
 
 
-_R_27 = re.compile(rf"^CREATE DOMAIN ({NAME})", re.I)
-_R_28 = re.compile(r"\bCHECK\b", re.I)
-_R_29 = re.compile(rf"^ALTER DOMAIN ({NAME}) ADD\b", re.I)
+_CREATE_DOMAIN = re.compile(rf"^CREATE DOMAIN ({NAME})", re.I)
+_CHECK = re.compile(r"\bCHECK\b", re.I)
+_ALTER_DOMAIN_ADD = re.compile(rf"^ALTER DOMAIN ({NAME}) ADD\b", re.I)
 
 
 @rule("type.disallow-domain-check", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
@@ -847,19 +847,19 @@ def type_disallow_domain_check(st: Stmt, ctx: FileContext, payload: dict) -> Ite
         return
     text = flat(st, ctx)
     if st.starts("CREATE DOMAIN"):
-        match = _R_27.match(text)
-        if match and _R_28.search(text):
+        match = _CREATE_DOMAIN.match(text)
+        if match and _CHECK.search(text):
             yield (f"domain {match.group(1)} has a CHECK constraint: every later change of it revalidates every "
                    "column using the domain. Use a plain type with a column-level CHECK instead")
     elif st.starts("ALTER DOMAIN"):
-        match = _R_29.match(text)
-        if match and key(match.group(1)) not in known and not _R_3.search(text):
+        match = _ALTER_DOMAIN_ADD.match(text)
+        if match and key(match.group(1)) not in known and not _NOT_VALID.search(text):
             yield (f"ALTER DOMAIN {match.group(1)} ADD CONSTRAINT checks every column of every table using the "
                    "domain: use a column-level CHECK … NOT VALID and VALIDATE it separately instead")
 
 
-_R_30 = re.compile(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", re.I)
-_R_31 = re.compile(r"\b(?:BEFORE|AFTER)\b", re.I)
+_ALTER_TYPE_ADD_VALUE = re.compile(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", re.I)
+_BEFORE_OR_AFTER = re.compile(r"\b(?:BEFORE|AFTER)\b", re.I)
 
 
 @rule("type.enum-add-value-ordering", engines="P", category="LOCK", severity="I", nodes=("*",),
@@ -873,8 +873,8 @@ def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> I
     if st.syntax_error or not st.starts("ALTER TYPE"):
         return
     text = flat(st, ctx)
-    match = _R_30.match(text)
-    if match and key(match.group(1)) not in known and not _R_31.search(text):
+    match = _ALTER_TYPE_ADD_VALUE.match(text)
+    if match and key(match.group(1)) not in known and not _BEFORE_OR_AFTER.search(text):
         yield (f"ALTER TYPE {match.group(1)} ADD VALUE appends the value at the end of the enum's sort order: "
                "state its position with BEFORE or AFTER")
 
@@ -903,7 +903,7 @@ def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) ->
            "timeout)")
 
 
-_R_32 = re.compile(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
+_TIMEOUT_SETTING = re.compile(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
 
 
 @rule("statement.max-execution-time", engines="PM", category="LOCK", severity="W", nodes=("*",),
@@ -918,7 +918,7 @@ def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> I
     memo = ctx.memo.setdefault("statement.max-execution-time", {"set": False, "fired": False})
     if memo["fired"] or st.syntax_error:
         return
-    if st.starts("SET") and _R_32.search(st.norm):
+    if st.starts("SET") and _TIMEOUT_SETTING.search(st.norm):
         memo["set"] = True  # also `SET @@session.max_execution_time`, which the engine does not read
     if memo["set"] or ctx.statement_timeout_set:
         return
@@ -935,8 +935,8 @@ def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> I
            f"as long as it runs. Set {setting.split(' ')[0]} at the top of the file (or for the migration role)")
 
 
-_R_33 = re.compile(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b")
-_R_34 = re.compile(r"[\w$]+")
+_TRANSACTION_CONTROL = re.compile(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b")
+_WORD = re.compile(r"[\w$]+")
 
 
 _ALONE = re.compile(r"^(?:VALIDATE CONSTRAINT|RENAME|SET SCHEMA|ATTACH PARTITION|DETACH PARTITION)\b", re.I)
@@ -957,13 +957,13 @@ def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> It
     seen: dict[str, int] = ctx.memo.setdefault("statement.merge-alter-table", {})
     if st.syntax_error:
         return
-    if _R_33.match(st.norm):
+    if _TRANSACTION_CONTROL.match(st.norm):
         seen.clear()
         return
     alter = alter_table(st, ctx)
     if alter is None:
         if not st.starts("SET", "RESET", "COMMENT"):
-            words = set(_R_34.findall(st.norm.lower()))
+            words = set(_WORD.findall(st.norm.lower()))
             for table in [t for t in seen if t.rsplit(".", 1)[-1] in words]:
                 del seen[table]  # it may be what the later ALTER depends on (a backfill, an index)
         return

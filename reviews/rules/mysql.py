@@ -111,13 +111,13 @@ def clean(text: str) -> tuple[str, list[str]]:
     return " ".join(_LEXEME.sub(replace, text).split()), literals
 
 
-_R_1 = re.compile(r"\\(.)")
+_ESCAPED_CHAR = re.compile(r"\\(.)")
 
 
 def _unquote_string(raw: str) -> str:
     quote = raw[0]
     body = raw[1:-1].replace(quote * 2, quote)
-    return _R_1.sub(r"\1", body)
+    return _ESCAPED_CHAR.sub(r"\1", body)
 
 
 def unquote(name: str) -> str:
@@ -181,9 +181,9 @@ def _alter_clauses(rest: str, ddl: Ddl) -> None:
     ddl.options = " ".join(options)
 
 
-_R_2 = re.compile(r"\b(?:PARTITION\s+BY|AS|SELECT|IGNORE|REPLACE)\b", re.IGNORECASE)
-_R_3 = re.compile(r"^(?:LIKE\b|\(\s*LIKE\b)", re.IGNORECASE)
-_R_4 = re.compile(r"\b(?:AS|SELECT)\b", re.IGNORECASE)
+_OPTIONS_END = re.compile(r"\b(?:PARTITION\s+BY|AS|SELECT|IGNORE|REPLACE)\b", re.IGNORECASE)
+_LIKE_CLAUSE = re.compile(r"^(?:LIKE\b|\(\s*LIKE\b)", re.IGNORECASE)
+_AS_OR_SELECT = re.compile(r"\b(?:AS|SELECT)\b", re.IGNORECASE)
 
 
 def read_ddl(text: str) -> Ddl | None:
@@ -200,9 +200,9 @@ def read_ddl(text: str) -> Ddl | None:
             body, after = paren_group(rest)
             _body_items(body, ddl, "CREATE")
             # Table options come before any PARTITION BY / AS SELECT / SELECT.
-            ddl.options = _R_2.split(after, maxsplit=1)[0]
-        elif not _R_3.match(rest):
-            ddl.options = _R_4.split(rest, maxsplit=1)[0]
+            ddl.options = _OPTIONS_END.split(after, maxsplit=1)[0]
+        elif not _LIKE_CLAUSE.match(rest):
+            ddl.options = _AS_OR_SELECT.split(rest, maxsplit=1)[0]
     elif match := _CREATE_INDEX.match(cleaned):
         ddl = Ddl("CREATE INDEX", unquote(match.group("name")))
         rest = match.group("rest")
@@ -275,12 +275,12 @@ _PG_COLLATIONS = re.compile(
     r"|\bCOLLATE\s+(?:\"([^\"]+)\"|([A-Za-z_][\w.]*))", re.IGNORECASE)
 
 
-_R_5 = re.compile(r"[^a-z0-9]")
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 
 def _pg_encoding_key(name: str) -> str:
     # PostgreSQL compares encoding names ignoring case and non-alphanumerics ("UTF-8" = "utf8").
-    return _R_5.sub("", name.lower())
+    return _NON_ALNUM.sub("", name.lower())
 
 
 def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
@@ -393,7 +393,7 @@ def table_require_collation(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
         yield f"table {ddl.table} does not state its collation: add COLLATE=utf8mb4_0900_ai_ci (or your standard)"
 
 
-_R_6 = re.compile(r"\bBINARY\b", re.IGNORECASE)
+_BINARY = re.compile(r"\bBINARY\b", re.IGNORECASE)
 
 
 @rule("column.require-charset", engines="M", category="MYSQL", severity="off", nodes=(exp.Create, exp.Alter, "command"),
@@ -407,7 +407,7 @@ def column_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         return
     for column in ddl.columns:
         if column.type in _CHARACTER_TYPES and not _CHARSET.search(column.attrs) \
-                and not _R_6.search(column.attrs):
+                and not _BINARY.search(column.attrs):
             yield f"column {column.name} ({column.type}) does not state its character set: add CHARACTER SET utf8mb4"
 
 
@@ -526,7 +526,7 @@ def add_column_position(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[s
                    "(the table is rebuilt): append the column at the end instead")
 
 
-_R_7 = re.compile(r"\bDEFAULT\s*\(", re.IGNORECASE)
+_DEFAULT_EXPRESSION = re.compile(r"\bDEFAULT\s*\(", re.IGNORECASE)
 
 
 @rule("column.mysql.default-disallow-expression", engines="M", category="MYSQL", severity="W",
@@ -542,12 +542,12 @@ def default_expression(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[st
     if ddl is None:
         return
     for column in ddl.columns:
-        if column.action == "ADD" and _R_7.search(column.attrs):
+        if column.action == "ADD" and _DEFAULT_EXPRESSION.search(column.attrs):
             yield (f"ADD COLUMN {column.name} with an expression DEFAULT (…) rebuilds table {ddl.table}: add the "
                    "column without it, then ALTER COLUMN … SET DEFAULT (…) and backfill in batches")
 
 
-_R_8 = re.compile(rf"\bREFERENCES\s+({_NAME})", re.IGNORECASE)
+_REFERENCES_TABLE = re.compile(rf"\bREFERENCES\s+({_NAME})", re.IGNORECASE)
 
 
 @rule("column.mysql.inline-references-ignored", engines="M", category="MYSQL", severity="E",
@@ -563,23 +563,23 @@ def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
     if ddl is None:
         return
     for column in ddl.columns:
-        if match := _R_8.search(column.attrs):
+        if match := _REFERENCES_TABLE.search(column.attrs):
             yield (f"column {column.name} REFERENCES {unquote(match.group(1))} creates no foreign key on MySQL ≤ 8.4 "
                    f"(it is silently ignored): declare it at table level, FOREIGN KEY ({column.name}) REFERENCES …")
 
 
-_R_9 = re.compile(r"^SET\s+(?:SESSION\s+|LOCAL\s+|@@(?:SESSION\.)?)?FOREIGN_KEY_CHECKS\s*(?:=|:=)\s*(\w+)", re.IGNORECASE)
+_SET_FOREIGN_KEY_CHECKS = re.compile(r"^SET\s+(?:SESSION\s+|LOCAL\s+|@@(?:SESSION\.)?)?FOREIGN_KEY_CHECKS\s*(?:=|:=)\s*(\w+)", re.IGNORECASE)
 
 
 def _foreign_key_checks_off(st: Stmt, ctx: FileContext) -> bool:
     """Whether `SET foreign_key_checks = 0` is in effect (this statement updates the memo)."""
-    match = _R_9.match(st.text.strip())
+    match = _SET_FOREIGN_KEY_CHECKS.match(st.text.strip())
     if match:
         ctx.memo["mysql.foreign_key_checks_off"] = match.group(1).upper() in ("0", "OFF", "FALSE")
     return bool(ctx.memo.get("mysql.foreign_key_checks_off"))
 
 
-_R_10 = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
+_NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
 
 
 @rule("constraint.mysql.add-validated-constraint", engines="M", category="MYSQL", severity="W",
@@ -601,7 +601,7 @@ def add_validated_constraint(st: Stmt, ctx: FileContext, payload: dict) -> Itera
             yield (f"ADD FOREIGN KEY on table {ddl.table} copies the table (writes blocked) while foreign_key_checks is "
                    "on: run it off-peak or with an online schema tool; SET foreign_key_checks = 0 only if the data is "
                    "proven valid")
-        elif kind == "CHECK" and not _R_10.search(clause):
+        elif kind == "CHECK" and not _NOT_ENFORCED.search(clause):
             yield (f"ADD CHECK on table {ddl.table} validates every row while writes wait: run it off-peak or with an "
                    "online schema tool")
 

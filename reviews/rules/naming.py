@@ -132,7 +132,7 @@ def _raw(token: str) -> Name | None:
     return Name("table", token[1:-1] if quoted else token, quoted)
 
 
-_R_1 = re.compile(r"(?i)\s+TO\s+")
+_TO_SEPARATOR = re.compile(r"(?i)\s+TO\s+")
 
 
 def introduced(st: Stmt) -> list[Name]:
@@ -180,7 +180,7 @@ def introduced(st: Stmt) -> list[Name]:
         text = clean_text(st.text)
         if match := _RENAME_TABLE.match(text):
             for pair in match.group(1).split(","):
-                parts = _R_1.split(pair)
+                parts = _TO_SEPARATOR.split(pair)
                 if len(parts) == 2 and (name := _raw(parts[1])):
                     found.append(name)
         elif (match := _CREATE_SCHEMA.match(text)) and (name := _raw(match.group(1))):
@@ -188,13 +188,13 @@ def introduced(st: Stmt) -> list[Name]:
     return found
 
 
-_R_2 = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_R_3 = re.compile(r"[^a-z0-9_]+")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NON_IDENTIFIER_CHARS = re.compile(r"[^a-z0-9_]+")
 
 
 def snake_case(name: str) -> str:
-    name = _R_2.sub("_", name)
-    name = _R_3.sub("_", name.lower()).strip("_")
+    name = _CAMEL_BOUNDARY.sub("_", name)
+    name = _NON_IDENTIFIER_CHARS.sub("_", name.lower()).strip("_")
     return name if name and name[0].isalpha() else f"x_{name}"
 
 
@@ -255,7 +255,7 @@ def naming_column(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
 # -- index and constraint names -----------------------------------------------------------------
 
 
-_R_4 = re.compile(r"[\\\[\](){}|*+?^$]")
+_REGEX_METACHAR = re.compile(r"[\\\[\](){}|*+?^$]")
 
 
 def _expected(template: str, values: dict[str, str]) -> tuple[str, str]:
@@ -265,7 +265,7 @@ def _expected(template: str, values: dict[str, str]) -> tuple[str, str]:
         pattern = pattern.replace("{{" + key + "}}", re.escape(value))
         wanted = wanted.replace("{{" + key + "}}", value)
     wanted = wanted.removeprefix("^").removesuffix("$")
-    if _R_4.search(wanted):
+    if _REGEX_METACHAR.search(wanted):
         wanted = ""
     return pattern, wanted
 
@@ -492,9 +492,9 @@ def naming_fully_qualified(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
                "so search_path cannot change what the statement touches")
 
 
-_R_5 = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY|TEMP)) ")
-_R_6 = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
-                         r"(TABLE|VIEW|SEQUENCE) (?:IF NOT EXISTS )?([^\s(]+)")
+_CREATE_TEMPORARY = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY|TEMP)) ")
+_CREATE_OBJECT = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
+                            r"(TABLE|VIEW|SEQUENCE) (?:IF NOT EXISTS )?([^\s(]+)")
 
 
 @rule("statement.create-specify-schema", engines="P", category="NAME", severity="off",
@@ -514,11 +514,11 @@ def statement_create_specify_schema(st: Stmt, ctx: FileContext, payload: dict) -
             return
         kind, name = ast.args["kind"].lower(), name_of(target)
     else:
-        match = _R_6.match(st.norm)
+        match = _CREATE_OBJECT.match(st.norm)
         if not match or "." in match.group(2):
             return
         kind, name = match.group(1).lower(), match.group(2).strip('"').lower()
-    if _R_5.match(st.norm):
+    if _CREATE_TEMPORARY.match(st.norm):
         return  # temporary objects live in pg_temp whatever the name says
     yield f"CREATE {kind.upper()} {name} names no schema: write schema.{name} so search_path cannot decide"
 

@@ -57,8 +57,8 @@ _FUNCTION = re.compile(r"^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE) ([^\s(]+)")
 _SQL_BODY = re.compile(r" BEGIN ATOMIC\b| RETURN\b")
 
 
-_R_1 = re.compile(r"\bSECURITY DEFINER\b")
-_R_2 = re.compile(r"\bSET SEARCH_PATH\b")
+_SECURITY_DEFINER = re.compile(r"\bSECURITY DEFINER\b")
+_SET_SEARCH_PATH = re.compile(r"\bSET SEARCH_PATH\b")
 
 
 @rule("security.definer-requires-search-path", keywords=('CREATE',), engines="P", category="SEC", severity="E", nodes=("*",),
@@ -76,7 +76,7 @@ def security_definer_requires_search_path(st: Stmt, ctx: FileContext, payload: d
     # The options only: st.norm has already lost quoted bodies ($$…$$, '…'); an SQL-standard body
     # (BEGIN ATOMIC … END, RETURN …) always comes last.
     options = _SQL_BODY.split(st.norm, maxsplit=1)[0]
-    if _R_1.search(options) and not _R_2.search(options):
+    if _SECURITY_DEFINER.search(options) and not _SET_SEARCH_PATH.search(options):
         kind, name = match.group(2).lower(), match.group(3).lower()
         yield (f"SECURITY DEFINER {kind} {name} has no SET search_path: a caller can plant objects it then runs "
                "with its owner's rights: add `SET search_path = pg_catalog, pg_temp` to the definition")
@@ -85,14 +85,14 @@ def security_definer_requires_search_path(st: Stmt, ctx: FileContext, payload: d
 _GRANT = re.compile(r"^(?:ALTER DEFAULT PRIVILEGES\b.*? )?GRANT (.*?) TO (.*)$")
 
 
-_R_3 = re.compile(r" WITH (?:GRANT|ADMIN|INHERIT|SET)\b| GRANTED BY\b|;")
+_GRANTEE_LIST_END = re.compile(r" WITH (?:GRANT|ADMIN|INHERIT|SET)\b| GRANTED BY\b|;")
 
 
 def _grantees(norm: str) -> list[str]:
     match = _GRANT.match(norm)
     if not match:
         return []
-    grantees = _R_3.split(match.group(2))[0]
+    grantees = _GRANTEE_LIST_END.split(match.group(2))[0]
     return [g.strip() for g in grantees.split(",")]
 
 
@@ -107,8 +107,8 @@ def security_disallow_grant_to_public(st: Stmt, ctx: FileContext, payload: dict)
         yield "GRANT … TO PUBLIC gives the privilege to every role, present and future: grant it to a named role"
 
 
-_R_4 = re.compile(r"ALL\b")
-_R_5 = re.compile(r"\bON (.*)$")
+_ALL_PRIVILEGES = re.compile(r"ALL\b")
+_ON_TARGET = re.compile(r"\bON (.*)$")
 
 
 @rule("security.disallow-grant-all", keywords=('GRANT', 'ALTER'), engines="PM", category="SEC", severity="W", nodes=("*",),
@@ -119,15 +119,15 @@ _R_5 = re.compile(r"\bON (.*)$")
       example="GRANT ALL PRIVILEGES ON orders TO app;")
 def security_disallow_grant_all(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     match = _GRANT.match(st.norm)
-    if match and _R_4.match(match.group(1)):
-        target = _R_5.search(match.group(1))
+    if match and _ALL_PRIVILEGES.match(match.group(1)):
+        target = _ON_TARGET.search(match.group(1))
         on = f" on {target.group(1).lower()}" if target else ""
         yield (f"GRANT ALL{on} gives every privilege, including ones the application never needs: grant only "
                "the privileges needed (e.g. SELECT, INSERT, UPDATE, DELETE)")
 
 
-_R_6 = re.compile(r"^(?:CREATE|ALTER) (?:ROLE|USER|GROUP) (\S+)(.*)$")
-_R_7 = re.compile(r" (RENAME|SET|RESET|IN DATABASE)\b")
+_CREATE_OR_ALTER_ROLE = re.compile(r"^(?:CREATE|ALTER) (?:ROLE|USER|GROUP) (\S+)(.*)$")
+_ROLE_SETTING_CLAUSE = re.compile(r" (RENAME|SET|RESET|IN DATABASE)\b")
 
 
 _ROLE_ATTRIBUTE = {word: re.compile(rf"\b{word}\b") for word in ("SUPERUSER", "BYPASSRLS")}
@@ -140,8 +140,8 @@ _ROLE_ATTRIBUTE = {word: re.compile(rf"\b{word}\b") for word in ("SUPERUSER", "B
       instead="A role with exactly the privileges needed (and NOSUPERUSER, NOBYPASSRLS).",
       example="ALTER ROLE app SUPERUSER;")
 def security_disallow_superuser_role(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    match = _R_6.match(st.norm)
-    if not match or _R_7.match(match.group(2)):
+    match = _CREATE_OR_ALTER_ROLE.match(st.norm)
+    if not match or _ROLE_SETTING_CLAUSE.match(match.group(2)):
         return
     for attribute in ("SUPERUSER", "BYPASSRLS"):
         if _ROLE_ATTRIBUTE[attribute].search(match.group(2)):
@@ -150,7 +150,7 @@ def security_disallow_superuser_role(st: Stmt, ctx: FileContext, payload: dict) 
                    "only the privileges it needs")
 
 
-_R_8 = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*?\b(DISABLE|NO FORCE) ROW LEVEL SECURITY\b")
+_DISABLE_RLS = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*?\b(DISABLE|NO FORCE) ROW LEVEL SECURITY\b")
 
 
 @rule("security.disallow-disable-rls", keywords=('ALTER',), engines="P", category="SEC", severity="W", nodes=("*",),
@@ -160,7 +160,7 @@ _R_8 = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*?\b(DISABLE|NO
       instead="Keep RLS on and change the policies (`CREATE/ALTER POLICY`).",
       example="ALTER TABLE invoices DISABLE ROW LEVEL SECURITY;")
 def security_disallow_disable_rls(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    match = _R_8.match(st.norm)
+    match = _DISABLE_RLS.match(st.norm)
     if match:
         table = match.group(1).strip('"').lower()
         yield (f"{match.group(2)} ROW LEVEL SECURITY on {table} lifts its row-level protection: keep RLS on and "

@@ -96,9 +96,9 @@ def _names_in(group: str) -> list[str]:
     return names
 
 
-_R_1 = re.compile(r"\bPRIMARY KEY\b")
-_R_2 = re.compile(r"\bUNIQUE\b")
-_R_3 = re.compile(r"\bREFERENCES\b")
+_PRIMARY_KEY = re.compile(r"\bPRIMARY KEY\b")
+_UNIQUE = re.compile(r"\bUNIQUE\b")
+_REFERENCES = re.compile(r"\bREFERENCES\b")
 
 
 def _learn_create(norm: str, facts: dict[str, dict[str, str]]) -> None:
@@ -123,11 +123,11 @@ def _learn_create(norm: str, facts: dict[str, dict[str, str]]) -> None:
             if head is None:
                 continue
             column = bare(head.group(0))
-            if _R_1.search(item):
+            if _PRIMARY_KEY.search(item):
                 table[column] = "the primary key"
-            elif _R_2.search(item):
+            elif _UNIQUE.search(item):
                 table[column] = "UNIQUE"
-            elif _R_3.search(item):
+            elif _REFERENCES.search(item):
                 table[column] = "a foreign key column"
     elif match := _CREATE_INDEX.match(norm):
         table = facts.setdefault(bare(match.group("name")), {})
@@ -187,7 +187,7 @@ def _record_rebuild(st: Stmt, ctx: FileContext, norm: str) -> None:
         ctx.memo.setdefault(REBUILD_SOURCES, set()).update(names[1])
 
 
-_R_4 = re.compile(rf"^RENAME TO (?P<new>{_QNAME})")
+_RENAME_TO = re.compile(rf"^RENAME TO (?P<new>{_QNAME})")
 
 
 @rule("statement.sqlite.unsupported-alter", engines="S", category="SQLITE", severity="E",
@@ -229,15 +229,15 @@ def unsupported_alter(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
             if why := facts.get(table, {}).get(column):
                 yield (f"SQLite cannot DROP COLUMN {column} of table {table}: it is {why}; drop the index or "
                        f"constraint first if it has one, or {_rebuild_hint(table)}")
-        elif rename := _R_4.match(clause):
+        elif rename := _RENAME_TO.match(clause):
             facts[bare(rename.group("new"))] = facts.pop(table, {})
 
 
-_R_5 = re.compile(r"\bDEFAULT\s*(?P<value>\(|[^\s(]+)")
+_DEFAULT_VALUE = re.compile(r"\bDEFAULT\s*(?P<value>\(|[^\s(]+)")
 
 
 def _default_is_constant(attrs: str) -> bool:
-    match = _R_5.search(attrs)
+    match = _DEFAULT_VALUE.search(attrs)
     if match is None:
         return True
     if match.group("value") == "(":
@@ -246,17 +246,17 @@ def _default_is_constant(attrs: str) -> bool:
     return not _NON_CONSTANT.match(match.group("value"))
 
 
-_R_6 = re.compile(r"\bDEFAULT\s*(\(\s*NULL\s*\)|NULL\b)?")
+_DEFAULT_NULL = re.compile(r"\bDEFAULT\s*(\(\s*NULL\s*\)|NULL\b)?")
 
 
 def _has_non_null_default(attrs: str) -> bool:
-    match = _R_6.search(attrs)
+    match = _DEFAULT_NULL.search(attrs)
     return match is not None and match.group(1) is None
 
 
-_R_7 = re.compile(rf"^ADD (?:COLUMN )?(?P<column>{_NAME})\s*(?P<attrs>.*)$", re.DOTALL)
-_R_8 = re.compile(r"\bAS\s*\(")
-_R_9 = re.compile(r"\bSTORED\b")
+_ADD_COLUMN = re.compile(rf"^ADD (?:COLUMN )?(?P<column>{_NAME})\s*(?P<attrs>.*)$", re.DOTALL)
+_GENERATED_AS = re.compile(r"\bAS\s*\(")
+_STORED = re.compile(r"\bSTORED\b")
 
 
 @rule("column.sqlite.add-column-restrictions", engines="S", category="SQLITE", severity="E",
@@ -279,21 +279,21 @@ def add_column_restrictions(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
     table = bare(match.group("name"))
     existing = not ctx.is_new(table)
     for clause in split_top(match.group("rest")):
-        add = _R_7.match(clause)
+        add = _ADD_COLUMN.match(clause)
         if add is None or _ADD_CONSTRAINT.match(clause):
             continue
         column, attrs = bare(add.group("column")), add.group("attrs")
         problems = []
-        if _R_1.search(attrs):
+        if _PRIMARY_KEY.search(attrs):
             problems.append("a PRIMARY KEY column")
-        if _R_2.search(attrs):
+        if _UNIQUE.search(attrs):
             problems.append("a UNIQUE column")
         if existing:
             if not _default_is_constant(attrs):
                 problems.append("a column with a non-constant default")
-            if _R_8.search(attrs) and _R_9.search(attrs):
+            if _GENERATED_AS.search(attrs) and _STORED.search(attrs):
                 problems.append("a STORED generated column")
-            if _R_3.search(attrs) and _has_non_null_default(attrs):
+            if _REFERENCES.search(attrs) and _has_non_null_default(attrs):
                 problems.append("a REFERENCES column with a non-NULL default (with foreign keys on)")
         if problems:
             yield (f"SQLite cannot ADD COLUMN {column} to table {table} as {' and '.join(problems)}: "

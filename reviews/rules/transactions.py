@@ -24,22 +24,22 @@ def begins(st: Stmt) -> bool:
     return bool(_BEGIN.match(st.norm))
 
 
-_R_1 = re.compile(r"\b(?:TO|PREPARED)\b")
+_TO_OR_PREPARED = re.compile(r"\b(?:TO|PREPARED)\b")
 
 
 def ends(st: Stmt) -> str | None:
     """COMMIT, END, ROLLBACK or ABORT when the statement ends the open transaction (not ROLLBACK TO a
     savepoint, not COMMIT/ROLLBACK PREPARED of a two-phase transaction)."""
     match = _END.match(st.norm)
-    if match is None or _R_1.search(st.norm):
+    if match is None or _TO_OR_PREPARED.search(st.norm):
         return None
     return match.group(1)
 
 
-_R_2 = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)")
-_R_3 = re.compile(r"\bDETACH PARTITION\b.*\bCONCURRENTLY\b")
-_R_4 = re.compile(r"\bSET TABLESPACE\b")
-_R_5 = re.compile(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SYSTEM)\b")
+_CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)")
+_DETACH_CONCURRENTLY = re.compile(r"\bDETACH PARTITION\b.*\bCONCURRENTLY\b")
+_SET_TABLESPACE = re.compile(r"\bSET TABLESPACE\b")
+_REINDEX_DATABASE_OR_SYSTEM = re.compile(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SYSTEM)\b")
 
 
 def non_transactional(st: Stmt, ctx: FileContext) -> str | None:
@@ -49,23 +49,23 @@ def non_transactional(st: Stmt, ctx: FileContext) -> str | None:
         return None
     if (index := create_index(st, ctx)) is not None:
         return "CREATE INDEX CONCURRENTLY" if index.concurrently else None
-    concurrently = _R_2.search(norm) is not None
+    concurrently = _CONCURRENTLY.search(norm) is not None
     if st.starts("DROP INDEX") and concurrently:
         return "DROP INDEX CONCURRENTLY"
     if st.starts("REINDEX"):
         if concurrently:
             return "REINDEX CONCURRENTLY"
-        if match := _R_5.match(norm):
+        if match := _REINDEX_DATABASE_OR_SYSTEM.match(norm):
             return f"REINDEX {match.group(1)}"
         return None
-    if st.starts("ALTER TABLE") and _R_3.search(norm):
+    if st.starts("ALTER TABLE") and _DETACH_CONCURRENTLY.search(norm):
         return "DETACH PARTITION … CONCURRENTLY"
     if st.starts("VACUUM"):
         return "VACUUM"
     for what in ("CREATE DATABASE", "DROP DATABASE", "CREATE TABLESPACE", "DROP TABLESPACE", "ALTER SYSTEM"):
         if st.starts(what):
             return what
-    if st.starts("ALTER DATABASE") and _R_4.search(norm):
+    if st.starts("ALTER DATABASE") and _SET_TABLESPACE.search(norm):
         return "ALTER DATABASE … SET TABLESPACE"
     return None
 
@@ -177,9 +177,9 @@ _GUARDED_DROP = re.compile(
     r"FOREIGN TABLE)\b(?: CONCURRENTLY)?( IF EXISTS\b)?")
 
 
-_R_6 = re.compile(r"^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?IF NOT EXISTS\b")
-_R_7 = re.compile(r"^ADD (?:COLUMN )?IF NOT EXISTS\b")
-_R_8 = re.compile(r"^DROP (?!COLUMN\b|CONSTRAINT\b|IF EXISTS\b|DEFAULT\b|NOT NULL\b|EXPRESSION\b|IDENTITY\b)")
+_CREATE_INDEX_IF_NOT_EXISTS = re.compile(r"^CREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?IF NOT EXISTS\b")
+_ADD_COLUMN_IF_NOT_EXISTS = re.compile(r"^ADD (?:COLUMN )?IF NOT EXISTS\b")
+_DROP_OTHER = re.compile(r"^DROP (?!COLUMN\b|CONSTRAINT\b|IF EXISTS\b|DEFAULT\b|NOT NULL\b|EXPRESSION\b|IDENTITY\b)")
 
 
 _DROP_UNGUARDED = re.compile(rf"^DROP (COLUMN|CONSTRAINT) (?!IF EXISTS\b)({NAME})", re.I)
@@ -200,7 +200,7 @@ def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[str]:
     if (index := create_index(st, ctx)) is not None:
         if index.name is None:
             yield "CREATE INDEX without a name (a retry adds a second index): name it and add IF NOT EXISTS"
-        elif not _R_6.match(norm):
+        elif not _CREATE_INDEX_IF_NOT_EXISTS.match(norm):
             yield f"CREATE INDEX {index.name} has no IF NOT EXISTS"
         return
     if match := _GUARDED_CREATE.match(norm):
@@ -217,11 +217,11 @@ def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[str]:
     alter = alter_table(st, ctx)
     for action in alter.actions if alter else ():
         upper = action.upper()
-        if upper.startswith("ADD") and added_columns(action) and not _R_7.match(upper):
+        if upper.startswith("ADD") and added_columns(action) and not _ADD_COLUMN_IF_NOT_EXISTS.match(upper):
             yield f"ADD COLUMN {added_columns(action)[0][0]} on {alter.table} has no IF NOT EXISTS"
         elif match := _DROP_UNGUARDED.match(action):
             yield f"DROP {match.group(1).upper()} {match.group(2)} on {alter.table} has no IF EXISTS"
-        elif _R_8.match(upper):
+        elif _DROP_OTHER.match(upper):
             yield f"{action.split(' (')[0]} on {alter.table} has no IF EXISTS"
 
 
