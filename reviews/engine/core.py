@@ -17,7 +17,7 @@ from typing import Any
 
 from reviews.engine.model import FileContext, Stmt, name_of, normalize
 from reviews.engine.policy import Policy
-from reviews.engine.registry import RULES, Hit, Rule
+from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
 from reviews.splitter import Statement, split
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to parsing as a Command"
@@ -204,6 +204,13 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         st = Stmt(index=index, statement=statement, ast=ast, norm=norm, syntax_error=error is not None)
         for rule_obj in rules.for_node(ast, st):
             _run(rule_obj, st, ctx, policy, out)
+        word = norm.split(" ", 1)[0]
+        for engines, keywords, track in TRACKERS:
+            if dialect in engines and (keywords is None or word in keywords):
+                try:
+                    track(st, ctx)
+                except Exception:  # like a rule: a tracker's bug must not stop the review
+                    logging.getLogger(__name__).exception("tracker %s failed on %s", track.__name__, path)
         _learn(ctx, st)
         st.ast = None  # let the tree go now (memory flat with file size)
     for rule_obj in rules.at_end:

@@ -72,6 +72,20 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
+# File facts that rule families keep for themselves (in ctx.memo), recorded on every statement
+# after its rules ran, whatever the policy enables: (dialects, first words or None, function).
+TRACKERS: list[tuple[frozenset[str], frozenset[str] | None, Callable[..., None]]] = []
+
+
+def tracker(*, engines: str = "PMS", keywords: tuple[str, ...] | None = None) -> Callable:
+    """Register `fn(st, ctx)` to record what a statement did, for rules that read it later. It
+    runs after the statement's rules, so a rule never sees the statement it is checking."""
+
+    def register(fn: Callable[..., None]) -> Callable[..., None]:
+        TRACKERS.append((_engines(engines), frozenset(keywords) if keywords else None, fn))
+        return fn
+
+    return register
 
 
 def _engines(letters: str) -> frozenset[str]:

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 # The engine's own comment-and-string pattern, so that `flat` and `st.norm` remove the same things.
 from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of
-from reviews.engine.registry import rule
+from reviews.engine.registry import rule, tracker
 from reviews.rules.common import split_top
 
 # -- reading statements ---------------------------------------------------------------------------
@@ -175,30 +175,25 @@ class _Facts:
 
     indexes: set[str] = dataclasses.field(default_factory=set)
     types: set[str] = dataclasses.field(default_factory=set)
-    pending: tuple[int, str, str] | None = None  # (statement index, "indexes"|"types", name)
-    seen: int = -1  # the last statement index asked about (the same answer for every rule on it)
 
 
 _CREATE_TYPE = re.compile(rf"^CREATE (?:TYPE|DOMAIN) ({NAME})", re.I)
 
 
 def facts(st: Stmt, ctx: FileContext) -> _Facts:
-    """The facts of the statements before `st`. Every rule that asks sees every statement
-    (nodes "*"), so whichever runs first on a statement records what it creates, and it is
-    committed when a later statement asks."""
-    known: _Facts = ctx.memo.setdefault("locking.facts", _Facts())
-    if known.seen == st.index:
-        return known
-    known.seen = st.index
-    if known.pending is not None and known.pending[0] < st.index:
-        getattr(known, known.pending[1]).add(known.pending[2])
-        known.pending = None
-    if known.pending is None and not st.syntax_error:
-        if (index := create_index(st, ctx)) is not None and index.name:
-            known.pending = (st.index, "indexes", key(index.name))
-        elif st.starts("CREATE TYPE", "CREATE DOMAIN") and (match := _CREATE_TYPE.match(flat(st, ctx))):
-            known.pending = (st.index, "types", key(match.group(1)))
-    return known
+    """The index and type names the statements before `st` created (recorded by _record_created)."""
+    return ctx.memo.setdefault("locking.facts", _Facts())
+
+
+@tracker(engines="P", keywords=("CREATE",))
+def _record_created(st: Stmt, ctx: FileContext) -> None:
+    if st.syntax_error:
+        return
+    known = facts(st, ctx)
+    if (index := create_index(st, ctx)) is not None and index.name:
+        known.indexes.add(key(index.name))
+    elif st.starts("CREATE TYPE", "CREATE DOMAIN") and (match := _CREATE_TYPE.match(flat(st, ctx))):
+        known.types.add(key(match.group(1)))
 
 
 _CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", re.I)
@@ -352,7 +347,7 @@ def cluster_targets(text: str) -> list[str]:
 # -- indexes --------------------------------------------------------------------------------------
 
 
-@rule("index.create-concurrently", engines="P", category="LOCK", severity="E", nodes=("*",),
+@rule("index.create-concurrently", keywords=('CREATE',), engines="P", category="LOCK", severity="E", nodes=("*",),
       summary="`CREATE [UNIQUE] INDEX` without `CONCURRENTLY` on an existing table.",
       why="A plain CREATE INDEX holds a SHARE lock for the whole build: every INSERT, UPDATE and DELETE on "
           "the table waits until the index is built, minutes to hours on a large table.",
@@ -371,7 +366,7 @@ def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iter
            "INVALID)")
 
 
-@rule("index.drop-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+@rule("index.drop-concurrently", keywords=('DROP',), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`DROP INDEX` without `CONCURRENTLY`.",
       why="DROP INDEX takes an ACCESS EXCLUSIVE lock on the index's table: queued behind one long query, it "
           "stops every read and write of the table.",
@@ -391,7 +386,7 @@ def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
 _REINDEX_TARGET = re.compile(rf"^REINDEX (?:\([^)]*\) ?)?(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)(?: ({NAME}))?", re.I)
 
 
-@rule("index.reindex-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+@rule("index.reindex-concurrently", keywords=('REINDEX',), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`REINDEX` without `CONCURRENTLY`.",
       why="A plain REINDEX blocks writes to the table (and reads that would use the index) while it rebuilds.",
       instead="`REINDEX … CONCURRENTLY` (PostgreSQL 12+), outside a transaction.",
@@ -835,7 +830,7 @@ _CHECK = re.compile(r"\bCHECK\b", re.I)
 _ALTER_DOMAIN_ADD = re.compile(rf"^ALTER DOMAIN ({NAME}) ADD\b", re.I)
 
 
-@rule("type.disallow-domain-check", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+@rule("type.disallow-domain-check", keywords=('CREATE', 'ALTER'), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`CREATE DOMAIN … CHECK` and `ALTER DOMAIN … ADD CONSTRAINT`.",
       why="A domain constraint is checked against every column of every table that uses the domain: adding "
           "one scans them all, and changing it later means rewrites you cannot do online.",
@@ -862,7 +857,7 @@ _ALTER_TYPE_ADD_VALUE = re.compile(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", re.I)
 _BEFORE_OR_AFTER = re.compile(r"\b(?:BEFORE|AFTER)\b", re.I)
 
 
-@rule("type.enum-add-value-ordering", engines="P", category="LOCK", severity="I", nodes=("*",),
+@rule("type.enum-add-value-ordering", keywords=('ALTER',), engines="P", category="LOCK", severity="I", nodes=("*",),
       summary="`ALTER TYPE … ADD VALUE` without `BEFORE`/`AFTER`.",
       why="Enum values sort in declaration order; where the new value lands changes `ORDER BY` and comparisons "
           "on that column, and appending silently may not be what the author meant.",

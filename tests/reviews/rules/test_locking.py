@@ -199,3 +199,14 @@ def test_comments_and_strings_do_not_fool_the_rules():
     sql = "-- CREATE INDEX CONCURRENTLY\nCREATE INDEX t_a_idx ON t (a) WHERE note <> 'CONCURRENTLY';"
     [found] = findings(sql, "postgres", "index.create-concurrently")
     assert found.line == 2
+
+
+def test_indexes_created_earlier_are_known_whatever_rules_the_policy_enables():
+    # The index registry is kept by a tracker, not by whichever rule runs first.
+    from reviews.engine import Policy, review_file
+
+    only_drop = Policy.from_rows("p", [(r, "disabled", {}) for r in ("index.create-concurrently",
+                                                                      "index.unique-data-dependent")])
+    sql = "CREATE INDEX CONCURRENTLY i_new ON t (a);\nDROP INDEX i_new;\n"
+    found = [f.rule for f in review_file("0001_x.sql", sql, "postgres", only_drop).findings]
+    assert "index.drop-concurrently" not in found
