@@ -447,7 +447,7 @@ def column_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | 
 _PARTITION_RE = re.compile(r"^(CREATE (?:UNLOGGED )?TABLE|ALTER TABLE)\b.*\bPARTITION (BY|OF)\b")
 
 
-@rule("table.disallow-partition", engines="PM", category="DESIGN", severity="off", nodes=("*",),
+@rule("table.disallow-partition", keywords=('CREATE', 'ALTER'), engines="PM", category="DESIGN", severity="off", nodes=("*",),
       summary="Partitioned tables (`PARTITION BY`, `PARTITION OF`).",
       why="Partitioning changes how keys, unique constraints and foreign keys work and complicates every "
           "later migration; some teams want it reviewed by a DBA.",

@@ -414,7 +414,7 @@ _UNIQUE = re.compile(r"\bUNIQUE\b", re.I)
 _USING_INDEX = re.compile(r"USING INDEX\b", re.I)
 
 
-@rule("index.unique-data-dependent", engines="PMS", category="LOCK", severity="I", nodes=("*",),
+@rule("index.unique-data-dependent", keywords=('CREATE', 'ALTER'), engines="PMS", category="LOCK", severity="I", nodes=("*",),
       summary="A new unique index or constraint on an existing table (fails if the table holds duplicates).",
       why="Whether the migration succeeds depends on the data: one duplicate value in production (or NULLs "
           "for a primary key) and it fails there, although it passed on every test database.",

@@ -157,7 +157,7 @@ def statement_uncommitted_transaction(st: None, ctx: FileContext, payload: dict)
                   line=ctx.transaction_began_line)
 
 
-@rule("statement.disallow-commit", engines="PMS", category="TX", severity="off", nodes=("*",),
+@rule("statement.disallow-commit", keywords=('COMMIT', 'END'), engines="PMS", category="TX", severity="off", nodes=("*",),
       summary="Any explicit `COMMIT` (the migration tool should own the transaction).",
       why="A COMMIT in a file the tool runs in a transaction ends the tool's transaction early: what follows runs "
           "outside it and a failure leaves the file half-applied.",
@@ -225,7 +225,7 @@ def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[str]:
             yield f"{action.split(' (')[0]} on {alter.table} has no IF EXISTS"
 
 
-@rule("statement.prefer-robust-stmts", engines="P", category="TX", severity="W", nodes=("*",),
+@rule("statement.prefer-robust-stmts", keywords=('CREATE', 'DROP', 'ALTER'), engines="P", category="TX", severity="W", nodes=("*",),
       summary="In a file that cannot run in one transaction (it uses CONCURRENTLY or commits mid-file): "
               "`CREATE`/`DROP`/`ADD COLUMN` without `IF [NOT] EXISTS`.",
       why="Such a file can fail half-way with part of it applied; the retry then stops at the first statement "
