@@ -578,6 +578,9 @@ def column_type_disallow_list(st: Stmt, ctx: FileContext, payload: dict) -> Iter
                    "disallows: use another type")
 
 
+_SERIAL_LIKE = frozenset({T.SERIAL, T.SMALLSERIAL, T.USERDEFINED})
+
+
 @rule("column.prefer-bigint-over-int", engines="PM", category="DESIGN", severity="W",
       nodes=(exp.Create, exp.Alter),
       summary="`int`/`smallint`/`serial`/`smallserial` as primary-key, identity or auto-increment column.",
@@ -586,17 +589,22 @@ def column_type_disallow_list(st: Stmt, ctx: FileContext, payload: dict) -> Iter
       instead="`bigint` (`bigserial`, `bigint GENERATED … AS IDENTITY`, MySQL `BIGINT UNSIGNED`).",
       example="CREATE TABLE t (id serial PRIMARY KEY);")
 def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    primary = {i for i in index_defs(st, ctx.dialect) if i.kind == "primary"}
-    single_key = {(i.table, i.columns[0]) for i in primary if len(i.columns) == 1}
+    single_key = None
     for table, column, _ in column_defs(st):
         kind = column.args.get("kind")
         if not isinstance(kind, exp.DataType):
             continue
-        serial = is_serial(column, st)
+        # Only these can be narrow integers or print as serial/serial2/serial4: no SQL for the rest.
+        if kind.this not in NARROW_INTEGER_TYPES and kind.this not in _SERIAL_LIKE:
+            continue
         written = type_label(kind, ctx.dialect)
         narrow = kind.this in NARROW_INTEGER_TYPES or written.strip('"') in ("serial", "serial2", "serial4")
         if not narrow:
             continue
+        if single_key is None:
+            primary = {i for i in index_defs(st, ctx.dialect) if i.kind == "primary"}
+            single_key = {(i.table, i.columns[0]) for i in primary if len(i.columns) == 1}
+        serial = is_serial(column, st)
         name = name_of(column)
         if serial or is_auto_increment(column, st) or (table, name) in single_key:
             better = "bigserial or bigint GENERATED ALWAYS AS IDENTITY" if ctx.dialect == "postgres" \
