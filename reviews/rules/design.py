@@ -209,9 +209,21 @@ def _inline(table: str, column: exp.ColumnDef) -> list[IndexDef]:
     return found
 
 
+_LAST_INDEX_DEFS: list = [None, None, ()]  # (statement, dialect, result): several rules ask about one statement
+
+
 def index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
     """Every index a statement creates: CREATE INDEX, and the primary keys, unique constraints and
     (MySQL) KEY/INDEX clauses of CREATE TABLE and ALTER TABLE … ADD."""
+    cached_st, cached_dialect, cached = _LAST_INDEX_DEFS
+    if cached_st is st and cached_dialect == dialect:
+        return list(cached)  # IndexDef is frozen; the list is the caller's
+    found = _index_defs(st, dialect)
+    _LAST_INDEX_DEFS[:] = [st, dialect, tuple(found)]
+    return found
+
+
+def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
     ast = st.ast
     if isinstance(ast, exp.Create) and ast.args.get("kind") == "INDEX" and isinstance(ast.this, exp.Index):
         index = ast.this
