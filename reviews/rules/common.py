@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from reviews.engine.model import Stmt
+from reviews.engine.model import Stmt, name_of
 
 
 def split_top(text: str) -> list[str]:
@@ -49,3 +49,20 @@ def at(st: Stmt, node: exp.Expression | None) -> dict:
     starts = [i.meta["start"] for i in (node.find_all(exp.Identifier) if node is not None else ())
               if i.meta and i.meta.get("start") is not None]
     return position(st, min(starts)) if starts else {}
+
+
+def bare(name: str) -> str:
+    """A possibly qualified, quoted name as the bare lower-case table name."""
+    return name.strip().strip('"`[]').rsplit(".", 1)[-1].strip('"`[]').lower()
+
+
+def alter_table(st: Stmt) -> str | None:
+    """The table of an `ALTER TABLE` with a tree, else None."""
+    if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
+        return name_of(st.ast.this)
+    return None
+
+
+def actions(st: Stmt, kind: type) -> list:
+    """The actions of the statement's ALTER of one kind (exp.ColumnDef, exp.AlterColumn, …)."""
+    return [a for a in st.ast.args.get("actions") or () if isinstance(a, kind)]

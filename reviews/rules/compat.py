@@ -10,28 +10,10 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import Hit, rule
-from reviews.rules.common import at
+from reviews.rules.common import actions, alter_table, at, bare
 
 _SQLGLOT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 _ALTER_TABLE = r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)"
-
-
-def _bare(name: str) -> str:
-    return name.strip().strip('"`[]').rsplit(".", 1)[-1].strip('"`[]').lower()
-
-
-
-
-
-
-def _alter_table(st: Stmt) -> str | None:
-    if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
-        return name_of(st.ast.this)
-    return None
-
-
-def _actions(st: Stmt, kind: type) -> list:
-    return [a for a in st.ast.args.get("actions") or () if isinstance(a, kind)]
 
 
 # -- renames ------------------------------------------------------------------------------------------
@@ -43,29 +25,29 @@ def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str]]:
     norm = st.norm
     if dialect == "mysql" and re.match(r"^RENAME TABLES? ", norm):
         pairs = norm.split(" ", 2)[2].split(",")
-        return [(_bare(p.split(" TO ")[0]), _bare(p.split(" TO ")[1])) for p in pairs if " TO " in p]
+        return [(bare(p.split(" TO ")[0]), bare(p.split(" TO ")[1])) for p in pairs if " TO " in p]
     match = re.match(_ALTER_TABLE + r" (.*)$", norm)
     if not match:
         return []
-    table, rest = _bare(match.group(1)), match.group(2)
+    table, rest = bare(match.group(1)), match.group(2)
     if isinstance(st.ast, exp.Alter) and st.ast.this is not None:
         table = name_of(st.ast.this)
     if dialect == "mysql":
         found = re.search(r"(?:^|,\s*)RENAME (?:TO |AS )?(?!(?:COLUMN|INDEX|KEY) )([^\s,]+)", rest)
     else:
         found = re.fullmatch(r"RENAME TO (\S+)", rest)
-    return [(table, _bare(found.group(1)))] if found else []
+    return [(table, bare(found.group(1)))] if found else []
 
 
 def _creates_view(st: Stmt, name: str) -> bool:
     match = re.match(r"^CREATE (?:OR REPLACE )?(?:ALGORITHM ?= ?\S+ )?(?:DEFINER ?= ?\S+ )?(?:SQL SECURITY \S+ )?"
                      r"(?:TEMP |TEMPORARY )?VIEW (?:IF NOT EXISTS )?([^\s(]+)", st.norm)
-    return bool(match) and _bare(match.group(1)) == name
+    return bool(match) and bare(match.group(1)) == name
 
 
 def _creates_table(st: Stmt, name: str) -> bool:
     match = re.match(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)", st.norm)
-    return bool(match) and _bare(match.group(1)) == name
+    return bool(match) and bare(match.group(1)) == name
 
 
 @rule("table.disallow-rename", engines="PMS", category="BC", severity="W", nodes=("*",),
@@ -108,29 +90,29 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         return (f"renaming column {table}.{old} to {new} breaks the code still using {old}: map the new field to the "
                 "old column name, or add the new column, dual-write, backfill, and drop the old one later")
 
-    table = _alter_table(st)
+    table = alter_table(st)
     if table is not None:
         if ctx.is_new(table):
             return
-        for action in _actions(st, exp.RenameColumn):
+        for action in actions(st, exp.RenameColumn):
             yield Hit(message(table, name_of(action.this), name_of(action.args.get("to"))), **at(st, action))
-        for action in _actions(st, exp.ModifyColumn):
+        for action in actions(st, exp.ModifyColumn):
             old = action.args.get("rename_from")
             if old is not None and name_of(old) != name_of(action.this):
                 yield Hit(message(table, name_of(old), name_of(action.this)), **at(st, old))
-        if ctx.dialect == "mysql" or not _actions(st, exp.AlterRename):
+        if ctx.dialect == "mysql" or not actions(st, exp.AlterRename):
             return
     # The tokens: PostgreSQL/SQLite `RENAME col TO x` (misread as a table rename), and Commands.
     match = re.match(_ALTER_TABLE + r" (.*)$", st.norm)
-    if not match or ctx.is_new(_bare(match.group(1))):
+    if not match or ctx.is_new(bare(match.group(1))):
         return
-    table, rest = _bare(match.group(1)), match.group(2)
+    table, rest = bare(match.group(1)), match.group(2)
     found = re.fullmatch(r"RENAME (?!TO |CONSTRAINT )(?:COLUMN )?(\S+) TO (\S+)", rest)
     if ctx.dialect != "mysql" and found:
-        yield Hit(message(table, _bare(found.group(1)), _bare(found.group(2))))
+        yield Hit(message(table, bare(found.group(1)), bare(found.group(2))))
     elif st.ast is None or isinstance(st.ast, exp.Command):
         for old, new in re.findall(r"\bRENAME COLUMN (\S+) TO ([^\s,]+)", rest):
-            yield Hit(message(table, _bare(old), _bare(new)))
+            yield Hit(message(table, bare(old), bare(new)))
 
 
 @rule("schema.disallow-rename", engines="P", category="BC", severity="W", nodes=("command", exp.Create),
@@ -142,9 +124,9 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 def schema_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     created = ctx.memo.setdefault("schema.disallow-rename", set())
     if match := re.match(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)", st.norm):
-        created.add(_bare(match.group(1)))
-    elif (match := re.match(r"^ALTER SCHEMA (\S+) RENAME TO (\S+)", st.norm)) and _bare(match.group(1)) not in created:
-        old, new = _bare(match.group(1)), _bare(match.group(2))
+        created.add(bare(match.group(1)))
+    elif (match := re.match(r"^ALTER SCHEMA (\S+) RENAME TO (\S+)", st.norm)) and bare(match.group(1)) not in created:
+        old, new = bare(match.group(1)), bare(match.group(2))
         yield (f"renaming schema {old} to {new} breaks every query and search_path naming {old}: create the new "
                "schema and move objects over while both work, then retire the old one")
 
@@ -158,11 +140,11 @@ def schema_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 def type_disallow_rename_enum_value(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     created = ctx.memo.setdefault("type.disallow-rename-enum-value", set())
     if match := re.match(r"^CREATE TYPE (\S+) AS ENUM\b", st.norm):
-        created.add(_bare(match.group(1)))
-    elif (match := re.match(r"^ALTER TYPE (\S+) RENAME VALUE\b", st.norm)) and _bare(match.group(1)) not in created:
+        created.add(bare(match.group(1)))
+    elif (match := re.match(r"^ALTER TYPE (\S+) RENAME VALUE\b", st.norm)) and bare(match.group(1)) not in created:
         values = re.findall(r"'((?:[^']|'')*)'", st.text)
         what = f" {values[0]!r} to {values[1]!r}" if len(values) >= 2 else ""
-        yield (f"renaming a value of enum {_bare(match.group(1))}{what} breaks the code still writing the old "
+        yield (f"renaming a value of enum {bare(match.group(1))}{what} breaks the code still writing the old "
                "label: add the new value, backfill, and stop writing the old one")
 
 
@@ -198,11 +180,11 @@ def _harmless_pg_change(old: str | None, new: str) -> bool:
               "column.",
       example="ALTER TABLE orders ALTER COLUMN amount TYPE numeric(12, 2);")
 def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = _alter_table(st)
+    table = alter_table(st)
     if table is None:
         return
     changed = ctx.memo.setdefault("column.disallow-change-type", {})  # (table, column) → type SQL after the change
-    for action in _actions(st, exp.AlterColumn):
+    for action in actions(st, exp.AlterColumn):
         kind = action.args.get("dtype")
         if kind is None:
             continue
@@ -215,7 +197,7 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         yield Hit(f"changing the type of {table}.{column} rewrites the table under a lock that "
                   "blocks writes and can break clients: add a new column, dual-write, backfill, then swap",
                   **at(st, action))
-    for action in _actions(st, exp.ModifyColumn):
+    for action in actions(st, exp.ModifyColumn):
         kind = action.this.args.get("kind")
         if kind is None or ctx.is_new(table):
             continue
@@ -237,10 +219,10 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
       instead="Use `MODIFY` to redefine a column and `RENAME COLUMN` to rename it.",
       example="ALTER TABLE users CHANGE email email varchar(320) NOT NULL;")
 def column_disallow_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = _alter_table(st)
+    table = alter_table(st)
     if table is None or ctx.is_new(table):
         return
-    for action in _actions(st, exp.ModifyColumn):
+    for action in actions(st, exp.ModifyColumn):
         if action.args.get("rename_from") is not None:
             yield Hit(f"CHANGE COLUMN {table}.{name_of(action.args['rename_from'])} renames and redefines at once (and "
                       "drops whatever the new definition leaves out): use MODIFY to redefine, RENAME COLUMN to rename",
@@ -254,10 +236,10 @@ def column_disallow_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
       instead="Leave the column where it is; list columns explicitly in queries.",
       example="ALTER TABLE users MODIFY email varchar(320) AFTER id;")
 def column_disallow_changing_order(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = _alter_table(st)
+    table = alter_table(st)
     if table is None or ctx.is_new(table):
         return
-    for action in _actions(st, exp.ModifyColumn):
+    for action in actions(st, exp.ModifyColumn):
         placement = action.this.args.get("position")
         if placement is not None:
             where = str(placement.args.get("position") or "").upper()
@@ -302,10 +284,10 @@ def _filled_by_database(definition: exp.ColumnDef) -> bool:
       instead="Add the column nullable, backfill it, then add NOT NULL; or give it a constant DEFAULT.",
       example="ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;")
 def column_add_not_null_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = _alter_table(st)
+    table = alter_table(st)
     if table is None or (ctx.is_new(table) and ctx.dialect != "sqlite"):
         return
-    for definition in _actions(st, exp.ColumnDef):
+    for definition in actions(st, exp.ColumnDef):
         if not _not_null(definition) or _has_default(definition) or _filled_by_database(definition):
             continue
         column = f"{table}.{name_of(definition)}"
@@ -336,8 +318,8 @@ def column_set_default_for_not_null(st: Stmt, ctx: FileContext, payload: dict) -
             return
         definitions = [e for e in st.ast.this.expressions if isinstance(e, exp.ColumnDef)]
         keys = {name_of(c) for pk in st.ast.this.find_all(exp.PrimaryKey) for c in pk.find_all(exp.Identifier)}
-    elif _alter_table(st) is not None:
-        definitions = _actions(st, exp.ColumnDef) + [m.this for m in _actions(st, exp.ModifyColumn)]
+    elif alter_table(st) is not None:
+        definitions = actions(st, exp.ColumnDef) + [m.this for m in actions(st, exp.ModifyColumn)]
         keys = set()
     else:
         return
@@ -360,12 +342,12 @@ def column_set_default_for_not_null(st: Stmt, ctx: FileContext, payload: dict) -
       example="ALTER TABLE users ADD COLUMN active boolean DEFAULT true NOT NULL;\n"
               "ALTER TABLE users ALTER COLUMN active DROP DEFAULT;")
 def column_drop_default_on_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = _alter_table(st)
+    table = alter_table(st)
     if table is None:
         return
     # The engine learns NOT NULL from column definitions; SET/DROP NOT NULL are remembered here.
     changed = ctx.memo.setdefault("column.drop-default-on-not-null", {})  # (table, column) → NOT NULL?
-    for action in _actions(st, exp.AlterColumn):
+    for action in actions(st, exp.AlterColumn):
         key = (table, name_of(action.this))
         if action.args.get("allow_null") is not None:
             changed[key] = not action.args["allow_null"]
@@ -375,6 +357,6 @@ def column_drop_default_on_not_null(st: Stmt, ctx: FileContext, payload: dict) -
         if changed.get(key, key in ctx.not_null_columns):
             yield Hit(f"DROP DEFAULT on NOT NULL column {key[0]}.{key[1]}: INSERTs from the code still running do not "
                       "name it and start failing; keep the default until that code is gone", **at(st, action))
-    for action in _actions(st, exp.ModifyColumn):
+    for action in actions(st, exp.ModifyColumn):
         changed[(table, name_of(action.this))] = _not_null(action.this)
 

@@ -9,14 +9,10 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import Hit, declare, rule
-from reviews.rules.common import at, position
+from reviews.rules.common import actions, alter_table, at, bare, position
 
 _COMMENTS_AND_STRINGS = re.compile(
     r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'", re.DOTALL)
-
-
-
-
 
 
 def _tables(node: exp.Expression) -> list:
@@ -28,21 +24,6 @@ def _object_name(table: exp.Expression) -> str:
     if table.this is None and table.args.get("db") is not None:
         return name_of(exp.Table(this=table.args["db"]))
     return name_of(table)
-
-
-def _alter_table(st: Stmt) -> str | None:
-    """The table of an `ALTER TABLE` with a tree, else None."""
-    if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
-        return name_of(st.ast.this)
-    return None
-
-
-def _actions(st: Stmt, kind: type) -> list:
-    return [a for a in st.ast.args.get("actions") or () if isinstance(a, kind)]
-
-
-def _bare(name: str) -> str:
-    return name.strip().strip('"`[]').rsplit(".", 1)[-1].strip('"`[]').lower()
 
 
 @rule("database.disallow-drop", engines="PM", category="DES", severity="E", nodes=(exp.Drop, "command"),
@@ -67,7 +48,7 @@ def schema_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
     created = ctx.memo.setdefault("schema.disallow-drop", set())
     if match := re.match(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)", st.norm):
         if match.group(1) != "AUTHORIZATION":
-            created.add(_bare(match.group(1)))
+            created.add(bare(match.group(1)))
         return
     if not st.starts("DROP SCHEMA"):
         return
@@ -76,7 +57,7 @@ def schema_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
         found = [(_object_name(t), at(st, t) if len(tables) > 1 else {}) for t in tables]
     else:  # sqlglot reads no multi-schema DROP: the tokens
         match = re.match(r"^DROP SCHEMA (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRICT)?$", st.norm)
-        found = [(_bare(n), {}) for n in match.group(1).split(",")] if match else []
+        found = [(bare(n), {}) for n in match.group(1).split(",")] if match else []
     for name, where in found:
         if name and name.lower() not in created:
             yield Hit(f"DROP SCHEMA {name} destroys every object in it: stop using it in code, back it up, and drop "
@@ -155,10 +136,10 @@ def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> I
               "then drop it in a later release.",
       example="ALTER TABLE users DROP COLUMN middle_name;")
 def column_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = _alter_table(st)
+    table = alter_table(st)
     if table is None or ctx.is_new(table):
         return
-    for action in _actions(st, exp.Drop):
+    for action in actions(st, exp.Drop):
         if str(action.args.get("kind") or "").upper() != "COLUMN":
             continue
         for column in _tables(action):
@@ -220,8 +201,8 @@ def statement_disallow_rm_tbl_cascade(st: Stmt, ctx: FileContext, payload: dict)
     if not re.search(r"\bCASCADE\b", st.norm):
         return
     if isinstance(st.ast, exp.Alter):
-        table = _alter_table(st)
-        if table is not None and not ctx.is_new(table) and any(a.args.get("cascade") for a in _actions(st, exp.Drop)):
+        table = alter_table(st)
+        if table is not None and not ctx.is_new(table) and any(a.args.get("cascade") for a in actions(st, exp.Drop)):
             yield (f"ALTER TABLE {table} DROP … CASCADE also drops every dependent object (views, foreign keys): "
                    "drop the dependents explicitly first")
         return
@@ -255,12 +236,12 @@ _FK_NAME = re.compile(r"(^fk_|^fk[A-Z]|_fk_|_fk$|_fkey$|^fk$)", re.IGNORECASE)
 def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     known = ctx.memo.setdefault("constraint.disallow-drop-fk", set())
     for name in re.findall(r"\bCONSTRAINT (\S+) (?:FOREIGN KEY|REFERENCES)\b", st.norm):
-        known.add(_bare(name))
-    table = _alter_table(st) if st.parsed else None
+        known.add(bare(name))
+    table = alter_table(st) if st.parsed else None
     if table is not None:
         if ctx.is_new(table):
             return
-        for action in _actions(st, exp.Drop):
+        for action in actions(st, exp.Drop):
             kind = str(action.args.get("kind") or "").upper()
             for node in _tables(action):
                 name = name_of(node)
@@ -272,10 +253,10 @@ def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> It
     # No tree (e.g. SQLite, which has no DROP CONSTRAINT): the tokens.
     match = re.match(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*\bDROP (FOREIGN KEY|CONSTRAINT) (?:IF EXISTS )?"
                      r"([^\s,]+)", st.norm)
-    if match and not ctx.is_new(_bare(match.group(1))):
-        name = _bare(match.group(3))
+    if match and not ctx.is_new(bare(match.group(1))):
+        name = bare(match.group(3))
         if match.group(2) == "FOREIGN KEY" or name in known or _FK_NAME.search(name):
-            yield Hit(f"dropping foreign key {name} on {_bare(match.group(1))} silently stops its cascades and lets "
+            yield Hit(f"dropping foreign key {name} on {bare(match.group(1))} silently stops its cascades and lets "
                       "orphan rows in: keep it, or add the replacement constraint first (NOT VALID, then VALIDATE)")
 
 
@@ -287,15 +268,15 @@ def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> It
       instead="Keep NOT NULL: write a sentinel value, or add a new nullable column and move to it.",
       example="ALTER TABLE orders ALTER COLUMN shipped_at DROP NOT NULL;")
 def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = _alter_table(st)
+    table = alter_table(st)
     if table is None or ctx.is_new(table):
         return
-    for action in _actions(st, exp.AlterColumn):
+    for action in actions(st, exp.AlterColumn):
         if action.args.get("drop") and action.args.get("allow_null"):
             column = name_of(action.this)
             yield Hit(f"DROP NOT NULL on {table}.{column} lets NULLs in that code and reports do not expect: keep "
                       "the constraint and write a sentinel value, or add a new nullable column", **at(st, action))
-    for action in _actions(st, exp.ModifyColumn):
+    for action in actions(st, exp.ModifyColumn):
         definition = action.this
         old = name_of(action.args.get("rename_from")) if action.args.get("rename_from") else name_of(definition)
         nullability = [c.args.get("kind") for c in definition.args.get("constraints") or ()
