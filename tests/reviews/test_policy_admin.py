@@ -113,7 +113,7 @@ def test_it_rejects_an_unknown_severity_on_its_field(admin_client):
 def test_it_rejects_a_payload_against_the_rule_schema_on_its_field(admin_client):
     rule_obj = next((r for r in RULES.values() if r.payload), None)
     if rule_obj is None:
-        pytest.skip("no rule with a payload registered")
+        pytest.fail("no rule with a payload registered")
     policy = ReviewPolicy.objects.create(name="lenient")
     for payload, message in [('{"surprise": 1}', "unknown payload key"), ("[1]", "must be an object")]:
         row = {"rule_id": rule_obj.id, "severity": "warning", "payload": payload}
@@ -128,7 +128,7 @@ def test_it_rejects_a_payload_against_the_rule_schema_on_its_field(admin_client)
 def test_it_rejects_a_payload_value_the_schema_forbids(admin_client):
     rule_obj = RULES.get("system.maximum-sql-size")
     if rule_obj is None or not rule_obj.schema:
-        pytest.skip("system.maximum-sql-size has no schema")
+        pytest.fail("system.maximum-sql-size has no schema")
     policy = ReviewPolicy.objects.create(name="lenient")
     row = {"rule_id": rule_obj.id, "severity": "warning", "payload": '{"max_bytes": "big"}'}
     response = admin_client.post(f"/admin/reviews/reviewpolicy/{policy.pk}/change/", form_data(policy, [row]))
@@ -176,7 +176,7 @@ def test_the_action_adds_a_row_for_every_rule(admin_client):
 def test_a_policy_named_after_a_template_is_pre_filled_from_it(admin_client):
     raised = next((r for r in RULES.values() if r.strict_severity and r.strict_severity != r.severity), None)
     if raised is None:
-        pytest.skip("no rule that strict raises")
+        pytest.fail("no rule that strict raises")
     policy, _ = ReviewPolicy.objects.get_or_create(name="strict")  # 0002_templates creates it
     response = admin_client.get(f"/admin/reviews/reviewpolicy/{policy.pk}/change/")
     formset = response.context["inline_admin_formsets"][0].formset

@@ -168,7 +168,7 @@ def test_output_writes_the_report_to_a_file(tmp_path, blocking):
 
 def test_policy_strict_raises_warnings_to_errors(tmp_path):
     if not implemented("index.drop-concurrently"):
-        pytest.skip("index.drop-concurrently is not implemented yet")
+        pytest.fail("index.drop-concurrently is not implemented")
     path = write(tmp_path, "0001_drop_index.sql", "DROP INDEX idx_users_email;\n")
     recommended = manage("review", str(path), "--dialect", "postgres", "--format", "json")
     strict = manage("review", str(path), "--dialect", "postgres", "--format", "json", "--policy", "strict")
@@ -181,7 +181,7 @@ def test_policy_strict_raises_warnings_to_errors(tmp_path):
 
 def test_all_rules_turns_on_opt_in_rules(tmp_path):
     if not implemented("statement.where.require.select"):
-        pytest.skip("statement.where.require.select is not implemented yet")
+        pytest.fail("statement.where.require.select is not implemented")
     path = write(tmp_path, "0001_select.sql", "SELECT a FROM t;\n")
     default = manage("review", str(path), "--dialect", "sqlite", "--format", "json")
     everything = manage("review", str(path), "--dialect", "sqlite", "--format", "json", "--all-rules")
