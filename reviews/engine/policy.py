@@ -25,7 +25,9 @@ class Setting:
 class RuleSet:
     """The enabled, implemented rules of one dialect, indexed by the node types they concern."""
 
-    def __init__(self, rules: list[Rule]):
+    def __init__(self, rules: list[Rule], payload: Any = None):
+        # Each rule travels with its effective payload: the engine's inner loop does no lookups.
+        self.payloads = {r.id: (payload(r.id) if payload else dict(r.payload)) for r in rules}
         self.at_end = [r for r in rules if r.at_end]
         per_statement = [r for r in rules if not r.at_end]
         self.every = [r for r in per_statement if "*" in r.nodes]
@@ -33,7 +35,8 @@ class RuleSet:
         self.by_class = [(r, tuple(n for n in r.nodes if isinstance(n, type))) for r in per_statement]
         self._cache: dict[tuple, list[Rule]] = {}
 
-    def for_node(self, ast: Any, st: Any) -> list[Rule]:
+    def for_node(self, ast: Any, st: Any) -> list[tuple[Rule, Any, dict]]:
+        """(rule, its check function, its payload) for each rule concerned by this statement."""
         from sqlglot import exp
 
         kind = None if ast is None or isinstance(ast, exp.Command) else type(ast)
@@ -44,7 +47,7 @@ class RuleSet:
                 found = self.every + self.on_command
             else:
                 found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
-            found = [r for r in found if r.keywords is None or word in r.keywords]
+            found = [(r, r.check, self.payloads[r.id]) for r in found if r.keywords is None or word in r.keywords]
             self._cache[(kind, word)] = found
         return found
 
@@ -118,7 +121,7 @@ class Policy:
             ruleset = RuleSet([
                 r for r in RULES.values()
                 if r.implemented and dialect in r.engines and self.severity(r.id, dialect) != "disabled"
-            ])
+            ], self.payload)
             self._rulesets[dialect] = ruleset
         return ruleset
 
