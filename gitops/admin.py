@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from gitops.models import TOKEN_PREFIX, ApiToken, Scope, hash_token
+from gitops.models import TOKEN_PREFIX, ApiToken, Scope, VcsIdentity, hash_token
 from releases.models import AuditEvent
 
 
@@ -66,3 +66,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
             )
             revoked += 1
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+
+
+@admin.register(VcsIdentity)
+class VcsIdentityAdmin(admin.ModelAdmin):
+    """Links a VCS login to a user: a release's author cannot approve it (unless allowed)."""
+
+    list_display = ["login", "provider", "user"]
+    list_filter = ["provider"]
+    search_fields = ["login", "user__username", "user__email"]
+    autocomplete_fields = ["user"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -71,3 +72,21 @@ class ApiToken(models.Model):
     def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+
+class VcsIdentity(models.Model):
+    """A user's login on the VCS provider: matches a release's author to a user (besides email)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vcs_identities")
+    provider = models.CharField(max_length=20, help_text="github, gitlab, azure, bitbucket, other")
+    login = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["provider", "login"]
+        verbose_name_plural = "VCS identities"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "login"], name="vcs_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.login} → {self.user}"

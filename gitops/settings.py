@@ -112,6 +112,12 @@ Q_CLUSTER: dict = {
     "catch_up": False,
     "save_limit": 1000,
 }
+# A running task's worker touches the task every SLUICE_HEARTBEAT_SECONDS; a task whose worker
+# process is gone (same host) or silent for SLUICE_ORPHAN_SECONDS is orphaned: it can be retried.
+SLUICE_HEARTBEAT_SECONDS = envint("SLUICE_HEARTBEAT_SECONDS", "10")
+SLUICE_ORPHAN_SECONDS = envint("SLUICE_ORPHAN_SECONDS", "60")
+SLUICE_LOCK_WAIT_SECONDS = envint("SLUICE_LOCK_WAIT_SECONDS", "300")  # a task waiting for a target's lock
+
 if SLUICE_BROKER == "orm":
     Q_CLUSTER["orm"] = "default"
 elif SLUICE_BROKER.startswith(("redis://", "rediss://", "unix://")):

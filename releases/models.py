@@ -162,26 +162,31 @@ class Database(models.Model):
         return parse_target(self.url).with_password(self.password())
 
     def mirror_history(self, rows) -> None:
-        """Make AppliedMigration the mirror of the target's history rows (runner HistoryRow)."""
+        """Make AppliedMigration the mirror of the target's history rows (runner HistoryRow):
+        one read, then only the rows that changed are written (a re-deploy writes nothing)."""
+        fields = ["description", "kind", "checksum", "status", "statements_done", "statements_total",
+                  "release_uid", "applied_by", "applied_at", "duration_ms"]
         with transaction.atomic():
+            have = {m.version: m for m in self.applied.all()}
+            new, changed = [], []
             for row in rows:
-                AppliedMigration.objects.update_or_create(
-                    database=self,
-                    version=row.version,
-                    defaults={
-                        "description": row.description,
-                        "kind": row.kind,
-                        "checksum": row.checksum,
-                        "status": row.status,
-                        "statements_done": row.statements_done,
-                        "statements_total": row.statements_total,
-                        "release_uid": row.release_id or "",
-                        "applied_by": row.applied_by,
-                        "applied_at": row.applied_at,
-                        "duration_ms": row.duration_ms,
-                    },
-                )
-            self.applied.exclude(version__in=[row.version for row in rows]).delete()
+                values = {
+                    "description": row.description, "kind": row.kind, "checksum": row.checksum,
+                    "status": row.status, "statements_done": row.statements_done,
+                    "statements_total": row.statements_total, "release_uid": row.release_id or "",
+                    "applied_by": row.applied_by, "applied_at": row.applied_at, "duration_ms": row.duration_ms,
+                }
+                mirror = have.pop(row.version, None)
+                if mirror is None:
+                    new.append(AppliedMigration(database=self, version=row.version, **values))
+                elif any(getattr(mirror, k) != v for k, v in values.items()):
+                    for key, value in values.items():
+                        setattr(mirror, key, value)
+                    changed.append(mirror)
+            AppliedMigration.objects.bulk_create(new, batch_size=500)
+            AppliedMigration.objects.bulk_update(changed, fields, batch_size=500)
+            if have:
+                AppliedMigration.objects.filter(pk__in=[m.pk for m in have.values()]).delete()
 
 
 class DatabaseGroup(models.Model):
@@ -315,6 +320,10 @@ class Stage(models.Model):
     resolved_targets = models.JSONField(
         default=list, blank=True, help_text="Database ids and names the stage resolved when it started."
     )
+    review = models.JSONField(
+        default=dict, blank=True,
+        help_text="The review of the release's new files against the environment's policy, before the start.",
+    )
     review_override_reason = models.TextField(blank=True)
     review_override_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -349,10 +358,18 @@ TaskStatus.TERMINAL = frozenset(
 )
 
 
+class CancelledBy(models.TextChoices):
+    NOBODY = "", "-"
+    FAILURE_POLICY = "failure_policy", "The stage's failure policy (stop)"
+    OPERATOR = "operator", "An operator (cancel)"
+
+
 class Task(models.Model):
     stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="tasks")
     database = models.ForeignKey(Database, on_delete=models.PROTECT, related_name="tasks")
     status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    cancelled_by = models.CharField(max_length=20, choices=CancelledBy.choices, blank=True, default="")
+    queued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid that claimed it")
     heartbeat_at = models.DateTimeField(null=True, blank=True)

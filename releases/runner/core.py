@@ -126,6 +126,8 @@ class ApplyReport:
     outcomes: list[FileOutcome] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     duration_ms: int = 0
+    history: list[HistoryRow] | None = None  # the target's history as the run left it (None: unknown)
+    stopped: bool = False  # should_stop said so: the files after the last outcome were not started
 
     @property
     def applied(self) -> list[FileOutcome]:
@@ -148,6 +150,7 @@ class ApplyOptions:
     applied_by: str = ""
     lock_wait_seconds: float = 300.0
     on_event: Event | None = None  # ("start", (file, total)), ("statement", ...), ("file", FileOutcome)
+    should_stop: Callable[[], bool] | None = None  # asked before each file: True ends the run there
 
 
 @dataclasses.dataclass
@@ -287,6 +290,7 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
                 items, warnings = [], []
             if options.dry_run or (items and all(item.action == "skip" for item in items)):
                 report.warnings = warnings
+                report.history = rows
                 for item in items:
                     _report_item(report, item, emit, dialect if options.dry_run else None)
                 return report
@@ -311,15 +315,22 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
                 files, rows, allow_out_of_order=options.allow_out_of_order,
                 database=report.database, dialect=dialect,
             )
-            for item in items:
-                if item.action == "skip":
-                    _report_item(report, item, emit, None)
-                    continue
-                outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
-                if item.reason and outcome.action == "applied":
-                    outcome.reason = item.reason
-                report.outcomes.append(outcome)
-                emit("file", outcome)
+            try:
+                for item in items:
+                    if item.action == "skip":
+                        _report_item(report, item, emit, None)
+                        continue
+                    if options.should_stop is not None and options.should_stop():
+                        report.stopped = True
+                        break
+                    outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
+                    if item.reason and outcome.action == "applied":
+                        outcome.reason = item.reason
+                    report.outcomes.append(outcome)
+                    emit("file", outcome)
+            finally:
+                with contextlib.suppress(Exception):  # the history as the run leaves it, for mirrors
+                    report.history = adapter.read_history() or []
         return report
     except adapter.driver_errors as exc:
         raise _history_error(adapter, exc) from None

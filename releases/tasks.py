@@ -1,0 +1,150 @@
+"""What the django-q2 worker runs. Messages carry primary keys only; the rows hold the state.
+
+`run_task` claims its Task with a conditional update (QUEUED → RUNNING), so a second delivery of
+the same message, or a message for a cancelled task, does nothing. While the runner works, a
+heartbeat thread touches the row so that a dead worker can be told from a slow migration.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from releases import services
+from releases.loader import MigrationFile, parse_file
+from releases.models import Rollout, RolloutStatus, Task, TaskRun, TaskStatus
+from releases.runner import ApplyOptions, apply, history
+from releases.runner.core import ApplyError, ConnectError, FileOutcome, HistoryError, LockTimeout, PlanError
+
+log = logging.getLogger(__name__)
+LOG_LIMIT = 200_000  # characters of a TaskRun's log kept
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, task_id: int, attempt: int):
+        super().__init__(name=f"sluice-heartbeat-{task_id}", daemon=True)
+        self.task_id, self.attempt = task_id, attempt
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(settings.SLUICE_HEARTBEAT_SECONDS):
+                try:
+                    Task.objects.filter(pk=self.task_id, attempts=self.attempt, status=TaskStatus.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except Exception:  # a busy control database: the next beat tries again
+                    log.warning("heartbeat of task %s failed", self.task_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+class _Stop:
+    """Asked by the runner before each file: has the rollout been cancelled? (at most every 0.5 s)"""
+
+    def __init__(self, rollout_id: int):
+        self.rollout_id = rollout_id
+        self.checked = 0.0
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.checked >= 0.5:
+            self.checked = now
+            self.cancelled = Rollout.objects.filter(pk=self.rollout_id, status=RolloutStatus.CANCELLED).exists()
+        return self.cancelled
+
+
+def run_task(task_id: int) -> str:
+    now = timezone.now()
+    worker = services.worker_id()
+    claimed = Task.objects.filter(pk=task_id, status=TaskStatus.QUEUED).update(
+        status=TaskStatus.RUNNING, attempts=F("attempts") + 1, worker=worker, heartbeat_at=now, started_at=now,
+        finished_at=None, error="")
+    if not claimed:
+        return "not claimed (already taken, finished or cancelled)"
+    task = Task.objects.select_related("database", "stage__rollout__release__project", "stage__environment").get(
+        pk=task_id)
+    attempt = task.attempts
+    run = TaskRun.objects.create(task=task, attempt=attempt, worker=worker)
+    release = task.stage.rollout.release
+    lines: list[str] = []
+    outcomes: list[dict] = []
+
+    def on_event(kind: str, data: object) -> None:
+        if kind == "file" and isinstance(data, FileOutcome):
+            outcomes.append(data.as_dict())
+            rows = f", {data.rows} row(s)" if data.rows is not None else ""
+            why = f" ({data.reason})" if data.reason else ""
+            lines.append(f"{data.action} {data.path}{why} {data.duration_ms} ms{rows}")
+
+    heartbeat = _Heartbeat(task_id, attempt)
+    heartbeat.start()
+    status, error, report = TaskStatus.SUCCEEDED, "", None
+    target = None
+    try:
+        target = task.database.target()
+        files = _files(release)
+        options = ApplyOptions(
+            release_id=release.uid,
+            applied_by=f"sluice:{release.uid}",
+            allow_out_of_order=release.project.allow_out_of_order,
+            on_event=on_event,
+            should_stop=_Stop(task.stage.rollout_id),
+            lock_wait_seconds=settings.SLUICE_LOCK_WAIT_SECONDS,
+        )
+        report = apply(target, files, options)
+        if report.stopped:
+            status, error = TaskStatus.CANCELLED, "the rollout was cancelled: stopped before the next file"
+        applied = len(report.applied)
+        lines.append(f"{applied} applied, {len(report.skipped)} skipped" if applied else "nothing to apply")
+        lines.extend(f"warning: {w}" for w in report.warnings)
+    except (ApplyError, PlanError, HistoryError, ConnectError, LockTimeout) as exc:
+        status, error = TaskStatus.FAILED, str(exc)
+    except Exception as exc:  # a bug or an unexpected driver error: still a recorded failure
+        status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        lines.append(traceback.format_exc())
+    finally:
+        heartbeat.done.set()
+    if error:
+        lines.append(f"error: {error}")
+    finished = timezone.now()
+    log_text = "\n".join(lines)[-LOG_LIMIT:]
+    # Conditional: if this attempt was declared orphaned meanwhile (and perhaps retried), the
+    # newer attempt owns the row; this one only completes its own TaskRun.
+    Task.objects.filter(pk=task_id, attempts=attempt, status=TaskStatus.RUNNING).update(
+        status=status, finished_at=finished, error=error[:10_000],
+        cancelled_by="operator" if status == TaskStatus.CANCELLED else "")
+    TaskRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished, outcomes=outcomes, log=log_text,
+                                             error=error[:10_000])
+    _mirror(task, report, target)
+    heartbeat.join(timeout=5)
+    services.finish_cancelled_stages(task.stage.rollout_id)
+    services.advance(task.stage.rollout_id)
+    return f"{task.database.name}: {status}"
+
+
+def _files(release) -> list[MigrationFile]:
+    return [parse_file(rf.path, rf.content.encode("utf-8")) for rf in release.files.order_by("id")]
+
+
+def _mirror(task: Task, report, target) -> None:
+    """AppliedMigration follows the target's history (the rows the run ended with, or one read)."""
+    try:
+        rows = report.history if report is not None and report.history is not None else None
+        if rows is None and target is not None:
+            rows = history(target)
+        if rows is not None:
+            task.database.mirror_history(rows)
+    except Exception:  # the target is unreachable: the mirror catches up on the next run
+        log.warning("could not mirror the history of %s", task.database.name, exc_info=True)
+
+
+def sweep() -> dict:
+    return services.sweep()
