@@ -515,9 +515,9 @@ def _lock(stage: Stage) -> Stage:
 
 
 def _decide(stage: Stage, actor: Actor, decision: str, comment: str, override_reason: str = "") -> Approval:
-    check_approver(stage, actor)
     with transaction.atomic():
-        stage = _lock(stage)
+        stage = _lock(stage)  # permissions are judged on fresh rows, not on the caller's copy
+        check_approver(stage, actor)
         rollout = stage.rollout
         if rollout.status in RolloutStatus.TERMINAL and rollout.status != RolloutStatus.FAILED:
             raise Refused(f"the rollout of {rollout.release.uid} is {rollout.status}", code="rollout_finished")
@@ -573,9 +573,9 @@ def reject(stage: Stage, actor: Actor, comment: str = "") -> Approval:
 
 def run_stage(stage: Stage, actor: Actor, override_review: str = "") -> Stage:
     """Ask the stage to start now: its gates still apply (an approver may override the review)."""
-    check_operator(stage, actor)
     with transaction.atomic():
         stage = _lock(stage)
+        check_operator(stage, actor)
         earlier = _earlier_not_passed(stage)
         if earlier is not None:
             raise Refused(f"{earlier.environment.slug} has not succeeded yet ({earlier.status}): "
@@ -593,11 +593,11 @@ def run_stage(stage: Stage, actor: Actor, override_review: str = "") -> Stage:
 
 
 def skip_stage(stage: Stage, actor: Actor, reason: str) -> Stage:
-    check_operator(stage, actor)
     if not reason.strip():
         raise Refused("skipping a stage needs a written reason", code="reason_required", status=400)
     with transaction.atomic():
         stage = _lock(stage)
+        check_operator(stage, actor)
         if stage.status in StageStatus.TERMINAL or stage.status == StageStatus.RUNNING:
             raise Refused(f"stage {stage.environment.slug} is {stage.status}: only a stage that has not started "
                           "can be skipped", code="stage_started")
@@ -619,9 +619,9 @@ def retry_task(task: Task, actor: Actor) -> Task:
     """A failed task (or one orphaned by a dead worker) runs again. In a stage stopped by its
     failure policy, the tasks that policy cancelled run again too."""
     stage = task.stage
-    check_operator(stage, actor)
     with transaction.atomic():
         stage = _lock(stage)
+        check_operator(stage, actor)
         task = Task.objects.select_related("database").get(pk=task.pk)
         if stage.rollout.status == RolloutStatus.CANCELLED:
             raise Refused("the rollout was cancelled", code="rollout_finished")
@@ -660,11 +660,11 @@ def retry_task(task: Task, actor: Actor) -> Task:
 
 def skip_task(task: Task, actor: Actor, reason: str) -> Task:
     stage = task.stage
-    check_operator(stage, actor)
     if not reason.strip():
         raise Refused("skipping a task needs a written reason", code="reason_required", status=400)
     with transaction.atomic():
         stage = _lock(stage)
+        check_operator(stage, actor)
         task = Task.objects.select_related("database").get(pk=task.pk)
         if task.status not in (TaskStatus.PENDING, TaskStatus.FAILED, TaskStatus.CANCELLED):
             raise Refused(f"task {task.pk} is {task.status}: only a pending, failed or cancelled task can be "
@@ -744,7 +744,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed process nobody has reaped yet (a zombie) still answers kill(0)
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _mark_orphaned(task: Task, reason: str, now) -> bool:

@@ -95,3 +95,151 @@ def test_a_release_reaches_prod_through_approvals(world):
 
     again, created = services.create_release(project, commit="a" * 40, files=sql_files(5))
     assert (again.pk, created) == (release.pk, False)
+
+
+def test_a_rejection_blocks_the_stage_until_a_new_release(world):
+    project, envs, users, tmp = world
+    release, _ = services.create_release(project, commit="b" * 40, files=sql_files(2))
+    staging = release.rollouts.get().stages.get(environment__slug="staging")
+    services.reject(staging, Actor(user=users["bob"]), "not on a Friday")
+    staging.refresh_from_db()
+    assert staging.status == StageStatus.BLOCKED and "rejected by bob" in staging.error
+    with pytest.raises(Refused, match="rejected"):
+        services.approve(staging, Actor(user=users["carol"]))
+    with pytest.raises(Refused, match="cannot start"):
+        services.run_stage(staging, Actor(user=users["carol"]))
+    newer, _ = services.create_release(project, commit="c" * 40, files=sql_files(3))
+    services.approve(newer.rollouts.get().stages.get(environment__slug="staging"), Actor(user=users["carol"]))
+    assert len(history_rows(url(tmp, "staging"))) == 3
+
+
+def test_an_approval_is_bound_to_the_resolved_targets(world):
+    project, envs, users, tmp = world
+    prod = envs["prod"]
+    DatabaseGroup.objects.create(environment=prod, name="all", name_pattern="prod-*")
+    release, _ = services.create_release(project, commit="d" * 40, files=sql_files(1))
+    rollout = release.rollouts.get()
+    staging, prod_stage = (rollout.stages.get(environment__slug=s) for s in ("staging", "prod"))
+    services.approve(staging, Actor(user=users["bob"]))
+    services.approve(prod_stage, Actor(user=users["bob"]))
+    # Membership changes after the first approval: the second one completes the count, but
+    # the first was given for another target list, so prod asks again.
+    Database.objects.create(environment=prod, name="prod-db-2", url=f"sqlite:///{tmp / 'prod2'}.db")
+    services.approve(prod_stage, Actor(user=users["carol"]))
+    prod_stage.refresh_from_db()
+    assert prod_stage.status == StageStatus.AWAITING_APPROVAL
+    assert "changed since an earlier approval" in prod_stage.error
+    services.approve(prod_stage, Actor(user=users["bob"]))
+    prod_stage.refresh_from_db()
+    assert prod_stage.status == StageStatus.SUCCEEDED
+    assert [t["name"] for t in prod_stage.resolved_targets] == ["prod-db", "prod-db-2"]
+    assert len(history_rows(f"sqlite:///{tmp / 'prod2'}.db")) == 1
+
+
+def test_review_errors_block_a_stage_until_an_approver_overrides_with_a_reason(world):
+    project, envs, users, tmp = world
+    risky = [("migrations/202501010001_drop.sql", b"CREATE TABLE keep (id integer PRIMARY KEY);\n"),
+             ("migrations/202501010002_drop.sql", b"DROP TABLE keep;\n")]
+    release, _ = services.create_release(project, commit="e" * 40, files=risky)
+    test = release.rollouts.get().stages.get(environment__slug="test")
+    assert test.status == StageStatus.BLOCKED and "review finding" in test.error
+    assert test.review["findings"][0]["rule"] == "table.disallow-drop"
+    assert history_rows(url(tmp, "test")) == {}
+    with pytest.raises(Refused, match="no approver group"):
+        services.run_stage(test, Actor(user=users["bob"]), override_review="I know")
+    envs["test"].approver_group = Group.objects.get(name="release-managers")
+    envs["test"].save()
+    with pytest.raises(Refused, match="not in release-managers"):
+        services.run_stage(test, Actor(user=users["mallory"]), override_review="I know")
+    with pytest.raises(Refused, match="written reason"):
+        services.run_stage(test, Actor(user=users["bob"]), override_review="   ")
+    services.run_stage(test, Actor(user=users["bob"]), override_review="the table was never used (INC-42)")
+    test.refresh_from_db()
+    assert test.status == StageStatus.SUCCEEDED
+    event = AuditEvent.objects.get(verb="stage.review-override")
+    assert event.actor_label == "bob" and "INC-42" in event.data["reason"]
+
+
+def test_cancel_skip_and_redeploy(world):
+    project, envs, users, tmp = world
+    release, _ = services.create_release(project, commit="f" * 40, files=sql_files(2))
+    rollout = release.rollouts.get()
+    with pytest.raises(Refused, match="still rolling out"):
+        services.redeploy(release, Actor(user=users["bob"]))
+    staging = rollout.stages.get(environment__slug="staging")
+    with pytest.raises(Refused, match="reason"):
+        services.skip_stage(staging, Actor(user=users["bob"]), "")
+    services.skip_stage(staging, Actor(user=users["bob"]), "staging is being rebuilt")
+    prod = rollout.stages.get(environment__slug="prod")
+    services.cancel_rollout(rollout, Actor(user=users["carol"]), "wrong day")
+    rollout.refresh_from_db()
+    prod.refresh_from_db()
+    assert rollout.status == RolloutStatus.CANCELLED and prod.status == StageStatus.CANCELLED
+    assert prod.tasks.get().status == TaskStatus.CANCELLED
+    assert history_rows(url(tmp, "prod")) == {}
+    again = services.redeploy(release, Actor(user=users["bob"]))
+    test_task = again.stages.get(environment__slug="test").tasks.get()
+    assert test_task.status == TaskStatus.SUCCEEDED
+    assert "nothing to apply" in test_task.runs.get().log
+    verbs = set(AuditEvent.objects.values_list("verb", flat=True))
+    assert {"stage.skip", "rollout.cancel", "rollout.create"} <= verbs
+
+
+def test_a_token_approves_only_where_it_is_granted(world):
+    from gitops.models import ApiToken
+
+    project, envs, users, tmp = world
+    token, _ = ApiToken.issue(project, "deploy-bot")
+    token.approve_environments.add(envs["staging"])
+    release, _ = services.create_release(project, commit="0" * 40, files=sql_files(1))
+    rollout = release.rollouts.get()
+    services.approve(rollout.stages.get(environment__slug="staging"), Actor(token=token))
+    services.approve(rollout.stages.get(environment__slug="prod"), Actor(user=users["bob"]))
+    with pytest.raises(Refused, match="not granted approve on environment prod"):
+        services.approve(rollout.stages.get(environment__slug="prod"), Actor(token=token))
+
+
+def test_bad_and_edited_files_store_nothing(world):
+    project, envs, users, tmp = world
+    with pytest.raises(Refused) as refused:
+        services.create_release(project, commit="1" * 40, files=[
+            ("migrations/oops.sql", b"SELECT 1;"), ("migrations/202501010001_a.sql", b"\xff\xfe\x00bad"),
+            ("migrations/202501010002_b.sql", b"  \n"),
+        ])
+    assert refused.value.status == 422
+    assert {d["file"] for d in refused.value.details} == {
+        "migrations/oops.sql", "migrations/202501010001_a.sql", "migrations/202501010002_b.sql"}
+    services.create_release(project, commit="2" * 40, files=sql_files(1))
+    edited = [(sql_files(1)[0][0], b"CREATE TABLE t1 (id bigint PRIMARY KEY);\n")]
+    with pytest.raises(Refused, match="edited") as refused:
+        services.create_release(project, commit="3" * 40, files=edited)
+    assert refused.value.details[0]["file"] == sql_files(1)[0][0]
+    assert project.releases.count() == 1
+    with pytest.raises(Refused, match="already released"):
+        services.create_release(project, commit="2" * 40, files=sql_files(2))
+
+
+def test_a_failed_task_in_a_stop_stage_cancels_the_rest_and_retry_reopens_them(world):
+    project, envs, users, tmp = world
+    test = envs["test"]
+    test.concurrency = 1
+    test.failure_policy = FailurePolicy.STOP
+    test.save()
+    for i in range(3):
+        Database.objects.create(environment=test, name=f"test-x{i}", url=f"sqlite:///{tmp / f'x{i}'}.db")
+    query(f"sqlite:///{tmp / 'x0'}.db", "CREATE TABLE t1 (id integer)")
+    release, _ = services.create_release(project, commit="4" * 40, files=sql_files(2))
+    stage = release.rollouts.get().stages.get(environment__slug="test")
+    statuses = dict(stage.tasks.values_list("database__name", "status"))
+    assert statuses["test-x0"] == TaskStatus.FAILED
+    assert TaskStatus.CANCELLED in statuses.values()
+    assert stage.status == StageStatus.FAILED
+    query(f"sqlite:///{tmp / 'x0'}.db", "DROP TABLE t1")
+    failed = stage.tasks.get(database__name="test-x0")
+    with pytest.raises(Refused, match="no approver group"):  # test has none: only staff may retry
+        services.retry_task(failed, Actor(user=users["bob"]))
+    staff = User.objects.create_user("ops", is_staff=True)
+    services.retry_task(failed, Actor(user=staff))
+    stage.refresh_from_db()
+    assert stage.status == StageStatus.SUCCEEDED
+    assert set(stage.tasks.values_list("status", flat=True)) == {TaskStatus.SUCCEEDED}

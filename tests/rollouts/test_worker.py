@@ -1,0 +1,251 @@
+"""End to end with the real worker process (`manage.py qcluster`): releases roll out through
+approvals onto PostgreSQL, MariaDB and SQLite targets; failures, retries, a killed worker."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from releases import services
+from releases.models import (
+    Database,
+    DatabaseGroup,
+    Environment,
+    FailurePolicy,
+    Project,
+    Rollout,
+    RolloutMode,
+    RolloutStatus,
+    Stage,
+    StageStatus,
+    Task,
+    TaskRun,
+    TaskStatus,
+)
+from releases.services import SYSTEM, Actor, Refused
+from tests.helpers import history_rows, query
+from tests.rollouts.conftest import ORPHAN_SECONDS, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def files(n: int, start: int = 1, sleep: str = "") -> list[tuple[str, bytes]]:
+    """Each file creates a table and logs itself in `applied_log` (a second apply would show)."""
+    out = []
+    for i in range(start, start + n):
+        body = (f"CREATE TABLE t{i} (id integer PRIMARY KEY);\n"
+                f"INSERT INTO applied_log (file) VALUES ({i});\n")
+        if i == 1:
+            body = "CREATE TABLE applied_log (file integer NOT NULL);\n" + body
+        if sleep:
+            body += sleep + "\n"
+        out.append((f"migrations/{202501010000 + i}_step_{i}.sql", body.encode()))
+    return out
+
+
+def stage(rollout: Rollout, slug: str) -> Stage:
+    return Stage.objects.get(rollout=rollout, environment__slug=slug)
+
+
+def settled(rollout: Rollout, slug: str) -> Stage | None:
+    s = stage(rollout, slug)
+    return s if s.status not in (StageStatus.RUNNING, StageStatus.WAITING) else None
+
+
+def applied_once(url: str, n: int) -> None:
+    assert len(history_rows(url)) == n
+    assert query(url, "SELECT file, count(*) FROM applied_log GROUP BY file HAVING count(*) > 1") == []
+    assert query(url, "SELECT count(*) FROM applied_log") == [(n,)]
+
+
+def test_a_release_reaches_prod_through_approvals_in_the_worker(worker, pg_url, mysql_url, sqlite_url):
+    approvers = Group.objects.create(name="release-managers")
+    project = Project.objects.create(slug="shop", name="Shop")
+    urls = {"test": pg_url, "staging": mysql_url, "prod": sqlite_url}
+    for order, (slug, mode, n) in enumerate(
+            [("test", RolloutMode.AUTOMATIC, 0), ("staging", RolloutMode.MANUAL, 1), ("prod", RolloutMode.MANUAL, 2)]):
+        env = Environment.objects.create(project=project, slug=slug, order=order, rollout=mode,
+                                         required_approvals=n, approver_group=approvers)
+        Database.objects.create(environment=env, name=f"{slug}-db", url=urls[slug])
+    users = {name: User.objects.create_user(name, f"{name}@example.com") for name in ("alice", "bob", "carol", "eve")}
+    for name in ("alice", "bob", "carol"):
+        users[name].groups.add(approvers)
+    worker(workers=2)
+
+    release, _ = services.create_release(project, commit="c1", files=files(5),
+                                         vcs={"author": "alice", "author_email": "alice@example.com"})
+    rollout = release.rollouts.get()
+    assert wait_for(lambda: settled(rollout, "test"), what="the test stage").status == StageStatus.SUCCEEDED
+    applied_once(pg_url, 5)
+    assert stage(rollout, "staging").status == StageStatus.AWAITING_APPROVAL
+    assert history_rows(mysql_url) == {}
+
+    with pytest.raises(Refused, match="staging has not succeeded yet"):
+        services.approve(stage(rollout, "prod"), Actor(user=users["bob"]))
+    with pytest.raises(Refused, match="is the author"):
+        services.approve(stage(rollout, "staging"), Actor(user=users["alice"]))
+    with pytest.raises(Refused, match="not in release-managers"):
+        services.approve(stage(rollout, "staging"), Actor(user=users["eve"]))
+    services.approve(stage(rollout, "staging"), Actor(user=users["bob"]))
+    assert wait_for(lambda: settled(rollout, "staging"), what="staging").status == StageStatus.SUCCEEDED
+    applied_once(mysql_url, 5)
+
+    services.approve(stage(rollout, "prod"), Actor(user=users["bob"]))
+    assert stage(rollout, "prod").status == StageStatus.AWAITING_APPROVAL
+    services.approve(stage(rollout, "prod"), Actor(user=users["carol"]))
+    wait_for(lambda: Rollout.objects.get(pk=rollout.pk).status in RolloutStatus.TERMINAL, what="the rollout")
+    assert Rollout.objects.get(pk=rollout.pk).status == RolloutStatus.SUCCEEDED
+    applied_once(sqlite_url, 5)
+    run = TaskRun.objects.get(task__stage__environment__slug="prod")
+    assert [o["action"] for o in run.outcomes] == ["applied"] * 5
+    assert Database.objects.get(name="prod-db").applied.count() == 5  # the mirror
+
+
+def _fleet(tmp_path, pg_urls=(), sqlite=0, concurrency=8, failure=FailurePolicy.STOP, group=True):
+    project = Project.objects.create(slug="fleet", name="Fleet")
+    env = Environment.objects.create(project=project, slug="prod", order=1, rollout=RolloutMode.AUTOMATIC,
+                                     concurrency=concurrency, failure_policy=failure)
+    urls = {}
+    for i in range(sqlite):
+        urls[f"shard-{i:02d}"] = f"sqlite:///{tmp_path / f'shard-{i:02d}.sqlite3'}"
+    for i, url in enumerate(pg_urls):
+        urls[f"shard-pg-{i:02d}"] = url
+    for name, url in urls.items():
+        Database.objects.create(environment=env, name=name, url=url, labels={"tier": "eu"})
+    Database.objects.create(environment=env, name="analytics", url=f"sqlite:///{tmp_path / 'analytics.sqlite3'}")
+    User.objects.create_user("ops", "ops@example.com", is_staff=True)
+    if group:
+        DatabaseGroup.objects.create(environment=env, name="shards", name_pattern="shard-*", labels={"tier": "eu"})
+    return project, env, urls
+
+
+@pytest.fixture
+def pg_urls(request):
+    """Ten throwaway PostgreSQL databases."""
+    import psycopg
+
+    from tests.conftest import PG, _name
+
+    names = [_name("f") for _ in range(request.param if hasattr(request, "param") else 10)]
+    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield [f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}" for name in names]
+        finally:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def ops() -> Actor:
+    return Actor(user=User.objects.get(username="ops"))
+
+
+def _max_overlap(runs) -> int:
+    events = sorted(itertools.chain.from_iterable(((r.started_at, 1), (r.finished_at, -1)) for r in runs),
+                    key=lambda e: (e[0], e[1]))
+    level = peak = 0
+    for _, delta in events:
+        level += delta
+        peak = max(peak, level)
+    return peak
+
+
+def test_a_50_database_group_runs_8_at_a_time(worker, tmp_path, pg_urls):
+    project, env, urls = _fleet(tmp_path, pg_urls, sqlite=40, concurrency=8)
+    worker(workers=8)
+    release, _ = services.create_release(project, commit="g1", files=files(4))
+    rollout = release.rollouts.get()
+    done = wait_for(lambda: settled(rollout, "prod"), timeout=180, what="the 50-database stage")
+    assert done.status == StageStatus.SUCCEEDED, done.error
+    assert sorted(t["name"] for t in done.resolved_targets) == sorted(urls)  # not `analytics`
+    assert Task.objects.filter(stage=done).count() == 50
+    for url in urls.values():
+        applied_once(url, 4)
+    runs = list(TaskRun.objects.filter(task__stage=done))
+    assert 1 < _max_overlap(runs) <= 8
+
+
+@pytest.mark.parametrize("failure", [FailurePolicy.STOP, FailurePolicy.CONTINUE])
+def test_one_failing_database_fails_the_stage_and_a_retry_completes_it(worker, tmp_path, failure):
+    project, env, urls = _fleet(tmp_path, sqlite=20, concurrency=4, failure=failure)
+    broken = urls["shard-07"]
+    query(broken, "CREATE TABLE t3 (id integer)")  # file 3 will fail there: the table exists
+    worker(workers=4)
+    release, _ = services.create_release(project, commit="f1", files=files(5))
+    rollout = release.rollouts.get()
+    failed = wait_for(lambda: settled(rollout, "prod"), timeout=120, what="the stage to fail")
+    assert failed.status == StageStatus.FAILED and "shard-07" in failed.error
+    wait_for(lambda: not Task.objects.filter(stage=failed, status__in=TaskStatus.ACTIVE).exists())
+    tasks = {t.database.name: t for t in Task.objects.filter(stage=failed).select_related("database")}
+    assert tasks["shard-07"].status == TaskStatus.FAILED
+    assert "t3" in tasks["shard-07"].error and "already exists" in tasks["shard-07"].error
+    assert Rollout.objects.get(pk=rollout.pk).status == RolloutStatus.FAILED
+    others = [t for name, t in tasks.items() if name != "shard-07"]
+    if failure == FailurePolicy.CONTINUE:
+        assert all(t.status == TaskStatus.SUCCEEDED for t in others)
+    else:
+        assert {t.status for t in others} <= {TaskStatus.SUCCEEDED, TaskStatus.CANCELLED}
+        assert any(t.status == TaskStatus.CANCELLED for t in others)
+    assert len(history_rows(broken)) == 2  # files 1 and 2; file 3 rolled back with its history row
+
+    query(broken, "DROP TABLE t3")  # the operator fixes the database
+    services.retry_task(tasks["shard-07"], ops())
+    wait_for(lambda: Rollout.objects.get(pk=rollout.pk).status in RolloutStatus.TERMINAL, timeout=120)
+    assert Rollout.objects.get(pk=rollout.pk).status == RolloutStatus.SUCCEEDED
+    for url in urls.values():
+        applied_once(url, 5)
+    assert Task.objects.get(pk=tasks["shard-07"].pk).attempts == 2
+
+
+def test_a_worker_killed_mid_stage_then_restarted_completes_the_stage(worker, tmp_path, pg_urls):
+    project, env, urls = _fleet(tmp_path, pg_urls, concurrency=4)
+    first = worker(workers=4)
+    # Each file takes ~0.3 s on PostgreSQL: the kill lands inside files, on several databases.
+    release, _ = services.create_release(project, commit="k1", files=files(6, sleep="SELECT pg_sleep(0.3);"))
+    rollout = release.rollouts.get()
+    wait_for(lambda: Task.objects.filter(stage__rollout=rollout, status=TaskStatus.SUCCEEDED).exists()
+             and Task.objects.filter(stage__rollout=rollout, status=TaskStatus.RUNNING).exists(),
+             timeout=60, what="some tasks done, some running")
+    first.kill()
+    running = list(Task.objects.filter(stage__rollout=rollout, status=TaskStatus.RUNNING))
+    assert running
+    assert any(0 < len(history_rows(url)) < 6 for url in urls.values())  # killed inside a task
+    worker(workers=4)  # restarted
+    # Same host: a dead worker's process is gone, so its tasks are orphaned at once.
+    assert all(services.orphan_reason(t) for t in running)
+    wait_for(lambda: services.sweep() and not Task.objects.filter(stage__rollout=rollout,
+                                                                  status=TaskStatus.QUEUED).exists()
+             or None, timeout=ORPHAN_SECONDS * 10, what="the sweep to requeue lost messages")
+    for task in Task.objects.filter(stage__rollout=rollout, status=TaskStatus.FAILED):
+        assert task.error.startswith("orphaned:")
+        services.retry_task(task, ops())
+    wait_for(lambda: Rollout.objects.get(pk=rollout.pk).status in RolloutStatus.TERMINAL, timeout=120,
+             what="the rollout after the restart")
+    assert Rollout.objects.get(pk=rollout.pk).status == RolloutStatus.SUCCEEDED
+    for url in urls.values():
+        applied_once(url, 6)
+
+
+def test_redeploy_and_a_release_that_repeats_files(worker, tmp_path):
+    project, env, urls = _fleet(tmp_path, sqlite=3, concurrency=3, group=False)
+    worker(workers=2)
+    release, _ = services.create_release(project, commit="r1", files=files(3))
+    wait_for(lambda: Rollout.objects.get(release=release).status in RolloutStatus.TERMINAL)
+    again = services.redeploy(release, SYSTEM)
+    wait_for(lambda: Rollout.objects.get(pk=again.pk).status in RolloutStatus.TERMINAL)
+    assert Rollout.objects.get(pk=again.pk).status == RolloutStatus.SUCCEEDED
+    for run in TaskRun.objects.filter(task__stage__rollout=again):
+        assert run.status == TaskStatus.SUCCEEDED and "nothing to apply" in run.log
+        assert {o["action"] for o in run.outcomes} == {"skipped"}
+
+    second, created = services.create_release(project, commit="r2", files=files(4))
+    assert created
+    assert [f.is_new for f in second.files.order_by("version")] == [False, False, False, True]
+    wait_for(lambda: Rollout.objects.get(release=second).status in RolloutStatus.TERMINAL)
+    for run in TaskRun.objects.filter(task__stage__rollout__release=second):
+        assert [o["action"] for o in run.outcomes] == ["skipped"] * 3 + ["applied"]
+    for url in [*urls.values(), f"sqlite:///{tmp_path / 'analytics.sqlite3'}"]:
+        applied_once(url, 4)
