@@ -243,3 +243,42 @@ def test_a_failed_task_in_a_stop_stage_cancels_the_rest_and_retry_reopens_them(w
     stage.refresh_from_db()
     assert stage.status == StageStatus.SUCCEEDED
     assert set(stage.tasks.values_list("status", flat=True)) == {TaskStatus.SUCCEEDED}
+
+
+def test_the_worker_sweeps_for_orphans_every_minute():
+    import importlib
+
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    # (transactional tests empty the tables the data migration filled: run it again)
+    importlib.import_module("releases.migrations.0004_sweep_schedule").create(apps, None)
+
+    schedule = Schedule.objects.get(func="releases.tasks.sweep")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+
+
+def test_a_task_whose_worker_is_gone_is_orphaned_and_retried(world):
+    from django.utils import timezone
+
+    from releases.models import Stage, Task, TaskRun
+
+    project, envs, users, tmp = world
+    release, _ = services.create_release(project, commit="9" * 40, files=sql_files(1))
+    task = release.rollouts.get().stages.get(environment__slug="test").tasks.get()
+    # As a worker killed mid-task leaves it: RUNNING, claimed by a process that no longer exists.
+    Task.objects.filter(pk=task.pk).update(status=TaskStatus.RUNNING, worker="otherhost:1",
+                                           heartbeat_at=timezone.now())
+    TaskRun.objects.filter(task=task).update(status=TaskStatus.RUNNING)
+    Stage.objects.filter(pk=task.stage_id).update(status=StageStatus.RUNNING, finished_at=None)
+    task.refresh_from_db()
+    assert services.orphan_reason(task) is None  # another host, a fresh heartbeat: maybe alive
+    assert services.sweep() == {"orphaned": 0, "requeued": 0}
+    Task.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now() - timezone.timedelta(minutes=5))
+    assert services.sweep() == {"orphaned": 1, "requeued": 0}
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and "no heartbeat" in task.error
+    assert AuditEvent.objects.filter(verb="task.orphaned").count() == 1
+    services.retry_task(task, Actor(user=User.objects.create_user("ops", is_staff=True)))
+    task.refresh_from_db()
+    assert task.status == TaskStatus.SUCCEEDED and task.attempts == 2
