@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("reviews.api_urls")),
+    path("api/v1/", include("releases.api_urls")),
     path("rules/", review_views.rule_list, name="rule-list"),
     path("rules/<str:rule_id>/", review_views.rule_detail, name="rule-detail"),
 ]

@@ -140,36 +140,39 @@ def create_release(
     if edited:
         raise Refused(f"{len(edited)} released file(s) were edited: nothing was stored", code="invalid_files",
                       status=422, details=[_problem(p) for p in edited])
-    try:
-        with transaction.atomic():
-            release = Release.objects.create(
-                project=project,
-                uid=_next_uid(),
-                commit_sha=commit,
-                branch=branch,
-                title=title,
-                pull_request=str(vcs.get("pr") or vcs.get("pull_request") or ""),
-                author=str(vcs.get("author") or ""),
-                author_email=str(vcs.get("author_email") or ""),
-                vcs=vcs,
-                created_by=actor.label,
-            )
-            ReleaseFile.objects.bulk_create([
-                ReleaseFile(
-                    release=release, path=m.path, version=m.version, description=m.description, kind=m.kind,
-                    checksum=m.checksum, content=m.sql, is_new=m.version not in before,
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                release = Release.objects.create(
+                    project=project,
+                    uid=_next_uid(),
+                    commit_sha=commit,
+                    branch=branch,
+                    title=title,
+                    pull_request=str(vcs.get("pr") or vcs.get("pull_request") or ""),
+                    author=str(vcs.get("author") or ""),
+                    author_email=str(vcs.get("author_email") or ""),
+                    vcs=vcs,
+                    created_by=actor.label,
                 )
-                for m in migrations
-            ])
-            audit(actor, "release.create", release, project, commit=commit, files=len(migrations),
-                  new=sum(m.version not in before for m in migrations))
-            rollout = _plan_rollout(release, actor)
-    except IntegrityError:
-        # A concurrent request stored the same commit (or took the uid) first.
-        existing = project.releases.filter(commit_sha=commit).first()
-        if existing is None:
-            raise
-        return _same_release(existing, files), False
+                ReleaseFile.objects.bulk_create([
+                    ReleaseFile(
+                        release=release, path=m.path, version=m.version, description=m.description, kind=m.kind,
+                        checksum=m.checksum, content=m.sql, is_new=m.version not in before,
+                    )
+                    for m in migrations
+                ])
+                audit(actor, "release.create", release, project, commit=commit, files=len(migrations),
+                      new=sum(m.version not in before for m in migrations))
+                rollout = _plan_rollout(release, actor)
+            break
+        except IntegrityError:
+            # A concurrent request stored the same commit first, or took the uid: then try the next one.
+            existing = project.releases.filter(commit_sha=commit).first()
+            if existing is not None:
+                return _same_release(existing, files), False
+            if attempt == 4:
+                raise
     advance(rollout.pk)
     return release, True
 
@@ -206,12 +209,14 @@ def _next_uid() -> str:
 
 def redeploy(release: Release, actor: Actor) -> Rollout:
     """A new rollout of a release (its previous rollouts must be finished)."""
+    check_release_operator(release.project, actor)
     with transaction.atomic():
         Release.objects.select_for_update().get(pk=release.pk)
         if release.rollouts.filter(status__in=RolloutStatus.ACTIVE).exists():
             raise Refused(f"{release.uid} is still rolling out: cancel that rollout first", code="rollout_active")
         rollout = _plan_rollout(release, actor)
     advance(rollout.pk)
+    rollout.refresh_from_db()
     return rollout
 
 
@@ -296,6 +301,27 @@ def check_operator(stage: Stage, actor: Actor) -> None:
     check_approver(stage, actor)
 
 
+def check_release_operator(project: Project, actor: Actor) -> None:
+    """Cancel and re-deploy: a token of the project with the `release` scope, a staff user, or a
+    member of the approver group of one of the project's environments (or the server's own code)."""
+    if actor == SYSTEM:
+        return
+    if actor.token is not None:
+        if actor.token.project_id != project.pk or "release" not in actor.token.scopes:
+            raise Refused(f"token {actor.token.name} needs the 'release' scope of project {project.slug}",
+                          code="not_an_operator", status=403)
+        return
+    user = actor.user
+    if user is None or not user.is_authenticated or not user.is_active:
+        raise Refused("this action needs a signed-in user or a token", code="not_an_operator", status=403)
+    if user.is_staff:
+        return
+    groups = project.environments.exclude(approver_group=None).values_list("approver_group", flat=True)
+    if not user.groups.filter(pk__in=groups).exists():
+        raise Refused(f"{user.get_username()} is neither staff nor an approver of project {project.slug}",
+                      code="not_an_operator", status=403)
+
+
 def _approver_key(approval: Approval) -> str:
     return f"user:{approval.user_id}" if approval.user_id else f"token:{approval.token_id}"
 
@@ -346,7 +372,8 @@ def gate(stage: Stage, targets: list[Database]) -> Gate:
     approvals = list(stage.approvals.all())
     rejections = [a for a in approvals if a.decision == Decision.REJECT]
     if rejections:
-        who = rejections[0].user or rejections[0].token
+        first = rejections[0]
+        who = Actor(user=first.user, token=first.token).label
         return Gate(False, StageStatus.BLOCKED, f"rejected by {who}: a new release is needed")
     if stage.review.get("errors") and not stage.review_override_reason:
         problem = stage.review.get("problem") or f"{stage.review['errors']} error-level review finding(s)"
@@ -686,6 +713,7 @@ def cancel_rollout(rollout: Rollout, actor: Actor, reason: str = "") -> Rollout:
     """Pending and queued tasks are cancelled; running ones finish the file they are on."""
     with transaction.atomic():
         rollout = Rollout.objects.select_for_update().select_related("release__project").get(pk=rollout.pk)
+        check_release_operator(rollout.release.project, actor)
         if rollout.status in (RolloutStatus.SUCCEEDED, RolloutStatus.CANCELLED):
             raise Refused(f"the rollout of {rollout.release.uid} is already {rollout.status}",
                           code="rollout_finished")

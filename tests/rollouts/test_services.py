@@ -282,3 +282,23 @@ def test_a_task_whose_worker_is_gone_is_orphaned_and_retried(world):
     services.retry_task(task, Actor(user=User.objects.create_user("ops", is_staff=True)))
     task.refresh_from_db()
     assert task.status == TaskStatus.SUCCEEDED and task.attempts == 2
+
+
+def test_only_operators_cancel_or_redeploy(world):
+    from gitops.models import ApiToken
+
+    project, envs, users, tmp = world
+    release, _ = services.create_release(project, commit="5" * 40, files=sql_files(1))
+    rollout = release.rollouts.get()
+    with pytest.raises(Refused, match="neither staff nor an approver"):
+        services.cancel_rollout(rollout, Actor(user=users["mallory"]))
+    reader, _ = ApiToken.issue(project, "reader", ["read"])
+    with pytest.raises(Refused, match="needs the 'release' scope"):
+        services.cancel_rollout(rollout, Actor(token=reader))
+    ci, _ = ApiToken.issue(project, "ci", ["release"])
+    services.cancel_rollout(rollout, Actor(token=ci))
+    with pytest.raises(Refused, match="neither staff nor an approver"):
+        services.redeploy(release, Actor(user=users["mallory"]))
+    again = services.redeploy(release, Actor(token=ci))
+    assert again.status == RolloutStatus.RUNNING  # test done again (nothing to apply), staging waits
+    assert again.stages.get(environment__slug="test").status == StageStatus.SUCCEEDED
