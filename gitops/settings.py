@@ -111,6 +111,9 @@ Q_CLUSTER: dict = {
     "queue_limit": envint("SLUICE_WORKERS", "2"),
     "catch_up": False,
     "save_limit": 1000,
+    # How long the ORM broker's pusher sleeps when the queue is empty: a stage queues its next task
+    # when one finishes, so this is paid per task (0.2 s, django-q2's default, doubled a re-deploy).
+    "poll": float(os.environ.get("SLUICE_QUEUE_POLL", "0.02")),
 }
 # A running task's worker touches the task every SLUICE_HEARTBEAT_SECONDS; a task whose worker
 # process is gone (same host) or silent for SLUICE_ORPHAN_SECONDS is orphaned: it can be retried.

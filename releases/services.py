@@ -401,6 +401,7 @@ def advance(rollout_id: int) -> None:
     """Move a rollout as far as its gates allow: start stages, queue tasks up to the
     concurrency limit, finish stages and the rollout. Idempotent; called after every event."""
     queued: list[int] = []
+    _review_next_stage(rollout_id)
     with transaction.atomic():
         rollout = Rollout.objects.select_for_update().select_related("release__project").get(pk=rollout_id)
         if rollout.status in RolloutStatus.TERMINAL and rollout.status != RolloutStatus.FAILED:
@@ -442,6 +443,19 @@ def advance(rollout_id: int) -> None:
         _set_rollout_status(rollout, outcome, now)
         for task_id in queued:
             transaction.on_commit(lambda task_id=task_id: enqueue(task_id))
+
+
+def _review_next_stage(rollout_id: int) -> None:
+    """Review the next stage's files before taking the rollout's lock: on a SQLite control
+    database the lock is the whole database's write lock, and a review is CPU work."""
+    for stage in Stage.objects.filter(rollout_id=rollout_id).select_related(
+            "environment__project", "rollout__release").order_by("order"):
+        if stage.status in StageStatus.PASSED:
+            continue
+        if not stage.review and stage.status in (StageStatus.WAITING, StageStatus.AWAITING_APPROVAL,
+                                                 StageStatus.BLOCKED, StageStatus.READY):
+            Stage.objects.filter(pk=stage.pk).update(review=_review_stage(stage))  # same result if two race
+        return
 
 
 def _set_rollout_status(rollout: Rollout, status: str, now) -> None:
@@ -804,8 +818,10 @@ def sweep() -> dict:
             touched.add(task.stage.rollout_id)
     stale = now - timedelta(seconds=settings.SLUICE_ORPHAN_SECONDS)
     for task in Task.objects.filter(status=TaskStatus.QUEUED, queued_at__lt=stale):
-        enqueue(task.pk)
-        requeued += 1
+        # Stamped again, so that a task that is merely waiting gets one more message a period, not one per sweep.
+        if Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED, queued_at=task.queued_at).update(queued_at=now):
+            enqueue(task.pk)
+            requeued += 1
     for rollout_id in touched:
         advance(rollout_id)
     return {"orphaned": orphaned, "requeued": requeued}

@@ -130,8 +130,17 @@ def run_task(task_id: int) -> str:
     return f"{task.database.name}: {status}"
 
 
+_PARSED: dict[int, list[MigrationFile]] = {}  # release pk → its files, parsed (a release never changes)
+
+
 def _files(release) -> list[MigrationFile]:
-    return [parse_file(rf.path, rf.content.encode("utf-8")) for rf in release.files.order_by("id")]
+    files = _PARSED.get(release.pk)
+    if files is None:
+        files = [parse_file(rf.path, rf.content.encode("utf-8")) for rf in release.files.order_by("id")]
+        if len(_PARSED) >= 8:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[release.pk] = files
+    return files
 
 
 def _mirror(task: Task, report, target) -> None:

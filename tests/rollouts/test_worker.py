@@ -206,16 +206,21 @@ def test_a_worker_killed_mid_stage_then_restarted_completes_the_stage(worker, tm
     # Each file takes ~0.3 s on PostgreSQL: the kill lands inside files, on several databases.
     release, _ = services.create_release(project, commit="k1", files=files(6, sleep="SELECT pg_sleep(0.3);"))
     rollout = release.rollouts.get()
-    wait_for(lambda: Task.objects.filter(stage__rollout=rollout, status=TaskStatus.SUCCEEDED).exists()
-             and Task.objects.filter(stage__rollout=rollout, status=TaskStatus.RUNNING).exists(),
-             timeout=60, what="some tasks done, some running")
+
+    def midway() -> bool:  # some databases done, and one part-way through its files
+        if not Task.objects.filter(stage__rollout=rollout, status=TaskStatus.SUCCEEDED).exists():
+            return False
+        running = Task.objects.filter(stage__rollout=rollout, status=TaskStatus.RUNNING).select_related("database")
+        return any(0 < len(history_rows(t.database.url)) < 5 for t in running)
+
+    wait_for(midway, timeout=60, what="some tasks done, one part-way")
     first.kill()
     running = list(Task.objects.filter(stage__rollout=rollout, status=TaskStatus.RUNNING))
     assert running
-    assert any(0 < len(history_rows(url)) < 6 for url in urls.values())  # killed inside a task
     worker(workers=4)  # restarted
-    # Same host: a dead worker's process is gone, so its tasks are orphaned at once.
-    assert all(services.orphan_reason(t) for t in running)
+    # Same host: once the killed processes are gone their tasks are orphaned (else after the heartbeat limit).
+    wait_for(lambda: all(services.orphan_reason(t) for t in running), timeout=ORPHAN_SECONDS * 3,
+             what="the killed worker's tasks to be seen as orphaned")
     wait_for(lambda: services.sweep() and not Task.objects.filter(stage__rollout=rollout,
                                                                   status=TaskStatus.QUEUED).exists()
              or None, timeout=ORPHAN_SECONDS * 10, what="the sweep to requeue lost messages")
