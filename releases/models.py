@@ -99,6 +99,10 @@ class Engine(models.TextChoices):
     SQLITE = "sqlite", "SQLite"
 
 
+# The review engine's and the splitter's name for each engine.
+DIALECT_OF_ENGINE = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "mysql", Engine.SQLITE: "sqlite"}
+
+
 class Database(models.Model):
     """A target database. Its password is encrypted at rest or read from an environment
     variable, and never displayed: `url` holds everything else."""

@@ -20,11 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from releases.loader import FileProblem, LoadError, load_files
 from releases.models import (
+    DIALECT_OF_ENGINE,
     Approval,
     AuditEvent,
     CancelledBy,
@@ -47,7 +47,6 @@ from releases.models import (
 
 log = logging.getLogger(__name__)
 
-DIALECT_OF_ENGINE = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 REVIEW_FINDINGS_KEPT = 50  # error findings stored on a stage (the count is always exact)
 
 
@@ -129,7 +128,7 @@ def create_release(
             code="invalid_files", status=422, details=[_problem(p) for p in exc.problems],
         ) from None
     previous = project.releases.order_by("-created_at", "-pk").first()
-    before = {rf.version: rf for rf in previous.files.all()} if previous else {}
+    before = {rf.version: rf for rf in previous.files.only("version", "path", "checksum")} if previous else {}
     edited = [
         FileProblem(m.path, f"version {m.version} was released in {previous.uid} as {before[m.version].path} "
                     "with other content: databases that applied it would never run the edit. Revert the edit "
@@ -399,13 +398,23 @@ def gate(stage: Stage, targets: list[Database]) -> Gate:
 
 def advance(rollout_id: int) -> None:
     """Move a rollout as far as its gates allow: start stages, queue tasks up to the
-    concurrency limit, finish stages and the rollout. Idempotent; called after every event."""
+    concurrency limit, finish stages and the rollout. Idempotent; called after every event.
+
+    A stage's review is CPU work done outside the rollout's lock (on a SQLite control database
+    that lock is the whole database's write lock): reaching an unreviewed stage ends the locked
+    pass, the review runs, and the next pass goes on from there."""
+    while (unreviewed := _advance_locked(rollout_id)) is not None:
+        Stage.objects.filter(pk=unreviewed.pk).update(review=_review_stage(unreviewed))  # two racing: same result
+
+
+def _advance_locked(rollout_id: int) -> Stage | None:
+    """One pass under the rollout's lock; returns the stage that needs its review first, if any."""
     queued: list[int] = []
-    _review_next_stage(rollout_id)
+    unreviewed = None
     with transaction.atomic():
         rollout = Rollout.objects.select_for_update().select_related("release__project").get(pk=rollout_id)
         if rollout.status in RolloutStatus.TERMINAL and rollout.status != RolloutStatus.FAILED:
-            return
+            return None
         stages = list(rollout.stages.select_related("environment__project", "environment__approver_group")
                       .order_by("order"))
         now = timezone.now()
@@ -422,10 +431,10 @@ def advance(rollout_id: int) -> None:
                 if rollout.status == RolloutStatus.FAILED:
                     outcome = RolloutStatus.FAILED
                     break
-                targets = resolve_targets(stage.environment)
                 if not stage.review:
-                    stage.review = _review_stage(stage)
-                    stage.save(update_fields=["review"])
+                    unreviewed, outcome = stage, RolloutStatus.RUNNING
+                    break
+                targets = resolve_targets(stage.environment)
                 decision = gate(stage, targets)
                 if not decision.open:
                     if (stage.status, stage.error) != (decision.status, decision.reason):
@@ -443,19 +452,7 @@ def advance(rollout_id: int) -> None:
         _set_rollout_status(rollout, outcome, now)
         for task_id in queued:
             transaction.on_commit(lambda task_id=task_id: enqueue(task_id))
-
-
-def _review_next_stage(rollout_id: int) -> None:
-    """Review the next stage's files before taking the rollout's lock: on a SQLite control
-    database the lock is the whole database's write lock, and a review is CPU work."""
-    for stage in Stage.objects.filter(rollout_id=rollout_id).select_related(
-            "environment__project", "rollout__release").order_by("order"):
-        if stage.status in StageStatus.PASSED:
-            continue
-        if not stage.review and stage.status in (StageStatus.WAITING, StageStatus.AWAITING_APPROVAL,
-                                                 StageStatus.BLOCKED, StageStatus.READY):
-            Stage.objects.filter(pk=stage.pk).update(review=_review_stage(stage))  # same result if two race
-        return
+    return unreviewed
 
 
 def _set_rollout_status(rollout: Rollout, status: str, now) -> None:
@@ -536,17 +533,14 @@ def enqueue(task_id: int) -> None:
 # -- approvals and operator actions ----------------------------------------------------------------
 
 
-def _stage(release: Release, environment_slug: str) -> Stage:
+def stage_of(release: Release, environment_slug: str) -> Stage:
+    """The stage of an environment in the release's latest rollout."""
     rollout = release.rollouts.order_by("-created_at", "-pk").first()
     stage = rollout.stages.filter(environment__slug=environment_slug).first() if rollout else None
     if stage is None:
         raise Refused(f"{release.uid} has no stage for environment {environment_slug!r}", code="not_found",
                       status=404)
     return stage
-
-
-def stage_of(release: Release, environment_slug: str) -> Stage:
-    return _stage(release, environment_slug)
 
 
 def _lock(stage: Stage) -> Stage:
@@ -825,7 +819,3 @@ def sweep() -> dict:
     for rollout_id in touched:
         advance(rollout_id)
     return {"orphaned": orphaned, "requeued": requeued}
-
-
-def active_filter() -> Q:
-    return Q(status__in=RolloutStatus.ACTIVE)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from releases import services
 from releases.loader import MigrationFile, parse_file
-from releases.models import Rollout, RolloutStatus, Task, TaskRun, TaskStatus
+from releases.models import CancelledBy, Rollout, RolloutStatus, Task, TaskRun, TaskStatus
 from releases.runner import ApplyOptions, apply, history
 from releases.runner.core import ApplyError, ConnectError, FileOutcome, HistoryError, LockTimeout, PlanError
 
@@ -120,7 +120,7 @@ def run_task(task_id: int) -> str:
     # newer attempt owns the row; this one only completes its own TaskRun.
     Task.objects.filter(pk=task_id, attempts=attempt, status=TaskStatus.RUNNING).update(
         status=status, finished_at=finished, error=error[:10_000],
-        cancelled_by="operator" if status == TaskStatus.CANCELLED else "")
+        cancelled_by=CancelledBy.OPERATOR if status == TaskStatus.CANCELLED else "")
     TaskRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished, outcomes=outcomes, log=log_text,
                                              error=error[:10_000])
     _mirror(task, report, target)

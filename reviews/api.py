@@ -33,7 +33,7 @@ from gitops.api_errors import ApiError
 from gitops.permissions import HasProjectScope
 from releases.loader import FileProblem, parse_name, version_key
 from releases.loader import checksum as loader_checksum
-from releases.models import Engine, Project
+from releases.models import DIALECT_OF_ENGINE, Project
 from reviews.engine import TEMPLATES, Policy, ReviewResult, review_files
 from reviews.engine.core import RISK_RANK, SEVERITY_RANK
 from reviews.engine.core import Finding as EngineFinding
@@ -42,7 +42,6 @@ from reviews.policy_io import policy_from_model
 
 DIALECTS = ("postgres", "mysql", "sqlite")
 DIALECT_ALIASES = {"postgresql": "postgres"}  # the Database.engine spelling
-DIALECT_OF_ENGINE = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "mysql", Engine.SQLITE: "sqlite"}
 FAIL_ON = ("error", "warning", "never")
 WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
