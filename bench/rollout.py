@@ -10,7 +10,10 @@ or a throwaway PostgreSQL database with --control postgres). Measured, and print
                   of fresh databases (10 SQLite, 5 PostgreSQL), and its re-run with nothing to do
   2 stage         services.create_release() → the rollout finished: wall, per database
                   (wall × workers / N), what the rows say (claim → finished, queue wait, dispatch,
-                  tail, idle), and the worker overhead per database (per database − runner alone)
+                  tail, idle), and the worker overhead per database: per database − the runner's
+                  own time in the worker (TaskRun.runner_ms; the target), and per database − the
+                  runner alone in one process (info: on 2 cores it also counts two runners at once
+                  being slower than one)
   3 re-deploy     services.redeploy() of the same release to the up-to-date databases
   4 the same for the PostgreSQL databases
   5 profile       run_task in this process, instrumented, on --profile fresh SQLite databases
@@ -300,7 +303,7 @@ def task_stats(rollout_id: int) -> dict:
     def sec(a, b) -> float | None:
         return (b - a).total_seconds() if a is not None and b is not None else None
 
-    in_task, queue_wait, dispatch, tail, file_time, applied = [], [], [], [], [], []
+    in_task, queue_wait, dispatch, tail, file_time, applied, runner_ms = [], [], [], [], [], [], []
     for t in tasks:
         for values, value in ((in_task, sec(t.started_at, t.finished_at)), (queue_wait, sec(t.queued_at, t.started_at))):
             if value is not None:
@@ -313,6 +316,7 @@ def task_stats(rollout_id: int) -> dict:
         run = runs.get(t.pk)
         if run is not None:
             file_time.append(sum(o.get("duration_ms") or 0 for o in run.outcomes) / 1000)
+            runner_ms.append(run.runner_ms / 1000)
             applied.append(sum(o.get("action") == "applied" for o in run.outcomes))
     # On each worker process: from one task's finish to the claim of its next task.
     by_worker: dict[str, list] = defaultdict(list)
@@ -337,6 +341,7 @@ def task_stats(rollout_id: int) -> dict:
         "workers": len(by_worker),
         "in_task": mean(in_task), "queue_wait": mean(queue_wait), "dispatch": mean(dispatch),
         "tail": mean(tail), "gap": mean(gaps), "idle": mean(idle), "file_time": mean(file_time),
+        "runner_in_worker": mean(runner_ms),
         "applied": sum(applied), "nothing_applied": len(nothing), "queue_rows": len(queue),
         "dispatch_max": max(dispatch, default=None),
     }
@@ -433,6 +438,8 @@ def record_stage(res: Results, key: str, name: str, st: dict, n: int, workers: i
     res.add(f"{key}.per_db", f"  per database: wall × {workers} workers / N (effective cost)", per_db, "ms/db")
     res.add(f"{key}.in_task", "  rows: claim → finished (Task.started_at → finished_at), mean", st["in_task"], "ms")
     res.add(f"{key}.file_time", "  rows: runner file time, sum of TaskRun outcomes' duration_ms", st["file_time"], "ms")
+    res.add(f"{key}.runner_in_worker", "  rows: the runner's own time in the worker (TaskRun.runner_ms), mean",
+            st["runner_in_worker"], "ms")
     res.add(f"{key}.queue_wait", "  rows: queue wait (Task.queued_at → started_at), mean", st["queue_wait"], "ms")
     res.add(f"{key}.dispatch", "  rows: dispatch (async_task → claim), mean", st["dispatch"], "ms",
             f"max {shown(st['dispatch_max'], 'ms')} ms")
@@ -440,6 +447,9 @@ def record_stage(res: Results, key: str, name: str, st: dict, n: int, workers: i
             "TaskRun update, mirror, heartbeat join, advance")
     res.add(f"{key}.idle", "  rows: idle (run_task returned → next claim, same worker)", st["idle"], "ms",
             "django-q2: result, pusher poll, reconnect")
+    if st["runner_in_worker"] is not None:
+        res.add(f"{key}.overhead_own", "  worker overhead per database = per database − the runner's own time in the worker",
+                per_db - st["runner_in_worker"], "ms/db")
     if runner is not None:
         res.add(f"{key}.overhead", f"  worker overhead per database = per database − runner {'re-run' if redeploy else 'alone'}",
                 per_db - runner, "ms/db")
@@ -789,10 +799,15 @@ def print_report(res: Results, header: list[str], args, profile_lines: list[str]
 
     verdicts: list[tuple[str, str, str, bool | None]] = []
     for key, name in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
+        over = res.best(f"{key}.overhead_own")
+        if over is not None:
+            verdicts.append((f"{name}: worker overhead per database (on top of the runner's own time in the worker)",
+                             f"{over * 1000:.1f} ms", f"<= {OVERHEAD_TARGET_MS:g} ms", over * 1000 <= OVERHEAD_TARGET_MS))
         over = res.best(f"{key}.overhead")
         if over is not None:
-            verdicts.append((f"{name}: worker overhead per database (vs the runner alone)", f"{over * 1000:.1f} ms",
-                             f"<= {OVERHEAD_TARGET_MS:g} ms", over * 1000 <= OVERHEAD_TARGET_MS))
+            # info: on 2 cores two runners at once are slower than one alone, and this counts that too
+            verdicts.append((f"{name}: same, vs the runner alone, sequentially in one process (info)",
+                             f"{over * 1000:.1f} ms", "", None))
         over = res.best(f"{key}.overhead_parallel")
         if over is not None:
             # info only: the parallel sample is small and this machine's disk makes it noisy

@@ -212,6 +212,7 @@ class TaskRunSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "duration_seconds",
+            "runner_ms",
             "outcomes",
             "log",
             "error",

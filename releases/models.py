@@ -403,6 +403,9 @@ class TaskRun(models.Model):
     outcomes = models.JSONField(
         default=list, blank=True, help_text="[{version, action, reason, rows, duration_ms}]"
     )
+    runner_ms = models.PositiveIntegerField(
+        default=0, help_text="The runner's own time in this attempt (connect, plan, apply); the rest is the worker's."
+    )
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
 

@@ -87,7 +87,7 @@ def run_task(task_id: int) -> str:
     heartbeat = _Heartbeat(task_id, attempt)
     heartbeat.start()
     status, error, report = TaskStatus.SUCCEEDED, "", None
-    target = None
+    target, runner_ms = None, 0
     try:
         target = task.database.target()
         files = _files(release)
@@ -99,7 +99,11 @@ def run_task(task_id: int) -> str:
             should_stop=_Stop(task.stage.rollout_id),
             lock_wait_seconds=settings.SLUICE_LOCK_WAIT_SECONDS,
         )
-        report = apply(target, files, options)
+        began = time.monotonic()
+        try:
+            report = apply(target, files, options)
+        finally:
+            runner_ms = round((time.monotonic() - began) * 1000)
         if report.stopped:
             status, error = TaskStatus.CANCELLED, "the rollout was cancelled: stopped before the next file"
         applied = len(report.applied)
@@ -122,7 +126,7 @@ def run_task(task_id: int) -> str:
         status=status, finished_at=finished, error=error[:10_000],
         cancelled_by=CancelledBy.OPERATOR if status == TaskStatus.CANCELLED else "")
     TaskRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished, outcomes=outcomes, log=log_text,
-                                             error=error[:10_000])
+                                             error=error[:10_000], runner_ms=runner_ms)
     _mirror(task, report, target)
     heartbeat.join(timeout=5)
     services.finish_cancelled_stages(task.stage.rollout_id)
