@@ -13,7 +13,7 @@ import time
 import traceback
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -122,15 +122,17 @@ def run_task(task_id: int) -> str:
     log_text = "\n".join(lines)[-LOG_LIMIT:]
     # Conditional: if this attempt was declared orphaned meanwhile (and perhaps retried), the
     # newer attempt owns the row; this one only completes its own TaskRun.
-    Task.objects.filter(pk=task_id, attempts=attempt, status=TaskStatus.RUNNING).update(
-        status=status, finished_at=finished, error=error[:10_000],
-        cancelled_by=CancelledBy.OPERATOR if status == TaskStatus.CANCELLED else "")
-    TaskRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished, outcomes=outcomes, log=log_text,
-                                             error=error[:10_000], runner_ms=runner_ms)
+    with transaction.atomic():
+        Task.objects.filter(pk=task_id, attempts=attempt, status=TaskStatus.RUNNING).update(
+            status=status, finished_at=finished, error=error[:10_000],
+            cancelled_by=CancelledBy.OPERATOR if status == TaskStatus.CANCELLED else "")
+        TaskRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished, outcomes=outcomes,
+                                                 log=log_text, error=error[:10_000], runner_ms=runner_ms)
+    services.finish_cancelled_stages(task.stage.rollout_id)
+    # The next task is queued first; the dashboard's mirror follows while the queue hands it over.
+    services.advance(task.stage.rollout_id)
     _mirror(task, report, target)
     heartbeat.join(timeout=5)
-    services.finish_cancelled_stages(task.stage.rollout_id)
-    services.advance(task.stage.rollout_id)
     return f"{task.database.name}: {status}"
 
 
