@@ -223,7 +223,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                 except Exception:  # like a rule: a tracker's bug must not stop the review
                     logging.getLogger(__name__).exception("tracker %s failed on %s", track.__name__, path)
         _learn(ctx, st)
-        st.ast = None  # let the tree go now (memory flat with file size)
+        st.ast = None  # let the tree go now (memory flat with file size), and what was read from it
+        st.memo.clear()
     for rule_obj in rules.at_end:
         _run(rule_obj, None, ctx, rules.payloads[rule_obj.id], out)
     return _finish(out, text, statements, norms, dialect, policy)

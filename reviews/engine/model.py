@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlglot import exp
 
 from reviews.splitter import Statement
 
@@ -43,6 +47,7 @@ class Stmt:
     ast: Any  # sqlglot expression: a full tree, a Command, or None when it could not be parsed
     norm: str  # normalize(text)
     syntax_error: bool = False
+    memo: dict = dataclasses.field(default_factory=dict, repr=False)  # per_statement answers
 
     @property
     def text(self) -> str:
@@ -55,8 +60,6 @@ class Stmt:
     @property
     def parsed(self) -> bool:
         """sqlglot gave a real tree (not a Command, not nothing)."""
-        from sqlglot import exp
-
         return self.ast is not None and not isinstance(self.ast, exp.Command)
 
     def starts(self, *prefixes: str) -> bool:
@@ -111,3 +114,29 @@ class FileContext:
         """Created earlier in this file: lock, rewrite and data rules do not apply to it."""
         table = table.lower()
         return table in self.created_tables or table.rsplit(".", 1)[-1] in self.created_tables
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def per_statement(fn: F) -> F:
+    """Remember a helper's answer about one statement: several rules ask the same question of
+    it (its ALTER TABLE, its column definitions …), and the answer goes with the statement.
+
+    The helper is called as `fn(st, *args)`; a FileContext argument is not part of the key (it is
+    the statement's own file). A list answer is copied for each caller; anything else is shared
+    and must be treated as read-only."""
+
+    @functools.wraps(fn)
+    def cached(st: Stmt, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or (args and not isinstance(args[0], FileContext)):
+            key: Any = (fn, *(a for a in args if not isinstance(a, FileContext)), *sorted(kwargs.items()))
+        else:
+            key = fn  # (st) or (st, ctx): the common, cheap case
+        try:
+            found = st.memo[key]
+        except KeyError:
+            found = st.memo[key] = fn(st, *args, **kwargs)
+        return list(found) if isinstance(found, list) else found
+
+    return cached  # type: ignore[return-value]

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+from sqlglot import exp
+
 from reviews.engine.registry import RULES, SEVERITIES, Rule, validate_payload
 
 TEMPLATES = ("recommended", "strict")
@@ -37,8 +39,6 @@ class RuleSet:
 
     def for_node(self, ast: Any, st: Any) -> list[tuple[Rule, Any, dict]]:
         """(rule, its check function, its payload) for each rule concerned by this statement."""
-        from sqlglot import exp
-
         kind = None if ast is None or isinstance(ast, exp.Command) else type(ast)
         word = st.norm.split(" ", 1)[0].split("(", 1)[0]
         found = self._cache.get((kind, word))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement
 from reviews.engine.registry import Hit, rule
 
 T = exp.DataType.Type
@@ -69,6 +69,7 @@ def is_alter_table(ast: exp.Expression | None) -> bool:
     return isinstance(ast, exp.Alter) and ast.args.get("kind") == "TABLE"
 
 
+@per_statement
 def column_defs(st: Stmt, *, modify: bool = True) -> list[tuple[str, exp.ColumnDef, str]]:
     """(table, column definition, how) for CREATE TABLE columns ("create"), ADD COLUMN ("add") and
     MySQL MODIFY/CHANGE ("modify")."""
@@ -87,6 +88,7 @@ def column_defs(st: Stmt, *, modify: bool = True) -> list[tuple[str, exp.ColumnD
     return found
 
 
+@per_statement
 def typed_columns(st: Stmt) -> list[tuple[str, str, exp.DataType]]:
     """(table, column, type) for every column a statement defines or retypes (ALTER COLUMN … TYPE)."""
     found = [(table, name_of(col), col.args["kind"]) for table, col, _ in column_defs(st)
@@ -209,21 +211,10 @@ def _inline(table: str, column: exp.ColumnDef) -> list[IndexDef]:
     return found
 
 
-_LAST_INDEX_DEFS: list = [None, None, ()]  # (statement, dialect, result): several rules ask about one statement
-
-
+@per_statement
 def index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
     """Every index a statement creates: CREATE INDEX, and the primary keys, unique constraints and
     (MySQL) KEY/INDEX clauses of CREATE TABLE and ALTER TABLE … ADD."""
-    cached_st, cached_dialect, cached = _LAST_INDEX_DEFS
-    if cached_st is st and cached_dialect == dialect:
-        return list(cached)  # IndexDef is frozen; the list is the caller's
-    found = _index_defs(st, dialect)
-    _LAST_INDEX_DEFS[:] = [st, dialect, tuple(found)]
-    return found
-
-
-def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
     ast = st.ast
     if isinstance(ast, exp.Create) and ast.args.get("kind") == "INDEX" and isinstance(ast.this, exp.Index):
         index = ast.this

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from sqlglot import exp
 
 # The engine's own comment-and-string pattern, so that `flat` and `st.norm` remove the same things.
-from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of
+from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of, per_statement
 from reviews.engine.registry import rule, tracker
 from reviews.rules.common import split_top
 
@@ -31,15 +31,11 @@ _PART = r'(?:"[^"]*"|`[^`]*`|[^\s"`(),;.:]+)'
 NAME = rf"{_PART}(?:\.{_PART})*"  # a possibly qualified, possibly quoted name
 
 
+@per_statement
 def flat(st: Stmt, ctx: FileContext) -> str:
     """`st.norm` without the upper-casing: comments and string literals removed, whitespace
     folded, names in their own case (for messages). Match it with re.IGNORECASE."""
-    cached = ctx.memo.get("locking.flat")
-    if cached is not None and cached[0] == st.index:
-        return cached[1]
-    text = " ".join(_COMMENTS_AND_STRINGS.sub(" '' ", st.text).split())
-    ctx.memo["locking.flat"] = (st.index, text)
-    return text
+    return " ".join(_COMMENTS_AND_STRINGS.sub(" '' ", st.text).split())
 
 
 _QUOTE_CHARS = re.compile(r'["`]')
@@ -67,16 +63,16 @@ def alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
     """The statement's ALTER TABLE (read once per statement: several rules ask). Read-only."""
     if st.syntax_error or not st.norm.startswith("ALTER "):
         return None
-    cached = ctx.memo.get("locking.alter_table")
-    if cached is not None and cached[0] == st.index:
-        return cached[1]
-    found = None
+    return _alter_table(st, ctx)
+
+
+@per_statement
+def _alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
     if st.starts("ALTER TABLE", "ALTER ONLINE TABLE", "ALTER IGNORE TABLE"):
         match = _ALTER_TABLE.match(flat(st, ctx))
         if match is not None:
-            found = AlterTable(match.group(1), key(match.group(1)), split_top(match.group(2) or ""))
-    ctx.memo["locking.alter_table"] = (st.index, found)
-    return found
+            return AlterTable(match.group(1), key(match.group(1)), split_top(match.group(2) or ""))
+    return None
 
 
 def existing_alter(st: Stmt, ctx: FileContext) -> AlterTable | None:
@@ -157,16 +153,16 @@ _CREATE_INDEX = re.compile(
 def create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
     if st.syntax_error or not st.norm.startswith("CREATE ") or not st.starts("CREATE INDEX", "CREATE UNIQUE INDEX"):
         return None
-    cached = ctx.memo.get("locking.create_index")
-    if cached is not None and cached[0] == st.index:
-        return cached[1]
-    found = None
+    return _create_index(st, ctx)
+
+
+@per_statement
+def _create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
     match = _CREATE_INDEX.match(flat(st, ctx))
-    if match is not None:
-        unique, concurrently, name, only, table = match.groups()
-        found = CreateIndex(name, table, key(table), bool(unique), bool(concurrently), bool(only))
-    ctx.memo["locking.create_index"] = (st.index, found)
-    return found
+    if match is None:
+        return None
+    unique, concurrently, name, only, table = match.groups()
+    return CreateIndex(name, table, key(table), bool(unique), bool(concurrently), bool(only))
 
 
 @dataclasses.dataclass
@@ -208,14 +204,10 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     not block ordinary traffic, and are left out."""
     if st.syntax_error:
         return None
-    cached = ctx.memo.get("locking.existing_target")
-    if cached is not None and cached[0] == st.index:
-        return cached[1]
-    found = _existing_target(st, ctx)
-    ctx.memo["locking.existing_target"] = (st.index, found)
-    return found
+    return _existing_target(st, ctx)
 
 
+@per_statement
 def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
     if (alter := existing_alter(st, ctx)) is not None:
         if alter.actions and all(_VALIDATE_CONSTRAINT.match(a) for a in alter.actions):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement
 from reviews.engine.registry import rule
 from reviews.rules.design import (
     clean_text,
@@ -135,19 +135,9 @@ def _raw(token: str) -> Name | None:
 _TO_SEPARATOR = re.compile(r"(?i)\s+TO\s+")
 
 
-_LAST_INTRODUCED: list = [None, ()]  # (statement, result): several rules ask about one statement
-
-
+@per_statement
 def introduced(st: Stmt) -> list[Name]:
     """The names a statement introduces (CREATE …, ADD …, RENAME … TO)."""
-    if _LAST_INTRODUCED[0] is st:
-        return list(_LAST_INTRODUCED[1])  # Name is frozen; the list is the caller's
-    found = _introduced(st)
-    _LAST_INTRODUCED[:] = [st, tuple(found)]
-    return found
-
-
-def _introduced(st: Stmt) -> list[Name]:
     ast = st.ast
     found: list[Name] = []
     if isinstance(ast, exp.Create):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from reviews.engine.model import FileContext, Stmt
+from reviews.engine.model import FileContext, Stmt, per_statement
 from reviews.engine.registry import Hit, rule
 from reviews.rules.locking import NAME, added_columns, alter_table, create_index, dml_write, flat, targets
 
@@ -44,9 +44,14 @@ _REINDEX_DATABASE_OR_SYSTEM = re.compile(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SY
 
 def non_transactional(st: Stmt, ctx: FileContext) -> str | None:
     """What a statement is, when PostgreSQL refuses to run it inside a transaction block."""
-    norm = st.norm
-    if st.syntax_error or not norm.startswith(("CREATE", "DROP", "REINDEX", "ALTER", "VACUUM")):
+    if st.syntax_error or not st.norm.startswith(("CREATE", "DROP", "REINDEX", "ALTER", "VACUUM")):
         return None
+    return _non_transactional(st, ctx)
+
+
+@per_statement
+def _non_transactional(st: Stmt, ctx: FileContext) -> str | None:
+    norm = st.norm
     if (index := create_index(st, ctx)) is not None:
         return "CREATE INDEX CONCURRENTLY" if index.concurrently else None
     concurrently = _CONCURRENTLY.search(norm) is not None
