@@ -45,7 +45,13 @@ class Finding:
     suppressed: bool = False
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        # By hand, in field order: dataclasses.asdict deep-copies every value (a quarter of a
+        # second for the 20,000 findings of the corpus, in the process that writes the report).
+        return {
+            "rule": self.rule, "severity": self.severity, "message": self.message, "file": self.file,
+            "line": self.line, "column": self.column, "end_line": self.end_line, "statement": self.statement,
+            "fingerprint": self.fingerprint, "suppressed": self.suppressed,
+        }
 
 
 @dataclasses.dataclass

@@ -135,3 +135,13 @@ def test_passwords_never_reach_a_finding():
 def test_input_cut_short_is_a_syntax_error_not_a_crash(sql):
     found = review(sql)
     assert [f.rule for f in found.findings if f.rule == "system.syntax-error"] == ["system.syntax-error"]
+
+
+def test_a_finding_as_a_dict_has_every_field_in_order() -> None:
+    import dataclasses
+
+    from reviews.engine.core import Finding
+
+    finding = Finding("table.disallow-drop", "error", "m", "f.sql", 1, 2, 3, "DROP TABLE t", "fp", True)
+    assert finding.as_dict() == dataclasses.asdict(finding)
+    assert list(finding.as_dict()) == [f.name for f in dataclasses.fields(Finding)]
