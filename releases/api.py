@@ -60,7 +60,7 @@ from releases.models import (
     TaskStatus,
 )
 from releases.services import Actor
-from reviews.api import MigrationFileSerializer, StrictCharField, _unique_paths
+from reviews.api import MigrationFileSerializer, StrictCharField, unique_paths
 
 # -- requests ----------------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ class ReleaseRequestSerializer(serializers.Serializer):
         return title[:500]  # a long PR title is no reason to fail a release
 
     def validate_files(self, files: list[dict]) -> list[dict]:
-        return _unique_paths(files)
+        return unique_paths(files)
 
 
 class ApproveRequestSerializer(serializers.Serializer):

@@ -128,7 +128,7 @@ class MigrationFileSerializer(serializers.Serializer):
         return {"path": path, "data": data}
 
 
-def _unique_paths(files: list[dict]) -> list[dict]:
+def unique_paths(files: list[dict]) -> list[dict]:
     seen: set[str] = set()
     for item in files:
         if item["path"] in seen:
@@ -147,7 +147,7 @@ class ReviewRequestSerializer(serializers.Serializer):
     fail_on = serializers.ChoiceField(choices=FAIL_ON, default="error")
 
     def validate_files(self, files: list[dict]) -> list[dict]:
-        return _unique_paths(files)
+        return unique_paths(files)
 
     def validate_policy(self, name: str) -> Policy:
         # A stored policy wins over a template of the same name: the admin composed it on purpose.
@@ -175,7 +175,7 @@ class CheckRequestSerializer(serializers.Serializer):
     fail_on = serializers.ChoiceField(choices=FAIL_ON, default="error")
 
     def validate_files(self, files: list[dict]) -> list[dict]:
-        return _unique_paths(files)
+        return unique_paths(files)
 
 
 # -- responses -----------------------------------------------------------------------------------
