@@ -374,6 +374,10 @@ def gate(stage: Stage, targets: list[Database]) -> Gate:
         first = rejections[0]
         who = Actor(user=first.user, token=first.token).label
         return Gate(False, StageStatus.BLOCKED, f"rejected by {who}: a new release is needed")
+    if not targets:
+        return Gate(False, StageStatus.BLOCKED,
+                    f"no target database: {environment.slug} has none, or its groups match none. Add one or fix the "
+                    "groups, or skip the stage")
     if stage.review.get("errors") and not stage.review_override_reason:
         problem = stage.review.get("problem") or f"{stage.review['errors']} error-level review finding(s)"
         return Gate(False, StageStatus.BLOCKED,

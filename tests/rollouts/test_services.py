@@ -302,3 +302,16 @@ def test_only_operators_cancel_or_redeploy(world):
     again = services.redeploy(release, Actor(token=ci))
     assert again.status == RolloutStatus.RUNNING  # test done again (nothing to apply), staging waits
     assert again.stages.get(environment__slug="test").status == StageStatus.SUCCEEDED
+
+
+def test_a_stage_without_target_databases_is_blocked_not_passed(world):
+    project, envs, users, tmp = world
+    DatabaseGroup.objects.create(environment=envs["test"], name="eu", name_pattern="eu-*")  # matches nothing
+    release, _ = services.create_release(project, commit="6" * 40, files=sql_files(1))
+    test = release.rollouts.get().stages.get(environment__slug="test")
+    assert test.status == StageStatus.BLOCKED and "no target database" in test.error
+    Database.objects.create(environment=envs["test"], name="eu-1", url=f"sqlite:///{tmp / 'eu1'}.db")
+    services.run_stage(test, Actor(user=User.objects.create_user("ops", is_staff=True)))
+    test.refresh_from_db()
+    assert test.status == StageStatus.SUCCEEDED
+    assert [t["name"] for t in test.resolved_targets] == ["eu-1"]
