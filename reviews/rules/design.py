@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of, per_statement
-from reviews.engine.registry import Hit, rule
+from reviews.engine.registry import Hit, rule, tracker
+from reviews.rules.common import bare
 
 T = exp.DataType.Type
 INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT,
@@ -325,17 +326,34 @@ _CREATE_TABLE = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+) ?\(")
 _DERIVED_TABLE = re.compile(r"\)\s*AS\b|\bLIKE\b|\bPARTITION OF\b")
 
 
-@rule("table.require-pk", engines="PMS", category="DESIGN", severity="W", nodes=(exp.Create, "command"),
-      summary="`CREATE TABLE` without a primary key.",
+_ADD_PRIMARY_KEY = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+) .*\bADD (?:CONSTRAINT \S+ )?PRIMARY KEY\b")
+
+
+@rule("table.require-pk", engines="PMS", category="DESIGN", severity="W", at_end=True,
+      summary="`CREATE TABLE` without a primary key (one added by a later `ALTER TABLE … ADD PRIMARY KEY` of the "
+              "same file counts, as in pg_dump output).",
       why="Without a primary key, logical replication cannot replicate UPDATEs and DELETEs (PostgreSQL "
           "refuses them on a published table), MySQL group replication rejects the table, and online "
           "schema tools (gh-ost, pt-online-schema-change) cannot copy it. Rows cannot be addressed "
-          "one by one. The rule reads each CREATE TABLE on its own: a key added by a later ALTER TABLE "
-          "in the same file is not seen.",
+          "one by one.",
       instead="Declare a primary key in the CREATE TABLE, e.g. `id bigint GENERATED ALWAYS AS IDENTITY "
               "PRIMARY KEY`.",
       example="CREATE TABLE events (payload jsonb);")
-def table_require_pk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def table_require_pk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    # Known only at the end of the file: reported there, located at each CREATE TABLE.
+    found = [entry for entries in ctx.memo.get("table.require-pk", {}).values() for entry in entries]
+    for _, message, statement in sorted(found, key=lambda entry: entry[0]):
+        yield Hit(message, statement=statement)
+
+
+@tracker(keywords=("CREATE", "ALTER"))
+def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
+    """CREATE TABLEs without a primary key, until an ALTER TABLE of the file adds one."""
+    pending: dict = ctx.memo.setdefault("table.require-pk", {})
+    if st.norm.startswith("ALTER "):
+        if pending and (match := _ADD_PRIMARY_KEY.match(st.norm)) and pending.get(bare(match.group(1))):
+            pending[bare(match.group(1))].pop()  # the table as it is now: the latest CREATE of that name
+        return
     ast = st.ast
     if st.parsed:
         if not is_create_table(ast) or not isinstance(ast.this, exp.Schema) or _is_temporary(ast):
@@ -352,8 +370,9 @@ def table_require_pk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]
         if not match or "PRIMARY KEY" in st.norm or _DERIVED_TABLE.search(st.norm):
             return
         table = match.group(1).strip('"`').rsplit(".", 1)[-1].lower()
-    yield (f"table {table} has no primary key: add one, e.g. {_PK_SUGGESTION[ctx.dialect]} (replication and "
-           "online schema tools need it)")
+    pending.setdefault(bare(table), []).append((
+        st.index, f"table {table} has no primary key: add one, e.g. {_PK_SUGGESTION[ctx.dialect]} "
+        "(replication and online schema tools need it)", st.statement))
 
 
 @rule("table.no-foreign-key", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),

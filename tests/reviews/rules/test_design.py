@@ -114,6 +114,21 @@ def test_require_pk_reads_a_create_table_the_parser_cannot():
     assert not flags(sql.replace("id int", "id int PRIMARY KEY"), "mysql", "table.require-pk")
 
 
+def test_require_pk_counts_a_primary_key_added_later_in_the_file():
+    dump = ("CREATE TABLE public.users (id integer NOT NULL, email text);\n"
+            "CREATE TABLE public.events (payload jsonb);\n"
+            "ALTER TABLE ONLY public.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);\n")
+    [found] = findings(dump, "postgres", "table.require-pk")  # pg_dump: keys come after the tables
+    assert "table events has no primary key" in found.message and found.line == 2
+    assert not flags("CREATE TABLE t (id int NOT NULL);\nALTER TABLE t ADD PRIMARY KEY (id);", "mysql",
+                     "table.require-pk")
+    # A key added to an earlier table of the same name does not cover the table created again after it.
+    again = ("CREATE TABLE t (id int);\nALTER TABLE t ADD PRIMARY KEY (id);\nDROP TABLE t;\n"
+             "CREATE TABLE t (id int);\n")
+    [found] = findings(again, "postgres", "table.require-pk")
+    assert found.line == 4
+
+
 def test_postgres_comment_findings_point_at_the_create_table():
     sql = "SELECT 1;\nCREATE TABLE t (id int PRIMARY KEY);\nCOMMENT ON COLUMN t.id IS 'key';"
     [table] = findings(sql, "postgres", "table.comment")
