@@ -30,8 +30,9 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, what: str = "
 
 
 class Worker:
-    def __init__(self, database: str, workers: int, log_path):
+    def __init__(self, database: str, workers: int, log_path, broker: str = "orm"):
         self.env = {
+            "SLUICE_BROKER": broker,
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "gitops.settings",
             "DATABASE_URL": f"sqlite:///{database}",
@@ -71,6 +72,25 @@ class Worker:
 
 
 @pytest.fixture
+def redis_url():
+    """A Redis database of its own for the queue (emptied before and after)."""
+    import redis
+
+    from tests.conftest import _unavailable
+
+    url = "redis://127.0.0.1:6379/13"
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _unavailable("Redis on 127.0.0.1:6379", exc)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
 def worker(transactional_db, settings, monkeypatch, tmp_path):
     """Start with `worker(workers=N)`; enqueued tasks go through the ORM broker to it."""
     from django.db import connection
@@ -82,8 +102,11 @@ def worker(transactional_db, settings, monkeypatch, tmp_path):
     database = connection.settings_dict["NAME"]
     started: list[Worker] = []
 
-    def start(workers: int = 4) -> Worker:
-        w = Worker(database, workers, tmp_path / f"worker-{len(started)}.log").start()
+    def start(workers: int = 4, broker: str = "orm") -> Worker:
+        if broker != "orm":  # the test process enqueues to the same broker as the worker
+            monkeypatch.setattr(Conf, "ORM", None)
+            monkeypatch.setattr(Conf, "REDIS", broker)
+        w = Worker(database, workers, tmp_path / f"worker-{len(started)}.log", broker).start()
         started.append(w)
         return w
 

@@ -256,3 +256,17 @@ def test_redeploy_and_a_release_that_repeats_files(worker, tmp_path):
         assert [o["action"] for o in run.outcomes] == ["skipped"] * 3 + ["applied"]
     for url in [*urls.values(), f"sqlite:///{tmp_path / 'analytics.sqlite3'}"]:
         applied_once(url, 4)
+
+
+def test_the_redis_broker_carries_a_rollout_too(worker, redis_url, tmp_path, pg_url):
+    project, env, urls = _fleet(tmp_path, [pg_url], sqlite=3, concurrency=2)
+    worker(workers=2, broker=redis_url)
+    from django_q.brokers import get_broker
+
+    assert type(get_broker()).__name__ == "Redis"  # this process enqueues to Redis too
+    release, _ = services.create_release(project, commit="q1", files=files(3))
+    rollout = release.rollouts.get()
+    done = wait_for(lambda: settled(rollout, "prod"), timeout=60, what="the stage, through Redis")
+    assert done.status == StageStatus.SUCCEEDED, done.error
+    for url in urls.values():
+        applied_once(url, 3)
