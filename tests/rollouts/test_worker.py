@@ -270,3 +270,28 @@ def test_the_redis_broker_carries_a_rollout_too(worker, redis_url, tmp_path, pg_
     assert done.status == StageStatus.SUCCEEDED, done.error
     for url in urls.values():
         applied_once(url, 3)
+
+
+def test_cancel_lets_a_running_task_finish_its_file_and_cancels_the_rest(worker, tmp_path, pg_urls):
+    project, env, urls = _fleet(tmp_path, pg_urls[:3], concurrency=1)
+    worker(workers=2)
+    release, _ = services.create_release(project, commit="x1", files=files(8, sleep="SELECT pg_sleep(0.3);"))
+    rollout = release.rollouts.get()
+
+    def part_way():
+        running = Task.objects.filter(stage__rollout=rollout, status=TaskStatus.RUNNING).select_related("database")
+        return any(0 < len(history_rows(t.database.url)) < 5 for t in running)
+
+    wait_for(part_way, timeout=60, what="a task part-way through its files")
+    services.cancel_rollout(rollout, ops(), "wrong release")
+    wait_for(lambda: not Task.objects.filter(stage__rollout=rollout, status__in=TaskStatus.ACTIVE).exists(),
+             timeout=30, what="the running task to stop")
+    tasks = list(Task.objects.filter(stage__rollout=rollout).select_related("database"))
+    stopped = [t for t in tasks if t.runs.exists()]
+    assert len(stopped) == 1 and stopped[0].status == TaskStatus.CANCELLED
+    done = len(history_rows(stopped[0].database.url))
+    assert 0 < done < 8  # it finished the file it was on, and started no other
+    assert query(stopped[0].database.url, "SELECT count(*) FROM applied_log") == [(done,)]
+    assert all(t.status == TaskStatus.CANCELLED and not t.runs.exists() for t in tasks if t not in stopped)
+    assert Stage.objects.get(rollout=rollout).status == StageStatus.CANCELLED
+    assert Rollout.objects.get(pk=rollout.pk).status == RolloutStatus.CANCELLED
