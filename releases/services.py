@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from releases.loader import FileProblem, LoadError, load_files
@@ -493,26 +494,30 @@ def _start_stage(stage: Stage, targets: list[Database], now) -> None:
 
 
 def _progress_stage(stage: Stage, now, queued: list[int]) -> str:
-    tasks = list(stage.tasks.all())
-    failed = [t for t in tasks if t.status == TaskStatus.FAILED]
+    """Queue tasks up to the concurrency limit (or cancel the rest after a failure, under `stop`)
+    and work out the stage's state. Counts, not task lists: it runs after every task."""
+    counts = _status_counts(stage)
+    failed = counts.get(TaskStatus.FAILED, 0)
     if failed and stage.environment.failure_policy == FailurePolicy.STOP:
-        pending = [t.pk for t in tasks if t.status in (TaskStatus.PENDING, TaskStatus.QUEUED)]
-        if pending:
-            Task.objects.filter(pk__in=pending, status__in=(TaskStatus.PENDING, TaskStatus.QUEUED)).update(
+        if counts.get(TaskStatus.PENDING, 0) + counts.get(TaskStatus.QUEUED, 0):
+            first = stage.tasks.filter(status=TaskStatus.FAILED).values_list("database__name", flat=True).first()
+            stage.tasks.filter(status__in=(TaskStatus.PENDING, TaskStatus.QUEUED)).update(
                 status=TaskStatus.CANCELLED, cancelled_by=CancelledBy.FAILURE_POLICY, finished_at=now,
-                error=f"not run: {failed[0].database.name} failed and the stage's failure policy is stop")
-            tasks = list(stage.tasks.all())
+                error=f"not run: {first} failed and the stage's failure policy is stop")
+            counts = _status_counts(stage)
     else:
-        active = sum(t.status in TaskStatus.ACTIVE for t in tasks)
-        free = max(stage.environment.concurrency, 1) - active
-        for task in [t for t in tasks if t.status == TaskStatus.PENDING][: max(free, 0)]:
-            if Task.objects.filter(pk=task.pk, status=TaskStatus.PENDING).update(
-                    status=TaskStatus.QUEUED, queued_at=now):
-                task.status = TaskStatus.QUEUED
-                queued.append(task.pk)
-    if any(t.status not in TaskStatus.TERMINAL for t in tasks):
+        free = max(stage.environment.concurrency, 1) - sum(counts.get(s, 0) for s in TaskStatus.ACTIVE)
+        if free > 0 and counts.get(TaskStatus.PENDING, 0):
+            for pk in stage.tasks.filter(status=TaskStatus.PENDING).order_by("database__name").values_list(
+                    "pk", flat=True)[:free]:
+                if Task.objects.filter(pk=pk, status=TaskStatus.PENDING).update(status=TaskStatus.QUEUED,
+                                                                                queued_at=now):
+                    counts[TaskStatus.PENDING] -= 1
+                    counts[TaskStatus.QUEUED] = counts.get(TaskStatus.QUEUED, 0) + 1
+                    queued.append(pk)
+    if any(n for status, n in counts.items() if status not in TaskStatus.TERMINAL):
         state = StageStatus.RUNNING
-    elif any(t.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) for t in tasks):
+    elif counts.get(TaskStatus.FAILED, 0) or counts.get(TaskStatus.CANCELLED, 0):
         state = StageStatus.FAILED
     else:
         state = StageStatus.SUCCEEDED
@@ -520,12 +525,17 @@ def _progress_stage(stage: Stage, now, queued: list[int]) -> str:
         stage.status = state
         stage.finished_at = None if state == StageStatus.RUNNING else now
         if state == StageStatus.FAILED:
-            names = ", ".join(t.database.name for t in tasks if t.status == TaskStatus.FAILED)
+            names = ", ".join(stage.tasks.filter(status=TaskStatus.FAILED).order_by("database__name")
+                              .values_list("database__name", flat=True))
             stage.error = f"failed on {names}" if names else "tasks were cancelled"
         elif state == StageStatus.SUCCEEDED:
             stage.error = ""
         stage.save(update_fields=["status", "finished_at", "error"])
     return state
+
+
+def _status_counts(stage: Stage) -> dict[str, int]:
+    return dict(stage.tasks.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
 
 
 def enqueue(task_id: int) -> None:
