@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from gitops.models import ApiToken
 from releases.models import (
+    Approval,
     AuditEvent,
     Database,
     Environment,
@@ -713,3 +714,19 @@ def test_no_response_shows_password_material(world, monkeypatch):
         body = response.content.decode()
         for secret in secrets:
             assert secret not in body
+
+
+def test_a_browser_approval_needs_the_csrf_token(world):
+    """In the browser (session cookie), an approval is a state change: Django's CSRF check applies."""
+    uid = released(world)["uid"]
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(world.users["bob"])
+    url = f"/api/v1/releases/{uid}/stages/staging/approve"
+    refused = browser.post(url, {"comment": "ok"}, format="json")
+    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]["message"]
+    assert not Approval.objects.exists()
+    browser.get("/admin/login/")  # any page with a form hands the browser its CSRF cookie
+    token = browser.cookies["csrftoken"].value
+    accepted = browser.post(url, {"comment": "ok"}, format="json", HTTP_X_CSRFTOKEN=token)
+    assert accepted.status_code == 200, accepted.json()
+    assert Approval.objects.get().user == world.users["bob"]
