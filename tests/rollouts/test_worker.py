@@ -100,6 +100,7 @@ def test_a_release_reaches_prod_through_approvals_in_the_worker(worker, pg_url, 
     applied_once(sqlite_url, 5)
     run = TaskRun.objects.get(task__stage__environment__slug="prod")
     assert [o["action"] for o in run.outcomes] == ["applied"] * 5
+    assert [o["rows"] for o in run.outcomes] == [1] * 5  # each file's INSERT, counted
     assert 0 < run.runner_ms <= (run.finished_at - run.started_at).total_seconds() * 1000 + 1
     # The mirror follows the task's end (the next task is queued first): within moments.
     wait_for(lambda: Database.objects.get(name="prod-db").applied.count() == 5, timeout=10, what="the mirror")
