@@ -11,7 +11,8 @@ import os
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.utils import timezone
 
 from releases import crypto
 from releases.runner.target import TargetError, parse_target
@@ -167,30 +168,45 @@ class Database(models.Model):
 
     def mirror_history(self, rows) -> None:
         """Make AppliedMigration the mirror of the target's history rows (runner HistoryRow):
-        one read, then only the rows that changed are written (a re-deploy writes nothing)."""
+        one read, then only the rows that changed are written (a re-deploy writes nothing).
+
+        New rows go in with one `executemany` rather than `bulk_create`: building and compiling 200
+        model instances cost the worker ~10 ms per task (its own overhead is measured in tens of ms)."""
         fields = ["description", "kind", "checksum", "status", "statements_done", "statements_total",
                   "release_uid", "applied_by", "applied_at", "duration_ms"]
+        now = timezone.now()
         with transaction.atomic():
-            have = {m.version: m for m in self.applied.all()}
+            have = {version: (pk, values) for pk, version, *values in self.applied.values_list("pk", "version", *fields)}
             new, changed = [], []
             for row in rows:
-                values = {
-                    "description": row.description, "kind": row.kind, "checksum": row.checksum,
-                    "status": row.status, "statements_done": row.statements_done,
-                    "statements_total": row.statements_total, "release_uid": row.release_id or "",
-                    "applied_by": row.applied_by, "applied_at": row.applied_at, "duration_ms": row.duration_ms,
-                }
+                values = (row.description, row.kind, row.checksum, row.status, row.statements_done,
+                          row.statements_total, row.release_id or "", row.applied_by, row.applied_at,
+                          row.duration_ms)
                 mirror = have.pop(row.version, None)
                 if mirror is None:
-                    new.append(AppliedMigration(database=self, version=row.version, **values))
-                elif any(getattr(mirror, k) != v for k, v in values.items()):
-                    for key, value in values.items():
-                        setattr(mirror, key, value)
-                    changed.append(mirror)
-            AppliedMigration.objects.bulk_create(new, batch_size=500)
-            AppliedMigration.objects.bulk_update(changed, fields, batch_size=500)
+                    new.append((row.version, values))
+                elif tuple(mirror[1]) != values:
+                    changed.append(AppliedMigration(pk=mirror[0], database=self, version=row.version,
+                                                    synced_at=now, **dict(zip(fields, values, strict=True))))
+            if new:
+                self._insert_applied(fields, new, now)
+            AppliedMigration.objects.bulk_update(changed, [*fields, "synced_at"], batch_size=500)
             if have:
-                AppliedMigration.objects.filter(pk__in=[m.pk for m in have.values()]).delete()
+                AppliedMigration.objects.filter(pk__in=[pk for pk, _ in have.values()]).delete()
+
+    def _insert_applied(self, fields: list[str], rows: list[tuple[str, tuple]], now) -> None:
+        meta = AppliedMigration._meta
+        names = ["database", "version", *fields, "synced_at"]
+        columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in names)
+        marks = ", ".join(["%s"] * len(names))
+        at = fields.index("applied_at")
+        adapt = connection.ops.adapt_datetimefield_value
+        synced = adapt(now)
+        params = [(self.pk, version, *values[:at], adapt(values[at]), *values[at + 1:], synced)
+                  for version, values in rows]
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({marks})", params)
 
 
 class DatabaseGroup(models.Model):

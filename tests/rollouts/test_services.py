@@ -315,3 +315,40 @@ def test_a_stage_without_target_databases_is_blocked_not_passed(world):
     test.refresh_from_db()
     assert test.status == StageStatus.SUCCEEDED
     assert [t["name"] for t in test.resolved_targets] == ["eu-1"]
+
+
+def test_the_history_mirror_follows_the_target(world):
+    """AppliedMigration copies the target's history: new rows, changed rows (a partial file
+    finished), rows gone (repaired away); the same history again writes nothing."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from releases.models import AppliedMigration
+    from releases.runner.adapters.base import HistoryRow
+
+    _, envs, _, _ = world
+    database = envs["test"].databases.get()
+    at = dt.datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=dt.UTC)
+
+    def row(version, status="applied", done=2):
+        return HistoryRow(version, f"step {version}", "V", "c" * 64, status, done, 2, "rel-20261126-01",
+                          "sluice:rel-20261126-01", at, 7, None)
+
+    database.mirror_history([row("1"), row("2", "partial", 1), row("3")])
+    mirror = {m.version: m for m in AppliedMigration.objects.filter(database=database)}
+    assert sorted(mirror) == ["1", "2", "3"]
+    assert (mirror["2"].status, mirror["2"].statements_done, mirror["2"].applied_at) == ("partial", 1, at)
+    assert mirror["1"].release_uid == "rel-20261126-01" and mirror["1"].duration_ms == 7
+
+    database.mirror_history([row("1"), row("2"), row("4")])  # 2 finished, 3 repaired away, 4 new
+    mirror = {m.version: m for m in AppliedMigration.objects.filter(database=database)}
+    assert sorted(mirror) == ["1", "2", "4"]
+    assert (mirror["2"].status, mirror["2"].statements_done) == ("applied", 2)
+
+    with CaptureQueriesContext(connection) as queries:
+        database.mirror_history([row("1"), row("2"), row("4")])
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "COMMIT",
+                                                                                  "RELEASE", "BEGIN"))]
+    assert writes == []
