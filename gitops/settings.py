@@ -110,7 +110,10 @@ Q_CLUSTER: dict = {
     "max_attempts": 1,
     "queue_limit": envint("SLUICE_WORKERS", "2"),
     "catch_up": False,
-    "save_limit": 1000,
+    # Sluice's own Task and TaskRun rows record every attempt; django-q2's copy of each success was
+    # a second record and, on a SQLite control database, a write transaction per task that read up
+    # to save_limit rows under the lock. Failures (a worker's crash, a timeout) are still saved.
+    "save_limit": -1,
     # How long the ORM broker's pusher sleeps when the queue is empty: a stage queues its next task
     # when one finishes, so this is paid per task (0.2 s, django-q2's default, doubled a re-deploy).
     "poll": float(os.environ.get("SLUICE_QUEUE_POLL", "0.02")),

@@ -408,12 +408,14 @@ def advance(rollout_id: int) -> None:
     A stage's review is CPU work done outside the rollout's lock (on a SQLite control database
     that lock is the whole database's write lock): reaching an unreviewed stage ends the locked
     pass, the review runs, and the next pass goes on from there."""
-    while (unreviewed := _advance_locked(rollout_id)) is not None:
+    while (unreviewed := advance_pass(rollout_id)) is not None:
         Stage.objects.filter(pk=unreviewed.pk).update(review=_review_stage(unreviewed))  # two racing: same result
 
 
-def _advance_locked(rollout_id: int) -> Stage | None:
-    """One pass under the rollout's lock; returns the stage that needs its review first, if any."""
+def advance_pass(rollout_id: int) -> Stage | None:
+    """One pass under the rollout's lock; returns the stage that needs its review first, if any
+    (then call `advance`, outside any transaction). It may run inside the caller's transaction
+    (a finishing task's own, so that its end is one write): tasks are queued on commit."""
     queued: list[int] = []
     unreviewed = None
     with transaction.atomic():

@@ -64,15 +64,16 @@ class _Stop:
 def run_task(task_id: int) -> str:
     now = timezone.now()
     worker = services.worker_id()
-    claimed = Task.objects.filter(pk=task_id, status=TaskStatus.QUEUED).update(
-        status=TaskStatus.RUNNING, attempts=F("attempts") + 1, worker=worker, heartbeat_at=now, started_at=now,
-        finished_at=None, error="")
-    if not claimed:
-        return "not claimed (already taken, finished or cancelled)"
-    task = Task.objects.select_related("database", "stage__rollout__release__project", "stage__environment").get(
-        pk=task_id)
-    attempt = task.attempts
-    run = TaskRun.objects.create(task=task, attempt=attempt, worker=worker)
+    with transaction.atomic():  # the claim and its TaskRun: one write transaction
+        claimed = Task.objects.filter(pk=task_id, status=TaskStatus.QUEUED).update(
+            status=TaskStatus.RUNNING, attempts=F("attempts") + 1, worker=worker, heartbeat_at=now, started_at=now,
+            finished_at=None, error="")
+        if not claimed:
+            return "not claimed (already taken, finished or cancelled)"
+        task = Task.objects.select_related("database", "stage__rollout__release__project", "stage__environment").get(
+            pk=task_id)
+        attempt = task.attempts
+        run = TaskRun.objects.create(task=task, attempt=attempt, worker=worker)
     release = task.stage.rollout.release
     lines: list[str] = []
     outcomes: list[dict] = []
@@ -120,18 +121,23 @@ def run_task(task_id: int) -> str:
         lines.append(f"error: {error}")
     finished = timezone.now()
     log_text = "\n".join(lines)[-LOG_LIMIT:]
-    # Conditional: if this attempt was declared orphaned meanwhile (and perhaps retried), the
-    # newer attempt owns the row; this one only completes its own TaskRun.
+    history_rows = _history(report, target)  # a failed run: one read of the target, outside the lock
+    rollout_id = task.stage.rollout_id
+    # The task's end is one write transaction (on a SQLite control database, one turn of its
+    # write lock): the Task and its TaskRun, the history mirror, and the rollout's next step.
     with transaction.atomic():
+        # Conditional: if this attempt was declared orphaned meanwhile (and perhaps retried), the
+        # newer attempt owns the row; this one only completes its own TaskRun.
         Task.objects.filter(pk=task_id, attempts=attempt, status=TaskStatus.RUNNING).update(
             status=status, finished_at=finished, error=error[:10_000],
             cancelled_by=CancelledBy.OPERATOR if status == TaskStatus.CANCELLED else "")
         TaskRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished, outcomes=outcomes,
                                                  log=log_text, error=error[:10_000], runner_ms=runner_ms)
-    services.finish_cancelled_stages(task.stage.rollout_id)
-    # The next task is queued first; the dashboard's mirror follows while the queue hands it over.
-    services.advance(task.stage.rollout_id)
-    _mirror(task, report, target)
+        _mirror(task, history_rows)
+        services.finish_cancelled_stages(rollout_id)
+        unreviewed = services.advance_pass(rollout_id)  # the next task is queued on commit
+    if unreviewed is not None:  # the next stage's review: CPU work, outside the lock
+        services.advance(rollout_id)
     heartbeat.join(timeout=5)
     return f"{task.database.name}: {status}"
 
@@ -149,15 +155,27 @@ def _files(release) -> list[MigrationFile]:
     return files
 
 
-def _mirror(task: Task, report, target) -> None:
-    """AppliedMigration follows the target's history (the rows the run ended with, or one read)."""
+def _history(report, target) -> list | None:
+    """The target's history as the run left it: the runner's own copy, else one read (None if the
+    target cannot be reached: the mirror catches up on the next run)."""
+    if report is not None and report.history is not None:
+        return report.history
+    if target is None:
+        return None
     try:
-        rows = report.history if report is not None and report.history is not None else None
-        if rows is None and target is not None:
-            rows = history(target)
-        if rows is not None:
-            task.database.mirror_history(rows)
-    except Exception:  # the target is unreachable: the mirror catches up on the next run
+        return history(target)
+    except Exception:
+        log.warning("could not read the history of %s", target, exc_info=True)
+        return None
+
+
+def _mirror(task: Task, rows: list | None) -> None:
+    """AppliedMigration follows the target's history; a failure here never undoes the task's end."""
+    if rows is None:
+        return
+    try:
+        task.database.mirror_history(rows)  # its own savepoint
+    except Exception:
         log.warning("could not mirror the history of %s", task.database.name, exc_info=True)
 
 
