@@ -10,10 +10,14 @@ or a throwaway PostgreSQL database with --control postgres). Measured, and print
                   of fresh databases (10 SQLite, 5 PostgreSQL), and its re-run with nothing to do
   2 stage         services.create_release() → the rollout finished: wall, per database
                   (wall × workers / N), what the rows say (claim → finished, queue wait, dispatch,
-                  tail, idle), and the worker overhead per database: per database − the runner's
-                  own time in the worker (TaskRun.runner_ms; the target), and per database − the
-                  runner alone in one process (info: on 2 cores it also counts two runners at once
-                  being slower than one)
+                  tail, idle), and the worker overhead per database. The target: the workers'
+                  busy time (from the moment the stage is queued to each worker's last task's end)
+                  − the runner's own time in the worker (TaskRun.runner_ms), over N. Info: the same
+                  from wall × workers / N (it also counts the call and the workers left idle while
+                  the stage's last task runs), and per database − the runner alone in one process
+                  (on 2 cores it also counts two runners at once being slower than one).
+                  django-q2 keeps no success rows (save_limit -1): dispatch, tail and idle need
+                  them and show "-"; the gap (task finished → next claim) is from Sluice's rows
   3 re-deploy     services.redeploy() of the same release to the up-to-date databases
   4 the same for the PostgreSQL databases
   5 profile       run_task in this process, instrumented, on --profile fresh SQLite databases
@@ -277,6 +281,7 @@ def wait_rollout(rollout_id: int, cluster: Cluster, timeout: float) -> dict:
 
 def task_stats(rollout_id: int) -> dict:
     """What the rows of one finished rollout say (seconds)."""
+    from django_q.conf import Conf
     from django_q.models import Task as QueueTask
 
     from releases.models import Rollout, Task, TaskRun
@@ -288,7 +293,7 @@ def task_stats(rollout_id: int) -> dict:
     # monitor process saves them a moment after the task: wait for them (a few seconds at most).
     queue: dict[int, tuple] = {}
     deadline = time.monotonic() + 10
-    while True:
+    while Conf.SAVE_LIMIT >= 0:  # save_limit -1 (Sluice's setting): django-q2 keeps no success rows
         for name, started, stopped in QueueTask.objects.filter(
                 group="sluice-tasks", started__gte=rollout.created_at).values_list("name", "started", "stopped"):
             if name in names:
@@ -330,6 +335,7 @@ def task_stats(rollout_id: int) -> dict:
             gaps.append(sec(prev.finished_at, nxt.started_at))
             if prev.pk in queue and queue[prev.pk][1] is not None:
                 idle.append(sec(queue[prev.pk][1], nxt.started_at))
+    last_finish = {w: max(t.finished_at for t in seq).timestamp() for w, seq in by_worker.items()}
     nothing = [
         t.pk for t in tasks
         if t.pk in runs and not any(o.get("action") == "applied" for o in runs[t.pk].outcomes)
@@ -344,6 +350,7 @@ def task_stats(rollout_id: int) -> dict:
         "runner_in_worker": mean(runner_ms),
         "applied": sum(applied), "nothing_applied": len(nothing), "queue_rows": len(queue),
         "dispatch_max": max(dispatch, default=None),
+        "last_finish": last_finish, "runner_sum": sum(runner_ms),
     }
 
 
@@ -424,6 +431,13 @@ def measure(start: Callable[[], object], cluster: Cluster, timeout: float) -> di
     stats = task_stats(rollout.pk)
     stats.update(rollout=rollout.pk, status=row["status"], wall=end - t0, call=call,
                  after=max(end - t0 - call, 0.0))
+    # Busy time: each worker process from the moment the call had queued the stage to its own last
+    # task's end (the last one: the rollout's end). A worker with no task left while another runs
+    # the stage's last one is idle, not overhead: that wait is counted by wall, not here.
+    ends = sorted(stats.pop("last_finish").values())
+    if ends:
+        ends[-1] = max(ends[-1], end)
+        stats["busy"] = sum(max(e - t0 - call, 0.0) for e in ends)
     return stats
 
 
@@ -447,12 +461,19 @@ def record_stage(res: Results, key: str, name: str, st: dict, n: int, workers: i
             "TaskRun update, mirror, heartbeat join, advance")
     res.add(f"{key}.idle", "  rows: idle (run_task returned → next claim, same worker)", st["idle"], "ms",
             "django-q2: result, pusher poll, reconnect")
+    res.add(f"{key}.gap", "  rows: gap (task finished → next claim, same worker) = tail + idle", st["gap"], "ms",
+            "the end of a task, django-q2, the next claim")
     if st["runner_in_worker"] is not None:
         res.add(f"{key}.overhead_own", "  worker overhead per database = per database − the runner's own time in the worker",
                 per_db - st["runner_in_worker"], "ms/db")
         res.add(f"{key}.overhead_own_after",
                 f"  same, without the {call_name} call: (wall − call) × {workers} / N − the runner's own time",
                 st["after"] * workers / n - st["runner_in_worker"], "ms/db")
+    if st.get("busy") is not None and st["runner_sum"]:
+        res.add(f"{key}.overhead_busy",
+                "  worker overhead per database = (Σ workers' busy time − Σ runner's own time) / N",
+                (st["busy"] - st["runner_sum"]) / n, "ms/db",
+                "busy: queued → the worker's last task ended; the call and end-of-stage idle not counted")
     if runner is not None:
         res.add(f"{key}.overhead", f"  worker overhead per database = per database − runner {'re-run' if redeploy else 'alone'}",
                 per_db - runner, "ms/db")
@@ -635,6 +656,7 @@ def profile_run(project, files: Files, workers: int) -> dict:
     saved = {
         "tasks.apply": tasks.apply, "tasks._files": tasks._files, "tasks._mirror": tasks._mirror,
         "tasks._Heartbeat": tasks._Heartbeat, "services.advance": services.advance,
+        "services.advance_pass": services.advance_pass,
         "services.finish_cancelled_stages": services.finish_cancelled_stages, "services.enqueue": services.enqueue,
     }
     queued: list[int] = []
@@ -656,6 +678,7 @@ def profile_run(project, files: Files, workers: int) -> dict:
         tasks._mirror = phases.wrap("history mirror (_mirror)", saved["tasks._mirror"])
         tasks._Heartbeat = TimedHeartbeat
         services.advance = phases.wrap("services.advance", saved["services.advance"])
+        services.advance_pass = phases.wrap("services.advance", saved["services.advance_pass"])
         services.finish_cancelled_stages = phases.wrap("services.finish_cancelled_stages",
                                                        saved["services.finish_cancelled_stages"])
         services.enqueue = queued.append
@@ -685,6 +708,7 @@ def profile_run(project, files: Files, workers: int) -> dict:
         tasks.apply, tasks._files, tasks._mirror = saved["tasks.apply"], saved["tasks._files"], saved["tasks._mirror"]
         tasks._Heartbeat = saved["tasks._Heartbeat"]
         services.advance = saved["services.advance"]
+        services.advance_pass = saved["services.advance_pass"]
         services.finish_cancelled_stages = saved["services.finish_cancelled_stages"]
         services.enqueue = saved["services.enqueue"]
     # The worker closes its control connection before every task (django-q2's
@@ -765,12 +789,10 @@ def profile_table(prof: dict, stages: dict, runner: dict, workers: int, poll: fl
              lambda s, r: par(s, r) - r if s.get("par") is not None else None),
             ("in-task overhead: claim → finished − runner (in parallel where measured)",
              lambda s, r: s["in_task"] - par(s, r)),
-            ("tail: task finished → run_task returned", lambda s, r: s["tail"]),
-            (f"idle: run_task returned → next claim (pusher polls every {poll:g} s when empty)", lambda s, r: s["idle"]),
-            ("= sum ≈ overhead per database", lambda s, r: s["in_task"] - r + s["tail"] + s["idle"]),
+            (f"gap: task finished → next claim, same worker (pusher polls every {poll:g} s)", lambda s, r: s["gap"]),
+            ("= sum ≈ overhead per database", lambda s, r: s["in_task"] - r + s["gap"]),
             ("measured overhead per database (wall × workers / N − runner alone)",
              lambda s, r: s["wall"] * workers / s["tasks"] - r),
-            ("dispatch: async_task → claim (includes the pusher's poll wait)", lambda s, r: s["dispatch"]),
         ]
         for label, fn in rows:
             vals = []
@@ -807,10 +829,16 @@ def print_report(res: Results, header: list[str], args, profile_lines: list[str]
 
     verdicts: list[tuple[str, str, str, bool | None]] = []
     for key, name in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
+        over = res.best(f"{key}.overhead_busy")
+        if over is not None:
+            verdicts.append((f"{name}: worker overhead per database (workers' busy time − the runner's own time)",
+                             f"{over * 1000:.1f} ms", f"<= {OVERHEAD_TARGET_MS:g} ms", over * 1000 <= OVERHEAD_TARGET_MS))
         over = res.best(f"{key}.overhead_own")
         if over is not None:
-            verdicts.append((f"{name}: worker overhead per database (on top of the runner's own time in the worker)",
-                             f"{over * 1000:.1f} ms", f"<= {OVERHEAD_TARGET_MS:g} ms", over * 1000 <= OVERHEAD_TARGET_MS))
+            # info: wall-based, so it also counts the create_release() call and the workers left
+            # with nothing to do while the stage's last task runs (up to one task × (workers−1) / N)
+            verdicts.append((f"{name}: same, from wall × workers / N, call and end-of-stage idle included (info)",
+                             f"{over * 1000:.1f} ms", "", None))
         over = res.best(f"{key}.overhead")
         if over is not None:
             # info: on 2 cores two runners at once are slower than one alone, and this counts that too
@@ -1025,8 +1053,7 @@ def main(argv: list[str] | None = None) -> int:
                 last = {k: v[2][-1] for k, v in res.rows.items() if v[2]}  # the last round's values
                 n = args.sqlite
                 for col, prefix, rkey in (("apply", "sqlite", "sqlite.runner"), ("redeploy", "sqlite.re", "sqlite.runner_rerun")):
-                    stages[col] = {"in_task": last.get(f"{prefix}.in_task"), "tail": last.get(f"{prefix}.tail"),
-                                   "idle": last.get(f"{prefix}.idle"), "dispatch": last.get(f"{prefix}.dispatch"),
+                    stages[col] = {"in_task": last.get(f"{prefix}.in_task"), "gap": last.get(f"{prefix}.gap"),
                                    "wall": last.get(f"{prefix}.wall"), "tasks": n,
                                    "par": last.get("sqlite.runner_parallel") if col == "apply" else None}
                     runner[col] = last.get(rkey)
@@ -1037,9 +1064,10 @@ def main(argv: list[str] | None = None) -> int:
                  "on fresh databases of the same engine). The runner's own time inside the worker is not in the "
                  "rows: `runner file time` is the TaskRun outcomes' duration_ms (statements + history row per "
                  "file, without connect, lock and history reads)")
-        res.note("rows: dispatch = django-q2 Task.started (async_task) → Task.started_at (claim); tail = "
-                 "Task.finished_at → django-q2 Task.stopped (run_task returned); idle = run_task returned → the "
-                 "same worker's next claim. Wall ends at Rollout.finished_at (set by the last task's advance)")
+        res.note("rows: gap = Task.finished_at → the same worker's next claim (Task.started_at): the end of the "
+                 "task's transaction, django-q2's result, the pusher's dequeue of the task the end queued, the claim. "
+                 "dispatch/tail/idle need django-q2's success rows (kept only with save_limit ≥ 0). Wall ends at "
+                 "Rollout.finished_at (set by the last task's advance)")
         header = [
             f"Sluice rollout bench: {args.files} files ({statements} statements) → {args.sqlite} SQLite + {args.pg} "
             f"PostgreSQL databases, one automatic stage each, {args.workers} worker process(es) = concurrency",
