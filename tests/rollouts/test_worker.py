@@ -102,8 +102,77 @@ def test_a_release_reaches_prod_through_approvals_in_the_worker(worker, pg_url, 
     assert [o["action"] for o in run.outcomes] == ["applied"] * 5
     assert [o["rows"] for o in run.outcomes] == [1] * 5  # each file's INSERT, counted
     assert 0 < run.runner_ms <= (run.finished_at - run.started_at).total_seconds() * 1000 + 1
-    # The mirror follows the task's end (the next task is queued first): within moments.
-    wait_for(lambda: Database.objects.get(name="prod-db").applied.count() == 5, timeout=10, what="the mirror")
+    # The mirror is written in the task's own closing transaction.
+    assert Database.objects.get(name="prod-db").applied.count() == 5
+
+
+def test_a_release_posted_through_the_api_reaches_prod_in_the_worker(worker, pg_url, mysql_url, sqlite_url):
+    """What a team does: CI posts the merged commit with its token, approvers approve in their
+    browser sessions (CSRF enforced), the worker applies each stage; everything over HTTP."""
+    from rest_framework.test import APIClient
+
+    from gitops.models import ApiToken
+
+    approvers = Group.objects.create(name="release-managers")
+    project = Project.objects.create(slug="shop", name="Shop")
+    urls = {"test": pg_url, "staging": mysql_url, "prod": sqlite_url}
+    for order, (slug, mode, n) in enumerate(
+            [("test", RolloutMode.AUTOMATIC, 0), ("staging", RolloutMode.MANUAL, 1), ("prod", RolloutMode.MANUAL, 2)]):
+        env = Environment.objects.create(project=project, slug=slug, order=order, rollout=mode,
+                                         required_approvals=n, approver_group=approvers)
+        Database.objects.create(environment=env, name=f"{slug}-db", url=urls[slug])
+    for name in ("alice", "bob", "carol"):
+        User.objects.create_user(name, f"{name}@example.com", "pw").groups.add(approvers)
+    _, raw = ApiToken.issue(project, "ci", ["check", "release", "read"])
+    ci = APIClient()
+    ci.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    def browser(name: str) -> APIClient:
+        client = APIClient(enforce_csrf_checks=True)
+        assert client.login(username=name, password="pw")
+        client.get("/admin/login/")  # a page with a form hands the browser its CSRF cookie
+        client.credentials(HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+        return client
+
+    def approve(client: APIClient, env: str):
+        return client.post(f"/api/v1/releases/{uid}/stages/{env}/approve", {"comment": "ok"}, format="json")
+
+    def status(env: str | None = None) -> str:
+        doc = ci.get(f"/api/v1/releases/{uid}").json()
+        if env is None:
+            return doc["rollout"]["status"]
+        return next(s["status"] for s in doc["rollout"]["stages"] if s["environment"] == env)
+
+    body = {"commit": "d" * 40, "branch": "main", "title": "Five steps",
+            "vcs": {"provider": "github", "pr": 7, "author": "alice-gh", "author_email": "alice@example.com"},
+            "files": [{"path": p, "content": c.decode()} for p, c in files(5)]}
+    worker(workers=2)
+    response = ci.post("/api/v1/projects/shop/releases", body, format="json")
+    assert response.status_code == 201, response.json()
+    uid = response.json()["uid"]
+    assert ci.post("/api/v1/projects/shop/releases", body, format="json").status_code == 200  # same commit
+
+    wait_for(lambda: status("test") not in ("running", "waiting"), what="the test stage")
+    assert status("test") == "succeeded" and status("staging") == "awaiting_approval"
+    applied_once(pg_url, 5)
+    assert approve(ci, "staging").status_code == 403  # a CI token is not an approver
+    assert approve(browser("alice"), "staging").status_code == 403  # the pull request's author
+    early = approve(browser("bob"), "prod")  # staging has not run yet
+    assert early.status_code == 409 and early.json()["error"]["code"] == "out_of_order"
+    assert approve(browser("bob"), "staging").status_code == 200
+    wait_for(lambda: status("staging") not in ("running", "waiting", "ready"), what="staging")
+    assert status("staging") == "succeeded"
+    applied_once(mysql_url, 5)
+
+    assert approve(browser("bob"), "prod").status_code == 200
+    assert status("prod") == "awaiting_approval"  # two approvals needed
+    assert approve(browser("carol"), "prod").status_code == 200
+    wait_for(lambda: status() in ("succeeded", "failed", "cancelled"), what="the rollout")
+    assert status() == "succeeded"
+    applied_once(sqlite_url, 5)
+    prod = Database.objects.get(name="prod-db")
+    history = ci.get(f"/api/v1/databases/{prod.pk}/history").json()
+    assert [row["version"] for row in history["history"]] == [str(202501010000 + i) for i in range(1, 6)]
 
 
 def _fleet(tmp_path, pg_urls=(), sqlite=0, concurrency=8, failure=FailurePolicy.STOP, group=True):
