@@ -64,3 +64,24 @@ def test_database_url_selects_another_control_database(tmp_path):
     other = tmp_path / "elsewhere.sqlite3"
     found = probe(tmp_path, DATABASE_URL=f"sqlite:///{other}")
     assert found["name"] == str(other)
+
+
+def test_the_control_connection_outlives_a_queue_poll(tmp_path, pg_url):
+    """django-q2's pusher and worker call close_old_connections before every poll and task: the
+    control connection must survive that (it was a new PostgreSQL backend 50 times a second)."""
+    check = (
+        "from django.db import close_old_connections, connection\n"
+        "def pid():\n"
+        "    with connection.cursor() as cur:\n"
+        "        cur.execute('SELECT pg_backend_pid()')\n"
+        "        return cur.fetchone()[0]\n"
+        "first = pid()\n"
+        "close_old_connections()\n"
+        "print(first == pid())\n"
+    )
+    result = manage("shell", "-c", check, env={"SLUICE_VAR_DIR": str(tmp_path), "DATABASE_URL": pg_url})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
+    result = manage("shell", "-c", check, env={"SLUICE_VAR_DIR": str(tmp_path), "DATABASE_URL": pg_url,
+                                              "SLUICE_DB_CONN_MAX_AGE": "0"})
+    assert result.stdout.strip().splitlines()[-1] == "False"  # the setting is honoured
