@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gitops import views
@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("reviews.api_urls")),
     path("api/v1/", include("releases.api_urls")),
+    re_path(r"^api/v1/(?P<rest>.*)$", views.api_not_found),  # after every API route
     path("rules/", review_views.rule_list, name="rule-list"),
     path("rules/<str:rule_id>/", review_views.rule_detail, name="rule-detail"),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from releases.models import AppliedMigration, Database, Environment, Project
@@ -28,3 +28,12 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     projects = Project.objects.prefetch_related(Prefetch("environments", queryset=environments))
     return render(request, "home.html", {"projects": projects})
+
+
+def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """An unknown /api/v1/ path answers in the API's error shape, not with an HTML page."""
+    return JsonResponse({"error": {
+        "code": "not_found",
+        "message": f"no API endpoint at {request.path} (the endpoints: /api/docs/)",
+        "details": [],
+    }}, status=404)

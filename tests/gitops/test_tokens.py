@@ -152,3 +152,10 @@ def test_it_records_last_use_at_most_once_a_minute(shop, api):
     api.post("/api/v1/review", REVIEW, format="json", HTTP_AUTHORIZATION=f"Bearer {raw}")
     issued.refresh_from_db()
     assert issued.last_used_at > stale
+
+
+def test_an_unknown_api_path_answers_in_json(client):
+    response = client.get("/api/v1/releases/x/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert "/api/v1/releases/x/nope" in response.json()["error"]["message"]
