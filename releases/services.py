@@ -329,10 +329,10 @@ def _approver_key(approval: Approval) -> str:
 def _review_stage(stage: Stage) -> dict:
     """Review the release's new files against the environment's policy (once per stage)."""
     from reviews.engine import Policy, review_files
-    from reviews.policy_io import policy_from_model
+    from reviews.policy_io import fallback_row, policy_from_model
 
     environment = stage.environment
-    stored = environment.review_policy or environment.project.default_policy
+    stored = environment.review_policy or environment.project.default_policy or fallback_row()
     try:
         policy = policy_from_model(stored) if stored is not None else Policy.recommended()
     except ValueError as exc:

@@ -38,7 +38,7 @@ from reviews.engine import TEMPLATES, Policy, ReviewResult, review_files
 from reviews.engine.core import RISK_RANK, SEVERITY_RANK
 from reviews.engine.core import Finding as EngineFinding
 from reviews.models import Check, Finding, ReviewPolicy
-from reviews.policy_io import policy_from_model
+from reviews.policy_io import fallback_row, policy_from_model
 
 DIALECTS = ("postgres", "mysql", "sqlite")
 DIALECT_ALIASES = {"postgresql": "postgres"}  # the Database.engine spelling
@@ -281,7 +281,7 @@ class ReviewView(APIView):
         result = review_files(
             [(f["path"], f["data"]) for f in data["files"]],
             data["dialect"],
-            data.get("policy") or Policy.recommended(),
+            data.get("policy") or fallback_engine_policy(),
         )
         return Response(result.as_json(data["fail_on"]))
 
@@ -329,6 +329,12 @@ def engine_policy(stored: ReviewPolicy) -> Policy:
         ) from None
 
 
+def fallback_engine_policy() -> Policy:
+    """No policy named or attached: the stored `recommended` (as tuned in the admin), else the template."""
+    stored = fallback_row()
+    return engine_policy(stored) if stored is not None else Policy.recommended()
+
+
 def review_groups(project: Project, dialect: str | None) -> list[tuple[ReviewPolicy | None, str, list[str]]]:
     """(policy, dialect, environment slugs) for each distinct (policy, dialect) of the project."""
     environments = list(
@@ -340,8 +346,9 @@ def review_groups(project: Project, dialect: str | None) -> list[tuple[ReviewPol
         dict.fromkeys(DIALECT_OF_ENGINE[db.engine] for env in environments for db in env.databases.all())
     )
     groups: dict[tuple[int | None, str], tuple[ReviewPolicy | None, str, list[str]]] = {}
+    fallback = fallback_row()
     for env in environments or [None]:
-        policy = (env.review_policy if env else None) or project.default_policy
+        policy = (env.review_policy if env else None) or project.default_policy or fallback
         if dialect:
             dialects = [dialect]
         else:

@@ -42,6 +42,12 @@ def policy_from_model(policy: ReviewPolicy) -> Policy:
     return _layered(policy.name, rows)
 
 
+def fallback_row() -> ReviewPolicy | None:
+    """The policy of an environment without one, in a project without a default: the stored
+    `recommended` (as the admin may have tuned it); None: the built-in template."""
+    return ReviewPolicy.objects.filter(name="recommended").first()
+
+
 def _layered(name: str, rows: list[tuple[str, str, dict]]) -> Policy:
     base = base_policy(name)
     stored = Policy.from_rows(name, rows)

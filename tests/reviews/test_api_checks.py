@@ -10,6 +10,7 @@ from gitops.models import ApiToken
 from releases.models import Database, Environment, Project
 from reviews import api as reviews_api
 from reviews.models import Check, Finding, ReviewPolicy, RuleSetting
+from reviews.policy_io import ensure_templates
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,9 @@ VCS = {
 
 @pytest.fixture
 def shop(tmp_path):
-    """test, staging and prod, each with one SQLite database."""
+    """test, staging and prod, each with one SQLite database; the shipped policies stored (as
+    data migration 0002 leaves them; a transactional test elsewhere may have flushed them)."""
+    ensure_templates()
     project = Project.objects.create(slug="shop", name="Shop")
     for order, slug in enumerate(["test", "staging", "prod"]):
         env = Environment.objects.create(project=project, slug=slug, order=order)
@@ -83,7 +86,7 @@ def test_it_stores_a_check_with_its_findings(ci, shop):
         1,
     )
     assert drop.environments == ["test", "staging", "prod"]
-    assert drop.policy is None  # recommended
+    assert drop.policy.name == "recommended"  # no policy attached: the stored recommended
     assert check.findings.count() == len(doc["findings"])
 
     assert doc["schema"] == "sluice.check/v1"
@@ -105,7 +108,7 @@ def test_each_environment_is_reviewed_with_its_own_policy(ci, shop):
     assert response.status_code == 201
     check = Check.objects.get(pk=response.json()["id"])
     error, warning = drop_findings(check)
-    assert (error.severity, error.environments, error.policy) == ("error", ["staging", "prod"], None)
+    assert (error.severity, error.environments, error.policy.name) == ("error", ["staging", "prod"], "recommended")
     assert (warning.severity, warning.environments, warning.policy) == ("warning", ["test"], lenient)
     assert check.blocking is True
 
@@ -370,3 +373,18 @@ def test_a_new_version_older_than_the_newest_release_is_non_linear(shop, ci):
     response = ci.post("/api/v1/projects/shop/checks", body, format="json")
     found = [(f["file"], f["severity"]) for f in response.json()["findings"] if f["rule"] == "migration.non-linear"]
     assert found == [("migrations/0003_late.sql", "warning")]
+
+
+def test_the_recommended_policy_as_tuned_in_the_admin_is_the_fallback(ci, shop):
+    """No policy on the environments, none on the project: the stored `recommended` applies, with
+    the admin's edits, to checks and to the stateless review alike (not the built-in template)."""
+    recommended = ReviewPolicy.objects.get(name="recommended")
+    RuleSetting.objects.update_or_create(policy=recommended, rule_id="table.disallow-drop",
+                                         defaults={"severity": "warning"})
+    response = ci.post("/api/v1/projects/shop/checks", payload(), format="json")
+    [drop] = drop_findings(Check.objects.get(pk=response.json()["id"]))
+    assert (drop.severity, drop.environments, drop.policy) == ("warning", ["test", "staging", "prod"], recommended)
+
+    review = ci.post("/api/v1/review", {"dialect": "sqlite", "files": payload()["files"]}, format="json")
+    assert review.status_code == 200
+    assert [f["severity"] for f in review.json()["findings"] if f["rule"] == "table.disallow-drop"] == ["warning"]

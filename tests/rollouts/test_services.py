@@ -160,6 +160,22 @@ def test_review_errors_block_a_stage_until_an_approver_overrides_with_a_reason(w
     assert event.actor_label == "bob" and "INC-42" in event.data["reason"]
 
 
+def test_a_stage_is_reviewed_with_the_recommended_policy_as_tuned_in_the_admin(world):
+    """No policy attached anywhere: the stored `recommended`, with the admin's edits, decides."""
+    from reviews.models import RuleSetting
+    from reviews.policy_io import ensure_templates
+
+    project, envs, users, tmp = world
+    recommended = next(p for p in ensure_templates() if p.name == "recommended")
+    RuleSetting.objects.create(policy=recommended, rule_id="table.disallow-drop", severity="warning")
+    risky = [("migrations/202501010001_keep.sql", b"CREATE TABLE keep (id integer PRIMARY KEY);\n"),
+             ("migrations/202501010002_drop.sql", b"DROP TABLE keep;\n")]
+    release, _ = services.create_release(project, commit="9" * 40, files=risky)
+    test = release.rollouts.get().stages.get(environment__slug="test")
+    assert test.status == StageStatus.SUCCEEDED  # a warning does not block
+    assert (test.review["policy"], test.review["errors"], test.review["warnings"]) == ("recommended", 0, 1)
+
+
 def test_cancel_skip_and_redeploy(world):
     project, envs, users, tmp = world
     release, _ = services.create_release(project, commit="f" * 40, files=sql_files(2))
