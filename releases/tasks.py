@@ -134,9 +134,14 @@ def run_task(task_id: int) -> str:
         TaskRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished, outcomes=outcomes,
                                                  log=log_text, error=error[:10_000], runner_ms=runner_ms)
         _mirror(task, history_rows)
-        services.finish_cancelled_stages(rollout_id)
-        unreviewed = services.advance_pass(rollout_id)  # the next task is queued on commit
-    if unreviewed is not None:  # the next stage's review: CPU work, outside the lock
+        try:
+            with transaction.atomic():  # a savepoint: a failure to advance never undoes the task's end
+                services.finish_cancelled_stages(rollout_id)
+                unreviewed = services.advance_pass(rollout_id)  # the next task is queued on commit
+        except Exception:
+            log.exception("advancing rollout %s after task %s failed: once more, on its own", rollout_id, task_id)
+            unreviewed = True
+    if unreviewed is not None:  # the next stage's review (CPU work, outside the lock), or the retry
         services.advance(rollout_id)
     heartbeat.join(timeout=5)
     return f"{task.database.name}: {status}"

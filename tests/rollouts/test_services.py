@@ -176,6 +176,33 @@ def test_a_stage_is_reviewed_with_the_recommended_policy_as_tuned_in_the_admin(w
     assert (test.review["policy"], test.review["errors"], test.review["warnings"]) == ("recommended", 0, 1)
 
 
+def test_a_failure_to_advance_never_undoes_a_finished_task(world, monkeypatch):
+    """The task's end and the rollout's next step share a transaction; if the step fails, the task
+    is still recorded as it ended, and the step is tried once more on its own."""
+    project, envs, users, tmp = world
+    import sys
+
+    real, failed = services.advance_pass, []
+
+    def flaky(rollout_id):
+        caller = sys._getframe(1).f_code.co_name
+        if caller == "run_task" and not failed:  # the pass inside the task's closing transaction
+            failed.append(rollout_id)
+            raise RuntimeError("the control database hiccuped")
+        return real(rollout_id)
+
+    monkeypatch.setattr(services, "advance_pass", flaky)
+    release, _ = services.create_release(project, commit="8" * 40, files=sql_files(2))
+    rollout = release.rollouts.get()
+    test = rollout.stages.get(environment__slug="test")
+    task = test.tasks.get()
+    assert failed == [rollout.pk]
+    assert (task.status, task.runs.get().status) == (TaskStatus.SUCCEEDED, TaskStatus.SUCCEEDED)
+    assert test.status == StageStatus.SUCCEEDED
+    assert rollout.stages.get(environment__slug="staging").status == StageStatus.AWAITING_APPROVAL
+    assert task.database.applied.count() == 2
+
+
 def test_cancel_skip_and_redeploy(world):
     project, envs, users, tmp = world
     release, _ = services.create_release(project, commit="f" * 40, files=sql_files(2))
