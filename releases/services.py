@@ -693,20 +693,20 @@ def retry_task(task: Task, actor: Actor) -> Task:
                          .values_list("pk", flat=True))
         Task.objects.filter(pk__in=reopened).update(status=TaskStatus.PENDING, cancelled_by="", error="",
                                                     finished_at=None, queued_at=None)
-        if stage.status == StageStatus.FAILED:
-            stage.status = StageStatus.RUNNING
-            stage.finished_at = None
-            stage.save(update_fields=["status", "finished_at"])
-        rollout = stage.rollout
-        if rollout.status == RolloutStatus.FAILED:
-            rollout.status = RolloutStatus.RUNNING
-            rollout.finished_at = None
-            rollout.save(update_fields=["status", "finished_at"])
+        _reopen(stage)
         audit(actor, "task.retry", task, stage.environment.project, database=task.database.name,
-              release=rollout.release.uid, reopened=len(reopened))
+              release=stage.rollout.release.uid, reopened=len(reopened))
     advance(stage.rollout_id)
     task.refresh_from_db()
     return task
+
+
+def _reopen(stage: Stage) -> None:
+    """A task of a failed stage was retried or skipped: the stage, and its rollout, run again."""
+    if stage.status == StageStatus.FAILED:
+        Stage.objects.filter(pk=stage.pk).update(status=StageStatus.RUNNING, finished_at=None)
+    if stage.rollout.status == RolloutStatus.FAILED:
+        Rollout.objects.filter(pk=stage.rollout_id).update(status=RolloutStatus.RUNNING, finished_at=None)
 
 
 def skip_task(task: Task, actor: Actor, reason: str) -> Task:
@@ -722,10 +722,7 @@ def skip_task(task: Task, actor: Actor, reason: str) -> Task:
                           "skipped", code="task_not_skippable")
         Task.objects.filter(pk=task.pk).update(status=TaskStatus.SKIPPED, finished_at=timezone.now(),
                                                error=f"skipped by {actor.label}: {reason}")
-        if stage.status == StageStatus.FAILED:
-            Stage.objects.filter(pk=stage.pk).update(status=StageStatus.RUNNING, finished_at=None)
-        if stage.rollout.status == RolloutStatus.FAILED:
-            Rollout.objects.filter(pk=stage.rollout_id).update(status=RolloutStatus.RUNNING, finished_at=None)
+        _reopen(stage)
         audit(actor, "task.skip", task, stage.environment.project, database=task.database.name, reason=reason,
               release=stage.rollout.release.uid)
     advance(stage.rollout_id)

@@ -121,7 +121,7 @@ def run_task(task_id: int) -> str:
         lines.append(f"error: {error}")
     finished = timezone.now()
     log_text = "\n".join(lines)[-LOG_LIMIT:]
-    history_rows = _history(report, target)  # a failed run: one read of the target, outside the lock
+    history_rows = _history(report, target, task.database.name)  # a failed run: one read of the target, outside the lock
     rollout_id = task.stage.rollout_id
     # The task's end is one write transaction (on a SQLite control database, one turn of its
     # write lock): the Task and its TaskRun, the history mirror, and the rollout's next step.
@@ -160,7 +160,7 @@ def _files(release) -> list[MigrationFile]:
     return files
 
 
-def _history(report, target) -> list | None:
+def _history(report, target, name: str) -> list | None:
     """The target's history as the run left it: the runner's own copy, else one read (None if the
     target cannot be reached: the mirror catches up on the next run)."""
     if report is not None and report.history is not None:
@@ -170,7 +170,7 @@ def _history(report, target) -> list | None:
     try:
         return history(target)
     except Exception:
-        log.warning("could not read the history of %s", target, exc_info=True)
+        log.warning("could not read the history of %s", name, exc_info=True)
         return None
 
 
