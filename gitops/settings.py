@@ -86,7 +86,7 @@ def database_config(url: str | None) -> dict:
     # Persistent connections, checked before reuse: the worker and django-q2's pusher call
     # close_old_connections before every task and every queue poll (50 a second when idle), so
     # with a max age of 0 each of those was a new connection (a new PostgreSQL backend process).
-    config = dj_database_url.parse(url, conn_max_age=int(os.environ.get("SLUICE_DB_CONN_MAX_AGE", "300")),
+    config = dj_database_url.parse(url, conn_max_age=envint("SLUICE_DB_CONN_MAX_AGE", "300"),
                                    conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE takes the write lock at BEGIN: with the default deferred mode, the worker and
