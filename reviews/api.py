@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import re
 from typing import Any
@@ -370,10 +371,10 @@ def review_groups(project: Project, dialect: str | None) -> list[tuple[ReviewPol
     return list(groups.values())
 
 
-def history_findings(project: Project, files: list[tuple[str, bytes | str]], policy: Policy,
-                     dialect: str) -> list[EngineFinding]:
+def history_findings(project: Project, files: list[tuple[str, bytes | str]]) -> list[EngineFinding]:
     """migration.modified-history and migration.non-linear: the files against the project's latest
-    release (matched by version, so a moved file is still the same migration)."""
+    release (matched by version, so a moved file is still the same migration). Severity is each
+    policy's to set: see `_with_severity`."""
     latest = project.releases.order_by("-created_at", "-pk").first()
     if latest is None:
         return []
@@ -402,13 +403,20 @@ def history_findings(project: Project, files: list[tuple[str, bytes | str]], pol
                 "version after it")
         else:
             continue
-        severity = policy.severity(rule, dialect)
-        if severity == "disabled":
-            continue
-        finding = EngineFinding(rule, severity, message, path, 1, 1, 1, "")
+        finding = EngineFinding(rule, "", message, path, 1, 1, 1, "")
         finding.fingerprint = hashlib.sha256(f"{rule}\0{path}\0{version}".encode()).hexdigest()[:32]
         found.append(finding)
     return found
+
+
+def _with_severity(findings: list[EngineFinding], policy: Policy, dialect: str) -> list[EngineFinding]:
+    """The history findings a policy keeps, at its severity."""
+    kept = []
+    for finding in findings:
+        severity = policy.severity(finding.rule, dialect)
+        if severity != "disabled":
+            kept.append(dataclasses.replace(finding, severity=severity))
+    return kept
 
 
 def record_check(
@@ -421,6 +429,7 @@ def record_check(
     created_by: str,
 ) -> Check:
     groups = review_groups(project, dialect)
+    history = history_findings(project, files)  # one read of the latest release, whatever the groups
     policies: dict[int | None, Policy] = {}
     merged: dict[tuple, Finding] = {}
     results: list[ReviewResult] = []
@@ -432,7 +441,7 @@ def record_check(
             policies[key] = engine_policy(stored) if stored else Policy.recommended()
         result = review_files(files, name, policies[key])
         results.append(result)
-        for f in result.findings + history_findings(project, files, policies[key], name):
+        for f in result.findings + _with_severity(history, policies[key], name):
             identity = (f.file, f.line, f.column, f.rule, f.severity, f.message, f.fingerprint, f.suppressed)
             row = merged.get(identity)
             if row is None:
