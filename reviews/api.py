@@ -36,14 +36,13 @@ from releases.loader import FileProblem, parse_name, version_key
 from releases.loader import checksum as loader_checksum
 from releases.models import DIALECT_OF_ENGINE, Project
 from reviews.engine import TEMPLATES, Policy, ReviewResult, review_files
-from reviews.engine.core import RISK_RANK, SEVERITY_RANK
+from reviews.engine.core import FAIL_ON, RISK_RANK, SEVERITY_RANK
 from reviews.engine.core import Finding as EngineFinding
 from reviews.models import Check, Finding, ReviewPolicy
 from reviews.policy_io import fallback_row, policy_from_model
+from reviews.splitter import DIALECTS
 
-DIALECTS = ("postgres", "mysql", "sqlite")
 DIALECT_ALIASES = {"postgresql": "postgres"}  # the Database.engine spelling
-FAIL_ON = ("error", "warning", "never")
 WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
 

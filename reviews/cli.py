@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reviews.engine import TEMPLATES, Policy, ReviewResult, review_file
+from reviews.engine.core import FAIL_ON
 from reviews.formats import FORMATS, render, summary_line
+from reviews.splitter import DIALECTS
 
 EXIT_OK, EXIT_BLOCKING, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
-DIALECTS = ("postgres", "mysql", "sqlite")
-FAIL_ON = ("error", "warning", "never")
 HELP = "Review migration files offline against a policy; exit 1 when a finding blocks."
 
 Write = Callable[[str], None]

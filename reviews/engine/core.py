@@ -15,16 +15,16 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reviews.engine.model import FileContext, Stmt, name_of, normalize
+from reviews.engine.model import FileContext, Stmt, name_of, normalize, sqlglot_dialect
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
-from reviews.splitter import Statement, split
+from reviews.splitter import DIALECTS, Statement, split
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to parsing as a Command"
 
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 RISK_RANK = {"low": 0, "moderate": 1, "high": 2}
-SQLGLOT_DIALECT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+FAIL_ON = ("error", "warning", "never")  # the lowest severity that blocks, or never
 IGNORE_RE = re.compile(r"^[ \t]*--[ \t]*sluice:[ \t]*ignore\b[ \t]*(.*?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _COPY_FROM_STDIN = re.compile(r"^COPY .* FROM STDIN\b")
 HIGH_RISK = re.compile(r"^(DROP (DATABASE|SCHEMA|TABLE)|TRUNCATE)\b")
@@ -171,7 +171,7 @@ def _excerpt(text: str, limit: int = 2000) -> str:
 
 
 def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileReview:
-    if dialect not in SQLGLOT_DIALECT:
+    if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
     out = _Collector(path, policy, dialect)
     text = _decode(data, out)
@@ -278,21 +278,9 @@ def _decode(data: bytes | str, out: _Collector) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-_DIALECTS: dict[str, Any] = {}
-
-
-def _dialect(dialect: str) -> Any:
-    reader = _DIALECTS.get(dialect)
-    if reader is None:  # one Dialect object per dialect, not a lookup per statement
-        from sqlglot.dialects.dialect import Dialect
-
-        reader = _DIALECTS[dialect] = Dialect.get_or_raise(SQLGLOT_DIALECT[dialect])
-    return reader
-
-
 def _parse(text: str, dialect: str) -> Any:
     try:
-        trees = _dialect(dialect).parse(text)
+        trees = sqlglot_dialect(dialect).parse(text)
     except Exception:  # ParseError, TokenError, and TypeError from the compiled build
         return None
     trees = [t for t in trees if t is not None]
@@ -461,7 +449,7 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         kind = column.args.get("kind")
         if kind is not None:
             kind.pop()  # detached: the column model must not keep the statement's tree alive
-            ctx.column_types[key] = (kind, _dialect(ctx.dialect))
+            ctx.column_types[key] = (kind, sqlglot_dialect(ctx.dialect))
         if any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) and not c.args["kind"].args.get("allow_null")
                for c in column.args.get("constraints") or ()):
             ctx.not_null_columns.add(key)

@@ -29,6 +29,20 @@ def _blank(match: re.Match) -> str:
     return " " if match.group().startswith(("--", "/*")) else " '' "
 
 
+_SQLGLOT_DIALECTS: dict[str, Any] = {}
+
+
+def sqlglot_dialect(dialect: str) -> Any:
+    """One sqlglot Dialect object per dialect (Sluice's names are sqlglot's): not a registry lookup
+    per parse or per `sql()` call."""
+    found = _SQLGLOT_DIALECTS.get(dialect)
+    if found is None:
+        from sqlglot.dialects.dialect import Dialect
+
+        found = _SQLGLOT_DIALECTS[dialect] = Dialect.get_or_raise(dialect)
+    return found
+
+
 def name_of(node: Any) -> str:
     """A table/column/index name as PostgreSQL and MySQL compare it: unquoted names lower-cased."""
     if node is None:

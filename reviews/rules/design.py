@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, per_statement
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement, sqlglot_dialect
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules.common import bare
 
@@ -32,19 +32,6 @@ _NO_COMMENTS_OR_STRINGS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<t
 
 
 # -- reading the tree ---------------------------------------------------------------------------
-
-
-_DIALECTS: dict[str, object] = {}
-
-
-def sqlglot_dialect(dialect: str):
-    """One sqlglot Dialect object per dialect name (not a registry lookup per `sql()` call)."""
-    found = _DIALECTS.get(dialect)
-    if found is None:
-        from sqlglot.dialects.dialect import Dialect
-
-        found = _DIALECTS[dialect] = Dialect.get_or_raise(dialect)
-    return found
 
 
 def type_label(kind: exp.DataType, dialect: str) -> str:
