@@ -9,15 +9,13 @@ or a throwaway PostgreSQL database with --control postgres). Measured, and print
   1 runner alone  releases.runner.apply() of the files in this process, sequentially, on a sample
                   of fresh databases (10 SQLite, 5 PostgreSQL), and its re-run with nothing to do
   2 stage         services.create_release() → the rollout finished: wall, per database
-                  (wall × workers / N), what the rows say (claim → finished, queue wait, dispatch,
-                  tail, idle), and the worker overhead per database. The target: the workers'
+                  (wall × workers / N), what the rows say (claim → finished, queue wait, the gap
+                  between a worker's tasks), and the worker overhead per database. The target: the workers'
                   busy time (from the moment the stage is queued to each worker's last task's end)
                   − the runner's own time in the worker (TaskRun.runner_ms), over N. Info: the same
                   from wall × workers / N (it also counts the call and the workers left idle while
                   the stage's last task runs), and per database − the runner alone in one process
                   (on 2 cores it also counts two runners at once being slower than one).
-                  django-q2 keeps no success rows (save_limit -1): dispatch, tail and idle need
-                  them and show "-"; the gap (task finished → next claim) is from Sluice's rows
   3 re-deploy     services.redeploy() of the same release to the up-to-date databases
   4 the same for the PostgreSQL databases
   5 profile       run_task in this process, instrumented, on --profile fresh SQLite databases
@@ -280,27 +278,11 @@ def wait_rollout(rollout_id: int, cluster: Cluster, timeout: float) -> dict:
 
 
 def task_stats(rollout_id: int) -> dict:
-    """What the rows of one finished rollout say (seconds)."""
-    from django_q.conf import Conf
-    from django_q.models import Task as QueueTask
+    """What Sluice's rows of one finished rollout say (seconds). django-q2 keeps no rows of its
+    own for successful tasks (save_limit -1), so its side shows only in the gaps between tasks."""
+    from releases.models import Task, TaskRun
 
-    from releases.models import Rollout, Task, TaskRun
-
-    rollout = Rollout.objects.get(pk=rollout_id)
     tasks = list(Task.objects.filter(stage__rollout_id=rollout_id).select_related("database"))
-    names = {f"sluice-task-{t.pk}": t.pk for t in tasks}
-    # django-q2's own rows: started = when async_task ran, stopped = when run_task returned. The
-    # monitor process saves them a moment after the task: wait for them (a few seconds at most).
-    queue: dict[int, tuple] = {}
-    deadline = time.monotonic() + 10
-    while Conf.SAVE_LIMIT >= 0:  # save_limit -1 (Sluice's setting): django-q2 keeps no success rows
-        for name, started, stopped in QueueTask.objects.filter(
-                group="sluice-tasks", started__gte=rollout.created_at).values_list("name", "started", "stopped"):
-            if name in names:
-                queue[names[name]] = (started, stopped)
-        if len(queue) >= len(tasks) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
     runs: dict[int, TaskRun] = {}
     for run in TaskRun.objects.filter(task__stage__rollout_id=rollout_id).order_by("attempt"):
         runs[run.task_id] = run  # the last attempt
@@ -308,16 +290,11 @@ def task_stats(rollout_id: int) -> dict:
     def sec(a, b) -> float | None:
         return (b - a).total_seconds() if a is not None and b is not None else None
 
-    in_task, queue_wait, dispatch, tail, file_time, applied, runner_ms = [], [], [], [], [], [], []
+    in_task, queue_wait, file_time, applied, runner_ms = [], [], [], [], []
     for t in tasks:
         for values, value in ((in_task, sec(t.started_at, t.finished_at)), (queue_wait, sec(t.queued_at, t.started_at))):
             if value is not None:
                 values.append(value)
-        if t.pk in queue:
-            if (v := sec(queue[t.pk][0], t.started_at)) is not None:
-                dispatch.append(v)
-            if (v := sec(t.finished_at, queue[t.pk][1])) is not None:
-                tail.append(v)
         run = runs.get(t.pk)
         if run is not None:
             file_time.append(sum(o.get("duration_ms") or 0 for o in run.outcomes) / 1000)
@@ -328,13 +305,11 @@ def task_stats(rollout_id: int) -> dict:
     for t in tasks:
         if t.started_at and t.finished_at:
             by_worker[t.worker].append(t)
-    gaps, idle = [], []
+    gaps = []
     for seq in by_worker.values():
         seq.sort(key=lambda t: t.started_at)
         for prev, nxt in zip(seq, seq[1:], strict=False):
             gaps.append(sec(prev.finished_at, nxt.started_at))
-            if prev.pk in queue and queue[prev.pk][1] is not None:
-                idle.append(sec(queue[prev.pk][1], nxt.started_at))
     last_finish = {w: max(t.finished_at for t in seq).timestamp() for w, seq in by_worker.items()}
     nothing = [
         t.pk for t in tasks
@@ -345,11 +320,9 @@ def task_stats(rollout_id: int) -> dict:
         "tasks": len(tasks),
         "statuses": Counter(t.status for t in tasks),
         "workers": len(by_worker),
-        "in_task": mean(in_task), "queue_wait": mean(queue_wait), "dispatch": mean(dispatch),
-        "tail": mean(tail), "gap": mean(gaps), "idle": mean(idle), "file_time": mean(file_time),
-        "runner_in_worker": mean(runner_ms),
-        "applied": sum(applied), "nothing_applied": len(nothing), "queue_rows": len(queue),
-        "dispatch_max": max(dispatch, default=None),
+        "in_task": mean(in_task), "queue_wait": mean(queue_wait), "gap": mean(gaps),
+        "file_time": mean(file_time), "runner_in_worker": mean(runner_ms),
+        "applied": sum(applied), "nothing_applied": len(nothing),
         "last_finish": last_finish, "runner_sum": sum(runner_ms),
     }
 
@@ -455,13 +428,7 @@ def record_stage(res: Results, key: str, name: str, st: dict, n: int, workers: i
     res.add(f"{key}.runner_in_worker", "  rows: the runner's own time in the worker (TaskRun.runner_ms), mean",
             st["runner_in_worker"], "ms")
     res.add(f"{key}.queue_wait", "  rows: queue wait (Task.queued_at → started_at), mean", st["queue_wait"], "ms")
-    res.add(f"{key}.dispatch", "  rows: dispatch (async_task → claim), mean", st["dispatch"], "ms",
-            f"max {shown(st['dispatch_max'], 'ms')} ms")
-    res.add(f"{key}.tail", "  rows: tail (task finished → run_task returned), mean", st["tail"], "ms",
-            "TaskRun update, mirror, heartbeat join, advance")
-    res.add(f"{key}.idle", "  rows: idle (run_task returned → next claim, same worker)", st["idle"], "ms",
-            "django-q2: result, pusher poll, reconnect")
-    res.add(f"{key}.gap", "  rows: gap (task finished → next claim, same worker) = tail + idle", st["gap"], "ms",
+    res.add(f"{key}.gap", "  rows: gap (task finished → next claim, same worker)", st["gap"], "ms",
             "the end of a task, django-q2, the next claim")
     if st["runner_in_worker"] is not None:
         res.add(f"{key}.overhead_own", "  worker overhead per database = per database − the runner's own time in the worker",
@@ -571,8 +538,7 @@ def run_engine(res: Results, *, key: str, name: str, engine: str, urls: list[str
     res.check(f"{key}.ok", f"{name} stage: every task succeeded", f"{ok}/{n}", ok == n and st["status"] == "succeeded")
     if ok != n:
         res.note(f"{name} stage: rollout {st['status']}, tasks {dict(st['statuses'])}")
-    res.note(f"{name} stage: tasks ran on {st['workers']} worker process(es); django-q2 rows found for "
-             f"{st['queue_rows']}/{n} tasks")
+    res.note(f"{name} stage: tasks ran on {st['workers']} worker process(es)")
     environment_id = project.environments.get().pk
     check_targets(res, key, name, engine, urls, n_files, environment_id)
 
@@ -1066,8 +1032,7 @@ def main(argv: list[str] | None = None) -> int:
                  "file, without connect, lock and history reads)")
         res.note("rows: gap = Task.finished_at → the same worker's next claim (Task.started_at): the end of the "
                  "task's transaction, django-q2's result, the pusher's dequeue of the task the end queued, the claim. "
-                 "dispatch/tail/idle need django-q2's success rows (kept only with save_limit ≥ 0). Wall ends at "
-                 "Rollout.finished_at (set by the last task's advance)")
+                 "Wall ends at Rollout.finished_at (set by the last task's advance)")
         header = [
             f"Sluice rollout bench: {args.files} files ({statements} statements) → {args.sqlite} SQLite + {args.pg} "
             f"PostgreSQL databases, one automatic stage each, {args.workers} worker process(es) = concurrency",
