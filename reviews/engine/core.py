@@ -137,10 +137,14 @@ class _Collector:
         self.policy = policy
         self.dialect = dialect
         self.findings: list[Finding] = []
+        self._severities: dict[str, str] = {}
+        self._excerpts: dict[int, str] = {}  # id(statement) → its excerpt (the statements outlive the review)
 
     def add(self, rule_id: str, message: str, stmt: Statement | None, line: int | None = None,
             column: int | None = None, end_line: int | None = None) -> None:
-        severity = self.policy.severity(rule_id, self.dialect)
+        severity = self._severities.get(rule_id)
+        if severity is None:
+            severity = self._severities[rule_id] = self.policy.severity(rule_id, self.dialect)
         if severity == "disabled":
             return
         column = column or (stmt.column if stmt and not line else 1)
@@ -150,9 +154,14 @@ class _Collector:
             # within the statement it belongs to.
             line = min(max(line, stmt.line), stmt.end_line)
         end_line = max(end_line or (stmt.end_line if stmt else line), line)
+        excerpt = ""
+        if stmt is not None:
+            excerpt = self._excerpts.get(id(stmt))
+            if excerpt is None:
+                excerpt = self._excerpts[id(stmt)] = _excerpt(stmt.text)
         self.findings.append(Finding(
             rule=rule_id, severity=severity, message=message, file=self.path, line=line, column=column,
-            end_line=end_line, statement=_excerpt(stmt.text) if stmt else "",
+            end_line=end_line, statement=excerpt,
         ))
 
 
@@ -162,6 +171,12 @@ _SECRET = re.compile(r"(\b(?:PASSWORD|IDENTIFIED(?:\s+WITH\s+\S+)?\s+BY)\s+)(E?'
 
 def redact(text: str) -> str:
     """Password literals masked: findings travel to logs, pull-request comments and the database."""
+    if text.isascii():
+        # The case-insensitive pattern scans ~30x slower than upper() and two substring tests;
+        # (outside ASCII, case folding can match letters that upper() leaves alone: use the pattern).
+        upper = text.upper()
+        if "PASSWORD" not in upper and "IDENTIFIED" not in upper:
+            return text
     return _SECRET.sub(r"\1'***'", text)
 
 
@@ -197,7 +212,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         ast = None
         if error is None:
             ast = _parse(statement.text, dialect)
-            if dialect == "mysql" and (ast is None or _SUSPECT.search(norm)):
+            if dialect == "mysql" and (ast is None or _suspect(norm)):
                 # sqlglot is MySQL's only judge: what it cannot parse may be valid, and what it
                 # parses may still have lost something on the way (a trailing comma).
                 error = _mysql_malformed(statement, norm)
@@ -208,7 +223,9 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
             message, line, column = error
             out.add("system.syntax-error", message, statement, line, column)
         st = Stmt(index=index, statement=statement, ast=ast, norm=norm, syntax_error=error is not None)
-        for rule_obj, check, payload in rules.for_node(ast, st):  # _run, inlined: ~37 calls per statement
+        for rule_obj, check, payload, words in rules.for_node(ast, st):  # _run, inlined
+            if words is not None and not any(w in norm for w in words):
+                continue
             try:
                 hits = check(st, ctx, payload)
                 if hits is None:
@@ -301,7 +318,17 @@ class _SyntaxJudge:
             import pglast
 
             try:
-                # The JSON form stays in C: about 20x faster than building pglast's Python tree.
+                # Statement boundaries by the real parser, no tree built: half the time of the
+                # JSON form (same verdicts on the corpus's 75,000 statements), and about 40x
+                # faster than pglast's Python tree. On an error, the JSON form gives the message
+                # and position.
+                pglast.parser.split(statement.text)
+                return None
+            except pglast.parser.ParseError:
+                pass
+            except Exception:
+                return None
+            try:
                 pglast.parser.parse_sql_json(statement.text)
                 return None
             except pglast.parser.ParseError as exc:
@@ -334,8 +361,15 @@ def _position(statement: Statement, index: int) -> tuple[int, int]:
     return line, column
 
 
-_SUSPECT = re.compile(r",\s*\)|\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|SET|VALUES|WHERE)$")
+_SUSPECT_END = re.compile(r"\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|SET|VALUES|WHERE)$")
 _CUT_SHORT = re.compile(r"\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|ALTER( COLUMN)?|SET|VALUES|WHERE|FROM|BY|ON)$")
+_TAIL = 16  # longer than the longest word group of the two patterns above ("MODIFY COLUMN")
+
+
+def _suspect(norm: str) -> bool:
+    """A trailing comma before ')' or a clause cut short: what sqlglot may parse by dropping it.
+    (The end-anchored pattern is searched from near the end only: `pos` keeps `\\b` exact.)"""
+    return ",)" in norm or ", )" in norm or _SUSPECT_END.search(norm, max(0, len(norm) - _TAIL)) is not None
 
 
 def _mysql_malformed(statement: Statement, norm: str) -> tuple[str, int, int] | None:
@@ -370,7 +404,7 @@ def _mysql_malformed_at(text: str, norm: str) -> tuple[str, int, int] | None:
                 return ("syntax error: unbalanced parentheses (a ')' without its '(')", token.line, token.col)
     if depth > 0:
         return ("syntax error: unbalanced parentheses (a '(' is never closed)", 1, 1)
-    if _CUT_SHORT.search(norm):
+    if _CUT_SHORT.search(norm, max(0, len(norm) - _TAIL)):
         return (f"syntax error: the statement ends right after `{norm.rsplit(' ', 1)[-1]}`: something is "
                 "missing", 1, 1)
     for previous, token in zip(tokens, tokens[1:], strict=False):
@@ -384,7 +418,8 @@ def _mysql_malformed_at(text: str, norm: str) -> tuple[str, int, int] | None:
 _CREATE_TABLE = re.compile(r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?TABLE (?:IF NOT EXISTS )?([^\s(]+)")
 _TX_BEGIN = re.compile(r"^(BEGIN|START TRANSACTION)\b")
 _TX_END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)")
-_LOCK_TIMEOUT = re.compile(r"^SET (SESSION |LOCAL )?LOCK_TIMEOUT\b|\bLOCK_WAIT_TIMEOUT\b")
+_LOCK_TIMEOUT = re.compile(r"^SET (SESSION |LOCAL )?LOCK_TIMEOUT\b")
+_LOCK_WAIT_TIMEOUT = re.compile(r"\bLOCK_WAIT_TIMEOUT\b")
 _STATEMENT_TIMEOUT = re.compile(r"^SET (SESSION |LOCAL |GLOBAL )?(STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
 _ADD_CONSTRAINT = re.compile(r"ADD CONSTRAINT (\S+)")
 _DROP_NOT_NULL = re.compile(r"ALTER (?:COLUMN )?(\S+) DROP NOT NULL")
@@ -428,7 +463,7 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
     elif _TX_END.match(norm):
         ctx.in_transaction = False
         ctx.not_valid_in_transaction.clear()
-    if _LOCK_TIMEOUT.search(norm):
+    if _LOCK_TIMEOUT.match(norm) or ("LOCK_WAIT_TIMEOUT" in norm and _LOCK_WAIT_TIMEOUT.search(norm)):
         ctx.lock_timeout_set = True
     if _STATEMENT_TIMEOUT.match(norm):
         ctx.statement_timeout_set = True
@@ -444,7 +479,7 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         return
     table_node = st.ast.find(exp.Table)
     table = name_of(table_node) if table_node is not None else ""
-    for column in list(st.ast.find_all(exp.ColumnDef)):  # listed first: the loop detaches nodes
+    for column in _column_defs(st.ast):
         key = (table, name_of(column))
         kind = column.args.get("kind")
         if kind is not None:
@@ -457,6 +492,22 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
             ctx.not_null_columns.discard(key)
     for column in _DROP_NOT_NULL.findall(st.norm):
         ctx.not_null_columns.discard((table, column.strip('"`').lower()))
+
+
+def _column_defs(ast: Any) -> list:
+    """The column definitions of a CREATE TABLE or ALTER TABLE tree, in the order a breadth-first
+    walk finds them, without walking the whole tree: the table's own columns, then the columns of
+    MODIFY/CHANGE actions. Anything else (PARTITION OF …) is walked. A list: the caller detaches nodes."""
+    from sqlglot import exp
+
+    if isinstance(ast, exp.Create) and isinstance(ast.this, exp.Schema):
+        return [e for e in ast.this.expressions if isinstance(e, exp.ColumnDef)]
+    if isinstance(ast, exp.Alter):
+        actions = ast.args.get("actions") or ()
+        direct = [a for a in actions if isinstance(a, exp.ColumnDef)]
+        nested = [a.this for a in actions if not isinstance(a, exp.ColumnDef) and isinstance(a.args.get("this"), exp.ColumnDef)]
+        return direct + nested
+    return list(ast.find_all(exp.ColumnDef))
 
 
 # -- suppression, fingerprints, risk ---------------------------------------------------------------
@@ -529,17 +580,22 @@ def _finish(out: _Collector, text: str, statements: Sequence[Statement], norms: 
             out.add("system.invalid-ignore-directive", "sluice:ignore names no rule", None,
                     directive.line, 1, directive.line)
     seen: dict[tuple[str, str], int] = {}
+    folded: dict[str, str] = {}  # excerpt → its whitespace folded (findings share their statement's excerpt)
     for finding in out.findings:
-        key = (finding.rule, " ".join(finding.statement.split()))
+        statement = folded.get(finding.statement)
+        if statement is None:
+            statement = folded[finding.statement] = " ".join(finding.statement.split())
+        key = (finding.rule, statement)
         seen[key] = seen.get(key, 0) + 1
-        finding.fingerprint = _fingerprint(finding, seen[key])
+        finding.fingerprint = _fingerprint(finding, seen[key], statement)
     out.findings.sort(key=lambda f: (f.line, f.column, f.rule))
     return FileReview(out.path, dialect, out.findings, _risk(norms), len(statements))
 
 
-def _fingerprint(finding: Finding, occurrence: int) -> str:
+def _fingerprint(finding: Finding, occurrence: int, statement: str | None = None) -> str:
     # Not the line: a finding keeps its identity when lines above it move.
-    statement = " ".join(finding.statement.split())
+    if statement is None:
+        statement = " ".join(finding.statement.split())
     raw = f"{finding.rule}\0{finding.file}\0{statement}\0{finding.message if not statement else ''}\0{occurrence}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 

@@ -37,8 +37,9 @@ class RuleSet:
         self.by_class = [(r, tuple(n for n in r.nodes if isinstance(n, type))) for r in per_statement]
         self._cache: dict[tuple, list[Rule]] = {}
 
-    def for_node(self, ast: Any, st: Any) -> list[tuple[Rule, Any, dict]]:
-        """(rule, its check function, its payload) for each rule concerned by this statement."""
+    def for_node(self, ast: Any, st: Any) -> list[tuple[Rule, Any, dict, tuple[str, ...] | None]]:
+        """(rule, its check function, its payload, its `contains` words) for each rule concerned by
+        this statement's kind and first word; the engine checks the words."""
         kind = None if ast is None or isinstance(ast, exp.Command) else type(ast)
         word = st.norm.split(" ", 1)[0].split("(", 1)[0]
         found = self._cache.get((kind, word))
@@ -47,7 +48,8 @@ class RuleSet:
                 found = self.every + self.on_command
             else:
                 found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
-            found = [(r, r.check, self.payloads[r.id]) for r in found if r.keywords is None or word in r.keywords]
+            found = [(r, r.check, self.payloads[r.id], r.contains) for r in found
+                     if r.keywords is None or word in r.keywords]
             self._cache[(kind, word)] = found
         return found
 

@@ -11,8 +11,11 @@ A rule is registered once, in the module of its family (reviews/rules/<family>.p
 `nodes` says which statements the engine hands the rule (by sqlglot node type), so that a
 statement meets only the rules that can concern it: "command" for statements sqlglot returns
 as a Command or cannot parse, "*" for every statement. `keywords` narrows that further to the
-statements whose first word is one of them (for a rule that looks at nothing else). A rule with `at_end=True` runs once after
-the last statement, with `st=None`.
+statements whose first word is one of them, and `contains` to the statements whose normalized
+text (`st.norm`: upper case, no comments or strings) holds one of the given words: a rule that
+could find nothing elsewhere says so, and the engine does not call it there (most statements meet
+a handful of rules, not a hundred). A rule with `at_end=True` runs once after the last statement,
+with `st=None`.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Rule:
     needs_database: bool = False  # cannot be decided from the file alone
     nodes: tuple = ("*",)
     keywords: frozenset[str] | None = None  # first words of the statements it can concern (None: any)
+    contains: tuple[str, ...] | None = None  # words one of which st.norm must hold (None: any statement)
     at_end: bool = False
     check: Check | None = None
 
@@ -108,6 +112,7 @@ def rule(
     strict: str | None = None,
     nodes: tuple = ("*",),
     keywords: tuple[str, ...] | None = None,
+    contains: tuple[str, ...] | None = None,
     at_end: bool = False,
 ) -> Callable[[Check], Check]:
     """Register an implemented rule (a decorator)."""
@@ -118,11 +123,20 @@ def rule(
             summary=summary, why=why, instead=instead, example=example, payload=dict(payload or {}),
             schema=dict(schema or {}), severity_by_engine=dict(severity_by_engine or {}),
             strict_severity=SEVERITY_OF_LETTER.get(strict, strict) if strict else None,
-            nodes=nodes, keywords=frozenset(keywords) if keywords else None, at_end=at_end, check=check,
+            nodes=nodes, keywords=frozenset(keywords) if keywords else None,
+            contains=_upper_words(rule_id, contains), at_end=at_end, check=check,
         ))
         return check
 
     return register
+
+
+def _upper_words(rule_id: str, words: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if words is None:
+        return None
+    if isinstance(words, str) or not words or any(w != w.upper() or not w.strip() for w in words):
+        raise ValueError(f"rule {rule_id}: contains= takes a tuple of upper-case words, as st.norm has them")
+    return tuple(words)
 
 
 def declare(rule_id: str, *, engines: str, category: str, summary: str, severity: str = "off",
