@@ -145,3 +145,29 @@ def test_a_finding_as_a_dict_has_every_field_in_order() -> None:
     finding = Finding("table.disallow-drop", "error", "m", "f.sql", 1, 2, 3, "DROP TABLE t", "fp", True)
     assert finding.as_dict() == dataclasses.asdict(finding)
     assert list(finding.as_dict()) == [f.name for f in dataclasses.fields(Finding)]
+
+
+def test_passwords_are_masked_in_any_case_and_outside_ascii():
+    from reviews.engine.core import redact
+
+    assert redact("ALTER ROLE app WITH PaSsWoRd 'hunter2'") == "ALTER ROLE app WITH PaSsWoRd '***'"
+    assert redact("create user 'é'@'%' identified by 's3cret'") == "create user 'é'@'%' identified by '***'"
+    assert redact("CREATE TABLE t (id bigint)") == "CREATE TABLE t (id bigint)"
+
+
+def test_a_rule_gated_by_contains_meets_only_statements_holding_its_words():
+    from reviews.engine import registry
+
+    seen: list[str] = []
+    registry.rule("test.gated", engines="P", category="DES", severity="W", summary="test",
+                  contains=("CASCADE",))(lambda st, ctx, payload: seen.append(st.norm) or ())
+    try:
+        sql = "DROP TABLE a CASCADE;\nDROP TABLE b; -- cascade\nSELECT 'cascade';\n"
+        review_file("0001_x.sql", sql, "postgres", Policy.recommended())
+    finally:
+        del registry.RULES["test.gated"]
+    assert seen == ["DROP TABLE A CASCADE"]  # not the comment, not the string
+    with pytest.raises(ValueError, match="upper-case words"):
+        registry.rule("test.bad", engines="P", category="DES", severity="W", summary="t", contains=("cascade",))(
+            lambda st, ctx, payload: ())
+    assert "test.bad" not in registry.RULES
