@@ -246,6 +246,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                 except Exception:  # like a rule: a tracker's bug must not stop the review
                     logging.getLogger(__name__).exception("tracker %s failed on %s", track.__name__, path)
         _learn(ctx, st)
+        if ast is not None:
+            _release(ast)
         st.ast = None  # let the tree go now (memory flat with file size), and what was read from it
         st.memo.clear()
     for rule_obj in rules.at_end:
@@ -265,6 +267,15 @@ def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, payload: dict, out: 
             hit = Hit(hit)
         stmt = hit.statement or (st.statement if st else None)
         out.add(rule_obj.id, hit.message, stmt, hit.line, hit.column)
+
+
+def _release(tree: Any) -> None:
+    """Cut the tree's parent links so that reference counting frees it as soon as it is dropped.
+    Otherwise (each node points to its parent, each parent to its children) only the cyclic
+    garbage collector can, and its passes over the young trees cost more than this walk (parsing
+    the corpus alone: collector time 0.4-0.55 s → 0.15 s; 1.50-1.56 s → 1.39 s, walk included)."""
+    for node in tree.walk():
+        node.parent = None
 
 
 def _decode(data: bytes | str, out: _Collector) -> str:
