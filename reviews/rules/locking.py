@@ -35,7 +35,11 @@ NAME = rf"{_PART}(?:\.{_PART})*"  # a possibly qualified, possibly quoted name
 def flat(st: Stmt, ctx: FileContext) -> str:
     """`st.norm` without the upper-casing: comments and string literals removed, whitespace
     folded, names in their own case (for messages). Match it with re.IGNORECASE."""
-    return " ".join(_COMMENTS_AND_STRINGS.sub(" '' ", st.text).split())
+    text = st.text
+    # Every match of the pattern holds one of these (E'…' holds a quote): without them, no regex pass.
+    if "'" in text or "--" in text or "/*" in text or "$" in text:
+        text = _COMMENTS_AND_STRINGS.sub(" '' ", text)
+    return " ".join(text.split())
 
 
 _QUOTE_CHARS = re.compile(r'["`]')
@@ -79,6 +83,15 @@ def existing_alter(st: Stmt, ctx: FileContext) -> AlterTable | None:
     """The ALTER TABLE of a table not created earlier in the file (§0: only those are locked)."""
     alter = alter_table(st, ctx)
     return alter if alter is not None and not ctx.is_new(alter.key) else None
+
+
+# The gate of the rules that read nothing but `alter_table`/`existing_alter`: both need st.norm to
+# start with "ALTER " (so the first word is ALTER). Such a rule's `contains` words are those the
+# action it reports (or learns from) must hold: its regexes match `flat`, which holds the same
+# words as st.norm outside comments and strings. (One gap, on purpose: a regex with re.I also
+# takes the look-alikes U+0130 "İ" for I and U+212A "K" for K, which upper() keeps; no engine
+# reads such a word as the keyword.)
+_ALTER = ("ALTER",)
 
 
 _CONSTRAINT_WORDS = r"(?:FOREIGN|CHECK|UNIQUE|PRIMARY|EXCLUDE)\b"
@@ -178,18 +191,20 @@ _CREATE_TYPE = re.compile(rf"^CREATE (?:TYPE|DOMAIN) ({NAME})", re.I)
 
 def facts(st: Stmt, ctx: FileContext) -> _Facts:
     """The index and type names the statements before `st` created (recorded by _record_created)."""
-    return ctx.memo.setdefault("locking.facts", _Facts())
+    known = ctx.memo.get("locking.facts")
+    if known is None:  # (not setdefault: that would build a _Facts on every call)
+        known = ctx.memo["locking.facts"] = _Facts()
+    return known
 
 
 @tracker(engines="P", keywords=("CREATE",))
 def _record_created(st: Stmt, ctx: FileContext) -> None:
     if st.syntax_error:
         return
-    known = facts(st, ctx)
     if (index := create_index(st, ctx)) is not None and index.name:
-        known.indexes.add(key(index.name))
+        facts(st, ctx).indexes.add(key(index.name))
     elif st.starts("CREATE TYPE", "CREATE DOMAIN") and (match := _CREATE_TYPE.match(flat(st, ctx))):
-        known.types.add(key(match.group(1)))
+        facts(st, ctx).types.add(key(match.group(1)))
 
 
 _CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", re.I)
@@ -197,14 +212,24 @@ _DETACH_CONCURRENTLY = re.compile(r"DETACH PARTITION\b.*\bCONCURRENTLY\b", re.I)
 _VALIDATE_CONSTRAINT = re.compile(r"VALIDATE CONSTRAINT\b", re.I)
 
 
+# The first words of the statements existing_target can answer for (ALTER TABLE, CREATE INDEX and
+# TRIGGER, DROP INDEX, REINDEX, LOCK, VACUUM, CLUSTER: each found by a prefix ending in a space or "(").
+TARGET_WORDS = ("ALTER", "CREATE", "DROP", "REINDEX", "LOCK", "VACUUM", "CLUSTER")
+
+
 def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     """What the statement is and touches ("ALTER TABLE on existing table t") when it takes a lock
     that blocks reads or writes of an existing table (for DROP/REINDEX INDEX: of an index not
     created in this file): the DDL that should run under a lock_timeout. CONCURRENTLY forms and VALIDATE CONSTRAINT take locks that do
     not block ordinary traffic, and are left out."""
-    if st.syntax_error:
+    if st.syntax_error or not st.norm.startswith(TARGET_WORDS):
         return None
     return _existing_target(st, ctx)
+
+
+# The other statements _existing_target reads (a loose prefix test: the branches use st.starts).
+_OTHER_TARGETS = ("DROP INDEX", "REINDEX", "LOCK", "VACUUM", "CLUSTER", "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER",
+                  "CREATE CONSTRAINT TRIGGER")
 
 
 @per_statement
@@ -219,6 +244,8 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         if index.concurrently or ctx.is_new(index.key):
             return None
         return f"CREATE INDEX on existing table {index.table}"
+    if not st.norm.startswith(_OTHER_TARGETS):
+        return None  # before `flat`: most statements are none of these, and some are long
     text = flat(st, ctx)
     if st.starts("DROP INDEX", "REINDEX"):
         if _CONCURRENTLY.search(text):
@@ -276,12 +303,13 @@ _INSERT_VALUES = re.compile(r"^(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", re.I)
 _LEADING_COLUMN_LIST = re.compile(r"^ ?\([^)]*\)")
 
 
-_WRITE_WORDS = ("WITH", "UPDATE", "DELETE", "INSERT", "REPLACE", "MERGE", "COPY")
+# dml_write's first words: each verb of _WRITE is followed by a space, and WITH is checked by st.starts.
+WRITE_WORDS = ("WITH", "UPDATE", "DELETE", "INSERT", "REPLACE", "MERGE", "COPY")
 
 
 def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
     """The table an UPDATE/DELETE/INSERT/MERGE/COPY FROM writes to (also behind a WITH)."""
-    if st.syntax_error or not st.norm.startswith(_WRITE_WORDS):
+    if st.syntax_error or not st.norm.startswith(WRITE_WORDS):
         return None
     if st.parsed and st.starts("WITH"):
         from sqlglot import exp
@@ -339,7 +367,8 @@ def cluster_targets(text: str) -> list[str]:
 # -- indexes --------------------------------------------------------------------------------------
 
 
-@rule("index.create-concurrently", keywords=('CREATE',), engines="P", category="LOCK", severity="E", nodes=("*",),
+@rule("index.create-concurrently", keywords=('CREATE',), contains=("INDEX",),
+      engines="P", category="LOCK", severity="E", nodes=("*",),
       summary="`CREATE [UNIQUE] INDEX` without `CONCURRENTLY` on an existing table.",
       why="A plain CREATE INDEX holds a SHARE lock for the whole build: every INSERT, UPDATE and DELETE on "
           "the table waits until the index is built, minutes to hours on a large table.",
@@ -347,7 +376,6 @@ def cluster_targets(text: str) -> list[str]:
               "drop the INVALID index it leaves and retry.",
       example="CREATE INDEX orders_customer_idx ON orders (customer_id);")
 def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    facts(st, ctx)
     index = create_index(st, ctx)
     if index is None or index.concurrently or index.only or ctx.is_new(index.key):
         return
@@ -365,9 +393,9 @@ def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iter
       instead="`DROP INDEX CONCURRENTLY` (one index per statement, outside a transaction).",
       example="DROP INDEX orders_customer_idx;")
 def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    known = facts(st, ctx).indexes
     if st.syntax_error or not st.starts("DROP INDEX") or st.starts("DROP INDEX CONCURRENTLY"):
         return
+    known = facts(st, ctx).indexes
     names = targets(flat(st, ctx), r"^DROP INDEX (?:IF EXISTS )?")
     if names and all(key(n) in known or key(n).rsplit(".", 1)[-1] in known for n in names):
         return  # created earlier in this file
@@ -406,7 +434,9 @@ _UNIQUE = re.compile(r"\bUNIQUE\b", re.I)
 _USING_INDEX = re.compile(r"USING INDEX\b", re.I)
 
 
-@rule("index.unique-data-dependent", keywords=('CREATE', 'ALTER'), engines="PMS", category="LOCK", severity="I", nodes=("*",),
+# Only UNIQUE and PRIMARY KEY (index, constraint or column) fail on duplicates.
+@rule("index.unique-data-dependent", keywords=('CREATE', 'ALTER'), contains=("UNIQUE", "PRIMARY"),
+      engines="PMS", category="LOCK", severity="I", nodes=("*",),
       summary="A new unique index or constraint on an existing table (fails if the table holds duplicates).",
       why="Whether the migration succeeds depends on the data: one duplicate value in production (or NULLs "
           "for a primary key) and it fails there, although it passed on every test database.",
@@ -444,6 +474,7 @@ _REFERENCES = re.compile(r"\bREFERENCES\b", re.I)
 
 
 @rule("statement.add-foreign-key-not-valid", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("FOREIGN", "REFERENCES"),
       summary="`ADD FOREIGN KEY` / `ADD COLUMN … REFERENCES` on an existing table without `NOT VALID`.",
       why="Adding a validated foreign key scans the whole table while holding SHARE ROW EXCLUSIVE locks on both "
           "tables: writes to both stop for the duration of the scan.",
@@ -467,6 +498,7 @@ def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dic
 
 
 @rule("statement.add-check-not-valid", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("CHECK",),
       summary="`ADD CHECK` on an existing table without `NOT VALID`.",
       why="A validated CHECK scans every row under an ACCESS EXCLUSIVE lock: no reads or writes of the table "
           "until the scan ends.",
@@ -485,7 +517,7 @@ _VALIDATE_CONSTRAINT_NAME = re.compile(rf"^VALIDATE CONSTRAINT ({NAME})", re.I)
 
 
 @rule("statement.validate-constraint-separate-transaction", engines="P", category="LOCK", severity="W", strict="E",
-      nodes=(exp.Alter, "command"),
+      nodes=(exp.Alter, "command"), keywords=_ALTER, contains=("VALIDATE",),
       summary="`NOT VALID` and `VALIDATE CONSTRAINT` of the same constraint inside one transaction.",
       why="The point of NOT VALID is to take the strong lock only briefly; validating in the same transaction "
           "keeps that ACCESS EXCLUSIVE lock for the whole validation scan.",
@@ -512,6 +544,7 @@ _SET_NOT_NULL = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", re.I)
 
 
 @rule("statement.disallow-add-not-null", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("SET NOT NULL", "CHECK", "VALIDATE"),
       summary="`ALTER COLUMN … SET NOT NULL` on an existing table, unless a validated "
               "`CHECK (col IS NOT NULL)` precedes it.",
       why="SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock to prove there is no NULL, unless "
@@ -547,6 +580,7 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
 
 
 @rule("constraint.disallow-add-unique", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("UNIQUE",),
       summary="`ADD [CONSTRAINT] UNIQUE (…)` or `ADD COLUMN … UNIQUE` on an existing table.",
       why="Adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock: no reads or writes of "
           "the table for the whole build.",
@@ -572,6 +606,7 @@ _PRIMARY_KEY = re.compile(r"\bPRIMARY KEY\b", re.I)
 
 
 @rule("constraint.add-primary-key-using-index", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("PRIMARY",),
       summary="`ADD PRIMARY KEY (…)` on an existing table (not `USING INDEX`).",
       why="The primary key's index is built under an ACCESS EXCLUSIVE lock, and its implicit SET NOT NULL scans "
           "the table too: the table is unavailable for the whole build.",
@@ -595,6 +630,7 @@ def constraint_add_primary_key_using_index(st: Stmt, ctx: FileContext, payload: 
 
 
 @rule("constraint.disallow-add-exclusion", engines="P", category="LOCK", severity="W", strict="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("EXCLUDE",),
       summary="`ADD EXCLUDE …` on an existing table (an exclusion constraint cannot be added NOT VALID).",
       why="The exclusion constraint's index is built and checked under an ACCESS EXCLUSIVE lock, and there is "
           "no NOT VALID or USING INDEX way around it.",
@@ -676,6 +712,7 @@ def volatile_calls(expression: str) -> list[str]:
 
 
 @rule("column.default-disallow-volatile", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("DEFAULT",),
       summary="`ADD COLUMN … DEFAULT <volatile>` on an existing table (`random()`, `gen_random_uuid()`, "
               "`clock_timestamp()`, `nextval()`, unknown functions). `now()`, `CURRENT_TIMESTAMP`, constants, casts "
               "and `ARRAY[]` are fine.",
@@ -700,6 +737,7 @@ def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) 
 
 
 @rule("statement.disallow-add-column-with-default", engines="P", category="LOCK", severity="off", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("DEFAULT",),
       summary="Any `ADD COLUMN … DEFAULT` on an existing table when the server is older than PostgreSQL 11 "
               "(payload `pg_version`; opting in means an old server, so the default payload is 10).",
       why="Before PostgreSQL 11 every ADD COLUMN with a non-NULL default rewrites the table under an ACCESS "
@@ -726,6 +764,7 @@ _STORED = re.compile(r"\b(?:STORED|PERSISTENT)\b", re.I)
 
 
 @rule("column.disallow-add-stored-generated", engines="PM", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("STORED", "PERSISTENT"),
       summary="`ADD COLUMN … GENERATED ALWAYS AS (…) STORED` on an existing table.",
       why="A stored generated column is computed for every existing row when it is added: PostgreSQL rewrites "
           "the table under an ACCESS EXCLUSIVE lock, MySQL copies it.",
@@ -752,6 +791,7 @@ _AS_IDENTITY = re.compile(r"\bAS IDENTITY\b", re.I)
 
 
 @rule("column.disallow-add-auto-increment", engines="PM", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("AUTO_INCREMENT", "SERIAL", "IDENTITY"),
       summary="`ADD COLUMN` of a `serial`/`bigserial`/identity/`AUTO_INCREMENT` column to an existing table.",
       why="Numbering the existing rows rewrites (PostgreSQL) or copies (MySQL) the whole table under a lock; on "
           "MySQL replicas may number the rows differently.",
@@ -781,6 +821,7 @@ _DETACH_PARTITION = re.compile(rf"^DETACH PARTITION ({NAME})(?: (CONCURRENTLY|FI
 
 
 @rule("table.detach-partition-concurrently", engines="P", category="LOCK", severity="W", strict="E", nodes=(exp.Alter, "command"),
+      keywords=_ALTER, contains=("DETACH",),
       summary="`DETACH PARTITION` without `CONCURRENTLY`.",
       why="A plain DETACH PARTITION takes an ACCESS EXCLUSIVE lock on the partitioned table: every query on "
           "any partition waits.",
@@ -822,25 +863,26 @@ _CHECK = re.compile(r"\bCHECK\b", re.I)
 _ALTER_DOMAIN_ADD = re.compile(rf"^ALTER DOMAIN ({NAME}) ADD\b", re.I)
 
 
-@rule("type.disallow-domain-check", keywords=('CREATE', 'ALTER'), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+@rule("type.disallow-domain-check", keywords=('CREATE', 'ALTER'), contains=("DOMAIN",),
+      engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`CREATE DOMAIN … CHECK` and `ALTER DOMAIN … ADD CONSTRAINT`.",
       why="A domain constraint is checked against every column of every table that uses the domain: adding "
           "one scans them all, and changing it later means rewrites you cannot do online.",
       instead="A plain type with a column-level `CHECK` (which can be added NOT VALID and validated later).",
       example="CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);")
 def type_disallow_domain_check(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    known = facts(st, ctx).types
     if st.syntax_error:
         return
-    text = flat(st, ctx)
     if st.starts("CREATE DOMAIN"):
+        text = flat(st, ctx)
         match = _CREATE_DOMAIN.match(text)
         if match and _CHECK.search(text):
             yield (f"domain {match.group(1)} has a CHECK constraint: every later change of it revalidates every "
                    "column using the domain. Use a plain type with a column-level CHECK instead")
     elif st.starts("ALTER DOMAIN"):
+        text = flat(st, ctx)
         match = _ALTER_DOMAIN_ADD.match(text)
-        if match and key(match.group(1)) not in known and not _NOT_VALID.search(text):
+        if match and key(match.group(1)) not in facts(st, ctx).types and not _NOT_VALID.search(text):
             yield (f"ALTER DOMAIN {match.group(1)} ADD CONSTRAINT checks every column of every table using the "
                    "domain: use a column-level CHECK … NOT VALID and VALIDATE it separately instead")
 
@@ -849,19 +891,19 @@ _ALTER_TYPE_ADD_VALUE = re.compile(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", re.I)
 _BEFORE_OR_AFTER = re.compile(r"\b(?:BEFORE|AFTER)\b", re.I)
 
 
-@rule("type.enum-add-value-ordering", keywords=('ALTER',), engines="P", category="LOCK", severity="I", nodes=("*",),
+@rule("type.enum-add-value-ordering", keywords=('ALTER',), contains=("ADD VALUE",),
+      engines="P", category="LOCK", severity="I", nodes=("*",),
       summary="`ALTER TYPE … ADD VALUE` without `BEFORE`/`AFTER`.",
       why="Enum values sort in declaration order; where the new value lands changes `ORDER BY` and comparisons "
           "on that column, and appending silently may not be what the author meant.",
       instead="State the position: `ADD VALUE 'x' BEFORE 'y'` / `AFTER 'z'`.",
       example="ALTER TYPE order_status ADD VALUE 'refunded';")
 def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    known = facts(st, ctx).types
     if st.syntax_error or not st.starts("ALTER TYPE"):
         return
     text = flat(st, ctx)
     match = _ALTER_TYPE_ADD_VALUE.match(text)
-    if match and key(match.group(1)) not in known and not _BEFORE_OR_AFTER.search(text):
+    if match and key(match.group(1)) not in facts(st, ctx).types and not _BEFORE_OR_AFTER.search(text):
         yield (f"ALTER TYPE {match.group(1)} ADD VALUE appends the value at the end of the enum's sort order: "
                "state its position with BEFORE or AFTER")
 
@@ -870,6 +912,7 @@ def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> I
 
 
 @rule("statement.require-lock-timeout", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+      keywords=TARGET_WORDS,
       summary="DDL on an existing table with no earlier `SET [LOCAL] lock_timeout` in the file (reported once, at "
               "the first such statement).",
       why="A DDL statement waiting for its lock (behind one long query) queues every later query on the table "
@@ -877,49 +920,52 @@ def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> I
       instead="`SET lock_timeout = '2s';` at the top of the file (and retry on timeout), or a role-level "
               "setting for the migration user.",
       example="ALTER TABLE orders ADD COLUMN note text;")
-def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    facts(st, ctx)
+def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
+    # A list or None, not a generator: it is called on most DDL and almost always finds nothing.
     if ctx.lock_timeout_set or ctx.memo.get("statement.require-lock-timeout") or st.syntax_error:
-        return
+        return None
     target = existing_target(st, ctx)
     if target is None:
-        return
+        return None
     ctx.memo["statement.require-lock-timeout"] = True
-    yield (f"{target} runs with no lock_timeout: while it waits for its lock, every query on the table queues "
-           "behind it. Put SET lock_timeout = '2s' at the top of the file (and retry on "
-           "timeout)")
+    return [(f"{target} runs with no lock_timeout: while it waits for its lock, every query on the table queues "
+             "behind it. Put SET lock_timeout = '2s' at the top of the file (and retry on "
+             "timeout)")]
 
 
 _TIMEOUT_SETTING = re.compile(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
 
 
+# Statements it can concern: existing_target's, dml_write's, and SET (which may set the timeout).
 @rule("statement.max-execution-time", engines="PM", category="LOCK", severity="W", nodes=("*",),
+      keywords=(*TARGET_WORDS, *WRITE_WORDS, "SET"),
       severity_by_engine={"mysql": "disabled"},
       summary="No `SET statement_timeout` (PostgreSQL) / `max_execution_time`, `max_statement_time` (MySQL, "
               "MariaDB) before DDL or DML touching an existing table (reported once per file).",
       why="Without a statement timeout a migration that turns out slow keeps its locks for as long as it runs.",
       instead="`SET statement_timeout = '…'` per file (or per role); run long backfills separately.",
       example="UPDATE orders SET status = 'new' WHERE status IS NULL;")
-def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    facts(st, ctx)
-    memo = ctx.memo.setdefault("statement.max-execution-time", {"set": False, "fired": False})
-    if memo["fired"] or st.syntax_error:
-        return
+def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
+    # A list or None, not a generator: it is called on most statements and almost always finds nothing.
+    memo = ctx.memo.get("statement.max-execution-time")
+    if memo is None:
+        memo = ctx.memo["statement.max-execution-time"] = {"set": False, "fired": False}
+    if memo["fired"] or memo["set"] or ctx.statement_timeout_set or st.syntax_error:
+        return None  # (once set, the timeout stays set for the rest of the file)
     if st.starts("SET") and _TIMEOUT_SETTING.search(st.norm):
         memo["set"] = True  # also `SET @@session.max_execution_time`, which the engine does not read
-    if memo["set"] or ctx.statement_timeout_set:
-        return
+        return None
     target = existing_target(st, ctx)
     write = dml_write(st, ctx) if target is None else None
     # DML whose run time grows with the table (not COPY or literal VALUES: bounded by the file itself)
     if write is not None and write.verb != "COPY" and (write.from_query or write.verb not in ("INSERT", "REPLACE")):
         target = None if ctx.is_new(write.key) else f"{write.verb} on existing table {write.table}"
     if target is None:
-        return
+        return None
     memo["fired"] = True
     setting = "max_execution_time (or MariaDB's max_statement_time)" if ctx.dialect == "mysql" else "statement_timeout"
-    yield (f"{target} runs with no {setting}: if it turns out slow it holds its locks for "
-           f"as long as it runs. Set {setting.split(' ')[0]} at the top of the file (or for the migration role)")
+    return [(f"{target} runs with no {setting}: if it turns out slow it holds its locks for "
+             f"as long as it runs. Set {setting.split(' ')[0]} at the top of the file (or for the migration role)")]
 
 
 _TRANSACTION_CONTROL = re.compile(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b")
@@ -929,6 +975,48 @@ _WORD = re.compile(r"[\w$]+")
 _ALONE = re.compile(r"^(?:VALIDATE CONSTRAINT|RENAME|SET SCHEMA|ATTACH PARTITION|DETACH PARTITION)\b", re.I)
 
 
+class _Pending:
+    """The existing tables ALTERed so far that a later ALTER could be merged with (key → count),
+    also by bare name: a --clean dump ALTERs hundreds of tables before the statements that name
+    them, and each of those statements is matched on its words, not on every pending table."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.by_name: dict[str, set[str]] = {}
+
+    def add(self, table: str) -> int:
+        count = self.counts[table] = self.counts.get(table, 0) + 1
+        self.by_name.setdefault(table.rsplit(".", 1)[-1], set()).add(table)
+        return count
+
+    def reset(self, table: str) -> None:
+        if self.counts.pop(table, None) is not None:
+            name = table.rsplit(".", 1)[-1]
+            self.by_name[name].discard(table)
+            if not self.by_name[name]:
+                del self.by_name[name]
+
+    def clear(self) -> None:
+        self.counts.clear()
+        self.by_name.clear()
+
+    def forget_named(self, lowered: str) -> None:
+        """Reset the tables whose bare name is a word of the (lower-cased) statement."""
+        if len(self.by_name) <= 8:
+            # A substring test first: splitting a long statement (an INSERT of many rows) into its
+            # words costs far more than a few `in`, and is rarely needed.
+            names = [n for n in self.by_name if n in lowered]
+            if not names:
+                return
+            words = set(_WORD.findall(lowered))
+            names = [n for n in names if n in words]
+        else:
+            names = list(self.by_name.keys() & set(_WORD.findall(lowered)))
+        for name in names:
+            for table in self.by_name.pop(name):
+                del self.counts[table]
+
+
 @rule("statement.merge-alter-table", engines="PM", category="LOCK", severity="I", nodes=("*",),
       severity_by_engine={"mysql": "warning"},
       summary="Several `ALTER TABLE` of the same existing table in one file (reported on the 2nd and later).",
@@ -936,32 +1024,34 @@ _ALONE = re.compile(r"^(?:VALIDATE CONSTRAINT|RENAME|SET SCHEMA|ATTACH PARTITION
           "ALTER does the work once.",
       instead="One `ALTER TABLE t action1, action2, …`.",
       example="ALTER TABLE orders ADD COLUMN a int; ALTER TABLE orders ADD COLUMN b int;")
-def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     # Counts only the ALTERs that could have been merged: a transaction boundary, another statement
     # naming the table (it may have to come in between: a backfill, an index build, as in the
     # NOT VALID → backfill → VALIDATE → SET NOT NULL recipe) or an ALTER action that cannot share a
-    # statement (VALIDATE, RENAME, partitions) resets the table's count.
-    seen: dict[str, int] = ctx.memo.setdefault("statement.merge-alter-table", {})
+    # statement (VALIDATE, RENAME, partitions) resets the table's count. Called on every statement
+    # (a list or None, not a generator: most statements return at once).
+    pending = ctx.memo.get("statement.merge-alter-table")
+    if pending is None:
+        pending = ctx.memo["statement.merge-alter-table"] = _Pending()
     if st.syntax_error:
-        return
+        return None
+    if not pending.counts and not st.norm.startswith("ALTER "):
+        return None  # nothing to reset, and only an ALTER TABLE counts
     if _TRANSACTION_CONTROL.match(st.norm):
-        seen.clear()
-        return
+        pending.clear()
+        return None
     alter = alter_table(st, ctx)
     if alter is None:
         if not st.starts("SET", "RESET", "COMMENT"):
-            words = set(_WORD.findall(st.norm.lower()))
-            for table in [t for t in seen if t.rsplit(".", 1)[-1] in words]:
-                del seen[table]  # it may be what the later ALTER depends on (a backfill, an index)
-        return
+            pending.forget_named(st.norm.lower())  # it may be what the later ALTER depends on
+        return None
     if ctx.is_new(alter.key):
-        return
+        return None
     if ctx.dialect == "postgres" and any(_ALONE.match(a) for a in alter.actions):
-        seen.pop(alter.key, None)  # these cannot share an ALTER with other actions
-        return
-    count = seen.get(alter.key, 0) + 1
-    seen[alter.key] = count
-    if count > 1:
-        copy = " and may copy the table again" if ctx.dialect == "mysql" else ""
-        yield (f"ALTER TABLE {alter.table} follows another ALTER of the same table that it could be merged with: "
-               f"each takes its own lock{copy}. Merge the actions into one ALTER TABLE {alter.table} …, …")
+        pending.reset(alter.key)  # these cannot share an ALTER with other actions
+        return None
+    if pending.add(alter.key) == 1:
+        return None
+    copy = " and may copy the table again" if ctx.dialect == "mysql" else ""
+    return [(f"ALTER TABLE {alter.table} follows another ALTER of the same table that it could be merged with: "
+             f"each takes its own lock{copy}. Merge the actions into one ALTER TABLE {alter.table} …, …")]

@@ -14,10 +14,20 @@ from collections.abc import Iterator
 
 from reviews.engine.model import FileContext, Stmt, per_statement
 from reviews.engine.registry import Hit, rule
-from reviews.rules.locking import NAME, added_columns, alter_table, create_index, dml_write, flat, targets
+from reviews.rules.locking import (
+    NAME,
+    WRITE_WORDS,
+    added_columns,
+    alter_table,
+    create_index,
+    dml_write,
+    flat,
+    targets,
+)
 
 _BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! ATOMIC\b)")
 _END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b")
+_TX_WORDS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")  # what `begins` and `ends` can match
 
 
 def begins(st: Stmt) -> bool:
@@ -44,9 +54,17 @@ _REINDEX_DATABASE_OR_SYSTEM = re.compile(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SY
 
 def non_transactional(st: Stmt, ctx: FileContext) -> str | None:
     """What a statement is, when PostgreSQL refuses to run it inside a transaction block."""
-    if st.syntax_error or not st.norm.startswith(("CREATE", "DROP", "REINDEX", "ALTER", "VACUUM")):
+    norm = st.norm
+    if st.syntax_error or not norm.startswith(("CREATE", "DROP", "REINDEX", "ALTER", "VACUUM")):
         return None
+    if "CONCURRENTLY" not in norm and not norm.startswith(_NON_TRANSACTIONAL_STARTS):
+        return None  # most DDL: no regex for it
     return _non_transactional(st, ctx)
+
+
+# Each answer of _non_transactional but the CONCURRENTLY forms starts with one of these.
+_NON_TRANSACTIONAL_STARTS = ("REINDEX", "VACUUM", "CREATE DATABASE", "DROP DATABASE", "CREATE TABLESPACE",
+                             "DROP TABLESPACE", "ALTER SYSTEM", "ALTER DATABASE")
 
 
 @per_statement
@@ -86,7 +104,13 @@ def _non_transactional(st: Stmt, ctx: FileContext) -> str | None:
       example="BEGIN; CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id); COMMIT;",
       payload={"assume_in_transaction": False},
       schema={"properties": {"assume_in_transaction": {"type": "boolean"}}})
-def statement_concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+    if not ctx.in_transaction and not payload.get("assume_in_transaction"):
+        return None  # it can only fire in a transaction (the "ended" mark counts only with the payload)
+    return _concurrently_in_transaction(st, ctx, payload)
+
+
+def _concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     memo = ctx.memo.setdefault("statement.concurrently-in-transaction", {"ended": False})
     if ends(st):
         memo["ended"] = True  # with assume_in_transaction: the tool's transaction is over
@@ -113,18 +137,21 @@ def statement_concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: d
       instead="Isolate it in a file of its own (SET statements before it are fine) and mark that file "
               "non-transactional in the migration tool.",
       example="CREATE TABLE a (id bigint); CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
-def statement_non_transactional(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    memo = ctx.memo.setdefault("statement.non-transactional", {"only_settings": True})
+def statement_non_transactional(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
+    # Called on every statement, to know whether only SET/RESET statements came before this one.
+    memo = ctx.memo.get("statement.non-transactional")
+    if memo is None:
+        memo = ctx.memo["statement.non-transactional"] = {"only_settings": True}
     only_settings_before = memo["only_settings"]
-    if not st.starts("SET", "RESET"):
+    if only_settings_before and not st.starts("SET", "RESET"):
         memo["only_settings"] = False
+    if ctx.in_transaction or ctx.statement_count == 1:
+        return None  # inside BEGIN … COMMIT it is statement.concurrently-in-transaction; or alone in its file
     what = non_transactional(st, ctx)
-    if what is None or ctx.in_transaction:  # inside BEGIN … COMMIT it is statement.concurrently-in-transaction
-        return
-    if ctx.statement_count == 1 or (only_settings_before and st.index == ctx.statement_count - 1):
-        return  # already alone in its file
-    yield (f"{what} cannot run in a transaction block, and this file has other statements: isolate it in a file "
-           "of its own and mark that file non-transactional in the migration tool")
+    if what is None or (only_settings_before and st.index == ctx.statement_count - 1):
+        return None  # already alone in its file (after its settings)
+    return [(f"{what} cannot run in a transaction block, and this file has other statements: isolate it in a file "
+             "of its own and mark that file non-transactional in the migration tool")]
 
 
 @rule("statement.transaction-nesting", engines="PMS", category="TX", severity="W", nodes=("*",),
@@ -134,9 +161,13 @@ def statement_non_transactional(st: Stmt, ctx: FileContext, payload: dict) -> It
           "file does not do what its structure says.",
       instead="Remove the extra BEGIN/COMMIT, or split the file.",
       example="BEGIN; ALTER TABLE orders ADD COLUMN note text; BEGIN; COMMIT;")
-def statement_transaction_nesting(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if st.syntax_error:
-        return
+def statement_transaction_nesting(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+    if st.syntax_error or not st.norm.startswith(_TX_WORDS):
+        return None  # neither begins nor ends a transaction
+    return _transaction_nesting(st, ctx)
+
+
+def _transaction_nesting(st: Stmt, ctx: FileContext) -> Iterator[str]:
     if begins(st) and ctx.in_transaction:
         effect = {"postgres": "PostgreSQL ignores it with a warning",
                   "mysql": "MySQL silently commits the open transaction first",
@@ -237,9 +268,13 @@ def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[str]:
           "that already ran (relation already exists / does not exist).",
       instead="Add `IF NOT EXISTS` / `IF EXISTS` so that the file can be re-run after a partial failure.",
       example="CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
-def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
     if st.syntax_error or ctx.in_transaction or not (ctx.has_concurrently or ctx.has_mid_file_commit):
-        return  # inside BEGIN … COMMIT a failure rolls everything back: the retry starts clean
+        return None  # inside BEGIN … COMMIT a failure rolls everything back: the retry starts clean
+    return _prefer_robust_stmts(st, ctx)
+
+
+def _prefer_robust_stmts(st: Stmt, ctx: FileContext) -> Iterator[str]:
     why = ("uses CONCURRENTLY" if ctx.has_concurrently else "commits mid-file")
     for problem in _missing_guards(st, ctx):
         yield (f"{problem}: this file {why}, so it cannot run in one transaction and a retry after a partial "
@@ -255,7 +290,9 @@ def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> 
       payload={"max_statements": 50},
       schema={"properties": {"max_statements": {"type": "integer", "minimum": 1}}})
 def statement_maximum_statements_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    memo = ctx.memo.setdefault("statement.maximum-statements-in-transaction", {"count": 0})
+    memo = ctx.memo.get("statement.maximum-statements-in-transaction")
+    if memo is None:
+        memo = ctx.memo["statement.maximum-statements-in-transaction"] = {"count": 0}
     if not ctx.in_transaction or begins(st) or ends(st):
         memo["count"] = 0
         return
@@ -266,7 +303,7 @@ def statement_maximum_statements_in_transaction(st: Stmt, ctx: FileContext, payl
                "(this is the first one over): split it into several transactions or files")
 
 
-@rule("statement.disallow-mix-in-ddl", engines="PMS", category="TX", severity="W", strict="E", nodes=("*",),
+@rule("statement.disallow-mix-in-ddl", keywords=WRITE_WORDS, engines="PMS", category="TX", severity="W", strict="E", nodes=("*",),
       summary="`UPDATE`/`DELETE`/`INSERT … SELECT`/`COPY` into an existing table in a file that also alters "
               "existing tables (not: seeding a table created in the file, literal `INSERT … VALUES`, SQLite "
               "rebuild copies).",

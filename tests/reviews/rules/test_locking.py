@@ -143,6 +143,39 @@ def test_merge_alter_table_near_misses(dialect):
                      "ALTER TABLE t ALTER COLUMN b SET NOT NULL;", dialect, "statement.merge-alter-table")
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_merge_alter_table_with_many_tables_pending(dialect):
+    # more than a few tables waiting (as in a --clean dump): a statement naming one resets only that one,
+    # by whole word (schema-qualified or not), and a transaction boundary resets them all
+    tables = [f"t{i}" for i in range(12)]
+    first = "".join(f"ALTER TABLE public.{t} ADD COLUMN a int;\n" for t in tables)
+    again = "".join(f"ALTER TABLE public.{t} ADD COLUMN b int;\n" for t in tables)
+    sql = first + "UPDATE t3 SET a = 1;\nDELETE FROM t10x;\n" + again
+    found = findings(sql, dialect, "statement.merge-alter-table")
+    assert [f.statement.split()[2] for f in found] == [f"public.{t}" for t in tables if t != "t3"]
+    assert not flags(first + "COMMIT;\n" + again, dialect, "statement.merge-alter-table")
+
+
+def test_lock_rules_gated_on_their_words_still_see_them_anywhere():
+    # the words the ALTER TABLE rules are gated on, in lower case, after newlines and comments
+    sql = ("alter table t\n  add constraint c\n  foreign key (a) /* x */ references u (id);\n"
+           "alter table t add column n int default\n random();\n"
+           "alter table t alter column b set not null;")
+    assert flags(sql, "postgres", "statement.add-foreign-key-not-valid")
+    assert flags(sql, "postgres", "column.default-disallow-volatile")
+    assert flags(sql, "postgres", "statement.disallow-add-not-null")
+    assert flags("alter type mood add value 'x';", "postgres", "type.enum-add-value-ordering")
+    assert flags("create domain d as int check (value > 0);", "postgres", "type.disallow-domain-check")
+    assert flags("alter table t detach partition p;", "postgres", "table.detach-partition-concurrently")
+    assert flags("alter table t add column id bigserial;", "postgres", "column.disallow-add-auto-increment")
+    assert flags("alter table t add column x int generated always as (a * 2) stored;", "postgres",
+                 "column.disallow-add-stored-generated")
+    # a later SET NOT NULL is proven by a CHECK added NOT VALID and validated (learnt without a finding)
+    proven = ("ALTER TABLE t ADD CONSTRAINT c CHECK (b IS NOT NULL) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT c;\n"
+              "ALTER TABLE t ALTER COLUMN b SET NOT NULL;")
+    assert not flags(proven, "postgres", "statement.disallow-add-not-null")
+
+
 def test_validate_needs_its_own_transaction():
     sql = ("BEGIN;\nALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a > 0) NOT VALID;\n"
            "ALTER TABLE t VALIDATE CONSTRAINT t_a_pos;\nCOMMIT;")

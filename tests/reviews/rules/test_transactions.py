@@ -47,6 +47,21 @@ def test_non_transactional_statement_alone_is_fine():
                      "statement.non-transactional")
 
 
+@pytest.mark.parametrize("statement", ["CREATE DATABASE shop", "DROP DATABASE shop", "CREATE TABLESPACE fast LOCATION '/x'",
+                                       "drop tablespace fast", "ALTER SYSTEM SET work_mem = '64MB'",
+                                       "ALTER DATABASE shop SET TABLESPACE fast", "REINDEX DATABASE shop",
+                                       "REINDEX (VERBOSE) SYSTEM shop", "vacuum", "VACUUM (ANALYZE) t",
+                                       "DROP INDEX CONCURRENTLY t_a_idx",
+                                       "alter table t\n  detach partition t_2019 concurrently"])
+def test_each_non_transactional_statement_among_others(statement):
+    # after settings, but not the last statement: not alone in its file
+    sql = f"SET lock_timeout = '2s';\n{statement};\nSELECT 1;"
+    [found] = findings(sql, "postgres", "statement.non-transactional")
+    assert found.line == 2
+    assert not flags(f"SET lock_timeout = '2s';\nRESET work_mem;\n{statement};", "postgres",
+                     "statement.non-transactional")
+
+
 @pytest.mark.parametrize("dialect", ALL)
 def test_begin_inside_an_open_transaction(dialect):
     [found] = findings("BEGIN;\nCREATE TABLE a (id int);\nBEGIN;\nCOMMIT;", dialect, "statement.transaction-nesting")
