@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
 from sqlglot import exp
 
 from reviews.engine.model import Stmt, name_of
 
+_PARENS_AND_COMMAS = re.compile(r"[(),]")
+_PARENS = re.compile(r"[()]")
+# A parenthesized group nested at most three deep (possessive: no backtracking): the matching
+# parenthesis in one C-level match for what CREATE TABLE bodies hold, `(a int(11), KEY (b(10)))`.
+_SHALLOW_GROUP = re.compile(r"\((?:[^()]++|\((?:[^()]++|\([^()]*+\))*+\))*+\)")
+
+
+# An item of a comma-separated list: anything but commas and parentheses, and groups nested at
+# most three deep (possessive: no backtracking). A text that is a list of such items splits with
+# one C-level scan; any other (deeper, unbalanced) is walked parenthesis by parenthesis.
+_ITEM = r"(?:[^(),]++|\((?:[^()]++|\((?:[^()]++|\([^()]*+\))*+\))*+\))*+"
+_ITEMS = re.compile(_ITEM)
+_LIST_OF_ITEMS = re.compile(rf"{_ITEM}(?:,{_ITEM})*+")
+
 
 def split_top(text: str) -> list[str]:
     """Split at the commas outside parentheses (on text whose strings are already blanked)."""
+    if "(" not in text and ")" not in text:  # the common case: no depth to track
+        return [p for p in (part.strip() for part in text.split(",")) if p]
+    if _LIST_OF_ITEMS.fullmatch(text):
+        return [p for p in (part.strip() for part in _ITEMS.findall(text)) if p]
+    # Only the parentheses and commas matter: visit those, not every character.
     parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
+    for match in _PARENS_AND_COMMAS.finditer(text):
+        char = match.group()
         if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
-        elif char == "," and depth == 0:
+        elif depth == 0:
+            index = match.start()
             parts.append(text[start:index].strip())
             start = index + 1
     parts.append(text[start:].strip())
@@ -24,15 +50,100 @@ def split_top(text: str) -> list[str]:
 
 def paren_group(text: str) -> tuple[str, str]:
     """For text starting with '(': (inside the matching parentheses, what follows)."""
+    close = text.find(")")
+    if close > 0 and text[0] == "(" and text.find("(", 1, close) < 0:  # no nesting: `(11) NOT NULL …`
+        return text[1:close], text[close + 1:].strip()
+    if group := _SHALLOW_GROUP.match(text):
+        end = group.end()
+        return text[1:end - 1], text[end:].strip()
     depth = 0
-    for index, char in enumerate(text):
-        if char == "(":
+    for match in _PARENS.finditer(text):
+        if match.group() == "(":
             depth += 1
-        elif char == ")":
+        else:
             depth -= 1
             if depth == 0:
+                index = match.start()
                 return text[1:index], text[index + 1:].strip()
     return text[1:], ""
+
+
+_DASHES_NOT_A_COMMENT = re.compile(r"--\S")
+
+
+def norm_may_hide(st: Stmt) -> bool:
+    """Whether st.norm may have lost text that sqlglot reads. st.norm blanks strings and comments
+    as PostgreSQL writes them, so a backslash escape, a `$` (dollar quote, or a `$` in a name), a
+    MySQL `#` comment or `"…"` string, a quote inside a quoted name, MySQL's `--x` (no comment
+    there) or a nested comment can start or end a "string" where sqlglot sees none. Without any of
+    those, a word missing from st.norm is missing from the tree too. (Kept in st.memo.)"""
+    found = st.memo.get(norm_may_hide)
+    if found is None:
+        found = st.memo[norm_may_hide] = _may_hide(st.text)
+    return found
+
+
+def _may_hide(text: str) -> bool:
+    if "\\" in text or "$" in text or "#" in text or '"' in text or "`" in text or "[" in text:
+        return True
+    if "--" in text and _DASHES_NOT_A_COMMENT.search(text):
+        return True
+    first = text.find("/*")
+    return first >= 0 and text.find("/*", first + 2) >= 0
+
+
+def _upper_text(st: Stmt) -> str:
+    """The statement's text upper-cased (once per statement), for word tests that cannot trust st.norm."""
+    found = st.memo.get(_upper_text)
+    if found is None:
+        found = st.memo[_upper_text] = st.text.upper()
+    return found
+
+
+def mentions(st: Stmt, *words: str) -> bool:
+    """Whether one of the (upper-case, single) words may be in the statement as sqlglot reads it:
+    in st.norm, or anywhere in the text when st.norm may have lost some. Never a false no: a rule
+    that reads the tree for what only those words can write may return early on a no."""
+    norm = st.norm
+    for word in words:
+        if word in norm:
+            return True
+    if not norm_may_hide(st):
+        return False
+    text = _upper_text(st)
+    for word in words:
+        if word in text:
+            return True
+    return False
+
+
+def may_change_columns(st: Stmt) -> bool:
+    """Whether an ALTER statement may hold ALTER [COLUMN] … or MODIFY/CHANGE actions (sqlglot's
+    AlterColumn and ModifyColumn): a second ALTER, or MODIFY or CHANGE. Never a false no. (Kept in
+    st.memo: several rules ask.)"""
+    found = st.memo.get(may_change_columns)
+    if found is None:
+        if st.norm.find("ALTER", 1) >= 0 or mentions(st, "MODIFY", "CHANGE"):
+            found = True
+        else:
+            found = norm_may_hide(st) and _upper_text(st).find("ALTER", 1) >= 0
+        st.memo[may_change_columns] = found
+    return found
+
+
+def only_if(test: Callable[[Stmt], bool]) -> Callable:
+    """Decorate a check (under @rule) to run only on the statements that pass `test`, a cheap text
+    test that is never a false no; on the others it returns None at once, without building the
+    check's generator (most ALTER statements meet a dozen checks that find nothing)."""
+
+    def decorate(check: Callable) -> Callable:
+        @functools.wraps(check)
+        def gated(st: Stmt, ctx: Any, payload: dict) -> Any:
+            return check(st, ctx, payload) if test(st) else None
+
+        return gated
+
+    return decorate
 
 
 def position(st: Stmt, offset: int) -> dict:
@@ -56,11 +167,18 @@ def bare(name: str) -> str:
     return name.strip().strip('"`[]').rsplit(".", 1)[-1].strip('"`[]').lower()
 
 
+_UNSET = object()
+
+
 def alter_table(st: Stmt) -> str | None:
-    """The table of an `ALTER TABLE` with a tree, else None."""
-    if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
-        return name_of(st.ast.this)
-    return None
+    """The table of an `ALTER TABLE` with a tree, else None. Kept in st.memo: a dozen rules ask."""
+    found = st.memo.get(alter_table, _UNSET)
+    if found is _UNSET:
+        found = None
+        if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
+            found = name_of(st.ast.this)
+        st.memo[alter_table] = found
+    return found
 
 
 def actions(st: Stmt, kind: type) -> list:

@@ -8,12 +8,19 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of
+from reviews.engine.model import FileContext, Stmt, name_of, sqlglot_dialect
 from reviews.engine.registry import Hit, rule
-from reviews.rules.common import actions, alter_table, at, bare
+from reviews.rules.common import actions, alter_table, at, bare, may_change_columns, mentions, only_if
 
 _SQLGLOT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 _ALTER_TABLE = r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)"
+_ALTER_TABLE_REST = re.compile(_ALTER_TABLE + r" (.*)$")
+_RENAME_TABLE = re.compile(r"^RENAME TABLES? ")
+_MYSQL_RENAME_CLAUSE = re.compile(r"(?:^|,\s*)RENAME (?:TO |AS )?(?!(?:COLUMN|INDEX|KEY) )([^\s,]+)")
+_RENAME_TO = re.compile(r"RENAME TO (\S+)")
+_CREATE_VIEW = re.compile(r"^CREATE (?:OR REPLACE )?(?:ALGORITHM ?= ?\S+ )?(?:DEFINER ?= ?\S+ )?(?:SQL SECURITY \S+ )?"
+                          r"(?:TEMP |TEMPORARY )?VIEW (?:IF NOT EXISTS )?([^\s(]+)")
+_CREATE_TABLE = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)")
 
 
 # -- renames ------------------------------------------------------------------------------------------
@@ -23,30 +30,31 @@ def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str]]:
     """(old, new) table names renamed by the statement. Read from the tokens: sqlglot misreads
     PostgreSQL/SQLite `RENAME col TO x` as a table rename and keeps MySQL `RENAME TABLE` a Command."""
     norm = st.norm
-    if dialect == "mysql" and re.match(r"^RENAME TABLES? ", norm):
+    if "RENAME" not in norm:
+        return []  # (every form below is read from st.norm and has the word)
+    if dialect == "mysql" and _RENAME_TABLE.match(norm):
         pairs = norm.split(" ", 2)[2].split(",")
         return [(bare(p.split(" TO ")[0]), bare(p.split(" TO ")[1])) for p in pairs if " TO " in p]
-    match = re.match(_ALTER_TABLE + r" (.*)$", norm)
+    match = _ALTER_TABLE_REST.match(norm)
     if not match:
         return []
     table, rest = bare(match.group(1)), match.group(2)
     if isinstance(st.ast, exp.Alter) and st.ast.this is not None:
         table = name_of(st.ast.this)
     if dialect == "mysql":
-        found = re.search(r"(?:^|,\s*)RENAME (?:TO |AS )?(?!(?:COLUMN|INDEX|KEY) )([^\s,]+)", rest)
+        found = _MYSQL_RENAME_CLAUSE.search(rest)
     else:
-        found = re.fullmatch(r"RENAME TO (\S+)", rest)
+        found = _RENAME_TO.fullmatch(rest)
     return [(table, bare(found.group(1)))] if found else []
 
 
 def _creates_view(st: Stmt, name: str) -> bool:
-    match = re.match(r"^CREATE (?:OR REPLACE )?(?:ALGORITHM ?= ?\S+ )?(?:DEFINER ?= ?\S+ )?(?:SQL SECURITY \S+ )?"
-                     r"(?:TEMP |TEMPORARY )?VIEW (?:IF NOT EXISTS )?([^\s(]+)", st.norm)
+    match = _CREATE_VIEW.match(st.norm)
     return bool(match) and bare(match.group(1)) == name
 
 
 def _creates_table(st: Stmt, name: str) -> bool:
-    match = re.match(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)", st.norm)
+    match = _CREATE_TABLE.match(st.norm)
     return bool(match) and bare(match.group(1)) == name
 
 
@@ -59,14 +67,22 @@ def _creates_table(st: Stmt, name: str) -> bool:
       instead="Map the new ORM model to the old table name; or copy to the new table (expand/contract); or leave "
               "a compatibility view under the old name (`CREATE VIEW <old> AS SELECT * FROM <new>`).",
       example="ALTER TABLE customers RENAME TO clients;")
-def table_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
+def table_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit] | None:
     # Whether a compatibility view follows is known only at the next statement, so a rename is
     # reported there (located at the rename), or at once when it is the file's last statement.
     memo = ctx.memo.setdefault("table.disallow-rename", {"pending": []})
-    pending, memo["pending"] = memo["pending"], []
-    for old, message, where in pending:
-        if not (_creates_view(st, old) or (ctx.dialect == "sqlite" and _creates_table(st, old))):
-            yield Hit(message, **where)
+    if not memo["pending"] and "RENAME" not in st.norm:
+        return None  # the common case, without building a generator (it runs on every statement)
+    return _table_rename_hits(st, ctx, memo)
+
+
+def _table_rename_hits(st: Stmt, ctx: FileContext, memo: dict) -> Iterator[str | Hit]:
+    pending = memo["pending"]
+    if pending:
+        memo["pending"] = []
+        for old, message, where in pending:
+            if not (_creates_view(st, old) or (ctx.dialect == "sqlite" and _creates_table(st, old))):
+                yield Hit(message, **where)
     for old, new in _table_renames(st, ctx.dialect):
         if ctx.is_new(old):  # created in this file (includes the last step of a SQLite rebuild)
             continue
@@ -78,13 +94,19 @@ def table_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator
             memo["pending"].append((old, message, {"statement": st.statement}))
 
 
+_RENAME_COLUMN_TOKENS = re.compile(r"RENAME (?!TO |CONSTRAINT )(?:COLUMN )?(\S+) TO (\S+)")
+_RENAME_COLUMNS = re.compile(r"\bRENAME COLUMN (\S+) TO ([^\s,]+)")
+
+
 @rule("column.disallow-rename", engines="PMS", category="BC", severity="W", nodes=(exp.Alter, "command"),
+      keywords=("ALTER",),
       summary="`RENAME COLUMN` (also PostgreSQL/SQLite `RENAME col TO x`), MySQL `CHANGE old new`.",
       why="Code still running during the rollout reads and writes the old column name and fails until every "
           "instance runs the new code.",
       instead="Map the new ORM field to the old column name (`db_column`); or add the new column, dual-write, "
               "backfill, and drop the old one later.",
       example="ALTER TABLE users RENAME COLUMN email TO email_address;")
+@only_if(lambda st: mentions(st, "RENAME", "CHANGE"))  # RENAME [COLUMN] …, MySQL CHANGE old new
 def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     def message(table: str, old: str, new: str) -> str:
         return (f"renaming column {table}.{old} to {new} breaks the code still using {old}: map the new field to the "
@@ -103,19 +125,24 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         if ctx.dialect == "mysql" or not actions(st, exp.AlterRename):
             return
     # The tokens: PostgreSQL/SQLite `RENAME col TO x` (misread as a table rename), and Commands.
-    match = re.match(_ALTER_TABLE + r" (.*)$", st.norm)
+    match = _ALTER_TABLE_REST.match(st.norm)
     if not match or ctx.is_new(bare(match.group(1))):
         return
     table, rest = bare(match.group(1)), match.group(2)
-    found = re.fullmatch(r"RENAME (?!TO |CONSTRAINT )(?:COLUMN )?(\S+) TO (\S+)", rest)
+    found = _RENAME_COLUMN_TOKENS.fullmatch(rest)
     if ctx.dialect != "mysql" and found:
         yield Hit(message(table, bare(found.group(1)), bare(found.group(2))))
     elif st.ast is None or isinstance(st.ast, exp.Command):
-        for old, new in re.findall(r"\bRENAME COLUMN (\S+) TO ([^\s,]+)", rest):
+        for old, new in _RENAME_COLUMNS.findall(rest):
             yield Hit(message(table, bare(old), bare(new)))
 
 
+_CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)")
+_RENAME_SCHEMA = re.compile(r"^ALTER SCHEMA (\S+) RENAME TO (\S+)")
+
+
 @rule("schema.disallow-rename", engines="P", category="BC", severity="W", nodes=("command", exp.Create),
+      keywords=("CREATE", "ALTER"), contains=("SCHEMA",),  # it reads CREATE SCHEMA and ALTER SCHEMA only
       summary="`ALTER SCHEMA … RENAME TO`.",
       why="Every query that names the schema, and every search_path that lists it, stops finding its objects.",
       instead="Create the new schema and move objects over while both names work (dual write), then retire the "
@@ -123,15 +150,21 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
       example="ALTER SCHEMA billing RENAME TO invoicing;")
 def schema_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     created = ctx.memo.setdefault("schema.disallow-rename", set())
-    if match := re.match(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)", st.norm):
+    if match := _CREATE_SCHEMA.match(st.norm):
         created.add(bare(match.group(1)))
-    elif (match := re.match(r"^ALTER SCHEMA (\S+) RENAME TO (\S+)", st.norm)) and bare(match.group(1)) not in created:
+    elif (match := _RENAME_SCHEMA.match(st.norm)) and bare(match.group(1)) not in created:
         old, new = bare(match.group(1)), bare(match.group(2))
         yield (f"renaming schema {old} to {new} breaks every query and search_path naming {old}: create the new "
                "schema and move objects over while both work, then retire the old one")
 
 
+_CREATE_ENUM = re.compile(r"^CREATE TYPE (\S+) AS ENUM\b")
+_RENAME_ENUM_VALUE = re.compile(r"^ALTER TYPE (\S+) RENAME VALUE\b")
+
+
 @rule("type.disallow-rename-enum-value", engines="P", category="BC", severity="W", nodes=("command", exp.Create),
+      # it reads CREATE TYPE … AS ENUM and ALTER TYPE … RENAME VALUE only
+      keywords=("CREATE", "ALTER"), contains=("ENUM", "RENAME VALUE"),
       summary="`ALTER TYPE … RENAME VALUE`.",
       why="Code still running writes and compares the old label; its INSERTs fail and its filters silently "
           "match nothing.",
@@ -139,9 +172,9 @@ def schema_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
       example="ALTER TYPE order_status RENAME VALUE 'shipped' TO 'sent';")
 def type_disallow_rename_enum_value(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     created = ctx.memo.setdefault("type.disallow-rename-enum-value", set())
-    if match := re.match(r"^CREATE TYPE (\S+) AS ENUM\b", st.norm):
+    if match := _CREATE_ENUM.match(st.norm):
         created.add(bare(match.group(1)))
-    elif (match := re.match(r"^ALTER TYPE (\S+) RENAME VALUE\b", st.norm)) and bare(match.group(1)) not in created:
+    elif (match := _RENAME_ENUM_VALUE.match(st.norm)) and bare(match.group(1)) not in created:
         values = re.findall(r"'((?:[^']|'')*)'", st.text)
         what = f" {values[0]!r} to {values[1]!r}" if len(values) >= 2 else ""
         yield (f"renaming a value of enum {bare(match.group(1))}{what} breaks the code still writing the old "
@@ -152,7 +185,8 @@ def type_disallow_rename_enum_value(st: Stmt, ctx: FileContext, payload: dict) -
 
 
 def _type_sql(kind: exp.Expression, dialect: str) -> str:
-    return kind.sql(dialect=_SQLGLOT[dialect]).upper()
+    # The Dialect object, not its name: a name costs a registry lookup and settings per call.
+    return kind.sql(dialect=sqlglot_dialect(_SQLGLOT[dialect])).upper()
 
 
 def _harmless_pg_change(old: str | None, new: str) -> bool:
@@ -179,6 +213,7 @@ def _harmless_pg_change(old: str | None, new: str) -> bool:
       instead="Add a new column of the new type, dual-write, backfill in batches, switch reads, then drop the old "
               "column.",
       example="ALTER TABLE orders ALTER COLUMN amount TYPE numeric(12, 2);")
+@only_if(may_change_columns)  # ALTER [COLUMN] … TYPE, MODIFY, CHANGE
 def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     table = alter_table(st)
     if table is None:
@@ -202,9 +237,8 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         if kind is None or ctx.is_new(table):
             continue
         old = name_of(action.args.get("rename_from") or action.this)
-        new = _type_sql(kind, ctx.dialect)
         known = (ctx.column_types.get((table, old)) or "").upper() or None
-        if known == new:
+        if known is not None and known == _type_sql(kind, ctx.dialect):  # (rendered only to compare)
             continue
         verb = "CHANGE" if action.args.get("rename_from") else "MODIFY"
         yield Hit(f"{verb} {table}.{old} restates its type, so MySQL copies the whole table (blocking writes) "
@@ -218,6 +252,7 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
           "silently dropped, and a rename hides among the other changes.",
       instead="Use `MODIFY` to redefine a column and `RENAME COLUMN` to rename it.",
       example="ALTER TABLE users CHANGE email email varchar(320) NOT NULL;")
+@only_if(lambda st: mentions(st, "CHANGE"))  # sqlglot reads `rename_from` from CHANGE only
 def column_disallow_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     table = alter_table(st)
     if table is None or ctx.is_new(table):
@@ -235,6 +270,7 @@ def column_disallow_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
           "column list) changes behaviour.",
       instead="Leave the column where it is; list columns explicitly in queries.",
       example="ALTER TABLE users MODIFY email varchar(320) AFTER id;")
+@only_if(lambda st: mentions(st, "MODIFY", "CHANGE"))  # (sqlglot's ModifyColumn)
 def column_disallow_changing_order(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     table = alter_table(st)
     if table is None or ctx.is_new(table):
@@ -283,6 +319,7 @@ def _filled_by_database(definition: exp.ColumnDef) -> bool:
           "strict mode.",
       instead="Add the column nullable, backfill it, then add NOT NULL; or give it a constant DEFAULT.",
       example="ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;")
+@only_if(lambda st: mentions(st, "NULL"))  # no NOT NULL, nothing to find
 def column_add_not_null_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     table = alter_table(st)
     if table is None or (ctx.is_new(table) and ctx.dialect != "sqlite"):
@@ -312,23 +349,30 @@ _NO_LITERAL_DEFAULT = {"BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB", "TEXT", "TI
       why="Every INSERT must then name the column; code written before the column existed fails in strict mode.",
       instead="Give every NOT NULL column a DEFAULT.",
       example="CREATE TABLE users (id bigint PRIMARY KEY, email varchar(320) NOT NULL);")
+@only_if(lambda st: mentions(st, "NULL"))  # no NOT NULL, nothing to find
 def column_set_default_for_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    schema = None
     if isinstance(st.ast, exp.Create):
         if str(st.ast.args.get("kind") or "").upper() != "TABLE" or not isinstance(st.ast.this, exp.Schema):
             return
-        definitions = [e for e in st.ast.this.expressions if isinstance(e, exp.ColumnDef)]
-        keys = {name_of(c) for pk in st.ast.this.find_all(exp.PrimaryKey) for c in pk.find_all(exp.Identifier)}
+        schema = st.ast.this
+        definitions = [e for e in schema.expressions if isinstance(e, exp.ColumnDef)]
     elif alter_table(st) is not None:
         definitions = actions(st, exp.ColumnDef) + [m.this for m in actions(st, exp.ModifyColumn)]
-        keys = set()
     else:
         return
+    keys: set[str] | None = None
     for definition in definitions:
         kind = definition.args.get("kind")
         base = kind.this.name if isinstance(kind, exp.DataType) else ""
         if (not _not_null(definition) or _has_default(definition) or _filled_by_database(definition)
-                or name_of(definition) in keys or base in _NO_LITERAL_DEFAULT
+                or base in _NO_LITERAL_DEFAULT
                 or any(isinstance(c, exp.PrimaryKeyColumnConstraint) for c in _constraints(definition))):
+            continue
+        if keys is None:  # the PRIMARY KEY columns: a walk over the table, only for a column that may be flagged
+            keys = ({name_of(c) for pk in schema.find_all(exp.PrimaryKey) for c in pk.find_all(exp.Identifier)}
+                    if schema is not None else set())
+        if name_of(definition) in keys:
             continue
         yield Hit(f"NOT NULL column {name_of(definition)} has no DEFAULT: every INSERT must name it; give it a DEFAULT",
                   **at(st, definition))
@@ -341,6 +385,7 @@ def column_set_default_for_not_null(st: Stmt, ctx: FileContext, payload: dict) -
       instead="Keep the default until no running code inserts without the column; drop it in a later release.",
       example="ALTER TABLE users ADD COLUMN active boolean DEFAULT true NOT NULL;\n"
               "ALTER TABLE users ALTER COLUMN active DROP DEFAULT;")
+@only_if(may_change_columns)  # ALTER [COLUMN] … DROP DEFAULT / SET|DROP NOT NULL, MODIFY
 def column_drop_default_on_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     table = alter_table(st)
     if table is None:

@@ -9,10 +9,20 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import Hit, declare, rule
-from reviews.rules.common import actions, alter_table, at, bare, position
+from reviews.rules.common import (
+    actions,
+    alter_table,
+    at,
+    bare,
+    may_change_columns,
+    mentions,
+    only_if,
+    position,
+)
 
 _COMMENTS_AND_STRINGS = re.compile(
     r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'", re.DOTALL)
+_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 def _tables(node: exp.Expression) -> list:
@@ -27,6 +37,7 @@ def _object_name(table: exp.Expression) -> str:
 
 
 @rule("database.disallow-drop", engines="PM", category="DES", severity="E", nodes=(exp.Drop, "command"),
+      keywords=("DROP",), contains=("DATABASE", "SCHEMA"),
       summary="`DROP DATABASE` (and MySQL `DROP SCHEMA`, which is the same).",
       why="A migration that drops a database destroys every table in it, with no way back from the "
           "migration tool.",
@@ -38,7 +49,12 @@ def database_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         yield "DROP DATABASE destroys every table in it: decommission databases out of band, not in a migration"
 
 
+_CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)")
+_DROP_SCHEMA = re.compile(r"^DROP SCHEMA (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRICT)?$")
+
+
 @rule("schema.disallow-drop", engines="P", category="DES", severity="E", nodes=(exp.Drop, exp.Create, "command"),
+      keywords=("CREATE", "DROP"), contains=("SCHEMA",),  # it reads CREATE SCHEMA and DROP SCHEMA only
       summary="`DROP SCHEMA` of a schema not created earlier in the file.",
       why="Dropping a schema drops (or, without CASCADE, fails on) every table, view and function in it; the "
           "data is gone and code that uses it breaks at once.",
@@ -46,7 +62,7 @@ def database_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
       example="DROP SCHEMA billing CASCADE;")
 def schema_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     created = ctx.memo.setdefault("schema.disallow-drop", set())
-    if match := re.match(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)", st.norm):
+    if match := _CREATE_SCHEMA.match(st.norm):
         if match.group(1) != "AUTHORIZATION":
             created.add(bare(match.group(1)))
         return
@@ -56,7 +72,7 @@ def schema_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
         tables = _tables(st.ast)
         found = [(_object_name(t), at(st, t) if len(tables) > 1 else {}) for t in tables]
     else:  # sqlglot reads no multi-schema DROP: the tokens
-        match = re.match(r"^DROP SCHEMA (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRICT)?$", st.norm)
+        match = _DROP_SCHEMA.match(st.norm)
         found = [(bare(n), {}) for n in match.group(1).split(",")] if match else []
     for name, where in found:
         if name and name.lower() not in created:
@@ -85,10 +101,12 @@ def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[s
     # DROP TABLE _x_old) likewise.
     rebuilt = ctx.memo.setdefault("table.disallow-drop", set())
     if isinstance(st.ast, exp.Insert):
+        if ctx.dialect != "sqlite":
+            return  # only a SQLite rebuild's copy is recorded
         target = st.ast.this.this if isinstance(st.ast.this, exp.Schema) else st.ast.this
         select = st.ast.args.get("expression")
         source = select.args.get("from_") if isinstance(select, exp.Select) else None
-        if (ctx.dialect == "sqlite" and source is not None and isinstance(source.this, exp.Table)
+        if (source is not None and isinstance(source.this, exp.Table)
                 and ctx.is_new(name_of(target)) and _rebuild_copy(name_of(target), name_of(source.this))):
             rebuilt.add(name_of(source.this))
         return
@@ -135,6 +153,7 @@ def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> I
       instead="Stop using the column in the ORM first (Rails `ignored_columns`, remove the Django field), deploy, "
               "then drop it in a later release.",
       example="ALTER TABLE users DROP COLUMN middle_name;")
+@only_if(lambda st: mentions(st, "DROP"))  # DROP [COLUMN] …
 def column_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     table = alter_table(st)
     if table is None or ctx.is_new(table):
@@ -190,15 +209,18 @@ def statement_disallow_truncate_cascade(st: Stmt, ctx: FileContext, payload: dic
            "name each table to empty explicitly")
 
 
+_CASCADE = re.compile(r"\bCASCADE\b")
+
+
 @rule("statement.disallow-rm-tbl-cascade", engines="P", category="DES", severity="W", strict="E",
-      nodes=(exp.Drop, exp.Alter, "command"),
+      nodes=(exp.Drop, exp.Alter, "command"), contains=("CASCADE",),
       summary="`DROP … CASCADE` (also `ALTER TABLE … DROP COLUMN/CONSTRAINT … CASCADE`).",
       why="CASCADE silently drops every dependent object too: views, foreign keys, and with `DROP SCHEMA` whole "
           "tables, none of them named in the migration.",
       instead="Drop the dependent objects explicitly, by name, before the object itself.",
       example="DROP TABLE customers CASCADE;")
 def statement_disallow_rm_tbl_cascade(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if not re.search(r"\bCASCADE\b", st.norm):
+    if not _CASCADE.search(st.norm):
         return
     if isinstance(st.ast, exp.Alter):
         table = alter_table(st)
@@ -222,10 +244,15 @@ def statement_disallow_rm_tbl_cascade(st: Stmt, ctx: FileContext, payload: dict)
 
 
 _FK_NAME = re.compile(r"(^fk_|^fk[A-Z]|_fk_|_fk$|_fkey$|^fk$)", re.IGNORECASE)
+# \bCONSTRAINT …, written with the literal first (the regex engine then finds it fast).
+_NAMED_FK = re.compile(r"CONSTRAINT(?<!\wCONSTRAINT) (\S+) (?:FOREIGN KEY|REFERENCES)\b")
+_DROP_FK_TOKENS = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*\bDROP (FOREIGN KEY|CONSTRAINT) "
+                             r"(?:IF EXISTS )?([^\s,]+)")
 
 
 @rule("constraint.disallow-drop-fk", engines="PMS", category="DES", severity="W",
-      nodes=(exp.Alter, exp.Create, "command"),
+      # it records the names of CONSTRAINT … FOREIGN KEY, and reads ALTER statements only
+      nodes=(exp.Alter, exp.Create, "command"), contains=("CONSTRAINT", "ALTER"),
       summary="`DROP FOREIGN KEY`, or `DROP CONSTRAINT` of a foreign key (known from this file, or named like one: "
               "`fk_…`, `…_fkey`, Django's `…_fk_…`).",
       why="Without the foreign key, cascades silently stop and orphan rows can appear; nothing fails, so nobody "
@@ -233,10 +260,18 @@ _FK_NAME = re.compile(r"(^fk_|^fk[A-Z]|_fk_|_fk$|_fkey$|^fk$)", re.IGNORECASE)
       instead="Keep the foreign key; to change it, add the replacement first (`NOT VALID`, then `VALIDATE`) and drop "
               "the old one afterwards.",
       example="ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;")
-def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
     known = ctx.memo.setdefault("constraint.disallow-drop-fk", set())
-    for name in re.findall(r"\bCONSTRAINT (\S+) (?:FOREIGN KEY|REFERENCES)\b", st.norm):
-        known.add(bare(name))
+    norm = st.norm
+    if "CONSTRAINT " in norm:
+        for name in _NAMED_FK.findall(norm):
+            known.add(bare(name))
+    if not norm.startswith("ALTER ") or not mentions(st, "DROP"):
+        return None  # the drops are read from ALTER TABLE … DROP statements only (the tree's, or the tokens)
+    return _dropped_foreign_keys(st, ctx, known)
+
+
+def _dropped_foreign_keys(st: Stmt, ctx: FileContext, known: set[str]) -> Iterator[Hit]:
     table = alter_table(st) if st.parsed else None
     if table is not None:
         if ctx.is_new(table):
@@ -251,8 +286,7 @@ def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> It
                               **at(st, node))
         return
     # No tree (e.g. SQLite, which has no DROP CONSTRAINT): the tokens.
-    match = re.match(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*\bDROP (FOREIGN KEY|CONSTRAINT) (?:IF EXISTS )?"
-                     r"([^\s,]+)", st.norm)
+    match = _DROP_FK_TOKENS.match(st.norm)
     if match and not ctx.is_new(bare(match.group(1))):
         name = bare(match.group(3))
         if match.group(2) == "FOREIGN KEY" or name in known or _FK_NAME.search(name):
@@ -267,6 +301,7 @@ def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> It
           "constraint back needs a cleanup and a full-table scan.",
       instead="Keep NOT NULL: write a sentinel value, or add a new nullable column and move to it.",
       example="ALTER TABLE orders ALTER COLUMN shipped_at DROP NOT NULL;")
+@only_if(may_change_columns)  # ALTER [COLUMN] … DROP NOT NULL, MODIFY/CHANGE
 def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     table = alter_table(st)
     if table is None or ctx.is_new(table):
@@ -294,7 +329,7 @@ def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> 
 
 
 @rule("statement.disallow-on-del-cascade", engines="PM", category="DES", severity="off",
-      nodes=(exp.Create, exp.Alter, "command"),
+      nodes=(exp.Create, exp.Alter, "command"), keywords=("CREATE", "ALTER"), contains=("ON DELETE CASCADE",),
       summary="`ON DELETE CASCADE` in a foreign key definition.",
       why="One DELETE on a parent silently deletes rows in every child table, recursively, under locks on all of "
           "them; a mistaken delete takes far more data with it.",
@@ -305,7 +340,7 @@ def statement_disallow_on_del_cascade(st: Stmt, ctx: FileContext, payload: dict)
         return
     if "ON DELETE CASCADE" not in st.norm:
         return
-    text = _COMMENTS_AND_STRINGS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), st.text)  # same offsets
+    text = _COMMENTS_AND_STRINGS.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group(0)), st.text)  # same offsets
     for match in re.finditer(r"\bON\s+DELETE\s+CASCADE\b", text, re.IGNORECASE):
         yield Hit("ON DELETE CASCADE deletes child rows silently and recursively: delete them explicitly in the "
                   "application, or use ON DELETE RESTRICT", **position(st, match.start()))

@@ -9,10 +9,11 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import Hit, declare, rule
-from reviews.rules.common import at, position
+from reviews.rules.common import at, mentions, norm_may_hide, only_if, position
 
 _COMMENTS_AND_STRINGS = re.compile(
     r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'", re.DOTALL)
+_NOT_NEWLINE = re.compile(r"[^\n]")
 _SELECT_STAR = re.compile(r"(?:\bSELECT(?:\s+(?:DISTINCT|ALL))?|,)\s*((?:(?:\w+|\"[^\"]*\"|`[^`]*`)\.)*\*)",
                           re.IGNORECASE)
 
@@ -68,7 +69,7 @@ def where_require_select(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
         yield "SELECT without WHERE reads the whole table: add a WHERE, or remove the query from the migration"
 
 
-@rule("statement.select.no-select-all", engines="PMS", category="DML", severity="W", nodes=("*",),
+@rule("statement.select.no-select-all", engines="PMS", category="DML", severity="W", nodes=("*",), contains=("*",),
       summary="`SELECT *` (also in `CREATE VIEW … AS SELECT *` and `INSERT … SELECT *`; not inside `EXISTS`).",
       why="The result follows the table's current columns: a view freezes them, an INSERT … SELECT depends on "
           "their order, and an added column silently changes what the statement does.",
@@ -84,7 +85,7 @@ def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
                for p in select.expressions):
             # One finding per statement, at the first `*` / `t.*` in a select list (trees keep no
             # offset for a star).
-            text = _COMMENTS_AND_STRINGS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), st.text)
+            text = _COMMENTS_AND_STRINGS.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group(0)), st.text)
             star = _SELECT_STAR.search(text)
             yield Hit("SELECT * depends on the table's current columns and their order: list the columns",
                       **(position(st, star.start(1)) if star else {}))
@@ -109,6 +110,10 @@ def insert_must_specify_column(st: Stmt, ctx: FileContext, payload: dict) -> Ite
           "makes the statement nondeterministic, which breaks statement-based replication.",
       instead="Remove the `ORDER BY`; to sample, pick rows by key range.",
       example="INSERT INTO sample (id) SELECT id FROM users ORDER BY random() LIMIT 100;")
+# Both words or nothing to find: sqlglot reads an Order from ORDER BY (or its subclasses from Hive's
+# SORT BY / DISTRIBUTE BY, which it parses in every dialect), Rand from RAND/RANDOM. No walk over
+# the rows of a long INSERT … VALUES.
+@only_if(lambda st: mentions(st, "ORDER", "SORT", "DISTRIBUTE") and mentions(st, "RAND"))
 def insert_disallow_order_by_rand(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     select = st.ast.expression
     if select is None:
@@ -149,9 +154,33 @@ def disallow_order_by(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
 
 
 _CONDITION = (exp.Where, exp.Having, exp.Join, exp.If, exp.CheckColumnConstraint, exp.Filter, exp.Qualify)
+# `= NULL`, `<> NULL`, `!= NULL` or `NULL =` … as st.norm has them (blanks folded, comments out).
+# Anchored on the literal NULL, which the regex engine finds fast.
+_COMPARED_WITH_NULL_NORM = re.compile(r"NULL(?:(?<=[=>]NULL)|(?<=[=>] NULL)|(?= ?[=<!]))")
+# The same on the raw text, for when st.norm may have lost some (norm_may_hide): what may stand
+# between a comparison and its NULL there is blanks, comments (also `#`, and the ends of nested
+# ones) and parentheses.
+_GAP = r"(?:\s|--[^\n]*|#[^\n]*|/\*.*?\*/|\*/|[()])*"
+_COMPARED_WITH_NULL = re.compile(rf"[=>]{_GAP}[Nn][Uu][Ll][Ll]|[Nn][Uu][Ll][Ll]{_GAP}[=<!]", re.DOTALL)
+# Without comments the gap is blanks and parentheses: then search the upper-cased text for NULL and
+# the reversed text for LLUN, both literals the regex engine finds fast.
+_NULL_THEN_COMPARISON = re.compile(r"NULL[\s()]*[=<!]")
+_LLUN_THEN_COMPARISON = re.compile(r"LLUN[\s()]*[=>]")
 
 
-@rule("statement.where.no-equal-null", engines="PMS", category="DML", severity="W", nodes=("*",),
+def _compares_with_null(st: Stmt) -> bool:
+    """Whether the text may hold a comparison with NULL (never a false no)."""
+    if _COMPARED_WITH_NULL_NORM.search(st.norm):
+        return True
+    if not norm_may_hide(st):
+        return False
+    text = st.text.upper()
+    if "--" in text or "#" in text or "/*" in text or "*/" in text:
+        return bool(_COMPARED_WITH_NULL.search(st.text))
+    return bool(_NULL_THEN_COMPARISON.search(text) or _LLUN_THEN_COMPARISON.search(text[::-1]))
+
+
+@rule("statement.where.no-equal-null", engines="PMS", category="DML", severity="W", nodes=("*",), contains=("NULL",),
       summary="`= NULL`, `<> NULL` or `!= NULL` in a condition.",
       why="A comparison with NULL is never true (it is unknown), so the condition matches no row, silently.",
       instead="`IS NULL` / `IS NOT NULL`.",
@@ -159,6 +188,8 @@ _CONDITION = (exp.Where, exp.Having, exp.Join, exp.If, exp.CheckColumnConstraint
 def where_no_equal_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     if not st.parsed or "NULL" not in st.norm or _in_routine(st):
         return
+    if not _compares_with_null(st):
+        return  # most NULLs are NOT NULL / DEFAULT NULL: no tree walk for them
     for comparison in st.ast.find_all(exp.EQ, exp.NEQ):
         if not (isinstance(comparison.this, exp.Null) or isinstance(comparison.expression, exp.Null)):
             continue
@@ -171,6 +202,7 @@ def where_no_equal_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[H
 
 
 @rule("statement.where.no-leading-wildcard-like", engines="PMS", category="DML", severity="I", nodes=("*",),
+      contains=("LIKE",),
       summary="`LIKE '%…'` (a leading wildcard) in a WHERE clause.",
       why="A pattern that starts with a wildcard cannot use a B-tree index: the query scans the whole table.",
       instead="A trigram (`pg_trgm`) or full-text index, or a pattern anchored at the start.",
@@ -178,6 +210,8 @@ def where_no_equal_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[H
 def where_no_leading_wildcard_like(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     if not st.parsed or "LIKE" not in st.norm or _in_routine(st):
         return
+    if "'%" not in st.text and '"%' not in st.text and "$%" not in st.text:
+        return  # no string literal starts with % ('…', "…" in MySQL, $$…$$ in PostgreSQL)
     for like in st.ast.find_all(exp.Like, exp.ILike):
         pattern = like.expression
         if (isinstance(pattern, exp.Literal) and pattern.is_string and pattern.this.startswith("%")
@@ -188,6 +222,8 @@ def where_no_leading_wildcard_like(st: Stmt, ctx: FileContext, payload: dict) ->
 
 def _duplicates(nodes: list) -> list:
     """The second naming of each name named more than once."""
+    if len(nodes) < 2 or len({(node.name or "").lower() for node in nodes}) == len(nodes):
+        return []  # (names equal by name_of are equal lower-cased: all distinct, no duplicate)
     seen: set[str] = set()
     twice: dict[str, exp.Expression] = {}
     for node in nodes:
@@ -206,7 +242,8 @@ def _duplicates(nodes: list) -> list:
           "other; duplicate column definitions are always an error.",
       instead="Name each column once.",
       example="UPDATE accounts SET balance = 0, balance = balance + 1 WHERE id = 1;")
-def duplicate_column_assignment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+def duplicate_column_assignment(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit] | None:
+    # A list, not a generator: on most statements (an ALTER with one action) it returns at once.
     ast = st.ast
     if isinstance(ast, exp.Update):
         lists = [("SET", [e.this for e in ast.expressions if isinstance(e, exp.EQ)])]
@@ -219,12 +256,14 @@ def duplicate_column_assignment(st: Stmt, ctx: FileContext, payload: dict) -> It
         lists = [("the column list", [e for e in ast.this.expressions if isinstance(e, (exp.ColumnDef,
                                                                                        exp.Identifier))])]
     elif isinstance(ast, exp.Alter):
-        lists = [("ADD COLUMN", [a for a in ast.args.get("actions") or () if isinstance(a, exp.ColumnDef)])]
+        found = ast.args.get("actions") or ()
+        if len(found) < 2:
+            return None  # one action adds one column at most
+        lists = [("ADD COLUMN", [a for a in found if isinstance(a, exp.ColumnDef)])]
     else:
-        return
-    for where, nodes in lists:
-        for node in _duplicates(nodes):
-            yield Hit(f"column {name_of(node)} is named twice in {where}: name each column once", **at(st, node))
+        return None
+    return [Hit(f"column {name_of(node)} is named twice in {where}: name each column once", **at(st, node))
+            for where, nodes in lists for node in _duplicates(nodes)] or None
 
 
 declare("statement.affected-row-limit", engines="PM", category="DML", needs_database=True,

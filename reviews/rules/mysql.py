@@ -23,13 +23,20 @@ from reviews.engine.registry import declare, rule
 from reviews.rules.common import paren_group, split_top
 
 DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
+# The rules read what `_ddl` reads (ALTER …, CREATE …, DROP INDEX statements) and, for the
+# session's defaults, SET statements: their `keywords` name those first words.
 
 # -- reading a MySQL DDL statement -------------------------------------------------------------
 
+_COMMENT = r"--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?\*/"
+_STRING = r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\""
+_IDENT = r"`(?:[^`]|``)*`"
+# One match per comment or string literal, with everything before it that stays as it is (`keep`:
+# plain text, backtick names, and lone characters that start neither): the same scan as trying
+# comment | string | name at each position, with a Python call per literal rather than per name.
 _LEXEME = re.compile(
-    r"(?P<comment>--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?\*/)"
-    r"|(?P<string>'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\")"
-    r"|(?P<ident>`(?:[^`]|``)*`)",
+    rf"(?P<keep>(?:[^'\"`#/\-]+|{_IDENT}|(?!{_COMMENT}|{_STRING}).)*)"
+    rf"(?:(?P<comment>{_COMMENT})|(?P<string>{_STRING})|\Z)",
     re.DOTALL,
 )
 _NAME = r"(?:`(?:[^`]|``)*`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[\w$]+))?"
@@ -74,12 +81,29 @@ class Ddl:
     kind: str  # CREATE TABLE | ALTER TABLE | CREATE INDEX | DROP INDEX | DATABASE
     table: str  # as written (backticks removed); "" for DATABASE
     temporary: bool = False
-    columns: list[Column] = dataclasses.field(default_factory=list)
-    constraints: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (FOREIGN KEY | CHECK, clause)
     options: str = ""  # table options / ALTER option clauses / index options, space-joined
     convert: str = ""  # ALTER … CONVERT TO CHARACTER SET clause
     text: str = ""  # the cleaned statement
     literals: list[str] = dataclasses.field(default_factory=list)
+    body: str = ""  # CREATE TABLE: what is between its parentheses (its columns and constraints)
+    # (columns, constraints), read from `body` on first use: most rules never look at a CREATE
+    # TABLE's columns, and cutting a dump's tables into them was most of read_ddl's time.
+    items: tuple[list[Column], list[tuple[str, str]]] | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def columns(self) -> list[Column]:
+        return self._items()[0]
+
+    @property
+    def constraints(self) -> list[tuple[str, str]]:
+        """(FOREIGN KEY | CHECK, clause)."""
+        return self._items()[1]
+
+    def _items(self) -> tuple[list[Column], list[tuple[str, str]]]:
+        if self.items is None:
+            self.items = ([], [])
+            _body_items(self.body, self, "CREATE")
+        return self.items
 
     @property
     def key(self) -> str:
@@ -99,14 +123,17 @@ def clean(text: str) -> tuple[str, list[str]]:
     """The statement with comments removed, string literals replaced by `'<n>'` (their values in
     the list) and whitespace folded; case and backtick names are kept."""
     literals: list[str] = []
+    if "'" not in text and '"' not in text and "#" not in text and "--" not in text and "/*" not in text:
+        return " ".join(text.split()), literals  # nothing to remove (most index and ALTER statements)
 
     def replace(match: re.Match) -> str:
-        if match.group("comment") is not None:
-            return " "
-        if match.group("string") is not None:
+        last = match.lastgroup  # comment, string, or keep (at the end of the text)
+        if last == "comment":
+            return match.group("keep") + " "
+        if last == "string":
             literals.append(_unquote_string(match.group("string")))
-            return f" '{len(literals) - 1}' "
-        return match.group(0)
+            return f"{match.group('keep')} '{len(literals) - 1}' "
+        return match.group("keep")
 
     return " ".join(_LEXEME.sub(replace, text).split()), literals
 
@@ -116,8 +143,10 @@ _ESCAPED_CHAR = re.compile(r"\\(.)")
 
 def _unquote_string(raw: str) -> str:
     quote = raw[0]
-    body = raw[1:-1].replace(quote * 2, quote)
-    return _ESCAPED_CHAR.sub(r"\1", body)
+    body = raw[1:-1]
+    if quote in body:
+        body = body.replace(quote * 2, quote)
+    return _ESCAPED_CHAR.sub(r"\1", body) if "\\" in body else body
 
 
 def unquote(name: str) -> str:
@@ -191,14 +220,13 @@ def read_ddl(text: str) -> Ddl | None:
     cleaned = cleaned.rstrip(";").strip()
     ddl: Ddl | None = None
     if match := _ALTER_TABLE.match(cleaned):
-        ddl = Ddl("ALTER TABLE", unquote(match.group("name")))
+        ddl = Ddl("ALTER TABLE", unquote(match.group("name")), items=([], []))
         _alter_clauses(match.group("rest"), ddl)
     elif match := _CREATE_TABLE.match(cleaned):
         ddl = Ddl("CREATE TABLE", unquote(match.group("name")), temporary=bool(match.group("temp")))
         rest = match.group("rest")
         if rest.startswith("("):
-            body, after = paren_group(rest)
-            _body_items(body, ddl, "CREATE")
+            ddl.body, after = paren_group(rest)
             # Table options come before any PARTITION BY / AS SELECT / SELECT.
             ddl.options = _OPTIONS_END.split(after, maxsplit=1)[0]
         elif not _LIKE_CLAUSE.match(rest):
@@ -216,11 +244,35 @@ def read_ddl(text: str) -> Ddl | None:
     return ddl
 
 
+# The statement heads read_ddl knows, as st.norm spells them. A `#` comment (which st.norm keeps)
+# may sit between the words: then read_ddl decides.
+_DDL_HEAD = re.compile(r"^(?:ALTER (?:ONLINE |OFFLINE )?(?:IGNORE )?TABLE|CREATE (?:TEMPORARY )?TABLE"
+                       r"|CREATE (?:UNIQUE |FULLTEXT |SPATIAL )?INDEX|DROP INDEX|(?:CREATE|ALTER) (?:DATABASE|SCHEMA))\b")
+
+
+_ALGORITHM_OR_LOCK = re.compile(r"ALGORITHM|LOCK", re.IGNORECASE)
+
+
+def _worth_reading(st: Stmt) -> bool:
+    """Whether read_ddl can return what a rule uses: not for a statement it does not read (a view,
+    a trigger, a procedure …), nor for CREATE/DROP INDEX without ALGORITHM= or LOCK= (the only
+    things the rules read of an index statement)."""
+    if not st.starts("ALTER", "CREATE", "DROP INDEX"):
+        return False
+    head = _DDL_HEAD.match(st.norm)
+    if head is None:
+        return "#" in st.text
+    text = st.text
+    # (`--` or `#` could make st.norm and read_ddl disagree about the head: read it then.)
+    return not (head.group().endswith("INDEX") and "--" not in text and "#" not in text
+                and not _ALGORITHM_OR_LOCK.search(text))
+
+
 def _ddl(st: Stmt, ctx: FileContext) -> Ddl | None:
     """read_ddl(st), once per statement (several rules ask)."""
     cached = ctx.memo.get("mysql.ddl")
     if cached is None or cached[0] != st.index:
-        ddl = read_ddl(st.text) if st.starts("ALTER", "CREATE", "DROP INDEX") else None
+        ddl = read_ddl(st.text) if _worth_reading(st) else None
         cached = (st.index, ddl)
         ctx.memo["mysql.ddl"] = cached
     return cached[1]
@@ -244,7 +296,8 @@ _SET_ENGINE = re.compile(r"^SET\s+(?:(?:GLOBAL|SESSION|PERSIST|LOCAL)\s+|@@(?:\w
                          r"DEFAULT_STORAGE_ENGINE\s*(?:=|:=|TO)\s*(\w+)", re.IGNORECASE)
 
 
-@rule("engine.mysql.use-innodb", engines="M", category="MYSQL", severity="E", nodes=(*DDL_NODES, exp.Set),
+@rule("engine.mysql.use-innodb", engines="M", category="MYSQL", severity="E",
+      keywords=("ALTER", "CREATE", "SET"), nodes=(*DDL_NODES, exp.Set),
       summary="`ENGINE=` other than InnoDB in `CREATE TABLE` / `ALTER TABLE`, or `SET default_storage_engine`.",
       why="MyISAM and the other non-InnoDB engines have no transactions, no foreign keys and no crash "
           "recovery: a failed migration or a crash leaves the table half-written, and replication and "
@@ -295,7 +348,8 @@ def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
     return seen
 
 
-@rule("system.charset.allowlist", engines="MP", category="MYSQL", severity="W", nodes=(exp.Create, exp.Alter, "command"),
+@rule("system.charset.allowlist", engines="MP", category="MYSQL", severity="W",
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
       summary="`CHARSET` / `CHARACTER SET` (PostgreSQL: `CREATE DATABASE … ENCODING`) outside the allowlist "
               "(default `utf8mb4`; flags `utf8`, `utf8mb3`, `latin1`).",
       why="MySQL's `utf8` is the 3-byte `utf8mb3`: emoji and other 4-byte characters fail to insert or are "
@@ -309,17 +363,25 @@ def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
                         "description": "MySQL character sets allowed (case-insensitive)"},
           "postgres_allowlist": {"type": "array", "items": {"type": "string"},
                                  "description": "PostgreSQL database encodings allowed; empty = not checked"}}})
-def charset_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def charset_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
     if ctx.dialect == "postgres":
-        allowed = {_pg_encoding_key(n) for n in payload.get("postgres_allowlist") or ()}
-        if not allowed or not st.starts("CREATE DATABASE"):
-            return
-        for quoted, bare in _PG_ENCODING.findall(st.text):
-            name = quoted or bare
-            if name.upper() != "DEFAULT" and _pg_encoding_key(name) not in allowed:
-                yield (f"database encoding {name} is not in the allowlist "
-                       f"({', '.join(payload['postgres_allowlist'])}): use ENCODING 'UTF8'")
+        # (most PostgreSQL statements: returned at once, without a generator)
+        return _pg_encodings(st, payload) if st.starts("CREATE DATABASE") else None
+    return _mysql_charsets(st, ctx, payload)
+
+
+def _pg_encodings(st: Stmt, payload: dict) -> Iterator[str]:
+    allowed = {_pg_encoding_key(n) for n in payload.get("postgres_allowlist") or ()}
+    if not allowed:
         return
+    for quoted, bare in _PG_ENCODING.findall(st.text):
+        name = quoted or bare
+        if name.upper() != "DEFAULT" and _pg_encoding_key(name) not in allowed:
+            yield (f"database encoding {name} is not in the allowlist "
+                   f"({', '.join(payload['postgres_allowlist'])}): use ENCODING 'UTF8'")
+
+
+def _mysql_charsets(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     allowed = {n.lower() for n in payload.get("allowlist") or ()}
     for name in _mysql_names(st, ctx, _CHARSET):
         if name.lower() not in allowed:
@@ -334,7 +396,7 @@ _MYSQL_COLLATIONS = ["utf8mb4_0900_ai_ci", "utf8mb4_0900_as_cs", "utf8mb4_0900_b
 
 
 @rule("system.collation.allowlist", engines="MP", category="MYSQL", severity="off",
-      nodes=(exp.Create, exp.Alter, "command"),
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
       summary="`COLLATE` (PostgreSQL: column `COLLATE`, `CREATE DATABASE … LC_COLLATE/LOCALE`) outside the "
               "allowlist.",
       why="Mixed collations make comparisons and joins between columns fail ('Illegal mix of collations') or "
@@ -347,16 +409,24 @@ _MYSQL_COLLATIONS = ["utf8mb4_0900_ai_ci", "utf8mb4_0900_as_cs", "utf8mb4_0900_b
                         "description": "MySQL collations allowed (case-insensitive); empty = not checked"},
           "postgres_allowlist": {"type": "array", "items": {"type": "string"},
                                  "description": "PostgreSQL collations/locales allowed; empty = not checked"}}})
-def collation_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def collation_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
     if ctx.dialect == "postgres":
-        allowed = {n.lower() for n in payload.get("postgres_allowlist") or ()}
-        if not allowed or not st.starts("CREATE", "ALTER"):
-            return
-        for groups in _PG_COLLATIONS.findall(st.text):
-            name = next((g for g in groups if g), "")
-            if name and name.upper() != "DEFAULT" and name.lower() not in allowed:
-                yield f"collation {name} is not in the allowlist: use one of {', '.join(payload['postgres_allowlist'])}"
+        # (not checked with the default, empty allowlist: returned at once, without a generator)
+        return _pg_collations(st, payload) if payload.get("postgres_allowlist") else None
+    return _mysql_collations(st, ctx, payload)
+
+
+def _pg_collations(st: Stmt, payload: dict) -> Iterator[str]:
+    allowed = {n.lower() for n in payload.get("postgres_allowlist") or ()}
+    if not allowed or not st.starts("CREATE", "ALTER"):
         return
+    for groups in _PG_COLLATIONS.findall(st.text):
+        name = next((g for g in groups if g), "")
+        if name and name.upper() != "DEFAULT" and name.lower() not in allowed:
+            yield f"collation {name} is not in the allowlist: use one of {', '.join(payload['postgres_allowlist'])}"
+
+
+def _mysql_collations(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     allowed = {n.lower() for n in payload.get("allowlist") or ()}
     if not allowed:
         return
@@ -370,7 +440,8 @@ def _table_charset(ddl: Ddl) -> str:
     return match.group(1).strip("`") if match else ""
 
 
-@rule("table.require-charset", engines="M", category="MYSQL", severity="off", nodes=(exp.Create, "command"),
+@rule("table.require-charset", engines="M", category="MYSQL", severity="off",
+      keywords=("CREATE",), nodes=(exp.Create, "command"),
       summary="`CREATE TABLE` without a table-level `DEFAULT CHARSET=`.",
       why="Without it the table takes the database default, which differs between servers and environments.",
       instead="State `DEFAULT CHARSET=utf8mb4` on every table.",
@@ -381,7 +452,8 @@ def table_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator
         yield f"table {ddl.table} does not state its character set: add DEFAULT CHARSET=utf8mb4"
 
 
-@rule("table.require-collation", engines="M", category="MYSQL", severity="off", nodes=(exp.Create, "command"),
+@rule("table.require-collation", engines="M", category="MYSQL", severity="off",
+      keywords=("CREATE",), nodes=(exp.Create, "command"),
       summary="`CREATE TABLE` without a table-level `COLLATE=`.",
       why="Without it the table takes the server's default collation, which changed between MySQL 5.7 and 8.0.",
       instead="State `COLLATE=utf8mb4_0900_ai_ci` (or your standard collation) on every table.",
@@ -396,7 +468,8 @@ def table_require_collation(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
 _BINARY = re.compile(r"\bBINARY\b", re.IGNORECASE)
 
 
-@rule("column.require-charset", engines="M", category="MYSQL", severity="off", nodes=(exp.Create, exp.Alter, "command"),
+@rule("column.require-charset", engines="M", category="MYSQL", severity="off",
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
       summary="A character column (`CHAR`, `VARCHAR`, `TEXT`, `ENUM`, `SET`) without `CHARACTER SET`.",
       why="The column silently takes the table's character set, which may not be the one intended.",
       instead="State `CHARACTER SET utf8mb4` on each character column.",
@@ -412,7 +485,7 @@ def column_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 
 
 @rule("table.disallow-set-charset", engines="M", category="MYSQL", severity="off",
-      nodes=(exp.Create, exp.Alter, "command"),
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
       summary="A table-level character set: `CREATE TABLE … CHARSET=`, `ALTER TABLE … CHARACTER SET`, "
               "`CONVERT TO CHARACTER SET`.",
       why="Teams that manage character sets at the database level want no table to deviate from it; "
@@ -426,7 +499,7 @@ def table_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> Ite
 
 
 @rule("column.disallow-set-charset", engines="M", category="MYSQL", severity="off",
-      nodes=(exp.Create, exp.Alter, "command"),
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
       summary="A column-level `CHARACTER SET`.",
       why="A column whose character set differs from its table's cannot be joined or compared with the "
           "others without conversion (and without indexes).",
@@ -446,7 +519,7 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
 
 
 @rule("statement.require-algorithm-option", engines="M", category="MYSQL", severity="W",
-      nodes=(exp.Alter, "command"),
+      keywords=("ALTER",), nodes=(exp.Alter, "command"),
       summary="`ALTER TABLE` on an existing table without `ALGORITHM=`.",
       why="Without `ALGORITHM=`, MySQL silently falls back to the slowest algorithm the change needs, "
           "possibly a full table copy that blocks writes. With `ALGORITHM=INSTANT` or `INPLACE` it fails at "
@@ -460,7 +533,8 @@ def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
                "fails fast instead of silently copying the table")
 
 
-@rule("statement.require-lock-option", engines="M", category="MYSQL", severity="W", nodes=(exp.Alter, "command"),
+@rule("statement.require-lock-option", engines="M", category="MYSQL", severity="W",
+      keywords=("ALTER",), nodes=(exp.Alter, "command"),
       summary="`ALTER TABLE` on an existing table without `LOCK=` (not required with `ALGORITHM=INSTANT`).",
       why="Without `LOCK=`, MySQL takes whatever lock the change needs, up to blocking all writes; "
           "`LOCK=NONE` makes it fail at once if concurrent writes cannot be allowed. "
@@ -474,7 +548,8 @@ def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
                "blocking writes (or use ALGORITHM=INSTANT)")
 
 
-@rule("statement.disallow-offline-ddl", engines="M", category="MYSQL", severity="E", nodes=DDL_NODES,
+@rule("statement.disallow-offline-ddl", engines="M", category="MYSQL", severity="E",
+      keywords=("ALTER", "CREATE", "DROP"), nodes=DDL_NODES,
       summary="`ALGORITHM=COPY` on an existing table.",
       why="`ALGORITHM=COPY` rebuilds the table row by row into a copy while writes are blocked, for as long as "
           "the copy takes.",
@@ -488,7 +563,8 @@ def disallow_offline_ddl(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
                "gh-ost / pt-online-schema-change for a change that needs a copy")
 
 
-@rule("statement.disallow-blocking-lock-option", engines="M", category="MYSQL", severity="E", nodes=DDL_NODES,
+@rule("statement.disallow-blocking-lock-option", engines="M", category="MYSQL", severity="E",
+      keywords=("ALTER", "CREATE", "DROP"), nodes=DDL_NODES,
       summary="`LOCK=SHARED` (blocks writes) or `LOCK=EXCLUSIVE` (blocks reads and writes) on an existing table.",
       why="The lock is held for the whole operation: on a large table, minutes of failed writes (or reads).",
       instead="Leave `LOCK=` out or use `LOCK=NONE`.",
@@ -509,7 +585,7 @@ _POSITION = re.compile(rf"\b(FIRST|AFTER\s+{_NAME})\s*$", re.IGNORECASE)
 
 
 @rule("statement.add-column-without-position", engines="M", category="MYSQL", severity="I",
-      nodes=(exp.Alter, "command"),
+      keywords=("ALTER",), nodes=(exp.Alter, "command"),
       summary="`ADD COLUMN … FIRST/AFTER` on an existing table.",
       why="Before MySQL 8.0.29 only a column appended at the end can be added with `ALGORITHM=INSTANT`; a "
           "positioned column rebuilds the table. Column order is cosmetic.",
@@ -530,7 +606,7 @@ _DEFAULT_EXPRESSION = re.compile(r"\bDEFAULT\s*\(", re.IGNORECASE)
 
 
 @rule("column.mysql.default-disallow-expression", engines="M", category="MYSQL", severity="W",
-      nodes=(exp.Alter, "command"),
+      keywords=("ALTER",), nodes=(exp.Alter, "command"),
       summary="`ADD COLUMN … DEFAULT (expr)` on an existing table.",
       why="An expression default (MySQL 8.0.13+) cannot be added instantly: the table is rebuilt to store the "
           "value for every row.",
@@ -548,10 +624,11 @@ def default_expression(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[st
 
 
 _REFERENCES_TABLE = re.compile(rf"\bREFERENCES\s+({_NAME})", re.IGNORECASE)
+_REFERENCES_WORD = re.compile("REFERENCES", re.IGNORECASE)
 
 
 @rule("column.mysql.inline-references-ignored", engines="M", category="MYSQL", severity="E",
-      nodes=(exp.Create, exp.Alter, "command"),
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
       summary="A column-level `REFERENCES` in `CREATE TABLE` / `ADD COLUMN`: MySQL ≤ 8.4 parses it and "
               "creates no foreign key.",
       why="MySQL up to 8.4 accepts `col int REFERENCES other(id)` and silently ignores it (MySQL 9 and MariaDB "
@@ -560,7 +637,7 @@ _REFERENCES_TABLE = re.compile(rf"\bREFERENCES\s+({_NAME})", re.IGNORECASE)
       example="CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id));")
 def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     ddl = _ddl(st, ctx)
-    if ddl is None:
+    if ddl is None or not _REFERENCES_WORD.search(ddl.text):  # (a column's text is part of ddl.text)
         return
     for column in ddl.columns:
         if match := _REFERENCES_TABLE.search(column.attrs):
@@ -583,7 +660,7 @@ _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
 
 
 @rule("constraint.mysql.add-validated-constraint", engines="M", category="MYSQL", severity="W",
-      nodes=(*DDL_NODES, exp.Set),
+      keywords=("ALTER", "SET"), nodes=(*DDL_NODES, exp.Set),
       summary="`ADD FOREIGN KEY` / `ADD CHECK` on an existing table (a table copy or a full validation scan "
               "that blocks writes).",
       why="With `foreign_key_checks` on, adding a foreign key needs `ALGORITHM=COPY`; adding an enforced CHECK "
@@ -609,6 +686,11 @@ def add_validated_constraint(st: Stmt, ctx: FileContext, payload: dict) -> Itera
 # -- ENUM / SET changes ---------------------------------------------------------------------------------
 
 
+# A column definition of type ENUM or SET, as parse_column reads one (name, blanks, type) at the
+# start of an item of the CREATE TABLE's body (after its `(` or a comma).
+_ENUM_OR_SET_COLUMN = re.compile(r"[(,]\s*(?:`(?:[^`]|``)*`|[\w$]+)\s+(?:ENUM|SET)\b", re.IGNORECASE)
+
+
 def _set_bytes(count: int) -> int:
     return (count + 7) // 8 if count <= 32 else 8
 
@@ -629,7 +711,7 @@ def _enum_change(kind: str, old: list[str], new: list[str]) -> str:
 
 
 @rule("column.mysql.enum-set-change-copy", engines="M", category="MYSQL", severity="I",
-      nodes=(exp.Create, exp.Alter, "command"),
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
       summary="`MODIFY`/`CHANGE` of an ENUM/SET column on an existing table that removes, reorders or inserts "
               "values mid-list, or crosses 255 (ENUM) / 8·k (SET) members. Decided only when the column's previous "
               "definition is in the same file (the database's current definition is not known).",
@@ -642,6 +724,8 @@ def enum_set_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     ddl = _ddl(st, ctx)
     if ddl is None or ddl.kind not in ("CREATE TABLE", "ALTER TABLE"):
         return
+    if ddl.kind == "CREATE TABLE" and not _ENUM_OR_SET_COLUMN.search(ddl.text):
+        return  # a CREATE TABLE only records its ENUM/SET columns: it has none
     known: dict[tuple[str, str], tuple[str, list[str]]] = ctx.memo.setdefault("column.mysql.enum-set-change-copy", {})
     for column in ddl.columns:
         key = (ddl.key, column.name.lower())

@@ -21,13 +21,18 @@ _PG_PASSWORD = re.compile(r"(?i)\bPASSWORD\s+[eE]?'((?:[^'\\]|''|\\.)*)'")
 _PG_HASH = re.compile(r"^(SCRAM-SHA-256\$\S+|md5[0-9a-f]{32})$")
 _MYSQL_BY_LITERAL = re.compile(r"(?i)\bIDENTIFIED\s+(?:WITH\s+\S+\s+)?BY\s+['\"]")
 _MYSQL_SET_PASSWORD = re.compile(r"(?i)^\s*SET\s+PASSWORD\b.*=\s*(?:PASSWORD\s*\(\s*)?['\"]", re.DOTALL)
+# What _MYSQL_SET_PASSWORD needs at the start of the raw text: blanks and comments, then SET.
+_SET_HEAD = re.compile(r"(?:\s|--[^\n]*|/\*.*?\*/|#[^\n]*)*SET\b", re.IGNORECASE | re.DOTALL)
 
 
 def _without_comments(text: str) -> str:
     return _COMMENT_OR_STRING.sub(lambda m: m.group(0) if m.group(0)[0] in "'\"" else " ", text)
 
 
-@rule("security.disallow-plaintext-password", keywords=('CREATE', 'ALTER', 'GRANT', 'SET'), engines="PM", category="SEC", severity="E", nodes=("*",),
+# The forms below, as st.norm has them: a role statement, GRANT, or SET … PASSWORD (with only blanks and
+# comments between: a `#` comment, which st.norm keeps, could hide PASSWORD in a bogus "string").
+@rule("security.disallow-plaintext-password", engines="PM", category="SEC", severity="E", nodes=("*",),
+      keywords=('CREATE', 'ALTER', 'GRANT', 'SET'), contains=("ROLE", "USER", "GROUP", "GRANT", "PASSWORD", "#"),
       summary="`CREATE/ALTER ROLE/USER … PASSWORD '…'` / `IDENTIFIED BY '…'` with a literal password.",
       why="A password written in a migration lands in version control, in CI logs and in the server's "
           "statement log; everyone who can read the repository can log in as that role.",
@@ -46,8 +51,11 @@ def security_disallow_plaintext_password(st: Stmt, ctx: FileContext, payload: di
                        "verifier")
                 return
         return
+    role_or_grant = _ROLE_STATEMENT.match(st.norm) or st.starts("GRANT")
+    if not role_or_grant and not _SET_HEAD.match(st.text):
+        return  # neither form can match: no need to strip the comments of a long CREATE TABLE
     text = _without_comments(st.text)
-    plain = (_ROLE_STATEMENT.match(st.norm) or st.starts("GRANT")) and _MYSQL_BY_LITERAL.search(text)
+    plain = role_or_grant and _MYSQL_BY_LITERAL.search(text)
     if plain or _MYSQL_SET_PASSWORD.match(text):
         yield ("this statement puts a user's password in plain text into the migration (it ends up in git and "
                "in server logs): set passwords out of band, or use IDENTIFIED WITH <plugin> AS '<hash>'")
@@ -61,7 +69,8 @@ _SECURITY_DEFINER = re.compile(r"\bSECURITY DEFINER\b")
 _SET_SEARCH_PATH = re.compile(r"\bSET SEARCH_PATH\b")
 
 
-@rule("security.definer-requires-search-path", keywords=('CREATE',), engines="P", category="SEC", severity="E", nodes=("*",),
+@rule("security.definer-requires-search-path", engines="P", category="SEC", severity="E", nodes=("*",),
+      keywords=('CREATE',), contains=("SECURITY DEFINER",),
       summary="`CREATE FUNCTION … SECURITY DEFINER` without `SET search_path` among its options.",
       why="A SECURITY DEFINER function runs with its owner's privileges but resolves unqualified names "
           "through the caller's search_path: a caller who can create objects in any schema on that path "
@@ -96,7 +105,8 @@ def _grantees(norm: str) -> list[str]:
     return [g.strip() for g in grantees.split(",")]
 
 
-@rule("security.disallow-grant-to-public", keywords=('GRANT', 'ALTER'), engines="PM", category="SEC", severity="W", nodes=("*",),
+@rule("security.disallow-grant-to-public", engines="PM", category="SEC", severity="W", nodes=("*",),
+      keywords=('GRANT', 'ALTER'), contains=("PUBLIC",),
       summary="`GRANT … TO PUBLIC`.",
       why="PUBLIC is every role, including roles created later for other applications and people: the "
           "privilege reaches far beyond the application it was meant for.",
@@ -111,7 +121,8 @@ _ALL_PRIVILEGES = re.compile(r"ALL\b")
 _ON_TARGET = re.compile(r"\bON (.*)$")
 
 
-@rule("security.disallow-grant-all", keywords=('GRANT', 'ALTER'), engines="PM", category="SEC", severity="W", nodes=("*",),
+@rule("security.disallow-grant-all", engines="PM", category="SEC", severity="W", nodes=("*",),
+      keywords=('GRANT', 'ALTER'), contains=("ALL",),
       summary="`GRANT ALL [PRIVILEGES]`.",
       why="ALL includes privileges the application never needs (TRUNCATE, REFERENCES, TRIGGER; on MySQL "
           "DROP, ALTER, GRANT-adjacent ones): a compromised or buggy client can do far more damage.",
@@ -133,7 +144,8 @@ _ROLE_SETTING_CLAUSE = re.compile(r" (RENAME|SET|RESET|IN DATABASE)\b")
 _ROLE_ATTRIBUTE = {word: re.compile(rf"\b{word}\b") for word in ("SUPERUSER", "BYPASSRLS")}
 
 
-@rule("security.disallow-superuser-role", keywords=('CREATE', 'ALTER'), engines="P", category="SEC", severity="W", nodes=("*",),
+@rule("security.disallow-superuser-role", engines="P", category="SEC", severity="W", nodes=("*",),
+      keywords=('CREATE', 'ALTER'), contains=("SUPERUSER", "BYPASSRLS"),
       summary="`CREATE/ALTER ROLE … SUPERUSER` (or `BYPASSRLS`).",
       why="A superuser bypasses every permission check and can run code on the server; BYPASSRLS "
           "ignores every row-level security policy. Applications should never hold either.",
@@ -153,7 +165,8 @@ def security_disallow_superuser_role(st: Stmt, ctx: FileContext, payload: dict) 
 _DISABLE_RLS = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*?\b(DISABLE|NO FORCE) ROW LEVEL SECURITY\b")
 
 
-@rule("security.disallow-disable-rls", keywords=('ALTER',), engines="P", category="SEC", severity="W", nodes=("*",),
+@rule("security.disallow-disable-rls", engines="P", category="SEC", severity="W", nodes=("*",),
+      keywords=('ALTER',), contains=("ROW LEVEL SECURITY",),
       summary="`ALTER TABLE … DISABLE ROW LEVEL SECURITY` / `NO FORCE ROW LEVEL SECURITY`.",
       why="Turning row-level security off makes every row visible to every role with table privileges; "
           "NO FORCE exempts the table owner again.",

@@ -165,7 +165,7 @@ def _same_table(target: str, source: str) -> bool:
     return target.lower() != source.lower() and core(target) == core(source)
 
 
-def _record_rebuild(st: Stmt, ctx: FileContext, norm: str) -> None:
+def _record_rebuild(st: Stmt, ctx: FileContext) -> None:
     """`INSERT INTO <table created in this file> SELECT … FROM x`, the two named as a rebuild pair:
     x is being rebuilt."""
     target = source = None
@@ -179,7 +179,7 @@ def _record_rebuild(st: Stmt, ctx: FileContext, norm: str) -> None:
     if target is not None and source is not None:
         names[0].update({name_of(target), name_of(target).lower()})
         names[1].update({name_of(source), name_of(source).lower()})
-    elif match := _INSERT_SELECT.match(norm):
+    elif match := _INSERT_SELECT.match(_cleaned(st, ctx)):  # (cleaned only when the tree has no answer)
         names[0].add(bare(match.group("target")))
         names[1].add(bare(match.group("source")))
     if names[0] and any(ctx.is_new(n) for n in names[0]) and _same_table(min(names[0]), min(names[1])):
@@ -190,8 +190,24 @@ def _record_rebuild(st: Stmt, ctx: FileContext, norm: str) -> None:
 _RENAME_TO = re.compile(rf"^RENAME TO (?P<new>{_QNAME})")
 
 
+# What _learn_create reads, as st.norm has it (the words are the same once comments are out).
+_TABLE_OR_INDEX = re.compile(r"^CREATE (?:(?:TEMP |TEMPORARY )?TABLE|(?:UNIQUE )?INDEX)\b")
+
+
+def _inserts(st: Stmt, ctx: FileContext) -> bool:
+    """Whether the cleaned statement starts with INSERT or REPLACE. From the text's first letters
+    when it starts with a letter (no comment or string can start before them): a dump's long
+    INSERT is not cleaned for that."""
+    text = st.text
+    if text[:1].isalpha():
+        return text[:8].upper().startswith(("INSERT", "REPLACE"))
+    return _cleaned(st, ctx).startswith(("INSERT", "REPLACE"))
+
+
 @rule("statement.sqlite.unsupported-alter", engines="S", category="SQLITE", severity="E",
       nodes=(exp.Alter, exp.Create, exp.Drop, exp.Insert, "command"),
+      # it reads INSERT/REPLACE … SELECT, CREATE, DROP TABLE and ALTER TABLE (by their first word)
+      keywords=("INSERT", "REPLACE", "CREATE", "DROP", "ALTER"),
       summary="`ALTER TABLE` forms SQLite lacks (`ALTER COLUMN`, `ADD/DROP CONSTRAINT`, `MODIFY`, several actions "
               "in one statement); `DROP COLUMN` of a primary-key, UNIQUE, indexed or foreign-key column (known "
               "from earlier statements of the file).",
@@ -202,11 +218,13 @@ _RENAME_TO = re.compile(rf"^RENAME TO (?P<new>{_QNAME})")
               "`PRAGMA foreign_keys=OFF` before `BEGIN`.",
       example="ALTER TABLE orders ALTER COLUMN note TYPE text;")
 def unsupported_alter(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    norm = _cleaned(st, ctx)
     facts: dict[str, dict[str, str]] = ctx.memo.setdefault(_FACTS, {})
-    if norm.startswith(("INSERT", "REPLACE")):
-        _record_rebuild(st, ctx, norm)
+    if _inserts(st, ctx):
+        _record_rebuild(st, ctx)
         return
+    if st.text[:1].isalpha() and st.norm.startswith("CREATE") and not _TABLE_OR_INDEX.match(st.norm):
+        return  # a view, trigger, function …: nothing to learn (and no long body to clean)
+    norm = _cleaned(st, ctx)
     if norm.startswith("CREATE"):
         _learn_create(norm, facts)
         return
@@ -260,7 +278,7 @@ _STORED = re.compile(r"\bSTORED\b")
 
 
 @rule("column.sqlite.add-column-restrictions", engines="S", category="SQLITE", severity="E",
-      nodes=(exp.Alter, "command"),
+      nodes=(exp.Alter, "command"), keywords=("ALTER",),
       summary="`ADD COLUMN` with `PRIMARY KEY`/`UNIQUE` (always fails), or, on an existing table, a non-constant "
               "default (`CURRENT_TIMESTAMP`, `(expr)`), a `STORED` generated column, or `REFERENCES` with a "
               "non-NULL default.",
@@ -301,7 +319,7 @@ def add_column_restrictions(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
 
 
 @rule("statement.sqlite.pragma-in-transaction", engines="S", category="SQLITE", severity="E",
-      nodes=(exp.Pragma, "command"),
+      nodes=(exp.Pragma, "command"), keywords=("PRAGMA",),
       summary="`PRAGMA foreign_keys = …` inside `BEGIN … COMMIT` (SQLite silently ignores it there).",
       why="`PRAGMA foreign_keys` is a no-op inside a transaction: a table rebuild meant to run with foreign keys "
           "off runs with them on, and `DROP TABLE` of the old table cascades deletes or fails on references.",

@@ -274,3 +274,18 @@ def test_renaming_away_for_a_sqlite_rebuild_is_fine():
     sql = "ALTER TABLE users RENAME TO _users_old;\nCREATE TABLE users (id int);"
     assert not flags(sql, "sqlite", "table.disallow-rename")
     assert flags(sql, "postgres", "table.disallow-rename")  # a swap elsewhere: the old name now holds an empty table
+
+
+@pytest.mark.parametrize("sql, dialect", [
+    # A backslash escape makes st.norm lose the rest of the statement: the rename is still seen.
+    ("ALTER TABLE t COMMENT 'a\\'b', CHANGE c d int COMMENT 'x';", "mysql"),
+    ('ALTER TABLE "t" RENAME COLUMN "c" TO "d";', "postgres"),
+])
+def test_column_rename_gate_near_misses(sql, dialect):
+    [found] = findings(sql, dialect, "column.disallow-rename")
+    assert "renaming column t.c to d" in found.message
+
+
+def test_type_change_after_a_backslash_escape():
+    sql = "ALTER TABLE t COMMENT 'a\\'b', MODIFY note text COMMENT 'x';"
+    assert flags(sql, "mysql", "column.disallow-change-type")

@@ -214,3 +214,30 @@ def test_affected_row_limit_needs_a_database():
     Policy.from_rows("p", [("statement.affected-row-limit", "warning", {"max_rows": 10})])
     with pytest.raises(ValueError):
         Policy.from_rows("p", [("statement.affected-row-limit", "warning", {"max_rows": 0})])
+
+
+# -- the cheap text gates in front of the tree walks (their near misses) --------------------------------
+
+
+@pytest.mark.parametrize("sql, dialect", [
+    ("DELETE FROM t WHERE a = /* why */ NULL;", "postgres"),  # a comment between = and NULL
+    ("DELETE FROM t WHERE a =\n  -- why\n  NULL;", "postgres"),
+    ("DELETE FROM t WHERE NULL <> a;", "sqlite"),  # NULL first
+    ("DELETE FROM `t` WHERE NULL\n!= `a`;", "mysql"),  # st.norm cannot be trusted with backticks: the text
+    ("DELETE FROM `t` WHERE `a` = # why\n NULL;", "mysql"),  # a MySQL comment, which st.norm keeps
+])
+def test_equal_null_gate_near_misses(sql, dialect):
+    assert flags(sql, dialect, "statement.where.no-equal-null")
+
+
+def test_leading_wildcard_in_a_double_quoted_mysql_string():
+    assert flags('UPDATE t SET a = 1 WHERE b LIKE "%x";', "mysql", "statement.where.no-leading-wildcard-like")
+    assert not flags("UPDATE t SET a = 1 WHERE b LIKE 'x%';", "postgres", "statement.where.no-leading-wildcard-like")
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO s (id) SELECT id FROM u ORDER BY\n  -- sample\n  RAND() LIMIT 1;",
+    "INSERT INTO s (id) SELECT id FROM u SORT BY rand();",  # sqlglot reads Hive's SORT BY as an ORDER BY
+])
+def test_order_by_rand_gate_near_misses(sql):
+    assert flags(sql, "mysql", "statement.insert.disallow-order-by-rand")

@@ -277,3 +277,13 @@ def test_mysql_rules_are_mysql_only():
     sql = "ALTER TABLE orders ADD COLUMN note varchar(200) AFTER id;"
     assert not flags(sql, "postgres", "statement.require-algorithm-option")
     assert not flags(sql, "sqlite", "statement.add-column-without-position")
+
+
+@pytest.mark.parametrize("sql, rule", [
+    ("create index i on t (a) algorithm = copy;", "statement.disallow-offline-ddl"),  # lower case
+    ("DROP INDEX i ON t -- why\n LOCK=SHARED;", "statement.disallow-blocking-lock-option"),  # after a comment
+    ("CREATE TABLE t (a varchar(10) COMMENT 'it\\'s', b text CHARACTER SET latin1);", "system.charset.allowlist"),
+    ("CREATE TABLE t (a int, b int REFERENCES c (id));", "column.mysql.inline-references-ignored"),
+])
+def test_ddl_reading_gate_near_misses(sql, rule):
+    assert flags(sql, "mysql", rule)

@@ -94,3 +94,11 @@ def test_no_force_row_level_security():
     [found] = findings("ALTER TABLE ONLY invoices NO FORCE ROW LEVEL SECURITY;", "postgres",
                        "security.disallow-disable-rls")
     assert "NO FORCE ROW LEVEL SECURITY on invoices" in found.message
+
+
+@pytest.mark.parametrize("sql", [
+    "SET /* why */ PASSWORD = 'hunter2';",
+    "SET # it's\nPASSWORD = 'hunter2';",  # a MySQL comment with a quote, which st.norm reads as a string
+])
+def test_set_password_after_a_comment(sql):
+    assert flags(sql, "mysql", "security.disallow-plaintext-password")
