@@ -10,8 +10,9 @@ also what the naming rules read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
 
@@ -49,6 +50,14 @@ def table_of(ast: exp.Expression) -> str:
     return name_of(target) if isinstance(target, exp.Table) else ""
 
 
+def statement_table(st: Stmt) -> str:
+    """`table_of` the statement's tree, which each reader below asks: worked out once per statement."""
+    found = st.memo.get(statement_table)
+    if found is None:
+        found = st.memo[statement_table] = table_of(st.ast)
+    return found
+
+
 def is_create_table(ast: exp.Expression | None) -> bool:
     return isinstance(ast, exp.Create) and ast.args.get("kind") == "TABLE"
 
@@ -63,11 +72,11 @@ def column_defs(st: Stmt, *, modify: bool = True) -> list[tuple[str, exp.ColumnD
     MySQL MODIFY/CHANGE ("modify")."""
     ast = st.ast
     if is_create_table(ast) and isinstance(ast.this, exp.Schema):
-        table = table_of(ast)
+        table = statement_table(st)
         return [(table, e, "create") for e in ast.this.expressions if isinstance(e, exp.ColumnDef)]
     found: list[tuple[str, exp.ColumnDef, str]] = []
     if is_alter_table(ast):
-        table = table_of(ast)
+        table = statement_table(st)
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
                 found.append((table, action, "add"))
@@ -77,15 +86,16 @@ def column_defs(st: Stmt, *, modify: bool = True) -> list[tuple[str, exp.ColumnD
 
 
 @per_statement
-def typed_columns(st: Stmt) -> list[tuple[str, str, exp.DataType]]:
-    """(table, column, type) for every column a statement defines or retypes (ALTER COLUMN … TYPE)."""
-    found = [(table, name_of(col), col.args["kind"]) for table, col, _ in column_defs(st)
+def typed_columns(st: Stmt) -> list[tuple[str, exp.Expression, exp.DataType]]:
+    """(table, column, type) for every column a statement defines or retypes (ALTER COLUMN … TYPE). The
+    column is its node: `name_of` it when a finding names it (most columns are never named)."""
+    found = [(table, col, col.args["kind"]) for table, col, _ in column_defs(st)
              if isinstance(col.args.get("kind"), exp.DataType)]
     if is_alter_table(st.ast):
-        table = table_of(st.ast)
+        table = statement_table(st)
         for action in st.ast.args.get("actions") or ():
             if isinstance(action, exp.AlterColumn) and isinstance(action.args.get("dtype"), exp.DataType):
-                found.append((table, name_of(action.this), action.args["dtype"]))
+                found.append((table, action.this, action.args["dtype"]))
     return found
 
 
@@ -94,7 +104,8 @@ def constraint_kinds(column: exp.ColumnDef) -> list[exp.Expression]:
 
 
 def has_constraint(column: exp.ColumnDef, *classes: type) -> bool:
-    return any(isinstance(kind, classes) for kind in constraint_kinds(column))
+    # As `constraint_kinds` would say, without building the list (asked of most columns).
+    return any(isinstance(c.args.get("kind"), classes) for c in column.args.get("constraints") or ())
 
 
 def is_not_null(column: exp.ColumnDef) -> bool:
@@ -105,17 +116,70 @@ def is_not_null(column: exp.ColumnDef) -> bool:
 def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
     """`serial` and friends, also when the parser turned them into an identity column."""
     kind = column.args.get("kind")
+    if isinstance(kind, exp.DataType) and kind.this in (T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL):
+        return True
+    # Both other ways need the word in the statement's raw text (a user-defined type prints as its
+    # name there): asked once per statement, not once per column.
+    if not _says_serial(st):
+        return False
     # Only a user-defined type can print as serial2/4/8 (a built-in type prints its own name): no SQL
     # generation for the others.
-    if isinstance(kind, exp.DataType) and (kind.this in (T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL)
-                                           or (kind.this == T.USERDEFINED
-                                               and kind.sql().lower().strip('"') in _SERIAL_NAMES)):
+    if isinstance(kind, exp.DataType) and kind.this == T.USERDEFINED \
+            and kind.sql().lower().strip('"') in _SERIAL_NAMES:
         return True
-    text = clean_text(st.text)
-    if "serial" not in text.lower():
+    if not _mentions_serial(st):
         return False
-    name = re.escape(column.name)
-    return re.search(rf'(?i)(?<![\w$])"?{name}"?\s+(small|big)?serial[248]?\b', text) is not None
+    text, name = clean_text(st.text), column.name
+    if _PLAIN_NAME.fullmatch(name) and not _named_before_serial(st, text, name.lower()):
+        return False  # most columns of a table with a serial one: no pattern to compile, no search
+    return _serial_after(name).search(text) is not None
+
+
+@per_statement
+def _says_serial(st: Stmt) -> bool:
+    """`serial` in any case anywhere in the raw text (comments and strings included): what the
+    cleaned text or a type name says, the raw text says too."""
+    return "SERIAL" in st.text.upper()
+
+
+@per_statement
+def _mentions_serial(st: Stmt) -> bool:
+    """Whether the statement's text, without comments and strings, says `serial` anywhere."""
+    return "serial" in clean_text(st.text).lower()
+
+
+_SERIAL_TAIL = re.compile(r"(?i)\s+(small|big)?serial[248]?\b")  # the end of `_serial_after`'s pattern
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_$]+")
+# The only characters beyond ASCII that an IGNORECASE pattern matches to an ASCII letter (İ ı ſ K):
+# translated, then lower-cased (which then keeps the length), a text compares with a lower-cased ASCII
+# name character by character as such a pattern would.
+_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+@per_statement
+def _serial_tails(st: Stmt) -> tuple[str, tuple[int, ...]]:
+    """The cleaned text folded as above, and where each `<blanks>serial` of it starts."""
+    text = clean_text(st.text)
+    return text.translate(_TO_ASCII).lower(), tuple(m.start() for m in _SERIAL_TAIL.finditer(text))
+
+
+def _named_before_serial(st: Stmt, text: str, lower_name: str) -> bool:
+    """What `_serial_after(name)` needs for a plain (ASCII word) name: the name, perhaps with a closing
+    quote, right before the blanks of a `<blanks>serial` (the name has no blank, so they start there)."""
+    folded, starts = _serial_tails(st)
+    size = len(lower_name)
+    for start in starts:
+        if start >= size and folded[start - size:start] == lower_name:
+            return True
+        if start > size and text[start - 1] == '"' and folded[start - 1 - size:start - 1] == lower_name:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=2048)
+def _serial_after(name: str) -> re.Pattern:
+    """`<name> serial` (or small/big, 2/4/8) in the text: compiled once per column name."""
+    return re.compile(rf'(?i)(?<![\w$])"?{re.escape(name)}"?\s+(small|big)?serial[248]?\b')
 
 
 def is_auto_increment(column: exp.ColumnDef, st: Stmt) -> bool:
@@ -191,38 +255,58 @@ def _inline(table: str, column: exp.ColumnDef) -> list[IndexDef]:
     found = []
     for constraint in column.args.get("constraints") or ():
         kind = constraint.args.get("kind")
-        name = name_of(constraint.this) or None if constraint.this is not None else None
         if isinstance(kind, exp.PrimaryKeyColumnConstraint):
-            found.append(IndexDef(table, name, "primary", (name_of(column),), frozenset()))
+            found.append(IndexDef(table, _inline_name(constraint), "primary", (name_of(column),), frozenset()))
         elif isinstance(kind, exp.UniqueColumnConstraint) and kind.this is None:
-            found.append(IndexDef(table, name, "unique", (name_of(column),), frozenset()))
+            found.append(IndexDef(table, _inline_name(constraint), "unique", (name_of(column),), frozenset()))
     return found
 
 
-@per_statement
-def index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
+def _inline_name(constraint: exp.ColumnConstraint) -> str | None:
+    return name_of(constraint.this) or None if constraint.this is not None else None
+
+
+def index_defs(st: Stmt, dialect: str) -> tuple[IndexDef, ...]:
     """Every index a statement creates: CREATE INDEX, and the primary keys, unique constraints and
-    (MySQL) KEY/INDEX clauses of CREATE TABLE and ALTER TABLE … ADD."""
+    (MySQL) KEY/INDEX clauses of CREATE TABLE and ALTER TABLE … ADD. Read by half a dozen rules per
+    statement: remembered with the statement (a tuple, shared), under a key cheaper to build than
+    `per_statement`'s for a call with arguments."""
+    key = (_index_defs, dialect)
+    found = st.memo.get(key)
+    if found is None:
+        found = st.memo[key] = tuple(_index_defs(st, dialect))
+    return found
+
+
+def _method(using: exp.Expression | None) -> str:
+    """`USING …` of CREATE INDEX, lower-cased, as `str(using)` prints it: a plain Var prints as its
+    text, so no SQL generation for it (a Var with a comment prints the comment too)."""
+    if isinstance(using, exp.Var) and isinstance(using.this, str) and not using.comments:
+        return using.this.lower()
+    return str(using or "").lower()
+
+
+def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
     ast = st.ast
     if isinstance(ast, exp.Create) and ast.args.get("kind") == "INDEX" and isinstance(ast.this, exp.Index):
         index = ast.this
         params = index.args.get("params")
         columns = list(params.args.get("columns") or []) if params is not None else []
-        method = str(params.args.get("using") or "").lower() if params is not None else ""
+        method = _method(params.args.get("using")) if params is not None else ""
         where = params.args["where"].sql(dialect=sqlglot_dialect(dialect)) if params is not None and params.args.get("where") else ""
         name = name_of(index.this) or None if index.this is not None else None
         kind = "unique" if ast.args.get("unique") else "index"
-        return [_make_index(table_of(ast), name, kind, columns, dialect, method, where)]
+        return [_make_index(statement_table(st), name, kind, columns, dialect, method, where)]
     found: list[IndexDef] = []
     if is_create_table(ast) and isinstance(ast.this, exp.Schema):
-        table = table_of(ast)
+        table = statement_table(st)
         for element in ast.this.expressions:
             if isinstance(element, exp.ColumnDef):
                 found.extend(_inline(table, element))
             else:
                 found.extend(_table_level(table, element, None, dialect))
     elif is_alter_table(ast):
-        table = table_of(ast)
+        table = statement_table(st)
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
                 found.extend(_inline(table, action))
@@ -270,12 +354,12 @@ def foreign_keys(st: Stmt) -> list[ForeignKeyDef]:
     ast = st.ast
     found: list[ForeignKeyDef] = []
     if is_create_table(ast) and isinstance(ast.this, exp.Schema):
-        table = table_of(ast)
+        table = statement_table(st)
         for element in ast.this.expressions:
             found.extend(_fk_inline(table, element) if isinstance(element, exp.ColumnDef)
                          else _fk_elements(table, element, None))
     elif is_alter_table(ast):
-        table = table_of(ast)
+        table = statement_table(st)
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
                 found.extend(_fk_inline(table, action))
@@ -304,6 +388,17 @@ _PK_SUGGESTION = {
     "mysql": "`id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY`",
     "sqlite": "`id INTEGER PRIMARY KEY`",
 }
+
+
+# Gates (`contains`): column definitions, foreign keys and inline keys come only from a CREATE TABLE or
+# ALTER TABLE tree, indexes also from CREATE INDEX (and DROP INDEX forgets them). sqlglot takes the
+# `kind` of a CREATE, ALTER or DROP from its keyword, so st.norm has the word, unless normalizing took
+# it for part of a string or comment where sqlglot did not (a backslash-escaped quote, `/*` inside a
+# quoted name): then st.norm keeps a quote, either the '' of a string or the quote or $ that opened
+# what sqlglot read as a string or name. Such statements pass the gate too.
+_QUOTES = ("'", '"', "`", "$")
+TABLE_WORDS = ("TABLE", *_QUOTES)
+INDEX_WORDS = ("TABLE", "INDEX", *_QUOTES)
 
 
 # -- tables -------------------------------------------------------------------------------------
@@ -338,7 +433,8 @@ def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
     """CREATE TABLEs without a primary key, until an ALTER TABLE of the file adds one."""
     pending: dict = ctx.memo.setdefault("table.require-pk", {})
     if st.norm.startswith("ALTER "):
-        if pending and (match := _ADD_PRIMARY_KEY.match(st.norm)) and pending.get(bare(match.group(1))):
+        if pending and "PRIMARY KEY" in st.norm and (match := _ADD_PRIMARY_KEY.match(st.norm)) \
+                and pending.get(bare(match.group(1))):
             pending[bare(match.group(1))].pop()  # the table as it is now: the latest CREATE of that name
         return
     ast = st.ast
@@ -362,7 +458,8 @@ def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
         "(replication and online schema tools need it)", st.statement))
 
 
-@rule("table.no-foreign-key", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),
+@rule("table.no-foreign-key", engines="PMS", category="DESIGN", severity="off",
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="Any foreign key (for teams that keep relations in the application).",
       why="Some teams shard or run online schema tools that cannot cope with foreign keys, and keep "
           "referential integrity in the application.",
@@ -495,7 +592,8 @@ def _primary_columns(st: Stmt, dialect: str) -> set[tuple[str, str]]:
     return {(i.table, c) for i in index_defs(st, dialect) if i.kind == "primary" for c in i.columns if c}
 
 
-@rule("column.no-null", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),
+@rule("column.no-null", engines="PMS", category="DESIGN", severity="off",
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="Nullable columns in `CREATE TABLE` / `ADD COLUMN`.",
       why="NULL is a third truth value: comparisons, NOT IN and aggregates behave unexpectedly with it.",
       instead="Declare the column NOT NULL, with a default where old rows need one.",
@@ -509,7 +607,8 @@ def column_no_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
         yield f"column {table}.{name} is nullable: declare it NOT NULL (with a DEFAULT if old rows need one)"
 
 
-@rule("column.required", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),
+@rule("column.required", engines="PMS", category="DESIGN", severity="off",
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       payload={"columns": ["id", "created_at", "updated_at"]},
       schema={"properties": {"columns": {"type": "array", "items": {"type": "string", "minLength": 1}}}},
       summary="A new table lacking one of the required columns (`columns`), or dropping/renaming one.",
@@ -545,7 +644,8 @@ _NO_LITERAL_DEFAULT = {T.TINYBLOB, T.BLOB, T.MEDIUMBLOB, T.LONGBLOB, T.TINYTEXT,
                        T.JSON, T.GEOMETRY}
 
 
-@rule("column.require-default", engines="PMS", category="DESIGN", severity="off", nodes=(exp.Create, exp.Alter),
+@rule("column.require-default", engines="PMS", category="DESIGN", severity="off",
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="A column without `DEFAULT` in `CREATE TABLE` / `ADD COLUMN` (keys, identity and generated "
               "columns excepted).",
       why="A default lets old code keep inserting rows that do not name the column.",
@@ -572,7 +672,7 @@ def _type_names(kind: exp.DataType, dialect: str) -> set[str]:
 
 
 @rule("column.type-disallow-list", engines="PMS", category="DESIGN", severity="off",
-      nodes=(exp.Create, exp.Alter), payload={"types": ["money", "enum", "set"]},
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS, payload={"types": ["money", "enum", "set"]},
       schema={"properties": {"types": {"type": "array", "items": {"type": "string", "minLength": 1}}}},
       summary="Columns of a type in the configured deny list (`types`; by default money, enum, set).",
       why="Some types are known trouble for a team: `money` depends on lc_monetary, ENUM/SET need a "
@@ -583,15 +683,15 @@ def column_type_disallow_list(st: Stmt, ctx: FileContext, payload: dict) -> Iter
     banned = {t.lower().strip() for t in payload["types"]}
     for table, column, kind in typed_columns(st):
         if _type_names(kind, ctx.dialect) & banned:
-            yield (f"column {table}.{column} is of type {type_label(kind, ctx.dialect)}, which this policy "
-                   "disallows: use another type")
+            yield (f"column {table}.{name_of(column)} is of type {type_label(kind, ctx.dialect)}, which this "
+                   "policy disallows: use another type")
 
 
 _SERIAL_LIKE = frozenset({T.SERIAL, T.SMALLSERIAL, T.USERDEFINED})
 
 
 @rule("column.prefer-bigint-over-int", engines="PM", category="DESIGN", severity="W",
-      nodes=(exp.Create, exp.Alter),
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="`int`/`smallint`/`serial`/`smallserial` as primary-key, identity or auto-increment column.",
       why="A 32-bit key runs out at about 2.1 billion (4.3 with unsigned); widening a key column later "
           "rewrites the table and every table referencing it, under lock.",
@@ -603,26 +703,33 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
         kind = column.args.get("kind")
         if not isinstance(kind, exp.DataType):
             continue
-        # Only these can be narrow integers or print as serial/serial2/serial4: no SQL for the rest.
-        if kind.this not in NARROW_INTEGER_TYPES and kind.this not in _SERIAL_LIKE:
-            continue
-        written = type_label(kind, ctx.dialect)
-        narrow = kind.this in NARROW_INTEGER_TYPES or written.strip('"') in ("serial", "serial2", "serial4")
-        if not narrow:
+        # A narrow integer type is narrow whatever it prints as; only a user-defined type must be
+        # printed (as serial/serial2/serial4?). No SQL for the rest until a finding names the type.
+        if kind.this in NARROW_INTEGER_TYPES:
+            written = None
+        elif kind.this in _SERIAL_LIKE:
+            written = type_label(kind, ctx.dialect)
+            if written.strip('"') not in ("serial", "serial2", "serial4"):
+                continue
+        else:
             continue
         if single_key is None:
-            primary = {i for i in index_defs(st, ctx.dialect) if i.kind == "primary"}
-            single_key = {(i.table, i.columns[0]) for i in primary if len(i.columns) == 1}
-        serial = is_serial(column, st)
+            single_key = {(i.table, i.columns[0]) for i in index_defs(st, ctx.dialect)
+                          if i.kind == "primary" and len(i.columns) == 1}
         name = name_of(column)
-        if serial or is_auto_increment(column, st) or (table, name) in single_key:
+        # is_auto_increment, cheapest test first (is_serial may search the text).
+        if (table, name) in single_key or has_constraint(column, exp.AutoIncrementColumnConstraint,
+                                                         exp.GeneratedAsIdentityColumnConstraint) \
+                or is_serial(column, st):
+            written = written or type_label(kind, ctx.dialect)
             better = "bigserial or bigint GENERATED ALWAYS AS IDENTITY" if ctx.dialect == "postgres" \
                 else "BIGINT UNSIGNED"
             yield (f"key column {table}.{name} is {written}: a 32-bit (or smaller) key runs out, and widening it "
                    f"later rewrites the table: use {better}")
 
 
-@rule("column.prefer-identity", engines="P", category="DESIGN", severity="I", nodes=(exp.Create, exp.Alter),
+@rule("column.prefer-identity", engines="P", category="DESIGN", severity="I",
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="`serial` / `bigserial` / `smallserial` columns.",
       why="A serial column's sequence is a separate object with its own ownership and grants; identity "
           "columns are the SQL-standard form, are copied by `CREATE TABLE … LIKE`, and reject stray "
@@ -636,7 +743,8 @@ def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
                    "(or BY DEFAULT) instead")
 
 
-@rule("column.prefer-timestamptz", engines="P", category="DESIGN", severity="W", nodes=(exp.Create, exp.Alter),
+@rule("column.prefer-timestamptz", engines="P", category="DESIGN", severity="W",
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="`timestamp` (without time zone) columns.",
       why="`timestamp` stores wall-clock time with no zone: values written from sessions in different "
           "time zones cannot be compared, and daylight-saving shifts corrupt ordering.",
@@ -645,12 +753,12 @@ def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     for table, column, kind in typed_columns(st):
         if kind.this == T.TIMESTAMP:
-            yield (f"column {table}.{column} is a timestamp without time zone: use timestamptz, which stores "
-                   "an absolute instant")
+            yield (f"column {table}.{name_of(column)} is a timestamp without time zone: use timestamptz, which "
+                   "stores an absolute instant")
 
 
 @rule("column.prefer-text-over-varchar", engines="P", category="DESIGN", severity="off",
-      nodes=(exp.Create, exp.Alter),
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="`varchar(n)` columns.",
       why="In PostgreSQL varchar(n) is text with a length check; changing n later can rewrite the table, "
           "while a CHECK constraint can be replaced without a rewrite.",
@@ -659,11 +767,12 @@ def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> Iter
 def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     for table, column, kind in typed_columns(st):
         if kind.this == T.VARCHAR and kind.expressions:
-            yield (f"column {table}.{column} is {type_label(kind, ctx.dialect)}: use text with a CHECK on its "
-                   "length (changing a CHECK needs no rewrite)")
+            yield (f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)}: use text with a CHECK on "
+                   "its length (changing a CHECK needs no rewrite)")
 
 
-@rule("column.disallow-char", engines="P", category="DESIGN", severity="W", nodes=(exp.Create, exp.Alter),
+@rule("column.disallow-char", engines="P", category="DESIGN", severity="W",
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="`char(n)` / `character` columns.",
       why="char(n) pads values with spaces, which are then ignored or not depending on the operator; it "
           "is no faster than text in PostgreSQL, and a bare `character` holds one character.",
@@ -672,12 +781,12 @@ def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -
 def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     for table, column, kind in typed_columns(st):
         if kind.this in (T.CHAR, T.NCHAR, T.BPCHAR):
-            yield (f"column {table}.{column} is {type_label(kind, ctx.dialect)} (blank-padded): use text or "
-                   "varchar instead")
+            yield (f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)} (blank-padded): use text "
+                   "or varchar instead")
 
 
 @rule("column.maximum-varchar-length", engines="M", category="DESIGN", severity="I",
-      nodes=(exp.Create, exp.Alter), payload={"max_length": 2560},
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS, payload={"max_length": 2560},
       schema={"properties": {"max_length": {"type": "integer", "minimum": 1}}},
       summary="`varchar(n)` with n above `max_length` (default 2560).",
       why="Long VARCHARs count against MySQL's 65,535-byte row limit, force on-disk temporary tables "
@@ -693,10 +802,12 @@ def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> 
             except ValueError:
                 continue
             if length > limit:
-                yield f"column {table}.{column} is varchar({length}), longer than {limit}: use TEXT instead"
+                yield (f"column {table}.{name_of(column)} is varchar({length}), longer than {limit}: use TEXT "
+                       "instead")
 
 
-@rule("column.prefer-jsonb", engines="P", category="DESIGN", severity="W", nodes=(exp.Create, exp.Alter),
+@rule("column.prefer-jsonb", engines="P", category="DESIGN", severity="W",
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="`json` columns.",
       why="`json` keeps the text as written and has no equality operator, so DISTINCT, UNION and GROUP "
           "BY on it fail; it cannot be indexed with GIN and is reparsed on every access.",
@@ -705,11 +816,12 @@ def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> 
 def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     for table, column, kind in typed_columns(st):
         if kind.this == T.JSON:
-            yield f"column {table}.{column} is json: use jsonb (it has equality, GIN indexes and no reparsing)"
+            yield (f"column {table}.{name_of(column)} is json: use jsonb (it has equality, GIN indexes and no "
+                   "reparsing)")
 
 
 @rule("column.auto-increment-must-integer", engines="M", category="DESIGN", severity="W",
-      nodes=(exp.Create, exp.Alter),
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="`AUTO_INCREMENT` on a column that is not an integer.",
       why="AUTO_INCREMENT on FLOAT/DOUBLE is deprecated in MySQL 8.0 and loses precision; on DECIMAL it "
           "is an error.",
@@ -725,7 +837,7 @@ def column_auto_increment_must_integer(st: Stmt, ctx: FileContext, payload: dict
 
 
 @rule("column.auto-increment-must-unsigned", engines="M", category="DESIGN", severity="off",
-      nodes=(exp.Create, exp.Alter),
+      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
       summary="`AUTO_INCREMENT` on a signed integer column.",
       why="Auto-increment values are never negative: a signed column wastes half its range.",
       instead="`… UNSIGNED AUTO_INCREMENT` (e.g. `BIGINT UNSIGNED`).",
@@ -749,7 +861,7 @@ def _index_label(index: IndexDef) -> str:
 
 
 @rule("index.no-duplicate-column", engines="PM", category="DESIGN", severity="W",
-      severity_by_engine={"mysql": "error"}, nodes=(exp.Create, exp.Alter),
+      severity_by_engine={"mysql": "error"}, nodes=(exp.Create, exp.Alter), contains=INDEX_WORDS,
       summary="The same column twice in one index or key.",
       why="MySQL rejects the statement (duplicate column name); PostgreSQL builds a bigger index that "
           "is no more useful.",
@@ -763,7 +875,8 @@ def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> Iter
             yield f"{_index_label(index)} lists {', '.join(duplicates)} more than once: list each column once"
 
 
-@rule("index.key-number-limit", engines="PMS", category="DESIGN", severity="I", nodes=(exp.Create, exp.Alter),
+@rule("index.key-number-limit", engines="PMS", category="DESIGN", severity="I",
+      nodes=(exp.Create, exp.Alter), contains=INDEX_WORDS,
       payload={"max_columns": 5},
       schema={"properties": {"max_columns": {"type": "integer", "minimum": 1}}},
       summary="An index with more than `max_columns` (default 5) columns.",
@@ -778,28 +891,35 @@ def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
                    "index on the columns queries filter on")
 
 
-@rule("index.type-no-blob", engines="M", category="DESIGN", severity="E", nodes=(exp.Create, exp.Alter),
+@rule("index.type-no-blob", engines="M", category="DESIGN", severity="E",
+      nodes=(exp.Create, exp.Alter), contains=INDEX_WORDS,
       summary="An index on a `BLOB`/`TEXT` column without a prefix length (type known from the same file).",
       why="MySQL refuses to index a BLOB or TEXT column without a prefix length (error 1170).",
       instead="Index a prefix (`col(191)`) or a generated column holding a hash of the value.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, body text, KEY idx_t_body (body));")
 def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    here = {(table, name_of(col)): col.args["kind"].sql(dialect=sqlglot_dialect("mysql"))
-            for table, col, _ in column_defs(st) if isinstance(col.args.get("kind"), exp.DataType)}
+    here = None  # (table, column) → its type node in this statement (the last definition wins)
     for index in index_defs(st, ctx.dialect):
         if index.kind in ("fulltext", "spatial"):
             continue
         for column in index.columns:
             if not column or column in index.prefixed:
                 continue
-            written = here.get((index.table, column)) or ctx.column_types.get((index.table, column), "")
+            if here is None:
+                here = {(table, name_of(col)): col.args["kind"]
+                        for table, col, _ in column_defs(st) if isinstance(col.args.get("kind"), exp.DataType)}
+            kind = here.get((index.table, column))
+            if kind is not None and _never_blob_or_text(kind):
+                continue
+            written = kind.sql(dialect=sqlglot_dialect("mysql")) if kind is not None else ""
+            written = written or ctx.column_types.get((index.table, column), "")
             if written.split("(")[0].strip().upper() in BLOB_TEXT_NAMES:
                 yield (f"{_index_label(index)} indexes {written} column {column} without a prefix length: "
                        f"index a prefix ({column}(191)) or a generated hash column")
 
 
 @rule("table.no-duplicate-index", engines="PMS", category="DESIGN", severity="I",
-      nodes=(exp.Create, exp.Alter, exp.Drop),
+      nodes=(exp.Create, exp.Alter, exp.Drop), contains=INDEX_WORDS,
       summary="An index duplicating one created earlier in the same file (same table, columns, method "
               "and predicate). Indexes that already exist in the database are not known here.",
       why="A duplicate index costs disk and slows every write without speeding up any read.",
@@ -807,46 +927,62 @@ def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[st
       example="CREATE INDEX idx_a ON t (a);\nCREATE INDEX idx_a2 ON t (a);")
 def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     known: dict[str, list[tuple[IndexDef, int]]] = ctx.memo.setdefault("table.no-duplicate-index", {})
-    # (table, columns, method, where, family) → the first such index still known: one lookup per new
-    # index instead of a scan of the table's earlier ones. Dropped when an index is forgotten (rebuilt).
-    lookup: dict | None = ctx.memo.get("table.no-duplicate-index.lookup")
+    # Per table, (table, columns, method, where, family) → the first such index still known: one lookup
+    # per new index instead of a scan of the table's earlier ones. A table's is dropped when one of its
+    # indexes is forgotten, and rebuilt when the table next gets an index.
+    lookups: dict[str, dict] = ctx.memo.setdefault("table.no-duplicate-index.lookup", {})
     ast = st.ast
     if isinstance(ast, exp.Drop):
-        ctx.memo["table.no-duplicate-index.lookup"] = None
         kind = ast.args.get("kind")
         for target in ast.args.get("tables") or ():
             if kind == "TABLE":
                 known.pop(name_of(target), None)
+                lookups.pop(name_of(target), None)
             elif kind == "INDEX":
-                _forget(known, name_of(target))
+                _forget(known, lookups, name_of(target))
         return
     if is_alter_table(ast):
         for action in ast.args.get("actions") or ():
-            if isinstance(action, (exp.Drop, exp.DropPrimaryKey)):
-                lookup = None
             if isinstance(action, exp.Drop) and action.args.get("kind") in ("INDEX", "CONSTRAINT", "KEY"):
                 for target in action.args.get("tables") or ():
-                    _forget(known, name_of(target))
+                    _forget(known, lookups, name_of(target))
             elif isinstance(action, exp.DropPrimaryKey):
                 known[table_of(ast)] = [k for k in known.get(table_of(ast), []) if k[0].kind != "primary"]
-    if lookup is None:
-        lookup = {}
-        for entries in known.values():
-            for entry in entries:
-                lookup.setdefault(_duplicate_key(entry[0]), entry)
-        ctx.memo["table.no-duplicate-index.lookup"] = lookup
+                lookups.pop(table_of(ast), None)
     for index in index_defs(st, ctx.dialect):
         if not index.columns or None in index.columns:
             continue
         if not index.name and ctx.dialect == "postgres":  # the name PostgreSQL gives it, for a later DROP
             index = dataclasses.replace(index, name=_postgres_default_name(index))
-        same = lookup.get(_duplicate_key(index))
+        lookup = lookups.get(index.table)
+        if lookup is None:
+            lookup = lookups[index.table] = _duplicate_lookup(known.get(index.table, ()))
+        key = _duplicate_key(index)
+        same = lookup.get(key)
         if same is not None:
             earlier, line = same
             yield (f"{_index_label(index)} duplicates the {_index_label(earlier)} from line {line}: drop "
                    "one of them")
         known.setdefault(index.table, []).append((index, st.line))
-        lookup.setdefault(_duplicate_key(index), (index, st.line))
+        lookup.setdefault(key, (index, st.line))
+
+
+def _duplicate_lookup(entries: Iterable[tuple[IndexDef, int]]) -> dict:
+    """The first of a table's known indexes per duplicate key."""
+    lookup: dict = {}
+    for entry in entries:
+        lookup.setdefault(_duplicate_key(entry[0]), entry)
+    return lookup
+
+
+# Types MySQL prints under their own name (TYPE_MAPPING has no BLOB/TEXT for them): no need to print
+# them to know they are no BLOB/TEXT. A VARCHAR only with a length: without one MySQL prints TEXT.
+_NEVER_BLOB_OR_TEXT = frozenset(INTEGER_TYPES | {T.CHAR, T.BINARY, T.VARBINARY, T.DATE, T.DATETIME, T.TIMESTAMP,
+                                                 T.TIMESTAMPTZ, T.DECIMAL, T.ENUM})
+
+
+def _never_blob_or_text(kind: exp.DataType) -> bool:
+    return kind.this in _NEVER_BLOB_OR_TEXT or (kind.this == T.VARCHAR and bool(kind.expressions))
 
 
 def _duplicate_key(index: IndexDef) -> tuple:
@@ -860,6 +996,9 @@ def _postgres_default_name(index: IndexDef) -> str:
     return f"{index.table}_pkey" if index.kind == "primary" else f"{index.table}_{columns}_{suffix}"
 
 
-def _forget(known: dict[str, list[tuple[IndexDef, int]]], name: str) -> None:
+def _forget(known: dict[str, list[tuple[IndexDef, int]]], lookups: dict[str, dict], name: str) -> None:
     for table, entries in known.items():
-        known[table] = [e for e in entries if e[0].name != name]
+        kept = [e for e in entries if e[0].name != name]
+        if len(kept) != len(entries):
+            known[table] = kept
+            lookups.pop(table, None)

@@ -189,3 +189,41 @@ def test_duplicate_index_knows_the_names_postgres_gives_unnamed_constraints():
            "CREATE INDEX CONCURRENTLY idx_t_a ON t (a);")
     assert not flags(sql, "postgres", "table.no-duplicate-index")
     assert flags(sql.replace("t_a_key", "other_name"), "postgres", "table.no-duplicate-index")
+
+
+# -- near misses of the cheap paths (gates, pre-checks) -----------------------------------------------
+
+
+@pytest.mark.parametrize(("sql", "count"), [
+    ("CREATE TABLE t (Code int, CODE serial);", 2),  # the text says `code serial`, in any case
+    ("CREATE TABLE t (seq int, \u017feq serial);", 2),  # long s: a case-insensitive match of `seq`
+    ("CREATE TABLE t (\u017feq int, seq serial);", 2),
+    ('CREATE TABLE t (seq int, "seq" serial);', 2),
+    ("CREATE TABLE t (seq int, xseq serial);", 1),
+    ("CREATE TABLE t (seq int, note text DEFAULT 'seq serial');", 0),  # in a string: not the text
+])
+def test_prefer_identity_reads_serial_from_the_text_as_before(sql, count):
+    assert len(findings(sql, "postgres", "column.prefer-identity")) == count
+
+
+def test_column_rules_run_when_the_normalized_text_lost_the_table_keyword():
+    # MySQL's backslash-escaped quote: st.norm reads a string up to the next quote and loses TABLE,
+    # sqlglot reads a CREATE TABLE. The quote left in st.norm lets the statement through the gate.
+    sql = "CREATE DEFINER='a\\'b'@'%' TABLE t (id bigint PRIMARY KEY, d varchar(3000) DEFAULT 'c');"
+    assert flags(sql, "mysql", "column.maximum-varchar-length")
+
+
+def test_blob_index_prints_only_types_that_can_be_blob_or_text():
+    from sqlglot import exp
+
+    from reviews.engine.model import sqlglot_dialect
+    from reviews.rules.design import _NEVER_BLOB_OR_TEXT, BLOB_TEXT_NAMES
+
+    mysql = sqlglot_dialect("mysql")
+    for kind in _NEVER_BLOB_OR_TEXT:
+        for params in ([], [exp.DataTypeParam(this=exp.Literal.number(10))]):
+            written = exp.DataType(this=kind, expressions=params).sql(dialect=mysql)
+            assert written.split("(")[0].strip().upper() not in BLOB_TEXT_NAMES, written
+    # A VARCHAR without a length prints as TEXT in MySQL: it is printed, and flagged.
+    assert flags("CREATE TABLE t (id int PRIMARY KEY, v varchar, KEY k (v));", "mysql", "index.type-no-blob")
+    assert not flags("CREATE TABLE t (id int PRIMARY KEY, v varchar(10), KEY k (v));", "mysql", "index.type-no-blob")

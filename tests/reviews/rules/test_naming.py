@@ -135,3 +135,8 @@ def test_quoted_mixed_case_is_not_the_postgres_keyword():
 def test_mysql_change_to_the_same_name_introduces_nothing():
     assert not flags("ALTER TABLE t CHANGE `key` `key` varchar(10);", "mysql", "naming.identifier.no-keyword")
     assert flags("ALTER TABLE t CHANGE `hash` `key` varchar(10);", "mysql", "naming.identifier.no-keyword")
+
+
+def test_rename_table_the_parser_cannot_read_after_a_comment():
+    [found] = findings("/* x */ RENAME TABLE a TO BadName;", "mysql", "naming.table")
+    assert "BadName" in found.message
