@@ -15,6 +15,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlglot import exp
+
 from reviews.engine.model import FileContext, Stmt, name_of, normalize, sqlglot_dialect
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
@@ -223,12 +225,10 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
             message, line, column = error
             out.add("system.syntax-error", message, statement, line, column)
         st = Stmt(index=index, statement=statement, ast=ast, norm=norm, syntax_error=error is not None)
-        for rule_obj, check, payload, words in rules.for_node(ast, st):  # _run, inlined
-            if words is not None and not any(w in norm for w in words):
-                continue
+        for rule_obj, check, payload in rules.for_statement(ast, norm):  # _run, inlined
             try:
                 hits = check(st, ctx, payload)
-                if hits is None:
+                if not hits:  # None, or an empty list (a generator is always true)
                     continue
                 hits = list(hits)
             except Exception:
@@ -484,20 +484,19 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
 
 
 def _learn_columns(ctx: FileContext, st: Stmt) -> None:
-    from sqlglot import exp
-
     if st.ast is None:
         return
     table_node = st.ast.find(exp.Table)
     table = name_of(table_node) if table_node is not None else ""
+    dialect = sqlglot_dialect(ctx.dialect)
     for column in _column_defs(st.ast):
         key = (table, name_of(column))
-        kind = column.args.get("kind")
+        args = column.args
+        kind = args.get("kind")
         if kind is not None:
             kind.pop()  # detached: the column model must not keep the statement's tree alive
-            ctx.column_types[key] = (kind, sqlglot_dialect(ctx.dialect))
-        if any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) and not c.args["kind"].args.get("allow_null")
-               for c in column.args.get("constraints") or ()):
+            ctx.column_types[key] = (kind, dialect)
+        if _not_null(args.get("constraints")):
             ctx.not_null_columns.add(key)
         else:  # (re)defined without NOT NULL, e.g. MySQL MODIFY
             ctx.not_null_columns.discard(key)
@@ -505,12 +504,18 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         ctx.not_null_columns.discard((table, column.strip('"`').lower()))
 
 
+def _not_null(constraints: list | None) -> bool:
+    for constraint in constraints or ():
+        kind = constraint.args.get("kind")
+        if isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"):
+            return True
+    return False
+
+
 def _column_defs(ast: Any) -> list:
     """The column definitions of a CREATE TABLE or ALTER TABLE tree, in the order a breadth-first
     walk finds them, without walking the whole tree: the table's own columns, then the columns of
     MODIFY/CHANGE actions. Anything else (PARTITION OF …) is walked. A list: the caller detaches nodes."""
-    from sqlglot import exp
-
     if isinstance(ast, exp.Create) and isinstance(ast.this, exp.Schema):
         return [e for e in ast.this.expressions if isinstance(e, exp.ColumnDef)]
     if isinstance(ast, exp.Alter):

@@ -25,7 +25,10 @@ class Setting:
 
 
 class RuleSet:
-    """The enabled, implemented rules of one dialect, indexed by the node types they concern."""
+    """The enabled, implemented rules of one dialect, indexed by what they concern: sqlglot node
+    types, first words (`keywords`) and words the statement holds (`contains`)."""
+
+    _MAX_GATED = 4096  # cached rule lists per (kind, first word, gate words present): bounded
 
     def __init__(self, rules: list[Rule], payload: Any = None):
         # Each rule travels with its effective payload: the engine's inner loop does no lookups.
@@ -35,23 +38,38 @@ class RuleSet:
         self.every = [r for r in per_statement if "*" in r.nodes]
         self.on_command = [r for r in per_statement if "command" in r.nodes]
         self.by_class = [(r, tuple(n for n in r.nodes if isinstance(n, type))) for r in per_statement]
-        self._cache: dict[tuple, list[Rule]] = {}
+        self._candidates: dict[tuple, tuple[list[Rule], tuple[str, ...]]] = {}
+        self._gated: dict[tuple, list[tuple[Rule, Any, dict]]] = {}
 
-    def for_node(self, ast: Any, st: Any) -> list[tuple[Rule, Any, dict, tuple[str, ...] | None]]:
-        """(rule, its check function, its payload, its `contains` words) for each rule concerned by
-        this statement's kind and first word; the engine checks the words."""
+    def for_statement(self, ast: Any, norm: str) -> list[tuple[Rule, Any, dict]]:
+        """(rule, its check function, its payload) for each rule concerned by this statement. The
+        words of the rules' `contains` gates are looked for once per statement, not once per rule,
+        and the list is cached by what decides it."""
         kind = None if ast is None or isinstance(ast, exp.Command) else type(ast)
-        word = st.norm.split(" ", 1)[0].split("(", 1)[0]
-        found = self._cache.get((kind, word))
+        word = norm.split(" ", 1)[0].split("(", 1)[0]
+        candidates = self._candidates.get((kind, word))
+        if candidates is None:
+            candidates = self._candidates[(kind, word)] = self._candidates_for(kind, word)
+        rules, words = candidates
+        present = frozenset([w for w in words if w in norm]) if words else frozenset()
+        key = (kind, word, present)
+        found = self._gated.get(key)
         if found is None:
-            if kind is None:
-                found = self.every + self.on_command
-            else:
-                found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
-            found = [(r, r.check, self.payloads[r.id], r.contains) for r in found
-                     if r.keywords is None or word in r.keywords]
-            self._cache[(kind, word)] = found
+            if len(self._gated) >= self._MAX_GATED:
+                self._gated.clear()
+            found = self._gated[key] = [
+                (r, r.check, self.payloads[r.id]) for r in rules if r.contains is None or not present.isdisjoint(r.contains)
+            ]
         return found
+
+    def _candidates_for(self, kind: type | None, word: str) -> tuple[list[Rule], tuple[str, ...]]:
+        if kind is None:
+            found = self.every + self.on_command
+        else:
+            found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
+        found = [r for r in found if r.keywords is None or word in r.keywords]
+        words = tuple(sorted({w for r in found if r.contains for w in r.contains}))
+        return found, words
 
 
 class Policy:
