@@ -131,6 +131,7 @@ class FileContext:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+_MISSING = object()
 
 
 def per_statement(fn: F) -> F:
@@ -143,14 +144,13 @@ def per_statement(fn: F) -> F:
 
     @functools.wraps(fn)
     def cached(st: Stmt, *args: Any, **kwargs: Any) -> Any:
-        if kwargs or (args and not isinstance(args[0], FileContext)):
-            key: Any = (fn, *(a for a in args if not isinstance(a, FileContext)), *sorted(kwargs.items()))
+        if not kwargs and (not args or (len(args) == 1 and type(args[0]) is FileContext)):
+            key: Any = fn  # (st) or (st, ctx): the common, cheap case
         else:
-            key = fn  # (st) or (st, ctx): the common, cheap case
-        try:
-            found = st.memo[key]
-        except KeyError:
+            key = (fn, *(a for a in args if not isinstance(a, FileContext)), *sorted(kwargs.items()))
+        found = st.memo.get(key, _MISSING)
+        if found is _MISSING:
             found = st.memo[key] = fn(st, *args, **kwargs)
-        return list(found) if isinstance(found, list) else found
+        return list(found) if type(found) is list else found
 
     return cached  # type: ignore[return-value]
