@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from sqlglot import exp
 
@@ -37,7 +38,55 @@ _NO_COMMENTS_OR_STRINGS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<t
 
 def type_label(kind: exp.DataType, dialect: str) -> str:
     """The type as the dialect writes it, lower-cased: `varchar(20)`, `bigint unsigned`."""
-    return kind.sql(dialect=sqlglot_dialect(dialect)).lower()
+    return type_sql(kind, dialect).lower()
+
+
+def type_sql(kind: exp.DataType, dialect: str) -> str:
+    """`kind.sql(dialect=…)`, printed once per dialect and spelling of the type (`.sql()` copies the
+    node and builds a generator: ~10 µs a call, for the same few types over and over)."""
+    key = _type_key(kind)
+    if key is None:
+        return kind.sql(dialect=sqlglot_dialect(dialect))
+    key = (dialect, key)
+    found = _TYPE_SQL.get(key)
+    if found is None:
+        if len(_TYPE_SQL) >= 4096:
+            _TYPE_SQL.clear()
+        found = _TYPE_SQL[key] = kind.sql(dialect=sqlglot_dialect(dialect))
+    return found
+
+
+_TYPE_SQL: dict[tuple, str] = {}
+
+
+def _type_key(kind: exp.DataType) -> tuple | None:
+    """Everything a plain type prints from: its Type, its flags, its literal parameters (`int(11)`,
+    `varchar(20)`) and a user-defined type's name. None for any other type (nested, with comments …):
+    those are printed each time. (A printed node is a detached copy: its parents do not matter.)"""
+    if kind.comments:
+        return None
+    key: list = [kind.this]
+    for arg, value in kind.args.items():
+        if arg == "this":
+            continue
+        if value is None or isinstance(value, (bool, str)):
+            key.append((arg, value))
+        elif arg == "expressions" and isinstance(value, list):
+            params: list = [arg]
+            for param in value:
+                literal = param.this if type(param) is exp.DataTypeParam and param.args.get("expression") is None \
+                    and param.args.keys() <= {"this", "expression"} else None
+                if param.comments or type(literal) is not exp.Literal or literal.comments \
+                        or literal.args.keys() != {"this", "is_string"}:
+                    return None
+                params.append((literal.this, literal.args["is_string"]))
+            key.append(tuple(params))
+        elif arg == "kind" and type(value) is exp.Identifier and not value.comments \
+                and value.args.keys() <= {"this", "quoted"}:
+            key.append((arg, value.this, value.args.get("quoted")))
+        else:
+            return None
+    return tuple(key)
 
 
 def table_of(ast: exp.Expression) -> str:
@@ -47,7 +96,21 @@ def table_of(ast: exp.Expression) -> str:
         target = target.this
     if isinstance(target, exp.Index):
         target = target.args.get("table")
-    return name_of(target) if isinstance(target, exp.Table) else ""
+    return plain_name(target) if isinstance(target, exp.Table) else ""
+
+
+def plain_name(node: exp.Expression) -> str:
+    """`name_of` a Table, Column or ColumnDef: for the usual one, named by a plain identifier, without
+    name_of's generic lookups (tens of thousands of calls); name_of for any other."""
+    ident = node.this
+    if type(ident) is exp.Identifier and type(node) in _PLAINLY_NAMED:
+        text = ident.this
+        if type(text) is str:
+            return text if ident.args.get("quoted") else text.lower()
+    return name_of(node)
+
+
+_PLAINLY_NAMED = frozenset({exp.Table, exp.Column, exp.ColumnDef})
 
 
 def statement_table(st: Stmt) -> str:
@@ -66,37 +129,75 @@ def is_alter_table(ast: exp.Expression | None) -> bool:
     return isinstance(ast, exp.Alter) and ast.args.get("kind") == "TABLE"
 
 
-@per_statement
-def column_defs(st: Stmt, *, modify: bool = True) -> list[tuple[str, exp.ColumnDef, str]]:
-    """(table, column definition, how) for CREATE TABLE columns ("create"), ADD COLUMN ("add") and
-    MySQL MODIFY/CHANGE ("modify")."""
+class _Columns(NamedTuple):
+    """What one pass over a statement's column definitions finds (see `_read_columns`)."""
+
+    defs: tuple[tuple[str, exp.ColumnDef, str], ...]  # column_defs(st)
+    added: tuple[tuple[str, exp.ColumnDef, str], ...]  # column_defs(st, modify=False)
+    typed: tuple[tuple[str, exp.Expression, exp.DataType], ...]  # typed_columns(st)
+    types: frozenset  # the DataType.Type of each typed column: most type rules stop at it
+
+
+_NO_COLUMNS = _Columns((), (), (), frozenset())
+
+
+def _columns(st: Stmt) -> _Columns:
+    """The statement's columns, read once (a dozen rules ask): kept in st.memo, shared (read-only)."""
+    found = st.memo.get(_columns)
+    if found is None:
+        found = st.memo[_columns] = _read_columns(st)
+    return found
+
+
+def _read_columns(st: Stmt) -> _Columns:
     ast = st.ast
-    if is_create_table(ast) and isinstance(ast.this, exp.Schema):
+    defs: list[tuple[str, exp.ColumnDef, str]] = []
+    altered: list[tuple[str, exp.Expression, exp.DataType]] = []  # ALTER COLUMN … TYPE
+    modified = False
+    if is_create_table(ast):
+        if not isinstance(ast.this, exp.Schema):
+            return _NO_COLUMNS
         table = statement_table(st)
-        return [(table, e, "create") for e in ast.this.expressions if isinstance(e, exp.ColumnDef)]
-    found: list[tuple[str, exp.ColumnDef, str]] = []
-    if is_alter_table(ast):
+        defs = [(table, e, "create") for e in ast.this.expressions if isinstance(e, exp.ColumnDef)]
+    elif is_alter_table(ast):
         table = statement_table(st)
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
-                found.append((table, action, "add"))
-            elif modify and isinstance(action, exp.ModifyColumn) and isinstance(action.this, exp.ColumnDef):
-                found.append((table, action.this, "modify"))
-    return found
+                defs.append((table, action, "add"))
+            elif isinstance(action, exp.ModifyColumn):
+                if isinstance(action.this, exp.ColumnDef):
+                    defs.append((table, action.this, "modify"))
+                    modified = True
+            elif isinstance(action, exp.AlterColumn) and isinstance(action.args.get("dtype"), exp.DataType):
+                altered.append((table, action.this, action.args["dtype"]))
+    else:
+        return _NO_COLUMNS
+    if not defs and not altered:  # most ALTER TABLEs (ADD CONSTRAINT, OWNER TO …), and tables without columns
+        return _NO_COLUMNS
+    typed = [(table, col, col.args["kind"]) for table, col, _ in defs if isinstance(col.args.get("kind"), exp.DataType)]
+    typed += altered
+    all_defs = tuple(defs)
+    added = tuple(d for d in defs if d[2] != "modify") if modified else all_defs
+    return _Columns(all_defs, added, tuple(typed), frozenset([k.this for _, _, k in typed]))
 
 
-@per_statement
-def typed_columns(st: Stmt) -> list[tuple[str, exp.Expression, exp.DataType]]:
+def column_defs(st: Stmt, *, modify: bool = True) -> tuple[tuple[str, exp.ColumnDef, str], ...]:
+    """(table, column definition, how) for CREATE TABLE columns ("create"), ADD COLUMN ("add") and
+    MySQL MODIFY/CHANGE ("modify"). A shared tuple: read-only."""
+    found = _columns(st)
+    return found.defs if modify else found.added
+
+
+def typed_columns(st: Stmt) -> tuple[tuple[str, exp.Expression, exp.DataType], ...]:
     """(table, column, type) for every column a statement defines or retypes (ALTER COLUMN … TYPE). The
     column is its node: `name_of` it when a finding names it (most columns are never named)."""
-    found = [(table, col, col.args["kind"]) for table, col, _ in column_defs(st)
-             if isinstance(col.args.get("kind"), exp.DataType)]
-    if is_alter_table(st.ast):
-        table = statement_table(st)
-        for action in st.ast.args.get("actions") or ():
-            if isinstance(action, exp.AlterColumn) and isinstance(action.args.get("dtype"), exp.DataType):
-                found.append((table, action.this, action.args["dtype"]))
-    return found
+    return _columns(st).typed
+
+
+def column_types(st: Stmt) -> frozenset:
+    """The DataType.Type of every column of `typed_columns`: a rule about one type stops here when
+    the statement has none of it."""
+    return _columns(st).types
 
 
 def constraint_kinds(column: exp.ColumnDef) -> list[exp.Expression]:
@@ -104,8 +205,11 @@ def constraint_kinds(column: exp.ColumnDef) -> list[exp.Expression]:
 
 
 def has_constraint(column: exp.ColumnDef, *classes: type) -> bool:
-    # As `constraint_kinds` would say, without building the list (asked of most columns).
-    return any(isinstance(c.args.get("kind"), classes) for c in column.args.get("constraints") or ())
+    # As `constraint_kinds` would say, without building the list or a generator (asked of most columns).
+    for constraint in column.args.get("constraints") or ():
+        if isinstance(constraint.args.get("kind"), classes):
+            return True
+    return False
 
 
 def is_not_null(column: exp.ColumnDef) -> bool:
@@ -113,10 +217,13 @@ def is_not_null(column: exp.ColumnDef) -> bool:
                for k in constraint_kinds(column))
 
 
+_SERIAL_TYPES = frozenset({T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL})
+
+
 def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
     """`serial` and friends, also when the parser turned them into an identity column."""
     kind = column.args.get("kind")
-    if isinstance(kind, exp.DataType) and kind.this in (T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL):
+    if isinstance(kind, exp.DataType) and kind.this in _SERIAL_TYPES:
         return True
     # Both other ways need the word in the statement's raw text (a user-defined type prints as its
     # name there): asked once per statement, not once per column.
@@ -135,11 +242,13 @@ def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
     return _serial_after(name).search(text) is not None
 
 
-@per_statement
 def _says_serial(st: Stmt) -> bool:
     """`serial` in any case anywhere in the raw text (comments and strings included): what the
-    cleaned text or a type name says, the raw text says too."""
-    return "SERIAL" in st.text.upper()
+    cleaned text or a type name says, the raw text says too. (Kept in st.memo.)"""
+    found = st.memo.get(_says_serial)
+    if found is None:
+        found = st.memo[_says_serial] = "SERIAL" in st.text.upper()
+    return found
 
 
 @per_statement
@@ -199,15 +308,43 @@ def clean_text(text: str) -> str:
     return cleaned
 
 
-@dataclasses.dataclass(frozen=True)
-class IndexDef:
+class IndexDef(NamedTuple):  # a tuple: built for every key of every CREATE TABLE, in a third of the time
     table: str
     name: str | None  # None: the database names it
     kind: str  # primary | unique | index | fulltext | spatial
     columns: tuple[str | None, ...]  # None for an expression
     prefixed: frozenset[str]  # columns indexed by a prefix length (MySQL `b(10)`)
     method: str = ""  # USING …
-    where: str = ""  # partial index predicate
+    where: str | Predicate = ""  # partial index predicate (compare it as a string: `str(where)`)
+
+
+class Predicate:
+    """A partial index's WHERE as SQL, printed when first compared: only an index that otherwise
+    duplicates one of the file's is (printing one costs ~40 µs, a partial CREATE INDEX ten times
+    what reading it does). Equal to another predicate, or to a string, with the same SQL."""
+
+    __slots__ = ("_node", "_dialect", "_text")
+
+    def __init__(self, node: exp.Expression, dialect: str):
+        self._node: exp.Expression | None = node
+        self._dialect = dialect
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            assert self._node is not None
+            self._text = self._node.sql(dialect=sqlglot_dialect(self._dialect))
+            self._node = None  # printed: the subtree can go
+        return self._text
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other) if isinstance(other, (str, Predicate)) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __repr__(self) -> str:
+        return repr(str(self))
 
 
 def _index_column(node: exp.Expression, dialect: str) -> tuple[str | None, bool]:
@@ -215,6 +352,8 @@ def _index_column(node: exp.Expression, dialect: str) -> tuple[str | None, bool]
         node = node.this
     if isinstance(node, exp.ColumnPrefix):
         return name_of(node.this), True
+    if type(node) is exp.Column:
+        return plain_name(node), False
     if isinstance(node, (exp.Identifier, exp.Column)):
         return name_of(node), False
     if (dialect == "mysql" and isinstance(node, exp.Anonymous) and len(node.expressions) == 1
@@ -224,10 +363,18 @@ def _index_column(node: exp.Expression, dialect: str) -> tuple[str | None, bool]
 
 
 def _make_index(table: str, name: str | None, kind: str, nodes: list, dialect: str, method: str = "",
-                where: str = "") -> IndexDef:
-    pairs = [_index_column(n, dialect) for n in nodes]
-    return IndexDef(table, name, kind, tuple(p[0] for p in pairs), frozenset(p[0] for p in pairs if p[1] and p[0]),
-                    method, where)
+                where: str | Predicate = "") -> IndexDef:
+    columns, prefixed = [], []
+    for node in nodes:
+        column, prefix = _index_column(node, dialect)
+        columns.append(column)
+        if prefix and column:
+            prefixed.append(column)
+    return IndexDef(table, name, kind, tuple(columns), frozenset(prefixed) if prefixed else _NONE_PREFIXED, method,
+                    where)
+
+
+_NONE_PREFIXED: frozenset[str] = frozenset()
 
 
 def _constraint_name(node: exp.Expression | None) -> str | None:
@@ -251,15 +398,19 @@ def _table_level(table: str, node: exp.Expression, name: str | None, dialect: st
     return []
 
 
-def _inline(table: str, column: exp.ColumnDef) -> list[IndexDef]:
-    found = []
+def _inline(found: list[IndexDef], table: str, column: exp.ColumnDef) -> None:
+    """The primary key or unique constraint written on the column itself, added to `found`."""
     for constraint in column.args.get("constraints") or ():
         kind = constraint.args.get("kind")
+        if not isinstance(kind, _INLINE_KEYS):  # most are NOT NULL, DEFAULT …: one test for them
+            continue
         if isinstance(kind, exp.PrimaryKeyColumnConstraint):
-            found.append(IndexDef(table, _inline_name(constraint), "primary", (name_of(column),), frozenset()))
-        elif isinstance(kind, exp.UniqueColumnConstraint) and kind.this is None:
-            found.append(IndexDef(table, _inline_name(constraint), "unique", (name_of(column),), frozenset()))
-    return found
+            found.append(IndexDef(table, _inline_name(constraint), "primary", (name_of(column),), _NONE_PREFIXED))
+        elif kind.this is None:
+            found.append(IndexDef(table, _inline_name(constraint), "unique", (name_of(column),), _NONE_PREFIXED))
+
+
+_INLINE_KEYS = (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint)
 
 
 def _inline_name(constraint: exp.ColumnConstraint) -> str | None:
@@ -269,12 +420,11 @@ def _inline_name(constraint: exp.ColumnConstraint) -> str | None:
 def index_defs(st: Stmt, dialect: str) -> tuple[IndexDef, ...]:
     """Every index a statement creates: CREATE INDEX, and the primary keys, unique constraints and
     (MySQL) KEY/INDEX clauses of CREATE TABLE and ALTER TABLE … ADD. Read by half a dozen rules per
-    statement: remembered with the statement (a tuple, shared), under a key cheaper to build than
-    `per_statement`'s for a call with arguments."""
-    key = (_index_defs, dialect)
-    found = st.memo.get(key)
+    statement: remembered with the statement (a tuple, shared). The dialect is the statement's own
+    file's (as for `per_statement`, it is not part of the key)."""
+    found = st.memo.get(_index_defs)
     if found is None:
-        found = st.memo[key] = tuple(_index_defs(st, dialect))
+        found = st.memo[_index_defs] = tuple(_index_defs(st, dialect))
     return found
 
 
@@ -293,7 +443,7 @@ def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
         params = index.args.get("params")
         columns = list(params.args.get("columns") or []) if params is not None else []
         method = _method(params.args.get("using")) if params is not None else ""
-        where = params.args["where"].sql(dialect=sqlglot_dialect(dialect)) if params is not None and params.args.get("where") else ""
+        where = Predicate(params.args["where"], dialect) if params is not None and params.args.get("where") else ""
         name = name_of(index.this) or None if index.this is not None else None
         kind = "unique" if ast.args.get("unique") else "index"
         return [_make_index(statement_table(st), name, kind, columns, dialect, method, where)]
@@ -302,14 +452,14 @@ def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
         table = statement_table(st)
         for element in ast.this.expressions:
             if isinstance(element, exp.ColumnDef):
-                found.extend(_inline(table, element))
+                _inline(found, table, element)
             else:
                 found.extend(_table_level(table, element, None, dialect))
     elif is_alter_table(ast):
         table = statement_table(st)
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
-                found.extend(_inline(table, action))
+                _inline(found, table, action)
             elif isinstance(action, exp.AddConstraint):
                 for element in action.expressions:
                     found.extend(_table_level(table, element, None, dialect))
@@ -431,7 +581,9 @@ def table_require_pk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]
 @tracker(keywords=("CREATE", "ALTER"))
 def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
     """CREATE TABLEs without a primary key, until an ALTER TABLE of the file adds one."""
-    pending: dict = ctx.memo.setdefault("table.require-pk", {})
+    pending: dict | None = ctx.memo.get("table.require-pk")
+    if pending is None:  # (not setdefault: that builds an empty dict on every CREATE and ALTER)
+        pending = ctx.memo["table.require-pk"] = {}
     if st.norm.startswith("ALTER "):
         if pending and "PRIMARY KEY" in st.norm and (match := _ADD_PRIMARY_KEY.match(st.norm)) \
                 and pending.get(bare(match.group(1))):
@@ -441,11 +593,11 @@ def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
     if st.parsed:
         if not is_create_table(ast) or not isinstance(ast.this, exp.Schema) or _is_temporary(ast):
             return  # CREATE TABLE … AS SELECT / PARTITION OF: no column list to judge
+        if any(i.kind == "primary" for i in index_defs(st, ctx.dialect)):
+            return  # the usual case, and the cheapest test (the rules have read the indexes already)
         if any(isinstance(e, exp.LikeProperty) for e in ast.this.expressions):
             return
         if any(isinstance(p, (exp.InheritsProperty, exp.PartitionedOfProperty)) for p in _properties(ast)):
-            return
-        if any(i.kind == "primary" for i in index_defs(st, ctx.dialect)):
             return
         table = table_of(ast)
     else:  # a CREATE TABLE sqlglot could not read: judge its tokens
@@ -688,6 +840,7 @@ def column_type_disallow_list(st: Stmt, ctx: FileContext, payload: dict) -> Iter
 
 
 _SERIAL_LIKE = frozenset({T.SERIAL, T.SMALLSERIAL, T.USERDEFINED})
+_NARROW_OR_SERIAL_LIKE = frozenset(NARROW_INTEGER_TYPES) | _SERIAL_LIKE
 
 
 @rule("column.prefer-bigint-over-int", engines="PM", category="DESIGN", severity="W",
@@ -698,6 +851,8 @@ _SERIAL_LIKE = frozenset({T.SERIAL, T.SMALLSERIAL, T.USERDEFINED})
       instead="`bigint` (`bigserial`, `bigint GENERATED … AS IDENTITY`, MySQL `BIGINT UNSIGNED`).",
       example="CREATE TABLE t (id serial PRIMARY KEY);")
 def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if column_types(st).isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of column_defs are among them
+        return
     single_key = None
     for table, column, _ in column_defs(st):
         kind = column.args.get("kind")
@@ -716,7 +871,7 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
         if single_key is None:
             single_key = {(i.table, i.columns[0]) for i in index_defs(st, ctx.dialect)
                           if i.kind == "primary" and len(i.columns) == 1}
-        name = name_of(column)
+        name = plain_name(column)
         # is_auto_increment, cheapest test first (is_serial may search the text).
         if (table, name) in single_key or has_constraint(column, exp.AutoIncrementColumnConstraint,
                                                          exp.GeneratedAsIdentityColumnConstraint) \
@@ -737,6 +892,9 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
       instead="`bigint GENERATED ALWAYS AS IDENTITY` (or `BY DEFAULT`).",
       example="CREATE TABLE t (id bigserial PRIMARY KEY);")
 def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    # is_serial: a serial type, or else the word in the text.
+    if column_types(st).isdisjoint(_SERIAL_TYPES) and not _says_serial(st):
+        return
     for table, column, _ in column_defs(st):
         if is_serial(column, st):
             yield (f"column {table}.{name_of(column)} is a serial: use `bigint GENERATED ALWAYS AS IDENTITY` "
@@ -750,11 +908,11 @@ def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
           "time zones cannot be compared, and daylight-saving shifts corrupt ordering.",
       instead="`timestamptz` (timestamp with time zone).",
       example="ALTER TABLE t ADD COLUMN created_at timestamp;")
-def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    for table, column, kind in typed_columns(st):
-        if kind.this == T.TIMESTAMP:
-            yield (f"column {table}.{name_of(column)} is a timestamp without time zone: use timestamptz, which "
-                   "stores an absolute instant")
+def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    if T.TIMESTAMP not in column_types(st):
+        return []
+    return [f"column {table}.{name_of(column)} is a timestamp without time zone: use timestamptz, which "
+            "stores an absolute instant" for table, column, kind in typed_columns(st) if kind.this == T.TIMESTAMP]
 
 
 @rule("column.prefer-text-over-varchar", engines="P", category="DESIGN", severity="off",
@@ -765,10 +923,15 @@ def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> Iter
       instead="`text` with `CHECK (char_length(col) <= n)`.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, name varchar(100));")
 def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if T.VARCHAR not in column_types(st):
+        return
     for table, column, kind in typed_columns(st):
         if kind.this == T.VARCHAR and kind.expressions:
             yield (f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)}: use text with a CHECK on "
                    "its length (changing a CHECK needs no rewrite)")
+
+
+_CHAR_TYPES = frozenset({T.CHAR, T.NCHAR, T.BPCHAR})
 
 
 @rule("column.disallow-char", engines="P", category="DESIGN", severity="W",
@@ -778,11 +941,14 @@ def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -
           "is no faster than text in PostgreSQL, and a bare `character` holds one character.",
       instead="`text` or `varchar(n)`.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, code char(3));")
-def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    for table, column, kind in typed_columns(st):
-        if kind.this in (T.CHAR, T.NCHAR, T.BPCHAR):
-            yield (f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)} (blank-padded): use text "
-                   "or varchar instead")
+def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    if column_types(st).isdisjoint(_CHAR_TYPES):
+        return []
+    return [f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)} (blank-padded): use text "
+            "or varchar instead" for table, column, kind in typed_columns(st) if kind.this in _CHAR_TYPES]
+
+
+_VARCHAR_TYPES = frozenset({T.VARCHAR, T.NVARCHAR})
 
 
 @rule("column.maximum-varchar-length", engines="M", category="DESIGN", severity="I",
@@ -794,9 +960,11 @@ def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
       instead="`TEXT` (or a shorter VARCHAR).",
       example="CREATE TABLE t (id bigint PRIMARY KEY, body varchar(10000));")
 def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if column_types(st).isdisjoint(_VARCHAR_TYPES):
+        return
     limit = payload["max_length"]
     for table, column, kind in typed_columns(st):
-        if kind.this in (T.VARCHAR, T.NVARCHAR) and kind.expressions:
+        if kind.this in _VARCHAR_TYPES and kind.expressions:
             try:
                 length = int(kind.expressions[0].name)
             except ValueError:
@@ -813,11 +981,11 @@ def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> 
           "BY on it fail; it cannot be indexed with GIN and is reparsed on every access.",
       instead="`jsonb`.",
       example="ALTER TABLE t ADD COLUMN data json;")
-def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    for table, column, kind in typed_columns(st):
-        if kind.this == T.JSON:
-            yield (f"column {table}.{name_of(column)} is json: use jsonb (it has equality, GIN indexes and no "
-                   "reparsing)")
+def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    if T.JSON not in column_types(st):
+        return []
+    return [f"column {table}.{name_of(column)} is json: use jsonb (it has equality, GIN indexes and no "
+            "reparsing)" for table, column, kind in typed_columns(st) if kind.this == T.JSON]
 
 
 @rule("column.auto-increment-must-integer", engines="M", category="DESIGN", severity="W",
@@ -867,12 +1035,15 @@ def _index_label(index: IndexDef) -> str:
           "is no more useful.",
       instead="List each column once.",
       example="CREATE INDEX idx_t_a ON t (a, a);")
-def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    found = []
     for index in index_defs(st, ctx.dialect):
         named = [c for c in index.columns if c]
+        if len(set(named)) == len(named):  # the usual case: no column twice
+            continue
         duplicates = sorted({c for c in named if named.count(c) > 1})
-        if duplicates:
-            yield f"{_index_label(index)} lists {', '.join(duplicates)} more than once: list each column once"
+        found.append(f"{_index_label(index)} lists {', '.join(duplicates)} more than once: list each column once")
+    return found
 
 
 @rule("index.key-number-limit", engines="PMS", category="DESIGN", severity="I",
@@ -883,12 +1054,10 @@ def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> Iter
       why="Wide indexes are large, slow every write, and are rarely used beyond their first columns.",
       instead="A narrower index on the columns the queries filter on.",
       example="CREATE INDEX idx_t_wide ON t (a, b, c, d, e, f);")
-def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
     limit = payload["max_columns"]
-    for index in index_defs(st, ctx.dialect):
-        if len(index.columns) > limit:
-            yield (f"{_index_label(index)} has {len(index.columns)} columns, more than {limit}: use a narrower "
-                   "index on the columns queries filter on")
+    return [f"{_index_label(index)} has {len(index.columns)} columns, more than {limit}: use a narrower "
+            "index on the columns queries filter on" for index in index_defs(st, ctx.dialect) if len(index.columns) > limit]
 
 
 @rule("index.type-no-blob", engines="M", category="DESIGN", severity="E",
@@ -898,6 +1067,8 @@ def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
       instead="Index a prefix (`col(191)`) or a generated column holding a hash of the value.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, body text, KEY idx_t_body (body));")
 def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+    if not index_defs(st, ctx.dialect):
+        return
     here = None  # (table, column) → its type node in this statement (the last definition wins)
     for index in index_defs(st, ctx.dialect):
         if index.kind in ("fulltext", "spatial"):
@@ -906,12 +1077,12 @@ def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[st
             if not column or column in index.prefixed:
                 continue
             if here is None:
-                here = {(table, name_of(col)): col.args["kind"]
+                here = {(table, plain_name(col)): col.args["kind"]
                         for table, col, _ in column_defs(st) if isinstance(col.args.get("kind"), exp.DataType)}
             kind = here.get((index.table, column))
             if kind is not None and _never_blob_or_text(kind):
                 continue
-            written = kind.sql(dialect=sqlglot_dialect("mysql")) if kind is not None else ""
+            written = type_sql(kind, "mysql") if kind is not None else ""
             written = written or ctx.column_types.get((index.table, column), "")
             if written.split("(")[0].strip().upper() in BLOB_TEXT_NAMES:
                 yield (f"{_index_label(index)} indexes {written} column {column} without a prefix length: "
@@ -925,14 +1096,20 @@ def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[st
       why="A duplicate index costs disk and slows every write without speeding up any read.",
       instead="Drop one of the two.",
       example="CREATE INDEX idx_a ON t (a);\nCREATE INDEX idx_a2 ON t (a);")
-def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    known: dict[str, list[tuple[IndexDef, int]]] = ctx.memo.setdefault("table.no-duplicate-index", {})
-    # Per table, (table, columns, method, where, family) → the first such index still known: one lookup
-    # per new index instead of a scan of the table's earlier ones. A table's is dropped when one of its
-    # indexes is forgotten, and rebuilt when the table next gets an index.
-    lookups: dict[str, dict] = ctx.memo.setdefault("table.no-duplicate-index.lookup", {})
+def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    known: dict[str, list[tuple[IndexDef, int]]] | None = ctx.memo.get("table.no-duplicate-index")
+    if known is None:
+        known = ctx.memo["table.no-duplicate-index"] = {}
+        ctx.memo["table.no-duplicate-index.lookup"] = {}
+    # Per table, (table, columns, method, family) → the indexes still known, in order: one lookup per
+    # new index instead of a scan of the table's earlier ones; the first of the same predicate is the
+    # duplicate (predicates printed only then). A table's is dropped when one of its indexes is
+    # forgotten, and rebuilt when the table next gets an index.
+    lookups: dict[str, dict] = ctx.memo["table.no-duplicate-index.lookup"]
     ast = st.ast
     if isinstance(ast, exp.Drop):
+        if not known:  # nothing to forget (a table is in `lookups` only while it is in `known`)
+            return []
         kind = ast.args.get("kind")
         for target in ast.args.get("tables") or ():
             if kind == "TABLE":
@@ -940,7 +1117,7 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> Itera
                 lookups.pop(name_of(target), None)
             elif kind == "INDEX":
                 _forget(known, lookups, name_of(target))
-        return
+        return []
     if is_alter_table(ast):
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.Drop) and action.args.get("kind") in ("INDEX", "CONSTRAINT", "KEY"):
@@ -949,30 +1126,45 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> Itera
             elif isinstance(action, exp.DropPrimaryKey):
                 known[table_of(ast)] = [k for k in known.get(table_of(ast), []) if k[0].kind != "primary"]
                 lookups.pop(table_of(ast), None)
-    for index in index_defs(st, ctx.dialect):
+    indexes = index_defs(st, ctx.dialect)
+    if not indexes:
+        return []
+    found = []
+    line = st.line
+    for index in indexes:
         if not index.columns or None in index.columns:
             continue
         if not index.name and ctx.dialect == "postgres":  # the name PostgreSQL gives it, for a later DROP
-            index = dataclasses.replace(index, name=_postgres_default_name(index))
+            index = index._replace(name=_postgres_default_name(index))
         lookup = lookups.get(index.table)
         if lookup is None:
             lookup = lookups[index.table] = _duplicate_lookup(known.get(index.table, ()))
         key = _duplicate_key(index)
-        same = lookup.get(key)
+        same = _same_predicate(lookup.get(key, ()), index)
         if same is not None:
-            earlier, line = same
-            yield (f"{_index_label(index)} duplicates the {_index_label(earlier)} from line {line}: drop "
-                   "one of them")
-        known.setdefault(index.table, []).append((index, st.line))
-        lookup.setdefault(key, (index, st.line))
+            earlier, earlier_line = same
+            found.append(f"{_index_label(index)} duplicates the {_index_label(earlier)} from line {earlier_line}: "
+                         "drop one of them")
+        known.setdefault(index.table, []).append((index, line))
+        lookup.setdefault(key, []).append((index, line))
+    return found
 
 
 def _duplicate_lookup(entries: Iterable[tuple[IndexDef, int]]) -> dict:
-    """The first of a table's known indexes per duplicate key."""
+    """A table's known indexes per duplicate key, in order."""
     lookup: dict = {}
     for entry in entries:
-        lookup.setdefault(_duplicate_key(entry[0]), entry)
+        lookup.setdefault(_duplicate_key(entry[0]), []).append(entry)
     return lookup
+
+
+def _same_predicate(entries: Iterable[tuple[IndexDef, int]], index: IndexDef) -> tuple[IndexDef, int] | None:
+    """The first entry whose index has the index's predicate (most have none: no printing then)."""
+    for entry in entries:
+        where = entry[0].where
+        if where is index.where or where == index.where:
+            return entry
+    return None
 
 
 # Types MySQL prints under their own name (TYPE_MAPPING has no BLOB/TEXT for them): no need to print
@@ -986,8 +1178,9 @@ def _never_blob_or_text(kind: exp.DataType) -> bool:
 
 
 def _duplicate_key(index: IndexDef) -> tuple:
+    """What a duplicate has in common with the index, but for its predicate (see `_same_predicate`)."""
     family = index.kind if index.kind in ("fulltext", "spatial") else "btree"
-    return (index.table, index.columns, index.method, index.where, family)
+    return (index.table, index.columns, index.method, family)
 
 
 def _postgres_default_name(index: IndexDef) -> str:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, per_statement
+from reviews.engine.model import FileContext, Stmt, name_of
 from reviews.engine.registry import rule
 from reviews.rules.design import (
     TABLE_WORDS,
@@ -116,16 +116,16 @@ def _constraint_names(table: str, node: exp.Expression) -> list[Name]:
     return []
 
 
-def _column_names(table: str, column: exp.ColumnDef) -> list[Name]:
+def _add_column_names(found: list[Name], table: str, column: exp.ColumnDef) -> None:
+    """The column's name and its constraints' names, added to `found` (no list per column)."""
     ident = column.this
     if isinstance(ident, exp.Identifier) and ident.this:  # as `_name` reads it, inline: the usual case
-        found = [Name("column", str(ident.this), bool(ident.args.get("quoted")), table)]
+        found.append(Name("column", str(ident.this), bool(ident.args.get("quoted")), table))
     else:
-        found = _name("column", ident, table)
+        found += _name("column", ident, table)
     for constraint in column.args.get("constraints") or ():
         if constraint.this is not None:  # most constraints are unnamed
             found += _name("constraint", constraint.this, table)
-    return found
 
 
 _RENAME_TABLE = re.compile(r"(?is)^\s*RENAME\s+TABLES?\s+(.*)$")
@@ -143,9 +143,16 @@ def _raw(token: str) -> Name | None:
 _TO_SEPARATOR = re.compile(r"(?i)\s+TO\s+")
 
 
-@per_statement
-def introduced(st: Stmt) -> list[Name]:
-    """The names a statement introduces (CREATE …, ADD …, RENAME … TO)."""
+def introduced(st: Stmt) -> tuple[Name, ...]:
+    """The names a statement introduces (CREATE …, ADD …, RENAME … TO). Read by half a dozen rules:
+    kept in st.memo, a shared tuple."""
+    found = st.memo.get(introduced)
+    if found is None:
+        found = st.memo[introduced] = tuple(_introduced(st))
+    return found
+
+
+def _introduced(st: Stmt) -> list[Name]:
     ast = st.ast
     found: list[Name] = []
     if isinstance(ast, exp.Create):
@@ -155,8 +162,10 @@ def introduced(st: Stmt) -> list[Name]:
             found += _name("table", ast.this)
             if isinstance(ast.this, exp.Schema):
                 for element in ast.this.expressions:
-                    found += _column_names(table, element) if isinstance(element, exp.ColumnDef) \
-                        else _constraint_names(table, element)
+                    if isinstance(element, exp.ColumnDef):
+                        _add_column_names(found, table, element)
+                    else:
+                        found += _constraint_names(table, element)
         elif kind == "INDEX" and isinstance(ast.this, exp.Index):
             found += _name("index", ast.this.this, statement_table(st))
         elif kind == "VIEW":
@@ -170,7 +179,7 @@ def introduced(st: Stmt) -> list[Name]:
         to_column = [o for o in ast.args.get("options") or () if isinstance(o, exp.ToTableProperty)]
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
-                found += _column_names(table, action)
+                _add_column_names(found, table, action)
             elif isinstance(action, exp.AlterRename):
                 # `ALTER TABLE t RENAME a TO b` (no COLUMN) reads as a rename whose target sits in options.
                 found += _name("column", to_column[0].this, table) if to_column else _name("table", action.this)
@@ -213,6 +222,14 @@ _PAYLOAD_PATTERNS: dict[tuple[str, int], re.Pattern | None] = {}
 
 
 def _fails(pattern: str, name: str, flags: int = 0) -> bool:
+    compiled = _compiled(pattern, flags)
+    if compiled is None:
+        return False  # a bad pattern is the policy's problem (validated on save), not every file's
+    return compiled.search(name) is None
+
+
+def _compiled(pattern: str, flags: int = 0) -> re.Pattern | None:
+    """A payload's pattern compiled (remembered), None when it is not a valid regex."""
     compiled = _PAYLOAD_PATTERNS.get((pattern, flags), False)
     if compiled is False:
         try:
@@ -221,24 +238,30 @@ def _fails(pattern: str, name: str, flags: int = 0) -> bool:
             compiled = None
         if len(_PAYLOAD_PATTERNS) < 256:
             _PAYLOAD_PATTERNS[(pattern, flags)] = compiled
-    if compiled is None:
-        return False  # a bad pattern is the policy's problem (validated on save), not every file's
-    return compiled.search(name) is None
+    return compiled
 
 
 # -- tables and columns -------------------------------------------------------------------------
 
 
-def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> Iterator[str]:
-    for name in introduced(st):
+def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[str]:
+    found: list[str] = []
+    names = introduced(st)
+    if not names:
+        return found
+    compiled = _compiled(payload["format"])  # once per statement, not once per name
+    if compiled is None:
+        return found  # as _fails says: a bad pattern fails no name
+    for name in names:
         if name.kind != kind:
             continue
         stored = name.stored(ctx.dialect)
-        if _fails(payload["format"], stored):
+        if compiled.search(stored) is None:
             where = f"{name.table}." if name.table and kind == "column" else ""
             shown = f'"{stored}"' if name.quoted else stored
-            yield (f"{kind} name {where}{shown} does not match {payload['format']}: name it "
-                   f"{snake_case(stored)} (lower-case snake_case, unquoted)")
+            found.append(f"{kind} name {where}{shown} does not match {payload['format']}: name it "
+                         f"{snake_case(stored)} (lower-case snake_case, unquoted)")
+    return found
 
 
 # Gate (`contains`): a table or column name is introduced only by CREATE TABLE, ALTER TABLE or (unparsed)
@@ -252,8 +275,8 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> Iterat
           "ORM mappings and hand-written SQL predictable.",
       instead="A lower-case snake_case name such as `user_account`.",
       example='CREATE TABLE "UserAccount" (id bigint PRIMARY KEY);')
-def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    yield from _format_rule(st, ctx, payload, "table")
+def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    return _format_rule(st, ctx, payload, "table")
 
 
 @rule("naming.column", engines="PMS", category="NAME", severity="W", nodes=(exp.Create, exp.Alter),
@@ -263,8 +286,8 @@ def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
       why="Mixed-case or quoted column names must be quoted in every query forever.",
       instead="A lower-case snake_case name such as `created_at`.",
       example='ALTER TABLE t ADD COLUMN "createdAt" timestamptz;')
-def naming_column(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    yield from _format_rule(st, ctx, payload, "column")
+def naming_column(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    return _format_rule(st, ctx, payload, "column")
 
 
 # -- index and constraint names -----------------------------------------------------------------
@@ -396,8 +419,8 @@ def naming_check(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
       why="One naming style for schemas keeps qualified names predictable.",
       instead="A lower-case snake_case name.",
       example='CREATE SCHEMA "Billing";')
-def naming_schema(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    yield from _format_rule(st, ctx, payload, "schema")
+def naming_schema(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    return _format_rule(st, ctx, payload, "schema")
 
 
 @rule("naming.column.auto-increment", engines="M", category="NAME", severity="off", nodes=(exp.Create, exp.Alter),
@@ -425,15 +448,22 @@ _ANY_NAME = (exp.Create, exp.Alter, exp.Attach, "command")
           "a syntax error, and ORMs and hand-written SQL forget.",
       instead="A name that is not a keyword (`orders`, `app_user`, `sort_order`).",
       example='CREATE TABLE "user" (id bigint PRIMARY KEY);')
-def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    found: list[str] = []
+    names = introduced(st)
+    if not names:
+        return found
     words = reserved_words(ctx.dialect)
-    for name in introduced(st):
+    postgres = ctx.dialect == "postgres"
+    for name in names:
         # PostgreSQL: `"User"` is not the keyword `user` (quoted names keep their case); MySQL and
         # SQLite compare keywords without regard to case.
-        spelled = name.stored(ctx.dialect) if ctx.dialect == "postgres" else name.raw.lower()
+        spelled = name.stored(ctx.dialect) if postgres else name.raw.lower()
         if spelled in words:
-            yield (f"{name.kind} name {name.raw} is a reserved word in {ctx.dialect}: every query would have to "
-                   "quote it: rename it to a name that is not a keyword (e.g. a plural or a more specific name)")
+            found.append(f"{name.kind} name {name.raw} is a reserved word in {ctx.dialect}: every query would have "
+                         "to quote it: rename it to a name that is not a keyword (e.g. a plural or a more specific "
+                         "name)")
+    return found
 
 
 @rule("naming.identifier.case", engines="PM", category="NAME", severity="off", nodes=_ANY_NAME,
@@ -462,15 +492,19 @@ def naming_identifier_case(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
           "and later statements that spell the full name miss the object; MySQL rejects the statement.",
       instead="A shorter name.",
       example="CREATE INDEX idx_customer_invoices_by_billing_period_and_status_and_currency_code ON t (a);")
-def naming_identifier_max_length(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def naming_identifier_max_length(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+    found: list[str] = []
     for name in introduced(st):
+        if len(name.raw) <= 63 and name.raw.isascii():
+            continue  # the usual name: stored in as many bytes as it has characters, 63 at most
         stored = name.stored(ctx.dialect)
         if ctx.dialect == "postgres" and len(stored.encode()) > 63:
-            yield (f"{name.kind} name {stored} is {len(stored.encode())} bytes: PostgreSQL silently truncates it "
-                   f"to 63 bytes ({stored.encode()[:63].decode(errors='ignore')}): choose a shorter name")
+            found.append(f"{name.kind} name {stored} is {len(stored.encode())} bytes: PostgreSQL silently truncates "
+                         f"it to 63 bytes ({stored.encode()[:63].decode(errors='ignore')}): choose a shorter name")
         elif ctx.dialect == "mysql" and len(stored) > 64:
-            yield (f"{name.kind} name {stored} is {len(stored)} characters: MySQL rejects names over 64: choose "
-                   "a shorter name")
+            found.append(f"{name.kind} name {stored} is {len(stored)} characters: MySQL rejects names over 64: "
+                         "choose a shorter name")
+    return found
 
 
 # -- schema qualification -----------------------------------------------------------------------

@@ -227,3 +227,37 @@ def test_blob_index_prints_only_types_that_can_be_blob_or_text():
     # A VARCHAR without a length prints as TEXT in MySQL: it is printed, and flagged.
     assert flags("CREATE TABLE t (id int PRIMARY KEY, v varchar, KEY k (v));", "mysql", "index.type-no-blob")
     assert not flags("CREATE TABLE t (id int PRIMARY KEY, v varchar(10), KEY k (v));", "mysql", "index.type-no-blob")
+
+
+def test_type_labels_printed_once_per_spelling_match_sql():
+    # type_sql remembers a print per (dialect, type, flags, literal parameters, user-defined name):
+    # the same answer as printing each node, for spellings that differ only in what the key holds.
+    from reviews.engine.model import sqlglot_dialect
+    from reviews.rules.design import type_sql
+
+    types = ["int", "int(11)", "int(11) unsigned", "int unsigned", "integer", "varchar(20)", "varchar(21)", "varchar",
+             "char(3)", "numeric(10, 2)", "numeric(10, 3)", "decimal(10)", "serial4", "serial", "bigserial", "citext",
+             '"Serial4"', "public.citext", "text[]", "timestamp(3)", "timestamp with time zone", "double precision",
+             "bit varying(5)"]
+    for dialect in ("postgres", "mysql", "sqlite"):
+        for _ in range(2):  # the second time from the cache
+            for spelled in types:
+                try:
+                    tree = sqlglot_dialect(dialect).parse(f"CREATE TABLE t (c {spelled})")[0]
+                except Exception:
+                    continue
+                kind = tree.this.expressions[0].args["kind"]
+                assert type_sql(kind, dialect) == kind.sql(dialect=sqlglot_dialect(dialect)), (dialect, spelled)
+
+
+@pytest.mark.parametrize(("second", "count"), [
+    ("CREATE INDEX b ON t (x) WHERE deleted_at IS NULL;", 1),  # the same predicate: a duplicate
+    ("CREATE INDEX b ON t (x) WHERE deleted_at IS NOT NULL;", 0),
+    ("CREATE INDEX b ON t (x);", 0),  # no predicate is not the same as one
+    ("CREATE INDEX b ON t (y) WHERE deleted_at IS NULL;", 0),
+])
+def test_duplicate_partial_indexes_are_compared_on_their_predicate(second, count):
+    # Predicates are printed only when an index otherwise duplicates another: the findings are those
+    # of comparing the printed SQL.
+    sql = f"CREATE INDEX a ON t (x) WHERE deleted_at IS NULL;\n{second}"
+    assert len(findings(sql, "postgres", "table.no-duplicate-index")) == count
