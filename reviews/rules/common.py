@@ -108,7 +108,10 @@ def mentions(st: Stmt, *words: str) -> bool:
     for word in words:
         if word in norm:
             return True
-    if not norm_may_hide(st):
+    hides = st.memo.get(norm_may_hide)  # norm_may_hide(st), without the call when it is known
+    if hides is None:
+        hides = norm_may_hide(st)
+    if not hides:
         return False
     text = _upper_text(st)
     for word in words:

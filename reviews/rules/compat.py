@@ -48,6 +48,11 @@ def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str]]:
     return [(table, bare(found.group(1)))] if found else []
 
 
+# The first words of the statements _table_renames reads (MySQL RENAME TABLE, ALTER TABLE): a prefix
+# test first, not a scan of every statement (a long INSERT) for RENAME.
+_RENAMING_WORDS = ("ALTER TABLE ", "RENAME TABLE")
+
+
 def _creates_view(st: Stmt, name: str) -> bool:
     match = _CREATE_VIEW.match(st.norm)
     return bool(match) and bare(match.group(1)) == name
@@ -70,8 +75,11 @@ def _creates_table(st: Stmt, name: str) -> bool:
 def table_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit] | None:
     # Whether a compatibility view follows is known only at the next statement, so a rename is
     # reported there (located at the rename), or at once when it is the file's last statement.
-    memo = ctx.memo.setdefault("table.disallow-rename", {"pending": []})
-    if not memo["pending"] and "RENAME" not in st.norm:
+    memo = ctx.memo.get("table.disallow-rename")
+    if memo is None:  # (not setdefault: that would build the memo on every call)
+        memo = ctx.memo["table.disallow-rename"] = {"pending": []}
+    norm = st.norm
+    if not memo["pending"] and (not norm.startswith(_RENAMING_WORDS) or "RENAME" not in norm):
         return None  # the common case, without building a generator (it runs on every statement)
     return _table_rename_hits(st, ctx, memo)
 
@@ -189,6 +197,23 @@ def _type_sql(kind: exp.Expression, dialect: str) -> str:
     return kind.sql(dialect=sqlglot_dialect(_SQLGLOT[dialect])).upper()
 
 
+class _LazyTypeSql:
+    """A column's new type, rendered (`_type_sql`) on first read: most are never compared with a later
+    change, and rendering one costs a generator and a copy of the node. (The rendering works on a
+    copy of the node without its parent, so it does not matter that the statement's tree is gone.)"""
+
+    __slots__ = ("node", "dialect", "text")
+
+    def __init__(self, node: exp.Expression, dialect: str):
+        self.node, self.dialect, self.text = node, dialect, None
+
+    def get(self) -> str:
+        if self.text is None:
+            self.text = _type_sql(self.node, self.dialect)
+            self.node = None
+        return self.text
+
+
 def _harmless_pg_change(old: str | None, new: str) -> bool:
     """PostgreSQL changes that need no rewrite, given the old type: widening a varchar, varchar → text."""
     if old is None:
@@ -218,16 +243,20 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
     table = alter_table(st)
     if table is None:
         return
-    changed = ctx.memo.setdefault("column.disallow-change-type", {})  # (table, column) → type SQL after the change
+    changed = ctx.memo.get("column.disallow-change-type")  # (table, column) → type after the change
+    if changed is None:
+        changed = ctx.memo["column.disallow-change-type"] = {}
     for action in actions(st, exp.AlterColumn):
         kind = action.args.get("dtype")
         if kind is None:
             continue
         column = name_of(action.this)
-        new = _type_sql(kind, ctx.dialect)
-        known = changed.get((table, column)) or (ctx.column_types.get((table, column)) or "").upper() or None
-        changed[(table, column)] = new
-        if ctx.is_new(table) or _harmless_pg_change(known, new):
+        before = changed.get((table, column))
+        known = (before.get() if before is not None else "") or (ctx.column_types.get((table, column)) or "").upper() \
+            or None
+        new = changed[(table, column)] = _LazyTypeSql(kind, ctx.dialect)
+        # (no old type known: not harmless, whatever the new one; it is rendered only to compare)
+        if ctx.is_new(table) or (known is not None and _harmless_pg_change(known, new.get())):
             continue
         yield Hit(f"changing the type of {table}.{column} rewrites the table under a lock that "
                   "blocks writes and can break clients: add a new column, dual-write, backfill, then swap",
@@ -391,7 +420,9 @@ def column_drop_default_on_not_null(st: Stmt, ctx: FileContext, payload: dict) -
     if table is None:
         return
     # The engine learns NOT NULL from column definitions; SET/DROP NOT NULL are remembered here.
-    changed = ctx.memo.setdefault("column.drop-default-on-not-null", {})  # (table, column) → NOT NULL?
+    changed = ctx.memo.get("column.drop-default-on-not-null")  # (table, column) → NOT NULL?
+    if changed is None:
+        changed = ctx.memo["column.drop-default-on-not-null"] = {}
     for action in actions(st, exp.AlterColumn):
         key = (table, name_of(action.this))
         if action.args.get("allow_null") is not None:

@@ -94,24 +94,33 @@ def _rebuild_copy(target: str, source: str) -> bool:
       instead="Stop reads and writes in code first, back up or check it is empty, then drop it in a later "
               "release.",
       example="DROP TABLE customers;")
-def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
+def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit] | None:
     # A SQLite rebuild: CREATE TABLE new_x …; INSERT INTO new_x … SELECT … FROM x; DROP TABLE x;
     # ALTER TABLE new_x RENAME TO x. The drop of x keeps the data (in new_x, renamed back). The older
     # order (ALTER TABLE x RENAME TO _x_old; CREATE TABLE x; INSERT INTO x SELECT … FROM _x_old;
     # DROP TABLE _x_old) likewise.
-    rebuilt = ctx.memo.setdefault("table.disallow-drop", set())
+    rebuilt = ctx.memo.get("table.disallow-drop")
+    if rebuilt is None:  # (not setdefault: that would build a set on every call)
+        rebuilt = ctx.memo["table.disallow-drop"] = set()
     if isinstance(st.ast, exp.Insert):
-        if ctx.dialect != "sqlite":
-            return  # only a SQLite rebuild's copy is recorded
-        target = st.ast.this.this if isinstance(st.ast.this, exp.Schema) else st.ast.this
-        select = st.ast.args.get("expression")
-        source = select.args.get("from_") if isinstance(select, exp.Select) else None
-        if (source is not None and isinstance(source.this, exp.Table)
-                and ctx.is_new(name_of(target)) and _rebuild_copy(name_of(target), name_of(source.this))):
-            rebuilt.add(name_of(source.this))
-        return
+        if ctx.dialect == "sqlite":  # only a SQLite rebuild's copy is recorded
+            _record_rebuild_copy(st, ctx, rebuilt)
+        return None  # (an INSERT finds nothing: no generator for it)
     if str(st.ast.args.get("kind") or "").upper() != "TABLE":
-        return
+        return None
+    return _dropped_tables(st, ctx, rebuilt)
+
+
+def _record_rebuild_copy(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> None:
+    target = st.ast.this.this if isinstance(st.ast.this, exp.Schema) else st.ast.this
+    select = st.ast.args.get("expression")
+    source = select.args.get("from_") if isinstance(select, exp.Select) else None
+    if (source is not None and isinstance(source.this, exp.Table)
+            and ctx.is_new(name_of(target)) and _rebuild_copy(name_of(target), name_of(source.this))):
+        rebuilt.add(name_of(source.this))
+
+
+def _dropped_tables(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> Iterator[Hit]:
     rebuild = rebuilt | set(ctx.memo.get("sqlite.rebuild_sources") or ())
     tables = _tables(st.ast)
     for table in tables:
@@ -261,7 +270,9 @@ _DROP_FK_TOKENS = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*\bD
               "the old one afterwards.",
       example="ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;")
 def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
-    known = ctx.memo.setdefault("constraint.disallow-drop-fk", set())
+    known = ctx.memo.get("constraint.disallow-drop-fk")
+    if known is None:  # (not setdefault: that would build a set on every call)
+        known = ctx.memo["constraint.disallow-drop-fk"] = set()
     norm = st.norm
     if "CONSTRAINT " in norm:
         for name in _NAMED_FK.findall(norm):

@@ -17,11 +17,12 @@ import dataclasses
 import functools
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from sqlglot import exp
 
 # The engine's own comment-and-string pattern, so that `flat` and `st.norm` remove the same things.
-from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of, per_statement
+from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of
 from reviews.engine.registry import rule, tracker
 from reviews.rules.common import split_top
 
@@ -31,23 +32,33 @@ _PART = r'(?:"[^"]*"|`[^`]*`|[^\s"`(),;.:]+)'
 NAME = rf"{_PART}(?:\.{_PART})*"  # a possibly qualified, possibly quoted name
 
 
-@per_statement
+# The readers below keep their answers in st.memo themselves, under the reading function (a plain
+# dict lookup: the generic per_statement wrapper cost more than some of the readings, on the
+# ~50,000 questions a corpus run asks them). The engine empties st.memo after each statement.
+_UNSET = object()
+
+
 def flat(st: Stmt, ctx: FileContext) -> str:
     """`st.norm` without the upper-casing: comments and string literals removed, whitespace
     folded, names in their own case (for messages). Match it with re.IGNORECASE."""
-    text = st.text
+    found = st.memo.get(_flat)
+    if found is None:
+        found = st.memo[_flat] = _flat(st.text)
+    return found
+
+
+def _flat(text: str) -> str:
     # Every match of the pattern holds one of these (E'…' holds a quote): without them, no regex pass.
     if "'" in text or "--" in text or "/*" in text or "$" in text:
         text = _COMMENTS_AND_STRINGS.sub(" '' ", text)
     return " ".join(text.split())
 
 
-_QUOTE_CHARS = re.compile(r'["`]')
-
-
 def key(name: str) -> str:
     """A name as ctx.is_new and the memo sets compare it: quotes removed, lower-cased."""
-    return _QUOTE_CHARS.sub("", name).lower()
+    if '"' in name or "`" in name:
+        name = name.replace('"', "").replace("`", "")
+    return name.lower()
 
 
 
@@ -56,7 +67,13 @@ def key(name: str) -> str:
 class AlterTable:
     table: str  # as written
     key: str  # for ctx.is_new
-    actions: list[str]  # flat text of each action, e.g. "ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES b (id)"
+    rest: str  # flat text of the actions, as one string
+
+    @functools.cached_property
+    def actions(self) -> list[str]:
+        """Flat text of each action, e.g. "ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES b (id)". Cut on
+        first use: most readers of an ALTER TABLE want only its table (statement.merge-alter-table)."""
+        return split_top(self.rest)
 
 
 _ALTER_TABLE = re.compile(rf"^ALTER (?:ONLINE |IGNORE )*TABLE (?:IF EXISTS )?(?:ONLY )?({NAME})(?: ?\*)?(?: (.*))?$",
@@ -67,15 +84,17 @@ def alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
     """The statement's ALTER TABLE (read once per statement: several rules ask). Read-only."""
     if st.syntax_error or not st.norm.startswith("ALTER "):
         return None
-    return _alter_table(st, ctx)
+    found = st.memo.get(_alter_table, _UNSET)
+    if found is _UNSET:
+        found = st.memo[_alter_table] = _alter_table(st, ctx)
+    return found
 
 
-@per_statement
 def _alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
     if st.starts("ALTER TABLE", "ALTER ONLINE TABLE", "ALTER IGNORE TABLE"):
         match = _ALTER_TABLE.match(flat(st, ctx))
         if match is not None:
-            return AlterTable(match.group(1), key(match.group(1)), split_top(match.group(2) or ""))
+            return AlterTable(match.group(1), key(match.group(1)), match.group(2) or "")
     return None
 
 
@@ -166,10 +185,12 @@ _CREATE_INDEX = re.compile(
 def create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
     if st.syntax_error or not st.norm.startswith("CREATE ") or not st.starts("CREATE INDEX", "CREATE UNIQUE INDEX"):
         return None
-    return _create_index(st, ctx)
+    found = st.memo.get(_create_index, _UNSET)
+    if found is _UNSET:
+        found = st.memo[_create_index] = _create_index(st, ctx)
+    return found
 
 
-@per_statement
 def _create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
     match = _CREATE_INDEX.match(flat(st, ctx))
     if match is None:
@@ -224,7 +245,10 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     not block ordinary traffic, and are left out."""
     if st.syntax_error or not st.norm.startswith(TARGET_WORDS):
         return None
-    return _existing_target(st, ctx)
+    found = st.memo.get(_existing_target, _UNSET)
+    if found is _UNSET:
+        found = st.memo[_existing_target] = _existing_target(st, ctx)
+    return found
 
 
 # The other statements _existing_target reads (a loose prefix test: the branches use st.starts).
@@ -232,12 +256,14 @@ _OTHER_TARGETS = ("DROP INDEX", "REINDEX", "LOCK", "VACUUM", "CLUSTER", "CREATE 
                   "CREATE CONSTRAINT TRIGGER")
 
 
-@per_statement
 def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
     if (alter := existing_alter(st, ctx)) is not None:
-        if alter.actions and all(_VALIDATE_CONSTRAINT.match(a) for a in alter.actions):
+        # (The actions are cut only when one may be VALIDATE … or DETACH …: flat's words are st.norm's;
+        # "VAL", not "VALIDATE": re.I also reads the look-alike İ, which upper() keeps, as an I.)
+        norm = st.norm
+        if "VAL" in norm and alter.actions and all(_VALIDATE_CONSTRAINT.match(a) for a in alter.actions):
             return None
-        if any(_DETACH_CONCURRENTLY.match(a) for a in alter.actions):
+        if "DETACH" in norm and any(_DETACH_CONCURRENTLY.match(a) for a in alter.actions):
             return None
         return f"ALTER TABLE on existing table {alter.table}"
     if (index := create_index(st, ctx)) is not None:
@@ -288,9 +314,17 @@ def targets(text: str, prefix: str) -> list[str]:
 @dataclasses.dataclass
 class Write:
     verb: str  # UPDATE, DELETE, INSERT, REPLACE, MERGE, COPY
-    table: str  # as written
+    written: Any  # the table as written, or (behind a WITH) its tree node, rendered on first read
     key: str
     from_query: bool  # INSERT … SELECT / COPY, not literal VALUES rows
+
+    @property
+    def table(self) -> str:
+        """The table as written (for messages: most writes are never reported, and rendering one
+        costs a generator and a copy of the node)."""
+        if not isinstance(self.written, str):
+            self.written = self.written.sql()
+        return self.written
 
 
 _WRITE = re.compile(
@@ -319,7 +353,7 @@ def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
             table = node.this.this if isinstance(node.this, exp.Schema) else node.this
             if isinstance(table, exp.Table):
                 from_query = isinstance(node, exp.Insert) and not isinstance(node.expression, exp.Values)
-                return Write(type(node).__name__.upper(), table.sql(), name_of(table), from_query)
+                return Write(type(node).__name__.upper(), table, name_of(table), from_query)
         return None
     match = _WRITE.match(flat(st, ctx))
     if match is None:
@@ -375,15 +409,15 @@ def cluster_targets(text: str) -> list[str]:
       instead="`CREATE INDEX CONCURRENTLY` in a file of its own, outside a transaction; if the build fails, "
               "drop the INVALID index it leaves and retry.",
       example="CREATE INDEX orders_customer_idx ON orders (customer_id);")
-def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     index = create_index(st, ctx)
     if index is None or index.concurrently or index.only or ctx.is_new(index.key):
-        return
+        return None
     what = "CREATE UNIQUE INDEX" if index.unique else "CREATE INDEX"
     named = f" {index.name}" if index.name else ""
-    yield (f"{what}{named} on existing table {index.table} blocks writes to it for the whole build: use "
-           f"{what} CONCURRENTLY outside a transaction (and drop and retry the index if the build leaves it "
-           "INVALID)")
+    return [(f"{what}{named} on existing table {index.table} blocks writes to it for the whole build: use "
+             f"{what} CONCURRENTLY outside a transaction (and drop and retry the index if the build leaves it "
+             "INVALID)")]
 
 
 @rule("index.drop-concurrently", keywords=('DROP',), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
@@ -392,15 +426,15 @@ def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iter
           "stops every read and write of the table.",
       instead="`DROP INDEX CONCURRENTLY` (one index per statement, outside a transaction).",
       example="DROP INDEX orders_customer_idx;")
-def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     if st.syntax_error or not st.starts("DROP INDEX") or st.starts("DROP INDEX CONCURRENTLY"):
-        return
+        return None
     known = facts(st, ctx).indexes
     names = targets(flat(st, ctx), r"^DROP INDEX (?:IF EXISTS )?")
     if names and all(key(n) in known or key(n).rsplit(".", 1)[-1] in known for n in names):
-        return  # created earlier in this file
-    yield (f"DROP INDEX {', '.join(names)} takes an ACCESS EXCLUSIVE lock on its table: use "
-           "DROP INDEX CONCURRENTLY (one index per statement, outside a transaction)")
+        return None  # created earlier in this file
+    return [(f"DROP INDEX {', '.join(names)} takes an ACCESS EXCLUSIVE lock on its table: use "
+             "DROP INDEX CONCURRENTLY (one index per statement, outside a transaction)")]
 
 
 _REINDEX_TARGET = re.compile(rf"^REINDEX (?:\([^)]*\) ?)?(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)(?: ({NAME}))?", re.I)
@@ -443,7 +477,13 @@ _USING_INDEX = re.compile(r"USING INDEX\b", re.I)
       instead="Check for duplicates before the migration (`SELECT cols, count(*) … GROUP BY cols HAVING "
               "count(*) > 1`) and clean them up first.",
       example="CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);")
-def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+    if create_index(st, ctx) is None and existing_alter(st, ctx) is None:
+        return None  # (most statements: returned at once, without a generator)
+    return _unique_data_dependent(st, ctx)
+
+
+def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str]:
     advice = ("check for duplicates first (SELECT … GROUP BY … HAVING count(*) > 1) and clean them up before "
               "the migration runs")
     index = create_index(st, ctx)
@@ -975,6 +1015,12 @@ _WORD = re.compile(r"[\w$]+")
 _ALONE = re.compile(r"^(?:VALIDATE CONSTRAINT|RENAME|SET SCHEMA|ATTACH PARTITION|DETACH PARTITION)\b", re.I)
 
 
+def _may_stand_alone(norm: str) -> bool:
+    """Whether an action may match _ALONE: it needs one of these words, which flat's words (those of
+    st.norm) then hold. ("VAL", not "VALIDATE": re.I also reads the look-alike İ, kept by upper(), as I.)"""
+    return "RENAME" in norm or "SCHEMA" in norm or "TACH" in norm or "VAL" in norm
+
+
 class _Pending:
     """The existing tables ALTERed so far that a later ALTER could be merged with (key → count),
     also by bare name: a --clean dump ALTERs hundreds of tables before the statements that name
@@ -1047,7 +1093,7 @@ def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> li
         return None
     if ctx.is_new(alter.key):
         return None
-    if ctx.dialect == "postgres" and any(_ALONE.match(a) for a in alter.actions):
+    if ctx.dialect == "postgres" and _may_stand_alone(st.norm) and any(_ALONE.match(a) for a in alter.actions):
         pending.reset(alter.key)  # these cannot share an ALTER with other actions
         return None
     if pending.add(alter.key) == 1:

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt
 from reviews.engine.registry import declare, rule
-from reviews.rules.common import paren_group, split_top
+from reviews.rules.common import mentions, paren_group, split_top
 
 DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 # The rules read what `_ddl` reads (ALTER …, CREATE …, DROP INDEX statements) and, for the
@@ -304,20 +304,24 @@ _SET_ENGINE = re.compile(r"^SET\s+(?:(?:GLOBAL|SESSION|PERSIST|LOCAL)\s+|@@(?:\w
           "online schema tools assume InnoDB. Temporary tables are not checked.",
       instead="Use `ENGINE=InnoDB` (or leave the engine out: InnoDB is MySQL 8's default).",
       example="CREATE TABLE audit_log (id bigint PRIMARY KEY) ENGINE=MyISAM;")
-def engine_use_innodb(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if match := _SET_ENGINE.match(st.text.strip()):
+def engine_use_innodb(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
+    # A list or None, not a generator: it almost always finds nothing.
+    # (A text that starts with SET gives a st.norm that does: no copy of a long CREATE TABLE's text.)
+    if st.norm.startswith("SET") and (match := _SET_ENGINE.match(st.text.strip())):
         if match.group(1).lower() != "innodb":
-            yield (f"SET default_storage_engine = {match.group(1)} makes later tables non-InnoDB (no transactions, "
-                   "foreign keys or crash recovery): remove it and keep InnoDB")
-        return
+            return [(f"SET default_storage_engine = {match.group(1)} makes later tables non-InnoDB (no transactions, "
+                     "foreign keys or crash recovery): remove it and keep InnoDB")]
+        return None
     ddl = _ddl(st, ctx)
     if ddl is None or ddl.kind not in ("CREATE TABLE", "ALTER TABLE") or ddl.temporary:
-        return
+        return None
+    found = []
     for engine in _ENGINE.findall(ddl.options):
         engine = engine.strip("`")
         if engine.lower() != "innodb":
-            yield (f"table {ddl.table} uses ENGINE={engine}, which has no transactions, foreign keys or crash "
-                   "recovery: use ENGINE=InnoDB")
+            found.append(f"table {ddl.table} uses ENGINE={engine}, which has no transactions, foreign keys or crash "
+                         "recovery: use ENGINE=InnoDB")
+    return found or None
 
 
 # -- character sets and collations ---------------------------------------------------------------
@@ -367,7 +371,9 @@ def charset_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
     if ctx.dialect == "postgres":
         # (most PostgreSQL statements: returned at once, without a generator)
         return _pg_encodings(st, payload) if st.starts("CREATE DATABASE") else None
-    return _mysql_charsets(st, ctx, payload)
+    # _CHARSET needs one of these words (neither has an I or a K, whose look-alikes re.IGNORECASE
+    # also takes): a word test that is never a false no, as read_ddl reads the text, comes first.
+    return _mysql_charsets(st, ctx, payload) if mentions(st, "CHARSET", "CHARACTER") else None
 
 
 def _pg_encodings(st: Stmt, payload: dict) -> Iterator[str]:
@@ -526,11 +532,12 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
           "once instead, before doing anything. (`ALGORITHM=DEFAULT` is the same as leaving it out.)",
       instead="Add `ALGORITHM=INSTANT` (or `INPLACE`) so an unexpectedly expensive change fails fast.",
       example="ALTER TABLE orders ADD COLUMN note varchar(200);")
-def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
     if ddl is not None and ddl.algorithm() in ("", "DEFAULT"):
-        yield (f"ALTER TABLE {ddl.table} does not state ALGORITHM=: add ALGORITHM=INSTANT (or INPLACE) so the change "
-               "fails fast instead of silently copying the table")
+        return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: add ALGORITHM=INSTANT (or INPLACE) so the "
+                 "change fails fast instead of silently copying the table")]
+    return None
 
 
 @rule("statement.require-lock-option", engines="M", category="MYSQL", severity="W",
@@ -541,11 +548,12 @@ def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
           "(`LOCK=DEFAULT` is the same as leaving it out.)",
       instead="Add `LOCK=NONE` (or use `ALGORITHM=INSTANT`, which takes no table lock).",
       example="ALTER TABLE orders ADD INDEX idx_orders_created (created_at), ALGORITHM=INPLACE;")
-def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
     if ddl is not None and ddl.algorithm() != "INSTANT" and ddl.lock() in ("", "DEFAULT"):
-        yield (f"ALTER TABLE {ddl.table} does not state LOCK=: add LOCK=NONE so the change fails fast instead of "
-               "blocking writes (or use ALGORITHM=INSTANT)")
+        return [(f"ALTER TABLE {ddl.table} does not state LOCK=: add LOCK=NONE so the change fails fast instead of "
+                 "blocking writes (or use ALGORITHM=INSTANT)")]
+    return None
 
 
 @rule("statement.disallow-offline-ddl", engines="M", category="MYSQL", severity="E",
@@ -556,11 +564,12 @@ def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
       instead="Use `ALGORITHM=INPLACE` or `INSTANT`; for a change that needs a copy, use gh-ost or pt-online-schema-"
               "change.",
       example="ALTER TABLE orders MODIFY note text, ALGORITHM=COPY;")
-def disallow_offline_ddl(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def disallow_offline_ddl(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx, ("ALTER TABLE", "CREATE INDEX", "DROP INDEX"))
     if ddl is not None and ddl.algorithm() == "COPY":
-        yield (f"ALGORITHM=COPY copies table {ddl.table} while blocking writes: use ALGORITHM=INPLACE/INSTANT, or "
-               "gh-ost / pt-online-schema-change for a change that needs a copy")
+        return [(f"ALGORITHM=COPY copies table {ddl.table} while blocking writes: use ALGORITHM=INPLACE/INSTANT, or "
+                 "gh-ost / pt-online-schema-change for a change that needs a copy")]
+    return None
 
 
 @rule("statement.disallow-blocking-lock-option", engines="M", category="MYSQL", severity="E",
@@ -569,14 +578,15 @@ def disallow_offline_ddl(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
       why="The lock is held for the whole operation: on a large table, minutes of failed writes (or reads).",
       instead="Leave `LOCK=` out or use `LOCK=NONE`.",
       example="ALTER TABLE orders ADD INDEX idx_orders_created (created_at), LOCK=EXCLUSIVE;")
-def disallow_blocking_lock(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def disallow_blocking_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx, ("ALTER TABLE", "CREATE INDEX", "DROP INDEX"))
     if ddl is None:
-        return
+        return None
     lock = ddl.lock()
     if lock in ("SHARED", "EXCLUSIVE"):
         blocked = "writes" if lock == "SHARED" else "reads and writes"
-        yield f"LOCK={lock} blocks {blocked} on table {ddl.table} for the whole operation: use LOCK=NONE or leave it out"
+        return [f"LOCK={lock} blocks {blocked} on table {ddl.table} for the whole operation: use LOCK=NONE or leave it out"]
+    return None
 
 
 # -- columns and constraints -------------------------------------------------------------------------
@@ -635,10 +645,17 @@ _REFERENCES_WORD = re.compile("REFERENCES", re.IGNORECASE)
           "honour it): the schema looks protected but nothing is enforced.",
       instead="Declare the key at table level: `FOREIGN KEY (col) REFERENCES other (id)`.",
       example="CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id));")
-def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+    # (A word test that is never a false no, as read_ddl reads the text: cheaper than the regex below.)
+    if not mentions(st, "REFERENCES"):
+        return None
     ddl = _ddl(st, ctx)
     if ddl is None or not _REFERENCES_WORD.search(ddl.text):  # (a column's text is part of ddl.text)
-        return
+        return None  # (most statements: returned at once, without a generator)
+    return _inline_references(ddl)
+
+
+def _inline_references(ddl: Ddl) -> Iterator[str]:
     for column in ddl.columns:
         if match := _REFERENCES_TABLE.search(column.attrs):
             yield (f"column {column.name} REFERENCES {unquote(match.group(1))} creates no foreign key on MySQL ≤ 8.4 "
@@ -650,7 +667,7 @@ _SET_FOREIGN_KEY_CHECKS = re.compile(r"^SET\s+(?:SESSION\s+|LOCAL\s+|@@(?:SESSIO
 
 def _foreign_key_checks_off(st: Stmt, ctx: FileContext) -> bool:
     """Whether `SET foreign_key_checks = 0` is in effect (this statement updates the memo)."""
-    match = _SET_FOREIGN_KEY_CHECKS.match(st.text.strip())
+    match = _SET_FOREIGN_KEY_CHECKS.match(st.text.strip()) if st.norm.startswith("SET") else None
     if match:
         ctx.memo["mysql.foreign_key_checks_off"] = match.group(1).upper() in ("0", "OFF", "FALSE")
     return bool(ctx.memo.get("mysql.foreign_key_checks_off"))
@@ -668,11 +685,15 @@ _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
       instead="Run it off-peak or through an online schema tool (gh-ost, pt-online-schema-change); "
               "`SET foreign_key_checks = 0` first (INPLACE, no validation) only if the data is proven valid.",
       example="ALTER TABLE orders ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);")
-def add_validated_constraint(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def add_validated_constraint(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
     checks_off = _foreign_key_checks_off(st, ctx)
     ddl = _existing(st, ctx)
-    if ddl is None:
-        return
+    if ddl is None or not ddl.constraints:
+        return None  # (most statements: returned at once, without a generator)
+    return _validated_constraints(ddl, checks_off)
+
+
+def _validated_constraints(ddl: Ddl, checks_off: bool) -> Iterator[str]:
     for kind, clause in ddl.constraints:
         if kind == "FOREIGN KEY" and not checks_off:
             yield (f"ADD FOREIGN KEY on table {ddl.table} copies the table (writes blocked) while foreign_key_checks is "
@@ -720,12 +741,18 @@ def _enum_change(kind: str, old: list[str], new: list[str]) -> str:
       instead="Append new values at the end of the list; never remove or reorder values on a large table.",
       example="ALTER TABLE orders ADD COLUMN state ENUM('new','paid');\nALTER TABLE orders MODIFY state "
               "ENUM('new','pending','paid');")
-def enum_set_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def enum_set_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
     ddl = _ddl(st, ctx)
     if ddl is None or ddl.kind not in ("CREATE TABLE", "ALTER TABLE"):
-        return
+        return None
     if ddl.kind == "CREATE TABLE" and not _ENUM_OR_SET_COLUMN.search(ddl.text):
-        return  # a CREATE TABLE only records its ENUM/SET columns: it has none
+        return None  # a CREATE TABLE only records its ENUM/SET columns: it has none
+    if not ddl.columns:
+        return None  # (an ALTER TABLE without column definitions: nothing to record or compare)
+    return _enum_set_changes(ddl, ctx)
+
+
+def _enum_set_changes(ddl: Ddl, ctx: FileContext) -> Iterator[str]:
     known: dict[tuple[str, str], tuple[str, list[str]]] = ctx.memo.setdefault("column.mysql.enum-set-change-copy", {})
     for column in ddl.columns:
         key = (ddl.key, column.name.lower())

@@ -40,25 +40,26 @@ def _without_comments(text: str) -> str:
               "pre-hashed verifier: PostgreSQL `PASSWORD 'SCRAM-SHA-256$…'`, MySQL `IDENTIFIED WITH "
               "caching_sha2_password AS '<hash>'`.",
       example="CREATE ROLE app LOGIN PASSWORD 'hunter2';")
-def security_disallow_plaintext_password(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def security_disallow_plaintext_password(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
+    # A list or None, not a generator: it almost always finds nothing.
     if ctx.dialect == "postgres":
         if not _ROLE_STATEMENT.match(st.norm):
-            return
+            return None
         for match in _PG_PASSWORD.finditer(_without_comments(st.text)):
             if not _PG_HASH.match(match.group(1)):
-                yield ("this statement puts a role's password in plain text into the migration (it ends up in git "
-                       "and in server logs): set passwords out of band, or give a pre-hashed 'SCRAM-SHA-256$…' "
-                       "verifier")
-                return
-        return
+                return ["this statement puts a role's password in plain text into the migration (it ends up in git "
+                        "and in server logs): set passwords out of band, or give a pre-hashed 'SCRAM-SHA-256$…' "
+                        "verifier"]
+        return None
     role_or_grant = _ROLE_STATEMENT.match(st.norm) or st.starts("GRANT")
     if not role_or_grant and not _SET_HEAD.match(st.text):
-        return  # neither form can match: no need to strip the comments of a long CREATE TABLE
+        return None  # neither form can match: no need to strip the comments of a long CREATE TABLE
     text = _without_comments(st.text)
     plain = role_or_grant and _MYSQL_BY_LITERAL.search(text)
     if plain or _MYSQL_SET_PASSWORD.match(text):
-        yield ("this statement puts a user's password in plain text into the migration (it ends up in git and "
-               "in server logs): set passwords out of band, or use IDENTIFIED WITH <plugin> AS '<hash>'")
+        return ["this statement puts a user's password in plain text into the migration (it ends up in git and "
+                "in server logs): set passwords out of band, or use IDENTIFIED WITH <plugin> AS '<hash>'"]
+    return None
 
 
 _FUNCTION = re.compile(r"^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE) ([^\s(]+)")
@@ -105,15 +106,17 @@ def _grantees(norm: str) -> list[str]:
     return [g.strip() for g in grantees.split(",")]
 
 
+# It reads st.norm only, where _GRANT needs "GRANT" and the grantee "PUBLIC": the gate asks for the
+# rarer word (pg_dump names every table `public.…`), the check for the other.
 @rule("security.disallow-grant-to-public", engines="PM", category="SEC", severity="W", nodes=("*",),
-      keywords=('GRANT', 'ALTER'), contains=("PUBLIC",),
+      keywords=('GRANT', 'ALTER'), contains=("GRANT",),
       summary="`GRANT … TO PUBLIC`.",
       why="PUBLIC is every role, including roles created later for other applications and people: the "
           "privilege reaches far beyond the application it was meant for.",
       instead="Grant to a named role (and grant that role to the users who need it).",
       example="GRANT SELECT ON orders TO PUBLIC;")
 def security_disallow_grant_to_public(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if "PUBLIC" in _grantees(st.norm):
+    if "PUBLIC" in st.norm and "PUBLIC" in _grantees(st.norm):
         yield "GRANT … TO PUBLIC gives the privilege to every role, present and future: grant it to a named role"
 
 
@@ -121,15 +124,16 @@ _ALL_PRIVILEGES = re.compile(r"ALL\b")
 _ON_TARGET = re.compile(r"\bON (.*)$")
 
 
+# (It reads st.norm only, where _GRANT needs "GRANT": a rarer word than "ALL", which SMALLINT holds.)
 @rule("security.disallow-grant-all", engines="PM", category="SEC", severity="W", nodes=("*",),
-      keywords=('GRANT', 'ALTER'), contains=("ALL",),
+      keywords=('GRANT', 'ALTER'), contains=("GRANT",),
       summary="`GRANT ALL [PRIVILEGES]`.",
       why="ALL includes privileges the application never needs (TRUNCATE, REFERENCES, TRIGGER; on MySQL "
           "DROP, ALTER, GRANT-adjacent ones): a compromised or buggy client can do far more damage.",
       instead="Grant only the privileges needed, e.g. `GRANT SELECT, INSERT, UPDATE, DELETE ON …`.",
       example="GRANT ALL PRIVILEGES ON orders TO app;")
 def security_disallow_grant_all(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    match = _GRANT.match(st.norm)
+    match = _GRANT.match(st.norm) if "ALL" in st.norm else None
     if match and _ALL_PRIVILEGES.match(match.group(1)):
         target = _ON_TARGET.search(match.group(1))
         on = f" on {target.group(1).lower()}" if target else ""

@@ -243,3 +243,18 @@ def test_indexes_created_earlier_are_known_whatever_rules_the_policy_enables():
     assert review_file("0001_x.sql", sql, "postgres", only_drop).findings == []
     assert [f.rule for f in review_file("0001_x.sql", "DROP INDEX i_old;", "postgres", only_drop).findings] == [
         "index.drop-concurrently"]
+
+
+def test_alter_actions_read_only_when_their_words_are_there():
+    # existing_target and merge-alter-table cut an ALTER into its actions only when one may be VALIDATE …,
+    # DETACH …, RENAME …, SET SCHEMA or ATTACH …: in lower case, across lines and with comments too.
+    validate = "alter table t\n  validate\n constraint c; -- now"
+    assert not flags(validate, "postgres", "statement.require-lock-timeout")
+    detach = "alter table t detach partition\n p2019 concurrently;"
+    assert not flags(detach, "postgres", "statement.require-lock-timeout")
+    for alone in ("alter table t rename -- x\n to u;", "alter table t set\n schema s;",
+                  "alter table t attach partition p for values in (1);", validate):
+        sql = "ALTER TABLE t ADD COLUMN a int;\n" + alone + "\nALTER TABLE t ADD COLUMN b int;"
+        assert not flags(sql, "postgres", "statement.merge-alter-table"), alone
+    sql = "ALTER TABLE t ADD COLUMN a int;\nalter table t add column\n value_x int;\n"
+    assert flags(sql, "postgres", "statement.merge-alter-table")

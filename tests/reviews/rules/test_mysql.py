@@ -287,3 +287,14 @@ def test_mysql_rules_are_mysql_only():
 ])
 def test_ddl_reading_gate_near_misses(sql, rule):
     assert flags(sql, "mysql", rule)
+
+
+def test_word_gates_see_words_that_a_backslash_escape_hides_from_the_normalized_text():
+    # st.norm reads 'it\'s' as PostgreSQL does: the string then runs on and swallows the words after it.
+    # The gates of the charset and inline-REFERENCES rules must still see them (in any case).
+    sql = "CREATE TABLE t (a text COMMENT 'it\\'s', b text character\n set latin1 COMMENT 'x');"
+    assert flags(sql, "mysql", "system.charset.allowlist")
+    sql = "CREATE TABLE t (a int COMMENT 'it\\'s', b int references u (id) COMMENT 'x');"
+    assert flags(sql, "mysql", "column.mysql.inline-references-ignored")
+    assert not flags("CREATE TABLE t (a int COMMENT 'references charset');", "mysql",
+                     "column.mysql.inline-references-ignored")

@@ -102,3 +102,15 @@ def test_no_force_row_level_security():
 ])
 def test_set_password_after_a_comment(sql):
     assert flags(sql, "mysql", "security.disallow-plaintext-password")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_grant_gates_read_the_grant_word_however_it_is_written(dialect):
+    # The two GRANT rules are gated on "GRANT" in the normalized text: lower case, line breaks and
+    # comments between the words must not hide it.
+    sql = "grant /* all of it */ all\n  privileges on orders to -- everyone\n public;"
+    assert flags(sql, dialect, "security.disallow-grant-to-public")
+    assert flags(sql, dialect, "security.disallow-grant-all")
+    # SMALLINT holds "ALL" and public.t holds "PUBLIC": no GRANT, nothing to find.
+    assert not flags("ALTER TABLE public.t ADD COLUMN n smallint;", dialect, "security.disallow-grant-all")
+    assert not flags("ALTER TABLE public.t ADD COLUMN n smallint;", dialect, "security.disallow-grant-to-public")
