@@ -198,7 +198,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         return _finish(out, text, [], [], dialect, policy)
 
     ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements))
-    norms = [normalize(s.text) for s in statements]
+    norms = [normalize(s.text, dialect) for s in statements]
     _first_pass(ctx, norms)
     rules = policy.rules_for(dialect)
     judge = _SyntaxJudge(dialect)

@@ -18,15 +18,29 @@ _COMMENTS_AND_STRINGS = re.compile(
 )
 
 
-def normalize(text: str) -> str:
+# MySQL's lexer (as sqlglot's MySQL tokenizer and the splitter read it): backslash escapes in
+# '…' and "…" strings (both are strings), `#` comments, `-- ` only with a blank after the dashes,
+# and `…` names, kept as they are so that a quote inside one starts nothing.
+_MYSQL_COMMENTS_AND_STRINGS = re.compile(
+    r"--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`]|``)*`",
+    re.DOTALL,
+)
+
+
+def normalize(text: str, dialect: str = "postgres") -> str:
     """Upper-cased text with comments and string literals removed and whitespace folded: what
-    token-level rules match on (no keyword inside a string or comment can fool them)."""
-    return " ".join(_COMMENTS_AND_STRINGS.sub(_blank, text).upper().split())
+    token-level rules match on (no keyword inside a string or comment can fool them). Strings and
+    comments are read as the dialect writes them (MySQL: backslash escapes, `#` comments)."""
+    pattern = _MYSQL_COMMENTS_AND_STRINGS if dialect == "mysql" else _COMMENTS_AND_STRINGS
+    return " ".join(pattern.sub(_blank, text).upper().split())
 
 
 def _blank(match: re.Match) -> str:
-    # A comment is white space; a string stays a (content-free) token.
-    return " " if match.group().startswith(("--", "/*")) else " '' "
+    # A comment is white space; a string stays a (content-free) token; a `name` stays as it is.
+    found = match.group()
+    if found.startswith(("--", "/*", "#")):
+        return " "
+    return found if found.startswith("`") else " '' "
 
 
 _SQLGLOT_DIALECTS: dict[str, Any] = {}
