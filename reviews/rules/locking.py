@@ -22,7 +22,14 @@ from typing import Any
 from sqlglot import exp
 
 # The engine's own comment-and-string pattern, so that `flat` and `st.norm` remove the same things.
-from reviews.engine.model import _COMMENTS_AND_STRINGS, FileContext, Stmt, name_of
+from reviews.engine.model import (
+    _COMMENTS_AND_STRINGS,
+    _MYSQL_COMMENTS_AND_STRINGS,
+    FileContext,
+    Stmt,
+    _blank,
+    name_of,
+)
 from reviews.engine.registry import rule, tracker
 from reviews.rules.common import split_top
 
@@ -39,18 +46,20 @@ _UNSET = object()
 
 
 def flat(st: Stmt, ctx: FileContext) -> str:
-    """`st.norm` without the upper-casing: comments and string literals removed, whitespace
-    folded, names in their own case (for messages). Match it with re.IGNORECASE."""
+    """`st.norm` without the upper-casing: comments removed, string literals blanked to `''`,
+    whitespace folded, names in their own case (for messages). Match it with re.IGNORECASE."""
     found = st.memo.get(_flat)
     if found is None:
-        found = st.memo[_flat] = _flat(st.text)
+        found = st.memo[_flat] = _flat(st.text, ctx.dialect)
     return found
 
 
-def _flat(text: str) -> str:
+def _flat(text: str, dialect: str) -> str:
+    if dialect == "mysql":
+        return " ".join(_MYSQL_COMMENTS_AND_STRINGS.sub(_blank, text).split())
     # Every match of the pattern holds one of these (E'…' holds a quote): without them, no regex pass.
     if "'" in text or "--" in text or "/*" in text or "$" in text:
-        text = _COMMENTS_AND_STRINGS.sub(" '' ", text)
+        text = _COMMENTS_AND_STRINGS.sub(_blank, text)
     return " ".join(text.split())
 
 

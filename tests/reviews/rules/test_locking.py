@@ -258,3 +258,15 @@ def test_alter_actions_read_only_when_their_words_are_there():
         assert not flags(sql, "postgres", "statement.merge-alter-table"), alone
     sql = "ALTER TABLE t ADD COLUMN a int;\nalter table t add column\n value_x int;\n"
     assert flags(sql, "postgres", "statement.merge-alter-table")
+
+
+def test_a_comment_inside_an_alter_table_hides_none_of_its_actions():
+    # A comment between ALTER TABLE and an action used to read as a token and hide that action.
+    sql = ("ALTER TABLE t\n  -- v1.10\n  ADD COLUMN g int GENERATED ALWAYS AS (a * 2) STORED,\n"
+           "  /* v1.11 */ ADD COLUMN h int GENERATED ALWAYS AS (a * 3) STORED;\n")
+    found = findings(sql, "postgres", "column.disallow-add-stored-generated")
+    assert len(found) == 2 and {"g", "h"} <= {f.message.split()[3] for f in found}
+    assert flags("ALTER TABLE t VALIDATE /* x */ CONSTRAINT c;", "postgres", "statement.require-lock-timeout") is False
+    # MySQL: a backslash-escaped quote does not end the string early.
+    assert flags("ALTER TABLE t COMMENT = 'it\\'s', ADD COLUMN g int AS (a * 2) STORED;", "mysql",
+                 "column.disallow-add-stored-generated")
