@@ -54,6 +54,13 @@ def settled(rollout: Rollout, slug: str) -> Stage | None:
     return s if s.status not in (StageStatus.RUNNING, StageStatus.WAITING) else None
 
 
+def reviewed(rollout: Rollout, slug: str) -> Stage | None:
+    """The stage once the worker has reviewed its files: a stage waits while that runs, after the
+    previous stage's end is committed (so 'previous stage succeeded' can be seen before it)."""
+    s = stage(rollout, slug)
+    return s if s.status != StageStatus.WAITING else None
+
+
 def applied_once(url: str, n: int) -> None:
     assert len(history_rows(url)) == n
     assert query(url, "SELECT file, count(*) FROM applied_log GROUP BY file HAVING count(*) > 1") == []
@@ -79,7 +86,8 @@ def test_a_release_reaches_prod_through_approvals_in_the_worker(worker, pg_url, 
     rollout = release.rollouts.get()
     assert wait_for(lambda: settled(rollout, "test"), what="the test stage").status == StageStatus.SUCCEEDED
     applied_once(pg_url, 5)
-    assert stage(rollout, "staging").status == StageStatus.AWAITING_APPROVAL
+    assert wait_for(lambda: reviewed(rollout, "staging"), what="staging's review").status == \
+        StageStatus.AWAITING_APPROVAL
     assert history_rows(mysql_url) == {}
 
     with pytest.raises(Refused, match="staging has not succeeded yet"):
@@ -91,6 +99,7 @@ def test_a_release_reaches_prod_through_approvals_in_the_worker(worker, pg_url, 
     services.approve(stage(rollout, "staging"), Actor(user=users["bob"]))
     assert wait_for(lambda: settled(rollout, "staging"), what="staging").status == StageStatus.SUCCEEDED
     applied_once(mysql_url, 5)
+    wait_for(lambda: reviewed(rollout, "prod"), what="prod's review")
 
     services.approve(stage(rollout, "prod"), Actor(user=users["bob"]))
     assert stage(rollout, "prod").status == StageStatus.AWAITING_APPROVAL
@@ -152,7 +161,12 @@ def test_a_release_posted_through_the_api_reaches_prod_in_the_worker(worker, pg_
     uid = response.json()["uid"]
     assert ci.post("/api/v1/projects/shop/releases", body, format="json").status_code == 200  # same commit
 
-    wait_for(lambda: status("test") not in ("running", "waiting"), what="the test stage")
+    def settled(env: str, following: str) -> bool:
+        # The stage has ended and the next one has been reviewed: a stage waits while the worker
+        # reviews its files, after the previous stage's end is committed.
+        return status(env) in ("failed", "cancelled") or (status(env) == "succeeded" and status(following) != "waiting")
+
+    wait_for(lambda: settled("test", "staging"), what="the test stage")
     assert status("test") == "succeeded" and status("staging") == "awaiting_approval"
     applied_once(pg_url, 5)
     assert approve(ci, "staging").status_code == 403  # a CI token is not an approver
@@ -160,8 +174,8 @@ def test_a_release_posted_through_the_api_reaches_prod_in_the_worker(worker, pg_
     early = approve(browser("bob"), "prod")  # staging has not run yet
     assert early.status_code == 409 and early.json()["error"]["code"] == "out_of_order"
     assert approve(browser("bob"), "staging").status_code == 200
-    wait_for(lambda: status("staging") not in ("running", "waiting", "ready"), what="staging")
-    assert status("staging") == "succeeded"
+    wait_for(lambda: settled("staging", "prod"), what="staging")
+    assert status("staging") == "succeeded" and status("prod") == "awaiting_approval"
     applied_once(mysql_url, 5)
 
     assert approve(browser("bob"), "prod").status_code == 200
