@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.model import Stmt, name_of
+from reviews.engine.model import Stmt, name_of, per_statement
 
 _PARENS_AND_COMMAS = re.compile(r"[(),]")
 _PARENS = re.compile(r"[()]")
@@ -71,16 +71,15 @@ def paren_group(text: str) -> tuple[str, str]:
 _DASHES_NOT_A_COMMENT = re.compile(r"--\S")
 
 
+@per_statement
 def norm_may_hide(st: Stmt) -> bool:
-    """Whether st.norm may have lost text that sqlglot reads. st.norm blanks strings and comments
-    as PostgreSQL writes them, so a backslash escape, a `$` (dollar quote, or a `$` in a name), a
-    MySQL `#` comment or `"…"` string, a quote inside a quoted name, MySQL's `--x` (no comment
-    there) or a nested comment can start or end a "string" where sqlglot sees none. Without any of
-    those, a word missing from st.norm is missing from the tree too. (Kept in st.memo.)"""
-    found = st.memo.get(norm_may_hide)
-    if found is None:
-        found = st.memo[norm_may_hide] = _may_hide(st.text)
-    return found
+    """Whether st.norm may have lost text that sqlglot reads: a string or comment that st.norm's
+    pattern reads where sqlglot does not, or the other way round. A backslash escape (outside
+    MySQL), a `$` (a dollar quote, or a `$` in a name), a quote or comment opener inside a quoted
+    name, `--x` (no comment in MySQL) or a nested comment can do it; the test does not look at the
+    dialect, so it also says yes for MySQL's `#`, `"…"` and escapes, which st.norm reads right.
+    Without any of those, a word missing from st.norm is missing from the tree too."""
+    return _may_hide(st.text)
 
 
 def _may_hide(text: str) -> bool:
@@ -92,12 +91,10 @@ def _may_hide(text: str) -> bool:
     return first >= 0 and text.find("/*", first + 2) >= 0
 
 
+@per_statement
 def _upper_text(st: Stmt) -> str:
     """The statement's text upper-cased (once per statement), for word tests that cannot trust st.norm."""
-    found = st.memo.get(_upper_text)
-    if found is None:
-        found = st.memo[_upper_text] = st.text.upper()
-    return found
+    return st.text.upper()
 
 
 def mentions(st: Stmt, *words: str) -> bool:
@@ -108,10 +105,7 @@ def mentions(st: Stmt, *words: str) -> bool:
     for word in words:
         if word in norm:
             return True
-    hides = st.memo.get(norm_may_hide)  # norm_may_hide(st), without the call when it is known
-    if hides is None:
-        hides = norm_may_hide(st)
-    if not hides:
+    if not norm_may_hide(st):
         return False
     text = _upper_text(st)
     for word in words:
@@ -120,18 +114,13 @@ def mentions(st: Stmt, *words: str) -> bool:
     return False
 
 
+@per_statement
 def may_change_columns(st: Stmt) -> bool:
     """Whether an ALTER statement may hold ALTER [COLUMN] … or MODIFY/CHANGE actions (sqlglot's
-    AlterColumn and ModifyColumn): a second ALTER, or MODIFY or CHANGE. Never a false no. (Kept in
-    st.memo: several rules ask.)"""
-    found = st.memo.get(may_change_columns)
-    if found is None:
-        if st.norm.find("ALTER", 1) >= 0 or mentions(st, "MODIFY", "CHANGE"):
-            found = True
-        else:
-            found = norm_may_hide(st) and _upper_text(st).find("ALTER", 1) >= 0
-        st.memo[may_change_columns] = found
-    return found
+    AlterColumn and ModifyColumn): a second ALTER, or MODIFY or CHANGE. Never a false no."""
+    if st.norm.find("ALTER", 1) >= 0 or mentions(st, "MODIFY", "CHANGE"):
+        return True
+    return norm_may_hide(st) and _upper_text(st).find("ALTER", 1) >= 0
 
 
 def only_if(test: Callable[[Stmt], bool]) -> Callable:
@@ -170,18 +159,12 @@ def bare(name: str) -> str:
     return name.strip().strip('"`[]').rsplit(".", 1)[-1].strip('"`[]').lower()
 
 
-_UNSET = object()
-
-
+@per_statement
 def alter_table(st: Stmt) -> str | None:
-    """The table of an `ALTER TABLE` with a tree, else None. Kept in st.memo: a dozen rules ask."""
-    found = st.memo.get(alter_table, _UNSET)
-    if found is _UNSET:
-        found = None
-        if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
-            found = name_of(st.ast.this)
-        st.memo[alter_table] = found
-    return found
+    """The table of an `ALTER TABLE` with a tree, else None (a dozen rules ask)."""
+    if isinstance(st.ast, exp.Alter) and str(st.ast.args.get("kind") or "").upper() == "TABLE":
+        return name_of(st.ast.this)
+    return None
 
 
 def actions(st: Stmt, kind: type) -> list:

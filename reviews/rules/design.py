@@ -113,12 +113,10 @@ def plain_name(node: exp.Expression) -> str:
 _PLAINLY_NAMED = frozenset({exp.Table, exp.Column, exp.ColumnDef})
 
 
+@per_statement
 def statement_table(st: Stmt) -> str:
     """`table_of` the statement's tree, which each reader below asks: worked out once per statement."""
-    found = st.memo.get(statement_table)
-    if found is None:
-        found = st.memo[statement_table] = table_of(st.ast)
-    return found
+    return table_of(st.ast)
 
 
 def is_create_table(ast: exp.Expression | None) -> bool:
@@ -130,7 +128,7 @@ def is_alter_table(ast: exp.Expression | None) -> bool:
 
 
 class _Columns(NamedTuple):
-    """What one pass over a statement's column definitions finds (see `_read_columns`)."""
+    """What one pass over a statement's column definitions finds (see `_columns`)."""
 
     defs: tuple[tuple[str, exp.ColumnDef, str], ...]  # column_defs(st)
     added: tuple[tuple[str, exp.ColumnDef, str], ...]  # column_defs(st, modify=False)
@@ -141,15 +139,9 @@ class _Columns(NamedTuple):
 _NO_COLUMNS = _Columns((), (), (), frozenset())
 
 
+@per_statement
 def _columns(st: Stmt) -> _Columns:
-    """The statement's columns, read once (a dozen rules ask): kept in st.memo, shared (read-only)."""
-    found = st.memo.get(_columns)
-    if found is None:
-        found = st.memo[_columns] = _read_columns(st)
-    return found
-
-
-def _read_columns(st: Stmt) -> _Columns:
+    """The statement's columns, read once (a dozen rules ask): shared, read-only."""
     ast = st.ast
     defs: list[tuple[str, exp.ColumnDef, str]] = []
     altered: list[tuple[str, exp.Expression, exp.DataType]] = []  # ALTER COLUMN … TYPE
@@ -236,53 +228,20 @@ def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
         return True
     if not _mentions_serial(st):
         return False
-    text, name = clean_text(st.text), column.name
-    if _PLAIN_NAME.fullmatch(name) and not _named_before_serial(st, text, name.lower()):
-        return False  # most columns of a table with a serial one: no pattern to compile, no search
-    return _serial_after(name).search(text) is not None
+    return _serial_after(column.name).search(clean_text(st.text)) is not None
 
 
+@per_statement
 def _says_serial(st: Stmt) -> bool:
     """`serial` in any case anywhere in the raw text (comments and strings included): what the
-    cleaned text or a type name says, the raw text says too. (Kept in st.memo.)"""
-    found = st.memo.get(_says_serial)
-    if found is None:
-        found = st.memo[_says_serial] = "SERIAL" in st.text.upper()
-    return found
+    cleaned text or a type name says, the raw text says too."""
+    return "SERIAL" in st.text.upper()
 
 
 @per_statement
 def _mentions_serial(st: Stmt) -> bool:
     """Whether the statement's text, without comments and strings, says `serial` anywhere."""
     return "serial" in clean_text(st.text).lower()
-
-
-_SERIAL_TAIL = re.compile(r"(?i)\s+(small|big)?serial[248]?\b")  # the end of `_serial_after`'s pattern
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_$]+")
-# The only characters beyond ASCII that an IGNORECASE pattern matches to an ASCII letter (İ ı ſ K):
-# translated, then lower-cased (which then keeps the length), a text compares with a lower-cased ASCII
-# name character by character as such a pattern would.
-_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
-
-
-@per_statement
-def _serial_tails(st: Stmt) -> tuple[str, tuple[int, ...]]:
-    """The cleaned text folded as above, and where each `<blanks>serial` of it starts."""
-    text = clean_text(st.text)
-    return text.translate(_TO_ASCII).lower(), tuple(m.start() for m in _SERIAL_TAIL.finditer(text))
-
-
-def _named_before_serial(st: Stmt, text: str, lower_name: str) -> bool:
-    """What `_serial_after(name)` needs for a plain (ASCII word) name: the name, perhaps with a closing
-    quote, right before the blanks of a `<blanks>serial` (the name has no blank, so they start there)."""
-    folded, starts = _serial_tails(st)
-    size = len(lower_name)
-    for start in starts:
-        if start >= size and folded[start - size:start] == lower_name:
-            return True
-        if start > size and text[start - 1] == '"' and folded[start - 1 - size:start - 1] == lower_name:
-            return True
-    return False
 
 
 @functools.lru_cache(maxsize=2048)

@@ -21,15 +21,8 @@ from typing import Any
 
 from sqlglot import exp
 
-# The engine's own comment-and-string pattern, so that `flat` and `st.norm` remove the same things.
-from reviews.engine.model import (
-    _COMMENTS_AND_STRINGS,
-    _MYSQL_COMMENTS_AND_STRINGS,
-    FileContext,
-    Stmt,
-    _blank,
-    name_of,
-)
+# The engine's own flattening, so that `flat` and `st.norm` remove the same things.
+from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement
 from reviews.engine.registry import rule, tracker
 from reviews.rules.common import split_top
 
@@ -39,28 +32,11 @@ _PART = r'(?:"[^"]*"|`[^`]*`|[^\s"`(),;.:]+)'
 NAME = rf"{_PART}(?:\.{_PART})*"  # a possibly qualified, possibly quoted name
 
 
-# The readers below keep their answers in st.memo themselves, under the reading function (a plain
-# dict lookup: the generic per_statement wrapper cost more than some of the readings, on the
-# ~50,000 questions a corpus run asks them). The engine empties st.memo after each statement.
-_UNSET = object()
-
-
+@per_statement
 def flat(st: Stmt, ctx: FileContext) -> str:
     """`st.norm` without the upper-casing: comments removed, string literals blanked to `''`,
     whitespace folded, names in their own case (for messages). Match it with re.IGNORECASE."""
-    found = st.memo.get(_flat)
-    if found is None:
-        found = st.memo[_flat] = _flat(st.text, ctx.dialect)
-    return found
-
-
-def _flat(text: str, dialect: str) -> str:
-    if dialect == "mysql":
-        return " ".join(_MYSQL_COMMENTS_AND_STRINGS.sub(_blank, text).split())
-    # Every match of the pattern holds one of these (E'…' holds a quote): without them, no regex pass.
-    if "'" in text or "--" in text or "/*" in text or "$" in text:
-        text = _COMMENTS_AND_STRINGS.sub(_blank, text)
-    return " ".join(text.split())
+    return flatten(st.text, ctx.dialect)
 
 
 def key(name: str) -> str:
@@ -93,12 +69,10 @@ def alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
     """The statement's ALTER TABLE (read once per statement: several rules ask). Read-only."""
     if st.syntax_error or not st.norm.startswith("ALTER "):
         return None
-    found = st.memo.get(_alter_table, _UNSET)
-    if found is _UNSET:
-        found = st.memo[_alter_table] = _alter_table(st, ctx)
-    return found
+    return _alter_table(st, ctx)
 
 
+@per_statement
 def _alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
     if st.starts("ALTER TABLE", "ALTER ONLINE TABLE", "ALTER IGNORE TABLE"):
         match = _ALTER_TABLE.match(flat(st, ctx))
@@ -194,12 +168,10 @@ _CREATE_INDEX = re.compile(
 def create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
     if st.syntax_error or not st.norm.startswith("CREATE ") or not st.starts("CREATE INDEX", "CREATE UNIQUE INDEX"):
         return None
-    found = st.memo.get(_create_index, _UNSET)
-    if found is _UNSET:
-        found = st.memo[_create_index] = _create_index(st, ctx)
-    return found
+    return _create_index(st, ctx)
 
 
+@per_statement
 def _create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
     match = _CREATE_INDEX.match(flat(st, ctx))
     if match is None:
@@ -254,10 +226,7 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     not block ordinary traffic, and are left out."""
     if st.syntax_error or not st.norm.startswith(TARGET_WORDS):
         return None
-    found = st.memo.get(_existing_target, _UNSET)
-    if found is _UNSET:
-        found = st.memo[_existing_target] = _existing_target(st, ctx)
-    return found
+    return _existing_target(st, ctx)
 
 
 # The other statements _existing_target reads (a loose prefix test: the branches use st.starts).
@@ -265,6 +234,7 @@ _OTHER_TARGETS = ("DROP INDEX", "REINDEX", "LOCK", "VACUUM", "CLUSTER", "CREATE 
                   "CREATE CONSTRAINT TRIGGER")
 
 
+@per_statement
 def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
     if (alter := existing_alter(st, ctx)) is not None:
         # (The actions are cut only when one may be VALIDATE … or DETACH …: flat's words are st.norm's;

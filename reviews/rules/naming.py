@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement
 from reviews.engine.registry import rule
 from reviews.rules.design import (
     TABLE_WORDS,
@@ -143,13 +143,11 @@ def _raw(token: str) -> Name | None:
 _TO_SEPARATOR = re.compile(r"(?i)\s+TO\s+")
 
 
+@per_statement
 def introduced(st: Stmt) -> tuple[Name, ...]:
     """The names a statement introduces (CREATE …, ADD …, RENAME … TO). Read by half a dozen rules:
-    kept in st.memo, a shared tuple."""
-    found = st.memo.get(introduced)
-    if found is None:
-        found = st.memo[introduced] = tuple(_introduced(st))
-    return found
+    a shared tuple."""
+    return tuple(_introduced(st))
 
 
 def _introduced(st: Stmt) -> list[Name]:
