@@ -67,7 +67,8 @@ def applied_once(url: str, n: int) -> None:
     assert query(url, "SELECT count(*) FROM applied_log") == [(n,)]
 
 
-def test_a_release_reaches_prod_through_approvals_in_the_worker(worker, pg_url, mysql_url, sqlite_url):
+def _shop(pg_url: str, mysql_url: str, sqlite_url: str) -> tuple[Project, Group]:
+    """test (PostgreSQL, automatic) → staging (MariaDB, 1 approval) → prod (SQLite, 2 approvals)."""
     approvers = Group.objects.create(name="release-managers")
     project = Project.objects.create(slug="shop", name="Shop")
     urls = {"test": pg_url, "staging": mysql_url, "prod": sqlite_url}
@@ -76,6 +77,11 @@ def test_a_release_reaches_prod_through_approvals_in_the_worker(worker, pg_url, 
         env = Environment.objects.create(project=project, slug=slug, order=order, rollout=mode,
                                          required_approvals=n, approver_group=approvers)
         Database.objects.create(environment=env, name=f"{slug}-db", url=urls[slug])
+    return project, approvers
+
+
+def test_a_release_reaches_prod_through_approvals_in_the_worker(worker, pg_url, mysql_url, sqlite_url):
+    project, approvers = _shop(pg_url, mysql_url, sqlite_url)
     users = {name: User.objects.create_user(name, f"{name}@example.com") for name in ("alice", "bob", "carol", "eve")}
     for name in ("alice", "bob", "carol"):
         users[name].groups.add(approvers)
@@ -122,14 +128,7 @@ def test_a_release_posted_through_the_api_reaches_prod_in_the_worker(worker, pg_
 
     from gitops.models import ApiToken
 
-    approvers = Group.objects.create(name="release-managers")
-    project = Project.objects.create(slug="shop", name="Shop")
-    urls = {"test": pg_url, "staging": mysql_url, "prod": sqlite_url}
-    for order, (slug, mode, n) in enumerate(
-            [("test", RolloutMode.AUTOMATIC, 0), ("staging", RolloutMode.MANUAL, 1), ("prod", RolloutMode.MANUAL, 2)]):
-        env = Environment.objects.create(project=project, slug=slug, order=order, rollout=mode,
-                                         required_approvals=n, approver_group=approvers)
-        Database.objects.create(environment=env, name=f"{slug}-db", url=urls[slug])
+    project, approvers = _shop(pg_url, mysql_url, sqlite_url)
     for name in ("alice", "bob", "carol"):
         User.objects.create_user(name, f"{name}@example.com", "pw").groups.add(approvers)
     _, raw = ApiToken.issue(project, "ci", ["check", "release", "read"])
@@ -161,12 +160,12 @@ def test_a_release_posted_through_the_api_reaches_prod_in_the_worker(worker, pg_
     uid = response.json()["uid"]
     assert ci.post("/api/v1/projects/shop/releases", body, format="json").status_code == 200  # same commit
 
-    def settled(env: str, following: str) -> bool:
-        # The stage has ended and the next one has been reviewed: a stage waits while the worker
-        # reviews its files, after the previous stage's end is committed.
+    def ended_and_next_reviewed(env: str, following: str) -> bool:
+        # Over HTTP, as `settled` and `reviewed` above: a stage waits while the worker reviews its
+        # files, after the previous stage's end is committed.
         return status(env) in ("failed", "cancelled") or (status(env) == "succeeded" and status(following) != "waiting")
 
-    wait_for(lambda: settled("test", "staging"), what="the test stage")
+    wait_for(lambda: ended_and_next_reviewed("test", "staging"), what="the test stage")
     assert status("test") == "succeeded" and status("staging") == "awaiting_approval"
     applied_once(pg_url, 5)
     assert approve(ci, "staging").status_code == 403  # a CI token is not an approver
@@ -174,7 +173,7 @@ def test_a_release_posted_through_the_api_reaches_prod_in_the_worker(worker, pg_
     early = approve(browser("bob"), "prod")  # staging has not run yet
     assert early.status_code == 409 and early.json()["error"]["code"] == "out_of_order"
     assert approve(browser("bob"), "staging").status_code == 200
-    wait_for(lambda: settled("staging", "prod"), what="staging")
+    wait_for(lambda: ended_and_next_reviewed("staging", "prod"), what="staging")
     assert status("staging") == "succeeded" and status("prod") == "awaiting_approval"
     applied_once(mysql_url, 5)
 
