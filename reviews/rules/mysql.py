@@ -244,8 +244,8 @@ def read_ddl(text: str) -> Ddl | None:
     return ddl
 
 
-# The statement heads read_ddl knows, as st.norm spells them. A `#` comment (which st.norm keeps)
-# may sit between the words: then read_ddl decides.
+# The statement heads read_ddl knows, as st.norm spells them. Written when st.norm kept `#` comments
+# (it drops them since it reads MySQL as MySQL): where the head does not match, read_ddl decides.
 _DDL_HEAD = re.compile(r"^(?:ALTER (?:ONLINE |OFFLINE )?(?:IGNORE )?TABLE|CREATE (?:TEMPORARY )?TABLE"
                        r"|CREATE (?:UNIQUE |FULLTEXT |SPATIAL )?INDEX|DROP INDEX|(?:CREATE|ALTER) (?:DATABASE|SCHEMA))\b")
 

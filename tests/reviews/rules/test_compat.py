@@ -277,7 +277,7 @@ def test_renaming_away_for_a_sqlite_rebuild_is_fine():
 
 
 @pytest.mark.parametrize("sql, dialect", [
-    # A backslash escape makes st.norm lose the rest of the statement: the rename is still seen.
+    # A backslash-escaped quote before the action (st.norm once lost what followed it): the rename is seen.
     ("ALTER TABLE t COMMENT 'a\\'b', CHANGE c d int COMMENT 'x';", "mysql"),
     ('ALTER TABLE "t" RENAME COLUMN "c" TO "d";', "postgres"),
 ])

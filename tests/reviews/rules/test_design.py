@@ -207,8 +207,8 @@ def test_prefer_identity_reads_serial_from_the_text_as_before(sql, count):
 
 
 def test_column_rules_run_when_the_normalized_text_lost_the_table_keyword():
-    # MySQL's backslash-escaped quote: st.norm reads a string up to the next quote and loses TABLE,
-    # sqlglot reads a CREATE TABLE. The quote left in st.norm lets the statement through the gate.
+    # A backslash-escaped quote before TABLE (st.norm once read a string up to the next quote and
+    # lost TABLE, where sqlglot reads a CREATE TABLE): the column rules still run.
     sql = "CREATE DEFINER='a\\'b'@'%' TABLE t (id bigint PRIMARY KEY, d varchar(3000) DEFAULT 'c');"
     assert flags(sql, "mysql", "column.maximum-varchar-length")
 

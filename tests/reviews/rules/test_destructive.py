@@ -292,6 +292,6 @@ def test_other_sqlite_rebuild_shapes_are_fine(sql):
 
 
 def test_drop_column_after_a_backslash_escape():
-    # st.norm reads 'a\' as the whole string and loses what follows; the tree does not.
+    # A backslash-escaped quote before the action (st.norm once lost what followed it).
     [found] = findings("ALTER TABLE `t` COMMENT 'a\\'b', DROP COLUMN c;", "mysql", "column.disallow-drop")
     assert "DROP COLUMN t.c" in found.message

@@ -223,8 +223,8 @@ def test_affected_row_limit_needs_a_database():
     ("DELETE FROM t WHERE a = /* why */ NULL;", "postgres"),  # a comment between = and NULL
     ("DELETE FROM t WHERE a =\n  -- why\n  NULL;", "postgres"),
     ("DELETE FROM t WHERE NULL <> a;", "sqlite"),  # NULL first
-    ("DELETE FROM `t` WHERE NULL\n!= `a`;", "mysql"),  # st.norm cannot be trusted with backticks: the text
-    ("DELETE FROM `t` WHERE `a` = # why\n NULL;", "mysql"),  # a MySQL comment, which st.norm keeps
+    ("DELETE FROM `t` WHERE NULL\n!= `a`;", "mysql"),  # backticks and a line break
+    ("DELETE FROM `t` WHERE `a` = # why\n NULL;", "mysql"),  # a MySQL `#` comment
 ])
 def test_equal_null_gate_near_misses(sql, dialect):
     assert flags(sql, dialect, "statement.where.no-equal-null")

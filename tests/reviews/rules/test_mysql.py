@@ -290,7 +290,7 @@ def test_ddl_reading_gate_near_misses(sql, rule):
 
 
 def test_word_gates_see_words_that_a_backslash_escape_hides_from_the_normalized_text():
-    # st.norm reads 'it\'s' as PostgreSQL does: the string then runs on and swallows the words after it.
+    # A backslash-escaped quote (st.norm once read it as PostgreSQL does and swallowed the words after it).
     # The gates of the charset and inline-REFERENCES rules must still see them (in any case).
     sql = "CREATE TABLE t (a text COMMENT 'it\\'s', b text character\n set latin1 COMMENT 'x');"
     assert flags(sql, "mysql", "system.charset.allowlist")

@@ -98,7 +98,7 @@ def test_no_force_row_level_security():
 
 @pytest.mark.parametrize("sql", [
     "SET /* why */ PASSWORD = 'hunter2';",
-    "SET # it's\nPASSWORD = 'hunter2';",  # a MySQL comment with a quote, which st.norm reads as a string
+    "SET # it's\nPASSWORD = 'hunter2';",  # a MySQL comment with a quote in it
 ])
 def test_set_password_after_a_comment(sql):
     assert flags(sql, "mysql", "security.disallow-plaintext-password")
