@@ -21,10 +21,10 @@ _COMMENTS_AND_STRINGS = re.compile(
 # MySQL's lexer (as sqlglot's MySQL tokenizer and the splitter read it): backslash escapes in
 # '…' and "…" strings (both are strings), `#` comments, `-- ` only with a blank after the dashes,
 # and `…` names, kept as they are so that a quote inside one starts nothing.
-_MYSQL_COMMENTS_AND_STRINGS = re.compile(
-    r"--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`]|``)*`",
-    re.DOTALL,
-)
+MYSQL_COMMENT = r"--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?\*/"
+MYSQL_STRING = r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\""
+MYSQL_NAME = r"`(?:[^`]|``)*`"
+_MYSQL_COMMENTS_AND_STRINGS = re.compile(f"{MYSQL_COMMENT}|{MYSQL_STRING}|{MYSQL_NAME}", re.DOTALL)
 
 
 def normalize(text: str, dialect: str = "postgres") -> str:
