@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["DIALECTS", "Statement", "split"]
+__all__ = ["DIALECTS", "Statement", "split", "split_judged"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,13 +50,21 @@ def split(sql: str, dialect: str) -> list[Statement]:
 
     Never raises on any input string (raise ValueError only for an unknown dialect).
     """
+    return split_judged(sql, dialect)[0]
+
+
+def split_judged(sql: str, dialect: str) -> tuple[list[Statement], list[bool]]:
+    """``split``, and for each statement whether the dialect's own grammar accepted it on the way
+    (PostgreSQL: pglast parsed the whole file, or the window the statement was in). False means
+    "not known": the statement may be valid, but nobody parsed it alone. MySQL and SQLite: all False."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
     if not isinstance(sql, str):
         raise TypeError(f"split() needs a str, not {type(sql).__name__}")
+    accepted: Callable[[Span], bool] = _nothing_accepted
     try:
         if dialect == "postgres":
-            spans = _split_postgres(sql)
+            spans, accepted = _split_postgres(sql)
         elif dialect == "mysql":
             spans = _split_mysql(sql)
         else:
@@ -65,7 +73,17 @@ def split(sql: str, dialect: str) -> list[Statement]:
         # Last resort: a bug or an unexpected library error must not stop a migration run or a
         # review; the whole input as one statement is what a plain client would send.
         spans = _whole_input(sql)
-    return _statements(sql, spans)
+        accepted = _nothing_accepted
+    statements = _statements(sql, spans)
+    return statements, [accepted((s.start, s.end)) for s in statements]
+
+
+def _nothing_accepted(span: Span) -> bool:
+    return False
+
+
+def _everything_accepted(span: Span) -> bool:
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,15 +246,19 @@ def _pg_trim(work: str, start: int, end: int) -> Span:
     return start, end
 
 
-def _split_postgres(sql: str) -> list[Span]:
+def _split_postgres(sql: str) -> tuple[list[Span], Callable[[Span], bool]]:
+    """The spans, and which of them PostgreSQL's parser accepted (the working copy differs from
+    `sql` only where the parser reads alike: non-ASCII letters as `x`, odd control characters)."""
     from pglast.parser import split as pg_split
 
     work = _pg_work_text(sql)
     try:
         slices = pg_split(work, with_parser=True, only_slices=True)
     except Exception:
-        return _PgFallback(work, pg_split).run()
-    return [_pg_trim(work, s.start, s.stop) for s in slices]
+        fallback = _PgFallback(work, pg_split)
+        spans = fallback.run()
+        return spans, fallback.parsed.__contains__
+    return [_pg_trim(work, s.start, s.stop) for s in slices], _everything_accepted
 
 
 # A piece is the text between two top-level ";" (or psql meta-command lines):
@@ -267,6 +289,7 @@ class _PgFallback:
         self.work = work
         self.pg_split = pg_split
         self.out: list[Span] = []
+        self.parsed: set[Span] = set()  # the spans of `out` that the parser accepted
 
     def run(self) -> list[Span]:
         run: list[Piece] = []
@@ -367,7 +390,9 @@ class _PgFallback:
 
     def _emit_parsed(self, spans: list[Span]) -> None:
         for start, end in spans:
-            self.out.append(_pg_trim(self.work, start, end))
+            span = _pg_trim(self.work, start, end)
+            self.out.append(span)
+            self.parsed.add(span)
 
     def _emit_broken(self, run: list[Piece], i: int, j: int) -> None:
         # _trim_end: an unterminated literal or comment runs to the end of the input, blanks included.

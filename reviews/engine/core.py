@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, normalize, sqlglot_dialect
+from reviews.engine.model import FileContext, Stmt, name_of, normalize, sqlglot_dialect, sqlglot_parse
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
-from reviews.splitter import DIALECTS, Statement, split
+from reviews.splitter import DIALECTS, Statement, split_judged
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to parsing as a Command"
 
@@ -192,7 +192,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         raise ValueError(f"unknown dialect {dialect!r}")
     out = _Collector(path, policy, dialect)
     text = _decode(data, out)
-    statements = split(text, dialect) if text.strip() else []
+    statements, accepted = split_judged(text, dialect) if text.strip() else ([], [])
     if not statements:
         out.add("system.empty-file", "the file has no statements: delete it or add the migration", None, 1, 1, 1)
         return _finish(out, text, [], [], dialect, policy)
@@ -210,7 +210,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                     "command: a server-side runner rejects it. Remove it (use the runner's own features)",
                     statement)
             continue
-        error = judge.error(statement, norm)
+        # What PostgreSQL's parser accepted while splitting needs no second opinion.
+        error = None if accepted[index] else judge.error(statement, norm)
         ast = None
         if error is None:
             ast = _parse(statement.text, dialect)
@@ -308,7 +309,7 @@ def _decode(data: bytes | str, out: _Collector) -> str:
 
 def _parse(text: str, dialect: str) -> Any:
     try:
-        trees = sqlglot_dialect(dialect).parse(text)
+        trees = sqlglot_parse(text, dialect)
     except Exception:  # ParseError, TokenError, and TypeError from the compiled build
         return None
     trees = [t for t in trees if t is not None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -64,6 +65,24 @@ def sqlglot_dialect(dialect: str) -> Any:
 
         found = _SQLGLOT_DIALECTS[dialect] = Dialect.get_or_raise(dialect)
     return found
+
+
+_PARSERS = threading.local()  # dialect → (tokenizer, parser): an instance holds one parse's state
+
+
+def sqlglot_parse(text: str, dialect: str) -> list:
+    """`sqlglot_dialect(dialect).parse(text)` without building a new tokenizer and parser for every
+    statement (`Dialect.parse` does: a sixth of the time of parsing a migration's short statements).
+    The parser resets itself at each parse; one pair per thread. Raises what sqlglot raises."""
+    pairs = getattr(_PARSERS, "pairs", None)
+    if pairs is None:
+        pairs = _PARSERS.pairs = {}
+    pair = pairs.get(dialect)
+    if pair is None:
+        found = sqlglot_dialect(dialect)
+        pair = pairs[dialect] = (found.tokenizer(), found.parser())
+    tokenizer, parser = pair
+    return parser.parse(tokenizer.tokenize(text), text)
 
 
 def name_of(node: Any) -> str:

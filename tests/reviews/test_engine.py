@@ -42,6 +42,19 @@ def test_mysql_unparseable_but_plausible_is_info_and_certainly_broken_is_an_erro
     assert [f.line for f in broken.findings if f.rule == "system.syntax-error"] == [1, 2]
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_a_statement_that_breaks_the_parser_leaves_nothing_behind_for_the_next(dialect):
+    # The engine keeps one sqlglot tokenizer and parser per dialect: an unterminated string or a
+    # parse error on one statement must not change how the next one is read.
+    clean = review("CREATE TABLE a (id int PRIMARY KEY);\nDROP TABLE customers;\n", dialect)
+    broken = review("SELECT 'unterminated;\n", dialect)
+    assert "system.syntax-error" in [f.rule for f in broken.findings]
+    # Valid PostgreSQL that sqlglot cannot parse (it raises): no finding, and nothing left over.
+    assert not review("CREATE OPERATOR === (leftarg = int, rightarg = int, function = f);").findings
+    assert rules_of(review("CREATE TABLE a (id int PRIMARY KEY);\nDROP TABLE customers;\n", dialect)) \
+        == rules_of(clean)
+
+
 def test_bad_bytes_are_a_located_encoding_error_and_the_file_is_still_reviewed():
     found = review(b"CREATE TABLE a (id bigint PRIMARY KEY);\nINSERT INTO a (id) VALUES (1); -- caf\xe9\nDROP TABLE b;\n")
     assert ("system.encoding-error", 2, 38) in rules_of(found)

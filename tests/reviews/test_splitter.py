@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reviews.splitter import DIALECTS, Statement, split
+from reviews.splitter import DIALECTS, Statement, split, split_judged
 
 Row = tuple[str, int, int, int]  # (text, line, column, end_line)
 
@@ -44,6 +44,23 @@ def test_interface() -> None:
     assert s == Statement(text="SELECT 1", start=0, end=8, line=1, column=1, end_line=1)
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.text = "x"  # type: ignore[misc]
+
+
+def test_verdicts_say_what_postgresql_accepted_while_splitting() -> None:
+    # The whole file parses: every statement was accepted.
+    statements, accepted = split_judged("CREATE TABLE t (id int);\nSELECT 'é' AS café;", "postgres")
+    assert [s.text for s in statements] == ["CREATE TABLE t (id int)", "SELECT 'é' AS café"]
+    assert accepted == [True, True]
+    # One broken statement: those around it were parsed in windows and accepted, the broken one
+    # (and a psql meta-command, which no parser read) not.
+    sql = "SELECT 1;\nSELEC 2;\n\\set x 1\nSELECT 3;"
+    statements, accepted = split_judged(sql, "postgres")
+    assert [s.text for s in statements] == ["SELECT 1", "SELEC 2", "\\set x 1", "SELECT 3"]
+    assert accepted == [True, False, False, True]
+    assert statements == split(sql, "postgres")
+    # No parser judges while splitting MySQL or SQLite.
+    for dialect in ("mysql", "sqlite"):
+        assert split_judged("SELECT 1; SELECT 2", dialect)[1] == [False, False]
 
 
 def test_unknown_dialect() -> None:
