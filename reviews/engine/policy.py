@@ -24,6 +24,9 @@ class Setting:
     payload: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+_NONE: frozenset = frozenset()
+
+
 class RuleSet:
     """The enabled, implemented rules of one dialect, indexed by what they concern: sqlglot node
     types, first words (`keywords`) and words the statement holds (`contains`)."""
@@ -44,21 +47,24 @@ class RuleSet:
     def for_statement(self, ast: Any, norm: str) -> list[tuple[Rule, Any, dict]]:
         """(rule, its check function, its payload) for each rule concerned by this statement. The
         words of the rules' `contains` gates are looked for once per statement, not once per rule,
-        and the list is cached by what decides it."""
+        an ALTER's action types are read once, and the list is cached by what decides it."""
         kind = None if ast is None or isinstance(ast, exp.Command) else type(ast)
         word = norm.split(" ", 1)[0].split("(", 1)[0]
         candidates = self._candidates.get((kind, word))
         if candidates is None:
             candidates = self._candidates[(kind, word)] = self._candidates_for(kind, word)
         rules, words = candidates
-        present = frozenset([w for w in words if w in norm]) if words else frozenset()
-        key = (kind, word, present)
+        present = frozenset([w for w in words if w in norm]) if words else _NONE
+        acting = frozenset([type(a) for a in ast.args.get("actions") or ()]) if isinstance(ast, exp.Alter) else None
+        key = (kind, word, present, acting)
         found = self._gated.get(key)
         if found is None:
             if len(self._gated) >= self._MAX_GATED:
                 self._gated.clear()
             found = self._gated[key] = [
-                (r, r.check, self.payloads[r.id]) for r in rules if r.contains is None or not present.isdisjoint(r.contains)
+                (r, r.check, self.payloads[r.id]) for r in rules
+                if (r.contains is None or not present.isdisjoint(r.contains))
+                and (r.actions is None or acting is None or any(issubclass(t, r.actions) for t in acting))
             ]
         return found
 

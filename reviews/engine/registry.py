@@ -14,7 +14,9 @@ as a Command or cannot parse, "*" for every statement. `keywords` narrows that f
 statements whose first word is one of them, and `contains` to the statements whose normalized
 text (`st.norm`: upper case, no comments or strings) holds one of the given words: a rule that
 could find nothing elsewhere says so, and the engine does not call it there (most statements meet
-a handful of rules, not a hundred). A rule with `at_end=True` runs once after the last statement,
+a handful of rules, not a hundred). `actions` does the same for an ALTER statement's tree (exp.Alter):
+the rule meets only those with an action of one of the given node types (exp.ColumnDef for ADD
+COLUMN, exp.Drop, exp.AlterColumn …); it says nothing about any other statement. A rule with `at_end=True` runs once after the last statement,
 with `st=None`.
 """
 
@@ -62,6 +64,7 @@ class Rule:
     nodes: tuple = ("*",)
     keywords: frozenset[str] | None = None  # first words of the statements it can concern (None: any)
     contains: tuple[str, ...] | None = None  # words one of which st.norm must hold (None: any statement)
+    actions: tuple[type, ...] | None = None  # an exp.Alter tree must have an action of one of these types
     at_end: bool = False
     check: Check | None = None
 
@@ -113,6 +116,7 @@ def rule(
     nodes: tuple = ("*",),
     keywords: tuple[str, ...] | None = None,
     contains: tuple[str, ...] | None = None,
+    actions: tuple[type, ...] | None = None,
     at_end: bool = False,
 ) -> Callable[[Check], Check]:
     """Register an implemented rule (a decorator)."""
@@ -124,7 +128,8 @@ def rule(
             schema=dict(schema or {}), severity_by_engine=dict(severity_by_engine or {}),
             strict_severity=SEVERITY_OF_LETTER.get(strict, strict) if strict else None,
             nodes=nodes, keywords=frozenset(keywords) if keywords else None,
-            contains=_upper_words(rule_id, contains), at_end=at_end, check=check,
+            contains=_upper_words(rule_id, contains), actions=_node_types(rule_id, actions), at_end=at_end,
+            check=check,
         ))
         return check
 
@@ -137,6 +142,14 @@ def _upper_words(rule_id: str, words: tuple[str, ...] | None) -> tuple[str, ...]
     if isinstance(words, str) or not words or any(w != w.upper() or not w.strip() for w in words):
         raise ValueError(f"rule {rule_id}: contains= takes a tuple of upper-case words, as st.norm has them")
     return tuple(words)
+
+
+def _node_types(rule_id: str, types: tuple[type, ...] | None) -> tuple[type, ...] | None:
+    if types is None:
+        return None
+    if not isinstance(types, tuple) or not types or not all(isinstance(t, type) for t in types):
+        raise ValueError(f"rule {rule_id}: actions= takes a tuple of sqlglot node types")
+    return types
 
 
 def declare(rule_id: str, *, engines: str, category: str, summary: str, severity: str = "off",

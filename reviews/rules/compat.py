@@ -230,6 +230,7 @@ def _harmless_pg_change(old: str | None, new: str) -> bool:
 
 
 @rule("column.disallow-change-type", engines="PM", category="BC", severity="E", nodes=(exp.Alter,),
+      actions=(exp.AlterColumn, exp.ModifyColumn),
       summary="`ALTER COLUMN … TYPE`, MySQL `MODIFY`/`CHANGE` with a type, on an existing table (PostgreSQL: not "
               "widening a varchar or varchar → text when the old type is known from the same file; MySQL: not when "
               "the type is known to stay the same).",
@@ -276,6 +277,7 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
 
 
 @rule("column.disallow-change", engines="M", category="BC", severity="W", nodes=(exp.Alter,),
+      actions=(exp.ModifyColumn,),
       summary="`CHANGE COLUMN` (renames and redefines a column at once).",
       why="CHANGE restates the whole column definition; anything left out (NOT NULL, DEFAULT, COMMENT, charset) is "
           "silently dropped, and a rename hides among the other changes.",
@@ -294,6 +296,7 @@ def column_disallow_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 
 
 @rule("column.disallow-changing-order", engines="M", category="BC", severity="W", nodes=(exp.Alter,),
+      actions=(exp.ModifyColumn,),
       summary="`MODIFY`/`CHANGE … FIRST` or `AFTER` on an existing table.",
       why="Moving a column rebuilds the table, and code that relies on column order (`SELECT *`, `INSERT` without a "
           "column list) changes behaviour.",
@@ -342,6 +345,7 @@ def _filled_by_database(definition: exp.ColumnDef) -> bool:
 
 
 @rule("column.add-not-null-require-default", engines="PMS", category="BC", severity="E", nodes=(exp.Alter,),
+      actions=(exp.ColumnDef,),
       summary="`ADD COLUMN … NOT NULL` without a `DEFAULT` on an existing table (SQLite: on any table).",
       why="PostgreSQL rejects it as soon as the table has rows; SQLite always rejects it; MySQL silently fills "
           "existing rows with the type's zero value and INSERTs from old code that do not name the column fail in "
@@ -408,6 +412,7 @@ def column_set_default_for_not_null(st: Stmt, ctx: FileContext, payload: dict) -
 
 
 @rule("column.drop-default-on-not-null", engines="PM", category="BC", severity="W", nodes=(exp.Alter,),
+      actions=(exp.AlterColumn, exp.ModifyColumn),
       summary="`ALTER COLUMN … DROP DEFAULT` on a column known (from this file) to be NOT NULL, on an existing table.",
       why="INSERTs from the code still running do not name the column; with the default gone they fail. Django "
           "emits exactly this right after adding a NOT NULL field with a default.",

@@ -226,9 +226,14 @@ def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
     if isinstance(kind, exp.DataType) and kind.this == T.USERDEFINED \
             and kind.sql().lower().strip('"') in _SERIAL_NAMES:
         return True
-    if not _mentions_serial(st):
+    spans = _serial_words(st)
+    if not spans:
         return False
-    return _serial_after(column.name).search(clean_text(st.text)) is not None
+    # A match ends with one of the statement's `serial` words and starts at most a quote, the name and
+    # a quote before the blanks ahead of it: the column's pattern is searched there only, not over
+    # the whole of a long CREATE TABLE once per column (the lookbehind still sees the text before).
+    pattern, text, reach = _serial_after(column.name), clean_text(st.text), len(column.name) + 2
+    return any(pattern.search(text, max(0, start - reach), end) is not None for start, end in spans)
 
 
 @per_statement
@@ -238,10 +243,17 @@ def _says_serial(st: Stmt) -> bool:
     return "SERIAL" in st.text.upper()
 
 
+_BLANKS_THEN_SERIAL = re.compile(r"(?i)\s+(?:small|big)?serial[248]?")
+
+
 @per_statement
-def _mentions_serial(st: Stmt) -> bool:
-    """Whether the statement's text, without comments and strings, says `serial` anywhere."""
-    return "serial" in clean_text(st.text).lower()
+def _serial_words(st: Stmt) -> tuple[tuple[int, int], ...]:
+    """Each `serial` word after blanks in the statement's text without comments and strings: where
+    its blanks start, and one character past the word (so that `\\b` after it reads the next one)."""
+    text = clean_text(st.text)
+    if "serial" not in text.lower():
+        return ()
+    return tuple((m.start(), min(len(text), m.end() + 1)) for m in _BLANKS_THEN_SERIAL.finditer(text))
 
 
 @functools.lru_cache(maxsize=2048)
@@ -508,6 +520,11 @@ _PK_SUGGESTION = {
 _QUOTES = ("'", '"', "`", "$")
 TABLE_WORDS = ("TABLE", *_QUOTES)
 INDEX_WORDS = ("TABLE", "INDEX", *_QUOTES)
+# Gates (`actions`): the ALTER TABLE actions each reader above reads; an ALTER without any of them
+# gives it nothing (most ALTERs add a constraint, drop something or set a default).
+COLUMN_ACTIONS = (exp.ColumnDef, exp.ModifyColumn)  # column_defs
+TYPED_ACTIONS = (*COLUMN_ACTIONS, exp.AlterColumn)  # typed_columns, column_types (… TYPE)
+INDEX_ACTIONS = (exp.ColumnDef, exp.AddConstraint)  # index_defs (inline and table-level keys)
 
 
 # -- tables -------------------------------------------------------------------------------------
@@ -757,6 +774,7 @@ _NO_LITERAL_DEFAULT = {T.TINYBLOB, T.BLOB, T.MEDIUMBLOB, T.LONGBLOB, T.TINYTEXT,
 
 @rule("column.require-default", engines="PMS", category="DESIGN", severity="off",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=(exp.ColumnDef,),
       summary="A column without `DEFAULT` in `CREATE TABLE` / `ADD COLUMN` (keys, identity and generated "
               "columns excepted).",
       why="A default lets old code keep inserting rows that do not name the column.",
@@ -785,6 +803,7 @@ def _type_names(kind: exp.DataType, dialect: str) -> set[str]:
 @rule("column.type-disallow-list", engines="PMS", category="DESIGN", severity="off",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS, payload={"types": ["money", "enum", "set"]},
       schema={"properties": {"types": {"type": "array", "items": {"type": "string", "minLength": 1}}}},
+      actions=TYPED_ACTIONS,
       summary="Columns of a type in the configured deny list (`types`; by default money, enum, set).",
       why="Some types are known trouble for a team: `money` depends on lc_monetary, ENUM/SET need a "
           "table change for every new value.",
@@ -804,6 +823,7 @@ _NARROW_OR_SERIAL_LIKE = frozenset(NARROW_INTEGER_TYPES) | _SERIAL_LIKE
 
 @rule("column.prefer-bigint-over-int", engines="PM", category="DESIGN", severity="W",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=COLUMN_ACTIONS,
       summary="`int`/`smallint`/`serial`/`smallserial` as primary-key, identity or auto-increment column.",
       why="A 32-bit key runs out at about 2.1 billion (4.3 with unsigned); widening a key column later "
           "rewrites the table and every table referencing it, under lock.",
@@ -844,6 +864,7 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
 
 @rule("column.prefer-identity", engines="P", category="DESIGN", severity="I",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=COLUMN_ACTIONS,
       summary="`serial` / `bigserial` / `smallserial` columns.",
       why="A serial column's sequence is a separate object with its own ownership and grants; identity "
           "columns are the SQL-standard form, are copied by `CREATE TABLE … LIKE`, and reject stray "
@@ -862,6 +883,7 @@ def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 
 @rule("column.prefer-timestamptz", engines="P", category="DESIGN", severity="W",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=TYPED_ACTIONS,
       summary="`timestamp` (without time zone) columns.",
       why="`timestamp` stores wall-clock time with no zone: values written from sessions in different "
           "time zones cannot be compared, and daylight-saving shifts corrupt ordering.",
@@ -876,6 +898,7 @@ def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> list
 
 @rule("column.prefer-text-over-varchar", engines="P", category="DESIGN", severity="off",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=TYPED_ACTIONS,
       summary="`varchar(n)` columns.",
       why="In PostgreSQL varchar(n) is text with a length check; changing n later can rewrite the table, "
           "while a CHECK constraint can be replaced without a rewrite.",
@@ -895,6 +918,7 @@ _CHAR_TYPES = frozenset({T.CHAR, T.NCHAR, T.BPCHAR})
 
 @rule("column.disallow-char", engines="P", category="DESIGN", severity="W",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=TYPED_ACTIONS,
       summary="`char(n)` / `character` columns.",
       why="char(n) pads values with spaces, which are then ignored or not depending on the operator; it "
           "is no faster than text in PostgreSQL, and a bare `character` holds one character.",
@@ -913,6 +937,7 @@ _VARCHAR_TYPES = frozenset({T.VARCHAR, T.NVARCHAR})
 @rule("column.maximum-varchar-length", engines="M", category="DESIGN", severity="I",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS, payload={"max_length": 2560},
       schema={"properties": {"max_length": {"type": "integer", "minimum": 1}}},
+      actions=TYPED_ACTIONS,
       summary="`varchar(n)` with n above `max_length` (default 2560).",
       why="Long VARCHARs count against MySQL's 65,535-byte row limit, force on-disk temporary tables "
           "and cannot be indexed whole.",
@@ -935,6 +960,7 @@ def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> 
 
 @rule("column.prefer-jsonb", engines="P", category="DESIGN", severity="W",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=TYPED_ACTIONS,
       summary="`json` columns.",
       why="`json` keeps the text as written and has no equality operator, so DISTINCT, UNION and GROUP "
           "BY on it fail; it cannot be indexed with GIN and is reparsed on every access.",
@@ -949,6 +975,7 @@ def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
 
 @rule("column.auto-increment-must-integer", engines="M", category="DESIGN", severity="W",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=COLUMN_ACTIONS,
       summary="`AUTO_INCREMENT` on a column that is not an integer.",
       why="AUTO_INCREMENT on FLOAT/DOUBLE is deprecated in MySQL 8.0 and loses precision; on DECIMAL it "
           "is an error.",
@@ -965,6 +992,7 @@ def column_auto_increment_must_integer(st: Stmt, ctx: FileContext, payload: dict
 
 @rule("column.auto-increment-must-unsigned", engines="M", category="DESIGN", severity="off",
       nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
+      actions=COLUMN_ACTIONS,
       summary="`AUTO_INCREMENT` on a signed integer column.",
       why="Auto-increment values are never negative: a signed column wastes half its range.",
       instead="`… UNSIGNED AUTO_INCREMENT` (e.g. `BIGINT UNSIGNED`).",
@@ -989,6 +1017,7 @@ def _index_label(index: IndexDef) -> str:
 
 @rule("index.no-duplicate-column", engines="PM", category="DESIGN", severity="W",
       severity_by_engine={"mysql": "error"}, nodes=(exp.Create, exp.Alter), contains=INDEX_WORDS,
+      actions=INDEX_ACTIONS,
       summary="The same column twice in one index or key.",
       why="MySQL rejects the statement (duplicate column name); PostgreSQL builds a bigger index that "
           "is no more useful.",
@@ -1009,6 +1038,7 @@ def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> list
       nodes=(exp.Create, exp.Alter), contains=INDEX_WORDS,
       payload={"max_columns": 5},
       schema={"properties": {"max_columns": {"type": "integer", "minimum": 1}}},
+      actions=INDEX_ACTIONS,
       summary="An index with more than `max_columns` (default 5) columns.",
       why="Wide indexes are large, slow every write, and are rarely used beyond their first columns.",
       instead="A narrower index on the columns the queries filter on.",
@@ -1021,6 +1051,7 @@ def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> list[st
 
 @rule("index.type-no-blob", engines="M", category="DESIGN", severity="E",
       nodes=(exp.Create, exp.Alter), contains=INDEX_WORDS,
+      actions=INDEX_ACTIONS,
       summary="An index on a `BLOB`/`TEXT` column without a prefix length (type known from the same file).",
       why="MySQL refuses to index a BLOB or TEXT column without a prefix length (error 1170).",
       instead="Index a prefix (`col(191)`) or a generated column holding a hash of the value.",
@@ -1050,6 +1081,7 @@ def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[st
 
 @rule("table.no-duplicate-index", engines="PMS", category="DESIGN", severity="I",
       nodes=(exp.Create, exp.Alter, exp.Drop), contains=INDEX_WORDS,
+      actions=(*INDEX_ACTIONS, exp.Drop, exp.DropPrimaryKey),
       summary="An index duplicating one created earlier in the same file (same table, columns, method "
               "and predicate). Indexes that already exist in the database are not known here.",
       why="A duplicate index costs disk and slows every write without speeding up any read.",

@@ -156,6 +156,7 @@ def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> I
 
 
 @rule("column.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Alter,),
+      actions=(exp.Drop,),
       summary="`ALTER TABLE … DROP COLUMN` on an existing table.",
       why="The column's data is lost, and every running instance of the old code that selects or inserts it "
           "fails until the new code is deployed everywhere.",
@@ -306,6 +307,7 @@ def _dropped_foreign_keys(st: Stmt, ctx: FileContext, known: set[str]) -> Iterat
 
 
 @rule("column.disallow-drop-not-null", engines="PM", category="DES", severity="W", nodes=(exp.Alter,),
+      actions=(exp.AlterColumn, exp.ModifyColumn),
       summary="`ALTER COLUMN … DROP NOT NULL`; MySQL `MODIFY/CHANGE … NULL` (or without `NOT NULL`) on a NOT NULL "
               "column.",
       why="Code, reports and constraints rely on the column never being NULL; once NULLs are written, putting the "

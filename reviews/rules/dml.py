@@ -243,6 +243,7 @@ def _duplicates(nodes: list) -> list:
 
 @rule("statement.duplicate-column-assignment", engines="PMS", category="DML", severity="E",
       nodes=(exp.Update, exp.Insert, exp.Create, exp.Alter),
+      actions=(exp.ColumnDef,),
       summary="A column named twice: `UPDATE … SET a = 1, a = 2`, an INSERT column list, `CREATE TABLE` columns, a "
               "view's column list, or `ADD COLUMN` twice in one `ALTER`.",
       why="PostgreSQL rejects the statement at runtime; in MySQL and SQLite the assignments silently overwrite each "

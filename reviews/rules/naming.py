@@ -143,6 +143,10 @@ def _raw(token: str) -> Name | None:
 _TO_SEPARATOR = re.compile(r"(?i)\s+TO\s+")
 
 
+# Gate (`actions`) of the rules that read nothing but `introduced`: the ALTER TABLE actions it reads.
+NAME_ACTIONS = (exp.ColumnDef, exp.AlterRename, exp.RenameColumn, exp.ModifyColumn, exp.AddConstraint)
+
+
 @per_statement
 def introduced(st: Stmt) -> tuple[Name, ...]:
     """The names a statement introduces (CREATE …, ADD …, RENAME … TO). Read by half a dozen rules:
@@ -267,6 +271,7 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[s
 @rule("naming.table", engines="PMS", category="NAME", severity="W", nodes=(exp.Create, exp.Alter, "command"),
       contains=TABLE_WORDS,
       payload={"format": SNAKE_CASE}, schema=_FORMAT_SCHEMA,
+      actions=NAME_ACTIONS,
       summary="A new or renamed table whose name does not match `format` (default lower-case snake_case), "
               'quoted names such as `"UserAccount"` included.',
       why="Mixed-case or quoted names must be quoted in every query forever; one naming style keeps "
@@ -280,6 +285,7 @@ def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
 @rule("naming.column", engines="PMS", category="NAME", severity="W", nodes=(exp.Create, exp.Alter),
       contains=TABLE_WORDS,
       payload={"format": SNAKE_CASE}, schema=_FORMAT_SCHEMA,
+      actions=NAME_ACTIONS,
       summary="A new or renamed column whose name does not match `format` (default lower-case snake_case).",
       why="Mixed-case or quoted column names must be quoted in every query forever.",
       instead="A lower-case snake_case name such as `created_at`.",
@@ -440,6 +446,7 @@ _ANY_NAME = (exp.Create, exp.Alter, exp.Attach, "command")
 
 
 @rule("naming.identifier.no-keyword", engines="PMS", category="NAME", severity="W", nodes=_ANY_NAME,
+      actions=NAME_ACTIONS,
       summary="A new identifier (table, column, index, constraint, view, schema) that is a reserved word "
               "of the dialect (`order`, `group`, `select`; PostgreSQL also `user`), even when quoted.",
       why="A reserved word must be quoted in every query that names it; a query that forgets fails with "
@@ -467,6 +474,7 @@ def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> l
 @rule("naming.identifier.case", engines="PM", category="NAME", severity="off", nodes=_ANY_NAME,
       payload={"case": "lower"},
       schema={"properties": {"case": {"enum": ["lower", "upper"]}}},
+      actions=NAME_ACTIONS,
       summary="A new identifier not entirely in the configured case (`case`: lower or upper), as the "
               "database stores it.",
       why="Mixed case makes names depend on quoting (PostgreSQL) or on the file system (MySQL table "
@@ -484,6 +492,7 @@ def naming_identifier_case(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 
 @rule("naming.identifier.max-length", engines="PM", category="NAME", severity="W",
       severity_by_engine={"mysql": "error"}, nodes=_ANY_NAME,
+      actions=NAME_ACTIONS,
       summary="A new identifier longer than PostgreSQL's 63 bytes (silently truncated) or MySQL's 64 "
               "characters (an error).",
       why="PostgreSQL truncates longer names to 63 bytes without an error, so two long names can collide "

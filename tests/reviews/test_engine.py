@@ -186,6 +186,29 @@ def test_a_rule_gated_by_contains_meets_only_statements_holding_its_words():
     assert "test.bad" not in registry.RULES
 
 
+def test_a_rule_gated_by_actions_meets_only_alters_with_such_an_action():
+    from sqlglot import exp
+
+    from reviews.engine import registry
+
+    seen: list[str] = []
+    registry.rule("test.gated", engines="P", category="DES", severity="W", summary="test",
+                  nodes=(exp.Create, exp.Alter), actions=(exp.ColumnDef, exp.ModifyColumn))(
+        lambda st, ctx, payload: seen.append(st.norm) or ())
+    try:
+        sql = ("ALTER TABLE a ADD CONSTRAINT c CHECK (x > 0);\nALTER TABLE a DROP COLUMN x, ADD COLUMN y int;\n"
+               "ALTER TABLE a ALTER COLUMN y SET DEFAULT 0;\nCREATE TABLE b (id int);\n")
+        review_file("0001_x.sql", sql, "postgres", Policy.recommended())
+    finally:
+        del registry.RULES["test.gated"]
+    # The ALTER that adds a column, and any other statement of the rule's node types.
+    assert seen == ["ALTER TABLE A DROP COLUMN X, ADD COLUMN Y INT", "CREATE TABLE B (ID INT)"]
+    with pytest.raises(ValueError, match="node types"):
+        registry.rule("test.bad", engines="P", category="DES", severity="W", summary="t", actions=("ColumnDef",))(
+            lambda st, ctx, payload: ())
+    assert "test.bad" not in registry.RULES
+
+
 def test_mysql_statements_are_normalized_as_mysql_reads_them():
     from reviews.engine.model import normalize
 

@@ -201,6 +201,10 @@ def test_duplicate_index_knows_the_names_postgres_gives_unnamed_constraints():
     ('CREATE TABLE t (seq int, "seq" serial);', 2),
     ("CREATE TABLE t (seq int, xseq serial);", 1),
     ("CREATE TABLE t (seq int, note text DEFAULT 'seq serial');", 0),  # in a string: not the text
+    # Each column's pattern is searched around the text's `serial` words only: near misses of that.
+    ("CREATE TABLE t (a int, b text, c text, seq int,\n  seq_b   \n\t  serial, x serial4x);", 1),
+    ("CREATE TABLE t (seq int, y serial4x, \"SEQ\" \n serial8, z bigserial);", 3),
+    ("CREATE TABLE t (a_seq int, seq int, b_seq serial);", 1),
 ])
 def test_prefer_identity_reads_serial_from_the_text_as_before(sql, count):
     assert len(findings(sql, "postgres", "column.prefer-identity")) == count
