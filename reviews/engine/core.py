@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, normalize, sqlglot_dialect, sqlglot_parse
+from reviews.engine.model import FileContext, Stmt, flatten, name_of, sqlglot_dialect, sqlglot_parse
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
 from reviews.splitter import DIALECTS, Statement, split_judged
@@ -33,7 +33,7 @@ HIGH_RISK = re.compile(r"^(DROP (DATABASE|SCHEMA|TABLE)|TRUNCATE)\b")
 MODERATE_RISK = re.compile(r"^(DELETE|UPDATE|ALTER TABLE|DROP INDEX)\b")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Finding:
     rule: str
     severity: str
@@ -198,12 +198,13 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         return _finish(out, text, [], [], dialect, policy)
 
     ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements))
-    norms = [normalize(s.text, dialect) for s in statements]
+    flats = [flatten(s.text, dialect) for s in statements]
+    norms = [f.upper() for f in flats]  # normalize(), from the flat text the rules read too
     _first_pass(ctx, norms)
     rules = policy.rules_for(dialect)
     judge = _SyntaxJudge(dialect)
     for index, (statement, norm) in enumerate(zip(statements, norms, strict=True)):
-        if index and _COPY_FROM_STDIN.match(norms[index - 1]) and statement.text.endswith("\\."):
+        if index and statement.text.endswith("\\.") and _COPY_FROM_STDIN.match(norms[index - 1]):
             continue  # the data rows of a psql `COPY … FROM stdin`, not a statement
         if statement.text.startswith("\\"):
             out.add("system.client-command", f"psql meta-command `{statement.text.split()[0]}` is a client "
@@ -225,7 +226,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         if error is not None:
             message, line, column = error
             out.add("system.syntax-error", message, statement, line, column)
-        st = Stmt(index=index, statement=statement, ast=ast, norm=norm, syntax_error=error is not None)
+        st = Stmt(index, statement, ast, norm, error is not None, {}, flats[index])
         for rule_obj, check, payload in rules.for_statement(ast, norm):  # _run, inlined
             try:
                 hits = check(st, ctx, payload)
@@ -450,9 +451,10 @@ def _first_pass(ctx: FileContext, norms: Sequence[str]) -> None:
             ctx.has_concurrently = True
         if norm.startswith(("COMMIT", "END")) and index < len(norms) - 1:
             commit_seen_at = index
-        if match := _CREATE_TABLE.match(norm):
+        # (A prefix test before each pattern: most statements are neither.)
+        if norm.startswith("CREATE ") and (match := _CREATE_TABLE.match(norm)):
             created.add(_bare(match.group(1)))
-        elif (match := _ALTER_TABLE.match(norm)) and _bare(match.group(1)) not in created:
+        elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)) and _bare(match.group(1)) not in created:
             ctx.alters_existing_tables = True
     ctx.has_mid_file_commit = commit_seen_at >= 0
 
@@ -460,25 +462,33 @@ def _first_pass(ctx: FileContext, norms: Sequence[str]) -> None:
 def _learn(ctx: FileContext, st: Stmt) -> None:
     """Update the file model with what the statement did (after the rules saw it)."""
     norm = st.norm
-    if match := _CREATE_TABLE.match(norm):
-        ctx.created_tables.add(_bare(match.group(1)))
-        _learn_columns(ctx, st)
-    elif match := _ALTER_TABLE.match(norm):
-        table = _bare(match.group(1))
-        if not ctx.is_new(table):
-            ctx.altered_tables[table] = ctx.altered_tables.get(table, 0) + 1
-        _learn_columns(ctx, st)
-    if _TX_BEGIN.match(norm) and not norm.startswith("BEGIN ATOMIC"):
-        ctx.in_transaction = True
-        ctx.transaction_began_line = st.line
-        ctx.not_valid_in_transaction.clear()
-    elif _TX_END.match(norm):
-        ctx.in_transaction = False
-        ctx.not_valid_in_transaction.clear()
-    if _LOCK_TIMEOUT.match(norm) or ("LOCK_WAIT_TIMEOUT" in norm and _LOCK_WAIT_TIMEOUT.search(norm)):
+    # Each pattern is anchored at the first word: a prefix test picks the few that can match.
+    if norm.startswith("CREATE "):
+        if match := _CREATE_TABLE.match(norm):
+            ctx.created_tables.add(_bare(match.group(1)))
+            _learn_columns(ctx, st)
+    elif norm.startswith("ALTER "):
+        if match := _ALTER_TABLE.match(norm):
+            table = _bare(match.group(1))
+            if not ctx.is_new(table):
+                ctx.altered_tables[table] = ctx.altered_tables.get(table, 0) + 1
+            _learn_columns(ctx, st)
+    elif norm.startswith(("BEGIN", "START")):
+        if _TX_BEGIN.match(norm) and not norm.startswith("BEGIN ATOMIC"):
+            ctx.in_transaction = True
+            ctx.transaction_began_line = st.line
+            ctx.not_valid_in_transaction.clear()
+    elif norm.startswith(("COMMIT", "END", "ROLLBACK", "ABORT")):
+        if _TX_END.match(norm):
+            ctx.in_transaction = False
+            ctx.not_valid_in_transaction.clear()
+    elif norm.startswith("SET"):
+        if _LOCK_TIMEOUT.match(norm):
+            ctx.lock_timeout_set = True
+        if _STATEMENT_TIMEOUT.match(norm):
+            ctx.statement_timeout_set = True
+    if "LOCK_WAIT_TIMEOUT" in norm and _LOCK_WAIT_TIMEOUT.search(norm):
         ctx.lock_timeout_set = True
-    if _STATEMENT_TIMEOUT.match(norm):
-        ctx.statement_timeout_set = True
     if " NOT VALID" in norm:
         for name in _ADD_CONSTRAINT.findall(norm):
             ctx.not_valid_in_transaction.add(name.strip('"`').lower())
@@ -495,7 +505,9 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         args = column.args
         kind = args.get("kind")
         if kind is not None:
-            kind.pop()  # detached: the column model must not keep the statement's tree alive
+            # Cut from its parent (the engine cuts every other parent link of the tree next): the
+            # column model must not keep the statement's tree alive. Cheaper than kind.pop().
+            kind.parent = None
             ctx.column_types[key] = (kind, dialect)
         if _not_null(args.get("constraints")):
             ctx.not_null_columns.add(key)
@@ -571,8 +583,8 @@ def _only_comments_before(text: str, offset: int) -> bool:
 def _finish(out: _Collector, text: str, statements: Sequence[Statement], norms: Sequence[str], dialect: str,
             policy: Policy) -> FileReview:
     directives = _directives(text, statements)
-    line_to_index = {s.line: i for i, s in enumerate(statements)}
-    for finding in out.findings:
+    line_to_index = {s.line: i for i, s in enumerate(statements)} if directives else {}
+    for finding in out.findings if directives else ():
         if finding.rule in ("system.invalid-ignore-directive",):
             continue
         index = line_to_index.get(finding.line)
@@ -617,9 +629,14 @@ def _fingerprint(finding: Finding, occurrence: int, statement: str | None = None
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+_RISKY_WORDS = ("DROP", "TRUNCATE", "DELETE", "UPDATE", "ALTER")  # the first words of HIGH_RISK and MODERATE_RISK
+
+
 def _risk(norms: Sequence[str]) -> str:
     risk = "low"
     for norm in norms:
+        if not norm.startswith(_RISKY_WORDS):
+            continue
         if HIGH_RISK.match(norm):
             return "high"
         if MODERATE_RISK.match(norm):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import re
 import threading
 from collections.abc import Callable
@@ -104,6 +105,7 @@ class Stmt:
     norm: str  # normalize(text)
     syntax_error: bool = False
     memo: dict = dataclasses.field(default_factory=dict, repr=False)  # per_statement answers
+    flat: str = ""  # flatten(text): norm before upper-casing ("" when not given: see `flat_text`)
 
     @property
     def text(self) -> str:
@@ -121,6 +123,8 @@ class Stmt:
     def starts(self, *prefixes: str) -> bool:
         """Whether the normalized text starts with one of the (upper-case) word prefixes."""
         norm = self.norm
+        if not norm.startswith(prefixes):
+            return False  # the usual answer, in one call
         for prefix in prefixes:
             if norm.startswith(prefix) and (len(norm) == len(prefix) or norm[len(prefix)] in " ("):
                 return True
@@ -183,6 +187,21 @@ def per_statement(fn: F) -> F:
     The helper is called as `fn(st, *args)`; a FileContext argument is not part of the key (it is
     the statement's own file). A list answer is copied for each caller; anything else is shared
     and must be treated as read-only."""
+
+    parameters = list(inspect.signature(fn).parameters.values())
+    if [p.kind for p in parameters] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(parameters) \
+            and len(parameters) in (1, 2) and all(p.default is p.empty for p in parameters) \
+            and (len(parameters) == 1 or parameters[1].name == "ctx"):
+        # fn(st) or fn(st, ctx), all of them here: keyed by fn alone, without looking at the arguments.
+        @functools.wraps(fn)
+        def simple(st: Stmt, *ctx: Any) -> Any:
+            memo = st.memo
+            found = memo.get(fn, _MISSING)
+            if found is _MISSING:
+                found = memo[fn] = fn(st, *ctx)
+            return list(found) if type(found) is list else found
+
+        return simple  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def cached(st: Stmt, *args: Any, **kwargs: Any) -> Any:

@@ -32,11 +32,11 @@ _PART = r'(?:"[^"]*"|`[^`]*`|[^\s"`(),;.:]+)'
 NAME = rf"{_PART}(?:\.{_PART})*"  # a possibly qualified, possibly quoted name
 
 
-@per_statement
 def flat(st: Stmt, ctx: FileContext) -> str:
     """`st.norm` without the upper-casing: comments removed, string literals blanked to `''`,
-    whitespace folded, names in their own case (for messages). Match it with re.IGNORECASE."""
-    return flatten(st.text, ctx.dialect)
+    whitespace folded, names in their own case (for messages). Match it with re.IGNORECASE. The
+    engine gives it with the statement (it is what st.norm is made from)."""
+    return st.flat or flatten(st.text, ctx.dialect)
 
 
 def key(name: str) -> str:
