@@ -17,7 +17,15 @@ from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, flatten, name_of, sqlglot_dialect, sqlglot_parse
+from reviews.engine.model import (
+    FileContext,
+    Stmt,
+    flatten,
+    name_of,
+    sqlglot_dialect,
+    sqlglot_parse,
+    sqlglot_tokenize,
+)
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
 from reviews.splitter import DIALECTS, Statement, split_judged
@@ -226,7 +234,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         if error is not None:
             message, line, column = error
             out.add("system.syntax-error", message, statement, line, column)
-        st = Stmt(index, statement, ast, norm, error is not None, {}, flats[index])
+        st = Stmt(index, statement, ast, norm, error is not None, {}, flats[index], dialect)
         for rule_obj, check, payload in rules.for_statement(ast, norm):  # _run, inlined
             try:
                 hits = check(st, ctx, payload)
@@ -398,11 +406,10 @@ def _mysql_malformed(statement: Statement, norm: str) -> tuple[str, int, int] | 
 
 
 def _mysql_malformed_at(text: str, norm: str) -> tuple[str, int, int] | None:
-    from sqlglot.dialects.mysql import MySQL
     from sqlglot.errors import TokenError
 
     try:
-        tokens = MySQL().tokenize(text)
+        tokens = sqlglot_tokenize(text, "mysql")
     except TokenError as exc:
         return (f"syntax error: {exc}", 1, 1)
     except Exception:
@@ -552,6 +559,10 @@ class _Directive:
 
 def _directives(text: str, statements: Sequence[Statement]) -> list[_Directive]:
     found: list[_Directive] = []
+    if text.isascii() and "sluice" not in text.lower():
+        # (the pattern tries every line of the file; outside ASCII its case-insensitive match also
+        # takes look-alike letters, so it decides there)
+        return found
     first_start = statements[0].start if statements else len(text)
     starts = [s.start for s in statements]
     for match in IGNORE_RE.finditer(text):

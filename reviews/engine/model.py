@@ -75,6 +75,16 @@ def sqlglot_parse(text: str, dialect: str) -> list:
     """`sqlglot_dialect(dialect).parse(text)` without building a new tokenizer and parser for every
     statement (`Dialect.parse` does: a sixth of the time of parsing a migration's short statements).
     The parser resets itself at each parse; one pair per thread. Raises what sqlglot raises."""
+    tokenizer, parser = _pair(dialect)
+    return parser.parse(tokenizer.tokenize(text), text)
+
+
+def sqlglot_tokenize(text: str, dialect: str) -> list:
+    """`sqlglot_dialect(dialect).tokenize(text)` with the thread's tokenizer. Raises TokenError."""
+    return _pair(dialect)[0].tokenize(text)
+
+
+def _pair(dialect: str) -> tuple[Any, Any]:
     pairs = getattr(_PARSERS, "pairs", None)
     if pairs is None:
         pairs = _PARSERS.pairs = {}
@@ -82,8 +92,7 @@ def sqlglot_parse(text: str, dialect: str) -> list:
     if pair is None:
         found = sqlglot_dialect(dialect)
         pair = pairs[dialect] = (found.tokenizer(), found.parser())
-    tokenizer, parser = pair
-    return parser.parse(tokenizer.tokenize(text), text)
+    return pair
 
 
 def name_of(node: Any) -> str:
@@ -105,7 +114,8 @@ class Stmt:
     norm: str  # normalize(text)
     syntax_error: bool = False
     memo: dict = dataclasses.field(default_factory=dict, repr=False)  # per_statement answers
-    flat: str = ""  # flatten(text): norm before upper-casing ("" when not given: see `flat_text`)
+    flat: str = ""  # flatten(text): norm before upper-casing ("" when not given: rules make it)
+    dialect: str = ""  # the file's ("" when not given: rules assume nothing of it)
 
     @property
     def text(self) -> str:

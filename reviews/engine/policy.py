@@ -54,7 +54,7 @@ class RuleSet:
         if candidates is None:
             candidates = self._candidates[(kind, word)] = self._candidates_for(kind, word)
         rules, words = candidates
-        present = frozenset([w for w in words if w in norm]) if words else _NONE
+        present = frozenset(filter(norm.__contains__, words)) if words else _NONE
         acting = frozenset([type(a) for a in ast.args.get("actions") or ()]) if isinstance(ast, exp.Alter) else None
         key = (kind, word, present, acting)
         found = self._gated.get(key)

@@ -77,6 +77,10 @@ def test_ignore_above_a_statement_suppresses_that_statement_only():
     found = review(sql)
     drops = [(f.line, f.suppressed) for f in found.findings if f.rule == "table.disallow-drop"]
     assert drops == [(3, True), (4, False)]
+    # In any case, with or without other letters in the file.
+    for upper in (sql.replace("sluice:ignore", "SLUICE:Ignore"), "-- café\n" + sql.replace("sluice", "SLUICE")):
+        found = review(upper)
+        assert [f.suppressed for f in found.findings if f.rule == "table.disallow-drop"] == [True, False]
 
 
 def test_ignore_in_the_leading_block_covers_the_file():
