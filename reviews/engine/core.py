@@ -248,7 +248,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                 if isinstance(hit, str):
                     hit = Hit(hit)
                 out.add(rule_obj.id, hit.message, hit.statement or statement, hit.line, hit.column)
-        word = norm.split(" ", 1)[0]
+        space = norm.find(" ")
+        word = norm if space < 0 else norm[:space]
         for engines, keywords, track in TRACKERS:
             if dialect in engines and (keywords is None or word in keywords):
                 try:
@@ -504,7 +505,7 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
 def _learn_columns(ctx: FileContext, st: Stmt) -> None:
     if st.ast is None:
         return
-    table_node = st.ast.find(exp.Table)
+    table_node = _first_table(st.ast)
     table = name_of(table_node) if table_node is not None else ""
     dialect = sqlglot_dialect(ctx.dialect)
     for column in _column_defs(st.ast):
@@ -522,6 +523,20 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
             ctx.not_null_columns.discard(key)
     for column in _DROP_NOT_NULL.findall(st.norm):
         ctx.not_null_columns.discard((table, column.strip('"`').lower()))
+
+
+def _first_table(ast: Any) -> Any:
+    """`ast.find(exp.Table)` (breadth first), without a walk for the usual trees: the table of an
+    ALTER TABLE or CREATE TABLE is its `this`, or the `this` of its column list (a Schema) when no
+    other child of the root is a table."""
+    target = ast.this
+    if isinstance(target, exp.Table):
+        return target  # the root's first child
+    if isinstance(target, exp.Schema) and isinstance(target.this, exp.Table) and not any(
+            isinstance(v, exp.Table) or (type(v) is list and any(isinstance(x, exp.Table) for x in v))
+            for v in ast.args.values()):
+        return target.this  # the first child of the first child, and no table before it
+    return ast.find(exp.Table)
 
 
 def _not_null(constraints: list | None) -> bool:

@@ -49,7 +49,11 @@ class RuleSet:
         words of the rules' `contains` gates are looked for once per statement, not once per rule,
         an ALTER's action types are read once, and the list is cached by what decides it."""
         kind = None if ast is None or isinstance(ast, exp.Command) else type(ast)
-        word = norm.split(" ", 1)[0].split("(", 1)[0]
+        # The first word, up to a blank or "(" (not norm.split(" ", 1): that copies the rest of a long INSERT).
+        space = norm.find(" ")
+        word = norm if space < 0 else norm[:space]
+        if "(" in word:
+            word = word[:word.index("(")]
         candidates = self._candidates.get((kind, word))
         if candidates is None:
             candidates = self._candidates[(kind, word)] = self._candidates_for(kind, word)
