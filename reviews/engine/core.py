@@ -169,10 +169,7 @@ class _Collector:
             excerpt = self._excerpts.get(id(stmt))
             if excerpt is None:
                 excerpt = self._excerpts[id(stmt)] = _excerpt(stmt.text)
-        self.findings.append(Finding(
-            rule=rule_id, severity=severity, message=message, file=self.path, line=line, column=column,
-            end_line=end_line, statement=excerpt,
-        ))
+        self.findings.append(Finding(rule_id, severity, message, self.path, line, column, end_line, excerpt))
 
 
 _SECRET = re.compile(r"(\b(?:PASSWORD|IDENTIFIED(?:\s+WITH\s+\S+)?\s+BY)\s+)(E?'(?:[^']|'')*'|\"[^\"]*\")",
