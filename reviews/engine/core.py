@@ -518,8 +518,9 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
             ctx.not_null_columns.add(key)
         else:  # (re)defined without NOT NULL, e.g. MySQL MODIFY
             ctx.not_null_columns.discard(key)
-    for column in _DROP_NOT_NULL.findall(st.norm):
-        ctx.not_null_columns.discard((table, column.strip('"`').lower()))
+    if " DROP NOT NULL" in st.norm:
+        for column in _DROP_NOT_NULL.findall(st.norm):
+            ctx.not_null_columns.discard((table, column.strip('"`').lower()))
 
 
 def _first_table(ast: Any) -> Any:
