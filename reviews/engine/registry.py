@@ -14,10 +14,10 @@ as a Command or cannot parse, "*" for every statement. `keywords` narrows that f
 statements whose first word is one of them, and `contains` to the statements whose normalized
 text (`st.norm`: upper case, no comments or strings) holds one of the given words: a rule that
 could find nothing elsewhere says so, and the engine does not call it there (most statements meet
-a handful of rules, not a hundred). `actions` does the same for an ALTER statement's tree (exp.Alter):
-the rule meets only those with an action of one of the given node types (exp.ColumnDef for ADD
-COLUMN, exp.Drop, exp.AlterColumn …); it says nothing about any other statement. A rule with `at_end=True` runs once after the last statement,
-with `st=None`.
+a handful of rules, not a hundred). `actions` does the same for an ALTER statement's tree
+(exp.Alter): the rule meets only those with an action of one of the given node types (exp.ColumnDef
+for ADD COLUMN, exp.Drop, exp.AlterColumn …); it says nothing about any other statement. A rule with
+`at_end=True` runs once after the last statement, with `st=None`.
 """
 
 from __future__ import annotations

@@ -76,9 +76,8 @@ def norm_may_hide(st: Stmt) -> bool:
     """Whether st.norm may have lost text that sqlglot reads: a string or comment that st.norm's
     pattern reads where sqlglot does not, or the other way round. A backslash escape (outside
     MySQL), a `$` (a dollar quote, or a `$` in a name), a quote or comment opener inside a quoted
-    name, `--x` (no comment in MySQL) or a nested comment can do it; the test does not look at the
-    dialect, so it also says yes for MySQL's `#`, `"…"` and escapes, which st.norm reads right.
-    Without any of those, a word missing from st.norm is missing from the tree too.
+    name, `--x` or a nested comment can do it, and none of them without a quote, `$` or comment
+    opener in the text. Without any of those, a word missing from st.norm is missing from the tree too.
 
     MySQL is read as sqlglot's MySQL tokenizer reads it (the same quotes, escapes, `#` and `-- `
     comments, no nesting, `…` names): there only an optimizer hint `/*+ … */`, which sqlglot
