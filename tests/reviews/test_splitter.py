@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pglast
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -581,6 +582,13 @@ SEPARATORS = [";\n", "; ", ";\n-- c;\n", ";\n/* c; */\n", ";;\n"]
 def test_pg_valid_statements_stay_exact_around_broken_ones(pieces: list[tuple[str, str]]) -> None:
     sql = "".join(text + separator for text, separator in pieces)
     assert [s.text for s in split(sql, "postgres")] == [text for text, _ in pieces]
+    # What the splitter says PostgreSQL accepted, PostgreSQL accepts on its own (the review engine
+    # does not parse it again); a broken statement is never marked.
+    statements, accepted = split_judged(sql, "postgres")
+    for statement, ok in zip(statements, accepted, strict=True):
+        if ok:
+            pglast.parser.split(statement.text)
+        assert not (ok and statement.text in PG_BROKEN)
 
 
 MYSQL_STATEMENTS = [
