@@ -24,6 +24,7 @@ from reviews.engine.model import (
     name_of,
     sqlglot_dialect,
     sqlglot_parse,
+    sqlglot_parse_tokens,
     sqlglot_tokenize,
 )
 from reviews.engine.policy import Policy
@@ -219,15 +220,18 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         # What PostgreSQL's parser accepted while splitting needs no second opinion.
         error = None if accepted[index] else judge.error(statement, norm)
         ast = None
-        if error is None:
-            ast = _parse(statement.text, dialect)
-            if dialect == "mysql" and (ast is None or _suspect(norm)):
+        if error is None and dialect == "mysql":
+            tokens = _tokenize(statement.text, dialect)
+            ast = _parse(statement.text, dialect, tokens) if tokens is not None else None
+            if ast is None or _suspect(norm):
                 # sqlglot is MySQL's only judge: what it cannot parse may be valid, and what it
                 # parses may still have lost something on the way (a trailing comma).
-                error = _mysql_malformed(statement, norm)
+                error = _mysql_malformed(statement, norm, tokens)
                 if error is None and ast is None:
                     out.add("system.parse-unsupported", "the SQL parser cannot read this statement (it may well be "
                             "valid): only the token-level rules checked it", statement)
+        elif error is None:
+            ast = _parse(statement.text, dialect)
         if error is not None:
             message, line, column = error
             out.add("system.syntax-error", message, statement, line, column)
@@ -314,9 +318,9 @@ def _decode(data: bytes | str, out: _Collector) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _parse(text: str, dialect: str) -> Any:
+def _parse(text: str, dialect: str, tokens: list | None = None) -> Any:
     try:
-        trees = sqlglot_parse(text, dialect)
+        trees = sqlglot_parse(text, dialect) if tokens is None else sqlglot_parse_tokens(tokens, text, dialect)
     except Exception:  # ParseError, TokenError, and TypeError from the compiled build
         return None
     trees = [t for t in trees if t is not None]
@@ -391,10 +395,19 @@ def _suspect(norm: str) -> bool:
     return ",)" in norm or ", )" in norm or _SUSPECT_END.search(norm, max(0, len(norm) - _TAIL)) is not None
 
 
-def _mysql_malformed(statement: Statement, norm: str) -> tuple[str, int, int] | None:
+def _tokenize(text: str, dialect: str) -> list | None:
+    """sqlglot's tokens of the statement (None when it cannot be read): kept for the MySQL checks
+    below, which would otherwise tokenize it again."""
+    try:
+        return sqlglot_tokenize(text, dialect)
+    except Exception:  # TokenError, and TypeError from the compiled build
+        return None
+
+
+def _mysql_malformed(statement: Statement, norm: str, tokens: list | None = None) -> tuple[str, int, int] | None:
     """For MySQL, where sqlglot is the only parser: errors that are certain, not mere gaps in
-    sqlglot's grammar. None means 'may well be valid'."""
-    found = _mysql_malformed_at(statement.text, norm)
+    sqlglot's grammar. None means 'may well be valid'. `tokens`: the statement's, when already read."""
+    found = _mysql_malformed_at(statement.text, norm, tokens)
     if found is None:
         return None
     message, line, column = found  # relative to the statement
@@ -403,11 +416,11 @@ def _mysql_malformed(statement: Statement, norm: str) -> tuple[str, int, int] | 
     return message, statement.line + line - 1, column
 
 
-def _mysql_malformed_at(text: str, norm: str) -> tuple[str, int, int] | None:
+def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tuple[str, int, int] | None:
     from sqlglot.errors import TokenError
 
     try:
-        tokens = sqlglot_tokenize(text, "mysql")
+        tokens = tokens if tokens is not None else sqlglot_tokenize(text, "mysql")
     except TokenError as exc:
         return (f"syntax error: {exc}", 1, 1)
     except Exception:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import MYSQL_COMMENT, MYSQL_NAME, MYSQL_STRING, FileContext, Stmt
+from reviews.engine.model import MYSQL_LEXEME, FileContext, Stmt
 from reviews.engine.registry import declare, rule
 from reviews.rules.common import mentions, paren_group, split_top
 
@@ -28,16 +28,8 @@ DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 
 # -- reading a MySQL DDL statement -------------------------------------------------------------
 
-# MySQL's comments, strings and `names`, as the engine's normalize() reads them.
-_COMMENT, _STRING, _IDENT = MYSQL_COMMENT, MYSQL_STRING, MYSQL_NAME
-# One match per comment or string literal, with everything before it that stays as it is (`keep`:
-# plain text, backtick names, and lone characters that start neither): the same scan as trying
-# comment | string | name at each position, with a Python call per literal rather than per name.
-_LEXEME = re.compile(
-    rf"(?P<keep>(?:[^'\"`#/\-]+|{_IDENT}|(?!{_COMMENT}|{_STRING}).)*)"
-    rf"(?:(?P<comment>{_COMMENT})|(?P<string>{_STRING})|\Z)",
-    re.DOTALL,
-)
+# MySQL's comments, strings and `names`, read as the engine's normalize() reads them.
+_LEXEME = MYSQL_LEXEME
 _NAME = r"(?:`(?:[^`]|``)*`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[\w$]+))?"
 _ALTER_TABLE = re.compile(rf"^ALTER\s+(?:ONLINE\s+|OFFLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?P<name>{_NAME})\s*(?P<rest>.*)$",
                           re.IGNORECASE | re.DOTALL)
