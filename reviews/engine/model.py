@@ -20,6 +20,19 @@ _COMMENTS_AND_STRINGS = re.compile(
 )
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def blank_comments_and_strings(text: str) -> str:
+    """The text with every comment and string literal (read as `normalize` reads PostgreSQL) turned
+    into blanks, line breaks kept: the same length and lines, so that an offset found in it is an
+    offset in the text."""
+    # Every match of the pattern holds one of these (E'…' holds a quote): without them, no regex pass.
+    if "'" in text or "--" in text or "/*" in text or "$" in text:
+        text = _COMMENTS_AND_STRINGS.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group()), text)
+    return text
+
+
 # MySQL's lexer (as sqlglot's MySQL tokenizer and the splitter read it): backslash escapes in
 # '…' and "…" strings (both are strings), `#` comments, `-- ` only with a blank after the dashes,
 # and `…` names, kept as they are so that a quote inside one starts nothing.
@@ -93,8 +106,7 @@ def sqlglot_parse(text: str, dialect: str) -> list:
     """`sqlglot_dialect(dialect).parse(text)` without building a new tokenizer and parser for every
     statement (`Dialect.parse` does: a sixth of the time of parsing a migration's short statements).
     The parser resets itself at each parse; one pair per thread. Raises what sqlglot raises."""
-    tokenizer, parser = _pair(dialect)
-    return parser.parse(tokenizer.tokenize(text), text)
+    return sqlglot_parse_tokens(sqlglot_tokenize(text, dialect), text, dialect)
 
 
 def sqlglot_parse_tokens(tokens: list, text: str, dialect: str) -> list:
@@ -217,34 +229,21 @@ def per_statement(fn: F) -> F:
     """Remember a helper's answer about one statement: several rules ask the same question of
     it (its ALTER TABLE, its column definitions …), and the answer goes with the statement.
 
-    The helper is called as `fn(st, *args)`; a FileContext argument is not part of the key (it is
-    the statement's own file). A list answer is copied for each caller; anything else is shared
-    and must be treated as read-only."""
+    The helper takes the statement, or the statement and its file (`ctx`, the statement's own: not
+    part of the key). A list answer is copied for each caller; anything else is shared and must be
+    treated as read-only."""
 
     parameters = list(inspect.signature(fn).parameters.values())
-    if [p.kind for p in parameters] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(parameters) \
-            and len(parameters) in (1, 2) and all(p.default is p.empty for p in parameters) \
-            and (len(parameters) == 1 or parameters[1].name == "ctx"):
-        # fn(st) or fn(st, ctx), all of them here: keyed by fn alone, without looking at the arguments.
-        @functools.wraps(fn)
-        def simple(st: Stmt, *ctx: Any) -> Any:
-            memo = st.memo
-            found = memo.get(fn, _MISSING)
-            if found is _MISSING:
-                found = memo[fn] = fn(st, *ctx)
-            return list(found) if type(found) is list else found
-
-        return simple  # type: ignore[return-value]
+    if not (len(parameters) == 1 or (len(parameters) == 2 and parameters[1].name == "ctx")) \
+            or any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.default is not p.empty for p in parameters):
+        raise TypeError(f"per_statement: {fn.__name__} must take (st) or (st, ctx)")
 
     @functools.wraps(fn)
-    def cached(st: Stmt, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs and (not args or (len(args) == 1 and type(args[0]) is FileContext)):
-            key: Any = fn  # (st) or (st, ctx): the common, cheap case
-        else:
-            key = (fn, *(a for a in args if not isinstance(a, FileContext)), *sorted(kwargs.items()))
-        found = st.memo.get(key, _MISSING)
+    def cached(st: Stmt, *ctx: Any) -> Any:
+        memo = st.memo
+        found = memo.get(fn, _MISSING)
         if found is _MISSING:
-            found = st.memo[key] = fn(st, *args, **kwargs)
+            found = memo[fn] = fn(st, *ctx)
         return list(found) if type(found) is list else found
 
     return cached  # type: ignore[return-value]

@@ -514,9 +514,9 @@ _PK_SUGGESTION = {
 # Gates (`contains`): column definitions, foreign keys and inline keys come only from a CREATE TABLE or
 # ALTER TABLE tree, indexes also from CREATE INDEX (and DROP INDEX forgets them). sqlglot takes the
 # `kind` of a CREATE, ALTER or DROP from its keyword, so st.norm has the word, unless normalizing took
-# it for part of a string or comment where sqlglot did not (`/*` inside a quoted PostgreSQL name; a
-# backslash-escaped MySQL quote before st.norm read MySQL as MySQL): then st.norm keeps a quote, either the '' of a string or the quote or $ that opened
-# what sqlglot read as a string or name. Such statements pass the gate too.
+# it for part of a string or comment where sqlglot did not (`/*` inside a quoted PostgreSQL name):
+# then st.norm keeps a quote, either the '' of a string or the quote or $ that opened what sqlglot
+# read as a string or name. Such statements pass the gate too.
 _QUOTES = ("'", '"', "`", "$")
 TABLE_WORDS = ("TABLE", *_QUOTES)
 INDEX_WORDS = ("TABLE", "INDEX", *_QUOTES)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of
+from reviews.engine.model import FileContext, Stmt, blank_comments_and_strings, name_of
 from reviews.engine.registry import Hit, declare, rule
 from reviews.rules.common import (
     actions,
@@ -19,10 +19,6 @@ from reviews.rules.common import (
     only_if,
     position,
 )
-
-_COMMENTS_AND_STRINGS = re.compile(
-    r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'", re.DOTALL)
-_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 def _tables(node: exp.Expression) -> list:
@@ -353,7 +349,7 @@ def statement_disallow_on_del_cascade(st: Stmt, ctx: FileContext, payload: dict)
         return
     if "ON DELETE CASCADE" not in st.norm:
         return
-    text = _COMMENTS_AND_STRINGS.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group(0)), st.text)  # same offsets
+    text = blank_comments_and_strings(st.text)  # same offsets
     for match in re.finditer(r"\bON\s+DELETE\s+CASCADE\b", text, re.IGNORECASE):
         yield Hit("ON DELETE CASCADE deletes child rows silently and recursively: delete them explicitly in the "
                   "application, or use ON DELETE RESTRICT", **position(st, match.start()))

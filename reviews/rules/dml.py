@@ -7,13 +7,10 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of
+from reviews.engine.model import FileContext, Stmt, blank_comments_and_strings, name_of
 from reviews.engine.registry import Hit, declare, rule
 from reviews.rules.common import at, mentions, norm_may_hide, only_if, position
 
-_COMMENTS_AND_STRINGS = re.compile(
-    r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'", re.DOTALL)
-_NOT_NEWLINE = re.compile(r"[^\n]")
 _SELECT_STAR = re.compile(r"(?:\bSELECT(?:\s+(?:DISTINCT|ALL))?|,)\s*((?:(?:\w+|\"[^\"]*\"|`[^`]*`)\.)*\*)",
                           re.IGNORECASE)
 
@@ -85,11 +82,7 @@ def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
                for p in select.expressions):
             # One finding per statement, at the first `*` / `t.*` in a select list (trees keep no
             # offset for a star).
-            text = st.text
-            # Every match of the pattern starts with one of these (E'…' holds a quote): without them, no pass.
-            if "'" in text or "--" in text or "/*" in text or "$" in text:
-                text = _COMMENTS_AND_STRINGS.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group(0)), text)
-            star = _SELECT_STAR.search(text)
+            star = _SELECT_STAR.search(blank_comments_and_strings(st.text))
             yield Hit("SELECT * depends on the table's current columns and their order: list the columns",
                       **(position(st, star.start(1)) if star else {}))
             return

@@ -28,8 +28,6 @@ DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 
 # -- reading a MySQL DDL statement -------------------------------------------------------------
 
-# MySQL's comments, strings and `names`, read as the engine's normalize() reads them.
-_LEXEME = MYSQL_LEXEME
 _NAME = r"(?:`(?:[^`]|``)*`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[\w$]+))?"
 _ALTER_TABLE = re.compile(rf"^ALTER\s+(?:ONLINE\s+|OFFLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?P<name>{_NAME})\s*(?P<rest>.*)$",
                           re.IGNORECASE | re.DOTALL)
@@ -126,7 +124,7 @@ def clean(text: str) -> tuple[str, list[str]]:
             return f"{match.group('keep')} '{len(literals) - 1}' "
         return match.group("keep")
 
-    return " ".join(_LEXEME.sub(replace, text).split()), literals
+    return " ".join(MYSQL_LEXEME.sub(replace, text).split()), literals
 
 
 _ESCAPED_CHAR = re.compile(r"\\(.)")
@@ -235,8 +233,7 @@ def read_ddl(text: str) -> Ddl | None:
     return ddl
 
 
-# The statement heads read_ddl knows, as st.norm spells them. Written when st.norm kept `#` comments
-# (it drops them since it reads MySQL as MySQL): where the head does not match, read_ddl decides.
+# The statement heads read_ddl knows, as st.norm spells them (st.norm drops comments as read_ddl does).
 _DDL_HEAD = re.compile(r"^(?:ALTER (?:ONLINE |OFFLINE )?(?:IGNORE )?TABLE|CREATE (?:TEMPORARY )?TABLE"
                        r"|CREATE (?:UNIQUE |FULLTEXT |SPATIAL )?INDEX|DROP INDEX|(?:CREATE|ALTER) (?:DATABASE|SCHEMA))\b")
 
@@ -252,11 +249,8 @@ def _worth_reading(st: Stmt) -> bool:
         return False
     head = _DDL_HEAD.match(st.norm)
     if head is None:
-        return "#" in st.text
-    text = st.text
-    # (`--` or `#` could make st.norm and read_ddl disagree about the head: read it then.)
-    return not (head.group().endswith("INDEX") and "--" not in text and "#" not in text
-                and not _ALGORITHM_OR_LOCK.search(text))
+        return False
+    return not head.group().endswith("INDEX") or _ALGORITHM_OR_LOCK.search(st.text) is not None
 
 
 def _ddl(st: Stmt, ctx: FileContext) -> Ddl | None:
