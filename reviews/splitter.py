@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["DIALECTS", "Statement", "split", "split_judged"]
+__all__ = ["DIALECTS", "Statement", "split", "split_judged", "split_for_review"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,16 +57,32 @@ def split_judged(sql: str, dialect: str) -> tuple[list[Statement], list[bool]]:
     """``split``, and for each statement whether the dialect's own grammar accepted it on the way
     (PostgreSQL: pglast parsed the whole file, or the window the statement was in). False means
     "not known": the statement may be valid, but nobody parsed it alone. MySQL and SQLite: all False."""
+    statements, accepted, _ = _split(sql, dialect, False)
+    return statements, accepted
+
+
+def split_for_review(sql: str, dialect: str) -> tuple[list[Statement], list[bool], list[list[Any] | None]]:
+    """``split_judged``, and for MySQL each statement's sqlglot tokens where the splitter's reading
+    of the file can stand for the statement's own (None elsewhere, and for every statement of the
+    other dialects): the same tokens, texts and comments as the MySQL dialect's tokenizer gives for
+    ``statement.text`` alone, but with offsets, lines and columns in ``sql`` (parse them with ``sql``
+    as the parser's text). The review would otherwise tokenize every statement a second time."""
+    return _split(sql, dialect, True)
+
+
+def _split(sql: str, dialect: str, want_tokens: bool) -> tuple[list[Statement], list[bool], list[list[Any] | None]]:
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
     if not isinstance(sql, str):
         raise TypeError(f"split() needs a str, not {type(sql).__name__}")
     accepted: Callable[[Span], bool] = _nothing_accepted
+    mysql: _MySQLSplitter | None = None
     try:
         if dialect == "postgres":
             spans, accepted = _split_postgres(sql)
         elif dialect == "mysql":
-            spans = _split_mysql(sql)
+            mysql = _MySQLSplitter(sql)
+            spans = mysql.run()
         else:
             spans = _split_sqlite(sql)
     except Exception:
@@ -74,8 +90,15 @@ def split_judged(sql: str, dialect: str) -> tuple[list[Statement], list[bool]]:
         # review; the whole input as one statement is what a plain client would send.
         spans = _whole_input(sql)
         accepted = _nothing_accepted
+        mysql = None
     statements = _statements(sql, spans)
-    return statements, [accepted((s.start, s.end)) for s in statements]
+    tokens: list[list[Any] | None] = [None] * len(statements)
+    if want_tokens and mysql is not None and mysql.work is sql:
+        try:
+            tokens = [mysql.statement_tokens(s.start) for s in statements]
+        except Exception:  # (a bug here must not cost the review: it tokenizes each statement itself)
+            tokens = [None] * len(statements)
+    return statements, [accepted((s.start, s.end)) for s in statements], tokens
 
 
 def _nothing_accepted(span: Span) -> bool:
@@ -506,6 +529,8 @@ class _Sqlglot:
     semicolon: Any = None
     quoted: frozenset[Any] = frozenset()
     classes: dict[str, Any] = {}
+    commands: dict[str, frozenset[Any]] = {}  # the token types sqlglot's own tokenizer reads as commands
+    dialects: dict[str, Any] = {}  # sqlglot's Dialect objects (get_or_raise builds a new one per call)
 
     @classmethod
     def tokenizer(cls, dialect: str) -> Any:
@@ -522,7 +547,11 @@ class _Sqlglot:
             # one STRING token with a wrong start; a splitter needs the real tokens.
             tokenizer_class = type(f"_Split{base.__name__}", (base,), {"COMMANDS": set()})
             cls.classes[dialect] = tokenizer_class
-        return tokenizer_class()
+            cls.commands[dialect] = frozenset(base.COMMANDS)
+            cls.dialects[dialect] = Dialect.get_or_raise(dialect)
+        # MySQL: the dialect's own settings (identifiers may start with a digit: `1st`), so that the
+        # review can parse these tokens (split_for_review).
+        return tokenizer_class(dialect=cls.dialects[dialect]) if dialect == "mysql" else tokenizer_class()
 
 
 _CONDITIONAL = "conditional comment"  # token_type of _Cond
@@ -677,13 +706,94 @@ def _my_opens_block(stream: _TokenStream, k: int, code: str, prev: str) -> bool:
     return True
 
 
+# What may stand between two tokens (blanks and comments), as sqlglot's MySQL tokenizer reads it.
+_MY_BETWEEN = re.compile(r"\s+|(#[^\n]*|--[^\n]*|/\*[\s\S]*?(?:\*/|\Z))")
+_MY_BEGIN = re.compile(r"\bBEGIN\b", re.IGNORECASE)
+
+
 class _MySQLSplitter:
     """The mysql client's splitting, on sqlglot's tokens."""
 
     def __init__(self, sql: str) -> None:
         self.work = _sqlglot_work_text(sql)
         self.stream = _TokenStream(self.work, 0, "mysql")
+        self.first_stream = self.stream
         self.k = 0
+        # Statement start → its tokens [i, j) in first_stream: a plain statement ended by ";" (or by
+        # the end of the input) in the stream that read the whole input (see statement_tokens).
+        self.ranges: dict[int, tuple[int, int]] = {}
+        self._lower: str | None = None
+
+    def statement_tokens(self, start: int) -> list[Any] | None:
+        """The tokens sqlglot's MySQL tokenizer gives for the statement at `start` read alone, taken
+        from the whole input's (offsets, lines and columns stay the input's), or None where they
+        could differ: sqlglot reads what follows a command word (EXECUTE, RENAME, REPLACE …) at the
+        start of a statement or after BEGIN as one string, and `/*! … */` comments are tokens here.
+        Comments are tokens' attributes: the input's reading gives the first token the comments
+        that precede the statement and the last one those between it and its ";"; they are cut off."""
+        found = self.ranges.get(start)
+        if found is None:
+            return None
+        i, j = found
+        stream = self.first_stream
+        tokens, work = stream.tokens, self.work
+        first, last = tokens[i], tokens[j - 1]
+        if first.token_type in _Sqlglot.commands["mysql"]:
+            return None
+        p = i - 1  # the token before the statement, not a /*! … */ (a comment to the tokenizer)
+        while p >= 0 and tokens[p].token_type is _CONDITIONAL:
+            p -= 1
+        before = tokens[p].end + 1 if p >= 0 else 0
+        after = tokens[j].start if j < len(tokens) else len(work)
+        if work.find("/*!", before, after) >= 0 or self._says_begin(first.start, last.end + 1):
+            return None
+        result = tokens[i:j]
+        if first.comments or last.comments:
+            lead = self._comments_in(before, first.start, p < 0, leading=True)
+            trail = self._comments_in(last.end + 1, after, True, leading=False)
+            if lead is None or trail is None:
+                return None
+            if first is last:
+                result[0] = _retold(first, first.comments[lead : len(first.comments) - trail])
+            else:
+                if lead:
+                    result[0] = _retold(first, first.comments[lead:])
+                if trail:
+                    result[-1] = _retold(last, last.comments[: len(last.comments) - trail])
+        return result
+
+    def _says_begin(self, start: int, end: int) -> bool:
+        """Whether work[start:end] holds the word BEGIN in any letter case (or, for ASCII text, a
+        word that contains it: the caller only loses a shortcut)."""
+        if self._lower is None:
+            # One lower-cased copy per input and a plain substring search per statement: the
+            # case-insensitive pattern reads about 90 MB/s. (Outside ASCII, lower() may change lengths.)
+            self._lower = self.work.lower() if self.work.isascii() else ""
+        if self._lower:
+            return self._lower.find("begin", start, end) >= 0
+        return _MY_BEGIN.search(self.work, start, end) is not None
+
+    def _comments_in(self, start: int, end: int, pending: bool, *, leading: bool) -> int | None:
+        """How many comments of the gap work[start:end] (between two tokens) the tokenizer gave the
+        token after it (`leading`: those not on the line of the token before it, which take that
+        one's; every one if `pending`, at the start of the input), or else the token before it
+        (all of them: the ";" after them hands them back to it). None: a lone CR (read as a line
+        break by the tokenizer, not here)."""
+        work = self.work
+        if work.find("\r", start, end) >= 0:
+            return None
+        count = 0
+        pos = start
+        while pos < end:
+            match = _MY_BETWEEN.match(work, pos, end)
+            if match is None or match.end() == pos:
+                return None  # not blanks and comments (cannot happen between two tokens)
+            if match.group(1) is None:
+                pending = pending or "\n" in match.group()
+            elif pending or not leading:
+                count += 1
+            pos = match.end()
+        return count
 
     def _skip_to(self, at: int) -> None:
         """Continue with the first token at or after ``at`` (re-tokenizing if one straddles it)."""
@@ -740,6 +850,8 @@ class _MySQLSplitter:
                             continue
                         if mode != _COMPOUND or depth == 0:
                             spans.append((first, last_end))
+                            if mode != _COMPOUND and stream is self.first_stream:
+                                self.ranges[first] = (first_k, k)
                             first = -1
                         else:
                             prev, after_end = ";", False
@@ -829,7 +941,14 @@ class _MySQLSplitter:
                 spans.append(rest)
         elif first >= 0:
             spans.append((first, last_end))
+            if delimiter == ";" and mode != _COMPOUND and self.stream is self.first_stream:
+                self.ranges[first] = (first_k, len(self.stream.tokens))
         return spans
+
+
+def _retold(token: Any, comments: list[str]) -> Any:
+    """A copy of a sqlglot token with other comments."""
+    return type(token)(token.token_type, token.text, token.line, token.col, token.start, token.end, comments)
 
 
 def _split_mysql(sql: str) -> list[Span]:

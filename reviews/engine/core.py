@@ -29,7 +29,7 @@ from reviews.engine.model import (
 )
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
-from reviews.splitter import DIALECTS, Statement, split_judged
+from reviews.splitter import DIALECTS, Statement, split_for_review
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to parsing as a Command"
 
@@ -198,7 +198,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         raise ValueError(f"unknown dialect {dialect!r}")
     out = _Collector(path, policy, dialect)
     text = _decode(data, out)
-    statements, accepted = split_judged(text, dialect) if text.strip() else ([], [])
+    # (MySQL: with each statement's tokens, read while splitting, where they stand for its own.)
+    statements, accepted, read = split_for_review(text, dialect) if text.strip() else ([], [], [])
     if not statements:
         out.add("system.empty-file", "the file has no statements: delete it or add the migration", None, 1, 1, 1)
         return _finish(out, text, [], [], dialect, policy)
@@ -220,13 +221,21 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         # What PostgreSQL's parser accepted while splitting needs no second opinion.
         error = None if accepted[index] else judge.error(statement, norm)
         ast = None
+        base = 0  # where the tree's token offsets count from, in the file
         if error is None and dialect == "mysql":
-            tokens = _tokenize(statement.text, dialect)
-            ast = _parse(statement.text, dialect, tokens) if tokens is not None else None
+            tokens = read[index]
+            in_file = tokens is not None
+            if in_file:
+                read[index] = None  # (the file's tokens go as the review moves on)
+                base = statement.start
+                ast = _parse(text, dialect, tokens)  # offsets in the file's text
+            else:
+                tokens = _tokenize(statement.text, dialect)
+                ast = _parse(statement.text, dialect, tokens) if tokens is not None else None
             if ast is None or _suspect(norm):
                 # sqlglot is MySQL's only judge: what it cannot parse may be valid, and what it
                 # parses may still have lost something on the way (a trailing comma).
-                error = _mysql_malformed(statement, norm, tokens)
+                error = _mysql_malformed(statement, norm, tokens, in_file=in_file)
                 if error is None and ast is None:
                     out.add("system.parse-unsupported", "the SQL parser cannot read this statement (it may well be "
                             "valid): only the token-level rules checked it", statement)
@@ -235,7 +244,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         if error is not None:
             message, line, column = error
             out.add("system.syntax-error", message, statement, line, column)
-        st = Stmt(index, statement, ast, norm, error is not None, {}, flats[index], dialect)
+        st = Stmt(index, statement, ast, norm, error is not None, {}, flats[index], dialect, base)
         for rule_obj, check, payload in rules.for_statement(ast, norm):  # _run, inlined
             try:
                 hits = check(st, ctx, payload)
@@ -404,13 +413,19 @@ def _tokenize(text: str, dialect: str) -> list | None:
         return None
 
 
-def _mysql_malformed(statement: Statement, norm: str, tokens: list | None = None) -> tuple[str, int, int] | None:
+def _mysql_malformed(statement: Statement, norm: str, tokens: list | None = None, *,
+                     in_file: bool = False) -> tuple[str, int, int] | None:
     """For MySQL, where sqlglot is the only parser: errors that are certain, not mere gaps in
-    sqlglot's grammar. None means 'may well be valid'. `tokens`: the statement's, when already read."""
+    sqlglot's grammar. None means 'may well be valid'. `tokens`: the statement's, when already read
+    (`in_file`: read with the file, their lines and columns are the file's)."""
     found = _mysql_malformed_at(statement.text, norm, tokens)
     if found is None:
         return None
-    message, line, column = found  # relative to the statement
+    message, line, column = found  # relative to the statement, or to the file: (1, 1) is the statement's start
+    if line == 1 and column == 1:
+        return message, statement.line, statement.column
+    if in_file:
+        return message, line, column
     if line == 1:
         return message, statement.line, statement.column + column - 1
     return message, statement.line + line - 1, column

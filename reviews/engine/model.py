@@ -151,6 +151,7 @@ class Stmt:
     memo: dict = dataclasses.field(default_factory=dict, repr=False)  # per_statement answers
     flat: str = ""  # flatten(text): norm before upper-casing ("" when not given: rules make it)
     dialect: str = ""  # the file's ("" when not given: rules assume nothing of it)
+    base: int = 0  # where the tree's token offsets (identifiers' meta) count from: 0, or the statement's start in the file
 
     @property
     def text(self) -> str:

@@ -158,7 +158,7 @@ def at(st: Stmt, node: exp.Expression | None) -> dict:
     {} (the statement's start) when it has none."""
     starts = [i.meta["start"] for i in (node.find_all(exp.Identifier) if node is not None else ())
               if i.meta and i.meta.get("start") is not None]
-    return position(st, min(starts)) if starts else {}
+    return position(st, min(starts) - st.base) if starts else {}
 
 
 def bare(name: str) -> str:

@@ -227,3 +227,16 @@ def test_mysql_statements_are_normalized_as_mysql_reads_them():
     sql = "CREATE TABLE c (id bigint PRIMARY KEY, p bigint\n# , FOREIGN KEY (p) REFERENCES p (id) ON DELETE CASCADE\n);\n"
     found = review_file("0001_x.sql", sql, "mysql", Policy.everything())
     assert "statement.disallow-on-del-cascade" not in [f.rule for f in found.findings]
+
+
+@pytest.mark.parametrize("prefix", ["", "# a file header\n\n"])
+def test_mysql_positions_from_the_files_tokens_are_the_statements(prefix):
+    # MySQL statements are parsed from the tokens the splitter read for the whole file (offsets in
+    # the file, not the statement): positions taken from the tree and from the tokens (a trailing
+    # comma) must still land where they are.
+    sql = prefix + ("CREATE TABLE a (id int);\n-- note\nALTER TABLE t\n  CHANGE  old_name new_name int;\n"
+                    "SELECT 1; INSERT INTO t (a,) VALUES (1);\n")
+    shift = prefix.count("\n")
+    found = {(f.rule, f.line - shift, f.column) for f in review_file("m.sql", sql, "mysql", Policy.everything()).findings}
+    assert {("column.disallow-rename", 4, 11), ("column.disallow-change-type", 4, 20),
+            ("system.syntax-error", 5, 28)} <= found

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reviews.splitter import DIALECTS, Statement, split, split_judged
+from reviews.splitter import DIALECTS, Statement, split, split_for_review, split_judged
 
 Row = tuple[str, int, int, int]  # (text, line, column, end_line)
 
@@ -615,3 +615,103 @@ def test_mysql_statements_with_and_without_delimiter(pieces: list[tuple[str, str
     else:
         sql = "".join(text + separator for text, separator in pieces)
     assert [s.text for s in split(sql, "mysql")] == [text for text, _ in pieces]
+
+
+# ---------------------------------------------------------------------------------------------
+# MySQL: the splitter's tokens stand for each statement's own (split_for_review)
+# ---------------------------------------------------------------------------------------------
+
+
+def _own_tokens(text: str) -> list[tuple]:
+    from sqlglot.dialects.dialect import Dialect
+
+    return [(t.token_type, t.text, t.comments, t.start, t.end) for t in Dialect.get_or_raise("mysql").tokenize(text)]
+
+
+def assert_tokens_stand_for_statements(sql: str) -> int:
+    """Every statement given tokens gets what sqlglot's MySQL tokenizer gives for its text alone:
+    types, texts, comments; offsets shifted by the statement's start. Returns how many were given."""
+    statements, _, tokens = split_for_review(sql, "mysql")
+    assert len(tokens) == len(statements)
+    given_tokens = 0
+    for statement, read in zip(statements, tokens, strict=True):
+        if read is None:
+            continue
+        given_tokens += 1
+        shifted = [(t.token_type, t.text, t.comments, t.start - statement.start, t.end - statement.start) for t in read]
+        assert shifted == _own_tokens(statement.text), statement.text
+    return given_tokens
+
+
+def test_mysql_tokens_of_the_split_are_the_statements_own() -> None:
+    sql = (
+        "-- leading comment\n/* and another */ CREATE TABLE `t` (id int /* inside */, b varchar(3)) -- trailing\n"
+        "  /* before the semicolon */ ;\n"
+        "ALTER TABLE t ADD c int; -- same line as the previous ';'\n"
+        "# hash comment\nDROP TABLE x /* one */ /* two */\n;\n"
+        "CREATE TABLE n (1st int);\n"
+        "SELECT 1 -- at the end, no semicolon"
+    )
+    assert assert_tokens_stand_for_statements(sql) == 5
+    # The comments that belong to a statement stay with it; the ones around it do not.
+    statements, _, tokens = split_for_review(sql, "mysql")
+    assert tokens[0][0].comments == []
+    assert any(t.comments == [" inside "] for t in tokens[0])
+    assert tokens[0][-1].comments == []
+    assert statements[2].text == "DROP TABLE x" and tokens[2][-1].comments == []  # (read with the file: both)
+
+
+def test_mysql_statements_whose_tokens_could_differ_get_none() -> None:
+    sql = (
+        "EXECUTE stmt USING @a;\n"  # sqlglot reads what follows a command word as one string
+        "RENAME TABLE a TO b;\n"
+        "/*!40101 SET NAMES utf8 */;\n"  # a token of the splitter's, a comment to sqlglot
+        "CREATE TABLE t (a int) /*!50100 PARTITION BY HASH (a) */;\n"
+        "CREATE TABLE begin (rename int);\n"  # BEGIN then a command word: a string after it
+        "DELIMITER $$\nCREATE PROCEDURE p() BEGIN SELECT 1; END$$\nDELIMITER ;\n"
+        "SELECT 2;\n"
+    )
+    statements, _, tokens = split_for_review(sql, "mysql")
+    assert [s.text for s in statements][:5] == [
+        "EXECUTE stmt USING @a", "RENAME TABLE a TO b", "/*!40101 SET NAMES utf8 */",
+        "CREATE TABLE t (a int) /*!50100 PARTITION BY HASH (a) */", "CREATE TABLE begin (rename int)",
+    ]
+    assert tokens[:-1] == [None] * (len(statements) - 1)
+    assert tokens[-1] is not None  # back on ";" (the whole input's tokens still hold after DELIMITER ;)
+    assert_tokens_stand_for_statements(sql)
+    for dialect in ("postgres", "sqlite"):
+        assert split_for_review("SELECT 1; SELECT 2", dialect)[2] == [None, None]
+
+
+MYSQL_TOKEN_PIECES = [
+    "SELECT 1",
+    "CREATE TABLE t (a int, b text)",
+    "ALTER TABLE t ADD c int /* c */",
+    "-- comment\nINSERT INTO t VALUES ('a;b', \"c\\\"\")",
+    "/* block\ncomment */ UPDATE t SET a = 1",
+    "SELECT /*+ BKA(t) */ a FROM t",
+    "REPLACE INTO t VALUES (1)",
+    "EXECUTE s",
+    "BEGIN",
+    "/*!40101 SET NAMES utf8 */",
+    "SELECT 1 # hash",
+    "CREATE TABLE u (2nd int)",
+    "SELEC 1",
+]
+MYSQL_TOKEN_SEPARATORS = [";\n", "; ", " -- c\n;\n", ";\n/* c; */\n", ";;\n", "\n/* x */ ;", "; # y\n", ";\r\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(MYSQL_TOKEN_PIECES), st.sampled_from(MYSQL_TOKEN_SEPARATORS)),
+                min_size=1, max_size=10), st.booleans())
+def test_mysql_split_tokens_property(pieces: list[tuple[str, str]], cut_last: bool) -> None:
+    sql = "".join(text + separator for text, separator in pieces)
+    if cut_last:
+        sql = sql.rstrip().rstrip(";")
+    assert_tokens_stand_for_statements(sql)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sql=GARBAGE)
+def test_mysql_split_tokens_on_garbage(sql: str) -> None:
+    assert_tokens_stand_for_statements(sql)
