@@ -193,14 +193,11 @@ def split_all(files: Files, dialect: str) -> int:
 
 def parse_all(files: Files, dialect: str, release: bool = False) -> int:
     """(a): every statement split and parsed (`sqlglot.parse`), each tree dropped at once. With
-    `release`, parsed as the engine parses: one sqlglot tokenizer and parser per dialect
-    (reviews.engine.model.sqlglot_parse), and each tree's parent links cut before it is dropped
-    (reviews.engine.core._release), so that reference counting frees it instead of the cyclic
-    garbage collector: (a'), the engine's own parsing, for reference."""
+    `release`, parsed as the engine parses (parse_as_engine): (a'), for reference."""
+    if release:
+        return parse_as_engine(files, dialect)
     import sqlglot
 
-    from reviews.engine.core import _release
-    from reviews.engine.model import sqlglot_parse
     from reviews.splitter import split
 
     count = 0
@@ -208,14 +205,41 @@ def parse_all(files: Files, dialect: str, release: bool = False) -> int:
         for statement in split(decode(data), dialect):
             count += 1
             try:
-                trees = sqlglot_parse(statement.text, dialect) if release else sqlglot.parse(statement.text, read=dialect)
+                trees = sqlglot.parse(statement.text, read=dialect)
             except Exception:  # ParseError, TokenError, TypeError (compiled build)
                 trees = None
-            if release and trees:
-                for tree in trees:
+            del trees
+    return count
+
+
+def parse_as_engine(files: Files, dialect: str) -> int:
+    """(a'): split and parse as the engine does, nothing else: one sqlglot tokenizer and parser per
+    dialect (reviews.engine.model.sqlglot_parse); MySQL statements parsed from the tokens the
+    splitter read (reviews.splitter.split_for_review); each tree's parent links cut before it is
+    dropped (reviews.engine.core._release), so that reference counting frees it; and the cyclic
+    garbage collector paused during each file, as review_file pauses it."""
+    from reviews.engine.core import _collector_paused, _release
+    from reviews.engine.model import sqlglot_parse, sqlglot_parse_tokens
+    from reviews.splitter import split_for_review
+
+    count = 0
+    for _, data in files:
+        text = decode(data)
+        with _collector_paused():
+            statements, _, read = split_for_review(text, dialect)
+            for statement, tokens in zip(statements, read, strict=True):
+                count += 1
+                try:
+                    if tokens is not None:
+                        trees = sqlglot_parse_tokens(tokens, text, dialect)
+                    else:
+                        trees = sqlglot_parse(statement.text, dialect)
+                except Exception:  # ParseError, TokenError, TypeError (compiled build)
+                    trees = None
+                for tree in trees or ():
                     if tree is not None:
                         _release(tree)
-            del trees
+                del trees
     return count
 
 
@@ -330,7 +354,7 @@ def section_parse(pg: Files, my: Files, repeat: int, res: Results, texts: list[s
         wall, samples, count = best_of(repeat, lambda f=files, d=dialect: parse_all(f, d, release=True))
         res.row(f"a2.{dialect}", f"    (a') parsed as the engine parses, {name}", files=len(files),
                 statements=count, wall=wall, samples=samples,
-                note="reused tokenizer and parser, trees released: the strict reference for (b)")
+                note="as the engine: reused parser, MySQL tokens from the split, trees released, collector paused")
         wall, samples, count = best_of(repeat, lambda f=files, d=dialect: split_all(f, d))
         res.row(f"split.{dialect}", f"    of which: reviews.splitter alone, {name}", files=len(files),
                 statements=count, wall=wall, samples=samples)

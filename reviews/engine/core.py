@@ -7,11 +7,14 @@ throughput 3× in measurements). No input may make `review_file` raise.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import logging
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -131,12 +134,42 @@ def review_files(files: Iterable[tuple[str, bytes | str]], dialect: str, policy:
 def review_file(path: str, data: bytes | str, dialect: str, policy: Policy | None = None) -> FileReview:
     policy = policy or Policy.recommended()
     try:
-        return _review(path, data, dialect, policy)
+        with _collector_paused():
+            return _review(path, data, dialect, policy)
     except Exception as exc:  # a bug must not stop a check: say so, located at the file
         finding = Finding("system.syntax-error", "error", f"internal error while reviewing this file: "
                           f"{type(exc).__name__}: {exc}", path, 1, 1, 1, "")
         finding.fingerprint = _fingerprint(finding, 0)
         return FileReview(path, dialect, [finding], "low", 0)
+
+
+_PAUSE_LOCK = threading.Lock()
+_pauses = 0  # reviews running with the collector paused (threads)
+_resume = False  # whether the collector was on when the first of them began
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """The cyclic garbage collector off while a file is reviewed, back on (if it was) when the last
+    review running in the process ends. A review makes almost no cyclic garbage (each tree's parent
+    links are cut before it is dropped: `_release`), but it allocates millions of objects that live
+    a while (the tokens of a whole MySQL file, the statements), and the collector's full passes,
+    triggered by those allocations, scan every one of them: measured over the corpus, 5 full passes
+    cost 0.12 s of MySQL's 1.1 s and 3 cost 0.07 s of PostgreSQL's 2.0 s. What cycles a review
+    does leave (a parse that raised) wait for the next pass after it."""
+    global _pauses, _resume
+    with _PAUSE_LOCK:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _PAUSE_LOCK:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
 
 
 # -- the pipeline ----------------------------------------------------------------------------

@@ -240,3 +240,37 @@ def test_mysql_positions_from_the_files_tokens_are_the_statements(prefix):
     found = {(f.rule, f.line - shift, f.column) for f in review_file("m.sql", sql, "mysql", Policy.everything()).findings}
     assert {("column.disallow-rename", 4, 11), ("column.disallow-change-type", 4, 20),
             ("system.syntax-error", 5, 28)} <= found
+
+
+def test_the_garbage_collector_is_paused_only_while_files_are_reviewed():
+    import gc
+    import threading
+
+    assert gc.isenabled()
+    review("CREATE TABLE t (id int);")
+    assert gc.isenabled()
+    review_file("x.sql", "SELECT 1;", "oracle")  # fails inside (unknown dialect): reported, and the collector back on
+    assert gc.isenabled()
+    # Reviews in several threads: the collector comes back when the last one ends.
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                review("ALTER TABLE t ADD COLUMN c int;\n" * 50)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and gc.isenabled()
+    # A caller that turned the collector off keeps it off.
+    gc.disable()
+    try:
+        review("CREATE TABLE t (id int);")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
