@@ -240,11 +240,11 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
     ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements))
     flats = [flatten(s.text, dialect) for s in statements]
     norms = [f.upper() for f in flats]  # normalize(), from the flat text the rules read too
-    _first_pass(ctx, norms)
+    _first_pass(ctx, norms, statements)
     rules = policy.rules_for(dialect)
     judge = _SyntaxJudge(dialect)
     for index, (statement, norm) in enumerate(zip(statements, norms, strict=True)):
-        if index and statement.text.endswith("\\.") and _COPY_FROM_STDIN.match(norms[index - 1]):
+        if _copy_data(statements, norms, index):
             continue  # the data rows of a psql `COPY … FROM stdin`, not a statement
         if statement.text.startswith("\\"):
             out.add("system.client-command", f"psql meta-command `{statement.text.split()[0]}` is a client "
@@ -509,9 +509,27 @@ def _bare(name: str) -> str:
     return name.strip('"`').rsplit(".", 1)[-1].strip('"`').lower()
 
 
-def _first_pass(ctx: FileContext, norms: Sequence[str]) -> None:
+def _copy_data(statements: Sequence[Statement], norms: Sequence[str], index: int) -> bool:
+    """Whether the statement is the data of the psql `COPY … FROM stdin` before it."""
+    return index > 0 and statements[index].text.endswith("\\.") and _COPY_FROM_STDIN.match(norms[index - 1]) is not None
+
+
+def _is_setting(norm: str) -> bool:
+    """Stmt.starts("SET", "RESET")."""
+    for word in ("SET", "RESET"):
+        if norm.startswith(word) and (len(norm) == len(word) or norm[len(word)] in " ("):
+            return True
+    return False
+
+
+def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Statement]) -> None:
     created: set[str] = set()
     commit_seen_at = -1
+    settings = 0  # the leading settings
+    while settings < len(norms) and (_is_setting(norms[settings]) or statements[settings].text.startswith("\\")
+                                     or _copy_data(statements, norms, settings)):
+        settings += 1
+    ctx.settings_before = settings
     for index, norm in enumerate(norms):
         if "CONCURRENTLY" in norm:
             ctx.has_concurrently = True

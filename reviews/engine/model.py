@@ -213,6 +213,9 @@ class FileContext:
     has_mid_file_commit: bool = False
     alters_existing_tables: bool = False
     statement_count: int = 0
+    # Statements 0 … settings_before-1 are SET/RESET (psql meta-commands and COPY data, which no rule
+    # sees, left out): statement settings_before, and every one before it, follow only settings.
+    settings_before: int = 0
     # Anything a rule family wants to remember between statements, under its rule id.
     memo: dict[str, Any] = dataclasses.field(default_factory=dict)
 

@@ -55,7 +55,7 @@ _REINDEX_DATABASE_OR_SYSTEM = re.compile(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SY
 def non_transactional(st: Stmt, ctx: FileContext) -> str | None:
     """What a statement is, when PostgreSQL refuses to run it inside a transaction block."""
     norm = st.norm
-    if st.syntax_error or not norm.startswith(("CREATE", "DROP", "REINDEX", "ALTER", "VACUUM")):
+    if st.syntax_error or not norm.startswith(_NON_TRANSACTIONAL_WORDS):
         return None
     if "CONCURRENTLY" not in norm and not norm.startswith(_NON_TRANSACTIONAL_STARTS):
         return None  # most DDL: no regex for it
@@ -93,7 +93,13 @@ def _non_transactional(st: Stmt, ctx: FileContext) -> str | None:
     return None
 
 
+# The first words of what `non_transactional` can answer for, and of what `ends` can match.
+_NON_TRANSACTIONAL_WORDS = ("CREATE", "DROP", "REINDEX", "ALTER", "VACUUM")
+_END_WORDS = ("COMMIT", "END", "ROLLBACK", "ABORT")
+
+
 @rule("statement.concurrently-in-transaction", engines="P", category="TX", severity="E", nodes=("*",),
+      keywords=(*_NON_TRANSACTIONAL_WORDS, *_END_WORDS),
       summary="`CREATE/DROP INDEX CONCURRENTLY`, `REINDEX CONCURRENTLY`, `DETACH … CONCURRENTLY`, `VACUUM`, "
               "`CREATE DATABASE` inside an explicit `BEGIN … COMMIT` (or, with `assume_in_transaction`, in a "
               "multi-statement file).",
@@ -130,6 +136,7 @@ def _concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> I
 
 
 @rule("statement.non-transactional", engines="P", category="TX", severity="I", nodes=("*",),
+      keywords=_NON_TRANSACTIONAL_WORDS,
       summary="A statement that cannot run in a transaction block (the list of "
               "statement.concurrently-in-transaction) in a file with other statements.",
       why="Most migration tools run a file in one transaction; a statement that cannot run in one needs the file "
@@ -138,23 +145,17 @@ def _concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> I
               "non-transactional in the migration tool.",
       example="CREATE TABLE a (id bigint); CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
 def statement_non_transactional(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
-    # Called on every statement, to know whether only SET/RESET statements came before this one.
-    memo = ctx.memo.get("statement.non-transactional")
-    if memo is None:
-        memo = ctx.memo["statement.non-transactional"] = {"only_settings": True}
-    only_settings_before = memo["only_settings"]
-    if only_settings_before and not st.starts("SET", "RESET"):
-        memo["only_settings"] = False
     if ctx.in_transaction or ctx.statement_count == 1:
         return None  # inside BEGIN … COMMIT it is statement.concurrently-in-transaction; or alone in its file
     what = non_transactional(st, ctx)
-    if what is None or (only_settings_before and st.index == ctx.statement_count - 1):
+    if what is None or (st.index <= ctx.settings_before and st.index == ctx.statement_count - 1):
         return None  # already alone in its file (after its settings)
     return [(f"{what} cannot run in a transaction block, and this file has other statements: isolate it in a file "
              "of its own and mark that file non-transactional in the migration tool")]
 
 
 @rule("statement.transaction-nesting", engines="PMS", category="TX", severity="W", nodes=("*",),
+      keywords=_TX_WORDS,
       summary="`BEGIN` inside an open transaction; `COMMIT`/`END`/`ROLLBACK` with none open.",
       why="PostgreSQL ignores a nested BEGIN with a warning, MySQL silently commits the open transaction first, "
           "SQLite fails; a COMMIT without a transaction commits nothing (and fails on SQLite). Either way the "

@@ -45,6 +45,12 @@ def test_non_transactional_statement_alone_is_fine():
     assert not flags("CREATE INDEX CONCURRENTLY t_b_idx ON t (b);", "postgres", "statement.non-transactional")
     assert not flags("SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);", "postgres",
                      "statement.non-transactional")
+    # psql meta-commands are the client's, not statements: they do not count as "other statements"
+    assert not flags("\\set ON_ERROR_STOP on\nSET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);",
+                     "postgres", "statement.non-transactional")
+    # a statement that is not a setting, even before the settings, does
+    assert flags("SELECT 1;\nSET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);", "postgres",
+                 "statement.non-transactional")
 
 
 @pytest.mark.parametrize("statement", ["CREATE DATABASE shop", "DROP DATABASE shop", "CREATE TABLESPACE fast LOCATION '/x'",
