@@ -288,9 +288,10 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                 logging.getLogger(__name__).exception("rule %s failed on %s", rule_obj.id, path)
                 continue
             for hit in hits:
-                if isinstance(hit, str):
-                    hit = Hit(hit)
-                out.add(rule_obj.id, hit.message, hit.statement or statement, hit.line, hit.column)
+                if isinstance(hit, str):  # (no Hit built for it: a frozen dataclass is slow to make)
+                    out.add(rule_obj.id, hit, statement)
+                else:
+                    out.add(rule_obj.id, hit.message, hit.statement or statement, hit.line, hit.column)
         space = norm.find(" ")
         word = norm if space < 0 else norm[:space]
         for engines, keywords, track in TRACKERS:

@@ -141,7 +141,7 @@ def name_of(node: Any) -> str:
     return name if getattr(node, "args", {}).get("quoted") else name.lower()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Stmt:
     index: int  # 0-based position in the file
     statement: Statement  # text, line, column, end_line (from the splitter)

@@ -232,8 +232,20 @@ def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
     # A match ends with one of the statement's `serial` words and starts at most a quote, the name and
     # a quote before the blanks ahead of it: the column's pattern is searched there only, not over
     # the whole of a long CREATE TABLE once per column (the lookbehind still sees the text before).
-    pattern, text, reach = _serial_after(column.name), clean_text(st.text), len(column.name) + 2
-    return any(pattern.search(text, max(0, start - reach), end) is not None for start, end in spans)
+    name, text = column.name, clean_text(st.text)
+    reach = len(name) + 2
+    lowered = name.lower() if name.isascii() and text.isascii() else None
+    pattern = None
+    for start, end in spans:
+        window = max(0, start - reach)
+        # The pattern needs the name in the window: in ASCII, a plain search says no first, before
+        # a pattern is compiled for the name (outside ASCII, re.I also takes look-alike letters).
+        if lowered is not None and lowered not in text[window:end].lower():
+            continue
+        pattern = pattern or _serial_after(name)
+        if pattern.search(text, window, end) is not None:
+            return True
+    return False
 
 
 @per_statement

@@ -48,17 +48,21 @@ def key(name: str) -> str:
 
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class AlterTable:
     table: str  # as written
     key: str  # for ctx.is_new
     rest: str  # flat text of the actions, as one string
+    _actions: list[str] | None = None
 
-    @functools.cached_property
+    @property
     def actions(self) -> list[str]:
         """Flat text of each action, e.g. "ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES b (id)". Cut on
-        first use: most readers of an ALTER TABLE want only its table (statement.merge-alter-table)."""
-        return split_top(self.rest)
+        first use: most readers of an ALTER TABLE want only its table (statement.merge-alter-table).
+        (Not functools.cached_property: it takes a lock on every first read.)"""
+        if self._actions is None:
+            self._actions = split_top(self.rest)
+        return self._actions
 
 
 _ALTER_TABLE = re.compile(rf"^ALTER (?:ONLINE |IGNORE )*TABLE (?:IF EXISTS )?(?:ONLY )?({NAME})(?: ?\*)?(?: (.*))?$",
