@@ -728,29 +728,36 @@ class _MySQLSplitter:
         """The tokens sqlglot's MySQL tokenizer gives for the statement at `start` read alone, taken
         from the whole input's (offsets, lines and columns stay the input's), or None where they
         could differ: sqlglot reads what follows a command word (EXECUTE, RENAME, REPLACE …) at the
-        start of a statement or after BEGIN as one string, and `/*! … */` comments are tokens here.
-        Comments are tokens' attributes: the input's reading gives the first token the comments
-        that precede the statement and the last one those between it and its ";"; they are cut off."""
+        start of a statement or after BEGIN as one string. `/*! … */` comments, tokens here, are
+        left out. Comments are tokens' attributes: the input's reading gives the first token the
+        comments that precede the statement and the last one those between it and its ";"; they
+        are cut off."""
         found = self.ranges.get(start)
         if found is None:
             return None
         i, j = found
         stream = self.first_stream
         tokens, work = stream.tokens, self.work
-        first, last = tokens[i], tokens[j - 1]
-        if first.token_type in _Sqlglot.commands["mysql"]:
-            return None
+        text_start, text_end = tokens[i].start, tokens[j - 1].end + 1  # the statement's text
         p = i - 1  # the token before the statement, not a /*! … */ (a comment to the tokenizer)
         while p >= 0 and tokens[p].token_type is _CONDITIONAL:
             p -= 1
         before = tokens[p].end + 1 if p >= 0 else 0
         after = tokens[j].start if j < len(tokens) else len(work)
-        if work.find("/*!", before, after) >= 0 or self._says_begin(first.start, last.end + 1):
-            return None
         result = tokens[i:j]
+        if work.find("/*!", before, after) >= 0:
+            # The statement's own /*! … */ are comments to sqlglot (on the tokens around them, as
+            # in the statement read alone): not tokens. One before the statement or after it (the
+            # gaps are read below) is one more comment there.
+            result = [t for t in result if t.token_type is not _CONDITIONAL]
+            if not result:
+                return result  # only /*! … */: sqlglot reads no token in it
+        first, last = result[0], result[-1]
+        if first.token_type in _Sqlglot.commands["mysql"] or self._says_begin(text_start, text_end):
+            return None
         if first.comments or last.comments:
-            lead = self._comments_in(before, first.start, p < 0, leading=True)
-            trail = self._comments_in(last.end + 1, after, True, leading=False)
+            lead = self._comments_in(before, text_start, p < 0, leading=True)
+            trail = self._comments_in(text_end, after, True, leading=False)
             if lead is None or trail is None:
                 return None
             if first is last:

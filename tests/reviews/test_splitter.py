@@ -661,20 +661,33 @@ def test_mysql_tokens_of_the_split_are_the_statements_own() -> None:
     assert statements[2].text == "DROP TABLE x" and tokens[2][-1].comments == []  # (read with the file: both)
 
 
+def test_mysql_conditional_comments_are_comments_in_the_tokens() -> None:
+    # The splitter reads /*! … */ as a statement's content (the server runs it); sqlglot, as a comment.
+    sql = ("/*!40101 SET NAMES utf8 */;\n/*!50503 SET character_set_client = utf8mb4 */;\n"
+           "CREATE TABLE t (a int) /*!50100 PARTITION BY HASH (a) */;\n"
+           "/*!40101 SET x = 1 */ ; CREATE /*!32312 IF NOT EXISTS*/ TABLE u (b int);\n")
+    statements, _, tokens = split_for_review(sql, "mysql")
+    assert [s.text for s in statements] == [
+        "/*!40101 SET NAMES utf8 */", "/*!50503 SET character_set_client = utf8mb4 */",
+        "CREATE TABLE t (a int) /*!50100 PARTITION BY HASH (a) */", "/*!40101 SET x = 1 */",
+        "CREATE /*!32312 IF NOT EXISTS*/ TABLE u (b int)",
+    ]
+    assert tokens[0] == [] and tokens[1] == [] and tokens[3] == []
+    assert tokens[2] is not None and tokens[4] is not None
+    assert assert_tokens_stand_for_statements(sql) == 5
+
+
 def test_mysql_statements_whose_tokens_could_differ_get_none() -> None:
     sql = (
         "EXECUTE stmt USING @a;\n"  # sqlglot reads what follows a command word as one string
         "RENAME TABLE a TO b;\n"
-        "/*!40101 SET NAMES utf8 */;\n"  # a token of the splitter's, a comment to sqlglot
-        "CREATE TABLE t (a int) /*!50100 PARTITION BY HASH (a) */;\n"
         "CREATE TABLE begin (rename int);\n"  # BEGIN then a command word: a string after it
         "DELIMITER $$\nCREATE PROCEDURE p() BEGIN SELECT 1; END$$\nDELIMITER ;\n"
         "SELECT 2;\n"
     )
     statements, _, tokens = split_for_review(sql, "mysql")
-    assert [s.text for s in statements][:5] == [
-        "EXECUTE stmt USING @a", "RENAME TABLE a TO b", "/*!40101 SET NAMES utf8 */",
-        "CREATE TABLE t (a int) /*!50100 PARTITION BY HASH (a) */", "CREATE TABLE begin (rename int)",
+    assert [s.text for s in statements][:3] == [
+        "EXECUTE stmt USING @a", "RENAME TABLE a TO b", "CREATE TABLE begin (rename int)",
     ]
     assert tokens[:-1] == [None] * (len(statements) - 1)
     assert tokens[-1] is not None  # back on ";" (the whole input's tokens still hold after DELIMITER ;)
