@@ -958,10 +958,6 @@ def _retold(token: Any, comments: list[str]) -> Any:
     return type(token)(token.token_type, token.text, token.line, token.col, token.start, token.end, comments)
 
 
-def _split_mysql(sql: str) -> list[Span]:
-    return _MySQLSplitter(sql).run()
-
-
 def _split_sqlite(sql: str) -> list[Span]:
     work = _sqlglot_work_text(sql)
     spans: list[Span] = []

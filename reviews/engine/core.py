@@ -29,6 +29,7 @@ from reviews.engine.model import (
     sqlglot_parse,
     sqlglot_parse_tokens,
     sqlglot_tokenize,
+    starts_with_words,
 )
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
@@ -461,25 +462,26 @@ def _mysql_malformed(statement: Statement, norm: str, tokens: list | None = None
     found = _mysql_malformed_at(statement.text, norm, tokens)
     if found is None:
         return None
-    message, line, column = found  # relative to the statement, or to the file: (1, 1) is the statement's start
-    if line == 1 and column == 1:
+    message, token = found
+    if token is None:  # the statement as a whole
         return message, statement.line, statement.column
     if in_file:
-        return message, line, column
-    if line == 1:
-        return message, statement.line, statement.column + column - 1
-    return message, statement.line + line - 1, column
+        return message, token.line, token.col
+    if token.line == 1:
+        return message, statement.line, statement.column + token.col - 1
+    return message, statement.line + token.line - 1, token.col
 
 
-def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tuple[str, int, int] | None:
+def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tuple[str, Any] | None:
+    """The error and the token it is at (None: the statement as a whole)."""
     from sqlglot.errors import TokenError
 
     try:
         tokens = tokens if tokens is not None else sqlglot_tokenize(text, "mysql")
     except TokenError as exc:
-        return (f"syntax error: {exc}", 1, 1)
+        return f"syntax error: {exc}", None
     except Exception:
-        return ("syntax error: the statement cannot be read (unterminated string, comment or bad bytes)", 1, 1)
+        return "syntax error: the statement cannot be read (unterminated string, comment or bad bytes)", None
     depth = 0
     for token in tokens:
         if token.text == "(":
@@ -487,15 +489,15 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
         elif token.text == ")":
             depth -= 1
             if depth < 0:
-                return ("syntax error: unbalanced parentheses (a ')' without its '(')", token.line, token.col)
+                return "syntax error: unbalanced parentheses (a ')' without its '(')", token
     if depth > 0:
-        return ("syntax error: unbalanced parentheses (a '(' is never closed)", 1, 1)
+        return "syntax error: unbalanced parentheses (a '(' is never closed)", None
     if _CUT_SHORT.search(norm, max(0, len(norm) - _TAIL)):
         return (f"syntax error: the statement ends right after `{norm.rsplit(' ', 1)[-1]}`: something is "
-                "missing", 1, 1)
+                "missing"), None
     for previous, token in zip(tokens, tokens[1:], strict=False):
         if previous.text == "," and token.text == ")":
-            return ("syntax error: a trailing comma before ')'", token.line, token.col)
+            return "syntax error: a trailing comma before ')'", token
     return None
 
 
@@ -521,19 +523,15 @@ def _copy_data(statements: Sequence[Statement], norms: Sequence[str], index: int
     return index > 0 and statements[index].text.endswith("\\.") and _COPY_FROM_STDIN.match(norms[index - 1]) is not None
 
 
-def _is_setting(norm: str) -> bool:
-    """Stmt.starts("SET", "RESET")."""
-    for word in ("SET", "RESET"):
-        if norm.startswith(word) and (len(norm) == len(word) or norm[len(word)] in " ("):
-            return True
-    return False
+_SETTINGS = ("SET", "RESET")
 
 
 def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Statement]) -> None:
     created: set[str] = set()
     commit_seen_at = -1
     settings = 0  # the leading settings
-    while settings < len(norms) and (_is_setting(norms[settings]) or statements[settings].text.startswith("\\")
+    while settings < len(norms) and (starts_with_words(norms[settings], _SETTINGS)
+                                     or statements[settings].text.startswith("\\")
                                      or _copy_data(statements, norms, settings)):
         settings += 1
     ctx.settings_before = settings

@@ -168,13 +168,18 @@ class Stmt:
 
     def starts(self, *prefixes: str) -> bool:
         """Whether the normalized text starts with one of the (upper-case) word prefixes."""
-        norm = self.norm
-        if not norm.startswith(prefixes):
-            return False  # the usual answer, in one call
-        for prefix in prefixes:
-            if norm.startswith(prefix) and (len(norm) == len(prefix) or norm[len(prefix)] in " ("):
-                return True
-        return False
+        return starts_with_words(self.norm, prefixes)
+
+
+def starts_with_words(norm: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether a normalized text starts with one of the word prefixes: each followed by the end, a
+    blank or "(" (`SET` is not the start of `SETTINGS`)."""
+    if not norm.startswith(prefixes):
+        return False  # the usual answer, in one call
+    for prefix in prefixes:
+        if norm.startswith(prefix) and (len(norm) == len(prefix) or norm[len(prefix)] in " ("):
+            return True
+    return False
 
 
 class ColumnTypes(dict):

@@ -30,10 +30,9 @@ def _without_comments(text: str) -> str:
 
 
 # The forms below, as st.norm has them: a role statement, GRANT, or SET … PASSWORD (with only blanks and
-# comments between). The `#` word is from when st.norm kept MySQL comments (a quote in one could hide
-# PASSWORD in a bogus "string"); it only makes the gate wider now.
+# comments between).
 @rule("security.disallow-plaintext-password", engines="PM", category="SEC", severity="E", nodes=("*",),
-      keywords=('CREATE', 'ALTER', 'GRANT', 'SET'), contains=("ROLE", "USER", "GROUP", "GRANT", "PASSWORD", "#"),
+      keywords=('CREATE', 'ALTER', 'GRANT', 'SET'), contains=("ROLE", "USER", "GROUP", "GRANT", "PASSWORD"),
       summary="`CREATE/ALTER ROLE/USER … PASSWORD '…'` / `IDENTIFIED BY '…'` with a literal password.",
       why="A password written in a migration lands in version control, in CI logs and in the server's "
           "statement log; everyone who can read the repository can log in as that role.",

@@ -246,9 +246,17 @@ def test_the_garbage_collector_is_paused_only_while_files_are_reviewed():
     import gc
     import threading
 
+    from reviews.engine import registry
+
     assert gc.isenabled()
-    review("CREATE TABLE t (id int);")
-    assert gc.isenabled()
+    during: list[bool] = []  # what a rule sees while the file is reviewed
+    registry.rule("test.gc", engines="P", category="DES", severity="W", summary="test")(
+        lambda st, ctx, payload: during.append(gc.isenabled()) or ())
+    try:
+        review("CREATE TABLE t (id int);")
+    finally:
+        del registry.RULES["test.gc"]
+    assert during == [False] and gc.isenabled()
     review_file("x.sql", "SELECT 1;", "oracle")  # fails inside (unknown dialect): reported, and the collector back on
     assert gc.isenabled()
     # Reviews in several threads: the collector comes back when the last one ends.
