@@ -18,6 +18,14 @@ _COMMENTS_AND_STRINGS = re.compile(
     r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'",
     re.DOTALL,
 )
+# The same, and "quoted names" first, kept as they are (the callers' replacements return them
+# unchanged): a quote, `--` or `/*` inside a name such as "it's" starts nothing. Used only when the
+# text holds a double quote (a name costs a call of the replacement).
+_NAMES_COMMENTS_AND_STRINGS = re.compile(r'"(?:[^"]|"")*"|' + _COMMENTS_AND_STRINGS.pattern, re.DOTALL)
+
+
+def _pg_lexemes(text: str) -> re.Pattern:
+    return _NAMES_COMMENTS_AND_STRINGS if '"' in text else _COMMENTS_AND_STRINGS
 
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
@@ -29,7 +37,7 @@ def blank_comments_and_strings(text: str) -> str:
     offset in the text."""
     # Every match of the pattern holds one of these (E'…' holds a quote): without them, no regex pass.
     if "'" in text or "--" in text or "/*" in text or "$" in text:
-        text = _COMMENTS_AND_STRINGS.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group()), text)
+        text = _pg_lexemes(text).sub(_blank_same_length, text)
     return text
 
 
@@ -65,13 +73,21 @@ def flatten(text: str, dialect: str = "postgres") -> str:
         return " ".join(text.split())
     # Every match of the pattern holds one of these (E'…' holds a quote): without them, no regex pass.
     if "'" in text or "--" in text or "/*" in text or "$" in text:
-        text = _COMMENTS_AND_STRINGS.sub(_blank, text)
+        text = _pg_lexemes(text).sub(_blank, text)
     return " ".join(text.split())
 
 
 def _blank(match: re.Match) -> str:
-    # A comment is white space; a string stays a (content-free) token.
-    return " " if match.group().startswith(("--", "/*")) else " '' "
+    # A comment is white space; a string stays a (content-free) token; a quoted name stays.
+    found = match.group()
+    if found[0] == '"':
+        return found
+    return " " if found.startswith(("--", "/*")) else " '' "
+
+
+def _blank_same_length(match: re.Match) -> str:
+    found = match.group()
+    return found if found[0] == '"' else _NOT_NEWLINE.sub(" ", found)
 
 
 def _blank_mysql(match: re.Match) -> str:

@@ -229,6 +229,19 @@ def test_mysql_statements_are_normalized_as_mysql_reads_them():
     assert "statement.disallow-on-del-cascade" not in [f.rule for f in found.findings]
 
 
+def test_postgres_quoted_names_holding_quotes_or_comment_openers_start_nothing():
+    from reviews.engine.model import blank_comments_and_strings, normalize
+
+    assert normalize('''ALTER TABLE "it's" ADD COLUMN "x's" int''') == '''ALTER TABLE "IT'S" ADD COLUMN "X'S" INT'''
+    assert normalize('SELECT "a--b", \'x\' FROM "c/*d" -- note') == 'SELECT "A--B", \'\' FROM "C/*D"'
+    text = 'SELECT "it\'s", \'v"w\' /* c */'
+    assert blank_comments_and_strings(text) == 'SELECT "it\'s", ' + " " * len("'v\"w' /* c */")  # same offsets
+    # What the lock rules say names the table as written, not a text cut at its quote.
+    found = review('''ALTER TABLE "it's" ADD COLUMN "x's" int;\n''')
+    messages = [f.message for f in found.findings if f.rule == "statement.require-lock-timeout"]
+    assert messages and messages[0].startswith('''ALTER TABLE on existing table "it's" runs''')
+
+
 @pytest.mark.parametrize("prefix", ["", "# a file header\n\n"])
 def test_mysql_positions_from_the_files_tokens_are_the_statements(prefix):
     # MySQL statements are parsed from the tokens the splitter read for the whole file (offsets in
