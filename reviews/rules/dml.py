@@ -234,6 +234,21 @@ def _duplicates(nodes: list) -> list:
     return list(twice.values())
 
 
+def _set_targets(assignments: list) -> list:
+    """The columns a SET list assigns: each column of a `(a, b) = …` row assignment; not an array
+    element or slice (`a[1] = …, a[2] = …` assigns two parts of one column, as PostgreSQL allows)."""
+    found = []
+    for assignment in assignments:
+        if not isinstance(assignment, exp.EQ):
+            continue
+        target = assignment.this
+        if isinstance(target, exp.Tuple):
+            found += [e for e in target.expressions if not isinstance(e, exp.Bracket)]
+        elif not isinstance(target, exp.Bracket):
+            found.append(target)
+    return found
+
+
 @rule("statement.duplicate-column-assignment", engines="PMS", category="DML", severity="E",
       nodes=(exp.Update, exp.Insert, exp.Create, exp.Alter),
       actions=(exp.ColumnDef,),
@@ -258,12 +273,12 @@ def duplicate_column_assignment(st: Stmt, ctx: FileContext, payload: dict) -> li
         lists = [("the column list", [e for e in ast.this.expressions if isinstance(e, (exp.ColumnDef,
                                                                                        exp.Identifier))])]
     elif isinstance(ast, exp.Update):
-        lists = [("SET", [e.this for e in ast.expressions if isinstance(e, exp.EQ)])]
+        lists = [("SET", _set_targets(ast.expressions))]
     elif isinstance(ast, exp.Insert):
         conflict = ast.args.get("conflict")
         lists = [("the column list", list(ast.this.expressions) if isinstance(ast.this, exp.Schema) else [])]
         if conflict is not None:
-            lists.append(("the conflict's SET", [e.this for e in conflict.expressions or () if isinstance(e, exp.EQ)]))
+            lists.append(("the conflict's SET", _set_targets(conflict.expressions or ())))
     else:
         return None
     return [Hit(f"column {name_of(node)} is named twice in {where}: name each column once", **at(st, node))

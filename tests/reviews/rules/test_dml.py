@@ -205,6 +205,19 @@ def test_duplicate_assignment_in_on_conflict():
     assert "the conflict's SET" in found.message
 
 
+def test_array_elements_and_row_assignments_are_columns_as_postgres_reads_them():
+    # Parts of one array column (and of two) are assigned separately: PostgreSQL allows it. They
+    # were reported as "column  is named twice" (no name) on the regression suite's arrays.sql.
+    for sql in ("UPDATE t SET a[1] = 1, a[2] = 2 WHERE id = 1;", "UPDATE t SET a[1:2] = '{1,2}', b[1] = 3 WHERE id = 1;",
+                "UPDATE t SET (a, b) = (1, 2), (c, d) = (3, 4) WHERE id = 1;",
+                "INSERT INTO t (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET x[1] = 1, x[2] = 2;"):
+        assert not flags(sql, "postgres", "statement.duplicate-column-assignment"), sql
+    # A column of a row assignment named again is a duplicate.
+    [found] = findings("UPDATE t SET (a, b) = (1, 2), b = 3 WHERE id = 1;", "postgres",
+                       "statement.duplicate-column-assignment")
+    assert found.message.startswith("column b is named twice in SET") and found.column == 31
+
+
 # -- statement.affected-row-limit ----------------------------------------------------------------------
 
 
