@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.tokens import TokenType
 
 from reviews.engine.model import (
     FileContext,
@@ -436,6 +437,7 @@ def _position(statement: Statement, index: int) -> tuple[int, int]:
 
 _SUSPECT_END = re.compile(r"\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|SET|VALUES|WHERE)$")
 _CUT_SHORT = re.compile(r"\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|ALTER( COLUMN)?|SET|VALUES|WHERE|FROM|BY|ON)$")
+_L_PAREN, _R_PAREN, _COMMA = TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA
 _TAIL = 16  # longer than the longest word group of the two patterns above ("MODIFY COLUMN")
 
 
@@ -482,11 +484,14 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
         return f"syntax error: {exc}", None
     except Exception:
         return "syntax error: the statement cannot be read (unterminated string, comment or bad bytes)", None
+    # By token type, not text: a string token's text is its content, and `','` or `')'` is no comma
+    # or parenthesis (MySQL's sys schema has both).
     depth = 0
     for token in tokens:
-        if token.text == "(":
+        kind = token.token_type
+        if kind is _L_PAREN:
             depth += 1
-        elif token.text == ")":
+        elif kind is _R_PAREN:
             depth -= 1
             if depth < 0:
                 return "syntax error: unbalanced parentheses (a ')' without its '(')", token
@@ -496,7 +501,7 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
         return (f"syntax error: the statement ends right after `{norm.rsplit(' ', 1)[-1]}`: something is "
                 "missing"), None
     for previous, token in zip(tokens, tokens[1:], strict=False):
-        if previous.text == "," and token.text == ")":
+        if previous.token_type is _COMMA and token.token_type is _R_PAREN:
             return "syntax error: a trailing comma before ')'", token
     return None
 

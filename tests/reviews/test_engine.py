@@ -42,6 +42,19 @@ def test_mysql_unparseable_but_plausible_is_info_and_certainly_broken_is_an_erro
     assert [f.line for f in broken.findings if f.rule == "system.syntax-error"] == [1, 2]
 
 
+def test_mysql_strings_holding_a_comma_or_a_parenthesis_are_not_punctuation():
+    # sqlglot cannot parse a procedure, so the engine judges its tokens: a string token's text is its
+    # content, and `')'` or `SEPARATOR ','` before `)` is neither a parenthesis nor a trailing comma
+    # (MySQL's own sys schema was reported as three syntax errors).
+    sql = ("DELIMITER $$\nCREATE PROCEDURE p(IN n int)\nBEGIN\n"
+           "  SELECT CONCAT('(', GROUP_CONCAT(name ORDER BY id SEPARATOR ','), ')') INTO @x FROM t;\n"
+           "  SELECT CONCAT(')', 'x') INTO @y;\nEND$$\nDELIMITER ;\n")
+    found = review(sql, "mysql")
+    assert [f.rule for f in found.findings if f.rule.startswith("system.")] == ["system.parse-unsupported"]
+    still_broken = review("CREATE PROCEDURE p() BEGIN SELECT CONCAT(')', 'x'; END;", "mysql")
+    assert [f.rule for f in still_broken.findings if f.rule == "system.syntax-error"] == ["system.syntax-error"]
+
+
 @pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
 def test_a_statement_that_breaks_the_parser_leaves_nothing_behind_for_the_next(dialect):
     # The engine keeps one sqlglot tokenizer and parser per dialect: an unterminated string or a
