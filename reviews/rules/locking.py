@@ -1012,13 +1012,19 @@ class _Pending:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.by_name: dict[str, set[str]] = {}
+        self.algorithms: dict[str, str] = {}  # MySQL: the ALGORITHM= the table's pending ALTERs state
 
-    def add(self, table: str) -> int:
-        count = self.counts[table] = self.counts.get(table, 0) + 1
+    def add(self, table: str, algorithm: str = "") -> int:
+        """Count an ALTER of the table; one that states another ALGORITHM than the pending ones starts
+        a new count (merged, an INSTANT change would be rebuilt with the others)."""
+        same = self.algorithms.get(table, algorithm) == algorithm
+        count = self.counts[table] = (self.counts.get(table, 0) if same else 0) + 1
+        self.algorithms[table] = algorithm
         self.by_name.setdefault(table.rsplit(".", 1)[-1], set()).add(table)
         return count
 
     def reset(self, table: str) -> None:
+        self.algorithms.pop(table, None)
         if self.counts.pop(table, None) is not None:
             name = table.rsplit(".", 1)[-1]
             self.by_name[name].discard(table)
@@ -1028,6 +1034,7 @@ class _Pending:
     def clear(self) -> None:
         self.counts.clear()
         self.by_name.clear()
+        self.algorithms.clear()
 
     def forget_named(self, lowered: str) -> None:
         """Reset the tables whose bare name is a word of the (lower-cased) statement."""
@@ -1044,11 +1051,16 @@ class _Pending:
         for name in names:
             for table in self.by_name.pop(name):
                 del self.counts[table]
+                self.algorithms.pop(table, None)
+
+
+_ALGORITHM_CLAUSE = re.compile(r"\bALGORITHM\s*=?\s*(DEFAULT|INSTANT|INPLACE|NOCOPY|COPY)\b", re.I)
 
 
 @rule("statement.merge-alter-table", engines="PM", category="LOCK", severity="I", nodes=("*",),
       severity_by_engine={"mysql": "warning"},
-      summary="Several `ALTER TABLE` of the same existing table in one file (reported on the 2nd and later).",
+      summary="Several `ALTER TABLE` of the same existing table in one file (reported on the 2nd and later; on "
+              "MySQL, ALTERs that state different `ALGORITHM=` are not counted together).",
       why="Each ALTER TABLE takes its own lock (and on MySQL may copy the whole table again); one multi-action "
           "ALTER does the work once.",
       instead="One `ALTER TABLE t action1, action2, …`.",
@@ -1079,7 +1091,10 @@ def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> li
     if ctx.dialect == "postgres" and _may_stand_alone(st.norm) and any(_ALONE.match(a) for a in alter.actions):
         pending.reset(alter.key)  # these cannot share an ALTER with other actions
         return None
-    if pending.add(alter.key) == 1:
+    algorithm = ""
+    if ctx.dialect == "mysql" and "ALGORITHM" in st.norm and (match := _ALGORITHM_CLAUSE.search(alter.rest)):
+        algorithm = match.group(1).upper()
+    if pending.add(alter.key, algorithm) == 1:
         return None
     copy = " and may copy the table again" if ctx.dialect == "mysql" else ""
     return [(f"ALTER TABLE {alter.table} follows another ALTER of the same table that it could be merged with: "

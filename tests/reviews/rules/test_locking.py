@@ -143,6 +143,21 @@ def test_merge_alter_table_near_misses(dialect):
                      "ALTER TABLE t ALTER COLUMN b SET NOT NULL;", dialect, "statement.merge-alter-table")
 
 
+def test_merge_alter_table_counts_mysql_alters_of_one_algorithm_together():
+    # Merged with the INPLACE index build, the INSTANT column add would be rebuilt with it.
+    instant = "ALTER TABLE t ADD COLUMN a int, ALGORITHM=INSTANT;\n"
+    inplace = "ALTER TABLE t ADD INDEX idx_t_a (a), ALGORITHM = INPLACE, LOCK=NONE;\n"
+    assert not flags(instant + inplace, "mysql", "statement.merge-alter-table")
+    assert not flags(instant + "ALTER TABLE t MODIFY b bigint;\n", "mysql", "statement.merge-alter-table")
+    found = findings(instant + inplace + inplace.replace("idx_t_a (a)", "idx_t_b (b)") + instant, "mysql",
+                     "statement.merge-alter-table")
+    assert [f.line for f in found] == [3]  # the second INPLACE; the last INSTANT starts a count again
+    assert len(findings(instant + instant.replace(" a ", " b "), "mysql", "statement.merge-alter-table")) == 1
+    # a column named like the option is not an option
+    assert len(findings("ALTER TABLE t ADD COLUMN algorithm int;\nALTER TABLE t ADD COLUMN b int;\n", "mysql",
+                        "statement.merge-alter-table")) == 1
+
+
 @pytest.mark.parametrize("dialect", ["postgres", "mysql"])
 def test_merge_alter_table_with_many_tables_pending(dialect):
     # more than a few tables waiting (as in a --clean dump): a statement naming one resets only that one,
