@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of, per_statement, sqlglot_dialect
 from reviews.engine.registry import Hit, rule, tracker
-from reviews.rules.common import bare
+from reviews.rules.common import at, bare
 
 T = exp.DataType.Type
 INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT,
@@ -621,11 +621,11 @@ def _flush(st: Stmt, ctx: FileContext, rule_id: str, what: str) -> Iterator[Hit]
     if st.index != ctx.statement_count - 1:
         return
     state = _pending_comments(ctx, rule_id)
-    for key, statement in state["pending"].items():
+    for key, (statement, where) in state["pending"].items():
         if key not in state["done"]:
             name = ".".join(key) if isinstance(key, tuple) else key
             yield Hit(f"{what} {name} has no comment: add `COMMENT ON {what.upper()} {name} IS '…'` in this file",
-                      statement=statement)
+                      statement=statement, **where)
 
 
 @rule("table.comment", engines="PM", category="DESIGN", severity="off", nodes=("*",),
@@ -645,7 +645,7 @@ def table_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | H
             if not comments and payload["required"]:
                 yield f"table {table} has no comment: add COMMENT='…' saying what it holds"
         elif payload["required"]:
-            state["pending"][table] = st.statement
+            state["pending"][table] = (st.statement, {})
         for comment in comments:
             if len(comment.this.name) > limit:
                 yield f"the comment of table {table} is longer than {limit} characters: shorten it"
@@ -675,12 +675,14 @@ def column_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | 
         name = name_of(column)
         if ctx.dialect == "mysql":
             if not comments and payload["required"]:
-                yield f"column {table}.{name} has no comment: add COMMENT '…' saying what it holds"
+                yield Hit(f"column {table}.{name} has no comment: add COMMENT '…' saying what it holds",
+                          **at(st, column))
         elif payload["required"]:
-            state["pending"][(table, name)] = st.statement
+            state["pending"][(table, name)] = (st.statement, at(st, column))  # (where the column is defined)
         for comment in comments:
             if len(comment.this.name) > limit:
-                yield f"the comment of column {table}.{name} is longer than {limit} characters: shorten it"
+                yield Hit(f"the comment of column {table}.{name} is longer than {limit} characters: shorten it",
+                          **at(st, column))
     ast = st.ast
     if isinstance(ast, exp.Comment) and ast.args.get("kind") == "COLUMN" and isinstance(ast.this, exp.Column):
         key = (name_of(ast.this.args.get("table")), name_of(ast.this))
@@ -738,13 +740,14 @@ def _primary_columns(st: Stmt, dialect: str) -> set[tuple[str, str]]:
       why="NULL is a third truth value: comparisons, NOT IN and aggregates behave unexpectedly with it.",
       instead="Declare the column NOT NULL, with a default where old rows need one.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, note text);")
-def column_no_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_no_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     primary = _primary_columns(st, ctx.dialect)
     for table, column, _ in column_defs(st):
         name = name_of(column)
         if is_not_null(column) or (table, name) in primary or is_auto_increment(column, st):
             continue
-        yield f"column {table}.{name} is nullable: declare it NOT NULL (with a DEFAULT if old rows need one)"
+        yield Hit(f"column {table}.{name} is nullable: declare it NOT NULL (with a DEFAULT if old rows need one)",
+                  **at(st, column))
 
 
 @rule("column.required", engines="PMS", category="DESIGN", severity="off",
@@ -756,7 +759,7 @@ def column_no_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
           "rely on every table having them.",
       instead="Add the missing columns to the CREATE TABLE; keep them when altering.",
       example="CREATE TABLE t (id bigint PRIMARY KEY);")
-def column_required(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_required(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     required = [c.lower() for c in payload["columns"]]
     ast = st.ast
     if is_create_table(ast) and isinstance(ast.this, exp.Schema):
@@ -777,7 +780,8 @@ def column_required(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
                 gone = [name_of(action.args["rename_from"])]
             for name in gone or ():
                 if name in required and name:
-                    yield f"column {table_of(ast)}.{name} is a required column: keep it (do not drop or rename it)"
+                    yield Hit(f"column {table_of(ast)}.{name} is a required column: keep it (do not drop or rename "
+                              "it)", **at(st, action))
 
 
 _NO_LITERAL_DEFAULT = {T.TINYBLOB, T.BLOB, T.MEDIUMBLOB, T.LONGBLOB, T.TINYTEXT, T.TEXT, T.MEDIUMTEXT, T.LONGTEXT,
@@ -792,7 +796,7 @@ _NO_LITERAL_DEFAULT = {T.TINYBLOB, T.BLOB, T.MEDIUMBLOB, T.LONGBLOB, T.TINYTEXT,
       why="A default lets old code keep inserting rows that do not name the column.",
       instead="Give the column a DEFAULT.",
       example="ALTER TABLE t ADD COLUMN status text NOT NULL;")
-def column_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     primary = _primary_columns(st, ctx.dialect)
     for table, column, _ in column_defs(st, modify=False):
         name = name_of(column)
@@ -804,7 +808,8 @@ def column_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         kind = column.args.get("kind")
         if ctx.dialect == "mysql" and isinstance(kind, exp.DataType) and kind.this in _NO_LITERAL_DEFAULT:
             continue
-        yield f"column {table}.{name} has no DEFAULT: add one so inserts that do not name it keep working"
+        yield Hit(f"column {table}.{name} has no DEFAULT: add one so inserts that do not name it keep working",
+                  **at(st, column))
 
 
 def _type_names(kind: exp.DataType, dialect: str) -> set[str]:
@@ -821,12 +826,12 @@ def _type_names(kind: exp.DataType, dialect: str) -> set[str]:
           "table change for every new value.",
       instead="Use the team's preferred type (numeric, a lookup table or a CHECK constraint).",
       example="CREATE TABLE t (id bigint PRIMARY KEY, price money);")
-def column_type_disallow_list(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_type_disallow_list(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     banned = {t.lower().strip() for t in payload["types"]}
     for table, column, kind in typed_columns(st):
         if _type_names(kind, ctx.dialect) & banned:
-            yield (f"column {table}.{name_of(column)} is of type {type_label(kind, ctx.dialect)}, which this "
-                   "policy disallows: use another type")
+            yield Hit(f"column {table}.{name_of(column)} is of type {type_label(kind, ctx.dialect)}, which this "
+                      "policy disallows: use another type", **at(st, column))
 
 
 _SERIAL_LIKE = frozenset({T.SERIAL, T.SMALLSERIAL, T.USERDEFINED})
@@ -841,7 +846,7 @@ _NARROW_OR_SERIAL_LIKE = frozenset(NARROW_INTEGER_TYPES) | _SERIAL_LIKE
           "rewrites the table and every table referencing it, under lock.",
       instead="`bigint` (`bigserial`, `bigint GENERATED … AS IDENTITY`, MySQL `BIGINT UNSIGNED`).",
       example="CREATE TABLE t (id serial PRIMARY KEY);")
-def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     if column_types(st).isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of column_defs are among them
         return
     single_key = None
@@ -870,8 +875,8 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
             written = written or type_label(kind, ctx.dialect)
             better = "bigserial or bigint GENERATED ALWAYS AS IDENTITY" if ctx.dialect == "postgres" \
                 else "BIGINT UNSIGNED"
-            yield (f"key column {table}.{name} is {written}: a 32-bit (or smaller) key runs out, and widening it "
-                   f"later rewrites the table: use {better}")
+            yield Hit(f"key column {table}.{name} is {written}: a 32-bit (or smaller) key runs out, and widening "
+                      f"it later rewrites the table: use {better}", **at(st, column))
 
 
 @rule("column.prefer-identity", engines="P", category="DESIGN", severity="I",
@@ -883,14 +888,14 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
           "explicit values with `GENERATED ALWAYS`.",
       instead="`bigint GENERATED ALWAYS AS IDENTITY` (or `BY DEFAULT`).",
       example="CREATE TABLE t (id bigserial PRIMARY KEY);")
-def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     # is_serial: a serial type, or else the word in the text.
     if column_types(st).isdisjoint(_SERIAL_TYPES) and not _says_serial(st):
         return
     for table, column, _ in column_defs(st):
         if is_serial(column, st):
-            yield (f"column {table}.{name_of(column)} is a serial: use `bigint GENERATED ALWAYS AS IDENTITY` "
-                   "(or BY DEFAULT) instead")
+            yield Hit(f"column {table}.{name_of(column)} is a serial: use `bigint GENERATED ALWAYS AS IDENTITY` "
+                      "(or BY DEFAULT) instead", **at(st, column))
 
 
 @rule("column.prefer-timestamptz", engines="P", category="DESIGN", severity="W",
@@ -901,11 +906,12 @@ def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
           "time zones cannot be compared, and daylight-saving shifts corrupt ordering.",
       instead="`timestamptz` (timestamp with time zone).",
       example="ALTER TABLE t ADD COLUMN created_at timestamp;")
-def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     if T.TIMESTAMP not in column_types(st):
         return []
-    return [f"column {table}.{name_of(column)} is a timestamp without time zone: use timestamptz, which "
-            "stores an absolute instant" for table, column, kind in typed_columns(st) if kind.this == T.TIMESTAMP]
+    return [Hit(f"column {table}.{name_of(column)} is a timestamp without time zone: use timestamptz, which "
+                "stores an absolute instant", **at(st, column))
+            for table, column, kind in typed_columns(st) if kind.this == T.TIMESTAMP]
 
 
 @rule("column.prefer-text-over-varchar", engines="P", category="DESIGN", severity="off",
@@ -916,13 +922,13 @@ def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> list
           "while a CHECK constraint can be replaced without a rewrite.",
       instead="`text` with `CHECK (char_length(col) <= n)`.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, name varchar(100));")
-def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     if T.VARCHAR not in column_types(st):
         return
     for table, column, kind in typed_columns(st):
         if kind.this == T.VARCHAR and kind.expressions:
-            yield (f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)}: use text with a CHECK on "
-                   "its length (changing a CHECK needs no rewrite)")
+            yield Hit(f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)}: use text with a CHECK "
+                      "on its length (changing a CHECK needs no rewrite)", **at(st, column))
 
 
 _CHAR_TYPES = frozenset({T.CHAR, T.NCHAR, T.BPCHAR})
@@ -936,11 +942,12 @@ _CHAR_TYPES = frozenset({T.CHAR, T.NCHAR, T.BPCHAR})
           "is no faster than text in PostgreSQL, and a bare `character` holds one character.",
       instead="`text` or `varchar(n)`.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, code char(3));")
-def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     if column_types(st).isdisjoint(_CHAR_TYPES):
         return []
-    return [f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)} (blank-padded): use text "
-            "or varchar instead" for table, column, kind in typed_columns(st) if kind.this in _CHAR_TYPES]
+    return [Hit(f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)} (blank-padded): use text "
+                "or varchar instead", **at(st, column))
+            for table, column, kind in typed_columns(st) if kind.this in _CHAR_TYPES]
 
 
 _VARCHAR_TYPES = frozenset({T.VARCHAR, T.NVARCHAR})
@@ -955,7 +962,7 @@ _VARCHAR_TYPES = frozenset({T.VARCHAR, T.NVARCHAR})
           "and cannot be indexed whole.",
       instead="`TEXT` (or a shorter VARCHAR).",
       example="CREATE TABLE t (id bigint PRIMARY KEY, body varchar(10000));")
-def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     if column_types(st).isdisjoint(_VARCHAR_TYPES):
         return
     limit = payload["max_length"]
@@ -966,8 +973,8 @@ def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> 
             except ValueError:
                 continue
             if length > limit:
-                yield (f"column {table}.{name_of(column)} is varchar({length}), longer than {limit}: use TEXT "
-                       "instead")
+                yield Hit(f"column {table}.{name_of(column)} is varchar({length}), longer than {limit}: use TEXT "
+                          "instead", **at(st, column))
 
 
 @rule("column.prefer-jsonb", engines="P", category="DESIGN", severity="W",
@@ -978,11 +985,11 @@ def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> 
           "BY on it fail; it cannot be indexed with GIN and is reparsed on every access.",
       instead="`jsonb`.",
       example="ALTER TABLE t ADD COLUMN data json;")
-def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     if T.JSON not in column_types(st):
         return []
-    return [f"column {table}.{name_of(column)} is json: use jsonb (it has equality, GIN indexes and no "
-            "reparsing)" for table, column, kind in typed_columns(st) if kind.this == T.JSON]
+    return [Hit(f"column {table}.{name_of(column)} is json: use jsonb (it has equality, GIN indexes and no "
+                "reparsing)", **at(st, column)) for table, column, kind in typed_columns(st) if kind.this == T.JSON]
 
 
 @rule("column.auto-increment-must-integer", engines="M", category="DESIGN", severity="W",
@@ -993,13 +1000,13 @@ def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
           "is an error.",
       instead="`BIGINT UNSIGNED AUTO_INCREMENT`.",
       example="CREATE TABLE t (id double AUTO_INCREMENT PRIMARY KEY);")
-def column_auto_increment_must_integer(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_auto_increment_must_integer(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     for table, column, _ in column_defs(st):
         kind = column.args.get("kind")
         if has_constraint(column, exp.AutoIncrementColumnConstraint) and isinstance(kind, exp.DataType) \
                 and kind.this not in INTEGER_TYPES:
-            yield (f"AUTO_INCREMENT column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)}: use "
-                   "an integer type (BIGINT UNSIGNED)")
+            yield Hit(f"AUTO_INCREMENT column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)}: use "
+                      "an integer type (BIGINT UNSIGNED)", **at(st, column))
 
 
 @rule("column.auto-increment-must-unsigned", engines="M", category="DESIGN", severity="off",
@@ -1009,13 +1016,13 @@ def column_auto_increment_must_integer(st: Stmt, ctx: FileContext, payload: dict
       why="Auto-increment values are never negative: a signed column wastes half its range.",
       instead="`… UNSIGNED AUTO_INCREMENT` (e.g. `BIGINT UNSIGNED`).",
       example="CREATE TABLE t (id bigint AUTO_INCREMENT PRIMARY KEY);")
-def column_auto_increment_must_unsigned(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_auto_increment_must_unsigned(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     for table, column, _ in column_defs(st):
         kind = column.args.get("kind")
         if has_constraint(column, exp.AutoIncrementColumnConstraint) and isinstance(kind, exp.DataType) \
                 and kind.this in SIGNED_INTEGER_TYPES:
-            yield (f"AUTO_INCREMENT column {table}.{name_of(column)} is signed {type_label(kind, ctx.dialect)}: "
-                   "declare it UNSIGNED (it never holds negative values)")
+            yield Hit(f"AUTO_INCREMENT column {table}.{name_of(column)} is signed {type_label(kind, ctx.dialect)}: "
+                      "declare it UNSIGNED (it never holds negative values)", **at(st, column))
 
 
 # -- indexes ------------------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of, per_statement
-from reviews.engine.registry import rule
+from reviews.engine.registry import Hit, rule
+from reviews.rules.common import at
 from reviews.rules.design import (
     TABLE_WORDS,
     clean_text,
@@ -90,6 +91,11 @@ class Name(NamedTuple):
     raw: str  # as written, without quotes
     quoted: bool
     table: str = ""
+    node: Any = None  # its identifier in the tree (where a finding about it points), None when read from text
+
+    def where(self, st: Stmt) -> dict:
+        """The Hit location of the name: its identifier, or the statement."""
+        return at(st, self.node) if self.node is not None else {}
 
     def stored(self, dialect: str) -> str:
         """As the database keeps it: PostgreSQL folds unquoted names to lower case."""
@@ -102,7 +108,7 @@ def _name(kind: str, node: exp.Expression | None, table: str = "") -> list[Name]
     if isinstance(node, (exp.Table, exp.Column)):
         node = node.this
     if isinstance(node, exp.Identifier) and node.this:
-        return [Name(kind, str(node.this), bool(node.args.get("quoted")), table)]
+        return [Name(kind, str(node.this), bool(node.args.get("quoted")), table, node)]
     return []
 
 
@@ -120,7 +126,7 @@ def _add_column_names(found: list[Name], table: str, column: exp.ColumnDef) -> N
     """The column's name and its constraints' names, added to `found` (no list per column)."""
     ident = column.this
     if isinstance(ident, exp.Identifier) and ident.this:  # as `_name` reads it, inline: the usual case
-        found.append(Name("column", str(ident.this), bool(ident.args.get("quoted")), table))
+        found.append(Name("column", str(ident.this), bool(ident.args.get("quoted")), table, ident))
     else:
         found += _name("column", ident, table)
     for constraint in column.args.get("constraints") or ():
@@ -246,8 +252,8 @@ def _compiled(pattern: str, flags: int = 0) -> re.Pattern | None:
 # -- tables and columns -------------------------------------------------------------------------
 
 
-def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[str]:
-    found: list[str] = []
+def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[Hit]:
+    found: list[Hit] = []
     names = introduced(st)
     if not names:
         return found
@@ -261,8 +267,8 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[s
         if compiled.search(stored) is None:
             where = f"{name.table}." if name.table and kind == "column" else ""
             shown = f'"{stored}"' if name.quoted else stored
-            found.append(f"{kind} name {where}{shown} does not match {payload['format']}: name it "
-                         f"{snake_case(stored)} (lower-case snake_case, unquoted)")
+            found.append(Hit(f"{kind} name {where}{shown} does not match {payload['format']}: name it "
+                             f"{snake_case(stored)} (lower-case snake_case, unquoted)", **name.where(st)))
     return found
 
 
@@ -278,7 +284,7 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[s
           "ORM mappings and hand-written SQL predictable.",
       instead="A lower-case snake_case name such as `user_account`.",
       example='CREATE TABLE "UserAccount" (id bigint PRIMARY KEY);')
-def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     return _format_rule(st, ctx, payload, "table")
 
 
@@ -290,7 +296,7 @@ def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
       why="Mixed-case or quoted column names must be quoted in every query forever.",
       instead="A lower-case snake_case name such as `created_at`.",
       example='ALTER TABLE t ADD COLUMN "createdAt" timestamptz;')
-def naming_column(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def naming_column(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     return _format_rule(st, ctx, payload, "column")
 
 
@@ -423,7 +429,7 @@ def naming_check(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
       why="One naming style for schemas keeps qualified names predictable.",
       instead="A lower-case snake_case name.",
       example='CREATE SCHEMA "Billing";')
-def naming_schema(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def naming_schema(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     return _format_rule(st, ctx, payload, "schema")
 
 
@@ -433,11 +439,11 @@ def naming_schema(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
       why="A conventional name for the surrogate key lets tools and people find it without looking.",
       instead="Name the auto-increment column `id`.",
       example="CREATE TABLE t (t_id bigint unsigned AUTO_INCREMENT PRIMARY KEY);")
-def naming_column_auto_increment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def naming_column_auto_increment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     for table, column, _ in column_defs(st):
         if has_constraint(column, exp.AutoIncrementColumnConstraint) and _fails(payload["format"], column.name):
-            yield (f"auto-increment column {table}.{column.name} does not match {payload['format']}: "
-                   "rename it (e.g. id)")
+            yield Hit(f"auto-increment column {table}.{column.name} does not match {payload['format']}: "
+                      "rename it (e.g. id)", **at(st, column))
 
 
 # -- identifiers of every kind ------------------------------------------------------------------
@@ -453,8 +459,8 @@ _ANY_NAME = (exp.Create, exp.Alter, exp.Attach, "command")
           "a syntax error, and ORMs and hand-written SQL forget.",
       instead="A name that is not a keyword (`orders`, `app_user`, `sort_order`).",
       example='CREATE TABLE "user" (id bigint PRIMARY KEY);')
-def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
-    found: list[str] = []
+def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
+    found: list[Hit] = []
     names = introduced(st)
     if not names:
         return found
@@ -465,9 +471,9 @@ def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> l
         # SQLite compare keywords without regard to case.
         spelled = name.stored(ctx.dialect) if postgres else name.raw.lower()
         if spelled in words:
-            found.append(f"{name.kind} name {name.raw} is a reserved word in {ctx.dialect}: every query would have "
-                         "to quote it: rename it to a name that is not a keyword (e.g. a plural or a more specific "
-                         "name)")
+            found.append(Hit(f"{name.kind} name {name.raw} is a reserved word in {ctx.dialect}: every query would "
+                             "have to quote it: rename it to a name that is not a keyword (e.g. a plural or a more "
+                             "specific name)", **name.where(st)))
     return found
 
 
@@ -481,13 +487,13 @@ def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> l
           "names with lower_case_table_names=0).",
       instead="Write names in the configured case.",
       example='CREATE TABLE "Orders" (id bigint PRIMARY KEY);')
-def naming_identifier_case(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def naming_identifier_case(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     upper = payload["case"] == "upper"
     for name in introduced(st):
         stored = name.stored(ctx.dialect)
         wanted = stored.upper() if upper else stored.lower()
         if stored != wanted:
-            yield f"{name.kind} name {stored} is not {payload['case']}-case: name it {wanted}"
+            yield Hit(f"{name.kind} name {stored} is not {payload['case']}-case: name it {wanted}", **name.where(st))
 
 
 @rule("naming.identifier.max-length", engines="PM", category="NAME", severity="W",
@@ -499,18 +505,19 @@ def naming_identifier_case(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
           "and later statements that spell the full name miss the object; MySQL rejects the statement.",
       instead="A shorter name.",
       example="CREATE INDEX idx_customer_invoices_by_billing_period_and_status_and_currency_code ON t (a);")
-def naming_identifier_max_length(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
-    found: list[str] = []
+def naming_identifier_max_length(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
+    found: list[Hit] = []
     for name in introduced(st):
         if len(name.raw) <= 63 and name.raw.isascii():
             continue  # the usual name: stored in as many bytes as it has characters, 63 at most
         stored = name.stored(ctx.dialect)
         if ctx.dialect == "postgres" and len(stored.encode()) > 63:
-            found.append(f"{name.kind} name {stored} is {len(stored.encode())} bytes: PostgreSQL silently truncates "
-                         f"it to 63 bytes ({stored.encode()[:63].decode(errors='ignore')}): choose a shorter name")
+            found.append(Hit(f"{name.kind} name {stored} is {len(stored.encode())} bytes: PostgreSQL silently "
+                             f"truncates it to 63 bytes ({stored.encode()[:63].decode(errors='ignore')}): choose a "
+                             "shorter name", **name.where(st)))
         elif ctx.dialect == "mysql" and len(stored) > 64:
-            found.append(f"{name.kind} name {stored} is {len(stored)} characters: MySQL rejects names over 64: "
-                         "choose a shorter name")
+            found.append(Hit(f"{name.kind} name {stored} is {len(stored)} characters: MySQL rejects names over 64: "
+                             "choose a shorter name", **name.where(st)))
     return found
 
 

@@ -101,6 +101,27 @@ def test_design_rules_stay_on_their_engines():
     assert not flags("CREATE INDEX idx_t_a ON t (a, a);", "sqlite", "index.no-duplicate-column")
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_column_findings_point_at_their_column(dialect):
+    # In a CREATE TABLE of many lines, a finding about one column is on that column's line (where a
+    # pull-request annotation shows it), not at the statement's first line (a quoted name: at its first letter).
+    sql = ("CREATE TABLE events (\n  id int AUTO_INCREMENT PRIMARY KEY,\n  payload json,\n"
+           "  happened_at timestamp NOT NULL,\n  code varchar(3000)\n);\n"
+           "ALTER TABLE orders ADD COLUMN note json, ADD COLUMN \"createdAt\" timestamp;\n")
+    if dialect == "postgres":
+        sql = sql.replace(" AUTO_INCREMENT", "").replace("int PRIMARY", "serial PRIMARY")
+    else:
+        sql = sql.replace('"createdAt"', "`createdAt`")
+    where = {(f.rule, f.line, f.column) for f in findings(sql, dialect)}
+    expected = {("column.prefer-bigint-over-int", 2, 3), ("column.no-null", 3, 3), ("column.require-default", 5, 3)}
+    if dialect == "postgres":
+        expected |= {("column.prefer-jsonb", 3, 3), ("column.prefer-timestamptz", 4, 3), ("column.comment", 3, 3),
+                     ("column.prefer-jsonb", 7, 31), ("column.prefer-timestamptz", 7, 53), ("naming.column", 7, 53)}
+    else:
+        expected |= {("column.maximum-varchar-length", 5, 3), ("column.comment", 5, 3), ("naming.column", 7, 53)}
+    assert expected <= where
+
+
 @pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
 def test_require_pk_accepts_table_level_keys_and_skips_temporary_tables(dialect):
     assert not flags("CREATE TABLE t (a int, b int, PRIMARY KEY (a, b));", dialect, "table.require-pk")
