@@ -104,7 +104,7 @@ def test_design_rules_stay_on_their_engines():
 @pytest.mark.parametrize("dialect", ["postgres", "mysql"])
 def test_column_findings_point_at_their_column(dialect):
     # In a CREATE TABLE of many lines, a finding about one column is on that column's line (where a
-    # pull-request annotation shows it), not at the statement's first line (a quoted name: at its first letter).
+    # pull-request annotation shows it), not at the statement's first line (a quoted name: at its quote).
     sql = ("CREATE TABLE events (\n  id int AUTO_INCREMENT PRIMARY KEY,\n  payload json,\n"
            "  happened_at timestamp NOT NULL,\n  code varchar(3000)\n);\n"
            "ALTER TABLE orders ADD COLUMN note json, ADD COLUMN \"createdAt\" timestamp;\n")
