@@ -22,9 +22,16 @@ from typing import Any
 from sqlglot import exp
 
 # The engine's own flattening, so that `flat` and `st.norm` remove the same things.
-from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement
-from reviews.engine.registry import rule, tracker
-from reviews.rules.common import split_top
+from reviews.engine.model import (
+    FileContext,
+    Stmt,
+    blank_comments_and_strings,
+    flatten,
+    name_of,
+    per_statement,
+)
+from reviews.engine.registry import Hit, rule, tracker
+from reviews.rules.common import position, split_top
 
 # -- reading statements ---------------------------------------------------------------------------
 
@@ -83,6 +90,35 @@ def _alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
         if match is not None:
             return AlterTable(match.group(1), key(match.group(1)), match.group(2) or "")
     return None
+
+
+
+_PLAIN_WORD = re.compile(r'[\w$"`.]+')
+
+
+def action_at(st: Stmt, action: str) -> dict:
+    """Where one action of the statement's ALTER TABLE (as `AlterTable.actions` has it) is in the
+    statement's text, as Hit keywords: its leading words (up to six, up to the first that is not a
+    plain word or name) searched in the text with comments and strings blanked; {} (the statement)
+    unless they are there exactly once. Only for findings: it searches the text."""
+    words: list[str] = []
+    for word in action.split(" "):
+        if len(words) == 6 or not _PLAIN_WORD.fullmatch(word):
+            break
+        words.append(word)
+    if not words:
+        return {}
+    pattern = re.compile(r"(?<![\w$])" + r"\s+".join(map(re.escape, words)) + r"(?![\w$])", re.I)
+    found = pattern.finditer(blank_comments_and_strings(st.text))
+    first = next(found, None)
+    if first is None or next(found, None) is not None:
+        return {}
+    return position(st, first.start())
+
+
+def located(st: Stmt, action: str, message: str) -> Hit:
+    """A finding about one action of the statement's ALTER TABLE, at that action (see action_at)."""
+    return Hit(message, **action_at(st, action))
 
 
 def existing_alter(st: Stmt, ctx: FileContext) -> AlterTable | None:
@@ -460,13 +496,13 @@ _USING_INDEX = re.compile(r"USING INDEX\b", re.I)
       instead="Check for duplicates before the migration (`SELECT cols, count(*) … GROUP BY cols HAVING "
               "count(*) > 1`) and clean them up first.",
       example="CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);")
-def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+def index_unique_data_dependent(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit] | None:
     if create_index(st, ctx) is None and existing_alter(st, ctx) is None:
         return None  # (most statements: returned at once, without a generator)
     return _unique_data_dependent(st, ctx)
 
 
-def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str]:
+def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
     advice = ("check for duplicates first (SELECT … GROUP BY … HAVING count(*) > 1) and clean them up before "
               "the migration runs")
     index = create_index(st, ctx)
@@ -480,12 +516,12 @@ def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str]:
         added = added_constraint(action)
         if added is not None:
             if added.kind in ("UNIQUE", "PRIMARY KEY") and not _USING_INDEX.match(added.rest):
-                yield f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}"
+                yield located(st, action, f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}")
             continue
         for column, definition in added_columns(action):
             expression = default_of(definition)
             if _UNIQUE.search(definition) and expression and expression.upper() != "NULL":
-                yield (f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
+                yield located(st, action, f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
                        "existing row the same value: it fails as soon as the table has two rows. Add it without the "
                        "default, backfill distinct values, then add the unique index")
 
@@ -504,18 +540,18 @@ _REFERENCES = re.compile(r"\bREFERENCES\b", re.I)
       instead="`ADD CONSTRAINT … FOREIGN KEY … NOT VALID`, then `VALIDATE CONSTRAINT` in a separate transaction "
               "(it only takes SHARE UPDATE EXCLUSIVE).",
       example="ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);")
-def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
             if added.kind == "FOREIGN KEY" and not added.not_valid:
-                yield (f"{added.label} on existing table {alter.table} scans it while blocking writes to both "
+                yield located(st, action, f"{added.label} on existing table {alter.table} scans it while blocking writes to both "
                        "tables: add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
             continue
         for column, definition in added_columns(action):
             if _REFERENCES.search(definition):
-                yield (f"column {column} added with REFERENCES to existing table {alter.table} locks both tables "
+                yield located(st, action, f"column {column} added with REFERENCES to existing table {alter.table} locks both tables "
                        "for the check: add the column without it, then ADD CONSTRAINT … FOREIGN KEY … NOT VALID "
                        "and VALIDATE CONSTRAINT in a separate transaction")
 
@@ -527,12 +563,12 @@ def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dic
           "until the scan ends.",
       instead="`ADD CONSTRAINT … CHECK (…) NOT VALID`, then `VALIDATE CONSTRAINT` in a separate transaction.",
       example="ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);")
-def statement_add_check_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_add_check_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None and added.kind == "CHECK" and not added.not_valid:
-            yield (f"{added.label} on existing table {alter.table} scans every row under an ACCESS EXCLUSIVE lock: "
+            yield located(st, action, f"{added.label} on existing table {alter.table} scans every row under an ACCESS EXCLUSIVE lock: "
                    "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
 
 
@@ -547,7 +583,7 @@ _VALIDATE_CONSTRAINT_NAME = re.compile(rf"^VALIDATE CONSTRAINT ({NAME})", re.I)
       instead="Commit after adding the constraint NOT VALID and validate it in a later transaction (or file).",
       example="BEGIN; ALTER TABLE orders ADD CONSTRAINT c CHECK (total >= 0) NOT VALID; "
               "ALTER TABLE orders VALIDATE CONSTRAINT c; COMMIT;")
-def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     if not ctx.in_transaction:
         return
     alter = existing_alter(st, ctx)
@@ -555,7 +591,7 @@ def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContex
         match = _VALIDATE_CONSTRAINT_NAME.match(action)
         # the engine remembers the constraints added NOT VALID in this transaction, by their name in st.norm
         if match and match.group(1).upper().strip('"`').lower() in ctx.not_valid_in_transaction:
-            yield (f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID (BEGIN at "
+            yield located(st, action, f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID (BEGIN at "
                    f"line {ctx.transaction_began_line}), so the lock taken when adding it is held for the whole "
                    "scan: COMMIT first and validate it in a later transaction")
 
@@ -575,7 +611,7 @@ _SET_NOT_NULL = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", re.I)
       instead="`ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID` → backfill → `VALIDATE CONSTRAINT` → "
               "`SET NOT NULL` → drop the check.",
       example="ALTER TABLE orders ALTER COLUMN customer_id SET NOT NULL;")
-def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = alter_table(st, ctx)
     if alter is None:
         return
@@ -584,7 +620,7 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
         for action in alter.actions:
             match = _SET_NOT_NULL.match(action)
             if match and (alter.key, key(match.group(1))) not in memo["proven"]:
-                yield (f"SET NOT NULL on column {match.group(1)} of existing table {alter.table} scans the table "
+                yield located(st, action, f"SET NOT NULL on column {match.group(1)} of existing table {alter.table} scans the table "
                        "under an ACCESS EXCLUSIVE lock: first ADD CONSTRAINT … CHECK ("
                        f"{match.group(1)} IS NOT NULL) NOT VALID, backfill, VALIDATE CONSTRAINT, then SET NOT NULL "
                        "and drop the check")
@@ -609,18 +645,18 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
           "the table for the whole build.",
       instead="`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT … UNIQUE USING INDEX`.",
       example="ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);")
-def constraint_disallow_add_unique(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def constraint_disallow_add_unique(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
             if added.kind == "UNIQUE" and not _USING_INDEX.match(added.rest):
-                yield (f"{added.label} on existing table {alter.table} builds its index under an ACCESS EXCLUSIVE "
+                yield located(st, action, f"{added.label} on existing table {alter.table} builds its index under an ACCESS EXCLUSIVE "
                        "lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE USING INDEX")
             continue
         for column, definition in added_columns(action):
             if _UNIQUE.search(definition):
-                yield (f"column {column} added UNIQUE to existing table {alter.table} builds the index under an "
+                yield located(st, action, f"column {column} added UNIQUE to existing table {alter.table} builds the index under an "
                        "ACCESS EXCLUSIVE lock: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then "
                        "ADD CONSTRAINT … UNIQUE USING INDEX")
 
@@ -635,19 +671,19 @@ _PRIMARY_KEY = re.compile(r"\bPRIMARY KEY\b", re.I)
           "the table too: the table is unavailable for the whole build.",
       instead="`CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT … PRIMARY KEY USING INDEX`.",
       example="ALTER TABLE events ADD PRIMARY KEY (id);")
-def constraint_add_primary_key_using_index(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def constraint_add_primary_key_using_index(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
             if added.kind == "PRIMARY KEY" and not _USING_INDEX.match(added.rest):
-                yield (f"PRIMARY KEY on existing table {alter.table} builds its index (and checks NOT NULL) under an "
+                yield located(st, action, f"PRIMARY KEY on existing table {alter.table} builds its index (and checks NOT NULL) under an "
                        "ACCESS EXCLUSIVE lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … "
                        "PRIMARY KEY USING INDEX")
             continue
         for column, definition in added_columns(action):
             if _PRIMARY_KEY.search(definition):
-                yield (f"column {column} added as PRIMARY KEY to existing table {alter.table} builds the index under "
+                yield located(st, action, f"column {column} added as PRIMARY KEY to existing table {alter.table} builds the index under "
                        "an ACCESS EXCLUSIVE lock: add the column, fill it, CREATE UNIQUE INDEX CONCURRENTLY, then "
                        "ADD CONSTRAINT … PRIMARY KEY USING INDEX")
 
@@ -659,12 +695,12 @@ def constraint_add_primary_key_using_index(st: Stmt, ctx: FileContext, payload: 
           "no NOT VALID or USING INDEX way around it.",
       instead="Schedule a maintenance window for it (or enforce the rule in the application).",
       example="ALTER TABLE bookings ADD CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&);")
-def constraint_disallow_add_exclusion(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def constraint_disallow_add_exclusion(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None and added.kind == "EXCLUDE":
-            yield (f"{added.label} on existing table {alter.table} is built under an ACCESS EXCLUSIVE lock and "
+            yield located(st, action, f"{added.label} on existing table {alter.table} is built under an ACCESS EXCLUSIVE lock and "
                    "cannot be added NOT VALID: schedule a maintenance window for it")
 
 
@@ -744,7 +780,7 @@ def volatile_calls(expression: str) -> list[str]:
       instead="Add the column without a default (or with a constant one), `ALTER COLUMN … SET DEFAULT` for new "
               "rows, then backfill existing rows in batches.",
       example="ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();")
-def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         for column, definition in added_columns(action):
@@ -754,7 +790,7 @@ def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) 
                 continue
             call = calls[0]
             kind = "volatile" if key(call).rsplit(".", 1)[-1] in _KNOWN_VOLATILE else "possibly volatile (unknown)"
-            yield (f"column {column} added to existing table {alter.table} with DEFAULT {call}(), a {kind} "
+            yield located(st, action, f"column {column} added to existing table {alter.table} with DEFAULT {call}(), a {kind} "
                    "function: the table is rewritten under an ACCESS EXCLUSIVE lock. Add the column without that "
                    "default, SET DEFAULT for new rows, and backfill existing rows in batches")
 
@@ -769,7 +805,7 @@ def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) 
       example="ALTER TABLE users ADD COLUMN active boolean DEFAULT true;",
       payload={"pg_version": 10},
       schema={"properties": {"pg_version": {"type": "integer", "minimum": 9}}})
-def statement_disallow_add_column_with_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_disallow_add_column_with_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     if int(payload.get("pg_version", 10)) >= 11:
         return
     alter = existing_alter(st, ctx)
@@ -777,7 +813,7 @@ def statement_disallow_add_column_with_default(st: Stmt, ctx: FileContext, paylo
         for column, definition in added_columns(action):
             expression = default_of(definition)
             if expression and expression.upper() != "NULL":
-                yield (f"column {column} added to existing table {alter.table} with a DEFAULT rewrites the table "
+                yield located(st, action, f"column {column} added to existing table {alter.table} with a DEFAULT rewrites the table "
                        f"before PostgreSQL 11 (pg_version {payload.get('pg_version')}): add it without a default, "
                        "SET DEFAULT for new rows, and backfill in batches")
 
@@ -794,7 +830,7 @@ _STORED = re.compile(r"\b(?:STORED|PERSISTENT)\b", re.I)
       instead="PostgreSQL: a nullable column filled by a trigger and a batched backfill. MySQL: a `VIRTUAL` "
               "generated column (added instantly).",
       example="ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;")
-def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         for column, definition in added_columns(action):
@@ -802,7 +838,7 @@ def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: di
                 instead = ("add it as VIRTUAL (instant) instead" if ctx.dialect == "mysql" else
                            "add a nullable column filled by a trigger and backfill it in batches instead")
                 what = "copies" if ctx.dialect == "mysql" else "rewrites"
-                yield (f"stored generated column {column} added to existing table {alter.table} {what} the whole "
+                yield located(st, action, f"stored generated column {column} added to existing table {alter.table} {what} the whole "
                        f"table: {instead}")
 
 
@@ -821,7 +857,7 @@ _AS_IDENTITY = re.compile(r"\bAS IDENTITY\b", re.I)
       instead="Create a new table with the column and copy the rows over (then swap), or add a nullable column "
               "and fill it from a sequence in batches.",
       example="ALTER TABLE events ADD COLUMN id bigserial;")
-def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         for column, definition in added_columns(action):
@@ -833,7 +869,7 @@ def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict
                 found = "an identity" if _AS_IDENTITY.search(definition) else None
             if found:
                 what = "copies" if ctx.dialect == "mysql" else "rewrites"
-                yield (f"column {column} ({found}) added to existing table {alter.table} numbers every row and "
+                yield located(st, action, f"column {column} ({found}) added to existing table {alter.table} numbers every row and "
                        f"{what} the whole table: create a new table with the column and copy the rows instead")
 
 
@@ -850,12 +886,12 @@ _DETACH_PARTITION = re.compile(rf"^DETACH PARTITION ({NAME})(?: (CONCURRENTLY|FI
           "any partition waits.",
       instead="`ALTER TABLE … DETACH PARTITION … CONCURRENTLY` (PostgreSQL 14+, outside a transaction).",
       example="ALTER TABLE measurements DETACH PARTITION measurements_2019;")
-def table_detach_partition_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def table_detach_partition_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         match = _DETACH_PARTITION.match(action)
         if match and not match.group(2):
-            yield (f"DETACH PARTITION {match.group(1)} locks all of {alter.table} (ACCESS EXCLUSIVE): use DETACH "
+            yield located(st, action, f"DETACH PARTITION {match.group(1)} locks all of {alter.table} (ACCESS EXCLUSIVE): use DETACH "
                    "PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction)")
 
 
