@@ -18,9 +18,9 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import MYSQL_LEXEME, FileContext, Stmt
-from reviews.engine.registry import declare, rule
-from reviews.rules.common import mentions, paren_group, split_top
+from reviews.engine.model import MYSQL_LEXEME, FileContext, Stmt, blank_comments_and_strings
+from reviews.engine.registry import Hit, declare, rule
+from reviews.rules.common import mentions, paren_group, position, split_top
 
 DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 # The rules read what `_ddl` reads (ALTER …, CREATE …, DROP INDEX statements) and, for the
@@ -159,6 +159,25 @@ def parse_column(text: str, action: str, old_name: str = "") -> Column | None:
         params, rest = paren_group(rest)
     return Column(name=unquote(match.group("name")), type=match.group("type").upper(), params=params,
                   attrs=rest, action=action, old_name=old_name)
+
+
+
+def column_at(st: Stmt, column: Column) -> dict:
+    """Where a column read by read_ddl is defined in the statement's text, as Hit keywords: its
+    name (with or without backticks) followed by its type, searched with comments and strings
+    blanked; {} (the statement) unless found exactly once. Only for findings: it searches the text."""
+    name = re.escape(column.name.rsplit(".", 1)[-1].replace("`", "``"))
+    pattern = re.compile(rf"(?<![\w$`])(?:`{name}`|{name})\s+{re.escape(column.type)}(?![\w$])", re.I)
+    found = pattern.finditer(blank_comments_and_strings(st.text))
+    first = next(found, None)
+    if first is None or next(found, None) is not None:
+        return {}
+    return position(st, first.start())
+
+
+def located(st: Stmt, column: Column, message: str) -> Hit:
+    """A finding about one column of the statement, at the column (see column_at)."""
+    return Hit(message, **column_at(st, column))
 
 
 def _body_items(body: str, ddl: Ddl, action: str) -> None:
@@ -465,14 +484,15 @@ _BINARY = re.compile(r"\bBINARY\b", re.IGNORECASE)
       why="The column silently takes the table's character set, which may not be the one intended.",
       instead="State `CHARACTER SET utf8mb4` on each character column.",
       example="CREATE TABLE notes (body text);")
-def column_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     ddl = _ddl(st, ctx)
     if ddl is None:
         return
     for column in ddl.columns:
         if column.type in _CHARACTER_TYPES and not _CHARSET.search(column.attrs) \
                 and not _BINARY.search(column.attrs):
-            yield f"column {column.name} ({column.type}) does not state its character set: add CHARACTER SET utf8mb4"
+            yield Hit(f"column {column.name} ({column.type}) does not state its character set: add CHARACTER SET "
+                      "utf8mb4", **column_at(st, column))
 
 
 @rule("table.disallow-set-charset", engines="M", category="MYSQL", severity="off",
@@ -496,13 +516,13 @@ def table_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> Ite
           "others without conversion (and without indexes).",
       instead="Leave the character set to the table.",
       example="CREATE TABLE notes (body text CHARACTER SET latin1);")
-def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     ddl = _ddl(st, ctx)
     if ddl is None:
         return
     for column in ddl.columns:
         if match := _CHARSET.search(column.attrs):
-            yield (f"column {column.name} sets its character set ({match.group(1).strip('`')}): remove it and "
+            yield located(st, column, f"column {column.name} sets its character set ({match.group(1).strip('`')}): remove it and "
                    "use the table's")
 
 
@@ -586,14 +606,14 @@ _POSITION = re.compile(rf"\b(FIRST|AFTER\s+{_NAME})\s*$", re.IGNORECASE)
           "positioned column rebuilds the table. Column order is cosmetic.",
       instead="Append the column (drop `FIRST`/`AFTER …`).",
       example="ALTER TABLE orders ADD COLUMN note varchar(200) AFTER id;")
-def add_column_position(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def add_column_position(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     ddl = _existing(st, ctx)
     if ddl is None:
         return
     for column in ddl.columns:
         if column.action == "ADD" and (match := _POSITION.search(column.attrs)):
             position = " ".join(match.group(1).replace("`", "").split())
-            yield (f"ADD COLUMN {column.name} … {position} on table {ddl.table} cannot be INSTANT before MySQL 8.0.29 "
+            yield located(st, column, f"ADD COLUMN {column.name} … {position} on table {ddl.table} cannot be INSTANT before MySQL 8.0.29 "
                    "(the table is rebuilt): append the column at the end instead")
 
 
@@ -608,13 +628,13 @@ _DEFAULT_EXPRESSION = re.compile(r"\bDEFAULT\s*\(", re.IGNORECASE)
       instead="Add the column without the default (or with a constant), then `ALTER COLUMN … SET DEFAULT (expr)`, "
               "and backfill in batches.",
       example="ALTER TABLE orders ADD COLUMN token char(36) DEFAULT (uuid());")
-def default_expression(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def default_expression(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     ddl = _existing(st, ctx)
     if ddl is None:
         return
     for column in ddl.columns:
         if column.action == "ADD" and _DEFAULT_EXPRESSION.search(column.attrs):
-            yield (f"ADD COLUMN {column.name} with an expression DEFAULT (…) rebuilds table {ddl.table}: add the "
+            yield located(st, column, f"ADD COLUMN {column.name} with an expression DEFAULT (…) rebuilds table {ddl.table}: add the "
                    "column without it, then ALTER COLUMN … SET DEFAULT (…) and backfill in batches")
 
 
@@ -630,20 +650,20 @@ _REFERENCES_WORD = re.compile("REFERENCES", re.IGNORECASE)
           "honour it): the schema looks protected but nothing is enforced.",
       instead="Declare the key at table level: `FOREIGN KEY (col) REFERENCES other (id)`.",
       example="CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id));")
-def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
     # (A word test that is never a false no, as read_ddl reads the text: cheaper than the regex below.)
     if not mentions(st, "REFERENCES"):
         return None
     ddl = _ddl(st, ctx)
     if ddl is None or not _REFERENCES_WORD.search(ddl.text):  # (a column's text is part of ddl.text)
         return None  # (most statements: returned at once, without a generator)
-    return _inline_references(ddl)
+    return _inline_references(st, ddl)
 
 
-def _inline_references(ddl: Ddl) -> Iterator[str]:
+def _inline_references(st: Stmt, ddl: Ddl) -> Iterator[Hit]:
     for column in ddl.columns:
         if match := _REFERENCES_TABLE.search(column.attrs):
-            yield (f"column {column.name} REFERENCES {unquote(match.group(1))} creates no foreign key on MySQL ≤ 8.4 "
+            yield located(st, column, f"column {column.name} REFERENCES {unquote(match.group(1))} creates no foreign key on MySQL ≤ 8.4 "
                    f"(it is silently ignored): declare it at table level, FOREIGN KEY ({column.name}) REFERENCES …")
 
 
@@ -726,7 +746,7 @@ def _enum_change(kind: str, old: list[str], new: list[str]) -> str:
       instead="Append new values at the end of the list; never remove or reorder values on a large table.",
       example="ALTER TABLE orders ADD COLUMN state ENUM('new','paid');\nALTER TABLE orders MODIFY state "
               "ENUM('new','pending','paid');")
-def enum_set_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+def enum_set_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
     ddl = _ddl(st, ctx)
     if ddl is None or ddl.kind not in ("CREATE TABLE", "ALTER TABLE"):
         return None
@@ -734,10 +754,10 @@ def enum_set_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] 
         return None  # a CREATE TABLE only records its ENUM/SET columns: it has none
     if not ddl.columns:
         return None  # (an ALTER TABLE without column definitions: nothing to record or compare)
-    return _enum_set_changes(ddl, ctx)
+    return _enum_set_changes(st, ddl, ctx)
 
 
-def _enum_set_changes(ddl: Ddl, ctx: FileContext) -> Iterator[str]:
+def _enum_set_changes(st: Stmt, ddl: Ddl, ctx: FileContext) -> Iterator[Hit]:
     known: dict[tuple[str, str], tuple[str, list[str]]] = ctx.memo.setdefault("column.mysql.enum-set-change-copy", {})
     for column in ddl.columns:
         key = (ddl.key, column.name.lower())
@@ -747,7 +767,7 @@ def _enum_set_changes(ddl: Ddl, ctx: FileContext) -> Iterator[str]:
             if old and old[0] == column.type and not ctx.is_new(ddl.key):
                 new = _literal_values(column.params, ddl.literals)
                 if change := _enum_change(column.type, old[1], new):
-                    yield (f"{column.type} column {ddl.table}.{column.name}: the new value list {change}, so MySQL "
+                    yield located(st, column, f"{column.type} column {ddl.table}.{column.name}: the new value list {change}, so MySQL "
                            "copies the table: only append values at the end of the list")
         if column.type in ("ENUM", "SET"):
             known[key] = (column.type, _literal_values(column.params, ddl.literals))

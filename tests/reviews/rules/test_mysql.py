@@ -298,3 +298,19 @@ def test_word_gates_see_words_that_a_backslash_escape_hides_from_the_normalized_
     assert flags(sql, "mysql", "column.mysql.inline-references-ignored")
     assert not flags("CREATE TABLE t (a int COMMENT 'references charset');", "mysql",
                      "column.mysql.inline-references-ignored")
+
+
+def test_column_findings_point_at_their_column():
+    sql = ("ALTER TABLE orders\n  ADD COLUMN note varchar(20) CHARACTER SET latin1 AFTER id,\n"
+           "  ADD COLUMN `created` datetime DEFAULT (now()), -- note varchar here\n"
+           "  ADD COLUMN customer_id bigint REFERENCES customers (id);\n")
+    where = {(f.rule, f.line, f.column) for f in findings(sql, "mysql")}
+    assert {("statement.add-column-without-position", 2, 14), ("column.disallow-set-charset", 2, 14),
+            ("column.mysql.default-disallow-expression", 3, 14),
+            ("column.mysql.inline-references-ignored", 4, 14)} <= where
+    # the same words in a string do not count; found twice (a `#` comment): the statement, not a guess
+    in_string = "ALTER TABLE t ADD COLUMN c int REFERENCES u (id) COMMENT 'c int';"
+    twice = "ALTER TABLE t ADD COLUMN c int # c int\n  REFERENCES u (id);"
+    for sql, position in ((in_string, (1, 26)), (twice, (1, 1))):
+        assert [(f.line, f.column) for f in findings(sql, "mysql", "column.mysql.inline-references-ignored")] \
+            == [position]
