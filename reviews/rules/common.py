@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.model import Stmt, name_of, per_statement
+from reviews.engine.model import Stmt, blank_comments_and_strings, name_of, per_statement
 
 _PARENS_AND_COMMAS = re.compile(r"[(),]")
 _PARENS = re.compile(r"[()]")
@@ -153,9 +153,66 @@ def position(st: Stmt, offset: int) -> dict:
     return {"line": st.line, "column": st.statement.column + offset}
 
 
+@per_statement
+def _blanked(st: Stmt) -> str:
+    """The statement's text with comments and strings blanked (same offsets), upper-cased when it is
+    ASCII (outside ASCII, upper() can change lengths, and with them offsets)."""
+    text = blank_comments_and_strings(st.text)
+    return text.upper() if text.isascii() else text
+
+
+_BLANKS = re.compile(r"\s+")
+_IN_A_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$`\"")
+
+
+def words_at(st: Stmt, *sequences: list[str]) -> dict:
+    """Hit location of the one place in the statement's text where one of the word sequences stands
+    (its words separated by blanks, not part of a longer word, any letter case; comments and strings
+    blanked): {} (the statement) when there is none or more than one. For rules that read a flat
+    text without offsets; only for findings (it searches the text)."""
+    text = _blanked(st)
+    if not text.isascii():
+        return _words_at_by_pattern(st, text, sequences)
+    found: list[int] = []
+    for words in sequences:
+        words = [w.upper() for w in words]
+        first = words[0]
+        pos = text.find(first)
+        while pos >= 0:
+            end = pos + len(first)
+            if pos == 0 or text[pos - 1] not in _IN_A_WORD:
+                for word in words[1:]:
+                    blanks = _BLANKS.match(text, end)
+                    if blanks is None or not text.startswith(word, blanks.end()):
+                        end = -1
+                        break
+                    end = blanks.end() + len(word)
+                if end >= 0 and (end == len(text) or text[end] not in _IN_A_WORD):
+                    found.append(pos)
+                    if len(found) > 1:
+                        return {}
+            pos = text.find(first, pos + 1)
+    return position(st, found[0]) if found else {}
+
+
+def _words_at_by_pattern(st: Stmt, text: str, sequences: tuple[list[str], ...]) -> dict:
+    boundary = r"[\w$`\"]"
+    pattern = re.compile("|".join(rf"(?<!{boundary})" + r"\s+".join(map(re.escape, words)) + rf"(?!{boundary})"
+                                  for words in sequences), re.I)
+    found = pattern.finditer(text)
+    first = next(found, None)
+    if first is None or next(found, None) is not None:
+        return {}
+    return position(st, first.start())
+
+
 def at(st: Stmt, node: exp.Expression | None) -> dict:
     """line/column of a node: its earliest identifier (sqlglot keeps token offsets on identifiers);
     {} (the statement's start) when it has none."""
+    # A column definition starts with its name (or an identifier is the whole node): no walk.
+    first = node.this if isinstance(node, exp.ColumnDef) else node if isinstance(node, exp.Identifier) else None
+    if isinstance(first, exp.Identifier) and first.meta and first.meta.get("start") is not None:
+        return position(st, first.meta["start"] - st.base)
     starts = [i.meta["start"] for i in (node.find_all(exp.Identifier) if node is not None else ())
               if i.meta and i.meta.get("start") is not None]
     return position(st, min(starts) - st.base) if starts else {}

@@ -25,13 +25,12 @@ from sqlglot import exp
 from reviews.engine.model import (
     FileContext,
     Stmt,
-    blank_comments_and_strings,
     flatten,
     name_of,
     per_statement,
 )
 from reviews.engine.registry import Hit, rule, tracker
-from reviews.rules.common import position, split_top
+from reviews.rules.common import split_top, words_at
 
 # -- reading statements ---------------------------------------------------------------------------
 
@@ -99,21 +98,13 @@ _PLAIN_WORD = re.compile(r'[\w$"`.]+')
 def action_at(st: Stmt, action: str) -> dict:
     """Where one action of the statement's ALTER TABLE (as `AlterTable.actions` has it) is in the
     statement's text, as Hit keywords: its leading words (up to six, up to the first that is not a
-    plain word or name) searched in the text with comments and strings blanked; {} (the statement)
-    unless they are there exactly once. Only for findings: it searches the text."""
+    plain word or name), when they are there exactly once (`words_at`); else {} (the statement)."""
     words: list[str] = []
     for word in action.split(" "):
         if len(words) == 6 or not _PLAIN_WORD.fullmatch(word):
             break
         words.append(word)
-    if not words:
-        return {}
-    pattern = re.compile(r"(?<![\w$])" + r"\s+".join(map(re.escape, words)) + r"(?![\w$])", re.I)
-    found = pattern.finditer(blank_comments_and_strings(st.text))
-    first = next(found, None)
-    if first is None or next(found, None) is not None:
-        return {}
-    return position(st, first.start())
+    return words_at(st, words) if words else {}
 
 
 def located(st: Stmt, action: str, message: str) -> Hit:

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import MYSQL_LEXEME, FileContext, Stmt, blank_comments_and_strings
+from reviews.engine.model import MYSQL_LEXEME, FileContext, Stmt
 from reviews.engine.registry import Hit, declare, rule
-from reviews.rules.common import mentions, paren_group, position, split_top
+from reviews.rules.common import mentions, paren_group, split_top, words_at
 
 DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 # The rules read what `_ddl` reads (ALTER …, CREATE …, DROP INDEX statements) and, for the
@@ -164,15 +164,10 @@ def parse_column(text: str, action: str, old_name: str = "") -> Column | None:
 
 def column_at(st: Stmt, column: Column) -> dict:
     """Where a column read by read_ddl is defined in the statement's text, as Hit keywords: its
-    name (with or without backticks) followed by its type, searched with comments and strings
-    blanked; {} (the statement) unless found exactly once. Only for findings: it searches the text."""
-    name = re.escape(column.name.rsplit(".", 1)[-1].replace("`", "``"))
-    pattern = re.compile(rf"(?<![\w$`])(?:`{name}`|{name})\s+{re.escape(column.type)}(?![\w$])", re.I)
-    found = pattern.finditer(blank_comments_and_strings(st.text))
-    first = next(found, None)
-    if first is None or next(found, None) is not None:
-        return {}
-    return position(st, first.start())
+    name (with or without backticks) followed by its type, when found exactly once (`words_at`);
+    else {} (the statement)."""
+    name = column.name.rsplit(".", 1)[-1]
+    return words_at(st, [name, column.type], ["`" + name.replace("`", "``") + "`", column.type])
 
 
 def located(st: Stmt, column: Column, message: str) -> Hit:
