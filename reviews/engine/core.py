@@ -679,7 +679,10 @@ def _directives(text: str, statements: Sequence[Statement]) -> list[_Directive]:
         # The statement that starts first after the directive, if nothing but comments lie between.
         following = next((i for i, start in enumerate(starts) if start > match.start()), None)
         if following is None:
-            found.append(_Directive(line, ids, (-1, -1)))
+            # In the body of the last statement: covers it; after it: covers nothing.
+            last = len(statements) - 1
+            inside = bool(statements) and match.start() < statements[last].end
+            found.append(_Directive(line, ids, (last, last) if inside else (-1, -1)))
             continue
         previous_end = statements[following - 1].end if following > 0 else 0
         if match.start() >= previous_end:
@@ -715,7 +718,8 @@ def _finish(out: _Collector, text: str, statements: Sequence[Statement], norms: 
                 out.add("system.invalid-ignore-directive", f"sluice:ignore names an unknown rule `{rule_id}`: "
                         "check the id on the rules page", None, directive.line, 1, directive.line)
             elif rule_id not in directive.used:
-                where = "in this file" if directive.scope is None else "on the statement below it"
+                where = ("in this file" if directive.scope is None else "after the last statement"
+                         if directive.scope == (-1, -1) else "on the statement it belongs to")
                 out.add("system.invalid-ignore-directive", f"sluice:ignore {rule_id} suppresses nothing {where}: "
                         "remove it", None, directive.line, 1, directive.line)
         if not directive.ids:

@@ -103,6 +103,18 @@ def test_ignore_in_the_leading_block_covers_the_file():
     assert found.findings[0].fingerprint
 
 
+def test_ignore_inside_a_statement_covers_it_also_the_last_one():
+    # A directive in a statement's body (above the column it is about) covers that statement, the
+    # file's last one too (it used to cover nothing there, and was reported as unused).
+    body = "CREATE TABLE t (\n  id bigint PRIMARY KEY,\n  -- sluice:ignore column.prefer-jsonb\n  data json\n);\n"
+    for sql in (body, body + "SELECT 1;\n"):
+        found = review(sql).findings
+        assert [(f.rule, f.line, f.suppressed) for f in found] == [("column.prefer-jsonb", 4, True)], sql
+    after = review("SELECT 1;\n-- sluice:ignore column.prefer-jsonb\n").findings
+    assert [(f.rule, f.line) for f in after] == [("system.invalid-ignore-directive", 2)]
+    assert "suppresses nothing after the last statement" in after[0].message
+
+
 def test_an_unknown_or_unused_ignore_is_reported():
     sql = "CREATE TABLE x (id bigint PRIMARY KEY);\n-- sluice:ignore table.disalow-drop\nDROP TABLE a;\n" \
           "-- sluice:ignore table.disallow-drop\nCREATE TABLE y (id bigint PRIMARY KEY);\n"
