@@ -244,6 +244,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         return _finish(out, text, [], [], dialect, policy)
 
     ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements))
+    _run_directives(ctx, text)
     flats = [flatten(s.text, dialect) for s in statements]
     norms = [f.upper() for f in flats]  # normalize(), from the flat text the rules read too
     _first_pass(ctx, norms, statements)
@@ -529,6 +530,42 @@ def _copy_data(statements: Sequence[Statement], norms: Sequence[str], index: int
 
 
 _SETTINGS = ("SET", "RESET")
+
+
+_FIRST_CODE_LINE = re.compile(r"^[ \t\f\v]*+(?!--)\S", re.MULTILINE)  # the end of the leading comment block
+
+
+def _run_directives(ctx: FileContext, text: str) -> None:
+    """What the runner will set for the whole file from its leading comment block (the loader's
+    reading, releases/loader.py): `-- sluice:lock-timeout 5s` and `statement-timeout` are timeouts
+    set before its first statement, `-- sluice:transaction off` runs it in autocommit. A directive
+    the loader would reject (a bad duration) counts for nothing here: the release build reports it."""
+    code = _FIRST_CODE_LINE.search(text)
+    block = text[: code.start()] if code else text
+    if "sluice" not in block.lower():
+        return  # (the usual file)
+    from releases.loader import DIRECTIVE_RE, parse_duration
+
+    for line in block.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("--"):
+            break  # the end of the leading comment block
+        match = DIRECTIVE_RE.match(line)
+        if match is None:
+            continue
+        name, value = match.group(1).lower(), match.group(2)
+        if name == "transaction":
+            if value.lower() in ("on", "off"):
+                ctx.transaction_off = value.lower() == "off"
+        elif name in ("lock-timeout", "statement-timeout"):
+            try:
+                parse_duration(value)
+            except ValueError:
+                continue
+            if name == "lock-timeout":
+                ctx.lock_timeout_set = True
+            else:
+                ctx.statement_timeout_set = True
 
 
 def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Statement]) -> None:

@@ -234,6 +234,10 @@ class FileContext:
     has_mid_file_commit: bool = False
     alters_existing_tables: bool = False
     statement_count: int = 0
+    # The file's own run directives (design §2, in its leading comment block), as the runner applies
+    # them: `-- sluice:transaction off` runs it statement by statement in autocommit. (Its
+    # `sluice:lock-timeout` / `statement-timeout` set lock_timeout_set / statement_timeout_set.)
+    transaction_off: bool = False
     # Statements 0 … settings_before-1 are SET/RESET (psql meta-commands and COPY data, which no rule
     # sees, left out): statement settings_before, and every one before it, follow only settings.
     settings_before: int = 0

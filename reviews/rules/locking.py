@@ -963,12 +963,12 @@ def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> I
 
 @rule("statement.require-lock-timeout", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       keywords=TARGET_WORDS,
-      summary="DDL on an existing table with no earlier `SET [LOCAL] lock_timeout` in the file (reported once, at "
-              "the first such statement).",
+      summary="DDL on an existing table with no earlier `SET [LOCAL] lock_timeout` in the file, nor a "
+              "`-- sluice:lock-timeout` directive (reported once, at the first such statement).",
       why="A DDL statement waiting for its lock (behind one long query) queues every later query on the table "
           "behind it: a few seconds of waiting become an outage.",
-      instead="`SET lock_timeout = '2s';` at the top of the file (and retry on timeout), or a role-level "
-              "setting for the migration user.",
+      instead="`SET lock_timeout = '2s';` or `-- sluice:lock-timeout 2s` at the top of the file (and retry on "
+              "timeout), or a role-level setting for the migration user.",
       example="ALTER TABLE orders ADD COLUMN note text;")
 def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     # A list or None, not a generator: it is called on most DDL and almost always finds nothing.
@@ -979,8 +979,8 @@ def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) ->
         return None
     ctx.memo["statement.require-lock-timeout"] = True
     return [(f"{target} runs with no lock_timeout: while it waits for its lock, every query on the table queues "
-             "behind it. Put SET lock_timeout = '2s' at the top of the file (and retry on "
-             "timeout)")]
+             "behind it. Put SET lock_timeout = '2s' (or the directive -- sluice:lock-timeout 2s) at the top of the "
+             "file (and retry on timeout)")]
 
 
 _TIMEOUT_SETTING = re.compile(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
@@ -991,9 +991,11 @@ _TIMEOUT_SETTING = re.compile(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_ST
       keywords=(*TARGET_WORDS, *WRITE_WORDS, "SET"),
       severity_by_engine={"mysql": "disabled"},
       summary="No `SET statement_timeout` (PostgreSQL) / `max_execution_time`, `max_statement_time` (MySQL, "
-              "MariaDB) before DDL or DML touching an existing table (reported once per file).",
+              "MariaDB), nor a `-- sluice:statement-timeout` directive, before DDL or DML touching an existing "
+              "table (reported once per file).",
       why="Without a statement timeout a migration that turns out slow keeps its locks for as long as it runs.",
-      instead="`SET statement_timeout = '…'` per file (or per role); run long backfills separately.",
+      instead="`SET statement_timeout = '…'` or `-- sluice:statement-timeout 5min` per file (or a role-level "
+              "setting); run long backfills separately.",
       example="UPDATE orders SET status = 'new' WHERE status IS NULL;")
 def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     # A list or None, not a generator: it is called on most statements and almost always finds nothing.
@@ -1015,7 +1017,8 @@ def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> l
     memo["fired"] = True
     setting = "max_execution_time (or MariaDB's max_statement_time)" if ctx.dialect == "mysql" else "statement_timeout"
     return [(f"{target} runs with no {setting}: if it turns out slow it holds its locks for "
-             f"as long as it runs. Set {setting.split(' ')[0]} at the top of the file (or for the migration role)")]
+             f"as long as it runs. Set {setting.split(' ')[0]} (or the directive -- sluice:statement-timeout 5min) at "
+             "the top of the file (or for the migration role)")]
 
 
 _TRANSACTION_CONTROL = re.compile(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b")

@@ -102,7 +102,7 @@ _END_WORDS = ("COMMIT", "END", "ROLLBACK", "ABORT")
       keywords=(*_NON_TRANSACTIONAL_WORDS, *_END_WORDS),
       summary="`CREATE/DROP INDEX CONCURRENTLY`, `REINDEX CONCURRENTLY`, `DETACH … CONCURRENTLY`, `VACUUM`, "
               "`CREATE DATABASE` inside an explicit `BEGIN … COMMIT` (or, with `assume_in_transaction`, in a "
-              "multi-statement file).",
+              "multi-statement file not marked `-- sluice:transaction off`).",
       why="PostgreSQL refuses to run these in a transaction block (error 25001): the migration fails, and with a "
           "tool that wraps files in a transaction it fails on every attempt.",
       instead="Put the statement in a file of its own and tell the tool not to wrap it in a transaction "
@@ -111,7 +111,7 @@ _END_WORDS = ("COMMIT", "END", "ROLLBACK", "ABORT")
       payload={"assume_in_transaction": False},
       schema={"properties": {"assume_in_transaction": {"type": "boolean"}}})
 def statement_concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
-    if not ctx.in_transaction and not payload.get("assume_in_transaction"):
+    if not ctx.in_transaction and (not payload.get("assume_in_transaction") or ctx.transaction_off):
         return None  # it can only fire in a transaction (the "ended" mark counts only with the payload)
     return _concurrently_in_transaction(st, ctx, payload)
 
@@ -126,7 +126,8 @@ def _concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> I
         return
     if ctx.in_transaction:
         where = f"inside the transaction opened at line {ctx.transaction_began_line}"
-    elif payload.get("assume_in_transaction") and ctx.statement_count > 1 and not memo["ended"]:
+    elif payload.get("assume_in_transaction") and ctx.statement_count > 1 and not memo["ended"] \
+            and not ctx.transaction_off:
         where = "in a multi-statement file that the migration tool runs in one transaction (assume_in_transaction)"
     else:
         return
@@ -138,15 +139,18 @@ def _concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> I
 @rule("statement.non-transactional", engines="P", category="TX", severity="I", nodes=("*",),
       keywords=_NON_TRANSACTIONAL_WORDS,
       summary="A statement that cannot run in a transaction block (the list of "
-              "statement.concurrently-in-transaction) in a file with other statements.",
+              "statement.concurrently-in-transaction) in a file with other statements (not in a file marked "
+              "`-- sluice:transaction off`).",
       why="Most migration tools run a file in one transaction; a statement that cannot run in one needs the file "
           "to be run differently, which is easiest to see and to get right when it stands alone.",
       instead="Isolate it in a file of its own (SET statements before it are fine) and mark that file "
-              "non-transactional in the migration tool.",
+              "non-transactional in the migration tool (Sluice: `-- sluice:transaction off`).",
       example="CREATE TABLE a (id bigint); CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
 def statement_non_transactional(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
-    if ctx.in_transaction or ctx.statement_count == 1:
-        return None  # inside BEGIN … COMMIT it is statement.concurrently-in-transaction; or alone in its file
+    if ctx.in_transaction or ctx.statement_count == 1 or ctx.transaction_off:
+        # inside BEGIN … COMMIT it is statement.concurrently-in-transaction; alone in its file; or the
+        # file is marked to run in autocommit (`-- sluice:transaction off`): what the rule asks for
+        return None
     what = non_transactional(st, ctx)
     if what is None or (st.index <= ctx.settings_before and st.index == ctx.statement_count - 1):
         return None  # already alone in its file (after its settings)

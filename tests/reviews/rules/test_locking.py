@@ -121,6 +121,25 @@ def test_lock_timeout_is_reported_once_at_the_first_ddl_on_an_existing_table():
     assert "ALTER TABLE on existing table t" in found.message
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_the_files_timeout_directives_set_the_timeouts(dialect):
+    # The runner sets lock_timeout and statement_timeout from the file's leading comment block
+    # (design §2): the review must not ask for what the directives already do.
+    sql = "ALTER TABLE t ADD COLUMN b int;\nUPDATE t SET b = 1 WHERE b IS NULL;\n"
+    policy = Policy.from_rows("p", [("statement.max-execution-time", "warning", {})])
+    timeouts = ("statement.require-lock-timeout", "statement.max-execution-time")
+    before = {f.rule for f in findings(sql, dialect, policy=policy) if f.rule in timeouts}
+    assert before == ({"statement.require-lock-timeout", "statement.max-execution-time"} if dialect == "postgres"
+                      else {"statement.max-execution-time"})
+    assert "-- sluice:statement-timeout" in findings(sql, dialect, "statement.max-execution-time", policy)[0].message
+    header = "-- Add b.\n--   sluice:lock-timeout 5s\n-- sluice:statement-timeout 30min\n\n"
+    assert not [f for f in findings(header + sql, dialect, policy=policy) if f.rule in timeouts]
+    # only as the runner reads them: in the leading comment block, with a valid duration
+    for other in ("-- sluice:lock-timeout 5 seconds\n-- sluice:statement-timeout soon\n",
+                  "SELECT 1;\n-- sluice:lock-timeout 5s\n-- sluice:statement-timeout 30min\n"):
+        assert {f.rule for f in findings(other + sql, dialect, policy=policy) if f.rule in timeouts} == before
+
+
 def test_statement_timeout_is_reported_once():
     sql = "ALTER TABLE t ADD COLUMN b int;\nALTER TABLE u ADD COLUMN c int;\nDELETE FROM t WHERE b = 1;"
     assert len(findings(sql, "postgres", "statement.max-execution-time")) == 1

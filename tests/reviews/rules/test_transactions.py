@@ -41,6 +41,17 @@ def test_non_transactional_statement_among_others():
     assert "isolate it" in found.message
 
 
+def test_a_file_marked_transaction_off_needs_no_isolation():
+    sql = "ALTER TABLE t ADD COLUMN b int;\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);"
+    policy = Policy.from_rows("p", [("statement.concurrently-in-transaction", "error", {"assume_in_transaction": True})])
+    for rule in ("statement.non-transactional", "statement.concurrently-in-transaction"):
+        assert flags(sql, "postgres", rule) or findings(sql, "postgres", rule, policy)
+        assert not findings("-- sluice:transaction off\n" + sql, "postgres", rule, policy)
+    # an explicit BEGIN … COMMIT is still one transaction
+    assert findings("-- sluice:transaction off\nBEGIN;\n" + sql + "\nCOMMIT;", "postgres",
+                    "statement.concurrently-in-transaction")
+
+
 def test_non_transactional_statement_alone_is_fine():
     assert not flags("CREATE INDEX CONCURRENTLY t_b_idx ON t (b);", "postgres", "statement.non-transactional")
     assert not flags("SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_b_idx ON t (b);", "postgres",
