@@ -22,13 +22,7 @@ from typing import Any
 from sqlglot import exp
 
 # The engine's own flattening, so that `flat` and `st.norm` remove the same things.
-from reviews.engine.model import (
-    FileContext,
-    Stmt,
-    flatten,
-    name_of,
-    per_statement,
-)
+from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules.common import split_top, words_at
 
@@ -89,7 +83,6 @@ def _alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
         if match is not None:
             return AlterTable(match.group(1), key(match.group(1)), match.group(2) or "")
     return None
-
 
 
 _PLAIN_WORD = re.compile(r'[\w$"`.]+')
@@ -507,14 +500,16 @@ def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
         added = added_constraint(action)
         if added is not None:
             if added.kind in ("UNIQUE", "PRIMARY KEY") and not _USING_INDEX.match(added.rest):
-                yield located(st, action, f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}")
+                yield located(st, action, (
+                    f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}"))
             continue
         for column, definition in added_columns(action):
             expression = default_of(definition)
             if _UNIQUE.search(definition) and expression and expression.upper() != "NULL":
-                yield located(st, action, f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
-                       "existing row the same value: it fails as soon as the table has two rows. Add it without the "
-                       "default, backfill distinct values, then add the unique index")
+                yield located(st, action, (
+                    f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
+                    "existing row the same value: it fails as soon as the table has two rows. Add it without the "
+                    "default, backfill distinct values, then add the unique index"))
 
 
 # -- constraints ----------------------------------------------------------------------------------
@@ -537,14 +532,16 @@ def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dic
         added = added_constraint(action)
         if added is not None:
             if added.kind == "FOREIGN KEY" and not added.not_valid:
-                yield located(st, action, f"{added.label} on existing table {alter.table} scans it while blocking writes to both "
-                       "tables: add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
+                yield located(st, action, (
+                    f"{added.label} on existing table {alter.table} scans it while blocking writes to both "
+                    "tables: add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction"))
             continue
         for column, definition in added_columns(action):
             if _REFERENCES.search(definition):
-                yield located(st, action, f"column {column} added with REFERENCES to existing table {alter.table} locks both tables "
-                       "for the check: add the column without it, then ADD CONSTRAINT … FOREIGN KEY … NOT VALID "
-                       "and VALIDATE CONSTRAINT in a separate transaction")
+                yield located(st, action, (
+                    f"column {column} added with REFERENCES to existing table {alter.table} locks both tables "
+                    "for the check: add the column without it, then ADD CONSTRAINT … FOREIGN KEY … NOT VALID "
+                    "and VALIDATE CONSTRAINT in a separate transaction"))
 
 
 @rule("statement.add-check-not-valid", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
@@ -559,8 +556,9 @@ def statement_add_check_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> 
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None and added.kind == "CHECK" and not added.not_valid:
-            yield located(st, action, f"{added.label} on existing table {alter.table} scans every row under an ACCESS EXCLUSIVE lock: "
-                   "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction")
+            yield located(st, action, (
+                f"{added.label} on existing table {alter.table} scans every row under an ACCESS EXCLUSIVE lock: "
+                "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction"))
 
 
 _VALIDATE_CONSTRAINT_NAME = re.compile(rf"^VALIDATE CONSTRAINT ({NAME})", re.I)
@@ -582,9 +580,10 @@ def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContex
         match = _VALIDATE_CONSTRAINT_NAME.match(action)
         # the engine remembers the constraints added NOT VALID in this transaction, by their name in st.norm
         if match and match.group(1).upper().strip('"`').lower() in ctx.not_valid_in_transaction:
-            yield located(st, action, f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID (BEGIN at "
-                   f"line {ctx.transaction_began_line}), so the lock taken when adding it is held for the whole "
-                   "scan: COMMIT first and validate it in a later transaction")
+            yield located(st, action, (
+                f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID (BEGIN at "
+                f"line {ctx.transaction_began_line}), so the lock taken when adding it is held for the whole "
+                "scan: COMMIT first and validate it in a later transaction"))
 
 
 _NOT_NULL_CHECK = re.compile(rf"^\(?\s*\(?\s*({NAME})\s+IS\s+NOT\s+NULL\s*\)?\s*\)?", re.I)
@@ -611,10 +610,11 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
         for action in alter.actions:
             match = _SET_NOT_NULL.match(action)
             if match and (alter.key, key(match.group(1))) not in memo["proven"]:
-                yield located(st, action, f"SET NOT NULL on column {match.group(1)} of existing table {alter.table} scans the table "
-                       "under an ACCESS EXCLUSIVE lock: first ADD CONSTRAINT … CHECK ("
-                       f"{match.group(1)} IS NOT NULL) NOT VALID, backfill, VALIDATE CONSTRAINT, then SET NOT NULL "
-                       "and drop the check")
+                yield located(st, action, (
+                    f"SET NOT NULL on column {match.group(1)} of existing table {alter.table} scans the table "
+                    "under an ACCESS EXCLUSIVE lock: first ADD CONSTRAINT … CHECK ("
+                    f"{match.group(1)} IS NOT NULL) NOT VALID, backfill, VALIDATE CONSTRAINT, then SET NOT NULL "
+                    "and drop the check"))
     for action in alter.actions:  # learn, for the statements after this one
         added = added_constraint(action)
         if added is not None and added.kind == "CHECK" and (check := _NOT_NULL_CHECK.match(added.rest)):
@@ -642,14 +642,16 @@ def constraint_disallow_add_unique(st: Stmt, ctx: FileContext, payload: dict) ->
         added = added_constraint(action)
         if added is not None:
             if added.kind == "UNIQUE" and not _USING_INDEX.match(added.rest):
-                yield located(st, action, f"{added.label} on existing table {alter.table} builds its index under an ACCESS EXCLUSIVE "
-                       "lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE USING INDEX")
+                yield located(st, action, (
+                    f"{added.label} on existing table {alter.table} builds its index under an ACCESS EXCLUSIVE "
+                    "lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE USING INDEX"))
             continue
         for column, definition in added_columns(action):
             if _UNIQUE.search(definition):
-                yield located(st, action, f"column {column} added UNIQUE to existing table {alter.table} builds the index under an "
-                       "ACCESS EXCLUSIVE lock: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then "
-                       "ADD CONSTRAINT … UNIQUE USING INDEX")
+                yield located(st, action, (
+                    f"column {column} added UNIQUE to existing table {alter.table} builds the index under an "
+                    "ACCESS EXCLUSIVE lock: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then "
+                    "ADD CONSTRAINT … UNIQUE USING INDEX"))
 
 
 _PRIMARY_KEY = re.compile(r"\bPRIMARY KEY\b", re.I)
@@ -668,15 +670,17 @@ def constraint_add_primary_key_using_index(st: Stmt, ctx: FileContext, payload: 
         added = added_constraint(action)
         if added is not None:
             if added.kind == "PRIMARY KEY" and not _USING_INDEX.match(added.rest):
-                yield located(st, action, f"PRIMARY KEY on existing table {alter.table} builds its index (and checks NOT NULL) under an "
-                       "ACCESS EXCLUSIVE lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … "
-                       "PRIMARY KEY USING INDEX")
+                yield located(st, action, (
+                    f"PRIMARY KEY on existing table {alter.table} builds its index (and checks NOT NULL) under an "
+                    "ACCESS EXCLUSIVE lock: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … "
+                    "PRIMARY KEY USING INDEX"))
             continue
         for column, definition in added_columns(action):
             if _PRIMARY_KEY.search(definition):
-                yield located(st, action, f"column {column} added as PRIMARY KEY to existing table {alter.table} builds the index under "
-                       "an ACCESS EXCLUSIVE lock: add the column, fill it, CREATE UNIQUE INDEX CONCURRENTLY, then "
-                       "ADD CONSTRAINT … PRIMARY KEY USING INDEX")
+                yield located(st, action, (
+                    f"column {column} added as PRIMARY KEY to existing table {alter.table} builds the index under "
+                    "an ACCESS EXCLUSIVE lock: add the column, fill it, CREATE UNIQUE INDEX CONCURRENTLY, then "
+                    "ADD CONSTRAINT … PRIMARY KEY USING INDEX"))
 
 
 @rule("constraint.disallow-add-exclusion", engines="P", category="LOCK", severity="W", strict="E", nodes=(exp.Alter, "command"),
@@ -691,8 +695,9 @@ def constraint_disallow_add_exclusion(st: Stmt, ctx: FileContext, payload: dict)
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None and added.kind == "EXCLUDE":
-            yield located(st, action, f"{added.label} on existing table {alter.table} is built under an ACCESS EXCLUSIVE lock and "
-                   "cannot be added NOT VALID: schedule a maintenance window for it")
+            yield located(st, action, (
+                f"{added.label} on existing table {alter.table} is built under an ACCESS EXCLUSIVE lock and "
+                "cannot be added NOT VALID: schedule a maintenance window for it"))
 
 
 # -- new columns: defaults, generated and identity columns ----------------------------------------
@@ -781,9 +786,10 @@ def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) 
                 continue
             call = calls[0]
             kind = "volatile" if key(call).rsplit(".", 1)[-1] in _KNOWN_VOLATILE else "possibly volatile (unknown)"
-            yield located(st, action, f"column {column} added to existing table {alter.table} with DEFAULT {call}(), a {kind} "
-                   "function: the table is rewritten under an ACCESS EXCLUSIVE lock. Add the column without that "
-                   "default, SET DEFAULT for new rows, and backfill existing rows in batches")
+            yield located(st, action, (
+                f"column {column} added to existing table {alter.table} with DEFAULT {call}(), a {kind} "
+                "function: the table is rewritten under an ACCESS EXCLUSIVE lock. Add the column without that "
+                "default, SET DEFAULT for new rows, and backfill existing rows in batches"))
 
 
 @rule("statement.disallow-add-column-with-default", engines="P", category="LOCK", severity="off", nodes=(exp.Alter, "command"),
@@ -804,9 +810,10 @@ def statement_disallow_add_column_with_default(st: Stmt, ctx: FileContext, paylo
         for column, definition in added_columns(action):
             expression = default_of(definition)
             if expression and expression.upper() != "NULL":
-                yield located(st, action, f"column {column} added to existing table {alter.table} with a DEFAULT rewrites the table "
-                       f"before PostgreSQL 11 (pg_version {payload.get('pg_version')}): add it without a default, "
-                       "SET DEFAULT for new rows, and backfill in batches")
+                yield located(st, action, (
+                    f"column {column} added to existing table {alter.table} with a DEFAULT rewrites the table "
+                    f"before PostgreSQL 11 (pg_version {payload.get('pg_version')}): add it without a default, "
+                    "SET DEFAULT for new rows, and backfill in batches"))
 
 
 _GENERATED_AS = re.compile(r"\bAS\s*\(", re.I)
@@ -829,8 +836,9 @@ def column_disallow_add_stored_generated(st: Stmt, ctx: FileContext, payload: di
                 instead = ("add it as VIRTUAL (instant) instead" if ctx.dialect == "mysql" else
                            "add a nullable column filled by a trigger and backfill it in batches instead")
                 what = "copies" if ctx.dialect == "mysql" else "rewrites"
-                yield located(st, action, f"stored generated column {column} added to existing table {alter.table} {what} the whole "
-                       f"table: {instead}")
+                yield located(st, action, (
+                    f"stored generated column {column} added to existing table {alter.table} {what} the whole "
+                    f"table: {instead}"))
 
 
 _SERIAL = re.compile(r"^(?:SMALL|BIG)?SERIAL[248]?\b", re.I)
@@ -860,8 +868,9 @@ def column_disallow_add_auto_increment(st: Stmt, ctx: FileContext, payload: dict
                 found = "an identity" if _AS_IDENTITY.search(definition) else None
             if found:
                 what = "copies" if ctx.dialect == "mysql" else "rewrites"
-                yield located(st, action, f"column {column} ({found}) added to existing table {alter.table} numbers every row and "
-                       f"{what} the whole table: create a new table with the column and copy the rows instead")
+                yield located(st, action, (
+                    f"column {column} ({found}) added to existing table {alter.table} numbers every row and "
+                    f"{what} the whole table: create a new table with the column and copy the rows instead"))
 
 
 # -- partitions, maintenance, types ---------------------------------------------------------------
@@ -882,8 +891,9 @@ def table_detach_partition_concurrently(st: Stmt, ctx: FileContext, payload: dic
     for action in alter.actions if alter else ():
         match = _DETACH_PARTITION.match(action)
         if match and not match.group(2):
-            yield located(st, action, f"DETACH PARTITION {match.group(1)} locks all of {alter.table} (ACCESS EXCLUSIVE): use DETACH "
-                   "PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction)")
+            yield located(st, action, (
+                f"DETACH PARTITION {match.group(1)} locks all of {alter.table} (ACCESS EXCLUSIVE): use DETACH "
+                "PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction)"))
 
 
 @rule("statement.disallow-vacuum-full", keywords=('VACUUM', 'CLUSTER'), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),

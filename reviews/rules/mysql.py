@@ -517,8 +517,9 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
         return
     for column in ddl.columns:
         if match := _CHARSET.search(column.attrs):
-            yield located(st, column, f"column {column.name} sets its character set ({match.group(1).strip('`')}): remove it and "
-                   "use the table's")
+            yield located(st, column, (
+                f"column {column.name} sets its character set ({match.group(1).strip('`')}): remove it and "
+                "use the table's"))
 
 
 # -- online DDL options ----------------------------------------------------------------------------------
@@ -608,8 +609,9 @@ def add_column_position(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[H
     for column in ddl.columns:
         if column.action == "ADD" and (match := _POSITION.search(column.attrs)):
             position = " ".join(match.group(1).replace("`", "").split())
-            yield located(st, column, f"ADD COLUMN {column.name} … {position} on table {ddl.table} cannot be INSTANT before MySQL 8.0.29 "
-                   "(the table is rebuilt): append the column at the end instead")
+            yield located(st, column, (
+                f"ADD COLUMN {column.name} … {position} on table {ddl.table} cannot be INSTANT before MySQL 8.0.29 "
+                "(the table is rebuilt): append the column at the end instead"))
 
 
 _DEFAULT_EXPRESSION = re.compile(r"\bDEFAULT\s*\(", re.IGNORECASE)
@@ -629,8 +631,9 @@ def default_expression(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hi
         return
     for column in ddl.columns:
         if column.action == "ADD" and _DEFAULT_EXPRESSION.search(column.attrs):
-            yield located(st, column, f"ADD COLUMN {column.name} with an expression DEFAULT (…) rebuilds table {ddl.table}: add the "
-                   "column without it, then ALTER COLUMN … SET DEFAULT (…) and backfill in batches")
+            yield located(st, column, (
+                f"ADD COLUMN {column.name} with an expression DEFAULT (…) rebuilds table {ddl.table}: add the "
+                "column without it, then ALTER COLUMN … SET DEFAULT (…) and backfill in batches"))
 
 
 _REFERENCES_TABLE = re.compile(rf"\bREFERENCES\s+({_NAME})", re.IGNORECASE)
@@ -658,8 +661,9 @@ def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit
 def _inline_references(st: Stmt, ddl: Ddl) -> Iterator[Hit]:
     for column in ddl.columns:
         if match := _REFERENCES_TABLE.search(column.attrs):
-            yield located(st, column, f"column {column.name} REFERENCES {unquote(match.group(1))} creates no foreign key on MySQL ≤ 8.4 "
-                   f"(it is silently ignored): declare it at table level, FOREIGN KEY ({column.name}) REFERENCES …")
+            yield located(st, column, (
+                f"column {column.name} REFERENCES {unquote(match.group(1))} creates no foreign key on MySQL ≤ 8.4 "
+                f"(it is silently ignored): declare it at table level, FOREIGN KEY ({column.name}) REFERENCES …"))
 
 
 _SET_FOREIGN_KEY_CHECKS = re.compile(r"^SET\s+(?:SESSION\s+|LOCAL\s+|@@(?:SESSION\.)?)?FOREIGN_KEY_CHECKS\s*(?:=|:=)\s*(\w+)", re.IGNORECASE)
@@ -762,8 +766,9 @@ def _enum_set_changes(st: Stmt, ddl: Ddl, ctx: FileContext) -> Iterator[Hit]:
             if old and old[0] == column.type and not ctx.is_new(ddl.key):
                 new = _literal_values(column.params, ddl.literals)
                 if change := _enum_change(column.type, old[1], new):
-                    yield located(st, column, f"{column.type} column {ddl.table}.{column.name}: the new value list {change}, so MySQL "
-                           "copies the table: only append values at the end of the list")
+                    yield located(st, column, (
+                        f"{column.type} column {ddl.table}.{column.name}: the new value list {change}, so MySQL "
+                        "copies the table: only append values at the end of the list"))
         if column.type in ("ENUM", "SET"):
             known[key] = (column.type, _literal_values(column.params, ddl.literals))
 
