@@ -135,7 +135,11 @@ def _add_column_names(found: list[Name], table: str, column: exp.ColumnDef) -> N
 
 
 _RENAME_TABLE = re.compile(r"(?is)^\s*RENAME\s+TABLES?\s+(.*)$")
-_CREATE_SCHEMA = re.compile(r'(?is)^\s*CREATE\s+(?:SCHEMA|DATABASE)\s+(?:IF\s+NOT\s+EXISTS\s+)?("[^"]+"|`[^`]+`|[\w$]+)')
+# PostgreSQL's `CREATE SCHEMA AUTHORIZATION role` names the schema after the role (the keyword is no
+# name): the role is the name, unless it is CURRENT_ROLE / CURRENT_USER / SESSION_USER (no name here).
+_CREATE_SCHEMA = re.compile(r'(?is)^\s*CREATE\s+(?:SCHEMA|DATABASE)\s+(?:IF\s+NOT\s+EXISTS\s+)?'
+                            r'(?:AUTHORIZATION\s+(?=["`\w$]))?("[^"]+"|`[^`]+`|[\w$]+)')
+_ROLE_KEYWORDS = frozenset({"current_role", "current_user", "session_user"})
 
 
 def _raw(token: str) -> Name | None:
@@ -211,7 +215,8 @@ def _introduced(st: Stmt) -> list[Name]:
                 parts = _TO_SEPARATOR.split(pair)
                 if len(parts) == 2 and (name := _raw(parts[1])):
                     found.append(name)
-        elif (match := _CREATE_SCHEMA.match(text)) and (name := _raw(match.group(1))):
+        elif (match := _CREATE_SCHEMA.match(text)) and match.group(1).lower() not in _ROLE_KEYWORDS \
+                and (name := _raw(match.group(1))):
             found.append(name._replace(kind="schema"))
     return found
 

@@ -95,6 +95,15 @@ def test_postgres_rename_without_column_keyword_is_a_column_rename():
     assert not flags('ALTER TABLE t RENAME a TO "BadCol";', "postgres", "naming.table")
 
 
+def test_create_schema_authorization_names_the_schema_after_the_role():
+    # `AUTHORIZATION` is syntax there, not the schema's name (it was reported as a reserved word).
+    for sql in ("CREATE SCHEMA AUTHORIZATION CURRENT_ROLE;", "CREATE SCHEMA AUTHORIZATION app_owner;",
+                "CREATE SCHEMA IF NOT EXISTS billing AUTHORIZATION app_owner;"):
+        assert not [f for f in findings(sql, "postgres") if f.rule.startswith("naming.")], sql
+    [found] = findings('CREATE SCHEMA AUTHORIZATION "AppOwner";', "postgres", "naming.schema")
+    assert 'schema name "AppOwner"' in found.message
+
+
 @pytest.mark.parametrize("dialect", ALL)
 def test_unnamed_indexes_and_constraints_are_allowed(dialect):
     assert not flags("CREATE TABLE t (id int PRIMARY KEY, email text UNIQUE);", dialect, "naming.index.uk")
