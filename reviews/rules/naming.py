@@ -265,15 +265,17 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
     compiled = _compiled(payload["format"])  # once per statement, not once per name
     if compiled is None:
         return found  # as _fails says: a bad pattern fails no name
+    # As the dialect quotes a name (MySQL: backticks, a habit there: case does not stick to them).
+    quote, advice = ("`", "lower-case snake_case") if ctx.dialect == "mysql" else ('"', "lower-case snake_case, unquoted")
     for name in names:
         if name.kind != kind:
             continue
         stored = name.stored(ctx.dialect)
         if compiled.search(stored) is None:
             where = f"{name.table}." if name.table and kind == "column" else ""
-            shown = f'"{stored}"' if name.quoted else stored
+            shown = f"{quote}{stored.replace(quote, quote * 2)}{quote}" if name.quoted else stored
             found.append(Hit(f"{kind} name {where}{shown} does not match {payload['format']}: name it "
-                             f"{snake_case(stored)} (lower-case snake_case, unquoted)", **name.where(st)))
+                             f"{snake_case(stored)} ({advice})", **name.where(st)))
     return found
 
 

@@ -95,6 +95,14 @@ def test_postgres_rename_without_column_keyword_is_a_column_rename():
     assert not flags('ALTER TABLE t RENAME a TO "BadCol";', "postgres", "naming.table")
 
 
+def test_a_quoted_name_is_shown_as_the_dialect_quotes_it():
+    [pg] = findings('CREATE TABLE t (id int, "col with "" quote" int);', "postgres", "naming.column")
+    assert 'column name t."col with "" quote" does not match' in pg.message and "unquoted" in pg.message
+    [my] = findings("CREATE TABLE t (id int, `OrderTotal` int);", "mysql", "naming.column")
+    assert "column name t.`OrderTotal` does not match" in my.message
+    assert my.message.endswith("name it order_total (lower-case snake_case)")
+
+
 def test_create_schema_authorization_names_the_schema_after_the_role():
     # `AUTHORIZATION` is syntax there, not the schema's name (it was reported as a reserved word).
     for sql in ("CREATE SCHEMA AUTHORIZATION CURRENT_ROLE;", "CREATE SCHEMA AUTHORIZATION app_owner;",
