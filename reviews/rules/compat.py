@@ -214,6 +214,9 @@ class _LazyTypeSql:
         return self.text
 
 
+_VARCHAR_OR_TEXT = re.compile(r"TEXT|(?:VARCHAR|CHARACTER VARYING)(?:\(\d+\))?")
+
+
 def _harmless_pg_change(old: str | None, new: str) -> bool:
     """PostgreSQL changes that need no rewrite, given the old type: widening a varchar, varchar → text."""
     if old is None:
@@ -259,7 +262,10 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         # (no old type known: not harmless, whatever the new one; it is rendered only to compare)
         if ctx.is_new(table) or (known is not None and _harmless_pg_change(known, new.get())):
             continue
-        yield Hit(f"changing the type of {table}.{column} rewrites the table under a lock that "
+        # A varchar or text target may only widen a varchar (no rewrite): say so when the old type is unknown.
+        unsure = " (unless it only widens a varchar or makes one text: this file does not show the old type)" \
+            if known is None and _VARCHAR_OR_TEXT.fullmatch(new.get()) else ""
+        yield Hit(f"changing the type of {table}.{column} rewrites the table{unsure} under a lock that "
                   "blocks writes and can break clients: add a new column, dual-write, backfill, then swap",
                   **at(st, action))
     for action in actions(st, exp.ModifyColumn):

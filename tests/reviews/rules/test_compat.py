@@ -124,6 +124,17 @@ def test_alter_column_type():
     assert "type of orders.amount rewrites the table" in found.message and "dual-write" in found.message
 
 
+def test_alter_column_type_to_varchar_or_text_says_what_it_cannot_know():
+    # Without the old type in the file, a varchar/text target may be a widening (no rewrite): the
+    # finding stays (catalogue) and says so.
+    for target in ("varchar(500)", "text"):
+        [found] = findings(f"ALTER TABLE orders ALTER COLUMN note TYPE {target};", "postgres",
+                           "column.disallow-change-type")
+        assert "unless it only widens a varchar or makes one text" in found.message
+    [found] = findings("ALTER TABLE orders ALTER COLUMN amount TYPE bigint;", "postgres", "column.disallow-change-type")
+    assert "unless" not in found.message
+
+
 @pytest.mark.parametrize("old, new, flagged", [
     ("varchar(20)", "varchar(40)", False),
     ("varchar(20)", "text", False),
