@@ -320,3 +320,23 @@ def test_the_garbage_collector_is_paused_only_while_files_are_reviewed():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("header", [
+    "", "-- sluice:transaction off\n", "-- Sluice: Transaction OFF\n-- sluice:lock-timeout 2s\n",
+    "-- a header\n\n-- sluice:statement-timeout 1.5min\n", "--sluice:lock-timeout 500ms\n",
+    "-- sluice:transaction on\n-- sluice:statement-timeout 1h\n",
+    "-- not leading:\nSELECT 1;\n-- sluice:ignore table.disallow-drop\n",
+])
+def test_the_review_reads_run_directives_as_the_loader_does(header):
+    # The runner applies what releases.loader reads; the review's file model must agree with it.
+    from releases.loader import parse_directives
+    from reviews.engine.core import _run_directives
+    from reviews.engine.model import FileContext
+
+    text = header + "ALTER TABLE t ADD COLUMN a int;\n"
+    directives = parse_directives("0001_x.sql", text)
+    ctx = FileContext(path="0001_x.sql", dialect="postgres")
+    _run_directives(ctx, text)
+    assert (ctx.transaction_off, ctx.lock_timeout_set, ctx.statement_timeout_set) == (
+        not directives.transaction, directives.lock_timeout_ms is not None, directives.statement_timeout_ms is not None)
