@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 
 from gitops.api_errors import ApiError
 from gitops.permissions import HasProjectScope
-from releases.loader import FileProblem, parse_name, version_key
+from releases.loader import FileProblem, LoadError, load_files, parse_name, version_key
 from releases.loader import checksum as loader_checksum
 from releases.models import DIALECT_OF_ENGINE, Project
 from reviews.engine import TEMPLATES, Policy, ReviewResult, review_files
@@ -408,6 +408,18 @@ def history_findings(project: Project, files: list[tuple[str, bytes | str]]) -> 
     return found
 
 
+def release_problems(files: list[tuple[str, bytes | str]]) -> list[dict]:
+    """What a release of these files would refuse (releases.loader: a name that is not
+    `<version>_<description>.sql`, a bad run directive, two files with one version, bytes that are not
+    UTF-8, an empty file), as the check's `errors`: found on the pull request, not when it merges.
+    Each blocks the check (unless it fails on nothing)."""
+    try:
+        load_files([(path, data.encode() if isinstance(data, str) else data) for path, data in files])
+    except LoadError as exc:
+        return [{key: value for key, value in p.as_dict().items() if value is not None} for p in exc.problems]
+    return []
+
+
 def _with_severity(findings: list[EngineFinding], policy: Policy, dialect: str) -> list[EngineFinding]:
     """The history findings a policy keeps, at its severity."""
     kept = []
@@ -473,6 +485,9 @@ def record_check(
     threshold = SEVERITY_RANK.get(fail_on)
     blocking = threshold is not None and any(SEVERITY_RANK.get(r.severity, 0) >= threshold for r in active)
     errors = list({e["file"]: e for result in results for e in result.as_json(fail_on)["errors"]}.values())
+    refused = release_problems(files)
+    errors += refused
+    blocking = blocking or (bool(refused) and threshold is not None)
     summary = {
         "errors": sum(r.severity == "error" for r in active),
         "warnings": sum(r.severity == "warning" for r in active),

@@ -100,6 +100,30 @@ def test_it_stores_a_check_with_its_findings(ci, shop):
     }.items() <= next(f for f in doc["findings"] if f["rule"] == "table.disallow-drop").items()
 
 
+def test_files_a_release_would_refuse_are_the_checks_errors_and_block_it(ci, shop):
+    # Found on the pull request, not when the merge builds the release (releases.loader's rules).
+    files = [
+        {"path": "migrations/0002_add_note.sql", "content": "-- sluice:transaction maybe\nSELECT 1;\n"},
+        {"path": "migrations/seed.sql", "content": "SELECT 1;\n"},
+        {"path": "migrations/0003_a.sql", "content": "SELECT 1;\n"},
+        {"path": "migrations/0003_b.sql", "content": "SELECT 2;\n"},
+    ]
+    response = ci.post("/api/v1/projects/shop/checks", {"files": files, "vcs": VCS}, format="json")
+    assert response.status_code == 201
+    doc = response.json()
+    by_file = {e["file"]: e for e in doc["errors"]}
+    assert set(by_file) == {"migrations/0002_add_note.sql", "migrations/seed.sql", "migrations/0003_b.sql"}
+    assert by_file["migrations/0002_add_note.sql"]["line"] == 1
+    assert "sluice:transaction takes 'on' or 'off'" in by_file["migrations/0002_add_note.sql"]["message"]
+    assert "duplicate version 0003" in by_file["migrations/0003_b.sql"]["message"]
+    assert doc["summary"]["blocking"] is True and doc["summary"]["errors"] == 0  # (findings: none is an error)
+    assert Check.objects.get(pk=doc["id"]).errors == doc["errors"]
+    relaxed = ci.post("/api/v1/projects/shop/checks", {"files": files, "vcs": VCS, "fail_on": "never"}, format="json")
+    assert relaxed.json()["summary"]["blocking"] is False and relaxed.json()["errors"] == doc["errors"]
+    fine = ci.post("/api/v1/projects/shop/checks", payload("SELECT 1;\n"), format="json").json()
+    assert fine["errors"] == [] and fine["summary"]["blocking"] is False
+
+
 def test_each_environment_is_reviewed_with_its_own_policy(ci, shop):
     lenient = ReviewPolicy.objects.create(name="lenient")
     RuleSetting.objects.create(policy=lenient, rule_id="table.disallow-drop", severity="warning")
