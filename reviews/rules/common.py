@@ -154,7 +154,7 @@ def position(st: Stmt, offset: int) -> dict:
 
 
 @per_statement
-def _blanked(st: Stmt) -> str:
+def blanked(st: Stmt) -> str:
     """The statement's text with comments and strings blanked (same offsets), upper-cased when it is
     ASCII (outside ASCII, upper() can change lengths, and with them offsets)."""
     text = blank_comments_and_strings(st.text)
@@ -170,7 +170,7 @@ def words_at(st: Stmt, *sequences: list[str]) -> dict:
     (its words separated by blanks, not part of a longer word, any letter case; comments and strings
     blanked): {} (the statement) when there is none or more than one. For rules that read a flat
     text without offsets; only for findings (it searches the text)."""
-    text = _blanked(st)
+    text = blanked(st)
     if not text.isascii():
         return _words_at_by_pattern(st, text, sequences)
     found: list[int] = []

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from reviews.engine.model import MYSQL_LEXEME, FileContext, Stmt
 from reviews.engine.registry import Hit, declare, rule
-from reviews.rules.common import mentions, paren_group, split_top, words_at
+from reviews.rules.common import blanked, mentions, paren_group, position, split_top, words_at
 
 DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 # The rules read what `_ddl` reads (ALTER …, CREATE …, DROP INDEX statements) and, for the
@@ -366,7 +366,7 @@ def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
                         "description": "MySQL character sets allowed (case-insensitive)"},
           "postgres_allowlist": {"type": "array", "items": {"type": "string"},
                                  "description": "PostgreSQL database encodings allowed; empty = not checked"}}})
-def charset_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+def charset_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit] | None:
     if ctx.dialect == "postgres":
         # (most PostgreSQL statements: returned at once, without a generator)
         return _pg_encodings(st, payload) if st.starts("CREATE DATABASE") else None
@@ -386,14 +386,23 @@ def _pg_encodings(st: Stmt, payload: dict) -> Iterator[str]:
                    f"({', '.join(payload['postgres_allowlist'])}): use ENCODING 'UTF8'")
 
 
-def _mysql_charsets(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def _named_at(st: Stmt, pattern: re.Pattern, name: str) -> dict:
+    """Where a `pattern` clause (CHARACTER SET x, COLLATE x) first names `name` in the statement's
+    text (comments and strings blanked), as Hit keywords; {} (the statement) if nowhere."""
+    for match in pattern.finditer(blanked(st)):
+        if match.group(1).strip("`").lower() == name.lower():
+            return position(st, match.start())
+    return {}
+
+
+def _mysql_charsets(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     allowed = {n.lower() for n in payload.get("allowlist") or ()}
     for name in _mysql_names(st, ctx, _CHARSET):
         if name.lower() not in allowed:
             extra = " (MySQL's utf8 is the 3-byte utf8mb3: 4-byte characters such as emoji fail)" \
                 if name.lower() in ("utf8", "utf8mb3") else ""
-            yield (f"character set {name} is not in the allowlist ({', '.join(payload.get('allowlist') or ())})"
-                   f"{extra}: use utf8mb4")
+            yield Hit(f"character set {name} is not in the allowlist ({', '.join(payload.get('allowlist') or ())})"
+                      f"{extra}: use utf8mb4", **_named_at(st, _CHARSET, name))
 
 
 _MYSQL_COLLATIONS = ["utf8mb4_0900_ai_ci", "utf8mb4_0900_as_cs", "utf8mb4_0900_bin", "utf8mb4_bin",
@@ -414,7 +423,7 @@ _MYSQL_COLLATIONS = ["utf8mb4_0900_ai_ci", "utf8mb4_0900_as_cs", "utf8mb4_0900_b
                         "description": "MySQL collations allowed (case-insensitive); empty = not checked"},
           "postgres_allowlist": {"type": "array", "items": {"type": "string"},
                                  "description": "PostgreSQL collations/locales allowed; empty = not checked"}}})
-def collation_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+def collation_allowlist(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit] | None:
     if ctx.dialect == "postgres":
         # (not checked with the default, empty allowlist: returned at once, without a generator)
         return _pg_collations(st, payload) if payload.get("postgres_allowlist") else None
@@ -431,13 +440,14 @@ def _pg_collations(st: Stmt, payload: dict) -> Iterator[str]:
             yield f"collation {name} is not in the allowlist: use one of {', '.join(payload['postgres_allowlist'])}"
 
 
-def _mysql_collations(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def _mysql_collations(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     allowed = {n.lower() for n in payload.get("allowlist") or ()}
     if not allowed:
         return
     for name in _mysql_names(st, ctx, _COLLATE):
         if name.lower() not in allowed:
-            yield f"collation {name} is not in the allowlist: use one of {', '.join(payload['allowlist'])}"
+            yield Hit(f"collation {name} is not in the allowlist: use one of {', '.join(payload['allowlist'])}",
+                      **_named_at(st, _COLLATE, name))
 
 
 def _table_charset(ddl: Ddl) -> str:

@@ -314,3 +314,10 @@ def test_column_findings_point_at_their_column():
     for sql, position in ((in_string, (1, 26)), (twice, (1, 1))):
         assert [(f.line, f.column) for f in findings(sql, "mysql", "column.mysql.inline-references-ignored")] \
             == [position]
+
+
+def test_charset_findings_point_at_the_clause():
+    sql = ("CREATE TABLE t (\n  id int PRIMARY KEY,\n  a varchar(10) CHARACTER SET latin1 COMMENT 'charset utf8',\n"
+           "  b varchar(10) CHARSET utf8\n) DEFAULT CHARSET=utf8mb4;\n")
+    found = {(f.line, f.column, f.message.split(" is ")[0]) for f in findings(sql, "mysql", "system.charset.allowlist")}
+    assert found == {(3, 17, "character set latin1"), (4, 17, "character set utf8")}
