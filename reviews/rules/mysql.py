@@ -699,23 +699,37 @@ _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
       instead="Run it off-peak or through an online schema tool (gh-ost, pt-online-schema-change); "
               "`SET foreign_key_checks = 0` first (INPLACE, no validation) only if the data is proven valid.",
       example="ALTER TABLE orders ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);")
-def add_validated_constraint(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
+def add_validated_constraint(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
     checks_off = _foreign_key_checks_off(st, ctx)
     ddl = _existing(st, ctx)
     if ddl is None or not ddl.constraints:
         return None  # (most statements: returned at once, without a generator)
-    return _validated_constraints(ddl, checks_off)
+    return _validated_constraints(st, ddl, checks_off)
 
 
-def _validated_constraints(ddl: Ddl, checks_off: bool) -> Iterator[str]:
+def _validated_constraints(st: Stmt, ddl: Ddl, checks_off: bool) -> Iterator[Hit]:
     for kind, clause in ddl.constraints:
         if kind == "FOREIGN KEY" and not checks_off:
-            yield (f"ADD FOREIGN KEY on table {ddl.table} copies the table (writes blocked) while foreign_key_checks is "
-                   "on: run it off-peak or with an online schema tool; SET foreign_key_checks = 0 only if the data is "
-                   "proven valid")
+            yield Hit(f"ADD FOREIGN KEY on table {ddl.table} copies the table (writes blocked) while foreign_key_checks "
+                      "is on: run it off-peak or with an online schema tool; SET foreign_key_checks = 0 only if the "
+                      "data is proven valid", **_clause_at(st, clause))
         elif kind == "CHECK" and not _NOT_ENFORCED.search(clause):
-            yield (f"ADD CHECK on table {ddl.table} validates every row while writes wait: run it off-peak or with an "
-                   "online schema tool")
+            yield Hit(f"ADD CHECK on table {ddl.table} validates every row while writes wait: run it off-peak or with "
+                      "an online schema tool", **_clause_at(st, clause))
+
+
+_CLAUSE_WORD = re.compile(r"[\w$`.]+")
+
+
+def _clause_at(st: Stmt, clause: str) -> dict:
+    """Where a constraint clause read by read_ddl starts in the statement's text: its leading words (up to
+    five, up to the first that is not a plain word or name), when found exactly once (`words_at`)."""
+    words: list[str] = []
+    for word in clause.split():
+        if len(words) == 5 or not _CLAUSE_WORD.fullmatch(word):
+            break
+        words.append(word)
+    return words_at(st, words) if words else {}
 
 
 # -- ENUM / SET changes ---------------------------------------------------------------------------------

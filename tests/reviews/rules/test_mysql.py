@@ -321,3 +321,10 @@ def test_charset_findings_point_at_the_clause():
            "  b varchar(10) CHARSET utf8\n) DEFAULT CHARSET=utf8mb4;\n")
     found = {(f.line, f.column, f.message.split(" is ")[0]) for f in findings(sql, "mysql", "system.charset.allowlist")}
     assert found == {(3, 17, "character set latin1"), (4, 17, "character set utf8")}
+
+
+def test_validated_constraint_findings_point_at_the_constraint():
+    sql = ("ALTER TABLE orders\n  ADD COLUMN x int,\n  ADD CONSTRAINT `fk_orders_c` FOREIGN KEY (`c`) REFERENCES c (id),\n"
+           "  ADD CONSTRAINT chk_x CHECK (x > 0);\n")
+    found = [(f.line, f.column) for f in findings(sql, "mysql", "constraint.mysql.add-validated-constraint")]
+    assert found == [(3, 7), (4, 7)]
