@@ -536,36 +536,22 @@ _FIRST_CODE_LINE = re.compile(r"^[ \t\f\v]*+(?!--)\S", re.MULTILINE)  # the end 
 
 
 def _run_directives(ctx: FileContext, text: str) -> None:
-    """What the runner will set for the whole file from its leading comment block (the loader's
-    reading, releases/loader.py): `-- sluice:lock-timeout 5s` and `statement-timeout` are timeouts
-    set before its first statement, `-- sluice:transaction off` runs it in autocommit. A directive
-    the loader would reject (a bad duration) counts for nothing here: the release build reports it."""
+    """What the runner will set for the whole file from its leading comment block, read by the
+    loader itself (releases/loader.py): `-- sluice:lock-timeout 5s` and `statement-timeout` are
+    timeouts set before its first statement, `-- sluice:transaction off` runs it in autocommit. A file
+    whose directives the loader refuses counts as having none: the check lists the problem."""
     code = _FIRST_CODE_LINE.search(text)
-    block = text[: code.start()] if code else text
-    if "sluice" not in block.lower():
-        return  # (the usual file)
-    from releases.loader import DIRECTIVE_RE, parse_duration
+    if "sluice" not in (text[: code.start()] if code else text).lower():
+        return  # (the usual file: no directive in its leading block, and no need to read it whole)
+    from releases.loader import FileProblem, parse_directives
 
-    for line in block.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("--"):
-            break  # the end of the leading comment block
-        match = DIRECTIVE_RE.match(line)
-        if match is None:
-            continue
-        name, value = match.group(1).lower(), match.group(2)
-        if name == "transaction":
-            if value.lower() in ("on", "off"):
-                ctx.transaction_off = value.lower() == "off"
-        elif name in ("lock-timeout", "statement-timeout"):
-            try:
-                parse_duration(value)
-            except ValueError:
-                continue
-            if name == "lock-timeout":
-                ctx.lock_timeout_set = True
-            else:
-                ctx.statement_timeout_set = True
+    try:
+        directives = parse_directives(ctx.path, text)
+    except FileProblem:
+        return
+    ctx.transaction_off = not directives.transaction
+    ctx.lock_timeout_set = directives.lock_timeout_ms is not None
+    ctx.statement_timeout_set = directives.statement_timeout_ms is not None
 
 
 def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Statement]) -> None:

@@ -195,6 +195,21 @@ def words_at(st: Stmt, *sequences: list[str]) -> dict:
     return position(st, found[0]) if found else {}
 
 
+_PLAIN_WORD = re.compile(r'[\w$"`.]+')  # a keyword or a (quoted, qualified) name
+
+
+def leading_words_at(st: Stmt, clause: str, limit: int) -> dict:
+    """Hit location of a clause of a flat text (blanks folded, as `flat` or read_ddl give it) in the
+    statement's text: its leading words, up to `limit` and up to the first that is not a plain word or
+    name, when they are there exactly once (`words_at`); else {} (the statement)."""
+    words: list[str] = []
+    for word in clause.split(" "):
+        if len(words) == limit or not _PLAIN_WORD.fullmatch(word):
+            break
+        words.append(word)
+    return words_at(st, words) if words else {}
+
+
 def _words_at_by_pattern(st: Stmt, text: str, sequences: tuple[list[str], ...]) -> dict:
     boundary = r"[\w$`\"]"
     pattern = re.compile("|".join(rf"(?<!{boundary})" + r"\s+".join(map(re.escape, words)) + rf"(?!{boundary})"

@@ -24,7 +24,7 @@ from sqlglot import exp
 # The engine's own flattening, so that `flat` and `st.norm` remove the same things.
 from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement
 from reviews.engine.registry import Hit, rule, tracker
-from reviews.rules.common import split_top, words_at
+from reviews.rules.common import leading_words_at, split_top
 
 # -- reading statements ---------------------------------------------------------------------------
 
@@ -85,24 +85,10 @@ def _alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
     return None
 
 
-_PLAIN_WORD = re.compile(r'[\w$"`.]+')
-
-
-def action_at(st: Stmt, action: str) -> dict:
-    """Where one action of the statement's ALTER TABLE (as `AlterTable.actions` has it) is in the
-    statement's text, as Hit keywords: its leading words (up to six, up to the first that is not a
-    plain word or name), when they are there exactly once (`words_at`); else {} (the statement)."""
-    words: list[str] = []
-    for word in action.split(" "):
-        if len(words) == 6 or not _PLAIN_WORD.fullmatch(word):
-            break
-        words.append(word)
-    return words_at(st, words) if words else {}
-
-
 def located(st: Stmt, action: str, message: str) -> Hit:
-    """A finding about one action of the statement's ALTER TABLE, at that action (see action_at)."""
-    return Hit(message, **action_at(st, action))
+    """A finding about one action of the statement's ALTER TABLE (as `AlterTable.actions` has it), at
+    that action: its leading six words found in the text (common.leading_words_at)."""
+    return Hit(message, **leading_words_at(st, action, 6))
 
 
 def existing_alter(st: Stmt, ctx: FileContext) -> AlterTable | None:

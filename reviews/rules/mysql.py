@@ -20,7 +20,15 @@ from sqlglot import exp
 
 from reviews.engine.model import MYSQL_LEXEME, FileContext, Stmt
 from reviews.engine.registry import Hit, declare, rule
-from reviews.rules.common import blanked, mentions, paren_group, position, split_top, words_at
+from reviews.rules.common import (
+    blanked,
+    leading_words_at,
+    mentions,
+    paren_group,
+    position,
+    split_top,
+    words_at,
+)
 
 DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 # The rules read what `_ddl` reads (ALTER …, CREATE …, DROP INDEX statements) and, for the
@@ -712,24 +720,11 @@ def _validated_constraints(st: Stmt, ddl: Ddl, checks_off: bool) -> Iterator[Hit
         if kind == "FOREIGN KEY" and not checks_off:
             yield Hit(f"ADD FOREIGN KEY on table {ddl.table} copies the table (writes blocked) while foreign_key_checks "
                       "is on: run it off-peak or with an online schema tool; SET foreign_key_checks = 0 only if the "
-                      "data is proven valid", **_clause_at(st, clause))
+                      "data is proven valid", **leading_words_at(st, clause, 5))
         elif kind == "CHECK" and not _NOT_ENFORCED.search(clause):
             yield Hit(f"ADD CHECK on table {ddl.table} validates every row while writes wait: run it off-peak or with "
-                      "an online schema tool", **_clause_at(st, clause))
+                      "an online schema tool", **leading_words_at(st, clause, 5))
 
-
-_CLAUSE_WORD = re.compile(r"[\w$`.]+")
-
-
-def _clause_at(st: Stmt, clause: str) -> dict:
-    """Where a constraint clause read by read_ddl starts in the statement's text: its leading words (up to
-    five, up to the first that is not a plain word or name), when found exactly once (`words_at`)."""
-    words: list[str] = []
-    for word in clause.split():
-        if len(words) == 5 or not _CLAUSE_WORD.fullmatch(word):
-            break
-        words.append(word)
-    return words_at(st, words) if words else {}
 
 
 # -- ENUM / SET changes ---------------------------------------------------------------------------------
