@@ -308,6 +308,19 @@ def test_baseline_marks_an_existing_database(any_url, migrations):
         run(any_url, migrations, baseline="0003")
 
 
+def test_a_sqlite_foreign_keys_pragma_takes_effect(sqlite_url, migrations):
+    # Inside a transaction SQLite ignores the pragma without a word: the cascade would never run.
+    migrations.write("0001_init.sql", "CREATE TABLE parent (id integer PRIMARY KEY);\n"
+                     "CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES parent (id) "
+                     "ON DELETE CASCADE);\nINSERT INTO parent VALUES (1), (2);\n"
+                     "INSERT INTO child VALUES (10, 1), (20, 2);\n")
+    migrations.write("0002_prune_dml.sql", "PRAGMA foreign_keys = ON;\nDELETE FROM parent WHERE id = 1;\n")
+    report = run(sqlite_url, migrations)
+    assert [o.action for o in report.outcomes] == ["applied", "applied"]
+    assert query(sqlite_url, "SELECT id, parent_id FROM child") == [(20, 2)]
+    assert history_rows(sqlite_url)["0002"] == ("applied", 2, 2)
+
+
 def test_statements_run_as_their_original_text(any_url, migrations):
     # No parameter interpolation, no regeneration: %s, $1-like text and odd spacing reach the server as is.
     migrations.write("0001_init.sql", "CREATE TABLE t (v varchar(50));\n"

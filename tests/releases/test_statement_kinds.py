@@ -39,10 +39,15 @@ def test_postgres_statements_that_run_in_a_transaction(text):
     assert not needs_autocommit_pg(text)
 
 
-def test_sqlite_vacuum_needs_autocommit():
+def test_sqlite_statements_that_need_autocommit():
     adapter = object.__new__(SQLiteAdapter)
     assert adapter.needs_autocommit("VACUUM")
+    assert adapter.needs_autocommit("PRAGMA foreign_keys = ON")
+    assert adapter.needs_autocommit("-- cascades\npragma main.foreign_keys=off")
+    assert adapter.needs_autocommit("PRAGMA journal_mode = WAL")
     assert not adapter.needs_autocommit("CREATE TABLE vacuum_log (a)")
+    assert not adapter.needs_autocommit("PRAGMA defer_foreign_keys = ON")  # meant for inside a transaction
+    assert not adapter.needs_autocommit("PRAGMA foreign_keys_log")
 
 
 @pytest.mark.parametrize("text, opens, closes", [

@@ -18,7 +18,10 @@ from pathlib import Path
 from releases.runner.adapters.base import Adapter, ConnectError, DatabaseError, head
 from releases.runner.target import Target
 
-_AUTOCOMMIT_RE = re.compile(r"^VACUUM\b", re.I)
+# What SQLite ignores or refuses inside a transaction: VACUUM fails there, `PRAGMA foreign_keys` is
+# silently a no-op (so a file that turns cascades on would run without them), and `journal_mode` cannot
+# switch to or from WAL. A file holding one runs statement by statement, each outside a transaction.
+_AUTOCOMMIT_RE = re.compile(r"^(?:VACUUM\b|PRAGMA\s+(?:\w+\s*\.\s*)?(?:foreign_keys|journal_mode)\b)", re.I)
 
 
 class SQLiteAdapter(Adapter):
