@@ -87,7 +87,7 @@ def reserved_words(dialect: str) -> frozenset[str]:
 # A NamedTuple, not a dataclass: one is built for every column of every CREATE TABLE, and a tuple is
 # built in less than half the time.
 class Name(NamedTuple):
-    kind: str  # table | column | view | index | constraint | schema | sequence
+    kind: str  # table | column | view | index | constraint | schema | sequence | trigger
     raw: str  # as written, without quotes
     quoted: bool
     table: str = ""
@@ -140,6 +140,12 @@ _RENAME_TABLE = re.compile(r"(?is)^\s*RENAME\s+TABLES?\s+(.*)$")
 _CREATE_SCHEMA = re.compile(r'(?is)^\s*CREATE\s+(?:SCHEMA|DATABASE)\s+(?:IF\s+NOT\s+EXISTS\s+)?'
                             r'(?:AUTHORIZATION\s+(?=["`\w$]))?("[^"]+"|`[^`]+`|[\w$]+)')
 _ROLE_KEYWORDS = frozenset({"current_role", "current_user", "session_user"})
+# PostgreSQL's ALTER TABLE … RENAME CONSTRAINT a TO b, which sqlglot leaves a Command.
+_RENAME_CONSTRAINT = re.compile(r'(?is)^\s*ALTER\s+TABLE\s.*?\sRENAME\s+CONSTRAINT\s+(?:"(?:[^"]|"")*"|[\w$]+)\s+TO\s+'
+                                r'("(?:[^"]|"")*"|[\w$]+)')
+# MySQL's CREATE [DEFINER = …] TRIGGER [IF NOT EXISTS] name, which sqlglot leaves a Command.
+_CREATE_TRIGGER = re.compile(r"(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=.*?\s)?TRIGGER\s+"
+                             r"(?:IF\s+NOT\s+EXISTS\s+)?((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)")
 
 
 def _raw(token: str) -> Name | None:
@@ -153,8 +159,8 @@ def _raw(token: str) -> Name | None:
 _TO_SEPARATOR = re.compile(r"(?i)\s+TO\s+")
 
 
-# Gate (`actions`) of the rules that read nothing but `introduced`: the ALTER TABLE actions it reads.
-NAME_ACTIONS = (exp.ColumnDef, exp.AlterRename, exp.RenameColumn, exp.ModifyColumn, exp.AddConstraint)
+# Gate (`actions`) of the rules that read nothing but `introduced`: the ALTER actions it reads.
+NAME_ACTIONS = (exp.ColumnDef, exp.AlterRename, exp.RenameColumn, exp.ModifyColumn, exp.AddConstraint, exp.RenameIndex)
 
 
 @per_statement
@@ -204,6 +210,12 @@ def _introduced(st: Stmt) -> list[Name]:
             elif isinstance(action, exp.AddConstraint):
                 for element in action.expressions:
                     found += _constraint_names(table, element)
+            elif isinstance(action, exp.RenameIndex):  # MySQL's RENAME INDEX|KEY a TO b
+                found += _name("index", action.args.get("to"), table)
+    elif isinstance(ast, exp.Alter) and ast.args.get("kind") == "INDEX":  # ALTER INDEX a RENAME TO b
+        for action in ast.args.get("actions") or ():
+            if isinstance(action, exp.AlterRename):
+                found += _name("index", action.this)
     elif isinstance(ast, exp.Attach) and isinstance(ast.this, exp.Alias):  # SQLite's schemas
         found += _name("schema", ast.this.args.get("alias"))
     elif not st.parsed and ("RENAME" in st.norm or "CREATE" in st.norm):
@@ -218,6 +230,12 @@ def _introduced(st: Stmt) -> list[Name]:
         elif (match := _CREATE_SCHEMA.match(text)) and match.group(1).lower() not in _ROLE_KEYWORDS \
                 and (name := _raw(match.group(1))):
             found.append(name._replace(kind="schema"))
+        elif "RENAME CONSTRAINT" in st.norm and (match := _RENAME_CONSTRAINT.match(text)) \
+                and (name := _raw(match.group(1))):
+            found.append(name._replace(kind="constraint"))
+        elif st.dialect == "mysql" and "TRIGGER" in st.norm and (match := _CREATE_TRIGGER.match(text)) \
+                and (name := _raw(match.group(1))):
+            found.append(name._replace(kind="trigger"))
     return found
 
 
@@ -257,6 +275,31 @@ def _compiled(pattern: str, flags: int = 0) -> re.Pattern | None:
 # -- tables and columns -------------------------------------------------------------------------
 
 
+# A deployment tool's placeholder in a name (osTicket's `%TABLE_PREFIX%`, Flyway's `${prefix}`, Jinja's
+# `{{ prefix }}`): the tool writes the real name, so the format rules leave such a name alone.
+_PLACEHOLDER = re.compile(r"\$\{[^{}]*\}|\{\{.*?\}\}|%\w+%")
+
+
+def _plural(word: str) -> str:
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return f"{word}es"
+    if word.endswith("y") and word[-2:-1] not in ("", "a", "e", "i", "o", "u"):
+        return f"{word[:-1]}ies"
+    return f"{word}s"
+
+
+def _suggestion(stored: str, compiled: re.Pattern, dialect: str) -> tuple[str, str]:
+    """What to rename a name that fails the format to, and why not simply its snake_case spelling:
+    that spelling, or (when it is a reserved word, which would need quoting forever) its plural or an
+    app_ name; "" when none of them matches the format."""
+    name = snake_case(stored)
+    words = reserved_words(dialect)
+    if name not in words:
+        return (name if compiled.search(name) else ""), ""
+    others = [n for n in (_plural(name), f"app_{name}") if n not in words and compiled.search(n)]
+    return " or ".join(others), f"; {name} is a reserved word"
+
+
 def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[Hit]:
     found: list[Hit] = []
     names = introduced(st)
@@ -271,11 +314,13 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
         if name.kind != kind:
             continue
         stored = name.stored(ctx.dialect)
-        if compiled.search(stored) is None:
+        if compiled.search(stored) is None and not _PLACEHOLDER.search(stored):
             where = f"{name.table}." if name.table and kind == "column" else ""
             shown = f"{quote}{stored.replace(quote, quote * 2)}{quote}" if name.quoted else stored
-            found.append(Hit(f"{kind} name {where}{shown} does not match {payload['format']}: name it "
-                             f"{snake_case(stored)} ({advice})", **name.where(st)))
+            suggestion, reserved = _suggestion(stored, compiled, ctx.dialect)
+            rename = f"name it {suggestion} ({advice}{reserved})" if suggestion else "rename it to match that format"
+            found.append(Hit(f"{kind} name {where}{shown} does not match {payload['format']}: {rename}",
+                             **name.where(st)))
     return found
 
 
@@ -506,7 +551,7 @@ def naming_identifier_case(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 @rule("naming.identifier.max-length", engines="PM", category="NAME", severity="W",
       severity_by_engine={"mysql": "error"}, nodes=_ANY_NAME,
       actions=NAME_ACTIONS,
-      summary="A new identifier longer than PostgreSQL's 63 bytes (silently truncated) or MySQL's 64 "
+      summary="A new identifier longer than PostgreSQL's 63 bytes (truncated, with only a NOTICE) or MySQL's 64 "
               "characters (an error).",
       why="PostgreSQL truncates longer names to 63 bytes without an error, so two long names can collide "
           "and later statements that spell the full name miss the object; MySQL rejects the statement.",
@@ -519,9 +564,10 @@ def naming_identifier_max_length(st: Stmt, ctx: FileContext, payload: dict) -> l
             continue  # the usual name: stored in as many bytes as it has characters, 63 at most
         stored = name.stored(ctx.dialect)
         if ctx.dialect == "postgres" and len(stored.encode()) > 63:
-            found.append(Hit(f"{name.kind} name {stored} is {len(stored.encode())} bytes: PostgreSQL silently "
-                             f"truncates it to 63 bytes ({stored.encode()[:63].decode(errors='ignore')}): choose a "
-                             "shorter name", **name.where(st)))
+            truncated = stored.encode()[:63].decode(errors="ignore")
+            found.append(Hit(f"{name.kind} name {stored} is {len(stored.encode())} bytes: PostgreSQL truncates it "
+                             f"without an error (only a NOTICE) to 63 bytes ({truncated}): choose a shorter name",
+                             **name.where(st)))
         elif ctx.dialect == "mysql" and len(stored) > 64:
             found.append(Hit(f"{name.kind} name {stored} is {len(stored)} characters: MySQL rejects names over 64: "
                              "choose a shorter name", **name.where(st)))

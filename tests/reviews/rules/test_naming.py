@@ -51,7 +51,8 @@ CASES = [
     ("naming.identifier.case", "mysql", "CREATE TABLE Orders (id int PRIMARY KEY);",
      "CREATE TABLE orders (id int PRIMARY KEY);", "warning", "name it orders"),
     ("naming.identifier.max-length", "postgres", f"CREATE TABLE {'t' * 64} (id int PRIMARY KEY);",
-     f"CREATE TABLE {'t' * 63} (id int PRIMARY KEY);", "warning", "silently truncates it to 63 bytes"),
+     f"CREATE TABLE {'t' * 63} (id int PRIMARY KEY);", "warning",
+     "truncates it without an error (only a NOTICE) to 63 bytes"),
     ("naming.identifier.max-length", "mysql", f"CREATE TABLE {'t' * 65} (id int PRIMARY KEY);",
      f"CREATE TABLE {'t' * 64} (id int PRIMARY KEY);", "error", "MySQL rejects names over 64"),
     ("naming.fully-qualified", "postgres", "ALTER TABLE orders ADD COLUMN note text;",
@@ -157,3 +158,108 @@ def test_mysql_change_to_the_same_name_introduces_nothing():
 def test_rename_table_the_parser_cannot_read_after_a_comment():
     [found] = findings("/* x */ RENAME TABLE a TO BadName;", "mysql", "naming.table")
     assert "BadName" in found.message
+
+
+@pytest.mark.parametrize(("dialect", "sql", "advice"), [
+    # Prisma's `model User` on PostgreSQL: `user` itself would be a syntax error unquoted.
+    ("postgres", 'CREATE TABLE "User" ("id" TEXT NOT NULL, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));',
+     "name it users or app_user (lower-case snake_case, unquoted; user is a reserved word)"),
+    ("postgres", 'CREATE TABLE "Order" (id int);', "name it orders or app_order"),
+    ("mysql", "CREATE TABLE `Order` (id int);", "name it orders or app_order (lower-case snake_case; order is a"),
+    # GROUPS and KEYS are reserved in MySQL 8.0 too: only the app_ name is left.
+    ("mysql", "CREATE TABLE t (id int, `Group` int);", "name it app_group (lower-case snake_case; group is a"),
+    ("mysql", "CREATE TABLE t (id int, `Key` int);", "name it app_key (lower-case snake_case; key is a"),
+    ("sqlite", 'CREATE TABLE t (id int, "Index" int);', "name it indexes or app_index"),
+    ("sqlite", 'CREATE TABLE "Primary" (id int);', "name it primaries or app_primary"),
+])
+def test_the_suggested_name_is_never_a_reserved_word(dialect, sql, advice):
+    [found] = [f for f in findings(sql, dialect) if f.rule in ("naming.table", "naming.column")]
+    assert advice in found.message, found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_a_name_that_is_not_reserved_keeps_its_snake_case_suggestion(dialect):
+    [found] = findings(f"CREATE TABLE {quoted('UserAccount', dialect)} (id int);", dialect, "naming.table")
+    assert "name it user_account (lower-case snake_case" in found.message
+    assert "reserved" not in found.message
+
+
+@pytest.mark.parametrize(("rule", "fmt", "sql", "end"), [
+    ("naming.table", "^tbl_[a-z0-9_]+$", "CREATE TABLE orders (id int);", "rename it to match that format"),
+    ("naming.table", "^[A-Z][A-Za-z0-9]*$", 'CREATE TABLE "order_items" (id int);', "rename it to match that format"),
+    ("naming.column", "^[a-z]+$", 'CREATE TABLE t ("createdAt" int);', "rename it to match that format"),
+    ("naming.schema", "^s_[a-z]+$", 'CREATE SCHEMA "Billing";', "rename it to match that format"),
+    # The snake_case spelling matches this format: it is still the suggestion.
+    ("naming.table", "^[a-z_]+$", 'CREATE TABLE "OrderItems" (id int);',
+     "name it order_items (lower-case snake_case, unquoted)"),
+    ("naming.table", "^[a-z_]+$", 'CREATE TABLE "User" (id int);',
+     "name it users or app_user (lower-case snake_case, unquoted; user is a reserved word)"),
+])
+def test_a_suggestion_must_match_the_configured_format(rule, fmt, sql, end):
+    policy = Policy.from_rows("custom", [(rule, "warning", {"format": fmt})])
+    [found] = findings(sql, "postgres", rule, policy)
+    assert found.message.endswith(end), found.message
+
+
+@pytest.mark.parametrize(("dialect", "sql", "rule"), [
+    ("mysql", "CREATE TABLE `%TABLE_PREFIX%thread_event` (id int);", "naming.table"),  # osTicket
+    ("mysql", "CREATE TABLE `%TABLE_PREFIX%ThreadEvent` (id int);", "naming.table"),
+    ("mysql", "CREATE TABLE t (`%X%Name` int);", "naming.column"),
+    ("postgres", 'CREATE TABLE "${prefix}Users" (id int);', "naming.table"),  # Flyway
+    ("postgres", 'ALTER TABLE t ADD COLUMN "{{ prefix }}Name" int;', "naming.column"),
+])
+def test_names_holding_a_placeholder_are_not_judged_by_the_format_rules(dialect, sql, rule):
+    # The tool writes the real name: a suggestion such as table_prefix_thread_event would break it.
+    assert not flags(sql, dialect, rule)
+
+
+def test_a_name_without_a_placeholder_is_still_judged():
+    assert flags("CREATE TABLE `TABLE_PREFIX_ThreadEvent` (id int);", "mysql", "naming.table")
+    assert flags('CREATE TABLE "prefix_Users" (id int);', "postgres", "naming.table")
+
+
+LONG = "x" * 70 + "_i"  # 72 characters
+
+
+@pytest.mark.parametrize(("sql", "kind", "line", "column"), [
+    (f"ALTER TABLE t RENAME INDEX a TO {LONG};", "index", 1, 33),
+    (f"ALTER TABLE t\n  RENAME KEY a TO `{LONG}`;", "index", 2, 19),
+    (f"CREATE TRIGGER {LONG} BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;", "trigger", 1, 1),
+    (f"CREATE DEFINER = 'root'@'%' TRIGGER shop.{LONG} BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;",
+     "trigger", 1, 1),
+])
+def test_mysql_max_length_reads_index_renames_and_triggers(sql, kind, line, column):
+    # MariaDB 10.11 rejects each with ERROR 1059 (Identifier name … is too long).
+    [found] = findings(sql, "mysql", "naming.identifier.max-length")
+    assert found.message.startswith(f"{kind} name {LONG} is 72 characters: MySQL rejects names over 64")
+    assert (found.severity, found.line, found.column) == ("error", line, column)
+
+
+@pytest.mark.parametrize(("sql", "kind", "column"), [
+    (f"ALTER INDEX a RENAME TO {LONG};", "index", 25),
+    (f"ALTER INDEX IF EXISTS s.a RENAME TO {LONG};", "index", 37),
+    (f"ALTER TABLE t RENAME CONSTRAINT a TO {LONG};", "constraint", 1),
+    (f'ALTER TABLE IF EXISTS ONLY "T" RENAME CONSTRAINT "a b" TO "{LONG}";', "constraint", 1),
+])
+def test_postgres_max_length_reads_index_and_constraint_renames(sql, kind, column):
+    # PostgreSQL 15: NOTICE: identifier "…" will be truncated to "…", and the statement succeeds.
+    [found] = findings(sql, "postgres", "naming.identifier.max-length")
+    assert found.message.startswith(f"{kind} name {LONG} is 72 bytes: PostgreSQL truncates it without an error "
+                                    "(only a NOTICE) to 63 bytes")
+    assert (found.line, found.column) == (1, column)
+
+
+@pytest.mark.parametrize(("dialect", "sql", "phrase"), [
+    ("mysql", "ALTER TABLE t RENAME INDEX a TO `order`;", "index name order is a reserved word in mysql"),
+    ("mysql", "ALTER TABLE t RENAME KEY a TO `key`, ADD COLUMN c int;", "index name key is a reserved word"),
+    ("mysql", "CREATE TRIGGER `select` BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;",
+     "trigger name select is a reserved word"),
+    ("postgres", 'ALTER INDEX a RENAME TO "order";', "index name order is a reserved word in postgres"),
+    ("postgres", 'ALTER TABLE t RENAME CONSTRAINT a TO "check";', "constraint name check is a reserved word"),
+])
+def test_no_keyword_reads_the_same_renames(dialect, sql, phrase):
+    [found] = findings(sql, dialect, "naming.identifier.no-keyword")
+    assert phrase in found.message
+    plain = (sql.replace("`order`", "by_order").replace('"order"', "by_order").replace("`key`", "by_key")
+             .replace('"check"', "positive").replace("`select`", "t_bi"))
+    assert not flags(plain, dialect, "naming.identifier.no-keyword")
