@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.model import Stmt, blank_comments_and_strings, name_of, per_statement
+from reviews.engine.model import MYSQL_LEXEME, Stmt, blank_comments_and_strings, name_of, per_statement
 
 _PARENS_AND_COMMAS = re.compile(r"[(),]")
 _PARENS = re.compile(r"[()]")
@@ -156,9 +156,28 @@ def position(st: Stmt, offset: int) -> dict:
 @per_statement
 def blanked(st: Stmt) -> str:
     """The statement's text with comments and strings blanked (same offsets), upper-cased when it is
-    ASCII (outside ASCII, upper() can change lengths, and with them offsets)."""
-    text = blank_comments_and_strings(st.text)
+    ASCII (outside ASCII, upper() can change lengths, and with them offsets). Lexed as the file's
+    dialect writes them: in MySQL, `#` comments and backslash escapes in strings."""
+    text = _blank_mysql(st.text) if st.dialect == "mysql" else blank_comments_and_strings(st.text)
     return text.upper() if text.isascii() else text
+
+
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _blank_mysql(text: str) -> str:
+    # Every comment or string holds one of these: without them, no regex pass.
+    if "'" not in text and '"' not in text and "#" not in text and "--" not in text and "/*" not in text:
+        return text
+    return MYSQL_LEXEME.sub(_blank_mysql_lexeme, text)
+
+
+def _blank_mysql_lexeme(match: re.Match) -> str:
+    # What comes before the comment or string stays as it is (`names` included); it turns to blanks.
+    last = match.lastgroup  # comment, string, or keep (at the end of the text)
+    if last == "keep":
+        return match.group("keep")
+    return match.group("keep") + _NOT_NEWLINE.sub(" ", match.group(last))
 
 
 _BLANKS = re.compile(r"\s+")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from sqlglot import exp
 
 from reviews.engine.model import MYSQL_LEXEME, FileContext, Stmt
-from reviews.engine.registry import Hit, declare, rule
+from reviews.engine.registry import Hit, declare, rule, tracker
 from reviews.rules.common import (
     blanked,
     leading_words_at,
@@ -48,8 +48,10 @@ _DATABASE = re.compile(r"^(?:CREATE|ALTER)\s+(?:DATABASE|SCHEMA)\b", re.IGNORECA
 
 _ALGORITHM = re.compile(r"\bALGORITHM\s*=?\s*(DEFAULT|INSTANT|INPLACE|COPY|NOCOPY)\b", re.IGNORECASE)
 _LOCK = re.compile(r"\bLOCK\s*=?\s*(DEFAULT|NONE|SHARED|EXCLUSIVE)\b", re.IGNORECASE)
-_ENGINE = re.compile(r"\bENGINE\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
-_CHARSET = re.compile(r"\b(?:CHARACTER\s+SET|CHARSET)\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
+# (`\b` after ENGINE: not ENGINE_ATTRIBUTE = '…'.)
+_ENGINE = re.compile(r"\bENGINE\b\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
+# (Not a name `charset` in backticks, whose closing backtick would open the value.)
+_CHARSET = re.compile(r"(?<!`)\b(?:CHARACTER\s+SET|CHARSET)\b(?!`)\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
 _COLLATE = re.compile(r"\bCOLLATE\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
 _OPTION_START = re.compile(
     r"^(?:ENGINE|DEFAULT|CHARACTER|CHARSET|COLLATE|ALGORITHM|LOCK|COMMENT|AUTO_INCREMENT|ROW_FORMAT|KEY_BLOCK_SIZE|"
@@ -348,11 +350,19 @@ def _pg_encoding_key(name: str) -> str:
 
 
 def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
+    """The names that `pattern` (a CHARACTER SET or COLLATE clause) gives, read where such a clause
+    can stand: in a column's definition after its type, in the table's (database's) options or a
+    CONVERT TO; never from a column's name (a column may be named `charset`)."""
     ddl = _ddl(st, ctx)
     if ddl is None or ddl.kind in ("CREATE INDEX", "DROP INDEX"):
         return []
+    clauses: list[str] = []
+    # A CREATE TABLE is cut into columns only when its body holds the word (most bodies do not).
+    if ddl.kind == "ALTER TABLE" or pattern.search(ddl.body):
+        clauses = [column.attrs for column in ddl.columns]
+    clauses += (ddl.options, ddl.convert)
     seen: list[str] = []
-    for name in pattern.findall(ddl.text):
+    for name in (name for clause in clauses for name in pattern.findall(clause)):
         name = name.strip("`")
         if name.upper() != "DEFAULT" and not name.isdigit() and name.lower() not in (s.lower() for s in seen):
             seen.append(name)
@@ -365,7 +375,7 @@ def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
               "(default `utf8mb4`; flags `utf8`, `utf8mb3`, `latin1`).",
       why="MySQL's `utf8` is the 3-byte `utf8mb3`: emoji and other 4-byte characters fail to insert or are "
           "silently cut. `latin1` and other legacy sets lose data, and joins between columns of different "
-          "character sets cannot use indexes.",
+          "character sets cannot use indexes. (`binary` is not checked: it holds bytes, as VARBINARY/BLOB do.)",
       instead="Use `utf8mb4` (PostgreSQL: `ENCODING 'UTF8'`), or add the character set to the rule's allowlist.",
       example="CREATE TABLE notes (body text) DEFAULT CHARSET=utf8;",
       payload={"allowlist": ["utf8mb4"], "postgres_allowlist": ["UTF8"]},
@@ -387,9 +397,10 @@ def _pg_encodings(st: Stmt, payload: dict) -> Iterator[str]:
     allowed = {_pg_encoding_key(n) for n in payload.get("postgres_allowlist") or ()}
     if not allowed:
         return
-    for quoted, bare in _PG_ENCODING.findall(st.text):
-        name = quoted or bare
-        if name.upper() != "DEFAULT" and _pg_encoding_key(name) not in allowed:
+    code = blanked(st)  # (the value is a string: matched in the text, kept where the keyword is no comment)
+    for match in _PG_ENCODING.finditer(st.text):
+        name = match.group(1) or match.group(2)
+        if code[match.start()] != " " and name.upper() != "DEFAULT" and _pg_encoding_key(name) not in allowed:
             yield (f"database encoding {name} is not in the allowlist "
                    f"({', '.join(payload['postgres_allowlist'])}): use ENCODING 'UTF8'")
 
@@ -404,13 +415,19 @@ def _named_at(st: Stmt, pattern: re.Pattern, name: str) -> dict:
 
 
 def _mysql_charsets(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    allowed = {n.lower() for n in payload.get("allowlist") or ()}
+    # `binary` is no text character set: its columns hold bytes (as VARBINARY/BLOB do), nothing to lose.
+    allowed = {n.lower() for n in payload.get("allowlist") or ()} | {"binary"}
+    listed = ", ".join(payload.get("allowlist") or ())
     for name in _mysql_names(st, ctx, _CHARSET):
-        if name.lower() not in allowed:
-            extra = " (MySQL's utf8 is the 3-byte utf8mb3: 4-byte characters such as emoji fail)" \
-                if name.lower() in ("utf8", "utf8mb3") else ""
-            yield Hit(f"character set {name} is not in the allowlist ({', '.join(payload.get('allowlist') or ())})"
-                      f"{extra}: use utf8mb4", **_named_at(st, _CHARSET, name))
+        if name.lower() in allowed:
+            continue
+        if name.lower() == "ascii":  # the usual choice for hashes and UUIDs: a quarter of utf8mb4's index key size
+            advice = f": if it is deliberate (hashes, UUIDs), add {name} to the rule's allowlist; else use utf8mb4"
+        elif name.lower() in ("utf8", "utf8mb3"):
+            advice = " (MySQL's utf8 is the 3-byte utf8mb3: 4-byte characters such as emoji fail): use utf8mb4"
+        else:
+            advice = ": use utf8mb4"
+        yield Hit(f"character set {name} is not in the allowlist ({listed}){advice}", **_named_at(st, _CHARSET, name))
 
 
 _MYSQL_COLLATIONS = ["utf8mb4_0900_ai_ci", "utf8mb4_0900_as_cs", "utf8mb4_0900_bin", "utf8mb4_bin",
@@ -549,14 +566,21 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
       why="Without `ALGORITHM=`, MySQL silently falls back to the slowest algorithm the change needs, "
           "possibly a full table copy that blocks writes. With `ALGORITHM=INSTANT` or `INPLACE` it fails at "
           "once instead, before doing anything. (`ALGORITHM=DEFAULT` is the same as leaving it out.)",
-      instead="Add `ALGORITHM=INSTANT` (or `INPLACE`) so an unexpectedly expensive change fails fast.",
+      instead="Add `ALGORITHM=INSTANT` (without `LOCK=`: MySQL 8.0 rejects INSTANT with any other than "
+              "`LOCK=DEFAULT`) or `ALGORITHM=INPLACE, LOCK=NONE`, so an unexpectedly expensive change fails fast. "
+              "(Adding a foreign key while `foreign_key_checks` is on can only be done with `ALGORITHM=COPY`.)",
       example="ALTER TABLE orders ADD COLUMN note varchar(200);")
 def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
-    if ddl is not None and ddl.algorithm() in ("", "DEFAULT"):
-        return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: add ALGORITHM=INSTANT (or INPLACE) so the "
-                 "change fails fast instead of silently copying the table")]
-    return None
+    if ddl is None or ddl.algorithm() not in ("", "DEFAULT"):
+        return None
+    if _adds_foreign_key(ddl) and not _foreign_key_checks_off(ctx):
+        # INSTANT and INPLACE would not fail fast here: they always fail (add-validated-constraint).
+        return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: it adds a foreign key while foreign_key_checks "
+                 "is on, which only ALGORITHM=COPY can do (writes blocked; INSTANT and INPLACE fail): state "
+                 "ALGORITHM=COPY, or SET foreign_key_checks = 0 before it and use ALGORITHM=INPLACE")]
+    return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: add ALGORITHM=INSTANT (without LOCK=) or "
+             "ALGORITHM=INPLACE, LOCK=NONE so the change fails fast instead of silently copying the table")]
 
 
 @rule("statement.require-lock-option", engines="M", category="MYSQL", severity="W",
@@ -565,13 +589,14 @@ def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | 
       why="Without `LOCK=`, MySQL takes whatever lock the change needs, up to blocking all writes; "
           "`LOCK=NONE` makes it fail at once if concurrent writes cannot be allowed. "
           "(`LOCK=DEFAULT` is the same as leaving it out.)",
-      instead="Add `LOCK=NONE` (or use `ALGORITHM=INSTANT`, which takes no table lock).",
+      instead="Add `LOCK=NONE`, or use `ALGORITHM=INSTANT` (which takes no table lock) without `LOCK=`: MySQL 8.0 "
+              "rejects INSTANT with `LOCK=NONE`, `SHARED` or `EXCLUSIVE`.",
       example="ALTER TABLE orders ADD INDEX idx_orders_created (created_at), ALGORITHM=INPLACE;")
 def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
     if ddl is not None and ddl.algorithm() != "INSTANT" and ddl.lock() in ("", "DEFAULT"):
         return [(f"ALTER TABLE {ddl.table} does not state LOCK=: add LOCK=NONE so the change fails fast instead of "
-                 "blocking writes (or use ALGORITHM=INSTANT)")]
+                 "blocking writes (or use ALGORITHM=INSTANT, without LOCK=)")]
     return None
 
 
@@ -676,30 +701,76 @@ def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit
     return _inline_references(st, ddl)
 
 
+_FOREIGN_KEY_COLUMNS = re.compile(rf"\bFOREIGN\s+KEY\s*(?:{_NAME}\s*)?\(([^)]*)\)", re.IGNORECASE)
+_REFERENTIAL_ACTION = re.compile(r"\bON\s+(?:DELETE|UPDATE)\s+(?:SET\s+NULL|SET\s+DEFAULT|NO\s+ACTION|CASCADE|"
+                                 r"RESTRICT)\b", re.IGNORECASE)
+
+
 def _inline_references(st: Stmt, ddl: Ddl) -> Iterator[Hit]:
+    keyed = {unquote(name).lower() for kind, clause in ddl.constraints if kind == "FOREIGN KEY"
+             for names in _FOREIGN_KEY_COLUMNS.findall(clause) for name in names.split(",")}
     for column in ddl.columns:
         if match := _REFERENCES_TABLE.search(column.attrs):
+            target = unquote(match.group(1))
+            if column.name.lower() not in keyed:
+                yield located(st, column, (
+                    f"column {column.name} REFERENCES {target} creates no foreign key on MySQL ≤ 8.4 (it is silently "
+                    f"ignored): declare it at table level, FOREIGN KEY ({column.name}) REFERENCES …"))
+                continue
+            # A table-level key of the statement protects the column: only the inline clause (its actions
+            # included) is dead text.
+            actions = ", ".join(" ".join(action.upper().split())
+                                for action in _REFERENTIAL_ACTION.findall(column.attrs, match.end()))
+            inline, advice = f"its inline REFERENCES {target}", "remove the inline clause"
+            if actions:
+                inline += f" ({actions})"
+                advice += " (and state the actions on the table-level key if they are meant)"
             yield located(st, column, (
-                f"column {column.name} REFERENCES {unquote(match.group(1))} creates no foreign key on MySQL ≤ 8.4 "
-                f"(it is silently ignored): declare it at table level, FOREIGN KEY ({column.name}) REFERENCES …"))
+                f"column {column.name}: {inline} is silently ignored on MySQL ≤ 8.4, while the table-level FOREIGN KEY "
+                f"on {column.name} stands: {advice}"))
 
 
-_SET_FOREIGN_KEY_CHECKS = re.compile(r"^SET\s+(?:SESSION\s+|LOCAL\s+|@@(?:SESSION\.)?)?FOREIGN_KEY_CHECKS\s*(?:=|:=)\s*(\w+)", re.IGNORECASE)
+_CHECKS_OFF = "mysql.foreign_key_checks_off"
+# Each assignment of a SET list, from its start (SET, or a comma): its scope keyword (which MySQL
+# also applies to the assignments after it that name none), its variable and its value. A user
+# variable (`@OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS`, mysqldump's) is no match.
+_SET_ASSIGNMENT = re.compile(r"(?:^\s*SET\s+|,\s*)(?:(?P<scope>GLOBAL|SESSION|LOCAL|PERSIST|PERSIST_ONLY)\s+)?"
+                             r"(?:@@(?:(?P<prefix>\w+)\.)?)?(?P<name>\w+)\s*:?=\s*'?(?P<value>[\w@$]*)", re.IGNORECASE)
+# mysqldump's `/*!40014 SET … */`: MySQL runs what such a comment holds (st.norm is empty).
+_EXECUTABLE_COMMENT = re.compile(r"^/\*M?!\d*(?P<code>.*?)\*/$", re.DOTALL)
 
 
-def _foreign_key_checks_off(st: Stmt, ctx: FileContext) -> bool:
-    """Whether `SET foreign_key_checks = 0` is in effect (this statement updates the memo)."""
-    match = _SET_FOREIGN_KEY_CHECKS.match(st.text.strip()) if st.norm.startswith("SET") else None
-    if match:
-        ctx.memo["mysql.foreign_key_checks_off"] = match.group(1).upper() in ("0", "OFF", "FALSE")
-    return bool(ctx.memo.get("mysql.foreign_key_checks_off"))
+@tracker(engines="M", keywords=("SET", ""))
+def _track_foreign_key_checks(st: Stmt, ctx: FileContext) -> None:
+    """Record whether the session's foreign_key_checks is off after a SET statement (or a comment
+    that MySQL runs) that sets it."""
+    text = st.text
+    if not st.norm:  # only comments
+        if (comment := _EXECUTABLE_COMMENT.match(text.strip())) is None:
+            return
+        text = comment.group("code")
+    scope = "SESSION"
+    for assignment in _SET_ASSIGNMENT.finditer(text):
+        scope = (assignment.group("scope") or scope).upper()
+        if assignment.group("name").upper() == "FOREIGN_KEY_CHECKS" \
+                and (assignment.group("prefix") or scope).upper() in ("SESSION", "LOCAL"):
+            ctx.memo[_CHECKS_OFF] = assignment.group("value").upper() in ("0", "OFF", "FALSE")
+
+
+def _foreign_key_checks_off(ctx: FileContext) -> bool:
+    """Whether a SET earlier in the file left foreign_key_checks off."""
+    return bool(ctx.memo.get(_CHECKS_OFF))
+
+
+def _adds_foreign_key(ddl: Ddl) -> bool:
+    return any(kind == "FOREIGN KEY" for kind, _ in ddl.constraints)
 
 
 _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
 
 
 @rule("constraint.mysql.add-validated-constraint", engines="M", category="MYSQL", severity="W",
-      keywords=("ALTER", "SET"), nodes=(*DDL_NODES, exp.Set),
+      keywords=("ALTER",), nodes=DDL_NODES,
       summary="`ADD FOREIGN KEY` / `ADD CHECK` on an existing table (a table copy or a full validation scan "
               "that blocks writes).",
       why="With `foreign_key_checks` on, adding a foreign key needs `ALGORITHM=COPY`; adding an enforced CHECK "
@@ -708,19 +779,27 @@ _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
               "`SET foreign_key_checks = 0` first (INPLACE, no validation) only if the data is proven valid.",
       example="ALTER TABLE orders ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);")
 def add_validated_constraint(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
-    checks_off = _foreign_key_checks_off(st, ctx)
     ddl = _existing(st, ctx)
     if ddl is None or not ddl.constraints:
         return None  # (most statements: returned at once, without a generator)
-    return _validated_constraints(st, ddl, checks_off)
+    return _validated_constraints(st, ddl, _foreign_key_checks_off(ctx))
 
 
 def _validated_constraints(st: Stmt, ddl: Ddl, checks_off: bool) -> Iterator[Hit]:
     for kind, clause in ddl.constraints:
         if kind == "FOREIGN KEY" and not checks_off:
-            yield Hit(f"ADD FOREIGN KEY on table {ddl.table} copies the table (writes blocked) while foreign_key_checks "
-                      "is on: run it off-peak or with an online schema tool; SET foreign_key_checks = 0 only if the "
-                      "data is proven valid", **leading_words_at(st, clause, 5))
+            # Only ALGORITHM=COPY can add it while the checks are on: any other algorithm stated fails.
+            algorithm = ddl.algorithm()
+            if algorithm in ("", "DEFAULT", "COPY"):
+                message = (f"ADD FOREIGN KEY on table {ddl.table} copies the table (writes blocked) while "
+                           "foreign_key_checks is on: run it off-peak or with an online schema tool; SET "
+                           "foreign_key_checks = 0 only if the data is proven valid")
+            else:
+                message = (f"ADD FOREIGN KEY on table {ddl.table} with ALGORITHM={algorithm} fails while "
+                           "foreign_key_checks is on (error 1846: only ALGORITHM=COPY can add it then, blocking "
+                           "writes): use ALGORITHM=COPY off-peak or an online schema tool; SET foreign_key_checks "
+                           "= 0 first (then INPLACE works) only if the data is proven valid")
+            yield Hit(message, **leading_words_at(st, clause, 5))
         elif kind == "CHECK" and not _NOT_ENFORCED.search(clause):
             yield Hit(f"ADD CHECK on table {ddl.table} validates every row while writes wait: run it off-peak or with "
                       "an online schema tool", **leading_words_at(st, clause, 5))

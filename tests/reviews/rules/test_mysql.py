@@ -308,10 +308,10 @@ def test_column_findings_point_at_their_column():
     assert {("statement.add-column-without-position", 2, 14), ("column.disallow-set-charset", 2, 14),
             ("column.mysql.default-disallow-expression", 3, 14),
             ("column.mysql.inline-references-ignored", 4, 14)} <= where
-    # the same words in a string do not count; found twice (a `#` comment): the statement, not a guess
+    # the same words in a string or a `#` comment (MySQL's) do not count
     in_string = "ALTER TABLE t ADD COLUMN c int REFERENCES u (id) COMMENT 'c int';"
-    twice = "ALTER TABLE t ADD COLUMN c int # c int\n  REFERENCES u (id);"
-    for sql, position in ((in_string, (1, 26)), (twice, (1, 1))):
+    in_comment = "ALTER TABLE t ADD COLUMN c int # c int\n  REFERENCES u (id);"
+    for sql, position in ((in_string, (1, 26)), (in_comment, (1, 26))):
         assert [(f.line, f.column) for f in findings(sql, "mysql", "column.mysql.inline-references-ignored")] \
             == [position]
 
@@ -328,3 +328,143 @@ def test_validated_constraint_findings_point_at_the_constraint():
            "  ADD CONSTRAINT chk_x CHECK (x > 0);\n")
     found = [(f.line, f.column) for f in findings(sql, "mysql", "constraint.mysql.add-validated-constraint")]
     assert found == [(3, 7), (4, 7)]
+
+
+# -- foreign keys and foreign_key_checks ---------------------------------------------------------------
+
+FK_INPLACE = "ALTER TABLE child ADD CONSTRAINT fk FOREIGN KEY (p) REFERENCES parent (id), ALGORITHM=INPLACE, LOCK=NONE;"
+
+
+def test_foreign_key_add_with_inplace_or_instant_fails_while_checks_are_on():
+    # MySQL (and MariaDB, checked): ERROR 1846 … Adding foreign keys needs foreign_key_checks=OFF. Try ALGORITHM=COPY
+    found = one(FK_INPLACE, "constraint.mysql.add-validated-constraint")
+    assert found.severity == "warning" and (found.line, found.column) == (1, 23)
+    assert "with ALGORITHM=INPLACE fails while foreign_key_checks is on (error 1846" in found.message
+    assert "copies the table" not in found.message
+    instant = FK_INPLACE.replace("INPLACE, LOCK=NONE", "INSTANT")
+    assert "with ALGORITHM=INSTANT fails" in one(instant, "constraint.mysql.add-validated-constraint").message
+    for sql in (FK_INPLACE.replace("INPLACE, LOCK=NONE", "COPY"), FK_INPLACE.replace(", ALGORITHM=INPLACE", "")):
+        assert "copies the table" in one(sql, "constraint.mysql.add-validated-constraint").message
+
+
+def test_no_instant_or_inplace_advice_for_a_foreign_key_add_while_checks_are_on():
+    sql = "ALTER TABLE child ADD CONSTRAINT fk FOREIGN KEY (p) REFERENCES parent (id);"
+    message = one(sql, "statement.require-algorithm-option").message
+    assert "which only ALGORITHM=COPY can do" in message
+    assert "state ALGORITHM=COPY, or SET foreign_key_checks = 0 before it and use ALGORITHM=INPLACE" in message
+    assert "add ALGORITHM=INSTANT" not in message
+    message = one("SET foreign_key_checks = 0;\n" + sql, "statement.require-algorithm-option").message
+    assert "add ALGORITHM=INSTANT (without LOCK=)" in message
+
+
+@pytest.mark.parametrize("setting", [
+    "SET unique_checks = 0, foreign_key_checks = 0;",
+    "SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0;",  # MySQL Workbench
+    "/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;",  # mysqldump
+    "SET @@session.foreign_key_checks = 0;",
+    "SET SESSION unique_checks = 0, foreign_key_checks = OFF;",
+    "SET GLOBAL max_connections = 500, SESSION foreign_key_checks = 0;",
+])
+def test_foreign_key_checks_off_anywhere_in_a_set_list(setting):
+    assert not flags(f"{setting}\n{FK_INPLACE}", "mysql", "constraint.mysql.add-validated-constraint")
+
+
+@pytest.mark.parametrize("setting", [
+    "SET foreign_key_checks = 0;\nSET unique_checks = 1, foreign_key_checks = 1;",
+    "/*!40014 SET FOREIGN_KEY_CHECKS=0 */;\n/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;",
+    "SET GLOBAL foreign_key_checks = 0;",
+    "SET GLOBAL max_connections = 500, foreign_key_checks = 0;",  # GLOBAL goes on to the next assignment
+    "SET @fkc = 0, @@global.foreign_key_checks = 0;",
+])
+def test_foreign_key_checks_back_on_or_off_only_globally(setting):
+    assert flags(f"{setting}\n{FK_INPLACE}", "mysql", "constraint.mysql.add-validated-constraint")
+
+
+# -- ALGORITHM=INSTANT takes no LOCK= --------------------------------------------------------------------
+
+
+def test_algorithm_and_lock_advice_never_pairs_instant_with_a_lock():
+    # MySQL 8.0: "Incorrect usage of ALGORITHM=INSTANT and LOCK=NONE/SHARED/EXCLUSIVE"
+    sql = "ALTER TABLE orders ADD COLUMN note varchar(200);"
+    assert "add ALGORITHM=INSTANT (without LOCK=) or ALGORITHM=INPLACE, LOCK=NONE" in \
+        one(sql, "statement.require-algorithm-option").message
+    assert "(or use ALGORITHM=INSTANT, without LOCK=)" in one(sql, "statement.require-lock-option").message
+    for rule_id in ("statement.require-algorithm-option", "statement.require-lock-option"):
+        assert "without `LOCK=`" in RULES[rule_id].instead
+
+
+# -- what the charset and engine patterns read ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE `mail` (\n  `id` bigint NOT NULL,\n  `charset` varchar(32) NOT NULL,\n  PRIMARY KEY (`id`)\n"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;",
+    "CREATE TABLE mail (id bigint PRIMARY KEY, charset varchar(32) NOT NULL);",
+    "ALTER TABLE mail ADD COLUMN charset varchar(32), ALGORITHM=INSTANT;",
+    "ALTER TABLE mail CHANGE charset charset varchar(64) NOT NULL, ALGORITHM=INPLACE, LOCK=NONE;",
+])
+def test_a_column_named_charset_is_no_character_set(sql):
+    assert not flags(sql, "mysql", "system.charset.allowlist")
+
+
+def test_a_charset_clause_after_a_column_named_charset():
+    found = one("CREATE TABLE mail (id bigint PRIMARY KEY, charset varchar(32) CHARSET latin1);",
+                "system.charset.allowlist")
+    assert found.message.startswith("character set latin1 is not") and (found.line, found.column) == (1, 63)
+
+
+def test_engine_attribute_and_secondary_engine_are_no_engine():
+    assert not flags("CREATE TABLE h (id bigint PRIMARY KEY) ENGINE=InnoDB SECONDARY_ENGINE=RAPID "
+                     "ENGINE_ATTRIBUTE='{\"k\":1}';", "mysql", "engine.mysql.use-innodb")
+    assert "ENGINE=MyISAM" in one("CREATE TABLE h (id int PRIMARY KEY) ENGINE_ATTRIBUTE='{}' ENGINE=MyISAM;",
+                                  "engine.mysql.use-innodb").message
+
+
+def test_binary_is_never_flagged_and_ascii_may_be_deliberate():
+    sql = ("ALTER TABLE messages ADD COLUMN h char(36) CHARACTER SET ascii COLLATE ascii_bin, "
+           "ADD COLUMN u char(16) CHARACTER SET binary, ALGORITHM=INSTANT;")
+    assert one(sql, "system.charset.allowlist").message == (
+        "character set ascii is not in the allowlist (utf8mb4): if it is deliberate (hashes, UUIDs), add ascii to "
+        "the rule's allowlist; else use utf8mb4")
+    assert not flags("CREATE TABLE searchindex (id int PRIMARY KEY) DEFAULT CHARSET=binary;", "mysql",
+                     "system.charset.allowlist")
+
+
+# -- locations on MySQL text, comments in PostgreSQL's -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("comment", "body", "where"), [
+    # not in the `#` comment
+    ("  # legacy: was CHARACTER SET latin1 before 2019\n", "body text COMMENT 'it\\'s' CHARACTER SET latin1", (5, 29)),
+    # between backslash-escaped quotes (not the statement's start)
+    ("", "body text CHARACTER SET latin1 COMMENT 'it\\'s'", (4, 13)),
+])
+def test_charset_findings_are_located_as_mysql_lexes_the_text(comment, body, where):
+    sql = (f"CREATE TABLE notes (\n  id bigint PRIMARY KEY,\n{comment}  title varchar(100) COMMENT 'the user\\'s title',\n"
+           f"  {body}\n) DEFAULT CHARSET=utf8mb4;\n")
+    found = one(sql, "system.charset.allowlist")
+    assert (found.line, found.column) == where
+
+
+def test_postgres_database_encoding_in_a_comment_is_not_read():
+    assert not flags("CREATE DATABASE app /* not ENCODING 'LATIN1' */ ENCODING 'UTF8';", "postgres",
+                     "system.charset.allowlist")
+    found = one("CREATE DATABASE app ENCODING 'LATIN1'; -- not ENCODING 'UTF8'", "system.charset.allowlist", "postgres")
+    assert "encoding LATIN1" in found.message
+
+
+# -- inline REFERENCES beside a table-level key ---------------------------------------------------------------
+
+
+def test_inline_references_of_a_column_that_a_table_level_key_covers():
+    sql = ("CREATE TABLE orders (id bigint PRIMARY KEY,\n"
+           "  customer_id bigint NOT NULL REFERENCES customers (id) ON DELETE CASCADE,\n"
+           "  CONSTRAINT fk FOREIGN KEY (`customer_id`) REFERENCES customers (id));")
+    found = one(sql, "column.mysql.inline-references-ignored")
+    assert found.severity == "error" and (found.line, found.column) == (2, 3)
+    assert "its inline REFERENCES customers (ON DELETE CASCADE) is silently ignored on MySQL ≤ 8.4, while the " \
+           "table-level FOREIGN KEY on customer_id stands: remove the inline clause" in found.message
+    assert "creates no foreign key" not in found.message
+    plain = one("ALTER TABLE items ADD COLUMN order_id bigint REFERENCES orders (id), "
+                "ADD FOREIGN KEY (order_id) REFERENCES orders (id);", "column.mysql.inline-references-ignored")
+    assert "its inline REFERENCES orders is silently ignored" in plain.message and "actions" not in plain.message
