@@ -22,6 +22,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from reviews.engine.model import (
+    DOLLAR_TAG,
     FileContext,
     Stmt,
     flatten,
@@ -212,8 +213,20 @@ class _Collector:
         self.findings.append(Finding(rule_id, severity, message, self.path, line, column, end_line, excerpt))
 
 
-_SECRET = re.compile(r"(\b(?:PASSWORD|IDENTIFIED(?:\s+WITH\s+\S+)?\s+BY)\s+)(E?'(?:[^']|'')*'|\"[^\"]*\")",
-                     re.IGNORECASE)
+# Every password form security.disallow-plaintext-password flags: PASSWORD '…' (also $$…$$ and
+# $tag$…$tag$), IDENTIFIED [WITH plugin] BY '…', PASSWORD('…') (also in MariaDB's IDENTIFIED VIA|WITH
+# plugin USING PASSWORD('…')), the statement SET PASSWORD [FOR user] = '…' (comments may follow SET),
+# and MySQL's REPLACE '<current password>'. A literal is read with backslash escapes (MySQL, E'…')
+# where that closes it, else as PostgreSQL reads '…': masking too much is harmless, too little leaks
+# the rest of the password.
+_SECRET_LITERAL = (r"E?'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'"
+                   r'|"(?:[^"\\]|""|\\.)*"|"(?:[^"]|"")*"'
+                   rf"|\$({DOLLAR_TAG})\$.*?\$\3\$")
+_SECRET = re.compile(
+    r"(\b(?:PASSWORD|IDENTIFIED(?:\s+WITH\s+\S+)?\s+BY|REPLACE)\s+|\bPASSWORD\s*\(\s*"
+    r"|\A\s*SET(?:\s|--[^\n]*|/\*.*?\*/|#[^\n]*)+PASSWORD\b[^=;]*=\s*)"
+    rf"({_SECRET_LITERAL})",
+    re.IGNORECASE | re.DOTALL)
 
 
 def redact(text: str) -> str:
@@ -243,7 +256,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         out.add("system.empty-file", "the file has no statements: delete it or add the migration", None, 1, 1, 1)
         return _finish(out, text, [], [], dialect, policy)
 
-    ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements))
+    ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements), statements=statements)
     _run_directives(ctx, text)
     flats = [flatten(s.text, dialect) for s in statements]
     norms = [f.upper() for f in flats]  # normalize(), from the flat text the rules read too
@@ -509,12 +522,23 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
 
 # -- the file model ----------------------------------------------------------------------------
 
-_CREATE_TABLE = re.compile(r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?TABLE (?:IF NOT EXISTS )?([^\s(]+)")
+# A table, or a materialized view (new too: nothing reads it yet), and the name it creates.
+_CREATE_TABLE = re.compile(r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
+                           r"(TABLE|MATERIALIZED VIEW) (?:IF NOT EXISTS )?([^\s(]+)")
 _TX_BEGIN = re.compile(r"^(BEGIN|START TRANSACTION)\b")
 _TX_END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)")
-_LOCK_TIMEOUT = re.compile(r"^SET (SESSION |LOCAL )?LOCK_TIMEOUT\b")
+_SAVEPOINT = re.compile(r"^SAVEPOINT (\S+)$")
+_RELEASE = re.compile(r"^RELEASE (?:SAVEPOINT )?(\S+)$")
 _LOCK_WAIT_TIMEOUT = re.compile(r"\bLOCK_WAIT_TIMEOUT\b")
-_STATEMENT_TIMEOUT = re.compile(r"^SET (SESSION |LOCAL |GLOBAL )?(STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
+# A timeout assigned by SET (PostgreSQL's one, or each of MySQL's list): scope, name, value as
+# st.norm has it ('' for any string literal).
+_TIMEOUT_ASSIGNMENT = re.compile(
+    r"(?:^SET |, ?)(LOCAL |SESSION |GLOBAL |PERSIST |@@(?:SESSION\.|LOCAL\.|GLOBAL\.)?)?"
+    r"(LOCK_TIMEOUT|STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME) ?(?:=|:=|TO\b) ?([^ ,]*)")
+_RESET_TIMEOUT = {"RESET ALL": ("LOCK", "STATEMENT"), "RESET LOCK_TIMEOUT": ("LOCK",),
+                  "RESET STATEMENT_TIMEOUT": ("STATEMENT",)}
+_FIRST_LITERAL = re.compile(r"--[^\n]*|/\*.*?\*/|[Ee]?'((?:[^']|'')*)'", re.DOTALL)
+_ZERO = re.compile(r"\s*0+(?:\.0*)?\s*[A-Za-z]*\s*")  # 0, 0.0, '0ms', '0 s': a timeout of zero disables it
 _ADD_CONSTRAINT = re.compile(r"ADD CONSTRAINT (\S+)")
 _DROP_NOT_NULL = re.compile(r"ALTER (?:COLUMN )?(\S+) DROP NOT NULL")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)")
@@ -550,8 +574,11 @@ def _run_directives(ctx: FileContext, text: str) -> None:
     except FileProblem:
         return
     ctx.transaction_off = not directives.transaction
-    ctx.lock_timeout_set = directives.lock_timeout_ms is not None
-    ctx.statement_timeout_set = directives.statement_timeout_ms is not None
+    if directives.lock_timeout_ms is not None:
+        ctx.directive_timeouts.add("LOCK")
+    if directives.statement_timeout_ms is not None:
+        ctx.directive_timeouts.add("STATEMENT")
+    _timeout_flags(ctx)
 
 
 def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Statement]) -> None:
@@ -570,7 +597,7 @@ def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Sta
             commit_seen_at = index
         # (A prefix test before each pattern: most statements are neither.)
         if norm.startswith("CREATE ") and (match := _CREATE_TABLE.match(norm)):
-            created.add(_bare(match.group(1)))
+            created.add(_bare(match.group(2)))
         elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)) and _bare(match.group(1)) not in created:
             ctx.alters_existing_tables = True
     ctx.has_mid_file_commit = commit_seen_at >= 0
@@ -582,8 +609,9 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
     # Each pattern is anchored at the first word: a prefix test picks the few that can match.
     if norm.startswith("CREATE "):
         if match := _CREATE_TABLE.match(norm):
-            ctx.created_tables.add(_bare(match.group(1)))
-            _learn_columns(ctx, st)
+            ctx.created_tables.add(_bare(match.group(2)))
+            if match.group(1) == "TABLE":
+                _learn_columns(ctx, st)
     elif norm.startswith("ALTER "):
         if match := _ALTER_TABLE.match(norm):
             table = _bare(match.group(1))
@@ -599,16 +627,75 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
         if _TX_END.match(norm):
             ctx.in_transaction = False
             ctx.not_valid_in_transaction.clear()
-    elif norm.startswith("SET"):
-        if _LOCK_TIMEOUT.match(norm):
-            ctx.lock_timeout_set = True
-        if _STATEMENT_TIMEOUT.match(norm):
-            ctx.statement_timeout_set = True
+            ctx.savepoints.clear()
+            if ctx.local_timeouts:  # a SET LOCAL ends with its transaction
+                ctx.local_timeouts.clear()
+                _timeout_flags(ctx)
+    elif norm.startswith(("SET", "RESET")):
+        _learn_timeouts(ctx, st)
+    elif norm.startswith(("SAVEPOINT", "RELEASE")) and ctx.dialect == "sqlite":
+        _learn_savepoint(ctx, st)
     if "LOCK_WAIT_TIMEOUT" in norm and _LOCK_WAIT_TIMEOUT.search(norm):
-        ctx.lock_timeout_set = True
+        ctx.session_timeouts.add("LOCK")
+        _timeout_flags(ctx)
     if " NOT VALID" in norm:
         for name in _ADD_CONSTRAINT.findall(norm):
             ctx.not_valid_in_transaction.add(name.strip('"`').lower())
+
+
+def _learn_timeouts(ctx: FileContext, st: Stmt) -> None:
+    """A SET or RESET of lock_timeout / statement_timeout (MySQL: max_execution_time, MariaDB:
+    max_statement_time). Zero and DEFAULT disable a timeout; PostgreSQL's SET LOCAL in the file's
+    own transaction lasts until it ends (MySQL's LOCAL is SESSION)."""
+    norm = st.norm
+    if norm.startswith("RESET"):
+        for name in _RESET_TIMEOUT.get(norm, ()):
+            ctx.session_timeouts.discard(name)
+            ctx.local_timeouts.pop(name, None)
+    elif "_TIME" in norm and not norm.startswith("SET STATEMENT "):  # (MariaDB's SET STATEMENT … FOR x: x alone)
+        for scope, setting, value in _TIMEOUT_ASSIGNMENT.findall(norm):
+            name = "LOCK" if setting == "LOCK_TIMEOUT" else "STATEMENT"
+            on = _timeout_on(value, st.text)
+            if scope == "LOCAL " and ctx.in_transaction and ctx.dialect == "postgres":
+                ctx.local_timeouts[name] = on
+                continue
+            if on:
+                ctx.session_timeouts.add(name)
+            else:
+                ctx.session_timeouts.discard(name)
+            ctx.local_timeouts.pop(name, None)  # (a session-wide SET replaces a SET LOCAL's value too)
+    else:
+        return  # (most SETs: search_path, client_encoding …)
+    _timeout_flags(ctx)
+
+
+def _timeout_on(value: str, text: str) -> bool:
+    """Whether assigning the value (as st.norm has it) sets a timeout."""
+    if value == "''":  # a string literal: read it in the statement's text (a timeout's SET holds one)
+        value = next((m.group(1) for m in _FIRST_LITERAL.finditer(text) if m.group(1) is not None), "")
+    return value != "DEFAULT" and not _ZERO.fullmatch(value)
+
+
+def _timeout_flags(ctx: FileContext) -> None:
+    ctx.lock_timeout_set = _timeout_set(ctx, "LOCK")
+    ctx.statement_timeout_set = _timeout_set(ctx, "STATEMENT")
+
+
+def _timeout_set(ctx: FileContext, name: str) -> bool:
+    return name in ctx.directive_timeouts or ctx.local_timeouts.get(name, name in ctx.session_timeouts)
+
+
+def _learn_savepoint(ctx: FileContext, st: Stmt) -> None:
+    """SQLite: a SAVEPOINT outside a transaction begins one, which releasing it ends."""
+    if ctx.in_transaction:
+        return
+    if match := _SAVEPOINT.match(st.norm):
+        ctx.savepoints.append((match.group(1).strip('"`[]'), st.line))
+    elif (match := _RELEASE.match(st.norm)) and ctx.savepoints:
+        name = match.group(1).strip('"`[]')
+        names = [n for n, _ in ctx.savepoints]
+        if name in names:  # released with every savepoint opened after it
+            del ctx.savepoints[names.index(name):]
 
 
 def _learn_columns(ctx: FileContext, st: Stmt) -> None:

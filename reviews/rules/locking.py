@@ -24,7 +24,7 @@ from sqlglot import exp
 # The engine's own flattening, so that `flat` and `st.norm` remove the same things.
 from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement
 from reviews.engine.registry import Hit, rule, tracker
-from reviews.rules.common import leading_words_at, split_top
+from reviews.rules.common import leading_words_at, paren_group, split_top
 
 # -- reading statements ---------------------------------------------------------------------------
 
@@ -225,7 +225,8 @@ _VALIDATE_CONSTRAINT = re.compile(r"VALIDATE CONSTRAINT\b", re.I)
 
 
 # The first words of the statements existing_target can answer for (ALTER TABLE, CREATE INDEX and
-# TRIGGER, DROP INDEX, REINDEX, LOCK, VACUUM, CLUSTER: each found by a prefix ending in a space or "(").
+# TRIGGER, DROP INDEX and TRIGGER, REINDEX, LOCK, VACUUM, CLUSTER: each found by a prefix ending in a
+# space or "(").
 TARGET_WORDS = ("ALTER", "CREATE", "DROP", "REINDEX", "LOCK", "VACUUM", "CLUSTER")
 
 
@@ -241,7 +242,7 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
 
 # The other statements _existing_target reads (a loose prefix test: the branches use st.starts).
 _OTHER_TARGETS = ("DROP INDEX", "REINDEX", "LOCK", "VACUUM", "CLUSTER", "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER",
-                  "CREATE CONSTRAINT TRIGGER")
+                  "CREATE CONSTRAINT TRIGGER", "DROP TRIGGER")
 
 
 @per_statement
@@ -281,6 +282,12 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         verb, names = "CLUSTER", cluster_targets(text)
     elif st.starts("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", "CREATE CONSTRAINT TRIGGER"):
         verb, names = "CREATE TRIGGER", targets(text, r"^.*? ON ")
+    elif st.starts("DROP TRIGGER"):
+        # PostgreSQL's DROP TRIGGER … ON t takes an ACCESS EXCLUSIVE lock on t (stronger than CREATE
+        # TRIGGER's); MySQL's names no table.
+        verb, names = "DROP TRIGGER", targets(text, r"^DROP TRIGGER .*? ON ")
+        if not names:
+            return None
     else:
         return None
     if names and all(ctx.is_new(key(n)) for n in names):
@@ -392,7 +399,9 @@ def cluster_targets(text: str) -> list[str]:
 
 @rule("index.create-concurrently", keywords=('CREATE',), contains=("INDEX",),
       engines="P", category="LOCK", severity="E", nodes=("*",),
-      summary="`CREATE [UNIQUE] INDEX` without `CONCURRENTLY` on an existing table.",
+      summary="`CREATE [UNIQUE] INDEX` without `CONCURRENTLY` on an existing table. `CREATE INDEX … ON ONLY` "
+              "(pg_dump's form for a partitioned parent) is not reported: on a plain table ONLY still builds the "
+              "whole index, but the rule cannot tell the two apart from the file.",
       why="A plain CREATE INDEX holds a SHARE lock for the whole build: every INSERT, UPDATE and DELETE on "
           "the table waits until the index is built, minutes to hours on a large table.",
       instead="`CREATE INDEX CONCURRENTLY` in a file of its own, outside a transaction; if the build fails, "
@@ -413,7 +422,8 @@ def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> list
       summary="`DROP INDEX` without `CONCURRENTLY`.",
       why="DROP INDEX takes an ACCESS EXCLUSIVE lock on the index's table: queued behind one long query, it "
           "stops every read and write of the table.",
-      instead="`DROP INDEX CONCURRENTLY` (one index per statement, outside a transaction).",
+      instead="`DROP INDEX CONCURRENTLY` (one index per statement, outside a transaction; it does not take "
+              "CASCADE: drop the dependent objects first).",
       example="DROP INDEX orders_customer_idx;")
 def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     if st.syntax_error or not st.starts("DROP INDEX") or st.starts("DROP INDEX CONCURRENTLY"):
@@ -422,6 +432,10 @@ def index_drop_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> list[s
     names = targets(flat(st, ctx), r"^DROP INDEX (?:IF EXISTS )?")
     if names and all(key(n) in known or key(n).rsplit(".", 1)[-1] in known for n in names):
         return None  # created earlier in this file
+    if st.norm.endswith(" CASCADE"):  # which DROP INDEX CONCURRENTLY refuses
+        return [(f"DROP INDEX {', '.join(names)} takes an ACCESS EXCLUSIVE lock on its table, and DROP INDEX "
+                 "CONCURRENTLY does not support CASCADE: drop the dependent objects first, then DROP INDEX "
+                 "CONCURRENTLY without CASCADE (one index per statement, outside a transaction)")]
     return [(f"DROP INDEX {', '.join(names)} takes an ACCESS EXCLUSIVE lock on its table: use "
              "DROP INDEX CONCURRENTLY (one index per statement, outside a transaction)")]
 
@@ -530,21 +544,36 @@ def statement_add_foreign_key_not_valid(st: Stmt, ctx: FileContext, payload: dic
                     "and VALIDATE CONSTRAINT in a separate transaction"))
 
 
+_CHECK = re.compile(r"\bCHECK\b", re.I)
+
+
 @rule("statement.add-check-not-valid", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       keywords=_ALTER, contains=("CHECK",),
-      summary="`ADD CHECK` on an existing table without `NOT VALID`.",
+      summary="`ADD CHECK` without `NOT VALID`, or `ADD COLUMN … CHECK (…)`, on an existing table.",
       why="A validated CHECK scans every row under an ACCESS EXCLUSIVE lock: no reads or writes of the table "
-          "until the scan ends.",
-      instead="`ADD CONSTRAINT … CHECK (…) NOT VALID`, then `VALIDATE CONSTRAINT` in a separate transaction.",
+          "until the scan ends. A CHECK in an added column's definition is checked the same way (and cannot "
+          "be NOT VALID).",
+      instead="`ADD CONSTRAINT … CHECK (…) NOT VALID`, then `VALIDATE CONSTRAINT` in a separate transaction "
+              "(for a new column: add the column first, without the CHECK).",
       example="ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);")
 def statement_add_check_not_valid(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         added = added_constraint(action)
-        if added is not None and added.kind == "CHECK" and not added.not_valid:
-            yield located(st, action, (
-                f"{added.label} on existing table {alter.table} scans every row under an ACCESS EXCLUSIVE lock: "
-                "add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction"))
+        if added is not None:
+            if added.kind == "CHECK" and not added.not_valid:
+                yield located(st, action, (
+                    f"{added.label} on existing table {alter.table} scans every row under an ACCESS EXCLUSIVE "
+                    "lock: add it with NOT VALID, then VALIDATE CONSTRAINT in a separate transaction"))
+            continue
+        for column, definition in added_columns(action):
+            # (Django's PositiveIntegerField: the scan runs even for a new column, default or not.)
+            if check := _CHECK.search(definition):
+                clause = definition[check.start():]
+                yield Hit(f"column {column} added with a CHECK to existing table {alter.table} is checked against "
+                          "every row under an ACCESS EXCLUSIVE lock: add the column without it, then ADD "
+                          "CONSTRAINT … CHECK (…) NOT VALID and VALIDATE CONSTRAINT in a separate transaction",
+                          **(leading_words_at(st, clause, 6) or leading_words_at(st, action, 6)))
 
 
 _VALIDATE_CONSTRAINT_NAME = re.compile(rf"^VALIDATE CONSTRAINT ({NAME})", re.I)
@@ -552,27 +581,71 @@ _VALIDATE_CONSTRAINT_NAME = re.compile(rf"^VALIDATE CONSTRAINT ({NAME})", re.I)
 
 @rule("statement.validate-constraint-separate-transaction", engines="P", category="LOCK", severity="W", strict="E",
       nodes=(exp.Alter, "command"), keywords=_ALTER, contains=("VALIDATE",),
-      summary="`NOT VALID` and `VALIDATE CONSTRAINT` of the same constraint inside one transaction.",
+      summary="`NOT VALID` and `VALIDATE CONSTRAINT` of the same constraint inside one transaction: the file's "
+              "own `BEGIN … COMMIT`, or the one Sluice's runner applies the file in (unless `-- sluice:transaction "
+              "off`, its own BEGIN/COMMIT or a statement that needs autocommit).",
       why="The point of NOT VALID is to take the strong lock only briefly; validating in the same transaction "
           "keeps that ACCESS EXCLUSIVE lock for the whole validation scan.",
-      instead="Commit after adding the constraint NOT VALID and validate it in a later transaction (or file).",
+      instead="Commit after adding the constraint NOT VALID and validate it in a later transaction: under Sluice's "
+              "runner, in a later file (or mark the file `-- sluice:transaction off`).",
       example="BEGIN; ALTER TABLE orders ADD CONSTRAINT c CHECK (total >= 0) NOT VALID; "
               "ALTER TABLE orders VALIDATE CONSTRAINT c; COMMIT;")
 def statement_validate_constraint_separate_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
-    if not ctx.in_transaction:
+    if not ctx.not_valid_in_transaction:
         return
     alter = existing_alter(st, ctx)
     for action in alter.actions if alter else ():
         match = _VALIDATE_CONSTRAINT_NAME.match(action)
-        # the engine remembers the constraints added NOT VALID in this transaction, by their name in st.norm
-        if match and match.group(1).upper().strip('"`').lower() in ctx.not_valid_in_transaction:
-            yield located(st, action, (
-                f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID (BEGIN at "
-                f"line {ctx.transaction_began_line}), so the lock taken when adding it is held for the whole "
-                "scan: COMMIT first and validate it in a later transaction"))
+        # The engine remembers the constraints added NOT VALID since the file's last BEGIN or COMMIT (or
+        # its start), by their name in st.norm.
+        if not match or match.group(1).upper().strip('"`').lower() not in ctx.not_valid_in_transaction:
+            continue
+        if ctx.in_transaction:
+            where = f"BEGIN at line {ctx.transaction_began_line}"
+            fix = "COMMIT first and validate it in a later transaction"
+        elif ctx.runner_transaction:  # (asked last: it reads the whole file once)
+            where = "Sluice's runner applies this file as one transaction"
+            fix = "validate it in a later file, or mark this file -- sluice:transaction off"
+        else:
+            continue
+        yield located(st, action, (
+            f"constraint {match.group(1)} is validated in the transaction that added it NOT VALID ({where}), so "
+            f"the lock taken when adding it is held for the whole scan: {fix}"))
 
 
-_NOT_NULL_CHECK = re.compile(rf"^\(?\s*\(?\s*({NAME})\s+IS\s+NOT\s+NULL\s*\)?\s*\)?", re.I)
+_AND_OR_PAREN = re.compile(r"[()]|\b(?:AND|OR)\b", re.I)
+_IS_NOT_NULL = re.compile(rf"^({NAME}) IS NOT NULL$", re.I)
+
+
+def _unwrapped(text: str) -> str:
+    """The text without the parentheses around all of it: `((a IS NOT NULL))` is `a IS NOT NULL`."""
+    text = text.strip()
+    while text.startswith("(") and not (inner := paren_group(text))[1]:
+        text = inner[0].strip()
+    return text
+
+
+def _not_null_columns(check: str) -> list[str]:
+    """The columns (keys) a CHECK proves NOT NULL, from what follows its word CHECK: the `col IS NOT
+    NULL` terms AND-ed at the top of its expression, as PostgreSQL 12+ needs them to skip SET NOT
+    NULL's scan (an OR there proves nothing: `x IS NOT NULL OR y IS NOT NULL` allows a NULL x)."""
+    if not check.startswith("("):
+        return []
+    expression = _unwrapped(paren_group(check)[0])
+    terms, depth, start = [], 0, 0
+    for match in _AND_OR_PAREN.finditer(expression):
+        token = match.group()
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        elif depth == 0:
+            if token.upper() == "OR":
+                return []
+            terms.append(expression[start:match.start()])
+            start = match.end()
+    terms.append(expression[start:])
+    return [key(proof.group(1)) for term in terms if (proof := _IS_NOT_NULL.match(_unwrapped(term)))]
 
 
 _SET_NOT_NULL = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", re.I)
@@ -592,10 +665,11 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
     if alter is None:
         return
     memo = ctx.memo.setdefault("statement.disallow-add-not-null", {"checks": {}, "proven": set()})
+    table = alter.key.rsplit(".", 1)[-1]  # by bare name, as ctx.is_new compares tables: public.t is t
     if not ctx.is_new(alter.key):
         for action in alter.actions:
             match = _SET_NOT_NULL.match(action)
-            if match and (alter.key, key(match.group(1))) not in memo["proven"]:
+            if match and (table, key(match.group(1))) not in memo["proven"]:
                 yield located(st, action, (
                     f"SET NOT NULL on column {match.group(1)} of existing table {alter.table} scans the table "
                     "under an ACCESS EXCLUSIVE lock: first ADD CONSTRAINT … CHECK ("
@@ -603,16 +677,14 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
                     "and drop the check"))
     for action in alter.actions:  # learn, for the statements after this one
         added = added_constraint(action)
-        if added is not None and added.kind == "CHECK" and (check := _NOT_NULL_CHECK.match(added.rest)):
-            column = key(check.group(1))
+        if added is not None and added.kind == "CHECK" and (columns := _not_null_columns(added.rest)):
             if added.not_valid:
-                memo["checks"][(alter.key, key(added.name or ""))] = column
+                memo["checks"][(table, key(added.name or ""))] = columns
             else:
-                memo["proven"].add((alter.key, column))
+                memo["proven"].update((table, column) for column in columns)
         elif match := _VALIDATE_CONSTRAINT_NAME.match(action):
-            column = memo["checks"].get((alter.key, key(match.group(1))))
-            if column:
-                memo["proven"].add((alter.key, column))
+            columns = memo["checks"].get((table, key(match.group(1))), ())
+            memo["proven"].update((table, column) for column in columns)
 
 
 @rule("constraint.disallow-add-unique", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
@@ -690,7 +762,8 @@ def constraint_disallow_add_exclusion(st: Stmt, ctx: FileContext, payload: dict)
 
 _DEFAULT_END = re.compile(r"\b(?:NOT NULL|NULL|CONSTRAINT|CHECK|REFERENCES|UNIQUE|PRIMARY KEY|GENERATED|COLLATE)\b",
                           re.I)
-# Functions PostgreSQL declares STABLE or IMMUTABLE (evaluated once for ADD COLUMN … DEFAULT: no rewrite).
+# Functions PostgreSQL declares STABLE or IMMUTABLE (evaluated once for ADD COLUMN … DEFAULT: no rewrite),
+# and the syntax that reads like a call (cast, coalesce, row …). (Checked against pg_proc.provolatile.)
 _NOT_VOLATILE = frozenset("""
     now current_timestamp current_date current_time localtime localtimestamp transaction_timestamp
     statement_timestamp cast coalesce nullif greatest least lower upper trim btrim ltrim rtrim length substring
@@ -699,6 +772,9 @@ _NOT_VOLATILE = frozenset("""
     ceil floor trunc row array jsonb_build_object json_build_object jsonb_build_array json_build_array to_jsonb
     to_json array_to_json row_to_json current_setting current_schema current_user session_user current_database
     inet cidr point interval int4range int8range numrange tsrange tstzrange daterange
+    date age format initcap repeat split_part regexp_replace translate char_length encode decode sha256 mod power
+    to_tsvector to_tsquery plainto_tsquery setweight array_fill array_append array_prepend array_cat
+    array_to_string string_to_array jsonb_set
 """.split())
 _KNOWN_VOLATILE = frozenset("""
     random random_normal gen_random_uuid uuid_generate_v1 uuid_generate_v1mc uuid_generate_v4 uuidv4 uuidv7
@@ -736,6 +812,9 @@ def _depth0_search(pattern: re.Pattern, text: str) -> int | None:
 
 _FUNCTION_CALL = re.compile(r'((?:[A-Za-z_][\w$]*|"[^"]+")(?:\.(?:[A-Za-z_][\w$]*|"[^"]+"))*)\s*\(')
 _TRAILING_AS = re.compile(r"\bAS$", re.I)
+# The last word of a type (or of AT TIME ZONE) that takes "(": `character varying(20)` is no call of varying().
+_TYPE_LAST_WORDS = {"varying": ("character", "char", "bit"), "zone": ("time",), "second": ("to", "interval")}
+_LAST_WORD = re.compile(r"(\w+)$")
 
 
 def volatile_calls(expression: str) -> list[str]:
@@ -746,7 +825,11 @@ def volatile_calls(expression: str) -> list[str]:
         before = expression[: match.start()].rstrip()
         if before.endswith("::") or _TRAILING_AS.search(before):
             continue  # a type with a modifier, e.g. varchar(20)
-        name = key(match.group(1)).rsplit(".", 1)[-1]
+        name = match.group(1).lower()
+        if (first := _TYPE_LAST_WORDS.get(name)) and (word := _LAST_WORD.search(before)) \
+                and word.group(1).lower() in first:
+            continue  # the second word of a type with a modifier, e.g. bit varying(8)
+        name = key(name).rsplit(".", 1)[-1]
         if name not in _NOT_VOLATILE:
             found.append(match.group(1))
     return found
@@ -905,7 +988,6 @@ def statement_disallow_vacuum_full(st: Stmt, ctx: FileContext, payload: dict) ->
 
 
 _CREATE_DOMAIN = re.compile(rf"^CREATE DOMAIN ({NAME})", re.I)
-_CHECK = re.compile(r"\bCHECK\b", re.I)
 _ALTER_DOMAIN_ADD = re.compile(rf"^ALTER DOMAIN ({NAME}) ADD\b", re.I)
 
 
@@ -960,7 +1042,8 @@ def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> I
 @rule("statement.require-lock-timeout", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       keywords=TARGET_WORDS,
       summary="DDL on an existing table with no earlier `SET [LOCAL] lock_timeout` in the file, nor a "
-              "`-- sluice:lock-timeout` directive (reported once, at the first such statement).",
+              "`-- sluice:lock-timeout` directive (reported once, at the first such statement). A value of 0 or "
+              "DEFAULT disables it, and RESET, or the end of a SET LOCAL's transaction, undoes it.",
       why="A DDL statement waiting for its lock (behind one long query) queues every later query on the table "
           "behind it: a few seconds of waiting become an outage.",
       instead="`SET lock_timeout = '2s';` or `-- sluice:lock-timeout 2s` at the top of the file (and retry on "
@@ -979,29 +1062,25 @@ def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) ->
              "file (and retry on timeout)")]
 
 
-_TIMEOUT_SETTING = re.compile(r"\b(?:STATEMENT_TIMEOUT|MAX_EXECUTION_TIME|MAX_STATEMENT_TIME)\b")
-
-
-# Statements it can concern: existing_target's, dml_write's, and SET (which may set the timeout).
+# Statements it can concern: existing_target's and dml_write's. (The engine reads the SETs of the
+# timeout, as ctx.statement_timeout_set.)
 @rule("statement.max-execution-time", engines="PM", category="LOCK", severity="W", nodes=("*",),
-      keywords=(*TARGET_WORDS, *WRITE_WORDS, "SET"),
+      keywords=(*TARGET_WORDS, *WRITE_WORDS),
       severity_by_engine={"mysql": "disabled"},
-      summary="No `SET statement_timeout` (PostgreSQL) / `max_execution_time`, `max_statement_time` (MySQL, "
-              "MariaDB), nor a `-- sluice:statement-timeout` directive, before DDL or DML touching an existing "
-              "table (reported once per file).",
+      summary="No `SET statement_timeout` (PostgreSQL) / `max_statement_time` (MariaDB) / `max_execution_time` "
+              "(MySQL), nor a `-- sluice:statement-timeout` directive, before DDL or DML touching an existing "
+              "table (reported once per file). A value of 0 or DEFAULT disables it, and RESET, or the end of a "
+              "SET LOCAL's transaction, undoes it.",
       why="Without a statement timeout a migration that turns out slow keeps its locks for as long as it runs.",
-      instead="`SET statement_timeout = '…'` or `-- sluice:statement-timeout 5min` per file (or a role-level "
-              "setting); run long backfills separately.",
+      instead="PostgreSQL: `SET statement_timeout = '…'` or `-- sluice:statement-timeout 5min` per file (or a "
+              "role-level setting); MariaDB: `max_statement_time` (which the directive sets). MySQL has no "
+              "server-side timeout for DDL or DML (`max_execution_time` limits only read-only SELECTs): bound the "
+              "metadata-lock wait with `lock_wait_timeout` (`-- sluice:lock-timeout`). Run long backfills "
+              "separately.",
       example="UPDATE orders SET status = 'new' WHERE status IS NULL;")
 def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     # A list or None, not a generator: it is called on most statements and almost always finds nothing.
-    memo = ctx.memo.get("statement.max-execution-time")
-    if memo is None:
-        memo = ctx.memo["statement.max-execution-time"] = {"set": False, "fired": False}
-    if memo["fired"] or memo["set"] or ctx.statement_timeout_set or st.syntax_error:
-        return None  # (once set, the timeout stays set for the rest of the file)
-    if st.starts("SET") and _TIMEOUT_SETTING.search(st.norm):
-        memo["set"] = True  # also `SET @@session.max_execution_time`, which the engine does not read
+    if ctx.statement_timeout_set or ctx.memo.get("statement.max-execution-time") or st.syntax_error:
         return None
     target = existing_target(st, ctx)
     write = dml_write(st, ctx) if target is None else None
@@ -1010,11 +1089,16 @@ def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> l
         target = None if ctx.is_new(write.key) else f"{write.verb} on existing table {write.table}"
     if target is None:
         return None
-    memo["fired"] = True
-    setting = "max_execution_time (or MariaDB's max_statement_time)" if ctx.dialect == "mysql" else "statement_timeout"
-    return [(f"{target} runs with no {setting}: if it turns out slow it holds its locks for "
-             f"as long as it runs. Set {setting.split(' ')[0]} (or the directive -- sluice:statement-timeout 5min) at "
-             "the top of the file (or for the migration role)")]
+    ctx.memo["statement.max-execution-time"] = True
+    if ctx.dialect == "mysql":
+        return [(f"{target} runs with no statement timeout: if it turns out slow it holds its locks for as long as "
+                 "it runs. On MariaDB, set max_statement_time (or the directive -- sluice:statement-timeout 5min) "
+                 "at the top of the file. MySQL has no server-side timeout for DDL or DML (max_execution_time "
+                 "limits only read-only SELECTs): bound its wait for the metadata lock with lock_wait_timeout (or "
+                 "-- sluice:lock-timeout 5s)")]
+    return [(f"{target} runs with no statement_timeout: if it turns out slow it holds its locks for as long as it "
+             "runs. Set statement_timeout (or the directive -- sluice:statement-timeout 5min) at the top of the "
+             "file (or for the migration role)")]
 
 
 _TRANSACTION_CONTROL = re.compile(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b")
@@ -1031,34 +1115,38 @@ def _may_stand_alone(norm: str) -> bool:
 
 
 class _Pending:
-    """The existing tables ALTERed so far that a later ALTER could be merged with (key → count),
-    also by bare name: a --clean dump ALTERs hundreds of tables before the statements that name
-    them, and each of those statements is matched on its words, not on every pending table."""
+    """The existing tables ALTERed so far that a later ALTER could be merged with (key → those
+    ALTERs), also by bare name: a --clean dump ALTERs hundreds of tables before the statements that
+    name them, and each of those statements is matched on its words, not on every pending table."""
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+        self.alters: dict[str, list[AlterTable]] = {}
         self.by_name: dict[str, set[str]] = {}
         self.algorithms: dict[str, str] = {}  # MySQL: the ALGORITHM= the table's pending ALTERs state
 
-    def add(self, table: str, algorithm: str = "") -> int:
-        """Count an ALTER of the table; one that states another ALGORITHM than the pending ones starts
-        a new count (merged, an INSTANT change would be rebuilt with the others)."""
-        same = self.algorithms.get(table, algorithm) == algorithm
-        count = self.counts[table] = (self.counts.get(table, 0) if same else 0) + 1
+    def add(self, alter: AlterTable, algorithm: str = "", apart: bool = False) -> int:
+        """Count an ALTER of its table (the count is returned); one that must stay apart from the
+        pending ones (`_apart`), or that states another ALGORITHM than they do, starts a new count
+        (merged, an INSTANT change would be rebuilt with the others)."""
+        table = alter.key
+        if apart or self.algorithms.get(table, algorithm) != algorithm or table not in self.alters:
+            self.alters[table] = [alter]
+        else:
+            self.alters[table].append(alter)
         self.algorithms[table] = algorithm
         self.by_name.setdefault(table.rsplit(".", 1)[-1], set()).add(table)
-        return count
+        return len(self.alters[table])
 
     def reset(self, table: str) -> None:
         self.algorithms.pop(table, None)
-        if self.counts.pop(table, None) is not None:
+        if self.alters.pop(table, None) is not None:
             name = table.rsplit(".", 1)[-1]
             self.by_name[name].discard(table)
             if not self.by_name[name]:
                 del self.by_name[name]
 
     def clear(self) -> None:
-        self.counts.clear()
+        self.alters.clear()
         self.by_name.clear()
         self.algorithms.clear()
 
@@ -1076,17 +1164,40 @@ class _Pending:
             names = list(self.by_name.keys() & set(_WORD.findall(lowered)))
         for name in names:
             for table in self.by_name.pop(name):
-                del self.counts[table]
+                del self.alters[table]
                 self.algorithms.pop(table, None)
 
 
 _ALGORITHM_CLAUSE = re.compile(r"\bALGORITHM\s*=?\s*(DEFAULT|INSTANT|INPLACE|NOCOPY|COPY)\b", re.I)
+_ALTER_DEFAULT = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) (?:SET|DROP) DEFAULT\b", re.I)
+_DROP_CONSTRAINT = re.compile(r"^DROP CONSTRAINT\b", re.I)
+
+
+def _apart(st: Stmt, alter: AlterTable, pending: list[AlterTable] | None) -> bool:
+    """Whether the ALTER must stay apart from the table's pending ALTERs, as merged with them it would
+    fail or do something else: it sets or drops the default of a column they add (Django's ADD COLUMN
+    … DEFAULT then DROP DEFAULT: merged, PostgreSQL fails, the column does not exist yet when its
+    default changes, and MariaDB gives the existing rows the new default or none), or it drops a
+    constraint after they SET NOT NULL (the end of the NOT NULL recipe: merged, the drop comes first,
+    and SET NOT NULL scans the table the check was there to spare)."""
+    if not pending:
+        return False
+    norm = st.norm  # (the actions are cut only when this ALTER may be one of those)
+    if "DEFAULT" in norm:
+        changed = {key(match.group(1)) for action in alter.actions if (match := _ALTER_DEFAULT.match(action))}
+        if changed and any(key(column) in changed for earlier in pending for action in earlier.actions
+                           for column, _ in added_columns(action)):
+            return True
+    return ("DROP" in norm and any(_DROP_CONSTRAINT.match(action) for action in alter.actions)
+            and any(_SET_NOT_NULL.match(action) for earlier in pending for action in earlier.actions))
 
 
 @rule("statement.merge-alter-table", engines="PM", category="LOCK", severity="I", nodes=("*",),
       severity_by_engine={"mysql": "warning"},
       summary="Several `ALTER TABLE` of the same existing table in one file (reported on the 2nd and later; on "
-              "MySQL, ALTERs that state different `ALGORITHM=` are not counted together).",
+              "MySQL, ALTERs that state different `ALGORITHM=` are not counted together, and nowhere is an ALTER "
+              "that sets or drops the default of a column an earlier one added, or drops a constraint after "
+              "an earlier SET NOT NULL: merged, those fail or do something else).",
       why="Each ALTER TABLE takes its own lock (and on MySQL may copy the whole table again); one multi-action "
           "ALTER does the work once.",
       instead="One `ALTER TABLE t action1, action2, …`.",
@@ -1095,14 +1206,15 @@ def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> li
     # Counts only the ALTERs that could have been merged: a transaction boundary, another statement
     # naming the table (it may have to come in between: a backfill, an index build, as in the
     # NOT VALID → backfill → VALIDATE → SET NOT NULL recipe) or an ALTER action that cannot share a
-    # statement (VALIDATE, RENAME, partitions) resets the table's count. Called on every statement
+    # statement (VALIDATE, RENAME, partitions) resets the table's count; an ALTER that must stay apart
+    # from the pending ones (`_apart`, another ALGORITHM) starts a new one. Called on every statement
     # (a list or None, not a generator: most statements return at once).
     pending = ctx.memo.get("statement.merge-alter-table")
     if pending is None:
         pending = ctx.memo["statement.merge-alter-table"] = _Pending()
     if st.syntax_error:
         return None
-    if not pending.counts and not st.norm.startswith("ALTER "):
+    if not pending.alters and not st.norm.startswith("ALTER "):
         return None  # nothing to reset, and only an ALTER TABLE counts
     if _TRANSACTION_CONTROL.match(st.norm):
         pending.clear()
@@ -1120,7 +1232,7 @@ def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> li
     algorithm = ""
     if ctx.dialect == "mysql" and "ALGORITHM" in st.norm and (match := _ALGORITHM_CLAUSE.search(alter.rest)):
         algorithm = match.group(1).upper()
-    if pending.add(alter.key, algorithm) == 1:
+    if pending.add(alter, algorithm, _apart(st, alter, pending.alters.get(alter.key))) == 1:
         return None
     copy = " and may copy the table again" if ctx.dialect == "mysql" else ""
     return [(f"ALTER TABLE {alter.table} follows another ALTER of the same table that it could be merged with: "

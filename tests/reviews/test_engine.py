@@ -197,6 +197,34 @@ def test_passwords_are_masked_in_any_case_and_outside_ascii():
     assert redact("CREATE TABLE t (id bigint)") == "CREATE TABLE t (id bigint)"
 
 
+@pytest.mark.parametrize(("dialect", "sql"), [
+    ("postgres", "CREATE ROLE app LOGIN PASSWORD $$hunter2$$;"),
+    ("postgres", "CREATE ROLE app LOGIN PASSWORD $pw1$hunter2$pw1$ VALID UNTIL 'infinity';"),
+    ("postgres", "ALTER ROLE app PASSWORD E'x\\'hunter2';"),
+    ("mysql", "SET PASSWORD FOR 'app'@'%' = 'hunter2';"),
+    ("mysql", "SET PASSWORD FOR 'app'@'%' = PASSWORD('hunter2');"),
+    ("mysql", "SET /* why */ PASSWORD = 'hunter2';"),
+    ("mysql", "CREATE USER 'app'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('hunter2');"),
+    ("mysql", "CREATE USER 'app'@'%' IDENTIFIED WITH ed25519 USING PASSWORD('hunter2');"),
+    ("mysql", "CREATE USER 'app'@'%' IDENTIFIED BY 'x\\'hunter2';"),  # a backslash escape does not end it
+    ("mysql", "ALTER USER 'app'@'%' IDENTIFIED BY 'n3w' REPLACE 'hunter2';"),  # the current password
+])
+def test_every_flagged_password_form_is_masked(dialect, sql):
+    document = review_files([("0001_x.sql", sql)], dialect, Policy.everything()).as_json()
+    assert "security.disallow-plaintext-password" in [f["rule"] for f in document["findings"]]
+    for finding in document["findings"]:
+        assert "hunter2" not in finding["statement"] + finding["message"]
+        assert "'***'" in finding["statement"]
+
+
+def test_text_without_a_password_keeps_its_fast_path(monkeypatch):
+    from reviews.engine import core
+
+    monkeypatch.setattr(core, "_SECRET", None)  # the pattern is not even looked at
+    text = "UPDATE users SET name = 'x' WHERE id = 1"
+    assert core.redact(text) is text
+
+
 def test_a_rule_gated_by_contains_meets_only_statements_holding_its_words():
     from reviews.engine import registry
 
@@ -236,6 +264,21 @@ def test_a_rule_gated_by_actions_meets_only_alters_with_such_an_action():
         registry.rule("test.bad", engines="P", category="DES", severity="W", summary="t", actions=("ColumnDef",))(
             lambda st, ctx, payload: ())
     assert "test.bad" not in registry.RULES
+
+
+def test_dollar_quote_tags_may_hold_digits():
+    from reviews.engine.model import blank_comments_and_strings, normalize
+
+    body = "$body1$ BEGIN SET search_path = public; END $body1$"
+    assert normalize(f"CREATE FUNCTION f1() RETURNS void LANGUAGE plpgsql AS {body}") == \
+        "CREATE FUNCTION F1() RETURNS VOID LANGUAGE PLPGSQL AS ''"
+    assert blank_comments_and_strings(f"AS {body}") == "AS " + " " * len(body)
+    assert normalize("SELECT $1 + $2") == "SELECT $1 + $2"  # parameters, not tags
+    assert normalize("DO $é1$ BEGIN SET search_path = x; END $é1$") == "DO ''"  # as PostgreSQL reads tags
+    # the SET inside the body is not the function's option
+    sql = f"CREATE FUNCTION f1() RETURNS void LANGUAGE plpgsql SECURITY DEFINER\n  AS {body};\n"
+    [found] = [f for f in review(sql).findings if f.rule == "security.definer-requires-search-path"]
+    assert (found.line, found.severity) == (1, "error") and "has no SET search_path" in found.message
 
 
 def test_mysql_statements_are_normalized_as_mysql_reads_them():

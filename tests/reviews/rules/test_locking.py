@@ -318,3 +318,109 @@ def test_a_comment_inside_an_alter_table_hides_none_of_its_actions():
     # MySQL: a backslash-escaped quote does not end the string early.
     assert flags("ALTER TABLE t COMMENT = 'it\\'s', ADD COLUMN g int AS (a * 2) STORED;", "mysql",
                  "column.disallow-add-stored-generated")
+
+
+@pytest.mark.parametrize(("dialect", "quote"), [("postgres", '"'), ("mysql", "`")])
+def test_merge_alter_table_keeps_a_default_change_apart_from_the_add_of_its_column(dialect, quote):
+    # Django's AddField: merged, PostgreSQL fails (the column does not exist yet) and MariaDB gives the
+    # existing rows the new default (0 or NULL for DROP DEFAULT) instead of 7.
+    t, b = f"{quote}t{quote}", f"{quote}b{quote}"
+    for change in (f"ALTER COLUMN {b} DROP DEFAULT", f"ALTER {b} SET DEFAULT 8"):
+        sql = f"ALTER TABLE {t} ADD COLUMN {b} integer DEFAULT 7 NOT NULL;\nALTER TABLE {t} {change};\n"
+        assert not flags(sql, dialect, "statement.merge-alter-table"), change
+        # it starts a new count: the next ALTER could be merged with it
+        found = findings(sql + "ALTER TABLE t ADD COLUMN c int;\n", dialect, "statement.merge-alter-table")
+        assert [f.line for f in found] == [3]
+    # the default of a column the pending ALTERs do not add: merged, it does the same
+    other = "ALTER TABLE t ADD COLUMN b int DEFAULT 7;\nALTER TABLE t ALTER COLUMN a DROP DEFAULT;\n"
+    assert [f.line for f in findings(other, dialect, "statement.merge-alter-table")] == [2]
+
+
+def test_merge_alter_table_keeps_the_drop_of_a_constraint_apart_from_set_not_null():
+    # The tail of the NOT NULL recipe: merged, the check is dropped first and SET NOT NULL scans the table.
+    recipe = ("ALTER TABLE t ADD CONSTRAINT a_nn CHECK (a IS NOT NULL) NOT VALID;\n"
+              "ALTER TABLE t VALIDATE CONSTRAINT a_nn;\nALTER TABLE t ALTER COLUMN a SET NOT NULL;\n"
+              "ALTER TABLE t DROP CONSTRAINT IF EXISTS a_nn;\n")
+    assert not flags(recipe, "postgres", "statement.merge-alter-table")
+    assert [f.line for f in findings(recipe + "ALTER TABLE t ADD COLUMN c int;\n", "postgres",
+                                     "statement.merge-alter-table")] == [5]
+    # without a SET NOT NULL before it, dropping a constraint merges like any other action
+    sql = "ALTER TABLE t ADD COLUMN c int;\nALTER TABLE t DROP CONSTRAINT a_nn;\n"
+    assert [f.line for f in findings(sql, "postgres", "statement.merge-alter-table")] == [2]
+
+
+def test_drop_trigger_on_an_existing_table_needs_the_timeouts():
+    # PostgreSQL's DROP TRIGGER takes an ACCESS EXCLUSIVE lock on its table.
+    sql = "DROP TRIGGER IF EXISTS post_insert ON post CASCADE;"
+    for rule in ("statement.require-lock-timeout", "statement.max-execution-time"):
+        [found] = findings(sql, "postgres", rule)
+        assert found.message.startswith("DROP TRIGGER on existing table post runs with no")
+        assert not flags("CREATE TABLE post (id int);\nDROP TRIGGER post_insert ON post;", "postgres", rule)
+    # MySQL's names no table
+    policy = Policy.from_rows("p", [("statement.max-execution-time", "warning", {})])
+    assert not findings("DROP TRIGGER IF EXISTS post_insert;", "mysql", "statement.max-execution-time", policy)
+
+
+@pytest.mark.parametrize("default", [
+    "ARRAY[]::character varying(20)[]", "CAST('' AS character varying(10))", "B'0'::bit varying(8)",
+    "(now())::character varying(32)", "'12:00'::time(3) with time zone", "'1'::double precision",
+    "(now() AT TIME ZONE ('utc'))", "'1'::interval day to second(3)", "date(now())",
+    "to_tsvector('english'::regconfig, '')", "format('%s-%s', 'a', current_date)", "array_fill(0, ARRAY[3])",
+    "initcap(repeat('x', 2))", "jsonb_set('{}'::jsonb, '{a}', to_jsonb(1))"])
+def test_two_word_types_and_stable_builtins_in_defaults_are_not_volatile(default):
+    assert not flags(f"ALTER TABLE t ADD COLUMN b text DEFAULT {default};", "postgres",
+                     "column.default-disallow-volatile")
+
+
+def test_a_call_after_a_two_word_type_is_still_read():
+    sql = "ALTER TABLE t ADD COLUMN b text DEFAULT 'x'::character varying(20) || my_func(varying(1));"
+    [found] = findings(sql, "postgres", "column.default-disallow-volatile")
+    assert "DEFAULT my_func(), a possibly volatile (unknown)" in found.message
+    sql = "ALTER TABLE t ADD COLUMN b text DEFAULT varying(1);"
+    assert "DEFAULT varying()" in findings(sql, "postgres", "column.default-disallow-volatile")[0].message
+
+
+def test_a_check_in_an_added_column_scans_the_table():
+    # Django's PositiveIntegerField: PostgreSQL verifies the table under the ADD COLUMN's ACCESS EXCLUSIVE lock.
+    sql = ('SET lock_timeout = \'2s\';\nALTER TABLE "shop_item" ADD COLUMN "stock" integer DEFAULT 0 NOT NULL '
+           'CHECK ("stock" >= 0);')
+    [found] = findings(sql, "postgres", "statement.add-check-not-valid")
+    assert (found.line, found.column, found.severity) == (2, 71, "error")
+    assert found.message.startswith('column "stock" added with a CHECK to existing table "shop_item"')
+    assert "add the column without it, then ADD CONSTRAINT … CHECK (…) NOT VALID" in found.message
+    named = "ALTER TABLE t ADD COLUMN a int, ADD COLUMN q int CONSTRAINT q_pos CHECK (q >= 0);"
+    assert [f.column for f in findings(named, "postgres", "statement.add-check-not-valid")] == [67]
+    assert not flags(NEW + "ALTER TABLE t ADD COLUMN q int CHECK (q >= 0);", "postgres",
+                     "statement.add-check-not-valid")
+    assert not flags("ALTER TABLE t ADD COLUMN check_at timestamptz DEFAULT now();", "postgres",
+                     "statement.add-check-not-valid")
+
+
+def test_set_not_null_is_proven_by_a_check_on_the_same_table_that_proves_the_column():
+    def proven(check: str, table: str = "t", column: str = "a") -> bool:
+        sql = (f"ALTER TABLE {table} ADD CONSTRAINT c_nn CHECK {check} NOT VALID;\n"
+               f"ALTER TABLE {table} VALIDATE CONSTRAINT c_nn;\nALTER TABLE t ALTER COLUMN {column} SET NOT NULL;")
+        return not flags(sql, "postgres", "statement.disallow-add-not-null")
+
+    # the table as ctx.is_new compares it: public.t is t
+    assert proven("(a IS NOT NULL)", "public.t") and proven("(a IS NOT NULL)", '"public"."t"')
+    # `col IS NOT NULL`, AND-ed with anything
+    assert proven("((a IS NOT NULL) AND (b > 0))") and proven("(b > 0 AND a IS NOT NULL)")
+    assert proven("(a IS NOT NULL AND b IS NOT NULL)", column="b")
+    # an OR, or a column only named at the start, proves nothing (PostgreSQL verifies the table)
+    assert not proven("(a IS NOT NULL OR b IS NOT NULL)") and not proven("(a IS NOT NULL OR b > 0)")
+    assert not proven("(a IS NOT NULL AND b > 0 OR c > 0)") and not proven("(a IS NOT NULL)", column="b")
+
+
+def test_drop_index_cascade_is_not_told_to_use_what_postgres_rejects():
+    [found] = findings("DROP INDEX orders_customer_idx CASCADE;", "postgres", "index.drop-concurrently")
+    assert "DROP INDEX CONCURRENTLY does not support CASCADE: drop the dependent objects first, then DROP INDEX " \
+           "CONCURRENTLY without CASCADE" in found.message
+
+
+def test_create_index_on_only_is_exempt_and_the_summary_says_so():
+    assert not flags("CREATE INDEX orders_customer_idx ON ONLY orders (customer_id);", "postgres",
+                     "index.create-concurrently")
+    from reviews.engine import RULES
+
+    assert "ON ONLY" in RULES["index.create-concurrently"].summary
