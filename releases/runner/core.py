@@ -31,6 +31,7 @@ from releases.runner.adapters.base import (
     is_dml,
     now_utc,
     opens_transaction,
+    savepoint,
 )
 from releases.runner.target import Target, parse_target
 
@@ -501,9 +502,17 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit, *, 
         else:
             adapter.insert_row(claim)
     user_tx = False  # inside the file's own BEGIN … COMMIT
+    outer_savepoint = None  # SQLite: the SAVEPOINT that began the file's own transaction
     for index in range(start_at, total):
         stmt = statements[index]
         opens, closes = opens_transaction(stmt.text), closes_transaction(stmt.text)
+        if adapter.engine == "sqlite" and (marker := savepoint(stmt.text)) is not None:
+            # Outside a transaction, SQLite's SAVEPOINT begins one, and RELEASE of it commits it.
+            verb, name = marker
+            if verb == "SAVEPOINT" and not user_tx:
+                opens, outer_savepoint = True, name
+            elif verb == "RELEASE" and name == outer_savepoint:
+                closes = True
         own_tx = not user_tx and not opens and not closes and not adapter.needs_autocommit(stmt.text)
         try:
             if own_tx:
@@ -534,6 +543,8 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit, *, 
                 state = "The history could not be updated (connection lost?): check it with `history`."
             raise _fail(adapter, mf, statements, index, exc, state) from None
         user_tx = (user_tx or opens) and not closes
+        if closes:
+            outer_savepoint = None
         emit("statement", (mf, index + 1, total))
     duration = round((time.monotonic() - started) * 1000)
     adapter.update_row(mf.version, status="applied", statements_done=total, duration_ms=duration,

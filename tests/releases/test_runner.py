@@ -321,6 +321,27 @@ def test_a_sqlite_foreign_keys_pragma_takes_effect(sqlite_url, migrations):
     assert history_rows(sqlite_url)["0002"] == ("applied", 2, 2)
 
 
+def test_a_sqlite_savepoint_outside_begin_is_the_files_own_transaction(sqlite_url, migrations):
+    # The pragma makes the file run statement by statement; SQLite's top-level SAVEPOINT … RELEASE is
+    # then the file's own transaction, not two statements each in a transaction of the runner's.
+    migrations.write("0001_init.sql", "CREATE TABLE parent (id integer PRIMARY KEY);\n"
+                     "CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES parent (id) "
+                     "ON DELETE CASCADE);\nINSERT INTO parent VALUES (1), (2);\n"
+                     "INSERT INTO child VALUES (10, 1), (20, 2);\n")
+    migrations.write("0002_prune_dml.sql", "PRAGMA foreign_keys = ON;\nSAVEPOINT prune;\nSAVEPOINT inner_one;\n"
+                     "DELETE FROM parent WHERE id = 1;\nRELEASE inner_one;\nRELEASE SAVEPOINT prune;\n")
+    report = run(sqlite_url, migrations)
+    assert [o.action for o in report.outcomes] == ["applied", "applied"]
+    assert query(sqlite_url, "SELECT id, parent_id FROM child") == [(20, 2)]
+    # A failure inside it rolls the whole savepoint back, progress included.
+    migrations.write("0003_bad_dml.sql", "PRAGMA foreign_keys = ON;\nSAVEPOINT s;\nDELETE FROM parent;\n"
+                     "INSERT INTO nowhere VALUES (1);\nRELEASE s;\n")
+    with pytest.raises(ApplyError):
+        run(sqlite_url, migrations)
+    assert query(sqlite_url, "SELECT id FROM parent") == [(2,)]
+    assert history_rows(sqlite_url)["0003"] == ("partial", 1, 5)
+
+
 def test_statements_run_as_their_original_text(any_url, migrations):
     # No parameter interpolation, no regeneration: %s, $1-like text and odd spacing reach the server as is.
     migrations.write("0001_init.sql", "CREATE TABLE t (v varchar(50));\n"

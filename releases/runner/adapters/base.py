@@ -46,6 +46,20 @@ def closes_transaction(text: str) -> bool:
     return bool(_TX_CLOSE_RE.match(head(text, 60)))
 
 
+_SAVEPOINT_RE = re.compile(r"^(?:(RELEASE)(?:\s+SAVEPOINT)?|SAVEPOINT)\s+(\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|\w+)",
+                           re.I)
+
+
+def savepoint(text: str) -> tuple[str, str] | None:
+    """("SAVEPOINT" | "RELEASE", the savepoint's name as SQLite compares it), or None."""
+    match = _SAVEPOINT_RE.match(head(text, 200))
+    if match is None:
+        return None
+    name = match.group(2)
+    name = name[1:-1] if name[0] in "\"`[" else name
+    return ("RELEASE" if match.group(1) else "SAVEPOINT", name.lower())
+
+
 def is_dml(text: str) -> bool:
     return bool(_DML_RE.match(head(text, 60)))
 
