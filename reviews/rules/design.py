@@ -19,7 +19,8 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of, per_statement, sqlglot_dialect
 from reviews.engine.registry import Hit, rule, tracker
-from reviews.rules.common import at, bare
+from reviews.rules.common import at, bare, blanked, mentions, position
+from reviews.splitter import Statement
 
 T = exp.DataType.Type
 INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT,
@@ -91,12 +92,17 @@ def _type_key(kind: exp.DataType) -> tuple | None:
 
 def table_of(ast: exp.Expression) -> str:
     """The table a CREATE TABLE / ALTER TABLE / CREATE INDEX statement is about."""
+    target = _table_node(ast)
+    return plain_name(target) if target is not None else ""
+
+
+def _table_node(ast: exp.Expression) -> exp.Table | None:
     target = ast.this
     if isinstance(target, exp.Schema):
         target = target.this
     if isinstance(target, exp.Index):
         target = target.args.get("table")
-    return plain_name(target) if isinstance(target, exp.Table) else ""
+    return target if isinstance(target, exp.Table) else None
 
 
 def plain_name(node: exp.Expression) -> str:
@@ -117,6 +123,12 @@ _PLAINLY_NAMED = frozenset({exp.Table, exp.Column, exp.ColumnDef})
 def statement_table(st: Stmt) -> str:
     """`table_of` the statement's tree, which each reader below asks: worked out once per statement."""
     return table_of(st.ast)
+
+
+def column_key(name: str, dialect: str) -> str:
+    """A column's name as the database compares it with another: MySQL compares column names
+    without regard to case, quoted or not (`name_of` keeps a quoted name's case)."""
+    return name.lower() if dialect == "mysql" else name
 
 
 def is_create_table(ast: exp.Expression | None) -> bool:
@@ -299,6 +311,9 @@ class IndexDef(NamedTuple):  # a tuple: built for every key of every CREATE TABL
     prefixed: frozenset[str]  # columns indexed by a prefix length (MySQL `b(10)`)
     method: str = ""  # USING …
     where: str | Predicate = ""  # partial index predicate (compare it as a string: `str(where)`)
+    order: tuple[str, ...] = ()  # each column's sort order when one is not the default (`desc nulls last`); else ()
+    include: tuple[str, ...] = ()  # PostgreSQL INCLUDE (…) columns
+    node: exp.Expression | None = None  # the key in a CREATE/ALTER TABLE (findings point at it); None: CREATE INDEX
 
 
 class Predicate:
@@ -345,16 +360,39 @@ def _index_column(node: exp.Expression, dialect: str) -> tuple[str | None, bool]
     return None, False
 
 
+def _sort_order(node: exp.Expression, dialect: str) -> str:
+    """An index column's sort order, "" for the default: `desc`, and the NULLS order when it is not
+    the direction's default in the dialect (sqlglot spells that default out on every Ordered)."""
+    if not isinstance(node, exp.Ordered):
+        return ""
+    desc = bool(node.args.get("desc"))
+    nulls_first = node.args.get("nulls_first")
+    # NULLs sort as the largest values in PostgreSQL (ASC: last), as the smallest in MySQL and SQLite.
+    default_first = desc if sqlglot_dialect(dialect).NULL_ORDERING == "nulls_are_large" else not desc
+    nulls = "" if nulls_first is None or nulls_first == default_first else \
+        "nulls first" if nulls_first else "nulls last"
+    return " ".join(word for word in ("desc" if desc else "", nulls) if word)
+
+
 def _make_index(table: str, name: str | None, kind: str, nodes: list, dialect: str, method: str = "",
-                where: str | Predicate = "") -> IndexDef:
-    columns, prefixed = [], []
-    for node in nodes:
-        column, prefix = _index_column(node, dialect)
+                where: str | Predicate = "", node: exp.Expression | None = None,
+                parameters: exp.Expression | None = None) -> IndexDef:
+    columns, prefixed, orders = [], [], []
+    for column_node in nodes:
+        column, prefix = _index_column(column_node, dialect)
         columns.append(column)
+        orders.append(_sort_order(column_node, dialect))
         if prefix and column:
             prefixed.append(column)
     return IndexDef(table, name, kind, tuple(columns), frozenset(prefixed) if prefixed else _NONE_PREFIXED, method,
-                    where)
+                    where, tuple(orders) if any(orders) else (), _included(parameters), node)
+
+
+def _included(parameters: exp.Expression | None) -> tuple[str, ...]:
+    """The INCLUDE columns of an index's or key's parameters (IndexParameters): a covering index is
+    no duplicate of one without them."""
+    included = parameters.args.get("include") if parameters is not None else None
+    return tuple(name_of(c) for c in included) if isinstance(included, list) else ()
 
 
 _NONE_PREFIXED: frozenset[str] = frozenset()
@@ -366,18 +404,23 @@ def _constraint_name(node: exp.Expression | None) -> str | None:
     return name_of(node) or None if node is not None else None
 
 
-def _table_level(table: str, node: exp.Expression, name: str | None, dialect: str) -> list[IndexDef]:
+def _table_level(table: str, node: exp.Expression, name: str | None, dialect: str,
+                 written: exp.Expression | None = None) -> list[IndexDef]:
+    """The keys of a table-level element; `written`: the element as written (a CONSTRAINT name …)."""
+    written = written or node
     if isinstance(node, exp.Constraint):
         inner_name = name_of(node.this) or None
-        return [i for inner in node.expressions for i in _table_level(table, inner, inner_name, dialect)]
+        return [i for inner in node.expressions for i in _table_level(table, inner, inner_name, dialect, node)]
     if isinstance(node, exp.PrimaryKey):
-        return [_make_index(table, name, "primary", node.expressions, dialect)]
+        return [_make_index(table, name, "primary", node.expressions, dialect, node=written,
+                            parameters=node.args.get("include"))]
     if isinstance(node, exp.UniqueColumnConstraint) and isinstance(node.this, exp.Schema):
-        return [_make_index(table, name or _constraint_name(node.this), "unique", node.this.expressions, dialect)]
+        return [_make_index(table, name or _constraint_name(node.this), "unique", node.this.expressions, dialect,
+                            node=written, parameters=node.args.get("include"))]
     if isinstance(node, exp.IndexColumnConstraint):
         kind = str(node.args.get("kind") or "index").lower()
         kind = kind if kind in ("fulltext", "spatial", "unique") else "index"
-        return [_make_index(table, name or _constraint_name(node.this), kind, node.expressions, dialect)]
+        return [_make_index(table, name or _constraint_name(node.this), kind, node.expressions, dialect, node=written)]
     return []
 
 
@@ -388,9 +431,11 @@ def _inline(found: list[IndexDef], table: str, column: exp.ColumnDef) -> None:
         if not isinstance(kind, _INLINE_KEYS):  # most are NOT NULL, DEFAULT …: one test for them
             continue
         if isinstance(kind, exp.PrimaryKeyColumnConstraint):
-            found.append(IndexDef(table, _inline_name(constraint), "primary", (name_of(column),), _NONE_PREFIXED))
+            found.append(IndexDef(table, _inline_name(constraint), "primary", (name_of(column),), _NONE_PREFIXED,
+                                  include=_included(kind.args.get("include")), node=column))
         elif kind.this is None:
-            found.append(IndexDef(table, _inline_name(constraint), "unique", (name_of(column),), _NONE_PREFIXED))
+            found.append(IndexDef(table, _inline_name(constraint), "unique", (name_of(column),), _NONE_PREFIXED,
+                                  include=_included(kind.args.get("include")), node=column))
 
 
 _INLINE_KEYS = (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint)
@@ -429,7 +474,7 @@ def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
         where = Predicate(params.args["where"], dialect) if params is not None and params.args.get("where") else ""
         name = name_of(index.this) or None if index.this is not None else None
         kind = "unique" if ast.args.get("unique") else "index"
-        return [_make_index(statement_table(st), name, kind, columns, dialect, method, where)]
+        return [_make_index(statement_table(st), name, kind, columns, dialect, method, where, parameters=params)]
     found: list[IndexDef] = []
     if is_create_table(ast) and isinstance(ast.this, exp.Schema):
         table = statement_table(st)
@@ -546,16 +591,20 @@ _CREATE_TABLE = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+) ?\(")
 _DERIVED_TABLE = re.compile(r"\)\s*AS\b|\bLIKE\b|\bPARTITION OF\b")
 
 
-_ADD_PRIMARY_KEY = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+) .*\bADD (?:CONSTRAINT \S+ )?PRIMARY KEY\b")
+# An ALTER TABLE sqlglot could not read adds a primary key where it names one but to drop it.
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+) ")
+_ADDS_PRIMARY_KEY = re.compile(r"(?<!\bDROP )\bPRIMARY KEY\b")
+_DROP_TABLE = re.compile(r"^DROP TABLE (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRICT)?$")
 
 
 @rule("table.require-pk", engines="PMS", category="DESIGN", severity="W", at_end=True,
-      summary="`CREATE TABLE` without a primary key (one added by a later `ALTER TABLE … ADD PRIMARY KEY` of the "
-              "same file counts, as in pg_dump output).",
-      why="Without a primary key, logical replication cannot replicate UPDATEs and DELETEs (PostgreSQL "
-          "refuses them on a published table), MySQL group replication rejects the table, and online "
-          "schema tools (gh-ost, pt-online-schema-change) cannot copy it. Rows cannot be addressed "
-          "one by one.",
+      summary="`CREATE TABLE` without a primary key (one added later in the same file counts, as in pg_dump "
+              "output, and a table the file drops again is not reported).",
+      why="Without a primary key, PostgreSQL logical replication cannot replicate UPDATEs and DELETEs (it "
+          "refuses them on a published table); MySQL group replication and online schema tools (gh-ost, "
+          "pt-online-schema-change) need a primary key or a NOT NULL unique key, on which InnoDB then "
+          "clusters the table instead; SQLite identifies the rows only by their implicit rowid, which "
+          "VACUUM may renumber. Rows that no key tells apart cannot be updated or deleted one by one.",
       instead="Declare a primary key in the CREATE TABLE, e.g. `id bigint GENERATED ALWAYS AS IDENTITY "
               "PRIMARY KEY`.",
       example="CREATE TABLE events (payload jsonb);")
@@ -566,16 +615,21 @@ def table_require_pk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]
         yield Hit(message, statement=statement)
 
 
-@tracker(keywords=("CREATE", "ALTER"))
+@tracker(keywords=("CREATE", "ALTER", "DROP"))
 def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
-    """CREATE TABLEs without a primary key, until an ALTER TABLE of the file adds one."""
+    """CREATE TABLEs without a primary key, until an ALTER TABLE of the file adds one or a DROP TABLE
+    drops the table."""
     pending: dict | None = ctx.memo.get("table.require-pk")
     if pending is None:  # (not setdefault: that builds an empty dict on every CREATE and ALTER)
         pending = ctx.memo["table.require-pk"] = {}
     if st.norm.startswith("ALTER "):
-        if pending and "PRIMARY KEY" in st.norm and (match := _ADD_PRIMARY_KEY.match(st.norm)) \
-                and pending.get(bare(match.group(1))):
-            pending[bare(match.group(1))].pop()  # the table as it is now: the latest CREATE of that name
+        if pending and "PRIMARY KEY" in st.norm and (table := _given_a_primary_key(st, ctx)) and pending.get(table):
+            pending[table].pop()  # the table as it is now: the latest CREATE of that name
+        return
+    if st.norm.startswith("DROP "):
+        if pending and "TABLE" in st.norm:
+            for table in _dropped_tables(st):
+                pending.pop(table, None)  # every CREATE of that name: an earlier one is gone too
         return
     ast = st.ast
     if st.parsed:
@@ -585,17 +639,92 @@ def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
             return  # the usual case, and the cheapest test (the rules have read the indexes already)
         if any(isinstance(e, exp.LikeProperty) for e in ast.this.expressions):
             return
-        if any(isinstance(p, (exp.InheritsProperty, exp.PartitionedOfProperty)) for p in _properties(ast)):
-            return
+        if any(isinstance(p, exp.PartitionedOfProperty) for p in _properties(ast)):
+            return  # a partition has its parent's key (a table that INHERITS one has none: reviewed)
         table = table_of(ast)
     else:  # a CREATE TABLE sqlglot could not read: judge its tokens
         match = _CREATE_TABLE.match(st.norm)
         if not match or "PRIMARY KEY" in st.norm or _DERIVED_TABLE.search(st.norm):
             return
         table = match.group(1).strip('"`').rsplit(".", 1)[-1].lower()
-    pending.setdefault(bare(table), []).append((
-        st.index, f"table {table} has no primary key: add one, e.g. {_PK_SUGGESTION[ctx.dialect]} "
-        "(replication and online schema tools need it)", st.statement))
+    pending.setdefault(bare(table), []).append((st.index, _no_primary_key(st, ctx.dialect, table), st.statement))
+
+
+def _given_a_primary_key(st: Stmt, ctx: FileContext) -> str | None:
+    """The table (`bare`) an ALTER TABLE gives a primary key: ADD [CONSTRAINT …] PRIMARY KEY, ADD COLUMN
+    … PRIMARY KEY, MySQL MODIFY/CHANGE … PRIMARY KEY."""
+    if not st.parsed:
+        match = _ALTER_TABLE.match(st.norm)
+        return bare(match.group(1)) if match and _ADDS_PRIMARY_KEY.search(st.norm) else None
+    if not is_alter_table(st.ast):
+        return None
+    if any(i.kind == "primary" for i in index_defs(st, ctx.dialect)) or any(
+            isinstance(a, exp.ModifyColumn) and isinstance(a.this, exp.ColumnDef)
+            and has_constraint(a.this, exp.PrimaryKeyColumnConstraint) for a in st.ast.args.get("actions") or ()):
+        return bare(statement_table(st))
+    return None
+
+
+def _dropped_tables(st: Stmt) -> list[str]:
+    """The tables (`bare`) a DROP TABLE drops (not MySQL's DROP TEMPORARY TABLE: only a temporary one)."""
+    ast = st.ast
+    if st.parsed:
+        if not isinstance(ast, exp.Drop) or ast.args.get("kind") != "TABLE" or ast.args.get("temporary"):
+            return []
+        return [bare(name_of(target)) for target in ast.args.get("tables") or ()]
+    match = _DROP_TABLE.match(st.norm)
+    return [bare(name) for name in match.group(1).split(",")] if match else []
+
+
+def _no_primary_key(st: Stmt, dialect: str, table: str) -> str:
+    """The finding for a table created without a primary key, with the reason that holds for it."""
+    missing = f"table {table} has no primary key"
+    advice = f"add one, e.g. {_PK_SUGGESTION[dialect]}"
+    if dialect == "sqlite":
+        return f"{missing}: {advice} (rows are then identified only by the implicit rowid, which VACUUM may renumber)"
+    if st.parsed and dialect == "mysql" and (key := _clustering_key(st)):
+        return (f"{missing}: InnoDB uses its NOT NULL unique key {key} as the clustered index instead: declare that "
+                "key as the PRIMARY KEY")
+    if st.parsed and any(isinstance(p, exp.UnloggedProperty) for p in _properties(st.ast)):
+        # An unlogged table is never replicated (no publication takes it).
+        return (f"{missing}: {advice} (without one, duplicate rows cannot be told apart, nor updated or deleted one "
+                "by one)")
+    return f"{missing}: {advice} (replication and online schema tools need it)"
+
+
+def _clustering_key(st: Stmt) -> str | None:
+    """The key InnoDB clusters a MySQL table without a primary key on, as `name (columns)`: the first
+    unique key written whose columns are all NOT NULL, and none indexed by a prefix (a SERIAL column's
+    is one); None when there is none, or the table's engine is not InnoDB (the default)."""
+    ast = st.ast
+    if any(isinstance(p, exp.EngineProperty) and p.name.lower() != "innodb" for p in _properties(ast)):
+        return None
+    not_null = {plain_name(c).lower() for _, c, _ in column_defs(st) if is_not_null(c) or _mysql_serial(c)}
+    if not not_null:
+        return None
+    table = statement_table(st)
+    for element in ast.this.expressions:
+        if isinstance(element, exp.ColumnDef):
+            if _mysql_serial(element) or (plain_name(element).lower() in not_null
+                                          and _has_inline_unique(element)):
+                return f"({plain_name(element)})"
+            continue
+        for index in _table_level(table, element, None, "mysql"):
+            if index.kind == "unique" and not index.prefixed \
+                    and all(c and c.lower() in not_null for c in index.columns):
+                return f"{index.name} ({_columns_text(index.columns)})" if index.name else \
+                    f"({_columns_text(index.columns)})"
+    return None
+
+
+def _mysql_serial(column: exp.ColumnDef) -> bool:
+    """MySQL `SERIAL`: BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE."""
+    kind = column.args.get("kind")
+    return isinstance(kind, exp.DataType) and kind.this == T.SERIAL
+
+
+def _has_inline_unique(column: exp.ColumnDef) -> bool:
+    return any(isinstance(k, exp.UniqueColumnConstraint) and k.this is None for k in constraint_kinds(column))
 
 
 @rule("table.no-foreign-key", engines="PMS", category="DESIGN", severity="off",
@@ -611,85 +740,141 @@ def table_no_foreign_key(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
                "forbids foreign keys: enforce the relation in the application instead")
 
 
-def _pending_comments(ctx: FileContext, rule_id: str) -> dict:
-    return ctx.memo.setdefault(rule_id, {"pending": {}, "done": set()})
-
-
-def _flush(st: Stmt, ctx: FileContext, rule_id: str, what: str) -> Iterator[Hit]:
-    """Emit, at the last statement of the file, the objects no COMMENT ON ever described
-    (PostgreSQL comments come after the CREATE, so this is only known at the end)."""
-    if st.index != ctx.statement_count - 1:
-        return
-    state = _pending_comments(ctx, rule_id)
-    for key, (statement, where) in state["pending"].items():
-        if key not in state["done"]:
-            name = ".".join(key) if isinstance(key, tuple) else key
-            yield Hit(f"{what} {name} has no comment: add `COMMENT ON {what.upper()} {name} IS '…'` in this file",
-                      statement=statement, **where)
-
-
-@rule("table.comment", engines="PM", category="DESIGN", severity="off", nodes=("*",),
+@rule("table.comment", engines="PM", category="DESIGN", severity="off", at_end=True,
       payload={"required": True, "max_length": 64},
       schema={"properties": {"required": {"type": "boolean"}, "max_length": {"type": "integer", "minimum": 1}}},
       summary="A new table without a comment, or with a comment longer than `max_length`.",
       why="A comment is the cheapest documentation a table can have, and it travels with the schema.",
       instead="MySQL: `CREATE TABLE … COMMENT='…'`; PostgreSQL: `COMMENT ON TABLE t IS '…'` in the same file.",
       example="CREATE TABLE t (id bigint PRIMARY KEY);")
-def table_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
-    ast, limit = st.ast, payload["max_length"]
-    state = _pending_comments(ctx, "table.comment")
-    if is_create_table(ast) and not _is_temporary(ast):
-        table = table_of(ast)
-        comments = [p for p in _properties(ast) if isinstance(p, exp.SchemaCommentProperty)]
-        if ctx.dialect == "mysql":
-            if not comments and payload["required"]:
-                yield f"table {table} has no comment: add COMMENT='…' saying what it holds"
-        elif payload["required"]:
-            state["pending"][table] = (st.statement, {})
-        for comment in comments:
-            if len(comment.this.name) > limit:
-                yield f"the comment of table {table} is longer than {limit} characters: shorten it"
-    elif is_alter_table(ast):
-        for comment in _properties(ast) + list(ast.args.get("options") or ()):
-            if isinstance(comment, exp.SchemaCommentProperty) and len(comment.this.name) > limit:
-                yield f"the comment of table {table_of(ast)} is longer than {limit} characters: shorten it"
-    elif isinstance(ast, exp.Comment) and ast.args.get("kind") == "TABLE":
-        state["done"].add(name_of(ast.this))
-        if len(ast.expression.name) > limit:
-            yield f"the comment of table {name_of(ast.this)} is longer than {limit} characters: shorten it"
-    yield from _flush(st, ctx, "table.comment", "table")
+def table_comment(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    yield from _comment_findings(ctx, "table.comment", "table", "COMMENT='…'", payload)
 
 
-@rule("column.comment", engines="PM", category="DESIGN", severity="off", nodes=("*",),
+@rule("column.comment", engines="PM", category="DESIGN", severity="off", at_end=True,
       payload={"required": True, "max_length": 64},
       schema={"properties": {"required": {"type": "boolean"}, "max_length": {"type": "integer", "minimum": 1}}},
       summary="A new column without a comment, or with a comment longer than `max_length`.",
       why="Column comments document units, meanings and allowed values where every tool can see them.",
       instead="MySQL: `… COMMENT '…'` on the column; PostgreSQL: `COMMENT ON COLUMN t.c IS '…'` in the same file.",
       example="ALTER TABLE t ADD COLUMN amount numeric;")
-def column_comment(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
-    limit = payload["max_length"]
-    state = _pending_comments(ctx, "column.comment")
-    for table, column, _ in column_defs(st, modify=ctx.dialect == "mysql"):
-        comments = [k for k in constraint_kinds(column) if isinstance(k, exp.CommentColumnConstraint)]
-        name = name_of(column)
-        if ctx.dialect == "mysql":
-            if not comments and payload["required"]:
-                yield Hit(f"column {table}.{name} has no comment: add COMMENT '…' saying what it holds",
-                          **at(st, column))
-        elif payload["required"]:
-            state["pending"][(table, name)] = (st.statement, at(st, column))  # (where the column is defined)
-        for comment in comments:
-            if len(comment.this.name) > limit:
-                yield Hit(f"the comment of column {table}.{name} is longer than {limit} characters: shorten it",
-                          **at(st, column))
+def column_comment(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    yield from _comment_findings(ctx, "column.comment", "column", "COMMENT '…'", payload)
+
+
+# Both comment rules report at the end of the file, from what `_track_comments` saw: a PostgreSQL
+# table's COMMENT ON comes after its CREATE, so a missing one is known only there (and the engine
+# shows the rules no statement after the last SQL one: a closing psql meta-command or COPY data).
+# Per rule: "written", (statement, offset, name, comment lengths) of each table or column created,
+# added (or MySQL-modified), altered or commented on, in the file's order, with None for lengths when
+# a MySQL one is created without a comment; "pending", the PostgreSQL tables or columns created (name
+# → statement, offset), and "done", those a COMMENT ON described. The offset is a column's name in
+# its statement's text (None: the statement), made a line and column only for a finding: the tracker
+# runs on every file, whatever the policy, and most columns are never reported.
+
+
+def _comment_findings(ctx: FileContext, rule_id: str, what: str, mysql_clause: str, payload: dict) -> Iterator[Hit]:
+    state = ctx.memo.get(rule_id)
+    if state is None:
+        return
+    required, limit = payload["required"], payload["max_length"]
+    for statement, offset, name, lengths in state["written"]:
+        if lengths is None:
+            if required:
+                yield Hit(f"{what} {name} has no comment: add {mysql_clause} saying what it holds", statement=statement,
+                          **_located(statement, offset))
+            continue
+        for length in lengths:
+            if length > limit:
+                yield Hit(f"the comment of {what} {name} is longer than {limit} characters: shorten it",
+                          statement=statement, **_located(statement, offset))
+    if not required:
+        return
+    for key, (statement, offset) in state["pending"].items():
+        if key not in state["done"]:
+            name = ".".join(key) if isinstance(key, tuple) else key
+            yield Hit(f"{what} {name} has no comment: add `COMMENT ON {what.upper()} {name} IS '…'` in this file",
+                      statement=statement, **_located(statement, offset))
+
+
+def _located(statement: Statement, offset: int | None) -> dict:
+    """`position` of an offset in the text of a statement seen earlier ({}: the statement)."""
+    return position(Stmt(0, statement, None, ""), offset) if offset is not None else {}
+
+
+def _comment_state(ctx: FileContext, rule_id: str) -> dict:
+    state = ctx.memo.get(rule_id)
+    if state is None:
+        state = ctx.memo[rule_id] = {"written": [], "pending": {}, "done": set()}
+    return state
+
+
+@tracker(engines="PM", keywords=("CREATE", "ALTER", "COMMENT"))
+def _track_comments(st: Stmt, ctx: FileContext) -> None:
+    """The comments of tables and columns, and the tables and columns without one (see above)."""
     ast = st.ast
-    if isinstance(ast, exp.Comment) and ast.args.get("kind") == "COLUMN" and isinstance(ast.this, exp.Column):
-        key = (name_of(ast.this.args.get("table")), name_of(ast.this))
+    if not st.parsed:
+        return
+    if is_create_table(ast) or is_alter_table(ast):
+        _track_table_comment(st, ctx)
+        if column_defs(st):
+            _track_column_comments(st, ctx)
+    elif isinstance(ast, exp.Comment):
+        kind = ast.args.get("kind")
+        if kind == "TABLE":
+            rule_id, key = "table.comment", name_of(ast.this)
+            name = key
+        elif kind == "COLUMN" and isinstance(ast.this, exp.Column):
+            rule_id, key = "column.comment", (name_of(ast.this.args.get("table")), name_of(ast.this))
+            name = ".".join(key)
+        else:
+            return
+        state = _comment_state(ctx, rule_id)
         state["done"].add(key)
-        if len(ast.expression.name) > limit:
-            yield f"the comment of column {'.'.join(key)} is longer than {limit} characters: shorten it"
-    yield from _flush(st, ctx, "column.comment", "column")
+        state["written"].append((st.statement, None, name, (len(ast.expression.name),)))
+
+
+def _track_table_comment(st: Stmt, ctx: FileContext) -> None:
+    ast = st.ast
+    if is_create_table(ast):
+        if _is_temporary(ast):
+            return
+        state, table = _comment_state(ctx, "table.comment"), statement_table(st)
+        lengths = tuple(len(p.this.name) for p in _properties(ast) if isinstance(p, exp.SchemaCommentProperty))
+        if ctx.dialect == "mysql":
+            state["written"].append((st.statement, None, table, lengths or None))
+            return
+        state["pending"][table] = (st.statement, None)
+    elif mentions(st, "COMMENT"):  # MySQL's ALTER TABLE … COMMENT='…' (most ALTERs have none)
+        state, table = _comment_state(ctx, "table.comment"), statement_table(st)
+        lengths = tuple(len(p.this.name) for p in _properties(ast) + list(ast.args.get("options") or ())
+                        if isinstance(p, exp.SchemaCommentProperty))
+    else:
+        return
+    if lengths:
+        state["written"].append((st.statement, None, table, lengths))
+
+
+def _track_column_comments(st: Stmt, ctx: FileContext) -> None:
+    state = _comment_state(ctx, "column.comment")
+    mysql = ctx.dialect == "mysql"
+    commented = mentions(st, "COMMENT")  # (most statements have no comment: no column's constraints read)
+    for table, column, _ in column_defs(st, modify=mysql):
+        lengths = ()
+        if commented and has_constraint(column, exp.CommentColumnConstraint):
+            lengths = tuple(len(k.this.name) for k in constraint_kinds(column)
+                            if isinstance(k, exp.CommentColumnConstraint))
+        column_name = plain_name(column)
+        name = f"{table}.{column_name}"
+        ident = column.this  # where `at` locates a column: its name
+        start = ident.meta.get("start") if isinstance(ident, exp.Identifier) else None
+        offset = start - st.base if start is not None else None
+        if mysql:
+            state["written"].append((st.statement, offset, name, lengths or None))
+            continue
+        state["pending"][(table, column_name)] = (st.statement, offset)
+        if lengths:
+            state["written"].append((st.statement, offset, name, lengths))
 
 
 _PARTITION_RE = re.compile(r"^(CREATE (?:UNLOGGED )?TABLE|ALTER TABLE)\b.*\bPARTITION (BY|OF)\b")
@@ -731,7 +916,9 @@ def table_disallow_trigger(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 
 
 def _primary_columns(st: Stmt, dialect: str) -> set[tuple[str, str]]:
-    return {(i.table, c) for i in index_defs(st, dialect) if i.kind == "primary" for c in i.columns if c}
+    """(table, `column_key`) of the statement's primary key columns."""
+    return {(i.table, column_key(c, dialect)) for i in index_defs(st, dialect) if i.kind == "primary"
+            for c in i.columns if c}
 
 
 @rule("column.no-null", engines="PMS", category="DESIGN", severity="off",
@@ -744,7 +931,7 @@ def column_no_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     primary = _primary_columns(st, ctx.dialect)
     for table, column, _ in column_defs(st):
         name = name_of(column)
-        if is_not_null(column) or (table, name) in primary or is_auto_increment(column, st):
+        if is_not_null(column) or (table, column_key(name, ctx.dialect)) in primary or is_auto_increment(column, st):
             continue
         yield Hit(f"column {table}.{name} is nullable: declare it NOT NULL (with a DEFAULT if old rows need one)",
                   **at(st, column))
@@ -765,7 +952,7 @@ def column_required(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str |
     if is_create_table(ast) and isinstance(ast.this, exp.Schema):
         if any(isinstance(e, exp.LikeProperty) for e in ast.this.expressions) or _is_temporary(ast):
             return
-        present = {name_of(col) for _, col, _ in column_defs(st)}
+        present = {column_key(name_of(col), ctx.dialect) for _, col, _ in column_defs(st)}
         missing = [c for c in required if c not in present]
         if missing:
             yield f"table {table_of(ast)} lacks the required column(s) {', '.join(missing)}: add them"
@@ -779,7 +966,7 @@ def column_required(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str |
             elif isinstance(action, exp.ModifyColumn) and action.args.get("rename_from") is not None:
                 gone = [name_of(action.args["rename_from"])]
             for name in gone or ():
-                if name in required and name:
+                if column_key(name, ctx.dialect) in required and name:
                     yield Hit(f"column {table_of(ast)}.{name} is a required column: keep it (do not drop or rename "
                               "it)", **at(st, action))
 
@@ -800,7 +987,7 @@ def column_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     primary = _primary_columns(st, ctx.dialect)
     for table, column, _ in column_defs(st, modify=False):
         name = name_of(column)
-        if (table, name) in primary or is_auto_increment(column, st):
+        if (table, column_key(name, ctx.dialect)) in primary or is_auto_increment(column, st):
             continue
         if has_constraint(column, exp.DefaultColumnConstraint, exp.ComputedColumnConstraint,
                           exp.GeneratedAsRowColumnConstraint, exp.PrimaryKeyColumnConstraint):
@@ -839,16 +1026,27 @@ _NARROW_OR_SERIAL_LIKE = frozenset(NARROW_INTEGER_TYPES) | _SERIAL_LIKE
 
 
 @rule("column.prefer-bigint-over-int", engines="PM", category="DESIGN", severity="W",
-      nodes=(exp.Create, exp.Alter), contains=TABLE_WORDS,
-      actions=COLUMN_ACTIONS,
+      nodes=(exp.Create, exp.Alter, "command"), contains=TABLE_WORDS,
+      actions=(*COLUMN_ACTIONS, exp.AddConstraint),
       summary="`int`/`smallint`/`serial`/`smallserial` as primary-key, identity or auto-increment column.",
       why="A 32-bit key runs out at about 2.1 billion (4.3 with unsigned); widening a key column later "
           "rewrites the table and every table referencing it, under lock.",
-      instead="`bigint` (`bigserial`, `bigint GENERATED … AS IDENTITY`, MySQL `BIGINT UNSIGNED`).",
+      instead="`bigint` (PostgreSQL `bigint GENERATED … AS IDENTITY`, MySQL `BIGINT UNSIGNED`).",
       example="CREATE TABLE t (id serial PRIMARY KEY);")
 def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    if column_types(st).isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of column_defs are among them
+    if not st.parsed:  # PostgreSQL's ALTER COLUMN … ADD GENERATED … AS IDENTITY reads as no tree
+        if ctx.dialect == "postgres" and "AS IDENTITY" in st.norm and st.norm.startswith("ALTER TABLE"):
+            yield from _identity_added(st, ctx)
         return
+    if not column_types(st).isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of column_defs are among them
+        yield from _narrow_key_columns(st, ctx)
+    if ctx.dialect == "postgres" and is_alter_table(st.ast) and mentions(st, "PRIMARY"):
+        yield from _narrow_keys_added(st, ctx)
+
+
+def _narrow_key_columns(st: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    """The narrow key columns the statement defines."""
+    flagged = _flagged_keys(ctx)
     single_key = None
     for table, column, _ in column_defs(st):
         kind = column.args.get("kind")
@@ -858,6 +1056,8 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
         # printed (as serial/serial2/serial4?). No SQL for the rest until a finding names the type.
         if kind.this in NARROW_INTEGER_TYPES:
             written = None
+            if ctx.dialect == "mysql" and _wider_in_mysql(kind, column, st):
+                continue
         elif kind.this in _SERIAL_LIKE:
             written = type_label(kind, ctx.dialect)
             if written.strip('"') not in ("serial", "serial2", "serial4"):
@@ -865,18 +1065,102 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
         else:
             continue
         if single_key is None:
-            single_key = {(i.table, i.columns[0]) for i in index_defs(st, ctx.dialect)
-                          if i.kind == "primary" and len(i.columns) == 1}
+            single_key = {(i.table, column_key(i.columns[0], ctx.dialect)) for i in index_defs(st, ctx.dialect)
+                          if i.kind == "primary" and len(i.columns) == 1 and i.columns[0]}
         name = plain_name(column)
+        key = (table, column_key(name, ctx.dialect))
         # is_auto_increment, cheapest test first (is_serial may search the text).
-        if (table, name) in single_key or has_constraint(column, exp.AutoIncrementColumnConstraint,
-                                                         exp.GeneratedAsIdentityColumnConstraint) \
+        if key in single_key or has_constraint(column, exp.AutoIncrementColumnConstraint,
+                                               exp.GeneratedAsIdentityColumnConstraint) \
                 or is_serial(column, st):
-            written = written or type_label(kind, ctx.dialect)
-            better = "bigserial or bigint GENERATED ALWAYS AS IDENTITY" if ctx.dialect == "postgres" \
-                else "BIGINT UNSIGNED"
-            yield Hit(f"key column {table}.{name} is {written}: a 32-bit (or smaller) key runs out, and widening "
-                      f"it later rewrites the table: use {better}", **at(st, column))
+            flagged.add(key)
+            yield Hit(_narrow_key_message(table, name, written or type_label(kind, ctx.dialect), ctx.dialect),
+                      **at(st, column))
+        elif flagged:
+            flagged.discard(key)  # defined again, as no key: a key added later is news again
+
+
+def _narrow_keys_added(st: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    """A single-column primary key that an ALTER TABLE adds (pg_dump and Rails' structure.sql add the
+    keys after the tables) to an int column of an earlier statement."""
+    for index in index_defs(st, ctx.dialect):
+        if index.kind == "primary" and len(index.columns) == 1 and index.columns[0] \
+                and not isinstance(index.node, exp.ColumnDef):  # (ADD COLUMN … PRIMARY KEY: defined here)
+            key = index.node.find(exp.PrimaryKey) if index.node is not None else None
+            where = at(st, key.expressions[0]) if key is not None and key.expressions else {}
+            yield from _narrow_known(ctx, index.table, index.columns[0], where)
+
+
+_PG_NAME = r'(?:"(?:[^"]|"")+"|[^\s".,;()]+)'
+_ALTER_TABLE_HEAD = re.compile(rf"\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:{_PG_NAME}\s*\.\s*)*"
+                               rf"({_PG_NAME})", re.I)
+_ADD_IDENTITY = re.compile(rf"\bALTER\s+(?:COLUMN\s+)?({_PG_NAME})\s+ADD\s+GENERATED\s+(?:ALWAYS|BY\s+DEFAULT)\s+AS\s+"
+                           r"IDENTITY\b", re.I)
+
+
+def _identity_added(st: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    """`ALTER TABLE t ALTER [COLUMN] c ADD GENERATED … AS IDENTITY` (as pg_dump writes identity
+    columns) on an int column of an earlier statement: read from the text (comments and strings
+    blanked), the names from the statement's own text at the same offsets."""
+    text, blank = st.text, blanked(st)
+    head = _ALTER_TABLE_HEAD.match(blank)
+    if head is None:
+        return
+    table = _pg_unquoted(text[head.start(1):head.end(1)])
+    for match in _ADD_IDENTITY.finditer(blank, head.end()):
+        yield from _narrow_known(ctx, table, _pg_unquoted(text[match.start(1):match.end(1)]),
+                                 position(st, match.start(1)))
+
+
+def _pg_unquoted(name: str) -> str:
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
+
+
+# The narrow integer types as the file's column model prints them in PostgreSQL (serial2 and
+# serial4 are user-defined types to the parser).
+_NARROW_PRINTED = frozenset({"int", "smallint", "serial", "smallserial", "serial2", "serial4"})
+
+
+def _narrow_known(ctx: FileContext, table: str, column: str, where: dict) -> Iterator[Hit]:
+    """A column made a key or an identity after its definition: flagged when the file defined it
+    with a narrow type, and not flagged there already."""
+    flagged = _flagged_keys(ctx)
+    if (table, column) in flagged:
+        return
+    written = ctx.column_types.get((table, column), "").lower()
+    if written.strip('"') in _NARROW_PRINTED:
+        flagged.add((table, column))
+        yield Hit(_narrow_key_message(table, column, written, ctx.dialect), **where)
+
+
+def _flagged_keys(ctx: FileContext) -> set[tuple[str, str]]:
+    """The (table, column) keys column.prefer-bigint-over-int reported: not again when the file later
+    makes the same column a key or an identity (pg_dump does both)."""
+    flagged = ctx.memo.get("column.prefer-bigint-over-int")
+    if flagged is None:
+        flagged = ctx.memo["column.prefer-bigint-over-int"] = set()
+    return flagged
+
+
+def _narrow_key_message(table: str, column: str, written: str, dialect: str) -> str:
+    # (Not bigserial: column.prefer-identity would then ask for the identity column instead.)
+    better = "bigint GENERATED ALWAYS AS IDENTITY" if dialect == "postgres" else "BIGINT UNSIGNED"
+    return (f"key column {table}.{column} is {written}: a 32-bit (or smaller) key runs out, and widening it later "
+            f"rewrites the table: use {better}")
+
+
+_INT8 = re.compile(r"\s*INT8\b", re.I)
+
+
+def _wider_in_mysql(kind: exp.DataType, column: exp.ColumnDef, st: Stmt) -> bool:
+    """A MySQL type wider than sqlglot reads it: SERIAL (BIGINT UNSIGNED NOT NULL AUTO_INCREMENT
+    UNIQUE), and INT8, BIGINT to MySQL and TINYINT to sqlglot (read from the text after the name)."""
+    if kind.this == T.SERIAL:
+        return True
+    if kind.this != T.TINYINT or "INT8" not in st.norm:
+        return False
+    end = column.this.meta.get("end") if isinstance(column.this, exp.Identifier) else None
+    return end is not None and _INT8.match(blanked(st), end + 1 - st.base) is not None
 
 
 @rule("column.prefer-identity", engines="P", category="DESIGN", severity="I",
@@ -1038,18 +1322,23 @@ def _index_label(index: IndexDef) -> str:
       severity_by_engine={"mysql": "error"}, nodes=(exp.Create, exp.Alter), contains=INDEX_WORDS,
       actions=INDEX_ACTIONS,
       summary="The same column twice in one index or key.",
-      why="MySQL rejects the statement (duplicate column name); PostgreSQL builds a bigger index that "
-          "is no more useful.",
+      why="MySQL rejects the statement (duplicate column name), and so does PostgreSQL for a primary key "
+          "or unique constraint (column appears twice); a PostgreSQL CREATE INDEX builds a bigger index "
+          "that is no more useful.",
       instead="List each column once.",
       example="CREATE INDEX idx_t_a ON t (a, a);")
-def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     found = []
     for index in index_defs(st, ctx.dialect):
-        named = [c for c in index.columns if c]
+        named = [column_key(c, ctx.dialect) for c in index.columns if c]
         if len(set(named)) == len(named):  # the usual case: no column twice
             continue
         duplicates = sorted({c for c in named if named.count(c) > 1})
-        found.append(f"{_index_label(index)} lists {', '.join(duplicates)} more than once: list each column once")
+        listed = f"{_index_label(index)} lists {', '.join(duplicates)} more than once"
+        if ctx.dialect == "postgres" and index.kind in ("primary", "unique") and index.node is not None:
+            # A constraint of a CREATE/ALTER TABLE, not a CREATE [UNIQUE] INDEX: "column … appears twice".
+            listed += ": PostgreSQL rejects the statement"
+        found.append(Hit(f"{listed}: list each column once", **at(st, index.node)))
     return found
 
 
@@ -1062,10 +1351,11 @@ def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> list
       why="Wide indexes are large, slow every write, and are rarely used beyond their first columns.",
       instead="A narrower index on the columns the queries filter on.",
       example="CREATE INDEX idx_t_wide ON t (a, b, c, d, e, f);")
-def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     limit = payload["max_columns"]
-    return [f"{_index_label(index)} has {len(index.columns)} columns, more than {limit}: use a narrower "
-            "index on the columns queries filter on" for index in index_defs(st, ctx.dialect) if len(index.columns) > limit]
+    return [Hit(f"{_index_label(index)} has {len(index.columns)} columns, more than {limit}: use a narrower "
+                "index on the columns queries filter on", **at(st, index.node))
+            for index in index_defs(st, ctx.dialect) if len(index.columns) > limit]
 
 
 @rule("index.type-no-blob", engines="M", category="DESIGN", severity="E",
@@ -1075,10 +1365,12 @@ def index_key_number_limit(st: Stmt, ctx: FileContext, payload: dict) -> list[st
       why="MySQL refuses to index a BLOB or TEXT column without a prefix length (error 1170).",
       instead="Index a prefix (`col(191)`) or a generated column holding a hash of the value.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, body text, KEY idx_t_body (body));")
-def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     if not index_defs(st, ctx.dialect):
         return
-    here = None  # (table, column) → its type node in this statement (the last definition wins)
+    # (table, column) → its type node in this statement (the last definition wins); MySQL column
+    # names in any case.
+    here = None
     for index in index_defs(st, ctx.dialect):
         if index.kind in ("fulltext", "spatial"):
             continue
@@ -1086,35 +1378,51 @@ def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[st
             if not column or column in index.prefixed:
                 continue
             if here is None:
-                here = {(table, plain_name(col)): col.args["kind"]
+                here = {(table, plain_name(col).lower()): col.args["kind"]
                         for table, col, _ in column_defs(st) if isinstance(col.args.get("kind"), exp.DataType)}
-            kind = here.get((index.table, column))
+            kind = here.get((index.table, column.lower()))
             if kind is not None and _never_blob_or_text(kind):
                 continue
             written = type_sql(kind, "mysql") if kind is not None else ""
-            written = written or ctx.column_types.get((index.table, column), "")
+            written = written or _known_type(ctx, index.table, column)
             if written.split("(")[0].strip().upper() in BLOB_TEXT_NAMES:
-                yield (f"{_index_label(index)} indexes {written} column {column} without a prefix length: "
-                       f"index a prefix ({column}(191)) or a generated hash column")
+                yield Hit(f"{_index_label(index)} indexes {written} column {column} without a prefix length: "
+                          f"index a prefix ({column}(191)) or a generated hash column", **at(st, index.node))
+
+
+def _known_type(ctx: FileContext, table: str, column: str) -> str:
+    """The type of a MySQL column an earlier statement of the file defined, "" if none did: its
+    name in any case (the file's column model keeps a quoted name as written)."""
+    types = ctx.column_types
+    for key in ((table, column), (table, column.lower())):  # as written; unquoted (the usual)
+        if key in types:
+            return types[key]
+    # A name quoted in another case: a walk over the file's columns, only for a column the file
+    # may not know (an index on a column of an earlier migration, most often).
+    folded = column.lower()
+    for key in types:
+        if key[0] == table and key[1].lower() == folded:
+            return types[key]
+    return ""
 
 
 @rule("table.no-duplicate-index", engines="PMS", category="DESIGN", severity="I",
       nodes=(exp.Create, exp.Alter, exp.Drop), contains=INDEX_WORDS,
-      actions=(*INDEX_ACTIONS, exp.Drop, exp.DropPrimaryKey),
-      summary="An index duplicating one created earlier in the same file (same table, columns, method "
-              "and predicate). Indexes that already exist in the database are not known here.",
+      actions=(*INDEX_ACTIONS, exp.Drop, exp.DropPrimaryKey, exp.RenameIndex, exp.AlterRename),
+      summary="An index duplicating one created earlier in the same file (same table, columns, sort order, "
+              "INCLUDE columns, method and predicate). Indexes that already exist in the database are not known here.",
       why="A duplicate index costs disk and slows every write without speeding up any read.",
       instead="Drop one of the two.",
       example="CREATE INDEX idx_a ON t (a);\nCREATE INDEX idx_a2 ON t (a);")
-def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[str]:
+def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     known: dict[str, list[tuple[IndexDef, int]]] | None = ctx.memo.get("table.no-duplicate-index")
     if known is None:
         known = ctx.memo["table.no-duplicate-index"] = {}
         ctx.memo["table.no-duplicate-index.lookup"] = {}
-    # Per table, (table, columns, method, family) → the indexes still known, in order: one lookup per
-    # new index instead of a scan of the table's earlier ones; the first of the same predicate is the
-    # duplicate (predicates printed only then). A table's is dropped when one of its indexes is
-    # forgotten, and rebuilt when the table next gets an index.
+    # Per table (`_table_key`), `_duplicate_key` → the indexes still known, in order:
+    # one lookup per new index instead of a scan of the table's earlier ones; the first of the same
+    # predicate is the duplicate (predicates printed only then). A table's is dropped when one of its
+    # indexes is forgotten or renamed, and rebuilt when the table next gets an index.
     lookups: dict[str, dict] = ctx.memo["table.no-duplicate-index.lookup"]
     ast = st.ast
     if isinstance(ast, exp.Drop):
@@ -1123,19 +1431,27 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
         kind = ast.args.get("kind")
         for target in ast.args.get("tables") or ():
             if kind == "TABLE":
-                known.pop(name_of(target), None)
-                lookups.pop(name_of(target), None)
+                known.pop(_table_key(target, ctx.dialect), None)
+                lookups.pop(_table_key(target, ctx.dialect), None)
             elif kind == "INDEX":
                 _forget(known, lookups, name_of(target))
         return []
+    if isinstance(ast, exp.Alter) and ast.args.get("kind") == "INDEX":  # ALTER INDEX … RENAME TO …
+        for action in ast.args.get("actions") or ():
+            if isinstance(action, exp.AlterRename):
+                _rename(known, lookups, name_of(ast.this), name_of(action.this))
+        return []
+    table = _table_key(_table_node(ast), ctx.dialect)
     if is_alter_table(ast):
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.Drop) and action.args.get("kind") in ("INDEX", "CONSTRAINT", "KEY"):
                 for target in action.args.get("tables") or ():
                     _forget(known, lookups, name_of(target))
             elif isinstance(action, exp.DropPrimaryKey):
-                known[table_of(ast)] = [k for k in known.get(table_of(ast), []) if k[0].kind != "primary"]
-                lookups.pop(table_of(ast), None)
+                known[table] = [k for k in known.get(table, []) if k[0].kind != "primary"]
+                lookups.pop(table, None)
+            elif isinstance(action, exp.RenameIndex):  # MySQL RENAME INDEX/KEY … TO …
+                _rename(known, lookups, name_of(action.this), name_of(action.args.get("to")), table)
     indexes = index_defs(st, ctx.dialect)
     if not indexes:
         return []
@@ -1144,34 +1460,55 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
     for index in indexes:
         if not index.columns or None in index.columns:
             continue
-        if not index.name and ctx.dialect == "postgres":  # the name PostgreSQL gives it, for a later DROP
-            index = index._replace(name=_postgres_default_name(index))
-        lookup = lookups.get(index.table)
+        name = index.name
+        if not name and ctx.dialect == "postgres":  # the name PostgreSQL gives it, for a later DROP
+            name = _postgres_default_name(index, known.get(table, ()))
+        lookup = lookups.get(table)
         if lookup is None:
-            lookup = lookups[index.table] = _duplicate_lookup(known.get(index.table, ()))
-        key = _duplicate_key(index)
-        same = _same_predicate(lookup.get(key, ()), index)
+            lookup = lookups[table] = _duplicate_lookup(known.get(table, ()), ctx.dialect)
+        key = _duplicate_key(index, ctx.dialect)
+        same = _duplicate_of(lookup.get(key, ()), index)
+        # Kept without its node: the statement's tree goes when the review moves on.
+        entry = (index._replace(name=name, node=None), line)
         if same is not None:
             earlier, earlier_line = same
-            found.append(f"{_index_label(index)} duplicates the {_index_label(earlier)} from line {earlier_line}: "
-                         "drop one of them")
-        known.setdefault(index.table, []).append((index, line))
-        lookup.setdefault(key, []).append((index, line))
+            found.append(Hit(f"{_index_label(entry[0])} duplicates the {_index_label(earlier)} from line "
+                             f"{earlier_line}: drop one of them", **at(st, index.node)))
+        known.setdefault(table, []).append(entry)
+        lookup.setdefault(key, []).append(entry)
     return found
 
 
-def _duplicate_lookup(entries: Iterable[tuple[IndexDef, int]]) -> dict:
+def _table_key(table: exp.Table | None, dialect: str) -> str:
+    """A table as table.no-duplicate-index tells tables apart: its name, and its schema when one is
+    written (PostgreSQL's `public` counts as none: the usual search_path)."""
+    if table is None:
+        return ""
+    name = plain_name(table)
+    schema = table.args.get("db")
+    if schema is None:
+        return name
+    schema_name = name_of(schema)
+    return name if dialect == "postgres" and schema_name == "public" else f"{schema_name}.{name}"
+
+
+def _duplicate_lookup(entries: Iterable[tuple[IndexDef, int]], dialect: str) -> dict:
     """A table's known indexes per duplicate key, in order."""
     lookup: dict = {}
     for entry in entries:
-        lookup.setdefault(_duplicate_key(entry[0]), []).append(entry)
+        lookup.setdefault(_duplicate_key(entry[0], dialect), []).append(entry)
     return lookup
 
 
-def _same_predicate(entries: Iterable[tuple[IndexDef, int]], index: IndexDef) -> tuple[IndexDef, int] | None:
-    """The first entry whose index has the index's predicate (most have none: no printing then)."""
+def _duplicate_of(entries: Iterable[tuple[IndexDef, int]], index: IndexDef) -> tuple[IndexDef, int] | None:
+    """The first entry whose index has the index's predicate (most have none: no printing then),
+    and another name: an index of the same name is the same index (CREATE INDEX IF NOT EXISTS, or a
+    rename this rule did not follow)."""
     for entry in entries:
-        where = entry[0].where
+        earlier = entry[0]
+        if index.name is not None and earlier.name == index.name:
+            continue
+        where = earlier.where
         if where is index.where or where == index.where:
             return entry
     return None
@@ -1187,16 +1524,26 @@ def _never_blob_or_text(kind: exp.DataType) -> bool:
     return kind.this in _NEVER_BLOB_OR_TEXT or (kind.this == T.VARCHAR and bool(kind.expressions))
 
 
-def _duplicate_key(index: IndexDef) -> tuple:
-    """What a duplicate has in common with the index, but for its predicate (see `_same_predicate`)."""
+def _duplicate_key(index: IndexDef, dialect: str) -> tuple:
+    """What a duplicate on the same table has in common with the index, but for its predicate and name
+    (see `_duplicate_of`): its columns (MySQL's in any case) and their sort orders, its INCLUDE
+    columns, its method (none written: the default, a B-tree) and family."""
     family = index.kind if index.kind in ("fulltext", "spatial") else "btree"
-    return (index.table, index.columns, index.method, family)
+    columns = tuple(c.lower() for c in index.columns if c) if dialect == "mysql" else index.columns
+    return (columns, index.order, index.include, index.method or "btree", family)
 
 
-def _postgres_default_name(index: IndexDef) -> str:
+def _postgres_default_name(index: IndexDef, known: Iterable[tuple[IndexDef, int]]) -> str:
     columns = "_".join(c for c in index.columns if c)
     suffix = {"primary": "pkey", "unique": "key"}.get(index.kind, "idx")
-    return f"{index.table}_pkey" if index.kind == "primary" else f"{index.table}_{columns}_{suffix}"
+    name = f"{index.table}_pkey" if index.kind == "primary" else f"{index.table}_{columns}_{suffix}"
+    taken = {entry[0].name for entry in known}
+    if name not in taken:
+        return name
+    number = 1  # PostgreSQL numbers a name its table's index has already: t_c_key1, t_c_key2 …
+    while f"{name}{number}" in taken:
+        number += 1
+    return f"{name}{number}"
 
 
 def _forget(known: dict[str, list[tuple[IndexDef, int]]], lookups: dict[str, dict], name: str) -> None:
@@ -1205,3 +1552,12 @@ def _forget(known: dict[str, list[tuple[IndexDef, int]]], lookups: dict[str, dic
         if len(kept) != len(entries):
             known[table] = kept
             lookups.pop(table, None)
+
+
+def _rename(known: dict[str, list[tuple[IndexDef, int]]], lookups: dict[str, dict], old: str, new: str,
+            table: str | None = None) -> None:
+    """An index renamed (of one table, or of any: PostgreSQL's ALTER INDEX) is known by its new name."""
+    for key, entries in known.items():
+        if (table is None or key == table) and any(e[0].name == old for e in entries):
+            known[key] = [(e[0]._replace(name=new), e[1]) if e[0].name == old else e for e in entries]
+            lookups.pop(key, None)

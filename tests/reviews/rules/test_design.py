@@ -47,7 +47,7 @@ CASES = [
     ("column.type-disallow-list", "sqlite", "ALTER TABLE t ADD COLUMN price money;",
      "ALTER TABLE t ADD COLUMN price numeric;", "warning", "which this policy disallows"),
     ("column.prefer-bigint-over-int", "postgres", "CREATE TABLE t (id serial PRIMARY KEY);",
-     "CREATE TABLE t (id bigserial PRIMARY KEY, n int);", "warning", "use bigserial or bigint"),
+     "CREATE TABLE t (id bigserial PRIMARY KEY, n int);", "warning", "use bigint GENERATED ALWAYS AS IDENTITY"),
     ("column.prefer-bigint-over-int", "mysql", "CREATE TABLE t (id int AUTO_INCREMENT PRIMARY KEY);",
      "CREATE TABLE t (id bigint unsigned AUTO_INCREMENT PRIMARY KEY, n int);", "warning", "use BIGINT UNSIGNED"),
     ("column.prefer-identity", "postgres", "CREATE TABLE t (id bigserial PRIMARY KEY);",
@@ -286,3 +286,256 @@ def test_duplicate_partial_indexes_are_compared_on_their_predicate(second, count
     # of comparing the printed SQL.
     sql = f"CREATE INDEX a ON t (x) WHERE deleted_at IS NULL;\n{second}"
     assert len(findings(sql, "postgres", "table.no-duplicate-index")) == count
+
+
+# -- fixes after the audit of the design rules ------------------------------------------------------
+
+
+def test_prefer_bigint_reads_mysql_serial_and_int8_as_bigint():
+    # MySQL: SERIAL is BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE, and INT8 is BIGINT (sqlglot reads
+    # it as TINYINT).
+    assert not flags("CREATE TABLE icd (dx_id SERIAL, code varchar(7));", "mysql", "column.prefer-bigint-over-int")
+    assert not flags("CREATE TABLE j (id int8 AUTO_INCREMENT PRIMARY KEY);", "mysql", "column.prefer-bigint-over-int")
+    assert not flags("CREATE TABLE j (`id` INT8 NOT NULL, PRIMARY KEY (`id`));", "mysql",
+                     "column.prefer-bigint-over-int")
+    [found] = findings("CREATE TABLE j (x int8, id tinyint AUTO_INCREMENT PRIMARY KEY);", "mysql",
+                       "column.prefer-bigint-over-int")
+    assert "j.id is tinyint" in found.message
+    assert flags("CREATE TABLE t (id serial PRIMARY KEY);", "postgres", "column.prefer-bigint-over-int")
+
+
+def test_mysql_column_names_compare_in_any_case():
+    [found] = findings("CREATE TABLE t1 (`Name` varchar(10), KEY k (`Name`, `name`));", "mysql",
+                       "index.no-duplicate-column")
+    assert found.severity == "error" and "lists name more than once" in found.message
+    sql = "CREATE TABLE t2 (id bigint PRIMARY KEY, `Body` text);\nCREATE INDEX k2 ON t2 (body);"
+    [found] = findings(sql, "mysql", "index.type-no-blob")
+    assert found.line == 2
+    assert flags("CREATE TABLE t (id bigint PRIMARY KEY, body text, KEY k (`BODY`));", "mysql", "index.type-no-blob")
+    assert flags("CREATE INDEX a ON t (`Email`);\nCREATE INDEX b ON t (email);", "mysql", "table.no-duplicate-index")
+    assert not flags("CREATE TABLE p (`ID` int, note text NOT NULL, PRIMARY KEY (id));", "mysql", "column.no-null")
+    assert flags("CREATE TABLE p (`ID` int, PRIMARY KEY (id));", "mysql", "column.prefer-bigint-over-int")
+    # PostgreSQL keeps a quoted name's case.
+    assert not flags('CREATE INDEX i ON t ("a", "A");', "postgres", "index.no-duplicate-column")
+    assert not flags('CREATE INDEX a ON t ("Email");\nCREATE INDEX b ON t (email);', "postgres",
+                     "table.no-duplicate-index")
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE t ADD CONSTRAINT u UNIQUE (a, a);", "ALTER TABLE t ADD PRIMARY KEY (b, b);",
+    "CREATE TABLE t2 (a int, PRIMARY KEY (a, a));", "CREATE TABLE t3 (a int, CONSTRAINT u3 UNIQUE (a, a));",
+])
+def test_duplicate_column_in_a_postgres_constraint_is_rejected(sql):
+    # PostgreSQL: ERROR: column "a" appears twice in unique (primary key) constraint.
+    [found] = findings(sql, "postgres", "index.no-duplicate-column")
+    assert found.severity == "warning"  # the catalogue's severity; the message says what happens
+    assert "PostgreSQL rejects the statement" in found.message
+
+
+def test_duplicate_column_in_a_postgres_create_index_is_accepted():
+    for sql in ("CREATE INDEX i ON t (a, a);", "CREATE UNIQUE INDEX u ON t (a, a);"):
+        [found] = findings(sql, "postgres", "index.no-duplicate-column")
+        assert "rejects" not in found.message
+
+
+@pytest.mark.parametrize(("second", "dialect", "count"), [
+    ("CREATE INDEX b ON t (x DESC NULLS LAST, y);", "postgres", 0),  # serves ORDER BY x DESC NULLS LAST, y
+    ("CREATE INDEX b ON t (x NULLS FIRST, y);", "postgres", 0),
+    ("CREATE INDEX b ON t (x, y DESC);", "postgres", 0),
+    ("CREATE INDEX b ON t (x ASC NULLS LAST, y);", "postgres", 1),  # the default, written out
+    ("CREATE INDEX b ON t (x DESC, y);", "mysql", 0),
+    ("CREATE INDEX b ON t (x ASC, y);", "mysql", 1),
+    ("CREATE INDEX b ON t (x DESC, y);", "sqlite", 0),
+])
+def test_duplicate_index_compares_sort_orders(second, dialect, count):
+    sql = f"CREATE INDEX a ON t (x, y);\n{second}"
+    assert len(findings(sql, dialect, "table.no-duplicate-index")) == count
+
+
+def test_duplicate_index_compares_written_schemas():
+    assert not flags("CREATE INDEX e1 ON auth.users (email);\nCREATE INDEX e2 ON public.users (email);", "postgres",
+                     "table.no-duplicate-index")
+    assert not flags("CREATE INDEX e1 ON db1.users (email);\nCREATE INDEX e2 ON users (email);", "mysql",
+                     "table.no-duplicate-index")
+    # An unqualified name is PostgreSQL's public table (the usual search_path).
+    assert flags("CREATE INDEX e1 ON users (email);\nCREATE INDEX e2 ON public.users (email);", "postgres",
+                 "table.no-duplicate-index")
+    sql = ("CREATE INDEX e1 ON auth.users (email);\nDROP TABLE public.users;\n"
+           "CREATE INDEX e2 ON auth.users (email);")
+    assert flags(sql, "postgres", "table.no-duplicate-index")  # dropping public.users keeps auth.users'
+    assert not flags(sql.replace("public.", "auth."), "postgres", "table.no-duplicate-index")
+
+
+def test_duplicate_index_takes_no_method_for_the_default():
+    # pg_dump writes USING btree on every index: the duplicate of a key.
+    sql = "CREATE TABLE t (z bigint PRIMARY KEY);\nCREATE UNIQUE INDEX t_z ON t USING btree (z);"
+    [found] = findings(sql, "postgres", "table.no-duplicate-index")
+    assert "duplicates the primary key t_pkey on t(z)" in found.message
+    assert not flags(sql.replace("btree", "hash"), "postgres", "table.no-duplicate-index")
+    # A covering index is no duplicate of the key (index-only scans); with the same INCLUDE columns, it is.
+    covering = "CREATE TABLE t (z bigint PRIMARY KEY);\nCREATE INDEX t_z ON t USING btree (z) INCLUDE (y);"
+    assert not flags(covering, "postgres", "table.no-duplicate-index")
+    assert flags(covering.replace("z bigint PRIMARY KEY", "z bigint, y int, PRIMARY KEY (z) INCLUDE (y)"), "postgres",
+                 "table.no-duplicate-index")
+
+
+@pytest.mark.parametrize(("sql", "dialect"), [
+    ("CREATE INDEX ix1 ON t (q);\nALTER INDEX ix1 RENAME TO ix1_old;\nDROP INDEX ix1_old;\nCREATE INDEX ix1 ON t (q);",
+     "postgres"),
+    ("CREATE TABLE t (a int, KEY ix (a));\nALTER TABLE t RENAME INDEX ix TO ix_old;\nALTER TABLE t DROP INDEX ix_old;\n"
+     "CREATE INDEX ix ON t (a);", "mysql"),
+    ("CREATE TABLE t (a int, KEY ix (a));\nALTER TABLE t RENAME KEY ix TO ix_old;\nDROP INDEX ix_old ON t;\n"
+     "CREATE INDEX ix ON t (a);", "mysql"),
+    ("CREATE INDEX IF NOT EXISTS h1 ON t (w);\nCREATE INDEX IF NOT EXISTS h1 ON t (w);", "postgres"),
+    # A rename this rule does not read: the index of the same name is still not its own duplicate.
+    ("CREATE INDEX ix1 ON t (q);\nALTER INDEX ix1 SET TABLESPACE fast;\nCREATE INDEX IF NOT EXISTS ix1 ON t (q);",
+     "postgres"),
+])
+def test_duplicate_index_follows_renames_and_never_reports_an_index_as_its_own_duplicate(sql, dialect):
+    assert not flags(sql, dialect, "table.no-duplicate-index"), findings(sql, dialect, "table.no-duplicate-index")
+
+
+def test_duplicate_index_numbers_the_names_postgres_gives_like_postgres():
+    sql = "ALTER TABLE t ADD UNIQUE (c);\nALTER TABLE t ADD UNIQUE (c);\nALTER TABLE t ADD UNIQUE (c);"
+    messages = [f.message for f in findings(sql, "postgres", "table.no-duplicate-index")]
+    assert [m.split(" duplicates")[0] for m in messages] == ["unique index t_c_key1 on t(c)",
+                                                              "unique index t_c_key2 on t(c)"]
+    dropped = ("ALTER TABLE t ADD UNIQUE (c);\nALTER TABLE t ADD UNIQUE (c);\nALTER TABLE t DROP CONSTRAINT t_c_key1;\n"
+               "ALTER TABLE t DROP CONSTRAINT t_c_key;\nALTER TABLE t ADD UNIQUE (c);")
+    assert [f.line for f in findings(dropped, "postgres", "table.no-duplicate-index")] == [2]
+
+
+def test_duplicate_index_names_the_renamed_index():
+    sql = "CREATE INDEX ix1 ON t (q);\nALTER INDEX ix1 RENAME TO ix1_old;\nCREATE INDEX ix1 ON t (q);"
+    [found] = findings(sql, "postgres", "table.no-duplicate-index")
+    assert "index ix1 on t(q) duplicates the index ix1_old on t(q) from line 1" in found.message
+
+
+@pytest.mark.parametrize(("dialect", "sql", "said", "not_said"), [
+    ("mysql", "CREATE TABLE icd (dx_id SERIAL, code varchar(7));",
+     "InnoDB uses its NOT NULL unique key (dx_id) as the clustered index instead: declare that key as the PRIMARY KEY",
+     "replication"),
+    ("mysql", "CREATE TABLE h (id int NOT NULL, x int, UNIQUE KEY uk (id)) ENGINE=InnoDB;",
+     "InnoDB uses its NOT NULL unique key uk (id)", "replication"),
+    ("mysql", "CREATE TABLE h (`Id` int NOT NULL UNIQUE, x int);", "InnoDB uses its NOT NULL unique key (Id)",
+     "replication"),
+    # No such key: a nullable one, a prefix one (InnoDB clusters on GEN_CLUST_INDEX), another engine.
+    ("mysql", "CREATE TABLE n (id int, UNIQUE KEY uk (id));", "replication and online schema tools need it", "InnoDB"),
+    ("mysql", "CREATE TABLE p (c varchar(50) NOT NULL, UNIQUE KEY uk (c(10)));", "replication", "InnoDB"),
+    ("mysql", "CREATE TABLE m (id int NOT NULL UNIQUE) ENGINE=MyISAM;", "replication", "InnoDB"),
+    ("sqlite", "CREATE TABLE u (a, b);",
+     "rows are then identified only by the implicit rowid, which VACUUM may renumber", "replication"),
+    ("postgres", "CREATE UNLOGGED TABLE cache (k text, v text);", "duplicate rows cannot be told apart", "replication"),
+    ("postgres", "CREATE TABLE events (payload jsonb);", "replication and online schema tools need it", "InnoDB"),
+])
+def test_require_pk_gives_the_reason_that_holds(dialect, sql, said, not_said):
+    [found] = findings(sql, dialect, "table.require-pk")
+    assert "has no primary key" in found.message
+    assert said in found.message and not_said not in found.message
+
+
+@pytest.mark.parametrize(("dialect", "sql"), [
+    ("postgres", "CREATE TABLE a (x int);\nALTER TABLE a ADD COLUMN id bigserial PRIMARY KEY;"),
+    ("mysql", "CREATE TABLE a (x int);\nALTER TABLE a ADD pk int AUTO_INCREMENT PRIMARY KEY FIRST;"),
+    ("mysql", "CREATE TABLE c (id int NOT NULL);\nALTER TABLE c ADD CONSTRAINT PRIMARY KEY (id);"),
+    ("postgres", 'CREATE TABLE i (id int NOT NULL);\nALTER TABLE i ADD CONSTRAINT "i pk" PRIMARY KEY (id);'),
+    ("mysql", "CREATE TABLE d (id int NOT NULL);\nALTER TABLE d MODIFY id int NOT NULL PRIMARY KEY;"),
+    ("mysql", "CREATE TABLE d (id int NOT NULL);\nALTER TABLE d CHANGE id d_id int NOT NULL PRIMARY KEY;"),
+    ("postgres", "CREATE TABLE k (id int NOT NULL);\nALTER TABLE k ADD PRIMARY KEY USING INDEX k_id;"),  # no tree
+    *[(d, "CREATE TABLE tmp_d (x int);\nDROP TABLE tmp_d;") for d in ("postgres", "mysql", "sqlite")],
+    ("postgres", "CREATE TABLE public.tmp_d (x int);\nDROP TABLE IF EXISTS other, public.tmp_d CASCADE;"),
+    # (osTicket's install script: neither statement has a tree)
+    ("mysql", "CREATE TABLE %TABLE_PREFIX%_timezones (x int);\nDROP TABLE IF EXISTS %TABLE_PREFIX%_timezones;"),
+])
+def test_require_pk_counts_any_later_primary_key_and_drops(dialect, sql):
+    assert not flags(sql, dialect, "table.require-pk"), findings(sql, dialect, "table.require-pk")
+
+
+def test_require_pk_still_reports_what_a_later_statement_does_not_fix():
+    # Only a temporary table of that name is dropped; a primary key dropped is not one added.
+    assert flags("CREATE TABLE t (x int);\nDROP TEMPORARY TABLE t;", "mysql", "table.require-pk")
+    assert flags("CREATE TABLE t (x int);\nALTER TABLE t DROP PRIMARY KEY;", "mysql", "table.require-pk")
+    [found] = findings("CREATE TABLE t (x int);\nDROP TABLE t;\nCREATE TABLE t (y int);", "postgres",
+                       "table.require-pk")
+    assert found.line == 3
+
+
+def test_require_pk_reviews_a_table_that_inherits():
+    # PostgreSQL copies no primary key to a child table (only a partition gets its parent's).
+    sql = "CREATE TABLE parent (id bigint PRIMARY KEY, x text);\nCREATE TABLE child (y text) INHERITS (parent);"
+    [found] = findings(sql, "postgres", "table.require-pk")
+    assert found.line == 2 and "table child has no primary key" in found.message
+    assert not flags("CREATE TABLE parent (id bigint PRIMARY KEY, at date) PARTITION BY RANGE (at);\n"
+                     "CREATE TABLE part PARTITION OF parent FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
+                     "postgres", "table.require-pk")
+
+
+@pytest.mark.parametrize("tail", ["\\unrestrict abc\n", "COPY public.t (id) FROM stdin;\n1\n\\.\n"])
+def test_postgres_comment_rules_report_when_the_file_ends_with_psql_lines(tail):
+    # pg_dump ends with `\unrestrict …`; a dump with data, with COPY rows: no rule sees them.
+    sql = f"SELECT 1;\nCREATE TABLE t (id int PRIMARY KEY);\n{tail}"
+    [table] = findings(sql, "postgres", "table.comment")
+    [column] = findings(sql, "postgres", "column.comment")
+    assert (table.line, table.column, column.line, column.column) == (2, 1, 2, 17)
+    assert not flags(f"CREATE TABLE t (id int PRIMARY KEY);\nCOMMENT ON TABLE t IS 'x';\n{tail}", "postgres",
+                     "table.comment")
+
+
+def test_comment_rules_keep_their_findings_on_mysql():
+    sql = (f"CREATE TABLE t (\n  id int PRIMARY KEY COMMENT '{'k' * 70}',\n  note text\n) COMMENT='{'x' * 70}';\n"
+           "ALTER TABLE t ADD COLUMN n int;")
+    where = {(f.rule, f.line, f.column, f.message.split(":")[0]) for f in findings(sql, "mysql")
+             if f.rule in ("table.comment", "column.comment")}
+    assert where == {("table.comment", 1, 1, "the comment of table t is longer than 64 characters"),
+                     ("column.comment", 2, 3, "the comment of column t.id is longer than 64 characters"),
+                     ("column.comment", 3, 3, "column t.note has no comment"),
+                     ("column.comment", 5, 26, "column t.n has no comment")}
+
+
+def test_prefer_bigint_flags_an_int_key_added_later_in_postgres():
+    dump = ("CREATE TABLE public.l (\n    id integer NOT NULL,\n    name text\n);\n"
+            "ALTER TABLE ONLY public.l\n    ADD CONSTRAINT l_pkey PRIMARY KEY (id);\n")
+    [found] = findings(dump, "postgres", "column.prefer-bigint-over-int")
+    assert (found.line, found.column) == (6, 40)  # the key's column in the ALTER
+    assert "key column l.id is int" in found.message
+    assert not flags(dump.replace("integer", "bigint"), "postgres", "column.prefer-bigint-over-int")
+    assert not flags(dump.replace("(id)", "(id, name)"), "postgres", "column.prefer-bigint-over-int")
+    assert not flags("ALTER TABLE l ADD PRIMARY KEY (id);", "postgres", "column.prefer-bigint-over-int")  # type unknown
+    # pg_dump's identity column, then its key: one finding, at the identity.
+    identity = ('CREATE TABLE "Q" (\n    "Id" smallint NOT NULL\n);\n'
+                'ALTER TABLE "Q" ALTER COLUMN "Id" ADD GENERATED BY DEFAULT AS IDENTITY (\n'
+                '    SEQUENCE NAME "Q_Id_seq"\n);\nALTER TABLE ONLY "Q" ADD CONSTRAINT "Q_pkey" PRIMARY KEY ("Id");\n')
+    [found] = findings(identity, "postgres", "column.prefer-bigint-over-int")
+    assert (found.line, found.column) == (4, 30) and "key column Q.Id is smallint" in found.message
+    # Flagged where it is defined already: not again.
+    assert len(findings("CREATE TABLE n (id serial NOT NULL);\nALTER TABLE n ADD PRIMARY KEY (id);", "postgres",
+                        "column.prefer-bigint-over-int")) == 1
+    # Defined again, as no key: the later key is flagged.
+    again = ("CREATE TABLE n (id serial PRIMARY KEY);\nDROP TABLE n;\nCREATE TABLE n (id int NOT NULL);\n"
+             "ALTER TABLE n ADD PRIMARY KEY (id);")
+    assert [f.line for f in findings(again, "postgres", "column.prefer-bigint-over-int")] == [1, 4]
+
+
+def test_prefer_bigint_advises_the_identity_column_in_postgres():
+    # Not bigserial: column.prefer-identity would then ask for the identity column.
+    [found] = findings("CREATE TABLE t (id serial PRIMARY KEY);", "postgres", "column.prefer-bigint-over-int")
+    assert found.message.endswith("use bigint GENERATED ALWAYS AS IDENTITY") and "bigserial" not in found.message
+    assert not flags("CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);", "postgres",
+                     "column.prefer-identity")
+
+
+@pytest.mark.parametrize(("rule", "dialect", "key", "where"), [
+    ("index.type-no-blob", "mysql", "KEY k (body)", (4, 7)),
+    ("index.no-duplicate-column", "mysql", "KEY k (a, a)", (4, 7)),
+    ("index.no-duplicate-column", "postgres", "CONSTRAINT u UNIQUE (a, a)", (4, 14)),
+    ("index.key-number-limit", "mysql", "KEY k (a, b, c, d, e, f)", (4, 7)),
+    ("index.key-number-limit", "postgres", "UNIQUE (a, b, c, d, e, f)", (4, 11)),
+    ("table.no-duplicate-index", "mysql", "UNIQUE KEY k (id)", (4, 14)),
+    ("table.no-duplicate-index", "postgres", "UNIQUE (id)", (4, 11)),
+])
+def test_index_findings_point_at_their_key(rule, dialect, key, where):
+    # In a CREATE TABLE of many lines, a finding about one key is on that key's line (at its name, or
+    # else its first column), not at the statement's first line.
+    sql = f"CREATE TABLE t (\n  id bigint PRIMARY KEY,\n  body text,\n  {key}\n);"
+    [found] = findings(sql, dialect, rule)
+    assert (found.line, found.column) == where
