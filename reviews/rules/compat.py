@@ -3,14 +3,27 @@ database while a migration rolls out (renames, type changes, new required column
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, sqlglot_dialect
-from reviews.engine.registry import Hit, rule
-from reviews.rules.common import actions, alter_table, at, bare, may_change_columns, mentions, only_if
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement, sqlglot_dialect, sqlglot_parse
+from reviews.engine.registry import Hit, rule, tracker
+from reviews.rules import locking
+from reviews.rules.common import (
+    actions,
+    alter_table,
+    at,
+    bare,
+    leading_words_at,
+    may_change_columns,
+    mentions,
+    only_if,
+)
+from reviews.splitter import Statement
 
 _SQLGLOT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 _ALTER_TABLE = r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)"
@@ -23,18 +36,85 @@ _CREATE_VIEW = re.compile(r"^CREATE (?:OR REPLACE )?(?:ALGORITHM ?= ?\S+ )?(?:DE
 _CREATE_TABLE = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)")
 
 
+# -- ALTER TABLE statements sqlglot reads only as a Command -------------------------------------------
+
+# The actions the column rules read from a tree (sqlglot's Drop, AlterColumn, ModifyColumn, ColumnDef);
+# the others (SET STATISTICS, REPLICA IDENTITY, OWNER TO …) are what made the statement a Command.
+_TREE_ACTION = re.compile(r"^(?:ADD|DROP|ALTER|MODIFY|CHANGE)\b", re.I)
+_ADD_LIST = re.compile(r"^ADD (?:COLUMN )?\(", re.I)  # MySQL ADD (a int, b int)
+
+
+@dataclasses.dataclass(slots=True)
+class _CommandAlter:
+    table: str  # as name_of gives it for a parsed ALTER TABLE
+    actions: list[tuple[exp.Expression, dict]]  # each action's tree, with the location of its text
+
+
+@per_statement
+def _command_alter(st: Stmt, ctx: FileContext) -> _CommandAlter | None:
+    """An ALTER TABLE that sqlglot reads only as a Command (or not at all), because one of its actions is
+    one it does not know (PostgreSQL SET STATISTICS, SET STORAGE, REPLICA IDENTITY, OWNER TO …; MySQL
+    `ADD (…)`): its other actions, each parsed alone as a one-action ALTER TABLE of the same table, so that
+    the rules find in them what they find in a parsed ALTER. Each is located at its text."""
+    alter = locking.alter_table(st, ctx)
+    if alter is None:
+        return None
+    table, found = None, []
+    for action in alter.actions:
+        if not _TREE_ACTION.match(action):
+            continue
+        if _ADD_LIST.match(action):
+            items = [(f"ADD COLUMN {name} {definition}", f"{name} {definition}")
+                     for name, definition in locking.added_columns(action)]
+        else:
+            items = [(action, action)]
+        for text, clause in items:
+            try:
+                trees = sqlglot_parse(f"ALTER TABLE {alter.table} {text}", ctx.dialect)
+            except Exception:  # ParseError, TokenError, and TypeError from the compiled build
+                continue
+            tree = trees[0] if len(trees) == 1 else None
+            if isinstance(tree, exp.Alter):
+                table = name_of(tree.this)
+                where = leading_words_at(st, clause, 6)
+                found.extend((node, where) for node in tree.args.get("actions") or ())
+    return _CommandAlter(table, found) if table is not None else None
+
+
+def altered(st: Stmt, ctx: FileContext, kind: type | tuple,
+            *words: str) -> tuple[str | None, list[tuple[Any, dict | None]]]:
+    """The table of the statement's ALTER TABLE and its actions of one kind, each with None (the tree
+    locates it: `at`) or, for an ALTER TABLE that sqlglot reads only as a Command and whose text holds one
+    of `words`, the location of the action's text (`_command_alter`). (None, []) for any other statement."""
+    table = alter_table(st)
+    if table is not None:
+        return table, [(action, None) for action in actions(st, kind)]
+    if st.parsed or not any(word in st.norm for word in words):
+        return None, []
+    read = _command_alter(st, ctx)
+    if read is None:
+        return None, []
+    return read.table, [(action, where) for action, where in read.actions if isinstance(action, kind)]
+
+
+def action_at(st: Stmt, where: dict | None, node: exp.Expression) -> dict:
+    """Where to report on an action that `altered` gave: at its text (a Command's), else at the tree's node."""
+    return where if where is not None else at(st, node)
+
+
 # -- renames ------------------------------------------------------------------------------------------
 
 
-def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str]]:
-    """(old, new) table names renamed by the statement. Read from the tokens: sqlglot misreads
-    PostgreSQL/SQLite `RENAME col TO x` as a table rename and keeps MySQL `RENAME TABLE` a Command."""
+def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str, str]]:
+    """(old, new, the `old TO new` text of a multi-table RENAME TABLE or "") of each table the statement
+    renames. Read from the tokens: sqlglot misreads PostgreSQL/SQLite `RENAME col TO x` as a table rename
+    and keeps MySQL `RENAME TABLE` a Command."""
     norm = st.norm
     if "RENAME" not in norm:
         return []  # (every form below is read from st.norm and has the word)
     if dialect == "mysql" and _RENAME_TABLE.match(norm):
-        pairs = norm.split(" ", 2)[2].split(",")
-        return [(bare(p.split(" TO ")[0]), bare(p.split(" TO ")[1])) for p in pairs if " TO " in p]
+        pairs = [p.strip() for p in norm.split(" ", 2)[2].split(",") if " TO " in p]
+        return [(bare(p.split(" TO ")[0]), bare(p.split(" TO ")[1]), p if len(pairs) > 1 else "") for p in pairs]
     match = _ALTER_TABLE_REST.match(norm)
     if not match:
         return []
@@ -45,7 +125,7 @@ def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str]]:
         found = _MYSQL_RENAME_CLAUSE.search(rest)
     else:
         found = _RENAME_TO.fullmatch(rest)
-    return [(table, bare(found.group(1)))] if found else []
+    return [(table, bare(found.group(1)), "")] if found else []
 
 
 # The first words of the statements _table_renames reads (MySQL RENAME TABLE, ALTER TABLE): a prefix
@@ -53,53 +133,85 @@ def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str]]:
 _RENAMING_WORDS = ("ALTER TABLE ", "RENAME TABLE")
 
 
-def _creates_view(st: Stmt, name: str) -> bool:
-    match = _CREATE_VIEW.match(st.norm)
-    return bool(match) and bare(match.group(1)) == name
+def _created(st: Stmt, dialect: str) -> str | None:
+    """The name of the view the statement creates, or on SQLite of the table (the x → _x_old step of a
+    rebuild is followed by CREATE TABLE x)."""
+    match = _CREATE_VIEW.match(st.norm) or (dialect == "sqlite" and _CREATE_TABLE.match(st.norm))
+    return bare(match.group(1)) if match else None
 
 
-def _creates_table(st: Stmt, name: str) -> bool:
-    match = _CREATE_TABLE.match(st.norm)
-    return bool(match) and bare(match.group(1)) == name
+@dataclasses.dataclass(slots=True)
+class _Rename:
+    old: str  # lower-case, to compare
+    index: int  # of its statement
+    message: str
+    statement: Statement  # reported at it
+    where: dict
+    kept: bool = False  # the old name still works: a compatibility view, or the other half of a swap
 
 
-@rule("table.disallow-rename", engines="PMS", category="BC", severity="W", nodes=("*",),
+@rule("table.disallow-rename", engines="PMS", category="BC", severity="W", at_end=True,
       summary="`ALTER TABLE … RENAME TO`, MySQL `RENAME TABLE` (not when the next statement is `CREATE VIEW "
-              "<old name>`, not the renames of a SQLite rebuild (the final one, or x → _x_old followed by "
+              "<old name>`, not either half of a swap (`a` → `a_old` and `a_new` → `a` in the same or the next "
+              "statement), not the renames of a SQLite rebuild (the final one, or x → _x_old followed by "
               "`CREATE TABLE x`), not a table created in the file).",
       why="Code still running during the rollout queries the old name and fails until every instance runs the "
           "new code.",
       instead="Map the new ORM model to the old table name; or copy to the new table (expand/contract); or leave "
               "a compatibility view under the old name (`CREATE VIEW <old> AS SELECT * FROM <new>`).",
       example="ALTER TABLE customers RENAME TO clients;")
-def table_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit] | None:
-    # Whether a compatibility view follows is known only at the next statement, so a rename is
-    # reported there (located at the rename), or at once when it is the file's last statement.
+def table_disallow_rename(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    # What follows a rename (a compatibility view, the other half of a swap) decides it: the renames are
+    # recorded as the file goes (_track_table_renames) and reported at its end, each at its statement.
+    # (At the end: the statements the rules never see, psql meta-commands and COPY data, may close the file.)
     memo = ctx.memo.get("table.disallow-rename")
-    if memo is None:  # (not setdefault: that would build the memo on every call)
-        memo = ctx.memo["table.disallow-rename"] = {"pending": []}
+    for rename in memo["renames"] if memo else ():
+        if not rename.kept:
+            yield Hit(rename.message, statement=rename.statement, **rename.where)
+
+
+@tracker(keywords=("ALTER", "RENAME", "CREATE"))
+def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
+    memo = ctx.memo.get("table.disallow-rename")
     norm = st.norm
-    if not memo["pending"] and (not norm.startswith(_RENAMING_WORDS) or "RENAME" not in norm):
-        return None  # the common case, without building a generator (it runs on every statement)
-    return _table_rename_hits(st, ctx, memo)
-
-
-def _table_rename_hits(st: Stmt, ctx: FileContext, memo: dict) -> Iterator[str | Hit]:
-    pending = memo["pending"]
-    if pending:
-        memo["pending"] = []
-        for old, message, where in pending:
-            if not (_creates_view(st, old) or (ctx.dialect == "sqlite" and _creates_table(st, old))):
-                yield Hit(message, **where)
-    for old, new in _table_renames(st, ctx.dialect):
+    if norm.startswith("CREATE "):
+        if memo and memo["last"][0] == st.index - 1 and (name := _created(st, ctx.dialect)):
+            for rename in _renamed_at(memo, st.index - 1):
+                if rename.old == name:
+                    rename.kept = True  # a compatibility view under the old name (or a SQLite rebuild)
+        return
+    if not norm.startswith(_RENAMING_WORDS) or "RENAME" not in norm:
+        return
+    renames = _table_renames(st, ctx.dialect)
+    if not renames:
+        return
+    if memo is None:
+        memo = ctx.memo["table.disallow-rename"] = {"renames": [], "last": (-1, [])}
+    # A swap: a → a_old and a_new → a in one statement (MySQL's atomic RENAME TABLE) or in two in a row
+    # (PostgreSQL, in one transaction). The name a keeps working, and a_new is a staging table.
+    olds = [old.lower() for old, _, _ in renames]
+    news = [new.lower() for _, new, _ in renames]
+    before = memo["last"][1] if memo["last"][0] == st.index - 1 else []
+    for rename in _renamed_at(memo, st.index - 1):
+        if rename.old in news:
+            rename.kept = True
+    for position, (old, new, pair) in enumerate(renames):
         if ctx.is_new(old):  # created in this file (includes the last step of a SQLite rebuild)
             continue
-        message = (f"renaming table {old} to {new} breaks the code still using {old}: map the new model to the old "
-                   f"table name, copy to the new table (expand/contract), or create a view {old} over {new}")
-        if st.index >= ctx.statement_count - 1:
-            yield message
-        else:
-            memo["pending"].append((old, message, {"statement": st.statement}))
+        kept = olds[position] in news[position + 1:] or news[position] in olds[:position] or news[position] in before
+        memo["renames"].append(_Rename(
+            olds[position], st.index, f"renaming table {old} to {new} breaks the code still using {old}: map the "
+            f"new model to the old table name, copy to the new table (expand/contract), or create a view {old} "
+            f"over {new}", st.statement, leading_words_at(st, pair, 3) if pair else {}, kept))
+    memo["last"] = (st.index, olds)
+
+
+def _renamed_at(memo: dict, index: int) -> Iterator[_Rename]:
+    """The recorded renames of the statement at `index` (the latest ones)."""
+    for rename in reversed(memo["renames"]):
+        if rename.index != index:
+            return
+        yield rename
 
 
 _RENAME_COLUMN_TOKENS = re.compile(r"RENAME (?!TO |CONSTRAINT )(?:COLUMN )?(\S+) TO (\S+)")
@@ -232,25 +344,28 @@ def _harmless_pg_change(old: str | None, new: str) -> bool:
     return bool(new_varchar and old_varchar.group(1) and int(new_varchar.group(1)) >= int(old_varchar.group(1)))
 
 
-@rule("column.disallow-change-type", engines="PM", category="BC", severity="E", nodes=(exp.Alter,),
-      actions=(exp.AlterColumn, exp.ModifyColumn),
+@rule("column.disallow-change-type", engines="PM", category="BC", severity="E", nodes=(exp.Alter, "command"),
+      keywords=("ALTER",), actions=(exp.AlterColumn, exp.ModifyColumn),
       summary="`ALTER COLUMN … TYPE`, MySQL `MODIFY`/`CHANGE` with a type, on an existing table (PostgreSQL: not "
               "widening a varchar or varchar → text when the old type is known from the same file; MySQL: not when "
               "the type is known to stay the same).",
-      why="Changing a column's type rewrites or copies the whole table under a write-blocking lock, and clients "
-          "that read the old type (drivers, caches, other services) can break.",
+      why="Changing a column's type rewrites the whole table under an ACCESS EXCLUSIVE lock that blocks reads and "
+          "writes (PostgreSQL) or copies it while blocking writes (MySQL), and clients that read the old type "
+          "(drivers, caches, other services) can break.",
       instead="Add a new column of the new type, dual-write, backfill in batches, switch reads, then drop the old "
               "column.",
       example="ALTER TABLE orders ALTER COLUMN amount TYPE numeric(12, 2);")
 @only_if(may_change_columns)  # ALTER [COLUMN] … TYPE, MODIFY, CHANGE
 def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = alter_table(st)
+    table, found = altered(st, ctx, (exp.AlterColumn, exp.ModifyColumn), " TYPE ", "MODIFY", "CHANGE")
     if table is None:
         return
     changed = ctx.memo.get("column.disallow-change-type")  # (table, column) → type after the change
     if changed is None:
         changed = ctx.memo["column.disallow-change-type"] = {}
-    for action in actions(st, exp.AlterColumn):
+    for action, where in found:
+        if not isinstance(action, exp.AlterColumn):
+            continue
         kind = action.args.get("dtype")
         if kind is None:
             continue
@@ -265,10 +380,12 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         # A varchar or text target may only widen a varchar (no rewrite): say so when the old type is unknown.
         unsure = " (unless it only widens a varchar or makes one text: this file does not show the old type)" \
             if known is None and _VARCHAR_OR_TEXT.fullmatch(new.get()) else ""
-        yield Hit(f"changing the type of {table}.{column} rewrites the table{unsure} under a lock that "
-                  "blocks writes and can break clients: add a new column, dual-write, backfill, then swap",
-                  **at(st, action))
-    for action in actions(st, exp.ModifyColumn):
+        yield Hit(f"changing the type of {table}.{column} rewrites the table{unsure} under an ACCESS EXCLUSIVE "
+                  "lock that blocks reads and writes, and can break clients: add a new column, dual-write, backfill, "
+                  "then swap", **action_at(st, where, action))
+    for action, where in found:
+        if not isinstance(action, exp.ModifyColumn):
+            continue
         kind = action.this.args.get("kind")
         if kind is None or ctx.is_new(table):
             continue
@@ -279,7 +396,7 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         verb = "CHANGE" if action.args.get("rename_from") else "MODIFY"
         yield Hit(f"{verb} {table}.{old} restates its type, so MySQL copies the whole table (blocking writes) "
                   "if it differs and clients can break: add a new column, dual-write, backfill, then swap; to change "
-                  "only the default use ALTER COLUMN … SET DEFAULT", **at(st, action.this))
+                  "only the default use ALTER COLUMN … SET DEFAULT", **action_at(st, where, action.this))
 
 
 @rule("column.disallow-change", engines="M", category="BC", severity="W", nodes=(exp.Alter,),
@@ -350,36 +467,54 @@ def _filled_by_database(definition: exp.ColumnDef) -> bool:
     return any(isinstance(c, _FILLED) for c in _constraints(definition))
 
 
-@rule("column.add-not-null-require-default", engines="PMS", category="BC", severity="E", nodes=(exp.Alter,),
-      actions=(exp.ColumnDef,),
-      summary="`ADD COLUMN … NOT NULL` without a `DEFAULT` on an existing table (SQLite: on any table).",
-      why="PostgreSQL rejects it as soon as the table has rows; SQLite always rejects it; MySQL silently fills "
-          "existing rows with the type's zero value and INSERTs from old code that do not name the column fail in "
-          "strict mode.",
-      instead="Add the column nullable, backfill it, then add NOT NULL; or give it a constant DEFAULT.",
-      example="ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;")
-@only_if(lambda st: mentions(st, "NULL"))  # no NOT NULL, nothing to find
-def column_add_not_null_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = alter_table(st)
-    if table is None or (ctx.is_new(table) and ctx.dialect != "sqlite"):
-        return
-    for definition in actions(st, exp.ColumnDef):
-        if not _not_null(definition) or _has_default(definition) or _filled_by_database(definition):
-            continue
-        column = f"{table}.{name_of(definition)}"
-        if ctx.dialect == "sqlite":
-            why = "SQLite refuses to add a NOT NULL column without a non-NULL DEFAULT"
-        elif ctx.dialect == "mysql":
-            why = ("MySQL fills existing rows with the type's zero value, and INSERTs from old code that do not name "
-                   "it fail in strict mode")
-        else:
-            why = "PostgreSQL refuses it as soon as the table has rows"
-        yield Hit(f"ADD COLUMN {column} NOT NULL without a DEFAULT: {why}; add it nullable, backfill, then set NOT "
-                  "NULL, or give it a constant DEFAULT", **at(st, definition))
+def _primary_key(definition: exp.ColumnDef) -> bool:
+    return any(isinstance(c, exp.PrimaryKeyColumnConstraint) for c in _constraints(definition))
 
 
 _NO_LITERAL_DEFAULT = {"BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB", "TEXT", "TINYTEXT", "MEDIUMTEXT", "LONGTEXT",
                        "JSON", "GEOMETRY", "POINT", "LINESTRING", "POLYGON"}
+
+
+@rule("column.add-not-null-require-default", engines="PMS", category="BC", severity="E", nodes=(exp.Alter, "command"),
+      keywords=("ALTER",), actions=(exp.ColumnDef,),
+      summary="`ADD COLUMN … NOT NULL` (PostgreSQL: or `PRIMARY KEY`) without a `DEFAULT` on an existing table.",
+      why="PostgreSQL and SQLite reject it as soon as the table has rows; MySQL silently fills existing rows with "
+          "the type's zero value and INSERTs from old code that do not name the column fail in strict mode.",
+      instead="Add the column nullable, backfill it, then add NOT NULL (SQLite: rebuild the table); or give it a "
+              "constant DEFAULT (MySQL BLOB, TEXT, JSON, GEOMETRY: an expression DEFAULT such as `DEFAULT ('')`).",
+      example="ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;")
+@only_if(lambda st: mentions(st, "NULL", "PRIMARY"))  # no NOT NULL (or PRIMARY KEY), nothing to find
+def column_add_not_null_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    table, found = altered(st, ctx, exp.ColumnDef, "NULL", "PRIMARY")
+    if table is None or ctx.is_new(table):
+        return
+    for definition, where in found:
+        if _has_default(definition) or _filled_by_database(definition):
+            continue
+        column = f"{table}.{name_of(definition)}"
+        if _not_null(definition):
+            yield Hit(f"ADD COLUMN {column} NOT NULL without a DEFAULT: {_not_null_advice(definition, ctx.dialect)}",
+                      **action_at(st, where, definition))
+        elif ctx.dialect == "postgres" and _primary_key(definition):
+            # (SQLite refuses any PRIMARY KEY column, rows or not: column.sqlite.add-column-restrictions says so.)
+            yield Hit(f"ADD COLUMN {column} PRIMARY KEY (so NOT NULL) without a DEFAULT: PostgreSQL refuses it as "
+                      "soon as the table has rows; add it nullable, backfill unique values, then add the primary key",
+                      **action_at(st, where, definition))
+
+
+def _not_null_advice(definition: exp.ColumnDef, dialect: str) -> str:
+    if dialect == "sqlite":  # (which has no ALTER COLUMN … SET NOT NULL)
+        return ("SQLite refuses it as soon as the table has rows; give it a constant DEFAULT, or rebuild the table "
+                "(CREATE TABLE new_t …, INSERT INTO new_t SELECT …, DROP TABLE t, ALTER TABLE new_t RENAME TO t)")
+    if dialect == "postgres":
+        return ("PostgreSQL refuses it as soon as the table has rows; add it nullable, backfill, then set NOT NULL, "
+                "or give it a constant DEFAULT")
+    kind = definition.args.get("kind")
+    # MySQL 8.0 takes no literal DEFAULT for these types, only an expression (8.0.13+).
+    default = ("an expression DEFAULT such as DEFAULT ('')"
+               if isinstance(kind, exp.DataType) and kind.this.name in _NO_LITERAL_DEFAULT else "a constant DEFAULT")
+    return ("MySQL fills existing rows with the type's zero value, and INSERTs from old code that do not name it fail "
+            f"in strict mode; add it nullable, backfill, then set NOT NULL, or give it {default}")
 
 
 @rule("column.set-default-for-not-null", engines="M", category="BC", severity="off", nodes=(exp.Create, exp.Alter),

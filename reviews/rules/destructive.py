@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, blank_comments_and_strings, name_of
-from reviews.engine.registry import Hit, declare, rule
+from reviews.engine.registry import Hit, declare, rule, tracker
 from reviews.rules.common import (
     actions,
     alter_table,
@@ -19,6 +19,8 @@ from reviews.rules.common import (
     only_if,
     position,
 )
+from reviews.rules.compat import action_at, altered
+from reviews.rules.design import foreign_keys, is_alter_table, is_create_table
 
 
 def _tables(node: exp.Expression) -> list:
@@ -70,10 +72,13 @@ def schema_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
     else:  # sqlglot reads no multi-schema DROP: the tokens
         match = _DROP_SCHEMA.match(st.norm)
         found = [(bare(n), {}) for n in match.group(1).split(",")] if match else []
+    # Without CASCADE, PostgreSQL refuses to drop a schema that still holds objects.
+    what = "destroys every object in it" if st.norm.endswith(" CASCADE") else \
+        "fails if the schema is not empty, and drops it for good if it is"
     for name, where in found:
         if name and name.lower() not in created:
-            yield Hit(f"DROP SCHEMA {name} destroys every object in it: stop using it in code, back it up, and drop "
-                      "it in a later release", **where)
+            yield Hit(f"DROP SCHEMA {name} {what}: stop using it in code, back it up, and drop it in a later release",
+                      **where)
 
 
 def _rebuild_copy(target: str, source: str) -> bool:
@@ -151,8 +156,8 @@ def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> I
                       **(at(st, table) if len(tables) > 1 else {}))
 
 
-@rule("column.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Alter,),
-      actions=(exp.Drop,),
+@rule("column.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Alter, "command"),
+      keywords=("ALTER",), actions=(exp.Drop,),
       summary="`ALTER TABLE … DROP COLUMN` on an existing table.",
       why="The column's data is lost, and every running instance of the old code that selects or inserts it "
           "fails until the new code is deployed everywhere.",
@@ -161,16 +166,16 @@ def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> I
       example="ALTER TABLE users DROP COLUMN middle_name;")
 @only_if(lambda st: mentions(st, "DROP"))  # DROP [COLUMN] …
 def column_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = alter_table(st)
+    table, found = altered(st, ctx, exp.Drop, "DROP")
     if table is None or ctx.is_new(table):
         return
-    for action in actions(st, exp.Drop):
+    for action, where in found:
         if str(action.args.get("kind") or "").upper() != "COLUMN":
             continue
         for column in _tables(action):
             yield Hit(f"DROP COLUMN {table}.{name_of(column)} loses its data and breaks old code that still reads "
                       "it: stop using the column in the ORM, deploy, then drop it in a later release",
-                      **at(st, column))
+                      **action_at(st, where, column))
 
 
 declare("column.disallow-drop-in-index", engines="M", category="DES", needs_database=True,
@@ -191,12 +196,15 @@ def _truncated(st: Stmt) -> list:
       instead="Delete in batches with `DELETE … WHERE`, or archive the rows first.",
       example="TRUNCATE audit_log;")
 def statement_disallow_truncate(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    # PostgreSQL fires ON TRUNCATE triggers and can roll a TRUNCATE back; MySQL commits it at once.
+    what = ("skips its ON DELETE triggers and takes an ACCESS EXCLUSIVE lock, and once committed the rows are gone"
+            if ctx.dialect == "postgres" else "empties it without triggers or row-level undo")
     tables = _truncated(st)
     for table in tables:
         name = name_of(table)
         if not ctx.is_new(name):
-            yield Hit(f"TRUNCATE {name} empties it without triggers or row-level undo: delete in batches with "
-                      "DELETE … WHERE, or archive the rows first", **(at(st, table) if len(tables) > 1 else {}))
+            yield Hit(f"TRUNCATE {name} {what}: delete in batches with DELETE … WHERE, or archive the rows first",
+                      **(at(st, table) if len(tables) > 1 else {}))
 
 
 @rule("statement.disallow-truncate-cascade", engines="P", category="DES", severity="E", nodes=(exp.TruncateTable,),
@@ -249,37 +257,66 @@ def statement_disallow_rm_tbl_cascade(st: Stmt, ctx: FileContext, payload: dict)
     yield f"{what} … CASCADE also drops every object that depends on it: drop the dependents explicitly, by name, first"
 
 
-_FK_NAME = re.compile(r"(^fk_|^fk[A-Z]|_fk_|_fk$|_fkey$|^fk$)", re.IGNORECASE)
-# \bCONSTRAINT …, written with the literal first (the regex engine then finds it fast).
-_NAMED_FK = re.compile(r"CONSTRAINT(?<!\wCONSTRAINT) (\S+) (?:FOREIGN KEY|REFERENCES)\b")
+_FK_NAME = re.compile(r"(^fk_|^fk[A-Z]|_fk_|_fk$|_fkey$|^fk$|_ibfk_\d+$)", re.IGNORECASE)
 _DROP_FK_TOKENS = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*\bDROP (FOREIGN KEY|CONSTRAINT) "
                              r"(?:IF EXISTS )?([^\s,]+)")
+# What follows `<table>_<columns>_` in the name PostgreSQL (and Prisma) or Django gives a foreign key.
+_FK_NAME_SUFFIX = re.compile(r"fkey\d*|[0-9a-f]{8}_fk_.*")
 
 
-@rule("constraint.disallow-drop-fk", engines="PMS", category="DES", severity="W",
-      # it records the names of CONSTRAINT … FOREIGN KEY, and reads ALTER statements only
-      nodes=(exp.Alter, exp.Create, "command"), contains=("CONSTRAINT", "ALTER"),
-      summary="`DROP FOREIGN KEY`, or `DROP CONSTRAINT` of a foreign key (known from this file, or named like one: "
-              "`fk_…`, `…_fkey`, Django's `…_fk_…`).",
+@rule("constraint.disallow-drop-fk", engines="PMS", category="DES", severity="W", at_end=True,
+      summary="`DROP FOREIGN KEY`, or `DROP CONSTRAINT` of a constraint named like a foreign key (`fk_…`, `…_fkey`, "
+              "Django's `…_fk_…`, InnoDB's `…_ibfk_N`); not when the file adds to the table a foreign key of that "
+              "name, or on the columns its name shows (`<table>_<columns>_fkey`), before the drop or after it.",
       why="Without the foreign key, cascades silently stop and orphan rows can appear; nothing fails, so nobody "
           "notices until the data is wrong.",
       instead="Keep the foreign key; to change it, add the replacement first (`NOT VALID`, then `VALIDATE`) and drop "
               "the old one afterwards.",
       example="ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;")
-def constraint_disallow_drop_fk(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
-    known = ctx.memo.get("constraint.disallow-drop-fk")
-    if known is None:  # (not setdefault: that would build a set on every call)
-        known = ctx.memo["constraint.disallow-drop-fk"] = set()
-    norm = st.norm
-    if "CONSTRAINT " in norm:
-        for name in _NAMED_FK.findall(norm):
-            known.add(bare(name))
-    if not norm.startswith("ALTER ") or not mentions(st, "DROP"):
-        return None  # the drops are read from ALTER TABLE … DROP statements only (the tree's, or the tokens)
-    return _dropped_foreign_keys(st, ctx, known)
+def constraint_disallow_drop_fk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+    # A drop may be made good later in the file (Prisma and pg_dump --clean drop a foreign key, then add it
+    # again; the scan of the re-add is statement.add-foreign-key-not-valid's): the drops and the foreign keys
+    # added are recorded as the file goes (_track_foreign_keys) and judged at its end, each at its statement.
+    memo = ctx.memo.get("constraint.disallow-drop-fk")
+    for table, name, hit in memo["dropped"] if memo else ():
+        added = memo["added"].get(table, ())
+        if not any(name == other or _names_its_columns(name, table, columns) for other, columns in added):
+            yield hit
 
 
-def _dropped_foreign_keys(st: Stmt, ctx: FileContext, known: set[str]) -> Iterator[Hit]:
+def _names_its_columns(name: str, table: str, columns: tuple[str, ...]) -> bool:
+    """Whether `name` is the name PostgreSQL (and Prisma) or Django gives a foreign key on these columns of the
+    table: `<table>_<columns>_fkey`, `<table>_<columns>_<hash>_fk_<target>`."""
+    prefix = f"{table}_{'_'.join(columns)}_"
+    return name.startswith(prefix) and _FK_NAME_SUFFIX.fullmatch(name, len(prefix)) is not None
+
+
+@tracker(keywords=("ALTER", "CREATE"))
+def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
+    """The foreign keys each table gains in the file (lower-case name, or "", and columns), and the drops of
+    foreign keys of existing tables."""
+    ast = st.ast
+    adds = (is_create_table(ast) or is_alter_table(ast)) and mentions(st, "REFERENCES")
+    drops = st.norm.startswith("ALTER ") and mentions(st, "DROP")
+    if not adds and not drops:
+        return
+    memo = ctx.memo.get("constraint.disallow-drop-fk")
+    if memo is None:
+        memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": []}
+    for fk in foreign_keys(st) if adds else ():
+        memo["added"].setdefault(bare(fk.table), []).append(
+            ((fk.name or "").lower(), tuple(c.lower() for c in fk.columns)))
+    if drops:
+        memo["dropped"].extend(_dropped_foreign_keys(st, ctx))
+
+
+def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, Hit]]:
+    """(table, foreign key, the finding) of each foreign key of an existing table that the statement drops."""
+    def dropped(table: str, name: str, where: dict) -> tuple[str, str, Hit]:
+        return bare(table), bare(name), Hit(
+            f"dropping foreign key {name} on {table} silently stops its cascades and lets orphan rows in: keep it, or "
+            "add the replacement constraint first (NOT VALID, then VALIDATE)", statement=st.statement, **where)
+
     table = alter_table(st) if st.parsed else None
     if table is not None:
         if ctx.is_new(table):
@@ -288,22 +325,19 @@ def _dropped_foreign_keys(st: Stmt, ctx: FileContext, known: set[str]) -> Iterat
             kind = str(action.args.get("kind") or "").upper()
             for node in _tables(action):
                 name = name_of(node)
-                if kind == "FOREIGN KEY" or (kind == "CONSTRAINT" and (name.lower() in known or _FK_NAME.search(name))):
-                    yield Hit(f"dropping foreign key {name} on {table} silently stops its cascades and lets orphan "
-                              "rows in: keep it, or add the replacement constraint first (NOT VALID, then VALIDATE)",
-                              **at(st, node))
+                if kind == "FOREIGN KEY" or (kind == "CONSTRAINT" and _FK_NAME.search(name)):
+                    yield dropped(table, name, at(st, node))
         return
     # No tree (e.g. SQLite, which has no DROP CONSTRAINT): the tokens.
     match = _DROP_FK_TOKENS.match(st.norm)
     if match and not ctx.is_new(bare(match.group(1))):
         name = bare(match.group(3))
-        if match.group(2) == "FOREIGN KEY" or name in known or _FK_NAME.search(name):
-            yield Hit(f"dropping foreign key {name} on {bare(match.group(1))} silently stops its cascades and lets "
-                      "orphan rows in: keep it, or add the replacement constraint first (NOT VALID, then VALIDATE)")
+        if match.group(2) == "FOREIGN KEY" or _FK_NAME.search(name):
+            yield dropped(bare(match.group(1)), name, {})
 
 
-@rule("column.disallow-drop-not-null", engines="PM", category="DES", severity="W", nodes=(exp.Alter,),
-      actions=(exp.AlterColumn, exp.ModifyColumn),
+@rule("column.disallow-drop-not-null", engines="PM", category="DES", severity="W", nodes=(exp.Alter, "command"),
+      keywords=("ALTER",), actions=(exp.AlterColumn, exp.ModifyColumn),
       summary="`ALTER COLUMN … DROP NOT NULL`; MySQL `MODIFY/CHANGE … NULL` (or without `NOT NULL`) on a NOT NULL "
               "column.",
       why="Code, reports and constraints rely on the column never being NULL; once NULLs are written, putting the "
@@ -312,15 +346,18 @@ def _dropped_foreign_keys(st: Stmt, ctx: FileContext, known: set[str]) -> Iterat
       example="ALTER TABLE orders ALTER COLUMN shipped_at DROP NOT NULL;")
 @only_if(may_change_columns)  # ALTER [COLUMN] … DROP NOT NULL, MODIFY/CHANGE
 def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    table = alter_table(st)
+    table, found = altered(st, ctx, (exp.AlterColumn, exp.ModifyColumn), "DROP NOT NULL", "MODIFY", "CHANGE")
     if table is None or ctx.is_new(table):
         return
-    for action in actions(st, exp.AlterColumn):
-        if action.args.get("drop") and action.args.get("allow_null"):
+    for action, where in found:
+        if isinstance(action, exp.AlterColumn) and action.args.get("drop") and action.args.get("allow_null"):
             column = name_of(action.this)
             yield Hit(f"DROP NOT NULL on {table}.{column} lets NULLs in that code and reports do not expect: keep "
-                      "the constraint and write a sentinel value, or add a new nullable column", **at(st, action))
-    for action in actions(st, exp.ModifyColumn):
+                      "the constraint and write a sentinel value, or add a new nullable column",
+                      **action_at(st, where, action))
+    for action, where in found:
+        if not isinstance(action, exp.ModifyColumn):
+            continue
         definition = action.this
         old = name_of(action.args.get("rename_from")) if action.args.get("rename_from") else name_of(definition)
         nullability = [c.args.get("kind") for c in definition.args.get("constraints") or ()
@@ -330,11 +367,12 @@ def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> 
                 continue  # known to be nullable already
             yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} … NULL makes {table}.{old} "
                       "nullable: keep NOT NULL and write a sentinel value, or add a new nullable column",
-                      **at(st, definition))
+                      **action_at(st, where, definition))
         elif (not nullability and (table, old) in ctx.not_null_columns
               and not definition.find(exp.PrimaryKeyColumnConstraint)):  # a key column stays NOT NULL
             yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} without NOT NULL silently makes "
-                      f"{table}.{old} nullable: repeat NOT NULL in the new definition", **at(st, definition))
+                      f"{table}.{old} nullable: repeat NOT NULL in the new definition",
+                      **action_at(st, where, definition))
 
 
 @rule("statement.disallow-on-del-cascade", engines="PM", category="DES", severity="off",

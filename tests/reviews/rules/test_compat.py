@@ -61,6 +61,42 @@ def test_a_column_rename_without_the_column_word_is_no_table_rename(dialect):
     assert flags(sql, dialect, "column.disallow-rename")
 
 
+@pytest.mark.parametrize("sql", [
+    # MySQL's atomic swap (gh-ost, pt-online-schema-change)
+    "RENAME TABLE `orders` TO `orders_old`, `orders_new` TO `orders`;",
+    "RENAME TABLE orders TO orders_old, orders_new TO orders;\nSELECT 1;",
+    # the same in two statements in a row
+    "ALTER TABLE orders RENAME TO orders_old;\nALTER TABLE orders_new RENAME TO orders;",
+])
+def test_mysql_table_swap_is_fine(sql):
+    assert not flags(sql, "mysql", "table.disallow-rename")
+
+
+def test_postgres_table_swap_in_a_transaction_is_fine():
+    sql = ("BEGIN;\nALTER TABLE orders RENAME TO orders_old;\nALTER TABLE orders_new RENAME TO orders;\nCOMMIT;\n"
+           "SELECT 1;")
+    assert not flags(sql, "postgres", "table.disallow-rename")
+
+
+def test_renames_that_are_no_swap_are_reported():
+    # not in a row: code used orders in between
+    sql = "ALTER TABLE orders RENAME TO orders_old;\nSELECT 1;\nALTER TABLE orders_new RENAME TO orders;"
+    assert len(findings(sql, "postgres", "table.disallow-rename")) == 2
+    assert len(findings("RENAME TABLE a TO b, b TO c;", "mysql", "table.disallow-rename")) == 2
+
+
+def test_each_rename_of_a_multi_table_rename_points_at_its_pair():
+    found = findings("RENAME TABLE a TO b,\n  `c` TO d;", "mysql", "table.disallow-rename")
+    assert [(f.line, f.column) for f in found] == [(1, 14), (2, 3)]
+    assert [f.message.split(" breaks")[0] for f in found] == ["renaming table a to b", "renaming table c to d"]
+
+
+def test_a_rename_before_what_no_rule_sees_is_still_reported():
+    # A psql meta-command ends the file: no rule sees it.
+    [found] = findings("ALTER TABLE a RENAME TO b;\n\\echo done\n", "postgres", "table.disallow-rename")
+    assert (found.line, found.column) == (1, 1) and "renaming table a to b" in found.message
+
+
 def test_a_suppressed_rename_stays_suppressed():
     sql = "-- sluice:ignore table.disallow-rename\nALTER TABLE a RENAME TO b;\nSELECT 1;"
     review = review_file("0001.sql", sql, "postgres", Policy.recommended())
@@ -122,6 +158,26 @@ def test_alter_column_type():
                        "column.disallow-change-type")
     assert found.severity == "error" and (found.line, found.column) == (1, 33)
     assert "type of orders.amount rewrites the table" in found.message and "dual-write" in found.message
+    # pg_locks in the ALTER's transaction: AccessExclusiveLock, which also blocks SELECT
+    assert "under an ACCESS EXCLUSIVE lock that blocks reads and writes" in found.message
+
+
+def test_alter_column_type_says_reads_are_blocked_too():
+    from reviews.engine.registry import RULES
+
+    why = RULES["column.disallow-change-type"].why
+    assert "ACCESS EXCLUSIVE lock that blocks reads and writes" in why and "write-blocking" not in why
+
+
+def test_alter_column_type_in_an_alter_that_sqlglot_reads_as_a_command():
+    sql = "ALTER TABLE users ALTER COLUMN id TYPE bigint, ALTER COLUMN id SET STATISTICS 100;"
+    [found] = findings(sql, "postgres", "column.disallow-change-type")
+    assert (found.line, found.column) == (1, 19) and "type of users.id rewrites the table" in found.message
+    sql = "ALTER TABLE users ADD COLUMN nick varchar(20);\n" + sql.replace("id", "nick").replace("bigint", "text")
+    assert not flags(sql, "postgres", "column.disallow-change-type")  # varchar → text: no rewrite
+    sql = "ALTER TABLE users MODIFY amount decimal(12, 2), ADD (note text);"
+    [found] = findings(sql, "mysql", "column.disallow-change-type")
+    assert (found.line, found.column) == (1, 19) and "MODIFY users.amount restates its type" in found.message
 
 
 def test_alter_column_type_to_varchar_or_text_says_what_it_cannot_know():
@@ -193,15 +249,66 @@ def test_mysql_changing_order_near_misses():
 
 
 @pytest.mark.parametrize("dialect, phrase", [
-    ("postgres", "as soon as the table has rows"),
+    ("postgres", "PostgreSQL refuses it as soon as the table has rows"),
     ("mysql", "strict mode"),
-    ("sqlite", "SQLite refuses"),
+    ("sqlite", "SQLite refuses it as soon as the table has rows"),
 ])
 def test_add_not_null_column_without_default(dialect, phrase):
     [found] = findings("ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;", dialect,
                        "column.add-not-null-require-default")
     assert found.severity == "error" and (found.line, found.column) == (1, 30)
-    assert "users.tenant_id" in found.message and phrase in found.message and "backfill" in found.message
+    assert "users.tenant_id" in found.message and phrase in found.message and "constant DEFAULT" in found.message
+
+
+def test_add_not_null_on_sqlite_advises_what_sqlite_can_do():
+    # SQLite 3.40 has no ALTER COLUMN … SET NOT NULL ("near "alter": syntax error"): a DEFAULT, or a rebuild.
+    [found] = findings("ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;", "sqlite",
+                       "column.add-not-null-require-default")
+    assert "give it a constant DEFAULT, or rebuild the table" in found.message and "set NOT NULL" not in found.message
+    from reviews.engine.registry import RULES
+
+    assert "on any table" not in RULES["column.add-not-null-require-default"].summary
+
+
+@pytest.mark.parametrize("kind, default", [
+    ("text", "an expression DEFAULT such as DEFAULT ('')"), ("json", "an expression DEFAULT such as DEFAULT ('')"),
+    ("longblob", "an expression DEFAULT such as DEFAULT ('')"), ("int", "a constant DEFAULT"),
+])
+def test_mysql_blob_and_text_columns_take_only_an_expression_default(kind, default):
+    # MySQL 8.0: "The BLOB, TEXT, GEOMETRY, and JSON data types can be assigned a default value only if the
+    # value is written as an expression" (DEFAULT '' is ER_BLOB_CANT_HAVE_DEFAULT).
+    [found] = findings(f"ALTER TABLE posts ADD COLUMN body {kind} NOT NULL;", "mysql",
+                       "column.add-not-null-require-default")
+    assert found.message.endswith(f"or give it {default}")
+
+
+@pytest.mark.parametrize("sql, dialect, at", [
+    ("ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL, REPLICA IDENTITY FULL;", "postgres", (1, 19)),
+    ("ALTER TABLE users ADD (note text NOT NULL, b int NOT NULL DEFAULT 0);", "mysql", (1, 24)),
+    ("ALTER TABLE users DROP COLUMN legacy, ADD (note text NOT NULL);", "mysql", (1, 44)),
+])
+def test_add_not_null_in_an_alter_that_sqlglot_reads_as_a_command(sql, dialect, at):
+    [found] = findings(sql, dialect, "column.add-not-null-require-default")
+    assert (found.line, found.column) == at and "NOT NULL without a DEFAULT" in found.message
+
+
+def test_add_primary_key_column_without_default():
+    # PostgreSQL 15, on a table with a row: column "id" of relation "t" contains null values.
+    [found] = findings("ALTER TABLE t ADD COLUMN id uuid PRIMARY KEY;", "postgres",
+                       "column.add-not-null-require-default")
+    assert (found.line, found.column) == (1, 26)
+    assert "ADD COLUMN t.id PRIMARY KEY (so NOT NULL) without a DEFAULT: PostgreSQL refuses it" in found.message
+
+
+@pytest.mark.parametrize("column", ["id serial PRIMARY KEY", "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                                    "id uuid DEFAULT gen_random_uuid() PRIMARY KEY"])
+def test_primary_key_columns_the_database_fills_are_fine(column):
+    assert not flags(f"ALTER TABLE t ADD COLUMN {column};", "postgres", "column.add-not-null-require-default")
+
+
+def test_a_primary_key_column_is_left_to_the_sqlite_rule():
+    # SQLite refuses any PRIMARY KEY column, rows or not: column.sqlite.add-column-restrictions reports it.
+    assert not flags("ALTER TABLE t ADD COLUMN id text PRIMARY KEY;", "sqlite", "column.add-not-null-require-default")
 
 
 @pytest.mark.parametrize("dialect", ALL)
@@ -223,11 +330,11 @@ def test_columns_the_database_fills_are_fine(column):
     assert not flags(f"ALTER TABLE t ADD COLUMN {column};", "postgres", "column.add-not-null-require-default")
 
 
-def test_new_tables_are_fine_except_on_sqlite():
+@pytest.mark.parametrize("dialect", ALL)
+def test_new_tables_are_fine(dialect):
+    # SQLite 3.40 too: it refuses the column only once the table has rows.
     sql = "CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN n int NOT NULL;"
-    assert not flags(sql, "postgres", "column.add-not-null-require-default")
-    assert not flags(sql, "mysql", "column.add-not-null-require-default")
-    assert flags(sql, "sqlite", "column.add-not-null-require-default")
+    assert not flags(sql, dialect, "column.add-not-null-require-default")
 
 
 # -- column.set-default-for-not-null -------------------------------------------------------------------

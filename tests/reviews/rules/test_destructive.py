@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from reviews.engine import Policy, review_file
 from tests.reviews.rules.helpers import findings, flags
 
 
@@ -77,7 +78,16 @@ def test_drop_schema():
 
 def test_drop_of_several_schemas_names_each():
     found = findings("DROP SCHEMA IF EXISTS a, b;", "postgres", "schema.disallow-drop")
-    assert [f.message.split(" destroys")[0] for f in found] == ["DROP SCHEMA a", "DROP SCHEMA b"]
+    assert [f.message.split(" fails")[0] for f in found] == ["DROP SCHEMA a", "DROP SCHEMA b"]
+
+
+def test_drop_schema_without_cascade_fails_on_a_schema_that_is_not_empty():
+    # PostgreSQL 15: "cannot drop schema s1 because other objects depend on it" (HINT: use CASCADE).
+    [found] = findings("DROP SCHEMA IF EXISTS reporting;", "postgres", "schema.disallow-drop")
+    assert "DROP SCHEMA reporting fails if the schema is not empty, and drops it for good if it is" in found.message
+    assert "destroys" not in found.message
+    [found] = findings("DROP SCHEMA reporting CASCADE;", "postgres", "schema.disallow-drop")
+    assert "DROP SCHEMA reporting destroys every object in it" in found.message
 
 
 def test_drop_of_a_schema_created_in_the_file_is_fine():
@@ -151,6 +161,17 @@ def test_truncate_of_a_new_table_is_fine(dialect):
     assert not flags("CREATE TABLE staging (id int);\nTRUNCATE staging;", dialect, "statement.disallow-truncate")
 
 
+def test_truncate_on_postgres_says_what_it_skips_and_locks():
+    # PostgreSQL 15: ON TRUNCATE triggers fire and a TRUNCATE rolls back; row-level ON DELETE triggers do not
+    # fire, and pg_locks shows AccessExclusiveLock.
+    [found] = findings("TRUNCATE audit_log;", "postgres", "statement.disallow-truncate")
+    assert found.message.startswith("TRUNCATE audit_log skips its ON DELETE triggers and takes an ACCESS EXCLUSIVE "
+                                    "lock, and once committed the rows are gone")
+    assert "without triggers" not in found.message and "undo" not in found.message
+    [found] = findings("TRUNCATE audit_log;", "mysql", "statement.disallow-truncate")
+    assert "empties it without triggers or row-level undo" in found.message
+
+
 def test_truncate_cascade():
     [found] = findings("TRUNCATE customers, orders CASCADE;", "postgres", "statement.disallow-truncate-cascade")
     assert found.severity == "error" and "customers, orders CASCADE" in found.message
@@ -204,11 +225,76 @@ def test_drop_constraint_named_like_a_foreign_key(dialect, name):
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
-def test_drop_constraint_known_as_a_foreign_key_from_the_file(dialect):
-    sql = ("ALTER TABLE orders ADD CONSTRAINT owner FOREIGN KEY (user_id) REFERENCES users (id);\n"
-           "ALTER TABLE orders DROP CONSTRAINT owner;")
-    [found] = findings(sql, dialect, "constraint.disallow-drop-fk")
-    assert found.line == 2
+def test_drop_of_a_foreign_key_added_in_the_file_is_fine(dialect):
+    sql = ("ALTER TABLE orders ADD CONSTRAINT owner_fk FOREIGN KEY (user_id) REFERENCES users (id);\n"
+           "ALTER TABLE orders DROP CONSTRAINT owner_fk;")
+    assert not flags(sql, dialect, "constraint.disallow-drop-fk")
+
+
+def test_the_replacement_added_first_as_recommended_is_fine():
+    sql = ("ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey2 FOREIGN KEY (customer_id) REFERENCES customers "
+           "(id) ON DELETE CASCADE NOT VALID;\n"
+           "ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_id_fkey2;\n"
+           "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;")
+    assert not flags(sql, "postgres", "constraint.disallow-drop-fk")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+@pytest.mark.parametrize("sql", [
+    # Prisma changing ON DELETE: drop, then add again under the same name
+    'ALTER TABLE "Post" DROP CONSTRAINT "Post_authorId_fkey";\nSELECT 1;\n'
+    'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id") '
+    "ON DELETE CASCADE;",
+    # both in one statement
+    "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey, ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY "
+    "(customer_id) REFERENCES customers (id);",
+    # the same columns under another name
+    "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;\n"
+    "ALTER TABLE orders ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);",
+    # Django's name for a foreign key on orders.customer_id
+    "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_1a2b3c4d_fk_customers_id;\n"
+    "ALTER TABLE orders ADD CONSTRAINT orders_customer_id_5e6f7a8b_fk_customers_id FOREIGN KEY (customer_id) "
+    "REFERENCES customers (id);",
+])
+def test_a_foreign_key_added_again_later_in_the_file_is_fine(dialect, sql):
+    if dialect == "mysql":
+        sql = sql.replace('"', "`")
+    assert not flags(sql, dialect, "constraint.disallow-drop-fk")
+
+
+def test_pg_dump_clean_drops_and_adds_again():
+    sql = ("ALTER TABLE IF EXISTS ONLY public.orders DROP CONSTRAINT IF EXISTS orders_customer_fk;\n"
+           "DROP TABLE IF EXISTS public.orders;\n"
+           "CREATE TABLE public.orders (id integer, customer_id integer);\n"
+           "ALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) "
+           "REFERENCES public.customers(id);")
+    assert not flags(sql, "postgres", "constraint.disallow-drop-fk")
+
+
+@pytest.mark.parametrize("added", [
+    "ALTER TABLE invoices ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers (id);",
+    "ALTER TABLE orders ADD CONSTRAINT orders_shop_id_fkey FOREIGN KEY (shop_id) REFERENCES shops (id);",
+])
+def test_a_foreign_key_on_another_table_or_other_columns_is_no_replacement(added):
+    sql = f"SELECT 1;\nALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;\n{added}\nSELECT 2;"
+    [found] = findings(sql, "postgres", "constraint.disallow-drop-fk")
+    assert (found.line, found.column) == (2, 36)
+    assert found.message == ("dropping foreign key orders_customer_id_fkey on orders silently stops its cascades and "
+                             "lets orphan rows in: keep it, or add the replacement constraint first (NOT VALID, then "
+                             "VALIDATE)")
+
+
+def test_a_suppressed_foreign_key_drop_stays_suppressed():
+    sql = "-- sluice:ignore constraint.disallow-drop-fk\nALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;"
+    review = review_file("0001.sql", sql, "postgres", Policy.recommended())
+    [found] = [f for f in review.findings if f.rule == "constraint.disallow-drop-fk"]
+    assert found.suppressed and found.line == 2
+
+
+def test_mysql_drop_constraint_of_an_innodb_foreign_key_name():
+    # InnoDB names an unnamed foreign key <table>_ibfk_N; DROP CONSTRAINT drops it (MySQL 8.0.19+, MariaDB).
+    [found] = findings("ALTER TABLE c DROP CONSTRAINT c_ibfk_1;", "mysql", "constraint.disallow-drop-fk")
+    assert (found.line, found.column) == (1, 31) and "foreign key c_ibfk_1 on c" in found.message
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
@@ -222,6 +308,39 @@ def test_mysql_drop_foreign_key():
     [found] = findings("ALTER TABLE orders DROP FOREIGN KEY owner, DROP INDEX owner;", "mysql",
                        "constraint.disallow-drop-fk")
     assert (found.line, found.column) == (1, 37) and "foreign key owner" in found.message
+
+
+# -- ALTER TABLE statements sqlglot reads only as a Command --------------------------------------------
+
+
+def test_drop_column_in_an_alter_that_sqlglot_reads_as_a_command():
+    sql = "ALTER TABLE users DROP COLUMN legacy, ALTER COLUMN bio SET STATISTICS 100;"
+    [found] = findings(sql, "postgres", "column.disallow-drop")
+    assert (found.line, found.column) == (1, 19) and "DROP COLUMN users.legacy loses its data" in found.message
+
+
+def test_mysql_drop_column_next_to_an_add_list():
+    [found] = findings("ALTER TABLE users DROP COLUMN legacy, ADD (note text);", "mysql", "column.disallow-drop")
+    assert (found.line, found.column) == (1, 19) and "users.legacy" in found.message
+
+
+def test_drop_not_null_in_an_alter_that_sqlglot_reads_as_a_command():
+    sql = "ALTER TABLE users\n  ALTER COLUMN email DROP NOT NULL, ALTER COLUMN email SET STORAGE EXTERNAL;"
+    [found] = findings(sql, "postgres", "column.disallow-drop-not-null")
+    assert (found.line, found.column) == (2, 3) and "DROP NOT NULL on users.email" in found.message
+    [found] = findings("ALTER TABLE users MODIFY a int NULL, ADD (b int);", "mysql", "column.disallow-drop-not-null")
+    assert (found.line, found.column) == (1, 19) and "MODIFY … NULL makes users.a nullable" in found.message
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE users (legacy int, email text NOT NULL);\n"
+    "ALTER TABLE users DROP COLUMN legacy, ALTER COLUMN email DROP NOT NULL, REPLICA IDENTITY FULL;",
+    "ALTER TABLE users ALTER COLUMN bio SET STATISTICS 100, OWNER TO admin;",
+    "ALTER TABLE users DROP CONSTRAINT users_email_key, ALTER COLUMN email SET NOT NULL, REPLICA IDENTITY FULL;",
+])
+def test_commands_without_those_actions_or_on_new_tables_are_fine(sql):
+    assert not flags(sql, "postgres", "column.disallow-drop")
+    assert not flags(sql, "postgres", "column.disallow-drop-not-null")
 
 
 # -- column.disallow-drop-not-null ---------------------------------------------------------------------
