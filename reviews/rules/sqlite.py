@@ -31,6 +31,7 @@ from reviews.rules.common import paren_group, split_top
 REBUILD_SOURCES = "sqlite.rebuild_sources"
 REBUILD_TARGETS = "sqlite.rebuild_targets"
 _FACTS = "statement.sqlite.unsupported-alter"  # memo: {table: {column: why it cannot be dropped}}
+_INDEXES = "sqlite.indexes"  # memo: {index: (table, its columns)}, for DROP COLUMN of an indexed column
 
 _LEXEME = re.compile(r"(?P<comment>--[^\n]*|/\*.*?(?:\*/|$))|(?P<string>'(?:[^']|'')*')", re.DOTALL)
 _NAME = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|[\w$]+)'
@@ -39,9 +40,10 @@ _QNAME = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
 _ALTER = re.compile(rf"^ALTER TABLE (?P<name>{_QNAME})\s*(?P<rest>.*)$", re.DOTALL)
 _CREATE_TABLE = re.compile(rf"^CREATE (?:TEMP |TEMPORARY )?TABLE (?:IF NOT EXISTS )?(?P<name>{_QNAME})\s*(?P<rest>.*)$",
                            re.DOTALL)
-_CREATE_INDEX = re.compile(rf"^CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?{_QNAME} ON (?P<name>{_QNAME})\s*"
-                           r"(?P<rest>\(.*)$", re.DOTALL)
+_CREATE_INDEX = re.compile(rf"^CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?(?P<index>{_QNAME}) "
+                           rf"ON (?P<name>{_QNAME})\s*(?P<rest>\(.*)$", re.DOTALL)
 _DROP_TABLE = re.compile(rf"^DROP TABLE (?:IF EXISTS )?(?P<name>{_QNAME})")
+_DROP_INDEX = re.compile(rf"^DROP INDEX (?:IF EXISTS )?(?P<index>{_QNAME})")
 _INSERT_SELECT = re.compile(rf"^(?:REPLACE|INSERT(?: OR \w+)?) INTO (?P<target>{_QNAME})\s*(?:\([^)]*\)\s*)?"
                             rf"SELECT\b.*?\bFROM (?P<source>{_QNAME})", re.DOTALL)
 _PRAGMA_FK = re.compile(r"^PRAGMA (?:\w+\s*\.\s*)?FOREIGN_KEYS\s*(?:=|\()\s*(?P<value>\w*)")
@@ -101,20 +103,25 @@ _UNIQUE = re.compile(r"\bUNIQUE\b")
 _REFERENCES = re.compile(r"\bREFERENCES\b")
 
 
-def _learn_create(norm: str, facts: dict[str, dict[str, str]]) -> None:
+_CHECK = re.compile(r"\bCHECK ?\(")
+
+
+def _learn_create(norm: str, facts: dict[str, dict[str, str]], indexes: dict[str, tuple[str, list[str]]]) -> None:
     if match := _CREATE_TABLE.match(norm):
         rest = match.group("rest")
         table = facts.setdefault(bare(match.group("name")), {})
         table.clear()  # a fresh definition
         if not rest.startswith("("):
             return
+        columns: set[str] = set()
+        checks: list[tuple[str, str]] = []  # (the column a CHECK belongs to, "" for the table's; its expression)
         for item in split_top(paren_group(rest)[0]):
             if constraint := _TABLE_CONSTRAINT.match(item):
                 kind = constraint.group("kind")
-                if kind == "CHECK":
-                    continue
                 group = item[constraint.end():].strip()
-                if group.startswith("("):
+                if group.startswith("(") and kind == "CHECK":
+                    checks.append(("", paren_group(group)[0]))
+                elif group.startswith("("):
                     for column in _names_in(paren_group(group)[0]):
                         table.setdefault(column, {"PRIMARY KEY": "part of the primary key", "UNIQUE": "UNIQUE",
                                                   "FOREIGN KEY": "a foreign key column"}[kind])
@@ -123,23 +130,46 @@ def _learn_create(norm: str, facts: dict[str, dict[str, str]]) -> None:
             if head is None:
                 continue
             column = bare(head.group(0))
+            columns.add(column)
             if _PRIMARY_KEY.search(item):
                 table[column] = "the primary key"
             elif _UNIQUE.search(item):
                 table[column] = "UNIQUE"
-            elif _REFERENCES.search(item):
-                table[column] = "a foreign key column"
+            # (A column's own REFERENCES goes with it: SQLite drops such a column.)
+            checks += ((column, paren_group(item[check.end() - 1:])[0]) for check in _CHECK.finditer(item))
+        # SQLite cannot drop a column that a CHECK names, unless the CHECK is that column's own.
+        for owner, expression in checks:
+            for name in map(bare, _NAME_RE.findall(expression)):
+                if name != owner and name in columns:
+                    table.setdefault(name, "named in a CHECK constraint")
     elif match := _CREATE_INDEX.match(norm):
-        table = facts.setdefault(bare(match.group("name")), {})
-        for column in _names_in(paren_group(match.group("rest"))[0]):
-            table.setdefault(column, "indexed")
+        indexes[bare(match.group("index"))] = (bare(match.group("name")),
+                                               _names_in(paren_group(match.group("rest"))[0]))
+
+
+def _indexed(indexes: dict[str, tuple[str, list[str]]], table: str, column: str) -> bool:
+    return any(on == table and column in columns for on, columns in indexes.values())
+
+
+def _rename_column(facts: dict[str, dict[str, str]], indexes: dict[str, tuple[str, list[str]]], table: str,
+                   old: str, new: str) -> None:
+    """`ALTER TABLE table RENAME [COLUMN] old TO new`: the column's facts and indexes go with it."""
+    columns = facts.get(table)
+    if columns is not None and old in columns:
+        columns[new] = columns.pop(old)
+    for index, (on, names) in indexes.items():
+        if on == table and old in names:
+            indexes[index] = (on, [new if name == old else name for name in names])
 
 
 # -- the rules -------------------------------------------------------------------------------------
 
 _SUPPORTED = re.compile(rf"^(?:RENAME TO |RENAME (?:COLUMN )?{_NAME} TO |ADD (?:COLUMN )?|DROP (?:COLUMN )?)")
-_ADD_CONSTRAINT = re.compile(r"^ADD (?:CONSTRAINT|PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|INDEX|KEY)\b")
-_DROP_OTHER = re.compile(r"^DROP (?:CONSTRAINT|PRIMARY KEY|FOREIGN KEY|INDEX|KEY|DEFAULT|CHECK)\b")
+# KEY is no reserved word in SQLite: `ADD key text` and `DROP key` add and drop a column named key.
+# MySQL's `ADD KEY [name] (a)` has a column list (a type's parameters are numbers), `DROP KEY name` a name.
+_ADD_CONSTRAINT = re.compile(rf"^ADD (?:(?:CONSTRAINT|PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|INDEX)\b"
+                             rf"|KEY(?: {_NAME})? ?\((?! ?[+-]?\d))")
+_DROP_OTHER = re.compile(r"^DROP (?:(?:CONSTRAINT|PRIMARY KEY|FOREIGN KEY|INDEX|DEFAULT|CHECK)\b|KEY \S)")
 _DROP_COLUMN = re.compile(rf"^DROP (?:COLUMN )?(?P<column>{_NAME})\s*$")
 
 
@@ -188,6 +218,7 @@ def _record_rebuild(st: Stmt, ctx: FileContext) -> None:
 
 
 _RENAME_TO = re.compile(rf"^RENAME TO (?P<new>{_QNAME})")
+_RENAME_COLUMN = re.compile(rf"^RENAME (?:COLUMN )?(?P<old>{_NAME}) TO (?P<new>{_NAME})")
 
 
 # What _learn_create reads, as st.norm has it (the words are the same once comments are out).
@@ -209,8 +240,9 @@ def _inserts(st: Stmt, ctx: FileContext) -> bool:
       # it reads INSERT/REPLACE … SELECT, CREATE, DROP TABLE and ALTER TABLE (by their first word)
       keywords=("INSERT", "REPLACE", "CREATE", "DROP", "ALTER"),
       summary="`ALTER TABLE` forms SQLite lacks (`ALTER COLUMN`, `ADD/DROP CONSTRAINT`, `MODIFY`, several actions "
-              "in one statement); `DROP COLUMN` of a primary-key, UNIQUE, indexed or foreign-key column (known "
-              "from earlier statements of the file).",
+              "in one statement); `DROP COLUMN` of a primary-key, UNIQUE, indexed or (table-level) foreign-key "
+              "column, or of one that another column's or the table's CHECK names (known from earlier statements of "
+              "the file).",
       why="SQLite's ALTER TABLE can only rename a table, rename a column, add a column and drop a plain "
           "column. Anything else is a syntax error or fails at run time, and the migration stops half-way.",
       instead="Rebuild the table (SQLite's 12-step procedure): `CREATE TABLE new_x` with the new definition, "
@@ -219,6 +251,7 @@ def _inserts(st: Stmt, ctx: FileContext) -> bool:
       example="ALTER TABLE orders ALTER COLUMN note TYPE text;")
 def unsupported_alter(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     facts: dict[str, dict[str, str]] = ctx.memo.setdefault(_FACTS, {})
+    indexes: dict[str, tuple[str, list[str]]] = ctx.memo.setdefault(_INDEXES, {})
     if _inserts(st, ctx):
         _record_rebuild(st, ctx)
         return
@@ -226,10 +259,16 @@ def unsupported_alter(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
         return  # a view, trigger, function …: nothing to learn (and no long body to clean)
     norm = _cleaned(st, ctx)
     if norm.startswith("CREATE"):
-        _learn_create(norm, facts)
+        _learn_create(norm, facts, indexes)
         return
     if match := _DROP_TABLE.match(norm):
-        facts.pop(bare(match.group("name")), None)
+        table = bare(match.group("name"))
+        facts.pop(table, None)
+        for index in [index for index, (on, _) in indexes.items() if on == table]:
+            del indexes[index]  # (its indexes go with it)
+        return
+    if match := _DROP_INDEX.match(norm):
+        indexes.pop(bare(match.group("index")), None)
         return
     match = _ALTER.match(norm)
     if match is None:
@@ -244,11 +283,17 @@ def unsupported_alter(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
             yield f"SQLite has no ALTER TABLE … {form} (table {table}): {_rebuild_hint(table)}"
         elif drop := _DROP_COLUMN.match(clause):
             column = bare(drop.group("column"))
-            if why := facts.get(table, {}).get(column):
+            if why := facts.get(table, {}).get(column) or ("indexed" if _indexed(indexes, table, column) else ""):
                 yield (f"SQLite cannot DROP COLUMN {column} of table {table}: it is {why}; drop the index or "
                        f"constraint first if it has one, or {_rebuild_hint(table)}")
         elif rename := _RENAME_TO.match(clause):
-            facts[bare(rename.group("new"))] = facts.pop(table, {})
+            new = bare(rename.group("new"))
+            facts[new] = facts.pop(table, {})
+            for index, (on, columns) in indexes.items():
+                if on == table:
+                    indexes[index] = (new, columns)
+        elif rename := _RENAME_COLUMN.match(clause):
+            _rename_column(facts, indexes, table, bare(rename.group("old")), bare(rename.group("new")))
 
 
 _DEFAULT_VALUE = re.compile(r"\bDEFAULT\s*(?P<value>\(|[^\s(]+)")
@@ -259,9 +304,22 @@ def _default_is_constant(attrs: str) -> bool:
     if match is None:
         return True
     if match.group("value") == "(":
-        inner = paren_group(attrs[match.start("value"):])[0]
-        return bool(_LITERAL.match("".join(inner.split())))
+        return _constant(paren_group(attrs[match.start("value"):])[0])
     return not _NON_CONSTANT.match(match.group("value"))
+
+
+_CAST = re.compile(r"^CAST ?\((?P<value>.*) AS [^()]*(?:\([^()]*\))? ?\)$", re.DOTALL)
+
+
+def _constant(expression: str) -> bool:
+    """Whether SQLite takes a DEFAULT (expression) for a constant: a literal, in any parentheses
+    and CAST(… AS type)s (it folds those; anything else, `1 + 1` included, it refuses)."""
+    expression = expression.strip()
+    if expression.startswith("(") and not (group := paren_group(expression))[1]:
+        return _constant(group[0])
+    if cast := _CAST.match(expression):
+        return _constant(cast.group("value"))
+    return bool(_LITERAL.match("".join(expression.split())))
 
 
 _DEFAULT_NULL = re.compile(r"\bDEFAULT\s*(\(\s*NULL\s*\)|NULL\b)?")
@@ -320,15 +378,33 @@ def add_column_restrictions(st: Stmt, ctx: FileContext, payload: dict) -> Iterat
 
 @rule("statement.sqlite.pragma-in-transaction", engines="S", category="SQLITE", severity="E",
       nodes=(exp.Pragma, "command"), keywords=("PRAGMA",),
-      summary="`PRAGMA foreign_keys = …` inside `BEGIN … COMMIT` (SQLite silently ignores it there).",
+      summary="`PRAGMA foreign_keys = …` inside a transaction: `BEGIN … COMMIT`, a `SAVEPOINT`, or one that "
+              "Sluice's runner opens around it (SQLite silently ignores it there).",
       why="`PRAGMA foreign_keys` is a no-op inside a transaction: a table rebuild meant to run with foreign keys "
           "off runs with them on, and `DROP TABLE` of the old table cascades deletes or fails on references.",
-      instead="Put `PRAGMA foreign_keys=OFF` before `BEGIN`, run `PRAGMA foreign_key_check` before `COMMIT`, and "
-              "`PRAGMA foreign_keys=ON` after it.",
+      instead="Put `PRAGMA foreign_keys=OFF` before `BEGIN` (Sluice's runner runs it there in autocommit), run "
+              "`PRAGMA foreign_key_check` before `COMMIT`, and `PRAGMA foreign_keys=ON` after it.",
       example="BEGIN;\nPRAGMA foreign_keys=OFF;\nCOMMIT;")
 def pragma_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     match = _PRAGMA_FK.match(_cleaned(st, ctx))
-    if match is not None and ctx.in_transaction:
-        value = match.group("value") or "…"
-        yield (f"PRAGMA foreign_keys={value} inside the transaction begun on line {ctx.transaction_began_line} is "
-               "silently ignored by SQLite: move it before BEGIN (and run PRAGMA foreign_key_check before COMMIT)")
+    if match is None:
+        return
+    # Outside the file's own transaction, Sluice's runner runs the pragma in autocommit if its SQLite
+    # adapter says so, and otherwise in a transaction of its own (or the whole file's).
+    autocommit = ctx.runner_autocommit(st.text)
+    if ctx.in_transaction:
+        where, opened, closed = f"begun on line {ctx.transaction_began_line}", "BEGIN", "COMMIT"
+    elif ctx.savepoints:  # (a SAVEPOINT outside BEGIN begins a transaction)
+        where, opened, closed = f"the SAVEPOINT on line {ctx.savepoints[0][1]} began", "SAVEPOINT", "RELEASE"
+    elif not autocommit:
+        where, opened, closed = "Sluice's runner opens around it", "", ""
+    else:
+        return
+    value = match.group("value") or "…"
+    if autocommit:
+        advice = (f"move it before {opened} (Sluice's runner runs it there outside any transaction) and run PRAGMA "
+                  f"foreign_key_check before {closed}")
+    else:
+        advice = ("Sluice's runner runs it in a transaction wherever it stands in the file: leave foreign keys to "
+                  "the connection's settings")
+    yield f"PRAGMA foreign_keys={value} inside the transaction {where} is silently ignored by SQLite: {advice}"

@@ -55,7 +55,7 @@ def test_supported_alter_forms(sql):
 @pytest.mark.parametrize(("definition", "why"), [
     ("code text UNIQUE", "it is UNIQUE"),
     ("code text PRIMARY KEY", "it is the primary key"),
-    ("code int REFERENCES customers (id)", "a foreign key column"),
+    ("code int, FOREIGN KEY (code) REFERENCES customers (id)", "a foreign key column"),
     ("code text, UNIQUE (id, code)", "it is UNIQUE"),
 ])
 def test_drop_column_that_sqlite_cannot_drop(definition, why):
@@ -184,3 +184,59 @@ def test_pragma_foreign_keys_inside_a_transaction():
 def test_pragma_outside_a_transaction_or_another_pragma():
     assert not flags("PRAGMA foreign_keys=OFF;\nBEGIN;\nCOMMIT;\nPRAGMA foreign_keys=ON;", "sqlite", PRAGMA)
     assert not flags("BEGIN;\nPRAGMA foreign_key_check;\nPRAGMA defer_foreign_keys = ON;\nCOMMIT;", "sqlite", PRAGMA)
+
+
+# -- DROP COLUMN: the facts the file gives, as SQLite 3.40 checks them ------------------------------------
+
+BOOKS = ("CREATE TABLE books (id integer PRIMARY KEY, author_id integer REFERENCES authors (id) ON DELETE CASCADE, "
+         "editor_id integer, title text, own int CHECK (own > 0), lo int, hi int CHECK (hi >= lo), "
+         "CHECK (title <> ''), FOREIGN KEY (editor_id) REFERENCES authors (id));\n")
+
+
+@pytest.mark.parametrize(("column", "why"), [
+    ("author_id", None),  # its own REFERENCES goes with it
+    ("editor_id", "it is a foreign key column"),  # unknown column "editor_id" in foreign key definition
+    ("title", "it is named in a CHECK constraint"),  # the table's CHECK: no such column: title
+    ("own", None),  # its own CHECK goes with it
+    ("lo", "it is named in a CHECK constraint"),  # another column's CHECK: no such column: lo
+    ("hi", None),
+])
+def test_drop_column_with_references_and_checks(column, why):
+    found = findings(f"{BOOKS}ALTER TABLE books DROP COLUMN {column};", "sqlite", UNSUPPORTED)
+    assert [f.message.split(": ")[1].split(";")[0] for f in found] == ([why] if why else [])
+
+
+def test_drop_index_and_renames_move_the_facts():
+    sql = ("CREATE TABLE users (id integer PRIMARY KEY, legacy text, nick text UNIQUE, a text, b text);\n"
+           "CREATE INDEX idx_users_legacy ON users (legacy);\nCREATE INDEX i1 ON users (a);\n"
+           "CREATE INDEX i2 ON users (a, b);\n"
+           "DROP INDEX IF EXISTS main.idx_users_legacy;\nALTER TABLE users DROP COLUMN legacy;\n"  # 6: works
+           "DROP INDEX i1;\nALTER TABLE users DROP COLUMN a;\n"  # 8: still in i2
+           "ALTER TABLE users RENAME COLUMN nick TO handle;\nALTER TABLE users DROP COLUMN handle;\n"  # 10: UNIQUE
+           "ALTER TABLE users DROP COLUMN nick;\n"  # 11: no such column (not UNIQUE)
+           "ALTER TABLE users RENAME b TO c;\nALTER TABLE users RENAME TO people;\n"
+           "ALTER TABLE people DROP COLUMN c;\n")  # 14: in i2
+    found = [(f.line, f.message.split(": ")[1].split(";")[0]) for f in findings(sql, "sqlite", UNSUPPORTED)]
+    assert found == [(8, "it is indexed"), (10, "it is UNIQUE"), (14, "it is indexed")]
+
+
+def test_a_column_named_key():
+    for sql in ("ALTER TABLE kv ADD key text;", "ALTER TABLE kv DROP key;", "ALTER TABLE kv ADD key varchar(32);"):
+        assert not flags(sql, "sqlite", UNSUPPORTED), sql
+    for sql, form in (("ALTER TABLE kv ADD KEY idx (v);", "ADD KEY"), ("ALTER TABLE kv ADD KEY (v);", "ADD KEY"),
+                      ("ALTER TABLE kv DROP KEY idx;", "DROP KEY")):
+        assert f"SQLite has no ALTER TABLE … {form} (table kv)" in one(sql, UNSUPPORTED).message
+
+
+@pytest.mark.parametrize(("default", "constant"), [
+    ("((1))", True),
+    ("(CAST(1 AS int))", True),
+    ("((CAST((-1) AS varchar(10))))", True),
+    ("(CAST(CAST('a' AS text) AS int))", True),
+    ("(CAST(1 + 1 AS int))", False),
+    ("((1) + 1)", False),
+])
+def test_defaults_that_sqlite_folds_to_a_constant(default, constant):
+    # on a table with rows, SQLite 3.40: "Cannot add a column with non-constant default" for the others
+    sql = f"ALTER TABLE orders ADD COLUMN n int DEFAULT {default};"
+    assert flags(sql, "sqlite", ADD_COLUMN) is not constant
