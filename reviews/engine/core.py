@@ -525,7 +525,12 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
 # A table, or a materialized view (new too: nothing reads it yet), and the name it creates.
 _CREATE_TABLE = re.compile(r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
                            r"(TABLE|MATERIALIZED VIEW) (?:IF NOT EXISTS )?([^\s(]+)")
-_TX_BEGIN = re.compile(r"^(BEGIN|START TRANSACTION)\b")
+# (Not PostgreSQL's `BEGIN ATOMIC` routine body, nor MariaDB's `BEGIN NOT ATOMIC … END` block.)
+_TX_BEGIN = re.compile(r"^(BEGIN|START TRANSACTION)\b(?! (?:NOT )?ATOMIC\b)")
+# `COMMIT AND CHAIN` (PostgreSQL 12+, MySQL) begins the next transaction at once.
+_AND_CHAIN = re.compile(r"\bAND CHAIN\b")
+# MySQL commits the open transaction before (and after) each of these: the file's own BEGIN ends there.
+_MYSQL_IMPLICIT_COMMIT = ("CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "LOCK TABLES", "GRANT", "REVOKE")
 _TX_END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)")
 _SAVEPOINT = re.compile(r"^SAVEPOINT (\S+)$")
 _RELEASE = re.compile(r"^RELEASE (?:SAVEPOINT )?(\S+)$")
@@ -590,8 +595,14 @@ def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Sta
                                      or _copy_data(statements, norms, settings)):
         settings += 1
     ctx.settings_before = settings
+    after = len(norms)  # the trailing settings, the same way
+    while after > settings and (starts_with_words(norms[after - 1], _SETTINGS)
+                                or statements[after - 1].text.startswith("\\")
+                                or _copy_data(statements, norms, after - 1)):
+        after -= 1
+    ctx.settings_after = after
     for index, norm in enumerate(norms):
-        if "CONCURRENTLY" in norm:
+        if "CONCURRENTLY" in norm and not norm.startswith("REFRESH"):  # (which runs in a transaction)
             ctx.has_concurrently = True
         if norm.startswith(("COMMIT", "END")) and index < len(norms) - 1:
             commit_seen_at = index
@@ -619,13 +630,16 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
                 ctx.altered_tables[table] = ctx.altered_tables.get(table, 0) + 1
             _learn_columns(ctx, st)
     elif norm.startswith(("BEGIN", "START")):
-        if _TX_BEGIN.match(norm) and not norm.startswith("BEGIN ATOMIC"):
+        if _TX_BEGIN.match(norm):
             ctx.in_transaction = True
+            ctx.implicit_commit_line = 0
             ctx.transaction_began_line = st.line
             ctx.not_valid_in_transaction.clear()
     elif norm.startswith(("COMMIT", "END", "ROLLBACK", "ABORT")):
         if _TX_END.match(norm):
-            ctx.in_transaction = False
+            ctx.in_transaction = bool(_AND_CHAIN.search(norm)) and "NO CHAIN" not in norm
+            ctx.transaction_began_line = st.line
+            ctx.implicit_commit_line = 0
             ctx.not_valid_in_transaction.clear()
             ctx.savepoints.clear()
             if ctx.local_timeouts:  # a SET LOCAL ends with its transaction
@@ -635,6 +649,11 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
         _learn_timeouts(ctx, st)
     elif norm.startswith(("SAVEPOINT", "RELEASE")) and ctx.dialect == "sqlite":
         _learn_savepoint(ctx, st)
+    if ctx.in_transaction and ctx.dialect == "mysql" and norm.startswith(_MYSQL_IMPLICIT_COMMIT) \
+            and not norm.startswith(("CREATE TEMPORARY", "DROP TEMPORARY")):
+        ctx.in_transaction = False  # committed implicitly: what follows autocommits
+        ctx.implicit_commit_line = st.line
+        ctx.not_valid_in_transaction.clear()
     if "LOCK_WAIT_TIMEOUT" in norm and _LOCK_WAIT_TIMEOUT.search(norm):
         ctx.session_timeouts.add("LOCK")
         _timeout_flags(ctx)

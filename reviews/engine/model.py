@@ -226,6 +226,7 @@ class FileContext:
     created_tables: set[str] = dataclasses.field(default_factory=set)  # "new" tables: no lock rules
     in_transaction: bool = False  # inside the file's own BEGIN … COMMIT
     transaction_began_line: int = 0
+    implicit_commit_line: int = 0  # MySQL: the DDL that committed the file's BEGIN (its COMMIT is then a no-op)
     # SQLite: the SAVEPOINTs open outside BEGIN (name, line); the first began a transaction.
     savepoints: list[tuple[str, int]] = dataclasses.field(default_factory=list)
     lock_timeout_set: bool = False
@@ -252,6 +253,9 @@ class FileContext:
     # Statements 0 … settings_before-1 are SET/RESET (psql meta-commands and COPY data, which no rule
     # sees, left out): statement settings_before, and every one before it, follow only settings.
     settings_before: int = 0
+    # Likewise statements settings_after … the last are SET/RESET (or what no rule sees): a statement
+    # at settings_before with settings_after == settings_before + 1 is the file's only other statement.
+    settings_after: int = 0
     # Anything a rule family wants to remember between statements, under its rule id.
     memo: dict[str, Any] = dataclasses.field(default_factory=dict)
     # The file's statements, for runner_transaction (worked out only when a rule asks).

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, blank_comments_and_strings, name_of
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement
 from reviews.engine.registry import Hit, declare, rule
-from reviews.rules.common import at, mentions, norm_may_hide, only_if, position
-
-_SELECT_STAR = re.compile(r"(?:\bSELECT(?:\s+(?:DISTINCT|ALL))?|,)\s*((?:(?:\w+|\"[^\"]*\"|`[^`]*`)\.)*\*)",
-                          re.IGNORECASE)
+from reviews.rules.common import at, blanked, mentions, norm_may_hide, only_if, position
+from reviews.rules.locking import NAME, flat, key
 
 
-
-
-
-
-def _target(st: Stmt) -> str:
-    """The table an UPDATE/DELETE/INSERT writes to."""
-    node = st.ast.this
-    if isinstance(node, exp.Schema):
-        node = node.this
-    return name_of(node) if isinstance(node, exp.Table) else ""
+def _target(node: exp.Expression, dialect: str) -> str:
+    """The table an UPDATE/DELETE writes to. (sqlglot reads MySQL's `UPDATE LOW_PRIORITY t` as table
+    low_priority with alias t: in MySQL the reserved word cannot be a table's unquoted name.)"""
+    table = node.this
+    if not isinstance(table, exp.Table):
+        return ""
+    if dialect == "mysql" and table.alias and table.name.upper() == "LOW_PRIORITY" \
+            and not table.this.args.get("quoted"):
+        return name_of(table.args["alias"])
+    return name_of(table)
 
 
 def _in_routine(st: Stmt) -> bool:
@@ -33,26 +31,110 @@ def _in_routine(st: Stmt) -> bool:
         "FUNCTION", "PROCEDURE", "TRIGGER")
 
 
-def _verb(st: Stmt) -> str:
-    return "UPDATE" if isinstance(st.ast, exp.Update) else "DELETE"
+def _verb(node: exp.Expression) -> str:
+    return "UPDATE" if isinstance(node, exp.Update) else "DELETE"
+
+
+def _writes(ast: exp.Expression) -> list:
+    """The UPDATE/DELETE trees of a statement: itself, and the data-modifying CTEs of its WITH
+    (PostgreSQL runs those in full, whatever the main statement does with their rows)."""
+    found = [ast] if isinstance(ast, (exp.Update, exp.Delete)) else []
+    with_ = ast.args.get("with_")
+    if with_ is not None:
+        found += [cte.this for cte in with_.expressions if isinstance(cte.this, (exp.Update, exp.Delete))]
+    return found
+
+
+def _joined_on(write: exp.Expression) -> bool:
+    """Whether a MySQL multi-table UPDATE/DELETE keeps only the rows that match an inner join: a
+    JOIN (INNER, CROSS: the same in MySQL) with an ON or USING condition. Not a LEFT/RIGHT join, which
+    keeps every row of its left side, nor a comma join or a JOIN without a condition (a cross product)."""
+    for table in (write.this, *(write.args.get("using") or ())):  # DELETE FROM t USING t JOIN u ON …
+        joins = table.args.get("joins") if isinstance(table, exp.Table) else None
+        for join in joins or ():
+            if not join.side and not join.method and join.kind in ("", "INNER", "CROSS") \
+                    and (join.args.get("on") is not None or join.args.get("using")):
+                return True
+    return False
+
+
+def _at_keyword(st: Stmt, write: exp.Expression) -> dict:
+    """Where an UPDATE/DELETE inside a WITH starts: its keyword, the last one before its table's name."""
+    name = write.this.find(exp.Identifier) if write.this is not None else None
+    start = name.meta.get("start") if name is not None else None
+    offset = blanked(st).rfind(_verb(write), 0, start - st.base) if start is not None else -1
+    return position(st, offset) if offset >= 0 else at(st, write)
+
+
+_INNERMOST_GROUP = re.compile(r"\([^()]*\)")
+
+
+@per_statement
+def _unparsed_write(st: Stmt) -> str | None:
+    """An UPDATE/DELETE sqlglot could not read (MySQL's `UPDATE IGNORE t`, `DELETE IGNORE FROM t`):
+    its normalized text with every parenthesized group (subqueries) cut out, so that the WHERE,
+    ORDER BY, LIMIT and joins left are the statement's own. None for any other statement."""
+    if st.parsed or st.syntax_error or not st.norm.startswith(("UPDATE ", "DELETE ")):
+        return None
+    text = st.norm
+    while "(" in text:
+        inner = _INNERMOST_GROUP.sub(" ", text)
+        if inner == text:
+            break  # an unbalanced parenthesis: leave the rest as it is
+        text = inner
+    return text
+
+
+# In the text of such a statement: its WHERE; an inner join with a condition (what _joined_on reads
+# in a tree); its table, after MySQL's modifiers and SQLite's `OR IGNORE|REPLACE|…` (on the flat text).
+_WHERE = re.compile(r"\bWHERE\b")
+_INNER_JOIN_ON = re.compile(r"(?<!LEFT )(?<!RIGHT )(?<!OUTER )(?<!NATURAL )\b(?:JOIN|STRAIGHT_JOIN)\b.*\b(?:ON|USING)\b")
+_UNPARSED_TARGET = re.compile(r"^(?:UPDATE (?:(?:LOW_PRIORITY|IGNORE|ONLY|OR \w+) )*|DELETE (?:(?:LOW_PRIORITY|QUICK|"
+                              rf"IGNORE) )*FROM (?:ONLY )?)({NAME})", re.I)
 
 
 @rule("statement.where.require.update-delete", engines="PMS", category="DML", severity="E",
-      nodes=(exp.Update, exp.Delete),
+      nodes=(exp.Update, exp.Delete, exp.Insert, exp.Query, "command"), contains=("UPDATE", "DELETE"),
       summary="`UPDATE` or `DELETE` without `WHERE` on an existing table.",
       why="It changes or deletes every row of the table, usually by mistake, in one long transaction that locks "
           "them all.",
       instead="Add the predicate that selects the rows meant; for large changes, batch by key range.",
       example="DELETE FROM sessions;")
-def where_require_update_delete(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if st.ast.args.get("where") is not None:
-        return
-    table = _target(st)
-    if table and ctx.is_new(table):
-        return
-    verb = _verb(st)
-    yield (f"{verb} without WHERE {'changes' if verb == 'UPDATE' else 'deletes'} every row of {table or 'the table'}: "
-           "add the predicate that selects the rows meant, and batch large changes by key range")
+def where_require_update_delete(st: Stmt, ctx: FileContext, payload: dict) -> Iterable[str | Hit] | None:
+    if not st.parsed:
+        return _unparsed_without_where(st, ctx)
+    if not isinstance(st.ast, (exp.Update, exp.Delete)) and st.ast.args.get("with_") is None:
+        return None  # an INSERT or SELECT with no WITH: no UPDATE/DELETE in it
+    return _without_where(st, ctx)
+
+
+def _without_where(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
+    for write in _writes(st.ast):
+        if write.args.get("where") is not None or (ctx.dialect == "mysql" and _joined_on(write)):
+            continue
+        table = _target(write, ctx.dialect)
+        if table and ctx.is_new(table):
+            continue
+        message = _every_row(_verb(write), table)
+        # (the statement itself at its start; one inside a WITH at its own keyword)
+        yield message if write is st.ast else Hit(message, **_at_keyword(st, write))
+
+
+def _unparsed_without_where(st: Stmt, ctx: FileContext) -> list[str] | None:
+    text = _unparsed_write(st)
+    if text is None or _WHERE.search(text) or (ctx.dialect == "mysql" and _INNER_JOIN_ON.search(text)):
+        return None
+    target = _UNPARSED_TARGET.match(flat(st, ctx))  # (none for MySQL's `DELETE t FROM t, u …`)
+    table = target.group(1) if target else ""
+    if table and ctx.is_new(key(table)):
+        return None
+    return [_every_row(text[:6], table)]  # (text[:6]: its first word)
+
+
+def _every_row(verb: str, table: str) -> str:
+    return (f"{verb} without WHERE {'changes' if verb == 'UPDATE' else 'deletes'} every row of "
+            f"{table or 'the table'}: add the predicate that selects the rows meant, and batch large changes by "
+            "key range")
 
 
 @rule("statement.where.require.select", engines="PMS", category="DML", severity="off", nodes=(exp.Select,),
@@ -72,20 +154,30 @@ def where_require_select(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
           "their order, and an added column silently changes what the statement does.",
       instead="List the columns.",
       example="CREATE VIEW active_users AS SELECT * FROM users WHERE active;")
-def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit] | None:
     if not st.parsed or "*" not in st.norm or _in_routine(st):
-        return
-    for select in st.ast.find_all(exp.Select):
-        if select.find_ancestor(exp.Exists) is not None:
-            continue
-        if any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
-               for p in select.expressions):
-            # One finding per statement, at the first `*` / `t.*` in a select list (trees keep no
-            # offset for a star).
-            star = _SELECT_STAR.search(blank_comments_and_strings(st.text))
-            yield Hit("SELECT * depends on the table's current columns and their order: list the columns",
-                      **(position(st, star.start(1)) if star else {}))
-            return
+        return None
+    stars = [item for select in st.ast.find_all(exp.Select) if select.find_ancestor(exp.Exists) is None
+             for item in select.expressions
+             if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star))]
+    if not stars:
+        return None
+    # One finding per statement, at the first `*` / `t.*` of a select list it flags.
+    offsets = [offset for offset in (_star_offset(st, star) for star in stars) if offset is not None]
+    return [Hit("SELECT * depends on the table's current columns and their order: list the columns",
+                **(position(st, min(offsets)) if offsets else {}))]
+
+
+def _star_offset(st: Stmt, item: exp.Expression) -> int | None:
+    """Where a select list's star stands in the statement's text: `t.*` at its table's name, `*` at
+    the star (sqlglot keeps the offset of a star's token; not of the `SELECT *` it writes for a
+    `VALUES` list in a WITH, which has none in the text)."""
+    if isinstance(item, exp.Star):
+        start = item.meta.get("start")
+        offset = start - st.base if start is not None else -1
+        return offset if st.text[offset:offset + 1] == "*" else None
+    starts = [name.meta["start"] for name in item.find_all(exp.Identifier) if name.meta.get("start") is not None]
+    return min(starts) - st.base if starts else None
 
 
 @rule("statement.insert.must-specify-column", engines="PMS", category="DML", severity="W", nodes=(exp.Insert,),
@@ -126,47 +218,77 @@ def insert_disallow_order_by_rand(st: Stmt, ctx: FileContext, payload: dict) -> 
                 return
 
 
-@rule("statement.disallow-limit", engines="M", category="DML", severity="W", nodes=(exp.Update, exp.Delete),
+@rule("statement.disallow-limit", engines="M", category="DML", severity="W", nodes=(exp.Update, exp.Delete, "command"),
+      contains=("LIMIT",),
       summary="`UPDATE`/`DELETE … LIMIT`.",
       why="Which rows a LIMIT picks is not defined, so replicas using statement-based replication may change other "
           "rows than the source.",
       instead="Batch by key range: `WHERE id BETWEEN … AND …`.",
       example="DELETE FROM sessions WHERE expired LIMIT 1000;")
 def disallow_limit(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if st.ast.args.get("limit") is not None:
-        yield (f"{_verb(st)} … LIMIT touches rows in no defined order (unsafe for statement-based replication): "
+    if verb := _verb_with(st, "limit", _LIMIT):
+        yield (f"{verb} … LIMIT touches rows in no defined order (unsafe for statement-based replication): "
                "batch by key range instead (WHERE id BETWEEN … AND …)")
 
 
-@rule("statement.disallow-order-by", engines="M", category="DML", severity="W", nodes=(exp.Update, exp.Delete),
+@rule("statement.disallow-order-by", engines="M", category="DML", severity="W",
+      nodes=(exp.Update, exp.Delete, "command"), contains=("ORDER",),
       summary="`UPDATE`/`DELETE … ORDER BY`.",
       why="An ORDER BY in a write only matters together with LIMIT, whose row choice is nondeterministic; it also "
           "sorts the rows for nothing.",
       instead="Select the rows with a deterministic predicate (a key range) instead.",
       example="UPDATE jobs SET state = 'queued' ORDER BY created_at LIMIT 10;")
 def disallow_order_by(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if st.ast.args.get("order") is not None:
-        yield f"{_verb(st)} … ORDER BY: select the rows with a deterministic predicate (a key range) instead"
+    if verb := _verb_with(st, "order", _ORDER_BY):
+        yield f"{verb} … ORDER BY: select the rows with a deterministic predicate (a key range) instead"
+
+
+_LIMIT = re.compile(r"\bLIMIT\b")
+_ORDER_BY = re.compile(r"\bORDER BY\b")
+
+
+def _verb_with(st: Stmt, arg: str, clause: re.Pattern) -> str | None:
+    """UPDATE or DELETE when the statement is one with the clause (its tree's `arg`; in one sqlglot
+    could not read, the clause's words outside its subqueries), else None."""
+    if st.parsed:
+        return _verb(st.ast) if st.ast.args.get(arg) is not None else None
+    text = _unparsed_write(st)
+    return text[:6] if text is not None and clause.search(text) else None  # (its first word)
 
 
 _CONDITION = (exp.Where, exp.Having, exp.Join, exp.If, exp.CheckColumnConstraint, exp.Filter, exp.Qualify)
 # `= NULL`, `<> NULL`, `!= NULL` or `NULL =` … as st.norm has them (blanks folded, comments out).
 # Anchored on the literal NULL, which the regex engine finds fast.
 _COMPARED_WITH_NULL_NORM = re.compile(r"NULL(?:(?<=[=>]NULL)|(?<=[=>] NULL)|(?= ?[=<!]))")
+# The same with the NULL in parentheses or cast: `(NULL) =`, `NULL::int =`, `CAST(NULL AS int) =`
+# (possessive: no backtracking over DEFAULT NULL::character varying); and, searched in the reversed
+# text for LLUN, `= (NULL`, `= CAST(NULL`.
+_WRAPPED_NULL_THEN_COMPARISON = re.compile(r"NULL(?: ?\)|::[\w \[\]]++| AS [\w ]++)++ ?[=<!]")
+_LLUN_WRAPPED_AFTER_COMPARISON = re.compile(r"LLUN(?: ?\(| ?TSAC(?:_YRT)?)++ ?[=>]")
 # The same on the raw text, for when st.norm may have lost some (norm_may_hide): what may stand
 # between a comparison and its NULL there is blanks, comments (also `#`, and the ends of nested
-# ones) and parentheses.
+# ones), parentheses and a cast.
 _GAP = r"(?:\s|--[^\n]*|#[^\n]*|/\*.*?\*/|\*/|[()])*"
-_COMPARED_WITH_NULL = re.compile(rf"[=>]{_GAP}[Nn][Uu][Ll][Ll]|[Nn][Uu][Ll][Ll]{_GAP}[=<!]", re.DOTALL)
-# Without comments the gap is blanks and parentheses: then search the upper-cased text for NULL and
-# the reversed text for LLUN, both literals the regex engine finds fast.
-_NULL_THEN_COMPARISON = re.compile(r"NULL[\s()]*[=<!]")
-_LLUN_THEN_COMPARISON = re.compile(r"LLUN[\s()]*[=>]")
+_NULL = "[Nn][Uu][Ll][Ll]"
+_COMPARED_WITH_NULL = re.compile(
+    rf"[=>]{_GAP}(?:(?:[Tt][Rr][Yy]_)?[Cc][Aa][Ss][Tt]{_GAP})?{_NULL}"
+    rf"|{_NULL}{_GAP}(?:(?:::|\s[Aa][Ss]\s)[\w\s\[\]]++{_GAP})?[=<!]", re.DOTALL)
+# Without comments the gap is blanks, parentheses and a cast: then search the upper-cased text for
+# NULL and the reversed text for LLUN, both literals the regex engine finds fast.
+_NULL_THEN_COMPARISON = re.compile(r"NULL[\s()]*(?:(?:::|\sAS\s)[\w\s\[\]]++[\s()]*)?[=<!]")
+_LLUN_THEN_COMPARISON = re.compile(r"LLUN[\s()]*(?:TSAC(?:_YRT)?[\s()]*)?[=>]")
+# What must stand before `(NULL` / `CAST(NULL` for it to be compared: most statements (INSERT … VALUES
+# (NULL, …)) have none, and skip the reversed search.
+_OPENED_AFTER_COMPARISON = ("=(", "= (", ">(", "> (", "CAST")
 
 
 def _compares_with_null(st: Stmt) -> bool:
     """Whether the text may hold a comparison with NULL (never a false no)."""
-    if _COMPARED_WITH_NULL_NORM.search(st.norm):
+    norm = st.norm
+    if _COMPARED_WITH_NULL_NORM.search(norm) or _WRAPPED_NULL_THEN_COMPARISON.search(norm):
+        return True
+    if ("(NULL" in norm or "( NULL" in norm) and any(opened in norm for opened in _OPENED_AFTER_COMPARISON) \
+            and _LLUN_WRAPPED_AFTER_COMPARISON.search(norm[::-1]):
         return True
     if not norm_may_hide(st):
         return False
@@ -191,14 +313,41 @@ def where_no_equal_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[H
 
 def _null_comparisons(st: Stmt) -> Iterator[Hit]:
     for comparison in st.ast.find_all(exp.EQ, exp.NEQ):
-        if not (isinstance(comparison.this, exp.Null) or isinstance(comparison.expression, exp.Null)):
+        left = isinstance(_unwrapped(comparison.this), exp.Null)
+        if not (left or isinstance(_unwrapped(comparison.expression), exp.Null)):
             continue
         if comparison.find_ancestor(*_CONDITION) is None:
             continue  # an assignment (UPDATE … SET a = NULL, ON CONFLICT … SET), not a condition
-        operator = "=" if isinstance(comparison, exp.EQ) else "<>"
+        operator = "=" if isinstance(comparison, exp.EQ) else _not_equal(st, comparison, left)
         fix = "IS NULL" if operator == "=" else "IS NOT NULL"
         yield Hit(f"`{operator} NULL` is never true (comparisons with NULL are unknown): write {fix}",
                   **at(st, comparison))
+
+
+def _unwrapped(node: exp.Expression) -> exp.Expression:
+    """An operand without its parentheses and casts: `(NULL)`, `NULL::int`, `CAST(NULL AS int)` are NULL."""
+    while isinstance(node, (exp.Paren, exp.Cast)):  # (TryCast is a Cast)
+        node = node.this
+    return node
+
+
+def _not_equal(st: Stmt, comparison: exp.Expression, null_first: bool) -> str:
+    """How the statement writes the NEQ comparison, `<>` or `!=` (sqlglot reads both alike): the one
+    spelling it uses; with both, the operator next to the comparison's other operand."""
+    text = blanked(st)
+    if "!=" not in text or "<>" not in text:
+        return "!=" if "!=" in text else "<>"
+    other = comparison.expression if null_first else comparison.this
+    offsets = [i.meta[key] - st.base for i in other.find_all(exp.Identifier)
+               for key in ("start", "end") if i.meta.get(key) is not None]
+    if not offsets:
+        return "<>"
+    if null_first:  # `NULL <> a`: the last operator before the operand
+        found = max(text.rfind("!=", 0, min(offsets)), text.rfind("<>", 0, min(offsets)))
+    else:  # `a <> NULL`: the first one after it
+        found = min((i for i in (text.find("!=", max(offsets)), text.find("<>", max(offsets))) if i >= 0),
+                    default=-1)
+    return text[found:found + 2] if found >= 0 else "<>"
 
 
 @rule("statement.where.no-leading-wildcard-like", engines="PMS", category="DML", severity="I", nodes=("*",),
@@ -220,14 +369,16 @@ def where_no_leading_wildcard_like(st: Stmt, ctx: FileContext, payload: dict) ->
                       "scanned: use a trigram or full-text index, or anchor the pattern at the start", **at(st, like))
 
 
-def _duplicates(nodes: list) -> list:
-    """The second naming of each name named more than once."""
+def _duplicates(nodes: list, fold: bool = False, qualified: bool = False) -> list:
+    """The second naming of each name named more than once: names compared case-insensitively when
+    `fold` (MySQL: `a` and `A` are one column, quoted or not), and with their table qualifier when
+    `qualified` (a multi-table UPDATE's `o.region` and `c.region` are two columns)."""
     if len(nodes) < 2 or len({(node.name or "").lower() for node in nodes}) == len(nodes):
         return []  # (names equal by name_of are equal lower-cased: all distinct, no duplicate)
-    seen: set[str] = set()
-    twice: dict[str, exp.Expression] = {}
+    seen: set[tuple[str, str]] = set()
+    twice: dict[tuple[str, str], exp.Expression] = {}
     for node in nodes:
-        name = name_of(node)
+        name = (name_of(node.args.get("table")) if qualified else "", name_of(node).lower() if fold else name_of(node))
         if name in seen and name not in twice:
             twice[name] = node
         seen.add(name)
@@ -281,8 +432,11 @@ def duplicate_column_assignment(st: Stmt, ctx: FileContext, payload: dict) -> li
             lists.append(("the conflict's SET", _set_targets(conflict.expressions or ())))
     else:
         return None
+    # A MySQL multi-table UPDATE (`UPDATE o JOIN c ON … SET o.region = …, c.region = …`) sets
+    # columns of several tables: there a column is its qualifier and its name.
+    multi_table = isinstance(ast, exp.Update) and isinstance(ast.this, exp.Table) and bool(ast.this.args.get("joins"))
     return [Hit(f"column {name_of(node)} is named twice in {where}: name each column once", **at(st, node))
-            for where, nodes in lists for node in _duplicates(nodes)] or None
+            for where, nodes in lists for node in _duplicates(nodes, ctx.dialect == "mysql", multi_table)] or None
 
 
 declare("statement.affected-row-limit", engines="PM", category="DML", needs_database=True,

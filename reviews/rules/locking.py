@@ -324,13 +324,14 @@ class Write:
 
 
 _WRITE = re.compile(
-    rf"^(?:(UPDATE) (?:LOW_PRIORITY |IGNORE |ONLY )*({NAME})|(DELETE) (?:LOW_PRIORITY |QUICK |IGNORE )*FROM (?:ONLY )?"
+    rf"^(?:(UPDATE) (?:LOW_PRIORITY |IGNORE |ONLY |OR (?:ROLLBACK|ABORT|REPLACE|FAIL|IGNORE) )*({NAME})|(DELETE) (?:LOW_PRIORITY |QUICK |IGNORE )*FROM (?:ONLY )?"
     rf"({NAME})|(INSERT|REPLACE) (?:LOW_PRIORITY |DELAYED |HIGH_PRIORITY |IGNORE )*INTO ({NAME})(.*)|(MERGE) INTO "
     rf"(?:ONLY )?({NAME})|(COPY) ({NAME})(?: ?\([^)]*\))? FROM\b)", re.I | re.S)
 
 
 _INSERT_VALUES = re.compile(r"^(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", re.I)
-_LEADING_COLUMN_LIST = re.compile(r"^ ?\([^)]*\)")
+# What may stand between INSERT INTO t and its VALUES: an alias, the column list, OVERRIDING … VALUE.
+_BEFORE_SOURCE = re.compile(rf"^(?: ?AS {NAME}| ?\([^)]*\)| ?OVERRIDING (?:SYSTEM|USER) VALUE\b)*", re.I)
 
 
 # dml_write's first words: each verb of _WRITE is followed by a space, and WITH is checked by st.starts.
@@ -358,7 +359,7 @@ def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
     verb, table = groups[0].upper(), groups[1]
     if verb in ("INSERT", "REPLACE"):
         rest = groups[2] if len(groups) > 2 else ""
-        source = _LEADING_COLUMN_LIST.sub("", rest).strip()  # the column list
+        source = _BEFORE_SOURCE.sub("", rest, count=1).strip()
         from_query = not _INSERT_VALUES.match(source)
     else:
         from_query = verb in ("COPY", "MERGE")

@@ -14,18 +14,23 @@ from collections.abc import Iterator
 
 from reviews.engine.model import FileContext, Stmt, per_statement
 from reviews.engine.registry import Hit, rule
+from reviews.rules.common import bare
 from reviews.rules.locking import (
     NAME,
     WRITE_WORDS,
+    CreateIndex,
     added_columns,
     alter_table,
     create_index,
     dml_write,
     flat,
+    located,
     targets,
 )
 
-_BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! ATOMIC\b)")
+# (Not PostgreSQL's `BEGIN ATOMIC` routine body, nor MariaDB's `BEGIN NOT ATOMIC … END` block: compound
+# statements, which open no transaction.)
+_BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! (?:NOT )?ATOMIC\b)")
 _END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b")
 _TX_WORDS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")  # what `begins` and `ends` can match
 
@@ -136,6 +141,11 @@ def _concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> I
            "autocommit_block)")
 
 
+def _alone(st: Stmt, ctx: FileContext) -> bool:
+    """The file's only statement besides SET/RESET settings (before or after it)."""
+    return st.index == ctx.settings_before and ctx.settings_after == st.index + 1
+
+
 @rule("statement.non-transactional", engines="P", category="TX", severity="I", nodes=("*",),
       keywords=_NON_TRANSACTIONAL_WORDS,
       summary="A statement that cannot run in a transaction block (the list of "
@@ -143,19 +153,21 @@ def _concurrently_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> I
               "`-- sluice:transaction off`).",
       why="Most migration tools run a file in one transaction; a statement that cannot run in one needs the file "
           "to be run differently, which is easiest to see and to get right when it stands alone.",
-      instead="Isolate it in a file of its own (SET statements before it are fine) and mark that file "
+      instead="Isolate it in a file of its own (SET/RESET statements around it are fine) and mark that file "
               "non-transactional in the migration tool (Sluice: `-- sluice:transaction off`).",
       example="CREATE TABLE a (id bigint); CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
-def statement_non_transactional(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
-    if ctx.in_transaction or ctx.statement_count == 1 or ctx.transaction_off:
-        # inside BEGIN … COMMIT it is statement.concurrently-in-transaction; alone in its file; or the
-        # file is marked to run in autocommit (`-- sluice:transaction off`): what the rule asks for
+def statement_non_transactional(st: Stmt, ctx: FileContext, payload: dict) -> list[str | Hit] | None:
+    if ctx.statement_count == 1 or ctx.transaction_off:
+        # alone in its file, or the file is marked to run in autocommit (`-- sluice:transaction off`):
+        # what the rule asks for
         return None
+    if ctx.in_transaction or _alone(st, ctx):
+        return None  # (inside BEGIN … COMMIT it is statement.concurrently-in-transaction)
     what = non_transactional(st, ctx)
-    if what is None or (st.index <= ctx.settings_before and st.index == ctx.statement_count - 1):
-        return None  # already alone in its file (after its settings)
-    return [(f"{what} cannot run in a transaction block, and this file has other statements: isolate it in a file "
-             "of its own and mark that file non-transactional in the migration tool")]
+    if what is None:
+        return None
+    return [f"{what} cannot run in a transaction block, and this file has other statements: isolate it in a file "
+            "of its own and mark that file non-transactional in the migration tool"]
 
 
 @rule("statement.transaction-nesting", engines="PMS", category="TX", severity="W", nodes=("*",),
@@ -179,7 +191,8 @@ def _transaction_nesting(st: Stmt, ctx: FileContext) -> Iterator[str]:
                   "sqlite": "SQLite fails (cannot start a transaction within a transaction)"}[ctx.dialect]
         yield (f"{st.norm.split()[0]} inside the transaction opened at line {ctx.transaction_began_line}: {effect}. "
                "Remove the inner BEGIN or split the file")
-    elif (word := ends(st)) and not ctx.in_transaction:
+    elif (word := ends(st)) and not ctx.in_transaction and not ctx.implicit_commit_line:
+        # (MySQL: a COMMIT after DDL committed the BEGIN is the usual shape of a file, and harmless)
         effect = "fails on SQLite" if ctx.dialect == "sqlite" else "does nothing"
         yield f"{word} with no open transaction {effect}: remove it (or add the BEGIN it belongs to)"
 
@@ -234,56 +247,102 @@ def _guarded_name(kind: str) -> re.Pattern:
     return pattern
 
 
-def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[str]:
+_ADD_THE_GUARD = "Add the IF [NOT] EXISTS guard"
+
+
+def _missing_guards(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, str | None]]:
+    """(what has no guard, the fix, the ALTER TABLE action it is, if one) of each CREATE, DROP or ADD
+    COLUMN of the statement that a retry would stop at."""
     norm = st.norm
-    if not norm.startswith(("CREATE", "DROP", "ALTER")):
-        return
     if (index := create_index(st, ctx)) is not None:
-        if index.name is None:
-            yield "CREATE INDEX without a name (a retry adds a second index): name it and add IF NOT EXISTS"
-        elif not _CREATE_INDEX_IF_NOT_EXISTS.match(norm):
-            yield f"CREATE INDEX {index.name} has no IF NOT EXISTS"
+        if _CREATE_INDEX_IF_NOT_EXISTS.match(norm):
+            return
+        if index.concurrently:
+            yield from _missing_drop_before(ctx, index)
+        elif index.name is None:
+            yield "CREATE INDEX without a name (a retry adds a second index): name it and add IF NOT EXISTS", \
+                _ADD_THE_GUARD, None
+        else:
+            yield f"CREATE INDEX {index.name} has no IF NOT EXISTS", _ADD_THE_GUARD, None
         return
     if match := _GUARDED_CREATE.match(norm):
         kind = match.group(1)  # (views, functions, types: no IF NOT EXISTS to advise)
         if not match.group(2):
             name = _guarded_name(kind).match(flat(st, ctx))
-            yield f"CREATE {kind} {name.group(1) if name else ''} has no IF NOT EXISTS".replace("  ", " ")
+            yield (f"CREATE {kind} {name.group(1) if name else ''} has no IF NOT EXISTS".replace("  ", " "),
+                   _ADD_THE_GUARD, None)
         return
     if match := _GUARDED_DROP.match(norm):
         if not match.group(2):
             names = targets(flat(st, ctx), rf"^DROP {match.group(1)} (?:CONCURRENTLY )?")
-            yield f"DROP {match.group(1)} {', '.join(names)} has no IF EXISTS".replace("  ", " ")
+            yield f"DROP {match.group(1)} {', '.join(names)} has no IF EXISTS".replace("  ", " "), _ADD_THE_GUARD, None
         return
     alter = alter_table(st, ctx)
     for action in alter.actions if alter else ():
         upper = action.upper()
         if upper.startswith("ADD") and added_columns(action) and not _ADD_COLUMN_IF_NOT_EXISTS.match(upper):
-            yield f"ADD COLUMN {added_columns(action)[0][0]} on {alter.table} has no IF NOT EXISTS"
+            yield f"ADD COLUMN {added_columns(action)[0][0]} on {alter.table} has no IF NOT EXISTS", \
+                _ADD_THE_GUARD, action
         elif match := _DROP_UNGUARDED.match(action):
-            yield f"DROP {match.group(1).upper()} {match.group(2)} on {alter.table} has no IF EXISTS"
+            yield f"DROP {match.group(1).upper()} {match.group(2)} on {alter.table} has no IF EXISTS", \
+                _ADD_THE_GUARD, action
         elif _DROP_OTHER.match(upper):
-            yield f"{action.split(' (')[0]} on {alter.table} has no IF EXISTS"
+            yield f"{action.split(' (')[0]} on {alter.table} has no IF EXISTS", _ADD_THE_GUARD, action
 
 
-@rule("statement.prefer-robust-stmts", keywords=('CREATE', 'DROP', 'ALTER'), engines="P", category="TX", severity="W", nodes=("*",),
+# ctx.memo: the (bare) names of the indexes a DROP INDEX … IF EXISTS of the file named so far.
+_DROPPED_INDEXES = "statement.prefer-robust-stmts:dropped"
+_DROP_INDEX_IF_EXISTS = r"^DROP INDEX (?:CONCURRENTLY )?IF EXISTS "
+
+
+def _missing_drop_before(ctx: FileContext, index: CreateIndex) -> Iterator[tuple[str, str, None]]:
+    """A CREATE INDEX CONCURRENTLY's guard is a DROP INDEX … IF EXISTS of it earlier in the file, not IF NOT
+    EXISTS: a failed build leaves an INVALID index behind, which IF NOT EXISTS would keep (and the
+    migration would pass without the index working)."""
+    if index.name is not None and bare(index.name) in ctx.memo.get(_DROPPED_INDEXES, ()):
+        return
+    schema = index.table.rpartition(".")[0]  # (the index is in its table's schema)
+    name = f"{schema}.{index.name}" if schema and index.name else index.name or "<name>"
+    fix = (f"{'Put' if index.name else 'Name it and put'} `DROP INDEX CONCURRENTLY IF EXISTS {name};` before it, "
+           "not IF NOT EXISTS: a failed build leaves an invalid index behind, which IF NOT EXISTS would keep")
+    if index.name is None:
+        yield "CREATE INDEX CONCURRENTLY without a name (a retry adds a second index)", fix, None
+    else:
+        yield f"CREATE INDEX CONCURRENTLY {index.name} has no DROP INDEX … IF EXISTS before it", fix, None
+
+
+@rule("statement.prefer-robust-stmts", keywords=("CREATE", "DROP", "ALTER"), engines="P", category="TX",
+      severity="W", nodes=("*",),
       summary="In a file that cannot run in one transaction (it uses CONCURRENTLY or commits mid-file): "
-              "`CREATE`/`DROP`/`ADD COLUMN` without `IF [NOT] EXISTS`.",
+              "`CREATE`/`DROP`/`ADD COLUMN` without `IF [NOT] EXISTS` (a `CREATE INDEX CONCURRENTLY` without "
+              "either, nor a `DROP INDEX … IF EXISTS` of it before it). Not the file's only statement besides "
+              "settings.",
       why="Such a file can fail half-way with part of it applied; the retry then stops at the first statement "
           "that already ran (relation already exists / does not exist).",
-      instead="Add `IF NOT EXISTS` / `IF EXISTS` so that the file can be re-run after a partial failure.",
-      example="CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
-def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str] | None:
-    if st.syntax_error or ctx.in_transaction or not (ctx.has_concurrently or ctx.has_mid_file_commit):
+      instead="Add `IF NOT EXISTS` / `IF EXISTS` so that the file can be re-run after a partial failure; before a "
+              "`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY IF EXISTS` (IF NOT EXISTS would keep the "
+              "invalid index a failed build leaves).",
+      example="CREATE TABLE notes (id bigint);\nCREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);")
+def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> list[str | Hit] | None:
+    if not (ctx.has_concurrently or ctx.has_mid_file_commit):
+        return None  # the file runs in one transaction (nothing can wait to be reported either)
+    if st.syntax_error:
+        return None
+    if st.starts("DROP INDEX"):
+        names = targets(flat(st, ctx), _DROP_INDEX_IF_EXISTS)
+        if names:
+            ctx.memo.setdefault(_DROPPED_INDEXES, set()).update(bare(name) for name in names)
+    if ctx.in_transaction or _alone(st, ctx):
         return None  # inside BEGIN … COMMIT a failure rolls everything back: the retry starts clean
-    return _prefer_robust_stmts(st, ctx)
+    return list(_prefer_robust_stmts(st, ctx))
 
 
-def _prefer_robust_stmts(st: Stmt, ctx: FileContext) -> Iterator[str]:
+def _prefer_robust_stmts(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
     why = ("uses CONCURRENTLY" if ctx.has_concurrently else "commits mid-file")
-    for problem in _missing_guards(st, ctx):
-        yield (f"{problem}: this file {why}, so it cannot run in one transaction and a retry after a partial "
-               "failure stops here. Add the IF [NOT] EXISTS guard")
+    for problem, fix, action in _missing_guards(st, ctx):
+        message = (f"{problem}: this file {why}, so it cannot run in one transaction and a retry after a partial "
+                   f"failure stops here. {fix}")
+        yield located(st, action, message) if action else message
 
 
 @rule("statement.maximum-statements-in-transaction", engines="PMS", category="TX", severity="off", nodes=("*",),
@@ -313,7 +372,9 @@ def statement_maximum_statements_in_transaction(st: Stmt, ctx: FileContext, payl
               "existing tables (not: seeding a table created in the file, literal `INSERT … VALUES`, SQLite "
               "rebuild copies).",
       why="A backfill in the DDL file runs in the same transaction as the ALTERs, so it holds their locks for as "
-          "long as it runs, and it cannot be batched, throttled or resumed.",
+          "long as it runs, and it cannot be batched, throttled or resumed. (MySQL commits each DDL statement at "
+          "once: there the backfill holds no DDL lock, but it still runs unbatched, and a failure in it leaves "
+          "the file half applied.)",
       instead="A separate data migration that updates in batches, outside the DDL transaction.",
       example="ALTER TABLE orders ADD COLUMN status text; UPDATE orders SET status = 'new';")
 def statement_disallow_mix_in_ddl(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
@@ -323,6 +384,11 @@ def statement_disallow_mix_in_ddl(st: Stmt, ctx: FileContext, payload: dict) -> 
     if write is None or (not write.from_query and write.verb in ("INSERT", "REPLACE")) or ctx.is_new(write.key):
         return
     what = f"{write.verb} … SELECT" if write.verb in ("INSERT", "REPLACE") else write.verb
+    if ctx.dialect == "mysql":  # (its DDL commits at once: no lock is held for the backfill)
+        yield (f"{what} writes to existing table {write.table} in a file that also alters existing tables: the "
+               "backfill runs as one statement that cannot be batched or throttled, and a failure in it leaves the "
+               "file's DDL applied without it. Move it to a separate data migration that works in batches")
+        return
     yield (f"{what} writes to existing table {write.table} in a file that also alters existing tables: the backfill "
            "holds the DDL locks and cannot be batched. Move it to a separate data migration that works in batches "
            "outside the DDL transaction")

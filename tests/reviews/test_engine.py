@@ -383,3 +383,42 @@ def test_the_review_reads_run_directives_as_the_loader_does(header):
     _run_directives(ctx, text)
     assert (ctx.transaction_off, ctx.lock_timeout_set, ctx.statement_timeout_set) == (
         not directives.transaction, directives.lock_timeout_ms is not None, directives.statement_timeout_ms is not None)
+
+
+def _transaction_findings(sql: str, dialect: str) -> list[tuple[str, int]]:
+    review = review_file("0001_x.sql", sql.encode(), dialect, Policy.everything())
+    return sorted((f.rule, f.line) for f in review.findings if f.rule.startswith("statement.") and (
+        "transaction" in f.rule or "mix-in-ddl" in f.rule or "robust" in f.rule))
+
+
+def test_mysql_ddl_commits_the_open_transaction():
+    # START TRANSACTION; ALTER …: MySQL commits before the ALTER, and what follows autocommits.
+    found = _transaction_findings("START TRANSACTION;\nALTER TABLE t ADD COLUMN c int;\n"
+                                  "UPDATE t SET a = 5 WHERE id = 1;\n", "mysql")
+    assert ("statement.uncommitted-transaction", 1) not in found
+    mix = [f for f in review_file("x.sql", b"ALTER TABLE t ADD COLUMN c int;\nUPDATE t SET a = 5 WHERE id = 1;\n",
+                                  "mysql", Policy.recommended()).findings if f.rule == "statement.disallow-mix-in-ddl"]
+    assert mix and "holds the DDL locks" not in mix[0].message and "cannot be batched" in mix[0].message
+    # Without DDL, an unfinished transaction is still one.
+    assert ("statement.uncommitted-transaction", 1) in _transaction_findings(
+        "START TRANSACTION;\nUPDATE t SET a = 5 WHERE id = 1;\n", "mysql")
+
+
+def test_a_mariadb_compound_block_is_no_transaction():
+    sql = ("DELIMITER //\nBEGIN NOT ATOMIC\n  IF 1 = 1 THEN\n    ALTER TABLE t ADD COLUMN c2 int;\n  END IF;\n"
+           "END //\nDELIMITER ;\n")
+    assert not [f for f in _transaction_findings(sql, "mysql") if "uncommitted" in f[0] or "nesting" in f[0]]
+
+
+def test_commit_and_chain_begins_the_next_transaction():
+    sql = ("BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCOMMIT AND CHAIN;\nALTER TABLE t ADD COLUMN d int;\nCOMMIT;\n")
+    assert ("statement.transaction-nesting", 5) not in _transaction_findings(sql, "postgres")
+    unfinished = "BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCOMMIT AND CHAIN;\nALTER TABLE t ADD COLUMN d int;\n"
+    assert ("statement.uncommitted-transaction", 3) in _transaction_findings(unfinished, "postgres")
+    assert not _transaction_findings("BEGIN;\nSELECT 1;\nCOMMIT AND NO CHAIN;\n", "postgres")
+
+
+def test_refresh_concurrently_runs_in_a_transaction():
+    found = _transaction_findings("CREATE TABLE reports (id bigint PRIMARY KEY);\n"
+                                  "REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;\n", "postgres")
+    assert not [f for f in found if f[0] == "statement.prefer-robust-stmts"]

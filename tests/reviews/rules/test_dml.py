@@ -31,6 +31,67 @@ def test_update_or_delete_with_where_or_on_a_new_table_is_fine(dialect):
     assert not flags("CREATE TABLE t (a int);\nUPDATE t SET a = 1;", dialect, "statement.where.require.update-delete")
 
 
+@pytest.mark.parametrize("sql", [
+    "UPDATE orders o JOIN customers c ON c.id = o.customer_id SET o.region = c.region;",
+    "DELETE s FROM sessions s INNER JOIN users u ON u.id = s.user_id AND u.deleted = 1;",
+    "DELETE FROM s USING sessions s INNER JOIN users u ON u.id = s.user_id;",
+    "UPDATE t1 JOIN t2 USING (id) SET t1.a = 7;",
+    "UPDATE t1 STRAIGHT_JOIN t2 ON t1.id = t2.id SET t1.a = 6;",  # (sqlglot cannot read STRAIGHT_JOIN)
+])
+def test_mysql_multi_table_write_restricted_by_an_inner_join(sql):
+    # MariaDB: with t1 = {1, 2, 3} and t2 = {1}, each changed or deleted row 1 only
+    assert not flags(sql, "mysql", "statement.where.require.update-delete")
+
+
+@pytest.mark.parametrize("sql, table", [
+    ("UPDATE t1 LEFT JOIN t2 ON t1.id = t2.id SET t1.a = 8;", "t1"),  # (MariaDB: all three rows)
+    ("UPDATE a, b SET a.x = b.x;", "a"),
+    ("UPDATE a JOIN b SET a.x = 1;", "a"),
+])
+def test_mysql_multi_table_write_that_keeps_every_row(sql, table):
+    [found] = findings(sql, "mysql", "statement.where.require.update-delete")
+    assert f"every row of {table}" in found.message
+
+
+@pytest.mark.parametrize("sql, phrase", [
+    ("UPDATE IGNORE t SET a = 1;", "UPDATE without WHERE changes every row of t:"),
+    ("UPDATE LOW_PRIORITY t SET a = 1;", "UPDATE without WHERE changes every row of t:"),
+    ("UPDATE LOW_PRIORITY IGNORE t SET a = (SELECT b FROM u WHERE u.id = 1);", "every row of t:"),
+    ("DELETE IGNORE FROM t LIMIT 10;", "DELETE without WHERE deletes every row of t:"),
+    ("DELETE LOW_PRIORITY QUICK IGNORE FROM t ORDER BY id LIMIT 1;", "DELETE without WHERE deletes every row of t:"),
+])
+def test_mysql_update_delete_modifiers(sql, phrase):
+    # sqlglot cannot read IGNORE there (and reads LOW_PRIORITY as the table): MariaDB changes every row
+    [found] = findings("SELECT 1;\n" + sql, "mysql", "statement.where.require.update-delete")
+    assert (found.line, found.column) == (2, 1) and phrase in found.message
+
+
+def test_sqlite_update_or_ignore_without_where():
+    # (sqlglot cannot read SQLite's `UPDATE OR …` either)
+    [found] = findings("UPDATE OR IGNORE t SET a = 1;", "sqlite", "statement.where.require.update-delete")
+    assert "UPDATE without WHERE changes every row of t:" in found.message
+    assert not flags("UPDATE OR REPLACE t SET a = 1 WHERE id = 2;", "sqlite", "statement.where.require.update-delete")
+
+
+def test_mysql_update_delete_modifiers_with_where():
+    for sql in ("UPDATE IGNORE t SET a = 1 WHERE id IN (1, 2);", "DELETE IGNORE FROM t WHERE a = 'x' LIMIT 10;",
+                "UPDATE IGNORE t1 JOIN t2 ON t1.id = t2.id SET t1.a = 1;", "CREATE TABLE t (a int);\nUPDATE IGNORE t SET a = 1;"):
+        assert not flags(sql, "mysql", "statement.where.require.update-delete"), sql
+
+
+def test_data_modifying_cte_without_where():
+    # PostgreSQL 15: the statement empties sessions
+    sql = ("WITH moved AS (DELETE FROM sessions RETURNING *)\n"
+           "INSERT INTO sessions_archive (id, user_id) SELECT id, user_id FROM moved;\n"
+           "WITH u AS (\n  UPDATE users SET active = false RETURNING id)\nSELECT count(*) FROM u;")
+    found = findings(sql, "postgres", "statement.where.require.update-delete")
+    assert [(f.line, f.column) for f in found] == [(1, 16), (4, 3)]
+    assert "DELETE without WHERE deletes every row of sessions" in found[0].message
+    assert "UPDATE without WHERE changes every row of users" in found[1].message
+    assert not flags("WITH d AS (DELETE FROM a WHERE x = 1 RETURNING *) INSERT INTO b (x) SELECT x FROM d;", "postgres",
+                     "statement.where.require.update-delete")
+
+
 # -- statement.where.require.select (opt-in) -----------------------------------------------------------
 
 
@@ -58,6 +119,24 @@ def test_select_star(dialect, sql, column):
     [found] = findings(sql, dialect, "statement.select.no-select-all")
     assert found.severity == "warning" and (found.line, found.column) == (1, column)
     assert "list the columns" in found.message
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_select_star_at_the_star_it_flags(dialect):
+    sql = ("CREATE VIEW v1 AS\nSELECT DISTINCT ON (a) t.*\nFROM t ORDER BY a, b;\n"
+           "INSERT INTO a (x)\nSELECT x FROM b WHERE EXISTS (SELECT * FROM c WHERE c.id = b.id)\nUNION SELECT * FROM d;\n"
+           "CREATE VIEW v2 AS SELECT count(*), * FROM t;")
+    if dialect != "postgres":
+        sql = sql.replace("DISTINCT ON (a) ", "DISTINCT ")
+    found = findings(sql, dialect, "statement.select.no-select-all")
+    column = 24 if dialect == "postgres" else 17
+    assert [(f.line, f.column) for f in found] == [(2, column), (6, 14), (7, 36)]
+
+
+def test_select_star_not_in_a_mysql_comment():
+    [found] = findings("CREATE VIEW v AS\n  # SELECT * is bad\n  SELECT t.* FROM t;", "mysql",
+                       "statement.select.no-select-all")
+    assert (found.line, found.column) == (3, 10)
 
 
 @pytest.mark.parametrize("dialect", ALL)
@@ -124,6 +203,18 @@ def test_mysql_update_delete_limit_and_order_by():
     assert "DELETE … ORDER BY" in order.message and "deterministic predicate" in order.message
 
 
+def test_mysql_update_delete_limit_and_order_by_with_modifiers():
+    # sqlglot cannot read these (IGNORE): the clauses of the statement itself count, not a subquery's
+    sql = "DELETE LOW_PRIORITY QUICK IGNORE FROM sessions WHERE expired = 1 ORDER BY id LIMIT 1000;"
+    [limit] = findings(sql, "mysql", "statement.disallow-limit")
+    [order] = findings(sql, "mysql", "statement.disallow-order-by")
+    assert "DELETE … LIMIT" in limit.message and "DELETE … ORDER BY" in order.message
+    assert flags("UPDATE IGNORE jobs SET state = 'x' WHERE id > 1 LIMIT 10;", "mysql", "statement.disallow-limit")
+    sql = "UPDATE IGNORE t SET a = (SELECT b FROM u ORDER BY id LIMIT 1) WHERE id = 1;"
+    assert not flags(sql, "mysql", "statement.disallow-limit")
+    assert not flags(sql, "mysql", "statement.disallow-order-by")
+
+
 def test_mysql_update_without_limit_or_order_by_is_fine():
     sql = "UPDATE jobs SET state = 'queued' WHERE id BETWEEN 1 AND 1000;"
     assert not flags(sql, "mysql", "statement.disallow-limit")
@@ -145,7 +236,22 @@ def test_comparison_with_null(dialect, operator, fix):
     sql = f"DELETE FROM users\nWHERE deleted_at {operator} NULL;"
     [found] = findings(sql, dialect, "statement.where.no-equal-null")
     assert found.severity == "warning" and (found.line, found.column) == (2, 7)
-    assert f"write {fix}" in found.message
+    assert found.message.startswith(f"`{operator} NULL`") and f"write {fix}" in found.message
+
+
+@pytest.mark.parametrize("comparison, operator", [("a = NULL::int", "="), ("a = (NULL)", "="),
+                                                   ("a = CAST(NULL AS int)", "="), ("NULL::uuid <> a", "<>"),
+                                                   ("a != ((NULL))", "!="), ("(NULL) != a", "!=")])
+def test_comparison_with_a_cast_or_parenthesized_null(comparison, operator):
+    # PostgreSQL 15: `a = NULL::int`, `a = (NULL)`, `a = CAST(NULL AS int)` each match no row of {1, NULL}
+    [found] = findings(f"DELETE FROM t\nWHERE {comparison};", "postgres", "statement.where.no-equal-null")
+    assert found.line == 2 and found.message.startswith(f"`{operator} NULL` is never true")
+
+
+def test_comparison_with_null_quotes_the_operator_written():
+    sql = "DELETE FROM t WHERE a <> 1 AND b != NULL AND NULL <> c AND d <> 2 AND e != 3;"
+    found = findings(sql, "postgres", "statement.where.no-equal-null")
+    assert [f.message[:9] for f in found] == ["`!= NULL`", "`<> NULL`"]
 
 
 @pytest.mark.parametrize("dialect", ALL)
@@ -199,6 +305,24 @@ def test_distinct_columns_are_fine(dialect):
                      "statement.duplicate-column-assignment")
 
 
+def test_mysql_multi_table_update_sets_columns_of_two_tables():
+    # MariaDB updates both tables (ROW_COUNT 2): no error, nothing overwritten
+    sql = "UPDATE orders o JOIN customers c ON c.id = o.customer_id SET o.region = c.region, c.region = NULL;"
+    assert not flags(sql, "mysql", "statement.duplicate-column-assignment")
+    [found] = findings("UPDATE orders o JOIN customers c ON c.id = o.customer_id SET o.region = 1, o.region = 2;",
+                       "mysql", "statement.duplicate-column-assignment")
+    assert found.message.startswith("column region is named twice in SET")
+    # one table: a qualified and an unqualified name are one column
+    assert flags("UPDATE t SET t.a = 1, a = 2 WHERE id = 1;", "mysql", "statement.duplicate-column-assignment")
+
+
+def test_mysql_column_names_compare_without_case():
+    # MariaDB: ERROR 1060 (42S21) Duplicate column name 'A'
+    [found] = findings("CREATE TABLE t (a int, `A` text);", "mysql", "statement.duplicate-column-assignment")
+    assert found.message.startswith("column A is named twice in the column list") and found.column == 24
+    assert not flags('CREATE TABLE t (a int, "A" text);', "postgres", "statement.duplicate-column-assignment")
+
+
 def test_duplicate_assignment_in_on_conflict():
     sql = "INSERT INTO t (id, a) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET a = 1, a = 2;"
     [found] = findings(sql, "postgres", "statement.duplicate-column-assignment")
@@ -238,6 +362,9 @@ def test_affected_row_limit_needs_a_database():
     ("DELETE FROM t WHERE NULL <> a;", "sqlite"),  # NULL first
     ("DELETE FROM `t` WHERE NULL\n!= `a`;", "mysql"),  # backticks and a line break
     ("DELETE FROM `t` WHERE `a` = # why\n NULL;", "mysql"),  # a MySQL `#` comment
+    ("DELETE FROM t WHERE a = /* why */ CAST(NULL AS int);", "postgres"),  # a cast NULL
+    ('DELETE FROM t WHERE "it\'s" = (NULL) AND b = $$x$$;', "postgres"),  # in parentheses (st.norm may hide)
+    ("DELETE FROM t WHERE NULL::int -- why\n = a;", "postgres"),
 ])
 def test_equal_null_gate_near_misses(sql, dialect):
     assert flags(sql, dialect, "statement.where.no-equal-null")

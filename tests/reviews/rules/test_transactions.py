@@ -79,9 +79,19 @@ def test_each_non_transactional_statement_among_others(statement):
                      "statement.non-transactional")
 
 
+def test_settings_after_a_non_transactional_statement_are_not_other_statements():
+    sql = "SET lock_timeout = 1000;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);\nRESET lock_timeout;"
+    assert not flags(sql, "postgres", "statement.non-transactional")
+    assert not flags("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);\nRESET ALL;\n\\unset x", "postgres",
+                     "statement.non-transactional")
+    # a statement after the settings is one: reported at the non-transactional statement
+    [found] = findings(sql + "\nANALYZE t;", "postgres", "statement.non-transactional")
+    assert (found.line, found.column) == (2, 1) and "isolate it" in found.message
+
+
 @pytest.mark.parametrize("dialect", ALL)
 def test_begin_inside_an_open_transaction(dialect):
-    [found] = findings("BEGIN;\nCREATE TABLE a (id int);\nBEGIN;\nCOMMIT;", dialect, "statement.transaction-nesting")
+    [found] = findings("BEGIN;\nINSERT INTO a VALUES (1);\nBEGIN;\nCOMMIT;", dialect, "statement.transaction-nesting")
     assert (found.severity, found.line, found.column) == ("warning", 3, 1)
     assert "opened at line 1" in found.message
 
@@ -97,6 +107,20 @@ def test_balanced_transactions_and_savepoints_are_fine(dialect):
     sql = "BEGIN;\nCREATE TABLE a (id int);\nSAVEPOINT s;\nROLLBACK TO SAVEPOINT s;\nCOMMIT;\nBEGIN;\nROLLBACK;"
     assert not flags(sql, dialect, "statement.transaction-nesting")
     assert not flags(sql, dialect, "statement.uncommitted-transaction")
+
+
+def test_mysql_ddl_ends_the_open_transaction():
+    # MySQL commits the open transaction before DDL: no nested BEGIN after it, and its COMMIT is a no-op.
+    sql = "BEGIN;\nCREATE TABLE a (id int);\nBEGIN;\nINSERT INTO a VALUES (1);\nCOMMIT;\nCOMMIT;"
+    assert [f.line for f in findings(sql, "mysql", "statement.transaction-nesting")] == [6]
+    assert [f.line for f in findings(sql, "postgres", "statement.transaction-nesting")] == [3, 6]
+
+
+def test_mariadb_begin_not_atomic_is_a_compound_statement_not_a_transaction():
+    # MariaDB runs the block inside the open transaction (a ROLLBACK after it undoes its UPDATE)
+    sql = ("START TRANSACTION;\nDELIMITER //\nBEGIN NOT ATOMIC\n  UPDATE t SET a = 1 WHERE id = 1;\nEND //\n"
+           "DELIMITER ;\nCOMMIT;")
+    assert not flags(sql, "mysql", "statement.transaction-nesting")
 
 
 @pytest.mark.parametrize("dialect", ALL)
@@ -124,8 +148,47 @@ def test_prefer_robust_statements_in_a_file_that_cannot_be_one_transaction():
     found = findings(sql, "postgres", "statement.prefer-robust-stmts")
     assert [(f.line, f.severity) for f in found] == [(2, "warning"), (3, "warning"), (4, "warning")]
     assert "CREATE TABLE b has no IF NOT EXISTS" in found[0].message
-    assert "CREATE INDEX t_a_idx has no IF NOT EXISTS" in found[1].message
     assert "ADD COLUMN c on t" in found[2].message
+
+
+def test_prefer_robust_statements_advises_a_drop_before_create_index_concurrently():
+    # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index: IF NOT EXISTS would keep it on the
+    # retry (PostgreSQL 15: "relation already exists, skipping", indisvalid false). Dropping it first works.
+    sql = "CREATE TABLE b (id int);\nCREATE UNIQUE INDEX CONCURRENTLY users_email_key ON app.users (email);"
+    [found] = [f for f in findings(sql, "postgres", "statement.prefer-robust-stmts") if f.line == 2]
+    assert "CREATE INDEX CONCURRENTLY users_email_key has no DROP INDEX … IF EXISTS before it" in found.message
+    assert "Put `DROP INDEX CONCURRENTLY IF EXISTS app.users_email_key;` before it, not IF NOT EXISTS" in found.message
+    assert "Add the IF [NOT] EXISTS guard" not in found.message
+    # the DROP it advises, earlier in the file, is the guard
+    for drop in ("DROP INDEX CONCURRENTLY IF EXISTS app.users_email_key", "DROP INDEX IF EXISTS users_email_key"):
+        assert not flags(f"{drop};\nCREATE UNIQUE INDEX CONCURRENTLY users_email_key ON app.users (email);",
+                         "postgres", "statement.prefer-robust-stmts")
+    assert flags("DROP INDEX CONCURRENTLY IF EXISTS other_idx;\n"
+                 "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON app.users (email);",
+                 "postgres", "statement.prefer-robust-stmts")
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);",
+    "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nRESET lock_timeout;",
+])
+def test_prefer_robust_statements_not_for_the_only_statement_of_a_file(sql):
+    # alone in its file but for settings: the file cannot be partially applied
+    assert not flags(sql, "postgres", "statement.prefer-robust-stmts")
+
+
+def test_prefer_robust_statements_on_the_first_statement_once_another_follows():
+    sql = "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nRESET lock_timeout;\nSELECT 1;"
+    [found] = findings(sql, "postgres", "statement.prefer-robust-stmts")
+    assert (found.line, found.column) == (2, 1) and "CREATE INDEX CONCURRENTLY t_a_idx" in found.message
+
+
+def test_prefer_robust_statements_at_each_action_of_an_alter():
+    sql = ("ALTER TABLE t ADD COLUMN a int,\n  ADD COLUMN b int,\n  DROP COLUMN c;\n"
+           "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a_idx ON t (a);")
+    found = findings(sql, "postgres", "statement.prefer-robust-stmts")
+    assert [(f.line, f.column) for f in found] == [(1, 15), (2, 3), (3, 3)]
+    assert [f.message.split(" on ")[0] for f in found] == ["ADD COLUMN a", "ADD COLUMN b", "DROP COLUMN c"]
 
 
 def test_prefer_robust_statements_not_when_the_file_is_one_transaction():
@@ -139,7 +202,7 @@ def test_prefer_robust_statements_not_when_the_file_is_one_transaction():
 def test_maximum_statements_in_transaction(dialect):
     policy = Policy.from_rows("short", [("statement.maximum-statements-in-transaction", "warning",
                                          {"max_statements": 2})])
-    sql = "BEGIN;\n" + "".join(f"CREATE TABLE a{i} (id int);\n" for i in range(4)) + "COMMIT;"
+    sql = "BEGIN;\n" + "".join(f"INSERT INTO a VALUES ({i});\n" for i in range(4)) + "COMMIT;"
     [found] = findings(sql, dialect, "statement.maximum-statements-in-transaction", policy)
     assert found.line == 4 and "more than 2 statements" in found.message
     two = "BEGIN;\nCREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCOMMIT;"
@@ -181,3 +244,13 @@ def test_postgres_copy_and_cte_backfills():
 
 def test_strict_raises_the_backfill_rule():
     assert Policy.strict().severity("statement.disallow-mix-in-ddl", "mysql") == "error"
+
+
+def test_literal_rows_behind_an_alias_or_overriding_are_no_backfill():
+    ddl = "ALTER TABLE roles ADD COLUMN note text;\n"
+    rule = "statement.disallow-mix-in-ddl"
+    assert not flags(ddl + "INSERT INTO roles (id, name) OVERRIDING SYSTEM VALUE VALUES (1, 'admin');", "postgres", rule)
+    assert not flags(ddl + "INSERT INTO roles AS r (id, name) VALUES (2, 'dev') ON CONFLICT (id) DO UPDATE "
+                     "SET name = EXCLUDED.name;", "postgres", rule)
+    assert flags(ddl + "INSERT INTO roles AS r (id, name) OVERRIDING USER VALUE SELECT id, name FROM old_roles;",
+                 "postgres", rule)
