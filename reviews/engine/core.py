@@ -32,9 +32,10 @@ from reviews.engine.model import (
     sqlglot_parse_tokens,
     sqlglot_tokenize,
     starts_with_words,
+    table_key,
 )
 from reviews.engine.policy import Policy
-from reviews.engine.registry import RULES, TRACKERS, Hit, Rule
+from reviews.engine.registry import RULES, Hit, Rule
 from reviews.splitter import DIALECTS, Statement, split_for_review
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to parsing as a Command"
@@ -314,8 +315,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                     out.add(rule_obj.id, hit.message, hit.statement or statement, hit.line, hit.column)
         space = norm.find(" ")
         word = norm if space < 0 else norm[:space]
-        for engines, keywords, track in TRACKERS:
-            if dialect in engines and (keywords is None or word in keywords):
+        for keywords, track in rules.trackers:
+            if keywords is None or word in keywords:
                 try:
                     track(st, ctx)
                 except Exception:  # like a rule: a tracker's bug must not stop the review
@@ -549,10 +550,6 @@ _DROP_NOT_NULL = re.compile(r"ALTER (?:COLUMN )?(\S+) DROP NOT NULL")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)")
 
 
-def _bare(name: str) -> str:
-    return name.strip('"`').rsplit(".", 1)[-1].strip('"`').lower()
-
-
 def _copy_data(statements: Sequence[Statement], norms: Sequence[str], index: int) -> bool:
     """Whether the statement is the data of the psql `COPY … FROM stdin` before it."""
     return index > 0 and statements[index].text.endswith("\\.") and _COPY_FROM_STDIN.match(norms[index - 1]) is not None
@@ -608,8 +605,9 @@ def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Sta
             commit_seen_at = index
         # (A prefix test before each pattern: most statements are neither.)
         if norm.startswith("CREATE ") and (match := _CREATE_TABLE.match(norm)):
-            created.add(_bare(match.group(2)))
-        elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)) and _bare(match.group(1)) not in created:
+            created.add(key := table_key(match.group(2)))
+            created.add(key.rsplit(".", 1)[-1])  # (what an unqualified name may mean: FileContext.is_new)
+        elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)) and table_key(match.group(1)) not in created:
             ctx.alters_existing_tables = True
     ctx.has_mid_file_commit = commit_seen_at >= 0
 
@@ -620,14 +618,11 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
     # Each pattern is anchored at the first word: a prefix test picks the few that can match.
     if norm.startswith("CREATE "):
         if match := _CREATE_TABLE.match(norm):
-            ctx.created_tables.add(_bare(match.group(2)))
+            ctx.created(match.group(2))
             if match.group(1) == "TABLE":
                 _learn_columns(ctx, st)
     elif norm.startswith("ALTER "):
-        if match := _ALTER_TABLE.match(norm):
-            table = _bare(match.group(1))
-            if not ctx.is_new(table):
-                ctx.altered_tables[table] = ctx.altered_tables.get(table, 0) + 1
+        if _ALTER_TABLE.match(norm):
             _learn_columns(ctx, st)
     elif norm.startswith(("BEGIN", "START")):
         if _TX_BEGIN.match(norm):

@@ -223,7 +223,8 @@ class FileContext:
 
     path: str
     dialect: str
-    created_tables: set[str] = dataclasses.field(default_factory=set)  # "new" tables: no lock rules
+    created_tables: set[str] = dataclasses.field(default_factory=set)  # "new" tables (table_key): no lock rules
+    created_names: set[str] = dataclasses.field(default_factory=set)  # the same without their schemas
     in_transaction: bool = False  # inside the file's own BEGIN … COMMIT
     transaction_began_line: int = 0
     implicit_commit_line: int = 0  # MySQL: the DDL that committed the file's BEGIN (its COMMIT is then a no-op)
@@ -237,7 +238,6 @@ class FileContext:
     directive_timeouts: set[str] = dataclasses.field(default_factory=set)
     session_timeouts: set[str] = dataclasses.field(default_factory=set)
     local_timeouts: dict[str, bool] = dataclasses.field(default_factory=dict)
-    altered_tables: dict[str, int] = dataclasses.field(default_factory=dict)  # existing table → ALTERs so far
     not_valid_in_transaction: set[str] = dataclasses.field(default_factory=set)  # constraint names
     column_types: ColumnTypes = dataclasses.field(default_factory=lambda: ColumnTypes())  # (table, col) → type SQL
     not_null_columns: set[tuple[str, str]] = dataclasses.field(default_factory=set)
@@ -262,9 +262,22 @@ class FileContext:
     statements: Sequence[Statement] = dataclasses.field(default=(), repr=False)
 
     def is_new(self, table: str) -> bool:
-        """Created earlier in this file: lock, rewrite and data rules do not apply to it."""
-        table = table.lower()
-        return table in self.created_tables or table.rsplit(".", 1)[-1] in self.created_tables
+        """Created earlier in this file: lock, rewrite and data rules do not apply to it. Names are
+        compared as `table_key` spells them, and what the search_path may have made of a name is
+        given the benefit of the doubt: `backup.users` is new after CREATE TABLE backup.users or
+        CREATE TABLE users, `users` after either, but `public.users` not after CREATE TABLE
+        backup.users (the backup a drop rule advises, taken in the same file)."""
+        key = table_key(table)
+        if key in self.created_tables:
+            return True
+        if "." in key:  # another schema than public: or the one an unqualified CREATE went to
+            return key.rsplit(".", 1)[-1] in self.created_tables
+        return "." not in table and key in self.created_names  # (`public.x` says which x it means)
+
+    def created(self, table: str) -> None:
+        key = table_key(table)
+        self.created_tables.add(key)
+        self.created_names.add(key.rsplit(".", 1)[-1])
 
     @functools.cached_property
     def runner_transaction(self) -> bool:
@@ -302,6 +315,25 @@ def _runner_adapter(dialect: str) -> Any:
             from releases.runner.adapters.mysql import MySQLAdapter as adapter
         found = _RUNNER_ADAPTERS[dialect] = object.__new__(adapter)  # (no __init__: no connection)
     return found
+
+
+def qualified_name(table: Any) -> str:
+    """A table node's name with its schema when one is written (`name_of` drops it), for is_new."""
+    db = table.args.get("db") if hasattr(table, "args") else None
+    return f"{name_of(db)}.{name_of(table)}" if db is not None and name_of(db) else name_of(table)
+
+
+def table_key(name: str) -> str:
+    """A table's name as the file model compares it: lower case, without quotes, and without its
+    schema when that is none or `public` (PostgreSQL's default; an unqualified name is taken to be
+    there): `"Public"."Users"` and `users` are one table, `backup.users` another."""
+    name = name.lower()
+    if "." not in name:
+        return name.strip('"`')
+    schema, _, table = name.rpartition(".")
+    schema = schema.rsplit(".", 1)[-1].strip('"` ')
+    table = table.strip('"` ')
+    return table if schema in ("", "public") else f"{schema}.{table}"
 
 
 F = TypeVar("F", bound=Callable[..., Any])

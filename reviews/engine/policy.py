@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.registry import RULES, SEVERITIES, Rule, validate_payload
+from reviews.engine.registry import RULES, SEVERITIES, TRACKERS, Rule, validate_payload
 
 TEMPLATES = ("recommended", "strict")
 
@@ -33,9 +33,13 @@ class RuleSet:
 
     _MAX_GATED = 4096  # cached rule lists per (kind, first word, gate words present): bounded
 
-    def __init__(self, rules: list[Rule], payload: Any = None):
+    def __init__(self, rules: list[Rule], payload: Any = None, dialect: str | None = None):
         # Each rule travels with its effective payload: the engine's inner loop does no lookups.
         self.payloads = {r.id: (payload(r.id) if payload else dict(r.payload)) for r in rules}
+        # The trackers of the dialect that an enabled rule reads: (first words or None, fn).
+        self.trackers = [(keywords, fn) for engines, keywords, serves, fn in TRACKERS
+                         if (dialect is None or dialect in engines)
+                         and (serves is None or not serves.isdisjoint(self.payloads))]
         self.at_end = [r for r in rules if r.at_end]
         per_statement = [r for r in rules if not r.at_end]
         self.every = [r for r in per_statement if "*" in r.nodes]
@@ -151,7 +155,7 @@ class Policy:
             ruleset = RuleSet([
                 r for r in RULES.values()
                 if r.implemented and dialect in r.engines and self.severity(r.id, dialect) != "disabled"
-            ], self.payload)
+            ], self.payload, dialect)
             self._rulesets[dialect] = ruleset
         return ruleset
 

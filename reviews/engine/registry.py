@@ -81,15 +81,19 @@ class Rule:
 RULES: dict[str, Rule] = {}
 # File facts that rule families keep for themselves (in ctx.memo), recorded on every statement
 # after its rules ran, whatever the policy enables: (dialects, first words or None, function).
-TRACKERS: list[tuple[frozenset[str], frozenset[str] | None, Callable[..., None]]] = []
+# (engines, first words or None, the rule ids it records for or None (any policy), fn)
+TRACKERS: list[tuple[frozenset[str], frozenset[str] | None, frozenset[str] | None, Callable[..., None]]] = []
 
 
-def tracker(*, engines: str = "PMS", keywords: tuple[str, ...] | None = None) -> Callable:
+def tracker(*, engines: str = "PMS", keywords: tuple[str, ...] | None = None,
+            serves: tuple[str, ...] | None = None) -> Callable:
     """Register `fn(st, ctx)` to record what a statement did, for rules that read it later. It
-    runs after the statement's rules, so a rule never sees the statement it is checking."""
+    runs after the statement's rules, so a rule never sees the statement it is checking; with
+    `serves` (the ids of the rules that read what it records), only when one of them is enabled."""
 
     def register(fn: Callable[..., None]) -> Callable[..., None]:
-        TRACKERS.append((_engines(engines), frozenset(keywords) if keywords else None, fn))
+        TRACKERS.append((_engines(engines), frozenset(keywords) if keywords else None,
+                         frozenset(serves) if serves else None, fn))
         return fn
 
     return register

@@ -170,7 +170,7 @@ def table_disallow_rename(st: None, ctx: FileContext, payload: dict) -> Iterator
             yield Hit(rename.message, statement=rename.statement, **rename.where)
 
 
-@tracker(keywords=("ALTER", "RENAME", "CREATE"))
+@tracker(keywords=("ALTER", "RENAME", "CREATE"), serves=("table.disallow-rename",))
 def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
     memo = ctx.memo.get("table.disallow-rename")
     norm = st.norm

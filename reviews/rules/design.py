@@ -615,7 +615,7 @@ def table_require_pk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]
         yield Hit(message, statement=statement)
 
 
-@tracker(keywords=("CREATE", "ALTER", "DROP"))
+@tracker(keywords=("CREATE", "ALTER", "DROP"), serves=("table.require-pk",))
 def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
     """CREATE TABLEs without a primary key, until an ALTER TABLE of the file adds one or a DROP TABLE
     drops the table."""
@@ -809,7 +809,7 @@ def _comment_state(ctx: FileContext, rule_id: str) -> dict:
     return state
 
 
-@tracker(engines="PM", keywords=("CREATE", "ALTER", "COMMENT"))
+@tracker(engines="PM", keywords=("CREATE", "ALTER", "COMMENT"), serves=("table.comment", "column.comment"))
 def _track_comments(st: Stmt, ctx: FileContext) -> None:
     """The comments of tables and columns, and the tables and columns without one (see above)."""
     ast = st.ast

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, blank_comments_and_strings, name_of
+from reviews.engine.model import FileContext, Stmt, blank_comments_and_strings, name_of, qualified_name
 from reviews.engine.registry import Hit, declare, rule, tracker
 from reviews.rules.common import (
     actions,
@@ -126,7 +126,7 @@ def _dropped_tables(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> Iterator[H
     tables = _tables(st.ast)
     for table in tables:
         name = name_of(table)
-        if ctx.is_new(name) or (ctx.dialect == "sqlite" and name in rebuild):
+        if ctx.is_new(qualified_name(table)) or (ctx.dialect == "sqlite" and name in rebuild):
             continue
         yield Hit(f"DROP TABLE {name} loses its data: stop using it in code, back it up or check it is empty, "
                   "and drop it in a later release", **(at(st, table) if len(tables) > 1 else {}))
@@ -167,7 +167,7 @@ def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> I
 @only_if(lambda st: mentions(st, "DROP"))  # DROP [COLUMN] …
 def column_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     table, found = altered(st, ctx, exp.Drop, "DROP")
-    if table is None or ctx.is_new(table):
+    if table is None or ctx.is_new(qualified_name(st.ast.this) if isinstance(st.ast, exp.Alter) else table):
         return
     for action, where in found:
         if str(action.args.get("kind") or "").upper() != "COLUMN":
@@ -202,7 +202,7 @@ def statement_disallow_truncate(st: Stmt, ctx: FileContext, payload: dict) -> It
     tables = _truncated(st)
     for table in tables:
         name = name_of(table)
-        if not ctx.is_new(name):
+        if not ctx.is_new(qualified_name(table)):
             yield Hit(f"TRUNCATE {name} {what}: delete in batches with DELETE … WHERE, or archive the rows first",
                       **(at(st, table) if len(tables) > 1 else {}))
 
@@ -291,7 +291,7 @@ def _names_its_columns(name: str, table: str, columns: tuple[str, ...]) -> bool:
     return name.startswith(prefix) and _FK_NAME_SUFFIX.fullmatch(name, len(prefix)) is not None
 
 
-@tracker(keywords=("ALTER", "CREATE"))
+@tracker(keywords=("ALTER", "CREATE"), serves=("constraint.disallow-drop-fk",))
 def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
     """The foreign keys each table gains in the file (lower-case name, or "", and columns), and the drops of
     foreign keys of existing tables."""

@@ -740,7 +740,8 @@ _SET_ASSIGNMENT = re.compile(r"(?:^\s*SET\s+|,\s*)(?:(?P<scope>GLOBAL|SESSION|LO
 _EXECUTABLE_COMMENT = re.compile(r"^/\*M?!\d*(?P<code>.*?)\*/$", re.DOTALL)
 
 
-@tracker(engines="M", keywords=("SET", ""))
+@tracker(engines="M", keywords=("SET", ""),
+         serves=("constraint.mysql.add-validated-constraint", "statement.require-algorithm-option"))
 def _track_foreign_key_checks(st: Stmt, ctx: FileContext) -> None:
     """Record whether the session's foreign_key_checks is off after a SET statement (or a comment
     that MySQL runs) that sets it."""

@@ -422,3 +422,35 @@ def test_refresh_concurrently_runs_in_a_transaction():
     found = _transaction_findings("CREATE TABLE reports (id bigint PRIMARY KEY);\n"
                                   "REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;\n", "postgres")
     assert not [f for f in found if f[0] == "statement.prefer-robust-stmts"]
+
+
+def test_a_table_created_in_another_schema_leaves_the_original_existing():
+    # Backing a table up into another schema first is what the drop rules advise: the original is
+    # still an existing table.
+    sql = ("CREATE TABLE backup.users AS TABLE public.users;\nALTER TABLE public.users DROP COLUMN legacy_flag;\n"
+           "TRUNCATE public.users;\nDROP TABLE public.users;\nDROP TABLE backup.users;\n")
+    review = review_file("0001_x.sql", sql.encode(), "postgres", Policy.recommended())
+    found = {(f.rule, f.line) for f in review.findings}
+    assert {("column.disallow-drop", 2), ("statement.disallow-truncate", 3), ("table.disallow-drop", 4)} <= found
+    assert ("table.disallow-drop", 5) not in found
+    # public is the default schema: "Public"."T" and t are one table.
+    review = review_file("0002_x.sql", b'CREATE TABLE "public"."T2" (id int);\nDROP TABLE t2;\n', "postgres",
+                         Policy.recommended())
+    assert not [f for f in review.findings if f.rule == "table.disallow-drop"]
+
+
+def test_a_tracker_runs_only_for_a_policy_that_reads_it(monkeypatch):
+    from reviews.engine import registry
+
+    seen: list[str] = []
+    monkeypatch.setattr(registry, "TRACKERS", [*registry.TRACKERS, (
+        frozenset({"postgres"}), frozenset({"CREATE"}), frozenset({"table.comment"}),
+        lambda st, ctx: seen.append(st.norm.split()[1]))])
+    monkeypatch.setattr("reviews.engine.policy.TRACKERS", registry.TRACKERS)
+    sql = b"CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN c int;\n"
+    review_file("0001_x.sql", sql, "postgres", Policy.recommended())  # table.comment is off there
+    assert seen == []
+    review_file("0001_x.sql", sql, "postgres", Policy.everything())
+    assert seen == ["TABLE"]
+    review_file("0001_x.sql", sql, "mysql", Policy.everything())
+    assert seen == ["TABLE"]
