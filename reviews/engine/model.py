@@ -323,6 +323,7 @@ def qualified_name(table: Any) -> str:
     return f"{name_of(db)}.{name_of(table)}" if db is not None and name_of(db) else name_of(table)
 
 
+@functools.lru_cache(maxsize=8192)  # (is_new asks of the same few names again and again)
 def table_key(name: str) -> str:
     """A table's name as the file model compares it: lower case, without quotes, and without its
     schema when that is none or `public` (PostgreSQL's default; an unqualified name is taken to be

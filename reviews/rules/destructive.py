@@ -296,8 +296,9 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
     """The foreign keys each table gains in the file (lower-case name, or "", and columns), and the drops of
     foreign keys of existing tables."""
     ast = st.ast
-    adds = (is_create_table(ast) or is_alter_table(ast)) and mentions(st, "REFERENCES")
-    drops = st.norm.startswith("ALTER ") and mentions(st, "DROP")
+    # (The keywords themselves: st.norm blanks only comments and strings, where no key is added or dropped.)
+    adds = "REFERENCES" in st.norm and (is_create_table(ast) or is_alter_table(ast))
+    drops = "DROP" in st.norm and st.norm.startswith("ALTER ")
     if not adds and not drops:
         return
     memo = ctx.memo.get("constraint.disallow-drop-fk")
