@@ -300,21 +300,15 @@ class FileContext:
         return _runner_adapter(self.dialect).needs_autocommit(text)
 
 
-_RUNNER_ADAPTERS: dict[str, Any] = {}
-
-
 def _runner_adapter(dialect: str) -> Any:
-    """The runner's adapter for the dialect, with no connection: only asked about statements."""
-    found = _RUNNER_ADAPTERS.get(dialect)
-    if found is None:
-        if dialect == "postgres":
-            from releases.runner.adapters.postgres import PostgresAdapter as adapter
-        elif dialect == "sqlite":
-            from releases.runner.adapters.sqlite import SQLiteAdapter as adapter
-        else:
-            from releases.runner.adapters.mysql import MySQLAdapter as adapter
-        found = _RUNNER_ADAPTERS[dialect] = object.__new__(adapter)  # (no __init__: no connection)
-    return found
+    """The runner's adapter class for the dialect: only asked about statements (no connection)."""
+    if dialect == "postgres":
+        from releases.runner.adapters.postgres import PostgresAdapter as adapter
+    elif dialect == "sqlite":
+        from releases.runner.adapters.sqlite import SQLiteAdapter as adapter
+    else:
+        from releases.runner.adapters.mysql import MySQLAdapter as adapter
+    return adapter
 
 
 def qualified_name(table: Any) -> str:

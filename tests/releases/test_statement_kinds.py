@@ -9,7 +9,7 @@ from releases.runner.adapters.base import changes_session, closes_transaction, i
 from releases.runner.adapters.postgres import PostgresAdapter
 from releases.runner.adapters.sqlite import SQLiteAdapter
 
-needs_autocommit_pg = PostgresAdapter.needs_autocommit.__get__(object.__new__(PostgresAdapter))
+needs_autocommit_pg = PostgresAdapter.needs_autocommit
 
 
 @pytest.mark.parametrize("text", [

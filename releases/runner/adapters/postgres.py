@@ -140,7 +140,8 @@ class PostgresAdapter(Adapter):
             )
         )
 
-    def needs_autocommit(self, text: str) -> bool:
+    @staticmethod
+    def needs_autocommit(text: str) -> bool:
         return bool(_AUTOCOMMIT_RE.match(head(text, 400)))
 
     def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:

@@ -68,7 +68,8 @@ class SQLiteAdapter(Adapter):
     def run(self, sql: str, params: tuple = ()) -> None:
         self.conn.execute(sql, params)
 
-    def needs_autocommit(self, text: str) -> bool:
+    @staticmethod
+    def needs_autocommit(text: str) -> bool:
         return bool(_AUTOCOMMIT_RE.match(head(text, 40)))
 
     def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:

@@ -44,7 +44,7 @@ def test_a_runner_that_runs_the_pragma_in_a_transaction_makes_it_a_no_op_anywher
     # The rule asks the runner's SQLite adapter, so it follows whatever the runner does with the pragma.
     from releases.runner.adapters.sqlite import SQLiteAdapter
 
-    monkeypatch.setattr(SQLiteAdapter, "needs_autocommit", lambda self, text: False)
+    monkeypatch.setattr(SQLiteAdapter, "needs_autocommit", staticmethod(lambda text: False))
     for sql in ("PRAGMA foreign_keys=ON;\nDELETE FROM parent WHERE id = 1;\n",
                 "-- sluice:transaction off\n\nPRAGMA foreign_keys=ON;\n"):
         [found] = findings(sql, "sqlite", PRAGMA)
