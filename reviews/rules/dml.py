@@ -161,12 +161,13 @@ def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]
     stars = [item for select in st.ast.walk(prune=_is_exists) if isinstance(select, exp.Select)
              for item in select.expressions
              if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star))]
-    if not stars:
-        return None
-    # One finding per statement, at the first `*` / `t.*` of a select list it flags.
+    # One finding per statement, at the first `*` / `t.*` of a select list it flags; a star that is
+    # not in the text is sqlglot's own (the `SELECT *` it writes for a `VALUES` list in a WITH).
     offsets = [offset for offset in (_star_offset(st, star) for star in stars) if offset is not None]
+    if not offsets:
+        return None
     return [Hit("SELECT * depends on the table's current columns and their order: list the columns",
-                **(position(st, min(offsets)) if offsets else {}))]
+                **position(st, min(offsets)))]
 
 
 def _is_exists(node: exp.Expression) -> bool:

@@ -381,3 +381,10 @@ def test_leading_wildcard_in_a_double_quoted_mysql_string():
 ])
 def test_order_by_rand_gate_near_misses(sql):
     assert flags(sql, "mysql", "statement.insert.disallow-order-by-rand")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_the_star_sqlglot_writes_for_a_values_list_is_not_the_users(dialect):
+    # sqlglot reads `WITH t(n) AS (VALUES (1))` as a SELECT * FROM (VALUES …): no star in the text.
+    assert not flags("WITH t(n) AS (VALUES (1)) SELECT n * 2 FROM t;", dialect, "statement.select.no-select-all")
+    assert flags("WITH t(n) AS (VALUES (1)) SELECT * FROM t;", dialect, "statement.select.no-select-all")
