@@ -1170,25 +1170,26 @@ class _Pending:
 
 
 _ALGORITHM_CLAUSE = re.compile(r"\bALGORITHM\s*=?\s*(DEFAULT|INSTANT|INPLACE|NOCOPY|COPY)\b", re.I)
-_ALTER_DEFAULT = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) (?:SET|DROP) DEFAULT\b", re.I)
+# An action that changes a column (its default, type, nullability …): ALTER [COLUMN] x …. (MySQL's
+# MODIFY / CHANGE of a column added in the same statement do what they say: merged, they are fine.)
+_CHANGE_COLUMN = re.compile(rf"^ALTER (?:COLUMN )?({NAME})", re.I)
 _DROP_CONSTRAINT = re.compile(r"^DROP CONSTRAINT\b", re.I)
 
 
 def _apart(st: Stmt, alter: AlterTable, pending: list[AlterTable] | None) -> bool:
     """Whether the ALTER must stay apart from the table's pending ALTERs, as merged with them it would
-    fail or do something else: it sets or drops the default of a column they add (Django's ADD COLUMN
-    … DEFAULT then DROP DEFAULT: merged, PostgreSQL fails, the column does not exist yet when its
-    default changes, and MariaDB gives the existing rows the new default or none), or it drops a
+    fail or do something else: it changes a column they add (Django's ADD COLUMN … DEFAULT then DROP
+    DEFAULT: merged, PostgreSQL fails, the column does not exist yet when its default, type or NOT
+    NULL changes, and MariaDB gives the existing rows the new default or none), or it drops a
     constraint after they SET NOT NULL (the end of the NOT NULL recipe: merged, the drop comes first,
     and SET NOT NULL scans the table the check was there to spare)."""
     if not pending:
         return False
-    norm = st.norm  # (the actions are cut only when this ALTER may be one of those)
-    if "DEFAULT" in norm:
-        changed = {key(match.group(1)) for action in alter.actions if (match := _ALTER_DEFAULT.match(action))}
-        if changed and any(key(column) in changed for earlier in pending for action in earlier.actions
-                           for column, _ in added_columns(action)):
-            return True
+    norm = st.norm
+    added = {key(column) for earlier in pending for action in earlier.actions for column, _ in added_columns(action)}
+    if added and any((match := _CHANGE_COLUMN.match(action)) and key(match.group(1)) in added
+                     for action in alter.actions):
+        return True
     return ("DROP" in norm and any(_DROP_CONSTRAINT.match(action) for action in alter.actions)
             and any(_SET_NOT_NULL.match(action) for earlier in pending for action in earlier.actions))
 
@@ -1197,8 +1198,8 @@ def _apart(st: Stmt, alter: AlterTable, pending: list[AlterTable] | None) -> boo
       severity_by_engine={"mysql": "warning"},
       summary="Several `ALTER TABLE` of the same existing table in one file (reported on the 2nd and later; on "
               "MySQL, ALTERs that state different `ALGORITHM=` are not counted together, and nowhere is an ALTER "
-              "that sets or drops the default of a column an earlier one added, or drops a constraint after "
-              "an earlier SET NOT NULL: merged, those fail or do something else).",
+              "that changes a column an earlier one added (its default, type, NOT NULL), or drops a constraint "
+              "after an earlier SET NOT NULL: merged, those fail or do something else).",
       why="Each ALTER TABLE takes its own lock (and on MySQL may copy the whole table again); one multi-action "
           "ALTER does the work once.",
       instead="One `ALTER TABLE t action1, action2, …`.",

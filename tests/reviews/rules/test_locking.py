@@ -424,3 +424,16 @@ def test_create_index_on_only_is_exempt_and_the_summary_says_so():
     from reviews.engine import RULES
 
     assert "ON ONLY" in RULES["index.create-concurrently"].summary
+
+
+@pytest.mark.parametrize("change", ["ALTER COLUMN b TYPE bigint", "ALTER COLUMN b DROP NOT NULL",
+                                    "ALTER b SET NOT NULL"])
+def test_merge_alter_table_keeps_any_change_of_a_column_added_before_apart(change):
+    # Merged with the ADD COLUMN, PostgreSQL fails: column "b" does not exist (yet).
+    sql = f"ALTER TABLE t ADD COLUMN b int DEFAULT 1;\nALTER TABLE t {change};\n"
+    assert not flags(sql, "postgres", "statement.merge-alter-table")
+
+
+def test_merge_alter_table_merges_a_mysql_modify_of_an_added_column():
+    sql = "ALTER TABLE t ADD COLUMN b int DEFAULT 7, ALGORITHM=INPLACE;\nALTER TABLE t MODIFY b bigint DEFAULT 7, ALGORITHM=INPLACE;\n"
+    assert [f.line for f in findings(sql, "mysql", "statement.merge-alter-table")] == [2]
