@@ -731,6 +731,11 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
             ctx.not_null_columns.add(key)
         else:  # (re)defined without NOT NULL, e.g. MySQL MODIFY
             ctx.not_null_columns.discard(key)
+    if " TYPE " in st.norm and isinstance(st.ast, exp.Alter):  # ALTER COLUMN x [SET DATA] TYPE t
+        for action in st.ast.args.get("actions") or ():
+            if isinstance(action, exp.AlterColumn) and isinstance(dtype := action.args.get("dtype"), exp.DataType):
+                dtype.parent = None  # (as above)
+                ctx.column_types[(table, name_of(action))] = (dtype, dialect)
     if " DROP NOT NULL" in st.norm:
         for column in _DROP_NOT_NULL.findall(st.norm):
             ctx.not_null_columns.discard((table, column.strip('"`').lower()))

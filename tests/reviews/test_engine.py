@@ -454,3 +454,14 @@ def test_a_tracker_runs_only_for_a_policy_that_reads_it(monkeypatch):
     assert seen == ["TABLE"]
     review_file("0001_x.sql", sql, "mysql", Policy.everything())
     assert seen == ["TABLE"]
+
+
+def test_the_file_model_follows_a_column_type_change():
+    # The int key widened before the ALTER that makes it the primary key: nothing to report.
+    sql = ("CREATE TABLE l (id integer NOT NULL, name text);\nALTER TABLE l ALTER COLUMN id TYPE bigint;\n"
+           "ALTER TABLE ONLY l ADD CONSTRAINT l_pkey PRIMARY KEY (id);\n")
+    review = review_file("0001_x.sql", sql.encode(), "postgres", Policy.recommended())
+    assert not [f for f in review.findings if f.rule == "column.prefer-bigint-over-int"]
+    narrow = sql.replace("ALTER TABLE l ALTER COLUMN id TYPE bigint;\n", "")
+    review = review_file("0001_x.sql", narrow.encode(), "postgres", Policy.recommended())
+    assert [f.line for f in review.findings if f.rule == "column.prefer-bigint-over-int"] == [2]
