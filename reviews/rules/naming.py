@@ -544,7 +544,7 @@ def naming_identifier_case(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     for name in introduced(st):
         stored = name.stored(ctx.dialect)
         wanted = stored.upper() if upper else stored.lower()
-        if stored != wanted:
+        if stored != wanted and not _PLACEHOLDER.search(stored):  # (the deployment tool writes that part)
             yield Hit(f"{name.kind} name {stored} is not {payload['case']}-case: name it {wanted}", **name.where(st))
 
 

@@ -207,6 +207,7 @@ def test_a_suggestion_must_match_the_configured_format(rule, fmt, sql, end):
     ("mysql", "CREATE TABLE t (`%X%Name` int);", "naming.column"),
     ("postgres", 'CREATE TABLE "${prefix}Users" (id int);', "naming.table"),  # Flyway
     ("postgres", 'ALTER TABLE t ADD COLUMN "{{ prefix }}Name" int;', "naming.column"),
+    ("mysql", "CREATE TABLE `%TABLE_PREFIX%thread_event` (id int);", "naming.identifier.case"),
 ])
 def test_names_holding_a_placeholder_are_not_judged_by_the_format_rules(dialect, sql, rule):
     # The tool writes the real name: a suggestion such as table_prefix_thread_event would break it.
@@ -215,6 +216,7 @@ def test_names_holding_a_placeholder_are_not_judged_by_the_format_rules(dialect,
 
 def test_a_name_without_a_placeholder_is_still_judged():
     assert flags("CREATE TABLE `TABLE_PREFIX_ThreadEvent` (id int);", "mysql", "naming.table")
+    assert flags("CREATE TABLE `TABLE_PREFIX_thread_event` (id int);", "mysql", "naming.identifier.case")
     assert flags('CREATE TABLE "prefix_Users" (id int);', "postgres", "naming.table")
 
 
