@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["DIALECTS", "Statement", "split", "split_judged", "split_for_review"]
+__all__ = ["DIALECTS", "MYSQL_CLIENT_COMMANDS", "Statement", "split", "split_judged", "split_for_review"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -225,12 +225,18 @@ _SQL, _META, _DATA = 0, 1, 2
 
 def _pg_block_comment_end(work: str, pos: int, endpos: int) -> int:
     """End of the (nested) block comment whose opening "/*" ends at pos."""
+    close = _pg_block_comment_close(work, pos, endpos)
+    return endpos if close is None else close
+
+
+def _pg_block_comment_close(work: str, pos: int, endpos: int) -> int | None:
+    """End of the (nested) block comment whose opening "/*" ends at pos; None if it never closes."""
     depth = 1
     search = _PG_COMMENT_EDGE.search
     while depth:
         m = search(work, pos, endpos)
         if m is None:
-            return endpos
+            return None
         depth += 1 if m.group() == "/*" else -1
         pos = m.end()
     return pos
@@ -360,7 +366,16 @@ class _PgFallback:
                 pos = end
                 continue
             if kind == "bc":
-                pos = _pg_block_comment_end(work, end, n)
+                close = _pg_block_comment_close(work, end, n)
+                if close is None:
+                    # PostgreSQL rejects a comment that never closes ("unterminated /* comment"):
+                    # it belongs to a statement piece, never skipped, so that the parser says so
+                    # and the runner does not apply the file without the rest of it.
+                    if first < 0:
+                        first = pos
+                    last = _trim_end(work, pos, n)
+                    break
+                pos = close
                 continue
             if kind == "semi":
                 if first >= 0:
@@ -527,6 +542,7 @@ class _Sqlglot:
     """sqlglot, imported on first use (about 0.2 s, which PostgreSQL-only callers never pay)."""
 
     semicolon: Any = None
+    backslash: Any = None
     quoted: frozenset[Any] = frozenset()
     classes: dict[str, Any] = {}
     commands: dict[str, frozenset[Any]] = {}  # the token types sqlglot's own tokenizer reads as commands
@@ -540,6 +556,7 @@ class _Sqlglot:
             from sqlglot.tokens import TokenType
 
             cls.semicolon = TokenType.SEMICOLON
+            cls.backslash = TokenType.BACKSLASH
             names = [name for name in dir(TokenType) if name.endswith("_STRING") or name == "STRING"]
             cls.quoted = frozenset(getattr(TokenType, name) for name in [*names, "IDENTIFIER"])
             base = Dialect.get_or_raise(dialect).tokenizer_class
@@ -678,6 +695,17 @@ _MY_STATEMENT_START = frozenset({";", "BEGIN", "THEN", "ELSE", "DO", ":", "REPEA
 _MY_END_SUFFIX = frozenset({"IF", "CASE", "LOOP", "REPEAT", "WHILE"})
 _MY_EXPRESSION_FOLLOW = frozenset({"END", "ELSE", "WHEN", ",", ")", ";"})
 _PLAIN, _CHECKING, _COMPOUND = 0, 1, 2
+# The mysql client's own commands (`help` in the client), which a server rejects: the backslash
+# forms anywhere outside quotes (not \N, which is NULL), the named forms first on a line between
+# statements. Not `use` and `help`, which are statements too; DELIMITER is the splitter's own.
+_MY_CLIENT_LETTERS = frozenset("?CcdeGghnPpqRrsTtuWwx#-.!")
+MYSQL_CLIENT_COMMANDS = frozenset(
+    {
+        "CHARSET", "CLEAR", "CONNECT", "EDIT", "EGO", "EXIT", "GO", "NOPAGER", "NOTEE", "NOWARNING",
+        "PAGER", "PRINT", "PROMPT", "QUIT", "REHASH", "RESETCONNECTION", "SANDBOX", "SOURCE", "STATUS",
+        "SYSTEM", "TEE", "WARNINGS",
+    }
+)
 
 
 def _my_opens_block(stream: _TokenStream, k: int, code: str, prev: str) -> bool:
@@ -828,11 +856,28 @@ class _MySQLSplitter:
             arg = arg[1:-1]
         return arg or None
 
+    def _named_client_command(self, start: int, end: int) -> bool:
+        """Whether the word at start is the client's command: first on its line, a word of its own."""
+        work = self.work
+        after = work[end : end + 1]
+        line_start = work.rfind("\n", 0, start) + 1
+        return (after in ("", ";") or after.isspace()) and not work[line_start:start].strip()
+
+    def _client_command_end(self, start: int, delimiter: str) -> int:
+        """The end of a client command's text: its line, without a trailing delimiter."""
+        work = self.work
+        eol = work.find("\n", start)
+        end = _trim_end(work, start, eol if eol >= 0 else len(work))
+        if work.endswith(delimiter, start + 2, end):
+            end = _trim_end(work, start, end - len(delimiter))
+        return end
+
     def run(self) -> list[Span]:
         work = self.work
         n = len(work)
         spans: list[Span] = []
         semicolon = _Sqlglot.semicolon
+        backslash = _Sqlglot.backslash
         delimiter = ";"
         first = -1  # start of the current statement, -1 between statements
         first_k = -1
@@ -863,7 +908,7 @@ class _MySQLSplitter:
                         else:
                             prev, after_end = ";", False
                         continue
-                    if first >= 0 and mode == _PLAIN:
+                    if first >= 0 and mode == _PLAIN and tok.token_type is not backslash:
                         # The common case (inside an ordinary statement): nothing to look at.
                         last_end = base + tok.end + 1
                         self.k += 1
@@ -891,6 +936,30 @@ class _MySQLSplitter:
                         # delimiter ("END;$$") is not sent: the server would reject it.
                         self.k += 1
                         continue
+                if tok.token_type is backslash and work[end : end + 1] in _MY_CLIENT_LETTERS:
+                    # A mysql client command: it sends the pending statement; \g and \G do only
+                    # that, the others are a piece of their own, to the end of the line.
+                    if first >= 0:
+                        spans.append((first, last_end))
+                        first = -1
+                        if work[end] in "gG":
+                            self._skip_to(end + 1)
+                            stream = self.stream
+                            tokens, base = stream.tokens, stream.base
+                            continue
+                    eol = self._client_command_end(start, delimiter)
+                    spans.append((start, eol))
+                    self._skip_to(eol)
+                    stream = self.stream
+                    tokens, base = stream.tokens, stream.base
+                    continue
+                if first < 0 and code in MYSQL_CLIENT_COMMANDS and self._named_client_command(start, end):
+                    eol = self._client_command_end(start, delimiter)
+                    spans.append((start, eol))
+                    self._skip_to(eol)
+                    stream = self.stream
+                    tokens, base = stream.tokens, stream.base
+                    continue
                 if code == "DELIMITER" and (first < 0 or delimiter != ";"):
                     new = self._delimiter_command(start, end)
                     if new is not None:

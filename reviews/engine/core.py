@@ -36,7 +36,7 @@ from reviews.engine.model import (
 )
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, Hit, Rule
-from reviews.splitter import DIALECTS, Statement, split_for_review
+from reviews.splitter import DIALECTS, MYSQL_CLIENT_COMMANDS, Statement, split_for_review
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to parsing as a Command"
 
@@ -141,8 +141,10 @@ def review_file(path: str, data: bytes | str, dialect: str, policy: Policy | Non
         with _collector_paused():
             return _review(path, data, dialect, policy)
     except Exception as exc:  # a bug must not stop a check: say so, located at the file
-        finding = Finding("system.syntax-error", "error", f"internal error while reviewing this file: "
-                          f"{type(exc).__name__}: {exc}", path, 1, 1, 1, "")
+        # (Nothing here may raise again: the message as _Collector.add makes it, the path as given,
+        # a file name that is not UTF-8 too: _fingerprint.)
+        message = redact(_bounded(f"internal error while reviewing this file: {type(exc).__name__}: {exc}", ""))
+        finding = Finding("system.syntax-error", "error", message, path, 1, 1, 1, "")
         finding.fingerprint = _fingerprint(finding, 0)
         return FileReview(path, dialect, [finding], "low", 0)
 
@@ -189,6 +191,7 @@ class _Collector:
         self.policy = policy
         self.dialect = dialect
         self.findings: list[Finding] = []
+        self.statements: list[Statement | None] = []  # each finding's statement, for the directives (_finish)
         self._severities: dict[str, str] = {}
         self._excerpts: dict[int, str] = {}  # id(statement) → its excerpt (the statements outlive the review)
 
@@ -199,6 +202,9 @@ class _Collector:
             severity = self._severities[rule_id] = self.policy.severity(rule_id, self.dialect)
         if severity == "disabled":
             return
+        if rule_id.startswith("system."):  # (the messages that quote a parser, or the file)
+            message = _bounded(message, stmt.text if stmt is not None else "")
+        message = redact(message)
         column = column or (stmt.column if stmt and not line else 1)
         line = line or (stmt.line if stmt else 1)
         if stmt is not None:
@@ -212,6 +218,36 @@ class _Collector:
             if excerpt is None:
                 excerpt = self._excerpts[id(stmt)] = _excerpt(stmt.text)
         self.findings.append(Finding(rule_id, severity, message, self.path, line, column, end_line, excerpt))
+        self.statements.append(stmt)
+
+
+_NEAR = 'at or near "'
+_NEAR_LIMIT = 60  # characters of the text quoted after "at or near"
+_MESSAGE_LIMIT = 500
+_QUOTED = re.compile(r'"([^"]+)"')
+# A password given as a bare word (a syntax error, which the parser then quotes).
+_SECRET_WORD = re.compile(r"\b(?:PASSWORD|IDENTIFIED(?:\s+WITH\s+\S+)?\s+BY)\s+([^\s;,)]+)", re.IGNORECASE)
+
+
+def _bounded(message: str, text: str) -> str:
+    """A parser's message as a finding shows it: what it quotes of a password in the statement
+    masked (`at or near "'hunter2;"` names no keyword for `redact` to find), the text quoted after
+    "at or near" cut short (after an unterminated string, PostgreSQL quotes the rest of the file:
+    877 KB once), and its first line only."""
+    if '"' in message and ("PASSWORD" in (upper := text.upper()) or "IDENTIFIED" in upper):
+        literals = [m.group(2) for m in _SECRET.finditer(text)]  # (a part of one: 'hun'ter2' → "ter2")
+        words = _SECRET_WORD.findall(text)
+        message = _QUOTED.sub(lambda m: '"***"' if m.group(1) in words or any(m.group(1) in s for s in literals)
+                              else m.group(0), message)
+    near = message.find(_NEAR)
+    if near >= 0:
+        start = near + len(_NEAR)
+        quoted = message[start:-1] if message.endswith('"') else message[start:]
+        cut = quoted.splitlines()[0][:_NEAR_LIMIT] if quoted else quoted
+        if cut != quoted:
+            message = f'{message[:start]}{cut} …"'
+    message = message.splitlines()[0] if message else message
+    return message if len(message) <= _MESSAGE_LIMIT else message[:_MESSAGE_LIMIT] + " …"
 
 
 # Every password form security.disallow-plaintext-password flags: PASSWORD '…' (also $$…$$ and
@@ -219,14 +255,17 @@ class _Collector:
 # plugin USING PASSWORD('…')), the statement SET PASSWORD [FOR user] = '…' (comments may follow SET),
 # and MySQL's REPLACE '<current password>'. A literal is read with backslash escapes (MySQL, E'…')
 # where that closes it, else as PostgreSQL reads '…': masking too much is harmless, too little leaks
-# the rest of the password.
+# the rest of the password. A literal that never closes is masked to the end of the text (a syntax
+# error, but the review still shows it), and so is what is glued to a literal's closing quote (a
+# quote meant inside the password: 'hun'ter2').
 _SECRET_LITERAL = (r"E?'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'"
                    r'|"(?:[^"\\]|""|\\.)*"|"(?:[^"]|"")*"'
-                   rf"|\$({DOLLAR_TAG})\$.*?\$\3\$")
+                   rf"|\$({DOLLAR_TAG})\$.*?\$\3\$"
+                   rf"|E?'.*|\".*|\$(?:{DOLLAR_TAG})\$.*")
 _SECRET = re.compile(
     r"(\b(?:PASSWORD|IDENTIFIED(?:\s+WITH\s+\S+)?\s+BY|REPLACE)\s+|\bPASSWORD\s*\(\s*"
     r"|\A\s*SET(?:\s|--[^\n]*|/\*.*?\*/|#[^\n]*)+PASSWORD\b[^=;]*=\s*)"
-    rf"({_SECRET_LITERAL})",
+    rf"((?:{_SECRET_LITERAL})[^\s;,)]*)",
     re.IGNORECASE | re.DOTALL)
 
 
@@ -267,8 +306,10 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
     for index, (statement, norm) in enumerate(zip(statements, norms, strict=True)):
         if _copy_data(statements, norms, index):
             continue  # the data rows of a psql `COPY … FROM stdin`, not a statement
-        if statement.text.startswith("\\"):
-            out.add("system.client-command", f"psql meta-command `{statement.text.split()[0]}` is a client "
+        if statement.text.startswith("\\") or (
+                dialect == "mysql" and norm.partition(" ")[0] in MYSQL_CLIENT_COMMANDS):
+            kind = "mysql client command" if dialect == "mysql" else "psql meta-command"
+            out.add("system.client-command", f"{kind} `{statement.text.split()[0]}` is a client "
                     "command: a server-side runner rejects it. Remove it (use the runner's own features)",
                     statement)
             continue
@@ -286,9 +327,10 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
             else:
                 tokens = _tokenize(statement.text, dialect)
                 ast = _parse(statement.text, dialect, tokens) if tokens is not None else None
-            if ast is None or _suspect(norm):
-                # sqlglot is MySQL's only judge: what it cannot parse may be valid, and what it
-                # parses may still have lost something on the way (a trailing comma).
+            if ast is None or type(ast) is exp.Command or _suspect(norm):
+                # sqlglot is MySQL's only judge: what it cannot parse (or reads as an opaque
+                # Command) may be valid, and what it parses may still have lost something on the
+                # way (a trailing comma, an empty list item).
                 error = _mysql_malformed(statement, norm, tokens, in_file=in_file)
                 if error is None and ast is None:
                     out.add("system.parse-unsupported", "the SQL parser cannot read this statement (it may well be "
@@ -357,31 +399,40 @@ def _release(tree: Any) -> None:
 
 
 def _decode(data: bytes | str, out: _Collector) -> str:
+    """The file's text for the review. A file whose only line breaks are lone CRs (old Mac) gets
+    LFs: the splitter and the positions count lines by LF. The review does not run the text, and an
+    LF for a CR changes no statement (PostgreSQL ends a `--` comment at either; MySQL and SQLite at
+    LF only, so there the review may read a little more code, never less)."""
+    problem = None  # the message, and the index of the bad character in the text
     if isinstance(data, str):
-        return data[1:] if data.startswith("\ufeff") else data
-    problem = None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        problem = ("the file is UTF-16 encoded: re-save it as UTF-8", 1, 1)
+        text = data
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        problem = ("the file is UTF-16 encoded: re-save it as UTF-8", 0)
         text = data.decode("utf-16", errors="replace")
     else:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
             problem = (f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not valid UTF-8: re-save the file "
-                       "as UTF-8", line, column)
+                       "as UTF-8", len(data[:exc.start].decode("utf-8")))  # (valid up to the bad byte)
             text = data.decode("utf-8", errors="replace")
         else:
             nul = data.find(b"\x00")
             if nul >= 0:
-                line = data.count(b"\n", 0, nul) + 1
-                problem = (f"NUL byte at offset {nul}: re-save the file as UTF-8 text", line, 1)
-    if problem:
-        message, line, column = problem
+                problem = (f"NUL byte at offset {nul}: re-save the file as UTF-8 text", text.index("\x00"))
+        text = text.replace("\x00", " ")
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")
+    bom = text.startswith("\ufeff")
+    if bom:
+        text = text[1:]
+    if problem:  # located in the text as the review counts it: characters, no BOM
+        message, index = problem
+        index = max(0, index - bom)
+        line = text.count("\n", 0, index) + 1
+        column = index - text.rfind("\n", 0, index)
         out.add("system.encoding-error", message, None, line, column, line)
-    text = text.replace("\x00", " ")
-    return text[1:] if text.startswith("\ufeff") else text
+    return text
 
 
 def _parse(text: str, dialect: str, tokens: list | None = None) -> Any:
@@ -422,25 +473,72 @@ class _SyntaxJudge:
                 return None
             except pglast.parser.ParseError as exc:
                 message = exc.args[0] if exc.args else "syntax error"
-                index = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+                # (No position: "syntax error at end of input", which is where it is.)
+                index = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else len(statement.text)
                 return (message,) + _position(statement, index)
             except Exception:
                 return None
         if self.dialect == "sqlite":
             if self._sqlite is None:
                 self._sqlite = sqlite3.connect(":memory:")
+            connection = self._sqlite
+            # EXPLAIN prepares without running (an EXPLAIN [QUERY PLAN] statement is one already).
+            explained = norm == "EXPLAIN" or norm.startswith("EXPLAIN ")
+            sql = statement.text if explained else "EXPLAIN " + statement.text
+            stubs: list[str] = []
             try:
-                self._sqlite.execute("EXPLAIN " + statement.text)
-            except sqlite3.Warning:
-                return None  # more than one statement: the splitter's business, not a syntax error
-            except sqlite3.Error as exc:
-                message = str(exc)
-                if "syntax error" in message or "incomplete input" in message or "unrecognized token" in message:
-                    return (f"syntax error: {message}", statement.line, statement.column)
-            except Exception:
+                return _sqlite_error(connection, statement, sql, stubs)
+            finally:
+                # The stubs go with the statement: a table left behind would make a later CREATE TABLE
+                # of that name fail before its syntax is read ("already exists").
+                for stub in stubs:
+                    with contextlib.suppress(sqlite3.Error):
+                        connection.execute(f"DROP TABLE IF EXISTS {stub}")
+        return None
+
+
+def _sqlite_error(connection: sqlite3.Connection, statement: Statement, sql: str,
+                  stubs: list[str]) -> tuple[str, int, int] | None:
+    """SQLite looks up the table of ALTER TABLE, CREATE TRIGGER … before it reads the rest: on
+    "no such table", a stub table of that name (added to `stubs`) lets it read on, a few times."""
+    for _ in range(_SQLITE_STUB_ROUNDS + 1):
+        try:
+            connection.execute(sql)
+        except sqlite3.Warning:
+            return None  # more than one statement: the splitter's business, not a syntax error
+        except sqlite3.Error as exc:
+            message = str(exc)
+            if "syntax error" in message or "incomplete input" in message or "unrecognized token" in message:
+                return (f"syntax error: {message}", statement.line, statement.column)
+            if not message.startswith(_NO_SUCH_TABLE) or len(stubs) >= _SQLITE_STUB_ROUNDS:
                 return None
+            stub = _sqlite_stub_name(message[len(_NO_SUCH_TABLE):])
+            try:
+                connection.execute(f"CREATE TABLE {stub} (_stub)")
+            except sqlite3.Error:
+                return None
+            stubs.append(stub)
+            continue
+        except Exception:
             return None
         return None
+    return None
+
+
+_NO_SUCH_TABLE = "no such table: "
+_SQLITE_STUB_ROUNDS = 4  # stub tables per statement (a trigger's body may name a few)
+
+
+def _sqlite_stub_name(name: str) -> str:
+    """The quoted name of a stub for the table SQLite's message names (`main.k`, `temp.k` or `k`)."""
+    schema, dot, table = name.partition(".")
+    if dot and table and schema.lower() in ("main", "temp"):
+        return f"{schema}.{_sqlite_quoted(table)}"
+    return _sqlite_quoted(name)
+
+
+def _sqlite_quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _position(statement: Statement, index: int) -> tuple[int, int]:
@@ -452,14 +550,17 @@ def _position(statement: Statement, index: int) -> tuple[int, int]:
 
 _SUSPECT_END = re.compile(r"\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|SET|VALUES|WHERE)$")
 _CUT_SHORT = re.compile(r"\b(ADD( COLUMN)?|DROP( COLUMN)?|MODIFY( COLUMN)?|ALTER( COLUMN)?|SET|VALUES|WHERE|FROM|BY|ON)$")
+# A trailing comma, and an empty list item (`(1,,2)`, `(,1)`): sqlglot drops both.
+_SUSPECT_PAIRS = (",)", ", )", ",,", ", ,", "(,", "( ,")
 _L_PAREN, _R_PAREN, _COMMA = TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA
 _TAIL = 16  # longer than the longest word group of the two patterns above ("MODIFY COLUMN")
 
 
 def _suspect(norm: str) -> bool:
-    """A trailing comma before ')' or a clause cut short: what sqlglot may parse by dropping it.
-    (The end-anchored pattern is searched from near the end only: `pos` keeps `\\b` exact.)"""
-    return ",)" in norm or ", )" in norm or _SUSPECT_END.search(norm, max(0, len(norm) - _TAIL)) is not None
+    """A trailing comma before ')', an empty list item or a clause cut short: what sqlglot may parse
+    by dropping it. (The end-anchored pattern is searched from near the end only: `pos` keeps `\\b` exact.)"""
+    return (any(pair in norm for pair in _SUSPECT_PAIRS)
+            or _SUSPECT_END.search(norm, max(0, len(norm) - _TAIL)) is not None)
 
 
 def _tokenize(text: str, dialect: str) -> list | None:
@@ -512,11 +613,17 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
                 return "syntax error: unbalanced parentheses (a ')' without its '(')", token
     if depth > 0:
         return "syntax error: unbalanced parentheses (a '(' is never closed)", None
-    if _CUT_SHORT.search(norm, max(0, len(norm) - _TAIL)):
+    # (SHOW CHARACTER SET is a whole statement: its SET is no clause cut short.)
+    if _CUT_SHORT.search(norm, max(0, len(norm) - _TAIL)) and norm != "SHOW CHARACTER SET":
         return (f"syntax error: the statement ends right after `{norm.rsplit(' ', 1)[-1]}`: something is "
                 "missing"), None
     for previous, token in zip(tokens, tokens[1:], strict=False):
-        if previous.token_type is _COMMA and token.token_type is _R_PAREN:
+        if token.token_type is _COMMA:
+            if previous.token_type is _COMMA:
+                return "syntax error: two commas in a row (an empty list item)", token
+            if previous.token_type is _L_PAREN:
+                return "syntax error: a comma right after '(' (an empty list item)", token
+        elif previous.token_type is _COMMA and token.token_type is _R_PAREN:
             return "syntax error: a trailing comma before ')'", token
     return None
 
@@ -800,10 +907,9 @@ def _directives(text: str, statements: Sequence[Statement]) -> list[_Directive]:
         line = text.count("\n", 0, match.start()) + 1
         ids = [part.strip() for part in match.group(1).split(",") if part.strip()]
         if match.start() < first_start and _only_comments_before(text, match.start()):
-            # The leading comment block covers the file when a blank line separates it from the
-            # first statement; a directive touching the first statement covers that statement.
-            between = text[match.end():first_start]
-            found.append(_Directive(line, ids, None if re.search(r"\n[ \t]*\r?\n", between) else (0, 0)))
+            # In the leading comment block: the whole file, blank line or not (the loader reads the
+            # run directives there the same way, design.md §2).
+            found.append(_Directive(line, ids, None))
             continue
         # The statement that starts first after the directive, if nothing but comments lie between.
         following = next((i for i, start in enumerate(starts) if start > match.start()), None)
@@ -825,14 +931,24 @@ def _only_comments_before(text: str, offset: int) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in text[:offset].splitlines())
 
 
+# What no directive suppresses: the runner refuses such a file whatever the review says.
+_UNSUPPRESSIBLE = ("system.syntax-error", "system.encoding-error")
+
+
 def _finish(out: _Collector, text: str, statements: Sequence[Statement], norms: Sequence[str], dialect: str,
             policy: Policy) -> FileReview:
     directives = _directives(text, statements)
-    line_to_index = {s.line: i for i, s in enumerate(statements)} if directives else {}
-    for finding in out.findings if directives else ():
-        if finding.rule in ("system.invalid-ignore-directive",):
+    index_of = {id(s): i for i, s in enumerate(statements)} if directives else {}
+    line_to_index: dict[int, int] | None = None  # for the findings of no statement
+    for finding, stmt in zip(out.findings, out.statements, strict=True) if directives else ():
+        if finding.rule in _UNSUPPRESSIBLE or finding.rule == "system.invalid-ignore-directive":
             continue
-        index = line_to_index.get(finding.line)
+        # By the statement the finding was made on: two statements may start on its line.
+        index = index_of.get(id(stmt)) if stmt is not None else None
+        if index is None:
+            if line_to_index is None:
+                line_to_index = {s.line: i for i, s in enumerate(statements)}
+            index = line_to_index.get(finding.line)
         if index is None:
             index = next((i for i, s in enumerate(statements) if s.line <= finding.line <= s.end_line), None)
         for directive in directives:
@@ -846,6 +962,10 @@ def _finish(out: _Collector, text: str, statements: Sequence[Statement], norms: 
             if rule_id not in RULES:
                 out.add("system.invalid-ignore-directive", f"sluice:ignore names an unknown rule `{rule_id}`: "
                         "check the id on the rules page", None, directive.line, 1, directive.line)
+            elif rule_id in _UNSUPPRESSIBLE:
+                out.add("system.invalid-ignore-directive", f"sluice:ignore {rule_id}: this rule cannot be suppressed "
+                        "(a file that will not apply must not pass review): fix the file, remove the directive",
+                        None, directive.line, 1, directive.line)
             elif rule_id not in directive.used:
                 where = ("in this file" if directive.scope is None else "after the last statement"
                          if directive.scope == (-1, -1) else "on the statement it belongs to")
@@ -872,7 +992,8 @@ def _fingerprint(finding: Finding, occurrence: int, statement: str | None = None
     if statement is None:
         statement = " ".join(finding.statement.split())
     raw = f"{finding.rule}\0{finding.file}\0{statement}\0{finding.message if not statement else ''}\0{occurrence}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    # (surrogatepass: a file name that is not UTF-8 comes with the surrogates os.fsdecode made)
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 _RISKY_WORDS = ("DROP", "TRUNCATE", "DELETE", "UPDATE", "ALTER")  # the first words of HIGH_RISK and MODERATE_RISK

@@ -24,11 +24,14 @@ declare("system.parse-unsupported", engines="MS", category="SYS", severity="I",
         why="MySQL has no exact grammar here to judge it; it is reported so that nothing passes unseen.",
         instead="Nothing to do; report the construct so that the parser can learn it.")
 declare("system.invalid-ignore-directive", engines="PMS", category="SYS", severity="W",
-        summary="A `-- sluice:ignore` directive naming an unknown rule, or suppressing nothing.",
+        summary="A `-- sluice:ignore` directive naming an unknown rule, or suppressing nothing (which includes one "
+                "naming system.syntax-error or system.encoding-error: a file that cannot be applied is never let "
+                "through).",
         why="A typo in an ignore directive silently does nothing; a stale one hides the next real finding.",
         instead="Fix or remove the directive.")
 declare("system.client-command", engines="PM", category="SYS", severity="I",
-        summary="A psql meta-command (`\\connect`, `\\set`, `\\i`) that server-side runners reject.",
+        summary="A psql meta-command (`\\connect`, `\\set`, `\\i`) or mysql client command (`source`, `\\.`, "
+                "`connect`) that server-side runners reject.",
         why="Sluice sends statements to the server; a client command fails there.",
         instead="Remove it, or use the runner's own features (directives, separate files).")
 declare("system.maximum-sql-size", engines="PMS", category="SYS",

@@ -86,10 +86,11 @@ def test_psql_meta_commands_and_copy_data_are_understood():
 
 
 def test_ignore_above_a_statement_suppresses_that_statement_only():
-    sql = "-- why: retired\n-- sluice:ignore table.disallow-drop\nDROP TABLE old_a;\nDROP TABLE old_b;\n"
+    # (After the first statement: in the leading comment block, a directive covers the whole file.)
+    sql = "SELECT 1;\n-- why: retired\n-- sluice:ignore table.disallow-drop\nDROP TABLE old_a;\nDROP TABLE old_b;\n"
     found = review(sql)
     drops = [(f.line, f.suppressed) for f in found.findings if f.rule == "table.disallow-drop"]
-    assert drops == [(3, True), (4, False)]
+    assert drops == [(4, True), (5, False)]
     # In any case, with or without other letters in the file.
     for upper in (sql.replace("sluice:ignore", "SLUICE:Ignore"), "-- café\n" + sql.replace("sluice", "SLUICE")):
         found = review(upper)

@@ -40,10 +40,11 @@ def _lines(data: bytes | str) -> int:
     """Lines of the input however the engine decodes it (UTF-8, or UTF-16 after a BOM)."""
     if isinstance(data, str):
         return data.count("\n") + 1
-    counts = [data.count(b"\n"), data.decode("utf-8", errors="replace").count("\n")]
+    texts = [data.decode("utf-8", errors="replace")]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        counts.append(data.decode("utf-16", errors="replace").count("\n"))
-    return max(counts) + 1
+        texts.append(data.decode("utf-16", errors="replace"))
+    # (A text whose only line breaks are lone CRs is read with CR as the line break.)
+    return max(max(t.count("\n"), t.count("\r")) for t in texts) + 1
 
 
 def check(data: bytes | str, dialect: str) -> None:

@@ -728,3 +728,51 @@ def test_mysql_split_tokens_property(pieces: list[tuple[str, str]], cut_last: bo
 @given(sql=GARBAGE)
 def test_mysql_split_tokens_on_garbage(sql: str) -> None:
     assert_tokens_stand_for_statements(sql)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unclosed comments (PostgreSQL) and mysql client commands
+# ---------------------------------------------------------------------------------------------
+
+
+def test_pg_unclosed_comment_is_a_piece_not_the_end_of_the_file() -> None:
+    # PostgreSQL rejects it ("unterminated /* comment"): what follows must not vanish from the file.
+    sql = "CREATE TABLE a (id int);\n/* TODO: never closed\nDROP TABLE b;\nCREATE TABLE c (id int);\n"
+    assert rows(sql, "postgres") == [
+        ("CREATE TABLE a (id int)", 1, 1, 1),
+        ("/* TODO: never closed\nDROP TABLE b;\nCREATE TABLE c (id int);", 2, 1, 4),
+    ]
+    statements, accepted = split_judged(sql, "postgres")
+    assert accepted == [True, False]
+    # Nested, and after a statement's text: the statement runs to the end.
+    assert rows("SELECT 1; /* a /* b */ still open\n", "postgres") == [("SELECT 1", 1, 1, 1), ("/* a /* b */ still open", 1, 11, 1)]
+    assert rows("SELECT 1 /* open\n;SELECT 2;", "postgres") == [("SELECT 1 /* open\n;SELECT 2;", 1, 1, 2)]
+    assert rows("/* only a comment", "postgres") == [("/* only a comment", 1, 1, 1)]
+
+
+def test_mysql_client_commands_are_pieces_of_their_own() -> None:
+    sql = ("connect mydb;\nSOURCE other.sql\n\\. other.sql\nCREATE TABLE t (id int primary key);\n"
+           "\\! echo \"x\nsystem ls -l;\nSELECT 1\\G\nSELECT 2\\g SELECT 3;\nSELECT \\N;\n")
+    assert rows(sql, "mysql") == [
+        ("connect mydb", 1, 1, 1),
+        ("SOURCE other.sql", 2, 1, 2),
+        ("\\. other.sql", 3, 1, 3),
+        ("CREATE TABLE t (id int primary key)", 4, 1, 4),
+        ("\\! echo \"x", 5, 1, 5),
+        ("system ls -l", 6, 1, 6),
+        ("SELECT 1", 7, 1, 7),  # \G sends the statement
+        ("SELECT 2", 8, 1, 8),
+        ("SELECT 3", 8, 12, 8),
+        ("SELECT \\N", 9, 1, 9),  # \N is NULL, no command
+    ]
+
+
+def test_mysql_named_client_commands_only_first_on_a_line_between_statements() -> None:
+    sql = "UPDATE t SET\nstatus = 1;\nSELECT 1; status x;\nDELIMITER //\nsource a.sql //\nCREATE PROCEDURE p() BEGIN SELECT 1; END //\n"
+    assert rows(sql, "mysql") == [
+        ("UPDATE t SET\nstatus = 1", 1, 1, 2),
+        ("SELECT 1", 3, 1, 3),
+        ("status x", 3, 11, 3),  # (a statement as any other: the client would send it too)
+        ("source a.sql", 5, 1, 5),
+        ("CREATE PROCEDURE p() BEGIN SELECT 1; END", 6, 1, 6),
+    ]

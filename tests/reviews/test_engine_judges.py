@@ -1,0 +1,89 @@
+"""The engine's syntax judges: PostgreSQL's grammar, SQLite's scratch database, MySQL's certain errors,
+and client commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from reviews.engine import Policy, review_file
+
+
+def review(sql: str, dialect: str = "postgres"):
+    return review_file("0001_x.sql", sql, dialect, Policy.recommended())
+
+
+def system(sql: str, dialect: str = "postgres") -> list[tuple[str, int, int, str]]:
+    return [(f.rule, f.line, f.column, f.message) for f in review(sql, dialect).findings if f.rule.startswith("system.")]
+
+
+def test_pg_unclosed_comment_is_a_located_syntax_error() -> None:
+    found = system("CREATE TABLE a (id int PRIMARY KEY);\n/* TODO: never closed\nDROP TABLE b;\n")
+    assert [(rule, line, column) for rule, line, column, _ in found] == [("system.syntax-error", 2, 1)]
+    assert found[0][3].startswith("unterminated /* comment")
+
+
+def test_pg_file_of_only_an_unclosed_comment_is_not_empty() -> None:
+    found = system("/* never closed\nCREATE TABLE c (id int PRIMARY KEY);\n")
+    assert [rule for rule, *_ in found] == ["system.syntax-error"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER TABLE k ADD COLUMN",
+        "ALTER TABLE k ADD COLUMN x int DEFAULT (1",
+        "ALTER TABLE k ADD x int CHECK (x >)",
+        'ALTER TABLE main."my k" ADD COLUMN x int CHECK (',
+        "CREATE TRIGGER tr AFTER INSERT ON k BEGIN UPDATE k SET v = WHERE id = 1; END",
+        "CREATE TRIGGER tr AFTER INSERT ON main.k BEGIN UPDATE k SET v = 1 END",
+    ],
+)
+def test_sqlite_judges_statements_on_tables_it_has_not_seen(sql: str) -> None:
+    # SQLite looks the table up before it reads the rest: the judge gives it a stub table.
+    assert [(rule, line) for rule, line, _, _ in system(f"SELECT 1;\n{sql};\n", "sqlite")] == [("system.syntax-error", 2)]
+
+
+def test_sqlite_stub_tables_do_not_outlive_their_statement() -> None:
+    # A stub `k` left behind would make the CREATE TABLE fail as "already exists", before its syntax is read.
+    sql = "ALTER TABLE k ADD COLUMN x int;\nCREATE TRIGGER tr AFTER INSERT ON k BEGIN SELECT 1; END;\nCREATE TABLE k (a int, b int, );\n"
+    assert [(rule, line) for rule, line, _, _ in system(sql, "sqlite")] == [("system.syntax-error", 3)]
+
+
+def test_sqlite_explain_is_not_explained_twice() -> None:
+    assert system("EXPLAIN QUERY PLAN SELECT 1;\nEXPLAIN SELECT 1;\n", "sqlite") == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "column", "message"),
+    [
+        ("INSERT INTO t2 VALUES (1,,2)", 26, "two commas in a row"),
+        ("CREATE TABLE t9 (id int primary key,, x int)", 37, "two commas in a row"),
+        ("INSERT INTO t2 VALUES (,1,2)", 24, "a comma right after '('"),
+        ("CREATE TABLE t8 (id int, , x int)", 26, "two commas in a row"),
+        # sqlglot reads this one as a Command: the token checks run all the same.
+        ("ALTER TABLE t ADD COLUMN a int, ADD COLUMN b int)", 49, "unbalanced parentheses"),
+    ],
+)
+def test_mysql_certain_errors(sql: str, column: int, message: str) -> None:
+    # Each is ERROR 1064 on MariaDB 10.11.
+    [(rule, line, col, text)] = system(f"SELECT 1;\n{sql};\n", "mysql")
+    assert (rule, line, col) == ("system.syntax-error", 2, column) and message in text
+
+
+def test_mysql_show_character_set_is_no_clause_cut_short() -> None:
+    assert system("SHOW CHARACTER SET;\n", "mysql") == []
+
+
+def test_mysql_client_commands() -> None:
+    sql = ("connect mydb;\nSOURCE other.sql;\n\\. other.sql\nCREATE TABLE t (id int primary key);\n"
+           "SELECT 1\\G\nCREATE TABLE u (id int primary key);\n")
+    found = system(sql, "mysql")
+    assert [(rule, line) for rule, line, _, _ in found] == [("system.client-command", n) for n in (1, 2, 3)]
+    assert all(message.startswith("mysql client command `") for *_, message in found)
+    assert "`\\.`" in found[2][3]
+    assert review(sql, "mysql").statements == 6
+
+
+def test_psql_meta_command_message_is_kept() -> None:
+    [(rule, _, _, message)] = system("\\set x 1\nCREATE TABLE t (id int PRIMARY KEY);\n")
+    assert rule == "system.client-command" and message.startswith("psql meta-command `\\set`")
