@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a .sql file, or a folder (every *.sql under it, recursively)")
     parser.add_argument("--dialect", required=True, choices=DIALECTS, help="the target database's SQL dialect")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--policy", default=None, metavar="NAME",
+    which.add_argument("--policy", default=None, metavar="NAME", type=_policy_name,
                        help="recommended (the default) or strict; another name is read from the control database")
     which.add_argument("--all-rules", action="store_true", help="also enable the opt-in rules")
     parser.add_argument("--format", choices=FORMATS, default="text",
@@ -48,8 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on", choices=FAIL_ON, default="error",
                         help="the lowest severity that blocks, or never (default: error)")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
-    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+    parser.add_argument("--jobs", type=_positive, default=0, metavar="N",
                         help="review with N processes (default: one per CPU when there are many files)")
+
+
+def _policy_name(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("a policy name cannot be empty")
+    return value
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} processes: expected 1 or more")
+    return number
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -63,14 +79,11 @@ def collect(paths: list[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            try:
-                files = sorted(p for p in path.rglob("*.sql") if p.is_file())
-            except OSError as exc:
-                raise InputError(f"{raw}: cannot list the folder: {exc.strerror or exc}") from None
+            files = sorted(_sql_under(path))
             if not files:
                 raise InputError(f"{raw}: no .sql files under this folder")
         elif path.exists():
-            files = [path]
+            files = [_regular(path)]
         else:
             raise InputError(f"{raw}: no such file or folder")
         for file in files:
@@ -78,6 +91,28 @@ def collect(paths: list[str]) -> list[Path]:
                 seen.add(file)
                 found.append(file)
     return found
+
+
+def _sql_under(folder: Path) -> list[Path]:
+    """Every *.sql under `folder` (symlinked folders are not followed). A subfolder that cannot be
+    listed, or an entry that is no file, is an InputError: never a silent skip of what it holds."""
+
+    def refuse(exc: OSError) -> None:
+        raise InputError(f"{Path(exc.filename).as_posix()}: cannot list the folder: {exc.strerror or exc}")
+
+    found = []
+    for top, _, names in os.walk(folder, onerror=refuse):
+        found += [_regular(Path(top, name)) for name in names if name.endswith(".sql")]
+    return found
+
+
+def _regular(path: Path) -> Path:
+    # Reading a FIFO or a device would block or never end; a dangling link has nothing to review.
+    if path.is_file():
+        return path
+    if path.is_symlink() and not path.exists():
+        raise InputError(f"{path.as_posix()}: broken symbolic link")
+    raise InputError(f"{path.as_posix()}: not a regular file")
 
 
 def read(path: Path) -> bytes:
@@ -102,7 +137,14 @@ def _stored_policy(name: str) -> Policy:
     import django
 
     django.setup()
-    from django.db import DatabaseError
+    from django.db import DatabaseError, connection
+
+    # SQLite would create an empty control database on connecting: a review only reads.
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        database = Path(connection.settings_dict["NAME"])
+        if not database.exists():
+            raise ServerError(f"cannot read policy {name!r} from the control database: {database.as_posix()} does "
+                              "not exist (run manage.py migrate)")
 
     from reviews.models import ReviewPolicy
     from reviews.policy_io import policy_from_model
@@ -132,6 +174,8 @@ def run(opts: dict) -> tuple[ReviewResult, dict[str, str]]:
     """Review the files of `opts`; returns the result and the decoded sources (for `text`)."""
     policy = load_policy(opts)
     files = collect(opts["files"])
+    if opts.get("output"):
+        _refuse_to_overwrite(Path(opts["output"]), files)
     for path in files:  # unreadable input is an input error before any work
         if not os.access(path, os.R_OK):
             read(path)
@@ -149,8 +193,35 @@ def run(opts: dict) -> tuple[ReviewResult, dict[str, str]]:
     if (opts.get("format") or "text") == "text":
         for path, review in zip(files, reviews, strict=True):
             if review.findings:
-                sources[review.path] = read(path).decode("utf-8", errors="replace").lstrip("\ufeff")
+                sources[review.path] = _source_text(read(path))
     return ReviewResult(reviews), sources
+
+
+def _refuse_to_overwrite(output: Path, files: list[Path]) -> None:
+    try:
+        target = output.stat()
+    except OSError:
+        return  # a new file (or one that cannot be written: execute says so)
+    for file in files:
+        try:
+            same = os.path.samestat(target, file.stat())
+        except OSError:
+            continue  # unreadable: reported as such
+        if same:
+            raise InputError(f"{output.as_posix()}: --output names a file under review: the report would replace it")
+
+
+def _source_text(data: bytes) -> str:
+    """The text the engine reviewed (as its `_decode` makes it), so that an excerpt shows what a
+    finding's line and column count: UTF-16 by its BOM, else UTF-8 with replacement characters;
+    NULs as spaces; the lone CRs of a file without LF as LFs."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    else:
+        text = data.decode("utf-8", errors="replace").replace("\x00", " ")
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _review_in_processes(files: list[Path], dialect: str, policy: Policy, jobs: int) -> list:
@@ -220,4 +291,8 @@ def main(argv: list[str], prog: str = "manage.py") -> int:
     parser = argparse.ArgumentParser(prog=f"{prog} review", description=HELP)
     add_arguments(parser)
     opts = vars(parser.parse_args(argv))
+    # A console or pipe in another encoding (Windows' ANSI code page) gets escapes, not a traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     return execute(opts, _writer(sys.stdout), _writer(sys.stderr))

@@ -9,6 +9,7 @@ them (`json` with `"suppressed": true`, SARIF `suppressions`); the others leave 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -27,7 +28,42 @@ def render(result: ReviewResult, fmt: str, *, fail_on: str = "error", sources: d
     renderer = _RENDERERS.get(fmt)
     if renderer is None:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return renderer(result, fail_on, sources or {}, docs_url.rstrip("/"))
+    output = renderer(result, fail_on, sources or {}, docs_url.rstrip("/"))
+    if output.isascii():
+        return output
+    # A file name that is not UTF-8 arrives with its bytes as lone surrogates (os.fsdecode), which
+    # no stream can encode: each is shown as `\xNN` (inside a JSON string, as an escaped backslash).
+    return _UNDECODED.sub(_json_byte if fmt in _JSON_FORMATS else _byte, output)
+
+
+_UNDECODED = re.compile("[\ud800-\udfff]")
+_JSON_FORMATS = frozenset({"json", "gitlab", "sarif"})
+
+
+def _byte(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xdc00:02x}" if code >= 0xdc80 else f"\\u{code:04x}"
+
+
+def _json_byte(match: re.Match) -> str:
+    return "\\" + _byte(match)
+
+
+# Characters that move the cursor, end a line (for a terminal, a CI log or an editor) or drive the
+# terminal: SQL-derived text shows them escaped, so that it cannot start a line of its own (a
+# GitHub `::error`) or hide what follows (ESC). A tab stays: it is harmless, and keeps a caret aligned.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub(_escape, text) if not text.isprintable() else text  # (most text: one cheap test)
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    if char in "\n\r":
+        return "\\n" if char == "\n" else "\\r"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def rule_url(rule_id: str, docs_url: str = "") -> str:
@@ -69,12 +105,12 @@ def _text(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url:
     split_sources: dict[str, list[str]] = {}
     for review in result.files:
         if review.error:
-            lines += [f"{review.path}: error: {review.error}", ""]
+            lines += [_printable(f"{review.path}: error: {review.error}"), ""]
     for f in _ordered(result.active):
-        lines.append(f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message}")
+        lines.append(_printable(f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message}"))
         if f.file in sources:
             if f.file not in split_sources:
-                split_sources[f.file] = sources[f.file].splitlines()
+                split_sources[f.file] = _source_lines(sources[f.file])
             source_lines = split_sources[f.file]
             if 0 < f.line <= len(source_lines):
                 lines += _excerpt(f.line, f.column, redact(source_lines[f.line - 1]))
@@ -87,6 +123,12 @@ def _text(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url:
     return "\n".join(lines) + "\n"
 
 
+def _source_lines(text: str) -> list[str]:
+    # The engine's lines: only LF ends one (str.splitlines() also splits at a form feed, U+2028, a
+    # lone CR…, and would show another line than the finding's); a CRLF's CR is not shown.
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
 def _excerpt(number: int, column: int, source: str) -> list[str]:
     column = max(1, column)
     prefix = ""
@@ -96,9 +138,10 @@ def _excerpt(number: int, column: int, source: str) -> list[str]:
         column -= start
         prefix = "…" if start else ""
     gutter = f"{number:>5} | "
-    # Keep the tabs before the column, so that the caret lands under the same character.
-    pad = "".join("\t" if ch == "\t" else " " for ch in source[: column - 1])
-    return [f"{gutter}{prefix}{source}", f"{' ' * (len(gutter) - 2)}| {' ' * len(prefix)}{pad}^"]
+    # Keep the tabs before the column, so that the caret lands under the same character (and
+    # count an escaped control character at its shown width).
+    pad = "".join("\t" if ch == "\t" else " " for ch in _printable(source[: column - 1]))
+    return [f"{gutter}{prefix}{_printable(source)}", f"{' ' * (len(gutter) - 2)}| {' ' * len(prefix)}{pad}^"]
 
 
 # -- json --------------------------------------------------------------------------------------
@@ -114,7 +157,7 @@ _GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def _github_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return _printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _github_property(text: str) -> str:
@@ -211,28 +254,38 @@ def _sarif_rule(rule_id: str, docs_url: str) -> dict:
     markdown = f"**{rule_id}**: {summary}\n\n{why}" + (f"\n\n**Instead:** {instead}" if instead else "")
     if rule and rule.example:
         markdown += f"\n\nFlagged:\n\n```sql\n{rule.example}\n```"
-    return {
+    described = {
         "id": rule_id,
         "name": rule_id,
         "shortDescription": {"text": summary},
         "fullDescription": {"text": why},
         "help": {"text": text, "markdown": markdown},
-        "helpUri": rule_url(rule_id, docs_url),
         "defaultConfiguration": {"level": _SARIF_LEVEL.get(rule.severity if rule else "warning", "warning")},
         "properties": {"category": rule.category if rule else "", "tags": ["sql", "migration"]},
     }
+    if docs_url:  # helpUri is an absolute URI: without the server's address, the help text stands alone
+        described["helpUri"] = rule_url(rule_id, docs_url)
+    return described
 
 
 def _uri(path: str) -> str:
-    return quote(path.replace("\\", "/"), safe="/:@-._~!$&'()*+,;=")
+    # `:` is encoded too: `V1-a:b.sql` would otherwise read as a URI of scheme `V1-a`. A name that
+    # is not UTF-8 keeps its own bytes (%FF).
+    return quote(path.replace("\\", "/"), safe="/@-._~!$&'()*+,;=", errors="surrogateescape")
 
 
 # -- Azure Pipelines logging commands ---------------------------------------------------------------
 
 
+# The agent runs a `##vso[…]` (and formats a `##[…]`) wherever it appears in a line, whatever the case.
+_AZURE_COMMAND = re.compile("#(?=#)")
+
+
 def _azure_data(text: str) -> str:
-    # As the agent's task library escapes: a `%` of its own must not read as an escape.
-    return text.replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
+    # As the agent's task library escapes: a `%` of its own must not read as an escape. Then `##`
+    # is broken up by a zero-width space, so that text from the SQL never holds a command.
+    text = text.replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
+    return _printable(_AZURE_COMMAND.sub("#\u200b", text) if "##" in text else text)
 
 
 def _azure_property(text: str) -> str:
@@ -260,15 +313,29 @@ def _azure(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url
 # -- Markdown (the pull-request comment) -------------------------------------------------------------
 
 
+# Markdown punctuation (CommonMark escapes any of it with a backslash): emphasis, code spans,
+# links and images, table cells. `<`, `>` and `&` become entities (no HTML), an `@` is followed by a
+# zero-width space (no mention of a user or team) and so are the `:` of a URL scheme and `www`
+# (no autolink: GitHub and GitLab link a bare `https://…` too).
+_MD_PUNCTUATION = re.compile(r"[\\`*_\[\]()!#|~]")
+_MD_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+_MD_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
 def _md(text: str) -> str:
-    """Text safe inside a Markdown list item or table cell: no HTML, no table breaks, one line."""
-    return " ".join(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                    .replace("|", "\\|").split())
+    """Text safe inside a Markdown list item or table cell: shown as written (no HTML, link, image,
+    mention or emphasis), no table breaks, one line."""
+    text = _MD_PUNCTUATION.sub(r"\\\g<0>", _printable(" ".join(text.split())).translate(_MD_ENTITIES))
+    return _MD_AUTOLINK.sub("\u200b", text)
 
 
 def _md_code(text: str) -> str:
-    text = " ".join(text.split())
-    return f"`` {text} ``" if "`" in text else f"`{text}`"
+    """A code span: its fence is longer than any run of backticks inside."""
+    text = _printable(" ".join(text.split()))
+    if "`" not in text:
+        return f"`{text}`"
+    fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def _markdown(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:

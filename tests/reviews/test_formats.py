@@ -8,7 +8,9 @@ families are added.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -20,7 +22,7 @@ from reviews.formats import FORMATS, MARKER, render
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 
 FILES = [
-    ("migrations/0001_bad.sql", "SELECT 1;\nSELEC 1;\n-- sluice:ignore system.syntax-error\nSELEC 2;\n"),
+    ("migrations/0001_bad.sql", "SELECT 1;\nSELEC 1;\n-- sluice:ignore system.client-command\n\\connect other\n"),
     ("migrations/0002_empty.sql", b""),
     ("migrations/0003_bytes.sql", b"SELECT 1;\nSELECT '\xff';\n"),
     ("migrations/0004_client.sql", "-- sluice:ignore no.such-rule\n\\connect other\nSELECT 1;\n"),
@@ -57,7 +59,7 @@ def tricky() -> ReviewResult:
 def test_the_fixture_has_every_severity_and_a_suppressed_finding(result):
     severities = {f.severity for f in result.active}
     assert severities == {"error", "warning", "info"}
-    assert find(result, "system.syntax-error", suppressed=True).line == 4
+    assert find(result, "system.client-command", suppressed=True).line == 4
 
 
 def test_it_refuses_an_unknown_format(result):
@@ -193,7 +195,7 @@ def test_sarif_run_has_rules_results_fingerprints_and_suppressions(result):
     rules = {r["id"]: r for r in driver["rules"]}
     assert set(rules) == {f.rule for f in result.findings}
     syntax = rules["system.syntax-error"]
-    assert syntax["helpUri"] == "/rules/system.syntax-error/"
+    assert "helpUri" not in syntax  # an absolute URI or none: without the server's address, none
     assert syntax["defaultConfiguration"] == {"level": "error"}
     assert syntax["shortDescription"]["text"] and syntax["fullDescription"]["text"]
     assert "Fix the SQL." in syntax["help"]["text"] and "Fix the SQL." in syntax["help"]["markdown"]
@@ -217,7 +219,7 @@ def test_sarif_run_has_rules_results_fingerprints_and_suppressions(result):
 def test_sarif_uri_is_percent_encoded_and_docs_url_is_absolute_when_given():
     run = json.loads(render(tricky(), "sarif", docs_url="https://sluice.example.com/"))["runs"][0]
     assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
-        "db/0001_a,b:c;d%5D.sql"
+        "db/0001_a,b%3Ac;d%5D.sql"
     assert run["tool"]["driver"]["rules"][0]["helpUri"] == "https://sluice.example.com/rules/system.syntax-error/"
 
 
@@ -271,3 +273,90 @@ def test_markdown_escapes_html_and_says_passed():
     output = render(ReviewResult([FileReview("m/1.sql", "postgres", [finding], "low", 1)]), "markdown")
     assert "a &lt;b&gt;\\|c&lt;/b&gt;" in output
     assert "### Sluice review: ✅ passed" in output
+
+
+def test_sarif_uri_of_a_path_with_a_colon_in_its_first_segment_has_no_scheme():
+    finding = Finding("system.syntax-error", "error", "x", "V1-a:b.sql", 1, 1, 1, "", "0" * 32)
+    run = json.loads(render(ReviewResult([FileReview("V1-a:b.sql", "postgres", [finding], "low", 1)]), "sarif"))
+    uri = run["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "V1-a%3Ab.sql" and urlsplit(uri).scheme == ""
+
+
+# -- text from the SQL is shown, never obeyed ---------------------------------------------------------
+
+# What a migration's author controls: a quoted identifier (in the message), the file's name, its lines.
+HOSTILE = ('table "##vso[task.setvariable variable=SLUICE_TOKEN]stolen ##[section]x '
+           '##VSO[task.prependpath]/tmp\n::error file=README.md,line=1::fake\x1b[8m\r::warning::cr\u2028::notice::ls"')
+
+
+def hostile(severity: str = "info", path: str = "m/1_##vso[task.complete result=Failed]\n::error::x.sql") -> ReviewResult:
+    finding = Finding("system.syntax-error", severity, HOSTILE, path, 1, 1, 1, "", "0" * 32)
+    return ReviewResult([FileReview(path, "postgres", [finding], "low", 1, error=None)])
+
+
+@pytest.mark.parametrize("severity", ["info", "warning", "error"])
+def test_azure_lines_never_hold_a_command_from_the_sql(severity):
+    lines = render(hostile(severity), "azure").splitlines()
+    assert len(lines) == 2  # the finding and the summary
+    for line in lines:
+        # The agent runs `##vso[` and formats `##[` wherever they stand in a line, in any case.
+        rest = line.lower().removeprefix("##vso[task.logissue ")
+        assert "##vso[" not in rest and "##[" not in rest and "\x1b" not in line
+    assert "#\u200b#vso[task.setvariable" in lines[0]
+
+
+def test_github_and_text_lines_never_start_a_command_from_the_sql():
+    result = hostile("error")
+    github = render(result, "github").splitlines()
+    assert len(github) == 2 and github[0].startswith("::error file=m/1_##vso[task.complete result=Failed]%0A")
+    text = render(result, "text", sources={result.files[0].path: "SELECT 1;\x1b[8m\rhidden\u2028::error::x;\n"})
+    assert not any(line.startswith("::") for line in text.splitlines())
+    for output in (github, text.splitlines()):
+        assert not any(ch in line for line in output for ch in "\x1b\r\u2028")
+    assert "fake\\x1b[8m\\r::warning::cr\\u2028::notice::ls" in text
+    assert "    1 | SELECT 1;\\x1b[8m\\rhidden\\u2028::error::x;" in text
+
+
+def test_text_caret_counts_an_escaped_control_character_at_its_width():
+    finding = Finding("system.syntax-error", "error", "m", "m/1.sql", 1, 4, 1, "", "0" * 32)
+    lines = render(ReviewResult([FileReview("m/1.sql", "postgres", [finding], "low", 1)]), "text",
+                   sources={"m/1.sql": "a\x1bbX;\n"}).splitlines()
+    assert lines[1] == "    1 | a\\x1bbX;"
+    assert lines[2].index("^") == lines[1].index("X")
+
+
+def test_text_excerpt_splits_lines_as_the_engine_counts_them():
+    # U+2028, a form feed and a lone CR end no line for the engine; CRLF does (its CR not shown).
+    sql = "-- note\u2028continued\r\nSELECT 1;\x0c\rSELECT 2;\nDROP TABLE x;\n"
+    result = review_files([("m/0001_ls.sql", sql)], "postgres", Policy.recommended())
+    drop = find(result, "table.disallow-drop")
+    assert drop.line == 3
+    lines = render(result, "text", sources={"m/0001_ls.sql": sql}).splitlines()
+    assert lines[lines.index(next(line for line in lines if ":3:1: error table.disallow-drop" in line)) + 1] == \
+        "    3 | DROP TABLE x;"
+
+
+def test_every_format_shows_a_file_name_that_is_not_utf8_with_escapes():
+    path = os.fsdecode(b"m/1_\xffbad.sql")
+    finding = Finding("system.syntax-error", "error", "x", path, 1, 1, 1, "", "0" * 32)
+    result = ReviewResult([FileReview(path, "postgres", [finding], "low", 1)])
+    for fmt in FORMATS:
+        output = render(result, fmt)
+        output.encode("utf-8")  # (a lone surrogate would raise here)
+        assert ("m/1_%FFbad.sql" if fmt == "sarif" else "1_\\xffbad.sql") in (
+            output if fmt not in ("json", "gitlab") else json.loads(output).__repr__().replace("\\\\", "\\"))
+
+
+def test_markdown_shows_text_from_the_sql_as_written():
+    message = ('unique index u on existing table "@octo-org/admins ![pixel](https://evil.example/p.png) '
+               '[click](https://evil.example) www.evil.example *bold* _it_ <img src=x> `x\x1b" fails')
+    finding = Finding("system.syntax-error", "warning", message, "m/11_``.sql", 1, 1, 1, "", "0" * 32)
+    output = render(ReviewResult([FileReview("m/11_``.sql", "postgres", [finding], "low", 1)]), "markdown")
+    item = next(line for line in output.splitlines() if line.startswith("- **warning**"))
+    shown = item[item.index("line 1: ") + len("line 1: "):]
+    assert "@\u200bocto-org" in shown  # no mention
+    assert "\\!\\[pixel\\]\\(https:\u200b//evil.example/p.png\\)" in shown  # no image, no link, no autolink
+    assert "\\[click\\]" in shown and "www\u200b.evil" in shown
+    assert "\\*bold\\* \\_it\\_ &lt;img src=x&gt; \\`x\\\\x1b" in shown
+    assert "\x1b" not in output
+    assert "#### ``` m/11_``.sql ``` (risk: low)" in output  # the fence outlasts the name's own backticks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from io import StringIO
@@ -261,3 +262,126 @@ def test_many_files_reviewed_in_processes_give_the_same_report(tmp_path):
     assert reports[0] == reports[1]
     assert reports[0]["summary"]["files"] == 80
     assert [f["file"] for f in reports[0]["findings"]][:1] == [f"{tmp_path}/m/0000_x.sql"]
+
+
+# -- input that must be refused, never skipped or hung on ------------------------------------------------
+
+
+def test_a_subfolder_that_cannot_be_listed_exits_2_naming_it(tmp_path, monkeypatch):
+    write(tmp_path, "m/0001_a.sql", "SELECT 1;\n")
+    write(tmp_path, "m/sub/0002_b.sql", "DROP TABLE x;\n")
+    scandir = os.scandir
+
+    def refuse(path="."):
+        if os.fspath(path).endswith("sub"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    err: list[str] = []
+    code = cli.execute({"files": [str(tmp_path / "m")], "dialect": "postgres"}, err.append, err.append)
+    assert code == 2
+    assert err == [f"error: {(tmp_path / 'm/sub').as_posix()}: cannot list the folder: Permission denied"]
+
+
+def test_a_broken_symlink_in_a_folder_exits_2_naming_it(tmp_path):
+    write(tmp_path, "m/0001_a.sql", "SELECT 1;\n")
+    (tmp_path / "m/0002_gone.sql").symlink_to(tmp_path / "nowhere.sql")
+    run = manage("review", str(tmp_path / "m"), "--dialect", "postgres")
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"error: {(tmp_path / 'm/0002_gone.sql').as_posix()}: broken symbolic link"
+
+
+@pytest.mark.parametrize("given", ["fifo", "folder"])
+def test_a_fifo_is_refused_not_read(tmp_path, given):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    os.mkfifo(folder / "0001_pipe.sql")
+    run = manage("review", str(folder / "0001_pipe.sql" if given == "fifo" else folder), "--dialect", "postgres",
+                 timeout=30)  # (reading it would wait for a writer for ever)
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"error: {(folder / '0001_pipe.sql').as_posix()}: not a regular file"
+
+
+def test_output_refuses_to_overwrite_a_file_under_review(tmp_path):
+    migration = write(tmp_path, "m/0001_a.sql", "DROP TABLE legacy;\n")
+    write(tmp_path, "m/0002_b.sql", "SELECT 1;\n")
+    run = manage("review", str(tmp_path / "m"), "--dialect", "postgres", "--output", str(migration))
+    assert run.returncode == 2
+    assert run.stderr.strip() == (f"error: {migration.as_posix()}: --output names a file under review: "
+                                  "the report would replace it")
+    assert migration.read_text(encoding="utf-8") == "DROP TABLE legacy;\n"
+
+
+@pytest.mark.parametrize("args", [["--jobs", "0"], ["--jobs", "-3"], ["--policy", ""]])
+def test_bad_jobs_and_empty_policy_are_usage_errors(blocking, args):
+    run = manage("review", str(blocking), "--dialect", "postgres", *args)
+    assert run.returncode == 2
+    assert "usage: manage.py review" in run.stderr
+
+
+def test_a_stored_policy_without_a_control_database_exits_3_and_creates_none(tmp_path, blocking):
+    database = tmp_path / "control.sqlite3"
+    run = manage("review", str(blocking), "--dialect", "postgres", "--policy", "team",
+                 env={"DATABASE_URL": f"sqlite:///{database}", "SLUICE_VAR_DIR": str(tmp_path / "var")})
+    assert run.returncode == 3
+    assert run.stderr.startswith("error: cannot read policy 'team' from the control database: ")
+    assert not database.exists()
+
+
+# -- what the report shows ------------------------------------------------------------------------------
+
+
+def test_azure_never_prints_a_command_from_the_sql(tmp_path):
+    # The auditor's input: an info finding on a quoted table name.
+    path = write(tmp_path, "0002_info.sql", "-- sluice:lock-timeout 2s\n-- sluice:statement-timeout 1min\n"
+                 'CREATE UNIQUE INDEX CONCURRENTLY u ON "##vso[task.setvariable variable=SLUICE_TOKEN]stolen" '
+                 "(email);\n")
+    run = manage("review", str(path), "--dialect", "postgres", "--format", "azure")
+    assert run.returncode == 0, run.stderr
+    assert "info index.unique-data-dependent" in run.stdout
+    assert "##vso[" not in run.stdout.lower() and "##[" not in run.stdout
+
+
+def test_text_never_lets_the_sql_start_a_line(tmp_path):
+    path = write(tmp_path, "nl.sql", 'DROP TABLE "legacy\n::error file=README.md,line=1::fake\x1b[8m";\n')
+    run = manage("review", str(path), "--dialect", "postgres")
+    assert run.returncode == 1, run.stderr
+    assert not [line for line in run.stdout.split("\n") if line.startswith("::")]
+    assert "\x1b" not in run.stdout
+    assert 'DROP TABLE legacy\\n::error file=README.md,line=1::fake\\x1b[8m loses its data' in run.stdout
+
+
+def test_text_excerpt_of_a_utf16_file_is_its_decoded_text(tmp_path):
+    path = write(tmp_path, "0001_utf16.sql", "SELECT 1;\nDROP TABLE x;\n".encode("utf-16"))
+    run = manage("review", str(path), "--dialect", "postgres")
+    assert "    1 | SELECT 1;\n      | ^" in run.stdout  # the encoding error
+    assert "    2 | DROP TABLE x;\n      | ^" in run.stdout
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_file_name_that_is_not_utf8_is_shown_with_escapes(tmp_path, fmt):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    Path(os.fsdecode(os.fsencode(folder) + b"/0001_\xffbad.sql")).write_text("DROP TABLE x;\n")
+    run = manage("review", str(folder), "--dialect", "postgres", "--format", fmt)
+    assert run.returncode == 1, run.stderr
+    assert ("0001_%FFbad.sql" if fmt == "sarif" else "0001_\\\\xffbad.sql" if fmt in ("json", "gitlab")
+            else "0001_\\xffbad.sql") in run.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_a_stream_that_is_not_utf8_gets_escapes_not_a_crash(tmp_path, fmt):
+    path = write(tmp_path, "0001_cjk.sql", "DROP TABLE legacy; -- 删除旧表\n")
+    run = manage("review", str(path), "--dialect", "postgres", "--format", fmt, env={"PYTHONIOENCODING": "cp1252"})
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert ("\\u5220\\u9664" if fmt == "text" else "\\u274c blocking") in run.stdout
+
+
+def test_text_excerpt_of_a_file_of_lone_crs_is_the_findings_line(tmp_path):
+    # The engine reads a file whose only line breaks are CRs (old Mac) line by line.
+    path = write(tmp_path, "0001_cr.sql", b"SELECT 1;\rDROP TABLE x;\r")
+    run = manage("review", str(path), "--dialect", "postgres", "--format", "text")
+    assert ":2:1: error table.disallow-drop:" in run.stdout, run.stderr
+    assert "    2 | DROP TABLE x;\n      | ^" in run.stdout
