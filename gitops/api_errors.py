@@ -3,13 +3,15 @@
     {"error": {"code": "invalid", "message": "files[0].path: …", "details": [{"field": …, "message": …}]}}
 
 `details` entries carry whichever of `file`, `line`, `column`, `field` and `message` locate the
-problem. Unexpected exceptions are not turned into JSON here: they stay Django's 500 (logged,
-mailed to ADMINS), so that a bug is never dressed up as a client error.
+problem (a problem with one of the request's `files` names its `file`, the path as sent).
+Unexpected exceptions are not turned into JSON here: they stay Django's 500 (logged, mailed to
+ADMINS), so that a bug is never dressed up as a client error.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +21,8 @@ from django.http import Http404
 from rest_framework import exceptions, parsers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+FILE_ITEM = re.compile(r"files\[(\d+)\]")  # a field of one of the request's `files`
 
 
 class ApiError(exceptions.APIException):
@@ -64,10 +68,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        details = [
-            {"field": field, "message": message} if field else {"message": message}
-            for field, message in _flatten(exc.detail)
-        ]
+        request = context.get("request")
+        data = request.data if request is not None else None  # parsed: validation came after it
+        details = [_located(field, message, data) for field, message in _flatten(exc.detail)]
         first = details[0] if details else {"message": "invalid request"}
         message = f"{first['field']}: {first['message']}" if "field" in first else first["message"]
         if len(details) > 1:
@@ -79,6 +82,21 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = {"code": code, "message": str(detail or exc), "details": getattr(exc, "details", [])}
     response.data = {"error": body}
     return response
+
+
+def _located(field: str, message: str, data: Any) -> dict:
+    """A detail entry; `files[i]…` also names the file, so that a client need not parse the message."""
+    if not field:
+        return {"message": message}
+    match = FILE_ITEM.match(field)
+    files = data.get("files") if isinstance(data, dict) else None
+    if match and isinstance(files, list):
+        index = int(match.group(1))
+        item = files[index] if index < len(files) else None
+        path = item.get("path") if isinstance(item, dict) else None
+        if isinstance(path, str):
+            return {"file": path, "field": field, "message": message}
+    return {"field": field, "message": message}
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -121,13 +139,18 @@ class JSONParser(parsers.JSONParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise RequestTooLarge()
+        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         try:
-            text = body.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)
+            text = body.decode(encoding)
         except UnicodeDecodeError as exc:
             raise BadRequest(
                 f"the request body is not UTF-8 (bad byte at offset {exc.start})",
                 code="parse_error",
                 details=[{"offset": exc.start}],
+            ) from None
+        except LookupError:  # a codec that is not a text encoding (charset=base64, rot13, zlib …)
+            raise exceptions.UnsupportedMediaType(
+                media_type, detail=f"charset {encoding} is not a text encoding: send the JSON as UTF-8"
             ) from None
         try:
             return json.loads(text, parse_constant=_reject_constant)
@@ -139,6 +162,8 @@ class JSONParser(parsers.JSONParser):
             ) from None
         except ValueError as exc:
             raise BadRequest(f"the request body is not valid JSON: {exc}", code="parse_error") from None
+        except RecursionError:  # the decoder recurses per array/object: a client error, not a 500
+            raise BadRequest("the request body is nested too deeply", code="parse_error") from None
 
 
 def _reject_constant(name: str) -> Any:

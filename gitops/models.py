@@ -6,10 +6,14 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 TOKEN_PREFIX = "slc_"
+# Checks and releases record their author as `token:<project slug>/<name>` in 200 characters
+# (`created_by`), and a slug has up to 50: a longer name would fail every write on PostgreSQL.
+TOKEN_NAME_MAX_LENGTH = 100
 
 
 class Scope(models.TextChoices):
@@ -52,17 +56,28 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.project.slug}/{self.name} ({self.prefix}…)"
 
+    def clean(self) -> None:
+        # Here, not as a validator on the field: that would be a schema migration for a rule
+        # that the database need not enforce (the admin's form calls clean, issue() does too).
+        if len(self.name) > TOKEN_NAME_MAX_LENGTH:
+            raise ValidationError(
+                {"name": f"at most {TOKEN_NAME_MAX_LENGTH} characters (this one has {len(self.name)})"}
+            )
+
     @classmethod
     def issue(cls, project, name: str, scopes: list[str] | None = None) -> tuple[ApiToken, str]:
-        """Create a token; the raw value is returned once and never stored."""
+        """Create a token; the raw value is returned once and never stored. ValidationError for
+        a name that is too long."""
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(
+        token = cls(
             project=project,
             name=name,
             prefix=raw[:10],
             token_hash=hash_token(raw),
             scopes=list(scopes if scopes is not None else DEFAULT_SCOPES),
         )
+        token.clean()
+        token.save(force_insert=True)
         return token, raw
 
     @property

@@ -14,7 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("reviews.api_urls")),
     path("api/v1/", include("releases.api_urls")),
-    re_path(r"^api/v1/(?P<rest>.*)$", views.api_not_found),  # after every API route
+    re_path(r"^api/v1(?:/(?P<rest>.*))?$", views.api_not_found),  # after every API route
     path("rules/", review_views.rule_list, name="rule-list"),
     path("rules/<str:rule_id>/", review_views.rule_detail, name="rule-detail"),
 ]

@@ -7,7 +7,8 @@
 A check reviews the files once per distinct (policy, dialect) among the project's environments
 (an environment's own policy, else the project's default, else `recommended`; the dialect from
 its databases' engines unless the request names one) and stores one Finding per distinct
-finding, with the slugs of the environments whose policy raised it.
+finding and message, with the slugs of the environments whose policy raised it: each engine words
+its advice its own way, so one problem may have a row per engine, but the summary counts it once.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import binascii
 import dataclasses
 import hashlib
 import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -31,10 +35,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gitops.api_errors import ApiError
+from gitops.models import ApiToken
 from gitops.permissions import HasProjectScope
 from releases.loader import FileProblem, LoadError, load_files, parse_name, version_key
 from releases.loader import checksum as loader_checksum
-from releases.models import DIALECT_OF_ENGINE, Project
+from releases.models import DIALECT_OF_ENGINE, Project, Provider
 from reviews.engine import TEMPLATES, Policy, ReviewResult, review_files
 from reviews.engine.core import FAIL_ON, RISK_RANK, SEVERITY_RANK
 from reviews.engine.core import Finding as EngineFinding
@@ -44,9 +49,32 @@ from reviews.splitter import DIALECTS
 
 DIALECT_ALIASES = {"postgresql": "postgres"}  # the Database.engine spelling
 WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+HEX = re.compile(r"[0-9a-fA-F]*")
+DIGITS = re.compile(r"[0-9]*")
+INVISIBLE = {"Cc", "Cf"}  # control and format characters: DEL, bidi overrides, zero-width spaces
 
 
 # -- requests ----------------------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer):
+    # Refuses keys it does not know, each named: DRF would drop them, so a misspelt or misplaced
+    # option would silently not apply. (A comment, not a docstring: the OpenAPI document would
+    # give it as the description of every request object.)
+
+    misplaced: dict[str, str] = {}  # a key that belongs elsewhere → why it is refused
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            expected = ", ".join(self.fields)
+            unknown = {
+                key: [self.misplaced.get(key) or f"unknown key: expected {expected}"]
+                for key in data
+                if key not in self.fields
+            }
+            if unknown:
+                raise serializers.ValidationError(unknown)
+        return super().to_internal_value(data)
 
 
 class StrictCharField(serializers.CharField):
@@ -56,6 +84,24 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """A JSON string among the choices; DRF would quote a list or a number as its Python repr."""
+
+    default_error_messages = {
+        "invalid": "must be a string: one of {choices}",
+        "invalid_choice": '"{input}" is not one of {choices}',
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid", choices=", ".join(map(str, self.choices)))
+        if data == "" and self.allow_blank:
+            return ""
+        if data not in self.choice_strings_to_values:
+            self.fail("invalid_choice", input=data, choices=", ".join(map(str, self.choices)))
+        return self.choice_strings_to_values[data]
 
 
 class MigrationPathField(StrictCharField):
@@ -71,20 +117,29 @@ class MigrationPathField(StrictCharField):
 
 
 def path_problem(path: str) -> str | None:
-    if any(ord(c) < 32 for c in path):
-        return "contains a NUL or control character"
+    """Why a path is not one repository-relative spelling of a `.sql` file, or None. With one
+    spelling per file, comparing the strings finds a file given twice."""
+    if not path.isprintable():  # in C: the per-character look-up only for the odd path
+        for offset, char in enumerate(path):
+            if unicodedata.category(char) in INVISIBLE:
+                return f"contains the control or formatting character U+{ord(char):04X} at offset {offset}"
+    if path != path.strip():
+        return "starts or ends with whitespace"
     if "\\" in path:
         return "contains a backslash: separate folders with /"
     if path.startswith("/") or WINDOWS_DRIVE.match(path):
         return "is absolute: give it relative to the repository root"
-    if ".." in path.split("/"):
+    segments = path.split("/")
+    if ".." in segments:
         return "contains '..'"
-    if not path.endswith(".sql") or path.rsplit("/", 1)[-1] == ".sql":
+    if "." in segments or "" in segments:
+        return "has an empty or '.' folder: write it without './' and '//'"
+    if not path.endswith(".sql") or segments[-1] == ".sql":
         return "is not a .sql file"
     return None
 
 
-class DialectField(serializers.ChoiceField):
+class DialectField(StrictChoiceField):
     def __init__(self, **kwargs: Any):
         super().__init__(choices=DIALECTS, **kwargs)
 
@@ -92,7 +147,7 @@ class DialectField(serializers.ChoiceField):
         return super().to_internal_value(DIALECT_ALIASES.get(data, data) if isinstance(data, str) else data)
 
 
-class MigrationFileSerializer(serializers.Serializer):
+class MigrationFileSerializer(StrictSerializer):
     path = MigrationPathField(max_length=1000, trim_whitespace=False)
     content = StrictCharField(
         required=False, allow_blank=True, trim_whitespace=False, help_text="The file as UTF-8 text."
@@ -130,21 +185,22 @@ class MigrationFileSerializer(serializers.Serializer):
 
 def unique_paths(files: list[dict]) -> list[dict]:
     seen: set[str] = set()
-    for item in files:
+    for index, item in enumerate(files):
         if item["path"] in seen:
-            raise serializers.ValidationError(f"path {item['path']!r} is given twice")
+            # At the second one's path, so that the error names its file.
+            raise serializers.ValidationError({index: {"path": [f"path {item['path']!r} is given twice"]}})
         seen.add(item["path"])
     return files
 
 
-class ReviewRequestSerializer(serializers.Serializer):
+class ReviewRequestSerializer(StrictSerializer):
     dialect = DialectField()
     files = MigrationFileSerializer(many=True, allow_empty=False)
     policy = serializers.CharField(
         required=False,
         help_text=f"A policy composed in the admin, or a template ({', '.join(TEMPLATES)}); default: recommended.",
     )
-    fail_on = serializers.ChoiceField(choices=FAIL_ON, default="error")
+    fail_on = StrictChoiceField(choices=FAIL_ON, default="error")
 
     def validate_files(self, files: list[dict]) -> list[dict]:
         return unique_paths(files)
@@ -160,19 +216,58 @@ class ReviewRequestSerializer(serializers.Serializer):
         raise serializers.ValidationError(f"unknown policy {name!r}: expected one of {', '.join(known)}")
 
 
-class VcsSerializer(serializers.ModelSerializer):
-    pr = serializers.CharField(source="pull_request", max_length=50, required=False, allow_blank=True)
+class PullRequestField(serializers.CharField):
+    """A pull request number: 42 or "42" (stored as a string)."""
 
-    class Meta:
-        model = Check
-        fields = ["provider", "repo", "pr", "head_sha", "base_sha", "url"]
+    default_error_messages = {"invalid": 'must be a pull request number: 42 or "42"'}
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not DIGITS.fullmatch(value):
+            self.fail("invalid")
+        return value
 
 
-class CheckRequestSerializer(serializers.Serializer):
+class CommitShaField(StrictCharField):
+    default_error_messages = {"not_hex": "must be a commit SHA in hexadecimal"}
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(max_length=64, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not HEX.fullmatch(value):
+            self.fail("not_hex")
+        return value
+
+
+class StrictURLField(StrictCharField, serializers.URLField):
+    pass
+
+
+class VcsSerializer(StrictSerializer):
+    provider = StrictChoiceField(choices=Provider.choices, required=False, allow_blank=True)
+    repo = StrictCharField(max_length=300, required=False, allow_blank=True)
+    pr = PullRequestField(source="pull_request", max_length=50, required=False, allow_blank=True)
+    head_sha = CommitShaField(required=False, allow_blank=True)
+    base_sha = CommitShaField(required=False, allow_blank=True)
+    url = StrictURLField(max_length=1000, required=False, allow_blank=True)
+
+
+class CheckRequestSerializer(StrictSerializer):
     files = MigrationFileSerializer(many=True, allow_empty=False)
     vcs = VcsSerializer(required=False)
     dialect = DialectField(required=False, help_text="Default: the engines of the project's databases.")
-    fail_on = serializers.ChoiceField(choices=FAIL_ON, default="error")
+    fail_on = StrictChoiceField(choices=FAIL_ON, default="error")
+
+    misplaced = {
+        "policy": "not taken here: a check applies each environment's policy (or the project's default); "
+        "to review against one policy, POST /api/v1/review",
+    }
 
     def validate_files(self, files: list[dict]) -> list[dict]:
         return unique_paths(files)
@@ -295,6 +390,14 @@ class CheckViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def get_permissions(self) -> list[BasePermission]:
         return [HasProjectScope("check" if self.action == "create" else "read")]
 
+    def get_queryset(self) -> QuerySet[Check]:
+        queryset = super().get_queryset()
+        if isinstance(self.request.auth, ApiToken):
+            # Another project's check is "not found", not "forbidden": a token learns nothing
+            # about other projects, not even which (sequential) ids exist.
+            queryset = queryset.filter(project_id=self.request.auth.project_id)
+        return queryset
+
     @extend_schema(request=CheckRequestSerializer, responses={201: CheckSerializer})
     def create(self, request: Request, project: str) -> Response:
         project_obj = get_object_or_404(Project.objects.select_related("default_policy"), slug=project)
@@ -396,16 +499,35 @@ def history_findings(project: Project, files: list[tuple[str, bytes | str]]) -> 
                 f"version {version} was released in {latest.uid} ({released_file.path}) and this edit changes it: "
                 "databases that applied it will never run the edit. Revert it and put the change in a new migration")
         elif released_file is None and key < newest:
-            rule, message = "migration.non-linear", (
-                f"version {version} sorts before {newest_version}, the newest version already released "
-                f"({latest.uid}): databases that have {newest_version} refuse it as out of order. Rename it to a "
-                "version after it")
+            rule = "migration.non-linear"
+            message = non_linear_message(project, version, newest_version, latest.uid)
         else:
             continue
         finding = EngineFinding(rule, "", message, path, 1, 1, 1, "")
         finding.fingerprint = hashlib.sha256(f"{rule}\0{path}\0{version}".encode()).hexdigest()[:32]
         found.append(finding)
     return found
+
+
+def non_linear_message(project: Project, version: str, newest: str, release_uid: str) -> str:
+    where = f"version {version} sorts before {newest}, the newest version already released ({release_uid})"
+    if project.allow_out_of_order:
+        # The runner applies it (design §3), but not in the same order everywhere.
+        return (
+            f"{where}: databases that have {newest} apply it after {newest}, new ones before it. Make sure it "
+            f"does not depend on that order, or rename it to a version after {newest}"
+        )
+    return f"{where}: databases that have {newest} refuse it as out of order. Rename it to a version after {newest}"
+
+
+# Release refusals that an engine rule reports too (by releases.loader's wording): left out of the
+# check's `errors` where that rule raised an error on the file, so that a problem is listed once.
+REPORTED_BY_RULE = {
+    "is empty:": "system.empty-file",
+    "is UTF-16 encoded": "system.encoding-error",
+    "is not valid UTF-8": "system.encoding-error",
+    "contains a NUL byte": "system.encoding-error",
+}
 
 
 def release_problems(files: list[tuple[str, bytes | str]]) -> list[dict]:
@@ -418,6 +540,19 @@ def release_problems(files: list[tuple[str, bytes | str]]) -> list[dict]:
     except LoadError as exc:
         return [{key: value for key, value in p.as_dict().items() if value is not None} for p in exc.problems]
     return []
+
+
+def _not_reported(problems: list[dict], rows: list[Finding]) -> list[dict]:
+    """The release problems that no active error finding already reports."""
+    reported = {(r.file, r.rule_id) for r in rows if r.severity == "error" and not r.suppressed}
+    return [
+        p
+        for p in problems
+        if not any(
+            p["message"].startswith(prefix) and (p["file"], rule) in reported
+            for prefix, rule in REPORTED_BY_RULE.items()
+        )
+    ]
 
 
 def _with_severity(findings: list[EngineFinding], policy: Policy, dialect: str) -> list[EngineFinding]:
@@ -482,16 +617,20 @@ def record_check(
     for row in rows:
         row.environments.sort(key=lambda slug: position.get(slug, len(position)))
     active = [r for r in rows if not r.suppressed]
+    # One problem, however many engines raised it (each in its own words): counted once.
+    distinct = {(r.file, r.rule_id, r.line, r.column, r.severity, r.fingerprint): r.severity for r in active}
+    counts = Counter(distinct.values())
     threshold = SEVERITY_RANK.get(fail_on)
     blocking = threshold is not None and any(SEVERITY_RANK.get(r.severity, 0) >= threshold for r in active)
     errors = list({e["file"]: e for result in results for e in result.as_json(fail_on)["errors"]}.values())
-    refused = release_problems(files)
+    refused = _not_reported(release_problems(files), rows)
     errors += refused
     blocking = blocking or (bool(refused) and threshold is not None)
     summary = {
-        "errors": sum(r.severity == "error" for r in active),
-        "warnings": sum(r.severity == "warning" for r in active),
-        "infos": sum(r.severity == "info" for r in active),
+        # A file a release would refuse is an error too: it blocks like one.
+        "errors": counts["error"] + len(refused),
+        "warnings": counts["warning"],
+        "infos": counts["info"],
         "files": len(files),
         "blocking": blocking,
         "risk": max((r.risk for r in results), key=RISK_RANK.__getitem__, default="low"),

@@ -6,12 +6,16 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from gitops.models import ApiToken, hash_token
-from releases.models import AuditEvent, Project
+from gitops.auth import TokenPrincipal
+from gitops.models import TOKEN_NAME_MAX_LENGTH, ApiToken, hash_token
+from releases.models import AuditEvent, Project, Release
+from reviews.models import Check
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +73,30 @@ def test_it_exits_2_for_a_duplicate_name(shop):
         token("create", "--project", "shop", "--name", "ci")
     assert caught.value.returncode == 2
     assert ApiToken.objects.count() == 1
+
+
+def test_it_exits_2_for_a_name_too_long_to_record(shop):
+    with pytest.raises(CommandError, match="--name: at most 100 characters \\(this one has 101\\)") as caught:
+        token("create", "--project", "shop", "--name", "n" * 101)
+    assert caught.value.returncode == 2
+    assert not ApiToken.objects.exists()
+    token("create", "--project", "shop", "--name", "n" * 100)
+    assert ApiToken.objects.get().name == "n" * 100
+
+
+def test_the_longest_token_name_fits_where_checks_and_releases_record_it(db):
+    # `token:<slug>/<name>` is stored in created_by: a longer one fails every write on PostgreSQL.
+    slug_length = Project._meta.get_field("slug").max_length
+    project = Project.objects.create(slug="p" * slug_length, name="P")
+    issued, _ = ApiToken.issue(project, "n" * TOKEN_NAME_MAX_LENGTH)
+    recorded = len(TokenPrincipal(issued).get_username())
+    assert recorded <= Check._meta.get_field("created_by").max_length
+    assert recorded <= Release._meta.get_field("created_by").max_length
+    with pytest.raises(ValidationError):
+        ApiToken.issue(project, "n" * (TOKEN_NAME_MAX_LENGTH + 1))
+    with pytest.raises(ValidationError) as caught:
+        ApiToken(project=project, name="n" * 101, token_hash="x").full_clean()
+    assert "name" in caught.value.message_dict
 
 
 def test_it_rejects_an_unknown_scope(shop):
@@ -159,3 +187,22 @@ def test_an_unknown_api_path_answers_in_json(client):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert "/api/v1/releases/x/nope" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_writing_to_an_unknown_api_path_answers_in_json_too(shop, method):
+    # Not the HTML "CSRF verification failed" page: a trailing slash is an unknown endpoint.
+    _, raw = ApiToken.issue(shop, "ci")
+    browser = Client(enforce_csrf_checks=True)
+    response = getattr(browser, method)(
+        "/api/v1/review/", REVIEW, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_the_api_root_without_a_slash_answers_in_json(client, method):
+    response = getattr(client, method)("/api/v1")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -116,7 +116,8 @@ def test_files_a_release_would_refuse_are_the_checks_errors_and_block_it(ci, sho
     assert by_file["migrations/0002_add_note.sql"]["line"] == 1
     assert "sluice:transaction takes 'on' or 'off'" in by_file["migrations/0002_add_note.sql"]["message"]
     assert "duplicate version 0003" in by_file["migrations/0003_b.sql"]["message"]
-    assert doc["summary"]["blocking"] is True and doc["summary"]["errors"] == 0  # (findings: none is an error)
+    # No finding is an error: the summary's errors are the three files a release would refuse.
+    assert doc["summary"]["blocking"] is True and doc["summary"]["errors"] == 3
     assert Check.objects.get(pk=doc["id"]).errors == doc["errors"]
     relaxed = ci.post("/api/v1/projects/shop/checks", {"files": files, "vcs": VCS, "fail_on": "never"}, format="json")
     assert relaxed.json()["summary"]["blocking"] is False and relaxed.json()["errors"] == doc["errors"]
@@ -153,6 +154,36 @@ def test_the_project_default_policy_applies_where_an_environment_has_none(ci, sh
     assert check.blocking == any(f["severity"] == "error" for f in response.json()["findings"])
 
 
+def test_an_empty_file_is_reported_once_as_the_engines_finding(ci):
+    files = [
+        {"path": "migrations/0002_empty.sql", "content": ""},
+        {"path": "migrations/0003_nul.sql", "content_base64": "U0VMRUNUIDE7AAo="},  # SELECT 1;\0
+    ]
+    response = ci.post("/api/v1/projects/shop/checks", {"files": files}, format="json")
+    assert response.status_code == 201
+    doc = response.json()
+    found = sorted((f["file"], f["rule"]) for f in doc["findings"])
+    assert found == [
+        ("migrations/0002_empty.sql", "system.empty-file"),
+        ("migrations/0003_nul.sql", "system.encoding-error"),
+    ]
+    assert doc["errors"] == []
+    assert (doc["summary"]["errors"], doc["summary"]["blocking"]) == (2, True)
+
+
+def test_a_release_problem_that_the_policy_lets_pass_stays_an_error(ci, shop):
+    # The release refuses an empty file whatever the policy says of system.empty-file.
+    lenient = ReviewPolicy.objects.create(name="lenient")
+    RuleSetting.objects.create(policy=lenient, rule_id="system.empty-file", severity="warning")
+    shop.default_policy = lenient
+    shop.save()
+    body = {"files": [{"path": "migrations/0002_empty.sql", "content": ""}]}
+    doc = ci.post("/api/v1/projects/shop/checks", body, format="json").json()
+    assert [(f["rule"], f["severity"]) for f in doc["findings"]] == [("system.empty-file", "warning")]
+    assert [e["file"] for e in doc["errors"]] == ["migrations/0002_empty.sql"]
+    assert (doc["summary"]["errors"], doc["summary"]["warnings"], doc["summary"]["blocking"]) == (1, 1, True)
+
+
 def test_it_reviews_each_policy_and_dialect_once(ci, shop, monkeypatch, tmp_path):
     prod = Environment.objects.get(project=shop, slug="prod")
     Database.objects.create(
@@ -173,6 +204,26 @@ def test_it_reviews_each_policy_and_dialect_once(ci, shop, monkeypatch, tmp_path
     environments = sorted(tuple(f.environments) for f in drop_findings(check))
     # Same finding, same severity in both dialects: one row for all three environments.
     assert environments == [("test", "staging", "prod")]
+
+
+def test_a_problem_raised_by_several_engines_is_counted_once(ci, shop):
+    prod = Environment.objects.get(project=shop, slug="prod")
+    prod.databases.all().delete()
+    Database.objects.create(
+        environment=prod, name="shop-prod-pg", url="postgresql://app@db.example:5432/shop"
+    )
+    content = "CREATE TABLE notes (body text);\n"
+    response = ci.post("/api/v1/projects/shop/checks", payload(content), format="json")
+    assert response.status_code == 201
+    doc = response.json()
+    # Each engine gives its own advice, so a row each, with the same fingerprint at the same place.
+    rows = [f for f in doc["findings"] if f["rule"] == "table.require-pk"]
+    assert sorted(f["environments"] for f in rows) == [["prod"], ["test", "staging"]]
+    assert len({(f["line"], f["column"], f["fingerprint"]) for f in rows}) == 1
+    assert "INTEGER PRIMARY KEY" in rows[0]["message"] + rows[1]["message"]
+    assert "GENERATED ALWAYS AS IDENTITY" in rows[0]["message"] + rows[1]["message"]
+    assert (doc["summary"]["warnings"], doc["summary"]["errors"]) == (1, 0)
+    assert Check.objects.get(pk=doc["id"]).summary["warnings"] == 1
 
 
 def test_a_named_dialect_overrides_the_engines(ci, monkeypatch):
@@ -207,12 +258,57 @@ def test_it_stores_suppressed_findings_too(ci):
 
 
 def test_it_rejects_bad_paths_and_stores_nothing(ci):
-    for path in ["../x.sql", "/abs.sql", "a\\b.sql"]:
+    for path in ["../x.sql", "/abs.sql", "a\\b.sql", "./m/0001_x.sql", "m//0001_x.sql", "m/0001_x\u202e.sql"]:
         body = {"files": [{"path": path, "content": DROP}]}
         response = ci.post("/api/v1/projects/shop/checks", body, format="json")
         assert response.status_code == 400
         assert repr(path) in response.json()["error"]["message"]
     assert not Check.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "extra, field, message",
+    [
+        ({"policy": "strict"}, "policy", "a check applies each environment's policy"),
+        ({"failOn": "never"}, "failOn", "unknown key: expected files, vcs, dialect, fail_on"),
+        ({"vcs": {**VCS, "branch": "main"}}, "vcs.branch", "unknown key"),
+    ],
+)
+def test_it_refuses_keys_it_does_not_take(ci, extra, field, message):
+    response = ci.post("/api/v1/projects/shop/checks", payload(**extra), format="json")
+    assert response.status_code == 400
+    [detail] = response.json()["error"]["details"]
+    assert detail["field"] == field and message in detail["message"]
+    assert not Check.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "vcs, message",
+    [
+        ({"pr": 4.5}, "must be a pull request number"),
+        ({"pr": "42a"}, "must be a pull request number"),
+        ({"pr": -1}, "must be a pull request number"),
+        ({"pr": True}, "must be a pull request number"),
+        ({"repo": 123}, "Not a valid string."),
+        ({"head_sha": 123}, "Not a valid string."),
+        ({"base_sha": "not-a-sha"}, "must be a commit SHA in hexadecimal"),
+        ({"url": 5}, "Enter a valid URL."),
+        ({"provider": "svn"}, '"svn" is not one of github, gitlab, azure, bitbucket, other'),
+        ({"provider": ["github"]}, "must be a string: one of github, gitlab, azure, bitbucket, other"),
+    ],
+)
+def test_it_checks_the_type_of_each_vcs_field(ci, vcs, message):
+    response = ci.post("/api/v1/projects/shop/checks", payload(vcs={**VCS, **vcs}), format="json")
+    assert response.status_code == 400
+    [detail] = response.json()["error"]["details"]
+    assert detail["field"] == f"vcs.{next(iter(vcs))}" and detail["message"].startswith(message)
+    assert not Check.objects.exists()
+
+
+def test_a_pull_request_number_may_be_a_string_of_digits(ci):
+    response = ci.post("/api/v1/projects/shop/checks", payload(vcs={**VCS, "pr": "42"}), format="json")
+    assert response.status_code == 201
+    assert response.json()["vcs"]["pr"] == "42"
 
 
 def test_it_refuses_a_body_over_the_limit(ci, settings):
@@ -229,6 +325,14 @@ def test_it_locates_bad_json(ci):
     )
     assert response.status_code == 400
     assert response.json()["error"]["details"] == [{"line": 1, "column": 12}]
+
+
+def test_deeply_nested_json_is_a_parse_error(ci):
+    payload = '{"files": ' + "[" * 3000 + "]" * 3000 + "}"
+    response = ci.generic("POST", "/api/v1/projects/shop/checks", payload, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    assert not Check.objects.exists()
 
 
 def test_creating_rejects_a_revoked_token(shop):
@@ -317,9 +421,12 @@ def test_reading_rejects_a_revoked_token(shop, stored):
     assert response.status_code == 401
 
 
-def test_reading_rejects_a_token_of_another_project(other, stored):
-    response = client_for(other, ["read"]).get(f"/api/v1/checks/{stored['id']}")
-    assert response.status_code == 403
+def test_reading_another_projects_check_is_404_for_a_token(other, stored):
+    # As for an id that does not exist: the token learns nothing about other projects.
+    client = client_for(other, ["read"])
+    response = client.get(f"/api/v1/checks/{stored['id']}")
+    assert response.status_code == 404
+    assert response.json() == client.get("/api/v1/checks/999999").json()
 
 
 def test_reading_rejects_a_token_without_the_read_scope(shop, stored):
@@ -397,6 +504,19 @@ def test_a_new_version_older_than_the_newest_release_is_non_linear(shop, ci):
     response = ci.post("/api/v1/projects/shop/checks", body, format="json")
     found = [(f["file"], f["severity"]) for f in response.json()["findings"] if f["rule"] == "migration.non-linear"]
     assert found == [("migrations/0003_late.sql", "warning")]
+    [message] = [f["message"] for f in response.json()["findings"] if f["rule"] == "migration.non-linear"]
+    assert "databases that have 0005 refuse it as out of order" in message
+
+
+def test_an_out_of_order_version_is_advice_when_the_project_allows_it(shop, ci):
+    shop.allow_out_of_order = True
+    shop.save()
+    released(shop, {"migrations/0001_init.sql": "SELECT 1;\n", "migrations/0005_more.sql": "SELECT 5;\n"})
+    late = {"path": "migrations/0003_late.sql", "content": "CREATE TABLE l (id bigint PRIMARY KEY);\n"}
+    response = ci.post("/api/v1/projects/shop/checks", {"files": [late]}, format="json")
+    [found] = [f for f in response.json()["findings"] if f["rule"] == "migration.non-linear"]
+    assert "refuse" not in found["message"]
+    assert "databases that have 0005 apply it after 0005, new ones before it" in found["message"]
 
 
 def test_the_recommended_policy_as_tuned_in_the_admin_is_the_fallback(ci, shop):

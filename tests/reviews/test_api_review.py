@@ -122,6 +122,25 @@ def test_it_locates_bad_json(ci):
     assert error["details"] == [{"line": 2, "column": 13}]
 
 
+def test_deeply_nested_json_is_a_parse_error(ci):
+    payload = '{"dialect": "postgres", "x": ' + "[" * 3000 + "]" * 3000 + "}"
+    response = ci.generic("POST", "/api/v1/review", payload, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "parse_error",
+        "message": "the request body is nested too deeply",
+        "details": [],
+    }
+
+
+def test_a_charset_that_is_not_a_text_encoding_is_refused_in_json(ci):
+    payload = json.dumps(body(sql()))
+    response = ci.generic("POST", "/api/v1/review", payload, content_type="application/json; charset=base64")
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert "send the JSON as UTF-8" in response.json()["error"]["message"]
+
+
 def test_it_accepts_json_only(ci):
     response = ci.post("/api/v1/review", {"dialect": "postgres"}, format="multipart")
     assert response.status_code == 415
@@ -139,6 +158,14 @@ def test_it_accepts_json_only(ci):
         "a\x00b.sql",
         "migrations/x.txt",
         "",
+        "./migrations/0001_x.sql",
+        "migrations/./0001_x.sql",
+        "migrations//0001_x.sql",
+        " migrations/0001_x.sql",
+        "migrations/0001_x.sql\n",
+        "migrations/0001_x\x7f.sql",
+        "migrations/0001_x\u202egpj.sql",  # a right-to-left override
+        "migrations/0001\u200b_x.sql",  # a zero-width space
     ],
 )
 def test_it_rejects_a_bad_path_naming_it(ci, path):
@@ -148,12 +175,64 @@ def test_it_rejects_a_bad_path_naming_it(ci, path):
     assert error["details"][0]["field"] == "files[0].path"
     if path:
         assert repr(path) in error["message"]
+        assert error["details"][0]["file"] == path
+
+
+@pytest.mark.parametrize(
+    "path", ["migrations/0001_add notes.sql", "migrations/0001_café.sql", "db/v1/0001_x.sql"]
+)
+def test_it_accepts_an_ordinary_path(ci, path):
+    response = ci.post("/api/v1/review", body(sql(path=path)), format="json")
+    assert response.status_code == 200
+    assert {f["file"] for f in response.json()["findings"]} == {path}
+
+
+def test_it_says_which_file_a_problem_is_in(ci):
+    files = [sql(), {"path": "migrations/0002_x.sql", "content": 42}]
+    response = ci.post("/api/v1/review", body(*files), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == [
+        {"file": "migrations/0002_x.sql", "field": "files[1].content", "message": "Not a valid string."}
+    ]
 
 
 def test_it_rejects_the_same_path_twice(ci):
     response = ci.post("/api/v1/review", body(sql(), sql()), format="json")
     assert response.status_code == 400
     assert "given twice" in response.json()["error"]["message"]
+    [detail] = response.json()["error"]["details"]
+    assert (detail["file"], detail["field"]) == ("migrations/0001_drop.sql", "files[1].path")
+
+
+@pytest.mark.parametrize("spelling", ["./migrations/0001_drop.sql", "migrations//0001_drop.sql"])
+def test_another_spelling_of_the_same_path_is_refused(ci, spelling):
+    response = ci.post("/api/v1/review", body(sql(), sql(path=spelling)), format="json")
+    assert response.status_code == 400
+    [detail] = response.json()["error"]["details"]
+    assert (detail["file"], detail["field"]) == (spelling, "files[1].path")
+
+
+@pytest.mark.parametrize(
+    "extra, field",
+    [
+        ({"failOn": "never"}, "failOn"),
+        ({"vcs": {"pr": 42}}, "vcs"),
+        ({"files": [{**sql(), "contents": "SELECT 1;"}]}, "files[0].contents"),
+    ],
+)
+def test_it_refuses_keys_it_does_not_take(ci, extra, field):
+    response = ci.post("/api/v1/review", {**body(sql()), **extra}, format="json")
+    assert response.status_code == 400
+    [detail] = response.json()["error"]["details"]
+    assert detail["field"] == field
+    assert detail["message"].startswith("unknown key: expected ")
+
+
+@pytest.mark.parametrize("value", [["postgres"], 5, {"name": "postgres"}])
+def test_a_dialect_that_is_not_a_string_is_named_so(ci, value):
+    response = ci.post("/api/v1/review", {**body(sql()), "dialect": value}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "dialect: must be a string: one of postgres, mysql, sqlite"
 
 
 @pytest.mark.parametrize("content", [42, None, ["DROP TABLE x;"]])

@@ -9,10 +9,11 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
-from gitops.models import DEFAULT_SCOPES, ApiToken, Scope
+from gitops.models import DEFAULT_SCOPES, TOKEN_NAME_MAX_LENGTH, ApiToken, Scope
 from releases.models import AuditEvent, Project
 
 USAGE_ERROR = 2
@@ -25,7 +26,11 @@ class Command(BaseCommand):
         verbs = parser.add_subparsers(dest="verb", required=True, metavar="create|revoke|list")
         create = verbs.add_parser("create", help="issue a token and print it once")
         create.add_argument("--project", required=True, help="project slug")
-        create.add_argument("--name", required=True, help="a name unique within the project, e.g. github-ci")
+        create.add_argument(
+            "--name",
+            required=True,
+            help=f"a name unique within the project, e.g. github-ci (at most {TOKEN_NAME_MAX_LENGTH} characters)",
+        )
         create.add_argument(
             "--scope",
             action="append",
@@ -56,6 +61,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"project {project.slug} already has a token named {name!r}", returncode=USAGE_ERROR
             ) from None
+        except ValidationError as exc:
+            raise CommandError(f"--name: {' '.join(exc.messages)}", returncode=USAGE_ERROR) from None
         self.stdout.write(raw)
         self.stderr.write(
             f"Token {name!r} for {project.slug} (scopes: {', '.join(scopes)}). Copy it now: "
