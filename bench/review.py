@@ -290,7 +290,8 @@ def review_all(files: Files, dialect: str, policy) -> dict:
 
 
 def false_syntax_errors(paths: Sequence[str], policy) -> list[str]:
-    """Statements pglast accepts that Sluice reports as system.syntax-error."""
+    """Statements pglast accepts (SQL grammar, and PL/pgSQL for a routine's body) that Sluice reports
+    as system.syntax-error."""
     import pglast
 
     from reviews.engine import review_file
@@ -308,6 +309,8 @@ def false_syntax_errors(paths: Sequence[str], policy) -> list[str]:
                 continue
             try:
                 pglast.parser.parse_sql(text)
+                # (A PL/pgSQL body is PostgreSQL's own grammar too: a body it rejects is an error.)
+                pglast.parser.parse_plpgsql_json(text)
             except Exception:
                 continue
             found.append(f"{path}:{statement.line}: {text[:160]!r}")

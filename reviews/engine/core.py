@@ -315,6 +315,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
             continue
         # What PostgreSQL's parser accepted while splitting needs no second opinion.
         error = None if accepted[index] else judge.error(statement, norm)
+        if error is None and dialect == "postgres" and norm.startswith(_ROUTINE_WORDS):
+            error = judge.plpgsql_error(statement, norm)
         ast = None
         base = 0  # where the tree's token offsets count from, in the file
         if error is None and dialect == "mysql":
@@ -453,6 +455,26 @@ class _SyntaxJudge:
         self.dialect = dialect
         self._sqlite: sqlite3.Connection | None = None
 
+    def plpgsql_error(self, statement: Statement, norm: str) -> tuple[str, int, int] | None:
+        """A PL/pgSQL body that PostgreSQL's own PL/pgSQL parser rejects: CREATE FUNCTION checks it
+        (check_function_bodies is on by default) and fails, and a DO block fails when it runs. Its
+        statements are not linted (§0 of the catalogue): only whether it can be created at all."""
+        if not _is_plpgsql(statement.text, norm):
+            return None
+        import pglast
+
+        try:
+            pglast.parser.parse_plpgsql_json(statement.text)
+            return None
+        except pglast.parser.ParseError as exc:  # (no position: the statement's start)
+            message = exc.args[0] if exc.args else "syntax error"
+            if not message.startswith(_PLPGSQL_CERTAIN):
+                return None  # (an answer that needs the catalog, which libpg_query only stubs)
+            return (f"PL/pgSQL: {message} (PostgreSQL rejects the body when the statement runs)",
+                    statement.line, statement.column)
+        except Exception:
+            return None
+
     def error(self, statement: Statement, norm: str) -> tuple[str, int, int] | None:
         if self.dialect == "postgres":
             import pglast
@@ -539,6 +561,28 @@ def _sqlite_stub_name(name: str) -> str:
 
 def _sqlite_quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+# What may hold a PL/pgSQL body (a prefix test first: st.norm of every other statement starts otherwise).
+_ROUTINE_WORDS = ("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", "CREATE PROCEDURE", "CREATE OR REPLACE PROCEDURE",
+                  "DO ")
+_QUOTED_PLPGSQL = re.compile(r"\bLANGUAGE\s+'plpgsql'", re.IGNORECASE)
+# The PL/pgSQL parser's verdicts that need nothing from the catalog (libpg_query stubs the catalog:
+# a type in another schema is "Not implemented", an unknown composite a "pseudo-type"): grammar and
+# block structure only. Each was checked against PostgreSQL 15, which rejects the CREATE FUNCTION.
+_PLPGSQL_CERTAIN = ("syntax error", "missing expression", "unterminated", "RETURN cannot have a parameter",
+                    "CONTINUE cannot be used outside a loop", "EXIT cannot be used outside a loop",
+                    "end label", "there is no label", "block label", "too many parameters specified for RAISE",
+                    "too few parameters specified for RAISE")
+
+
+def _is_plpgsql(text: str, norm: str) -> bool:
+    """Whether the routine or DO block is in PL/pgSQL (a DO block's default language)."""
+    if "LANGUAGE PLPGSQL" in norm or "LANGUAGE \"PLPGSQL\"" in norm:
+        return True
+    if "LANGUAGE" not in norm:
+        return norm.startswith("DO ")
+    return "LANGUAGE ''" in norm and _QUOTED_PLPGSQL.search(text) is not None
 
 
 def _position(statement: Statement, index: int) -> tuple[int, int]:

@@ -4,7 +4,8 @@
   reviewed with every rule enabled without an "internal error while reviewing" finding and
   without a rule raising (the engine logs and swallows that).
 - In the PostgreSQL migrations and dumps, no statement that PostgreSQL's own grammar accepts
-  (`pglast.parser.parse_sql`) is reported as `system.syntax-error`.
+  (`pglast.parser.parse_sql`, and for a PL/pgSQL routine or DO block `parse_plpgsql`) is reported as
+  `system.syntax-error`.
 
 The whole corpus is used (about 4,700 files), not a sample. Without the corpus the tests skip,
 except with CI=true, where that is a failure.
@@ -103,6 +104,7 @@ def test_corpus_reviews_without_internal_errors(part: str) -> None:
                     continue
                 try:
                     pglast.parser.parse_sql(statement.text)
+                    pglast.parser.parse_plpgsql_json(statement.text)  # (a routine's body is its grammar too)
                 except pglast.parser.ParseError:
                     continue
                 false_syntax.append(f"{name}:{statement.line}: {statement.text[:200]!r}")

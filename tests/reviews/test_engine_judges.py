@@ -87,3 +87,27 @@ def test_mysql_client_commands() -> None:
 def test_psql_meta_command_message_is_kept() -> None:
     [(rule, _, _, message)] = system("\\set x 1\nCREATE TABLE t (id int PRIMARY KEY);\n")
     assert rule == "system.client-command" and message.startswith("psql meta-command `\\set`")
+
+
+def _plpgsql_errors(sql: str) -> list[tuple[int, str]]:
+    review = review_file("0001_x.sql", sql.encode(), "postgres", Policy.recommended())
+    return [(f.line, f.message) for f in review.findings if f.rule == "system.syntax-error"]
+
+
+def test_a_plpgsql_body_postgresql_rejects_is_a_syntax_error():
+    # check_function_bodies is on by default: CREATE FUNCTION fails (checked with psql); a DO block
+    # fails when it runs. PostgreSQL's own PL/pgSQL parser (pglast) judges the body.
+    sql = ("CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1\nEND;\n$$;\n"
+           "DO $$ BEGIN PERFORM 1; IF x THEN y; END; END $$;\n"
+           "CREATE FUNCTION k() RETURNS int AS 'BEGIN RETURN 1 END;' LANGUAGE 'plpgsql';\n")
+    found = _plpgsql_errors(sql)
+    assert [line for line, _ in found] == [1, 6, 7]
+    assert found[1][1].startswith('PL/pgSQL: syntax error at or near "y"')
+
+
+def test_valid_plpgsql_and_other_languages_are_not_judged_as_plpgsql():
+    sql = ("CREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END; $$;\n"
+           "DO $$ BEGIN PERFORM 1; END $$;\n"
+           "CREATE FUNCTION h() RETURNS int LANGUAGE sql AS $$ select 1 $$;\n"
+           "DO LANGUAGE plpython3u $$ print(1) $$;\n")
+    assert _plpgsql_errors(sql) == []
