@@ -936,24 +936,18 @@ class _MySQLSplitter:
                         # delimiter ("END;$$") is not sent: the server would reject it.
                         self.k += 1
                         continue
-                if tok.token_type is backslash and work[end : end + 1] in _MY_CLIENT_LETTERS:
-                    # A mysql client command: it sends the pending statement; \g and \G do only
-                    # that, the others are a piece of their own, to the end of the line.
-                    if first >= 0:
-                        spans.append((first, last_end))
-                        first = -1
-                        if work[end] in "gG":
-                            self._skip_to(end + 1)
-                            stream = self.stream
-                            tokens, base = stream.tokens, stream.base
-                            continue
-                    eol = self._client_command_end(start, delimiter)
-                    spans.append((start, eol))
-                    self._skip_to(eol)
-                    stream = self.stream
-                    tokens, base = stream.tokens, stream.base
-                    continue
-                if first < 0 and code in MYSQL_CLIENT_COMMANDS and self._named_client_command(start, end):
+                lettered = tok.token_type is backslash and work[end : end + 1] in _MY_CLIENT_LETTERS
+                if lettered and first >= 0:
+                    # A mysql client command sends the pending statement; \g and \G do only that.
+                    spans.append((first, last_end))
+                    first = -1
+                    if work[end] in "gG":
+                        self._skip_to(end + 1)
+                        stream = self.stream
+                        tokens, base = stream.tokens, stream.base
+                        continue
+                if lettered or (first < 0 and code in MYSQL_CLIENT_COMMANDS and self._named_client_command(start, end)):
+                    # The command itself: a piece of its own, to the end of the line.
                     eol = self._client_command_end(start, delimiter)
                     spans.append((start, eol))
                     self._skip_to(eol)

@@ -23,6 +23,7 @@ from sqlglot.tokens import TokenType
 
 from reviews.engine.model import (
     DOLLAR_TAG,
+    TX_BEGIN,
     FileContext,
     Stmt,
     flatten,
@@ -32,7 +33,6 @@ from reviews.engine.model import (
     sqlglot_parse_tokens,
     sqlglot_tokenize,
     starts_with_words,
-    table_key,
 )
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, Hit, Rule
@@ -677,8 +677,6 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
 # A table, or a materialized view (new too: nothing reads it yet), and the name it creates.
 _CREATE_TABLE = re.compile(r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
                            r"(TABLE|MATERIALIZED VIEW) (?:IF NOT EXISTS )?([^\s(]+)")
-# (Not PostgreSQL's `BEGIN ATOMIC` routine body, nor MariaDB's `BEGIN NOT ATOMIC … END` block.)
-_TX_BEGIN = re.compile(r"^(BEGIN|START TRANSACTION)\b(?! (?:NOT )?ATOMIC\b)")
 # `COMMIT AND CHAIN` (PostgreSQL 12+, MySQL) begins the next transaction at once.
 _AND_CHAIN = re.compile(r"\bAND CHAIN\b")
 # MySQL commits the open transaction before (and after) each of these: the file's own BEGIN ends there.
@@ -735,20 +733,20 @@ def _run_directives(ctx: FileContext, text: str) -> None:
 
 
 def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Statement]) -> None:
-    created: set[str] = set()
-    commit_seen_at = -1
+    def setting(index: int) -> bool:  # a SET/RESET, or what no rule sees (psql commands, COPY data)
+        return (starts_with_words(norms[index], _SETTINGS) or statements[index].text.startswith("\\")
+                or _copy_data(statements, norms, index))
+
     settings = 0  # the leading settings
-    while settings < len(norms) and (starts_with_words(norms[settings], _SETTINGS)
-                                     or statements[settings].text.startswith("\\")
-                                     or _copy_data(statements, norms, settings)):
+    while settings < len(norms) and setting(settings):
         settings += 1
     ctx.settings_before = settings
-    after = len(norms)  # the trailing settings, the same way
-    while after > settings and (starts_with_words(norms[after - 1], _SETTINGS)
-                                or statements[after - 1].text.startswith("\\")
-                                or _copy_data(statements, norms, after - 1)):
+    after = len(norms)  # and the trailing ones
+    while after > settings and setting(after - 1):
         after -= 1
     ctx.settings_after = after
+    created = FileContext(path=ctx.path, dialect=ctx.dialect)  # (its is_new: as the file model compares)
+    commit_seen_at = -1
     for index, norm in enumerate(norms):
         if "CONCURRENTLY" in norm and not norm.startswith("REFRESH"):  # (which runs in a transaction)
             ctx.has_concurrently = True
@@ -756,9 +754,8 @@ def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Sta
             commit_seen_at = index
         # (A prefix test before each pattern: most statements are neither.)
         if norm.startswith("CREATE ") and (match := _CREATE_TABLE.match(norm)):
-            created.add(key := table_key(match.group(2)))
-            created.add(key.rsplit(".", 1)[-1])  # (what an unqualified name may mean: FileContext.is_new)
-        elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)) and table_key(match.group(1)) not in created:
+            created.created(match.group(2))
+        elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)) and not created.is_new(match.group(1)):
             ctx.alters_existing_tables = True
     ctx.has_mid_file_commit = commit_seen_at >= 0
 
@@ -776,7 +773,7 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
         if _ALTER_TABLE.match(norm):
             _learn_columns(ctx, st)
     elif norm.startswith(("BEGIN", "START")):
-        if _TX_BEGIN.match(norm):
+        if TX_BEGIN.match(norm):
             ctx.in_transaction = True
             ctx.implicit_commit_line = 0
             ctx.transaction_began_line = st.line

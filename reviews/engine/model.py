@@ -14,6 +14,9 @@ from sqlglot import exp
 
 from reviews.splitter import Statement
 
+# A statement (st.norm) that opens a transaction: not PostgreSQL's `BEGIN ATOMIC` routine body, nor
+# MariaDB's `BEGIN NOT ATOMIC … END` block (compound statements, which open none).
+TX_BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! (?:NOT )?ATOMIC\b)")
 # A dollar quote's tag, as PostgreSQL (scan.l) and the splitter read it: a letter, "_" or non-ASCII
 # character first, then digits too.
 DOLLAR_TAG = r"(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z_0-9\u0080-\U0010ffff]*)?"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from reviews.engine.model import FileContext, Stmt, per_statement
+from reviews.engine.model import TX_BEGIN, FileContext, Stmt, per_statement
 from reviews.engine.registry import Hit, rule
 from reviews.rules.common import bare
 from reviews.rules.locking import (
@@ -28,15 +28,12 @@ from reviews.rules.locking import (
     targets,
 )
 
-# (Not PostgreSQL's `BEGIN ATOMIC` routine body, nor MariaDB's `BEGIN NOT ATOMIC … END` block: compound
-# statements, which open no transaction.)
-_BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! (?:NOT )?ATOMIC\b)")
 _END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b")
 _TX_WORDS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")  # what `begins` and `ends` can match
 
 
 def begins(st: Stmt) -> bool:
-    return bool(_BEGIN.match(st.norm))
+    return bool(TX_BEGIN.match(st.norm))
 
 
 _TO_OR_PREPARED = re.compile(r"\b(?:TO|PREPARED)\b")
