@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reviews.engine import TEMPLATES, Policy, ReviewResult, review_file
-from reviews.engine.core import FAIL_ON
+from reviews.engine.core import FAIL_ON, decode
 from reviews.formats import FORMATS, render, summary_line
 from reviews.splitter import DIALECTS
 
@@ -193,7 +193,7 @@ def run(opts: dict) -> tuple[ReviewResult, dict[str, str]]:
     if (opts.get("format") or "text") == "text":
         for path, review in zip(files, reviews, strict=True):
             if review.findings:
-                sources[review.path] = _source_text(read(path))
+                sources[review.path] = decode(read(path))[0]  # (as the engine read it: lines and columns agree)
     return ReviewResult(reviews), sources
 
 
@@ -209,19 +209,6 @@ def _refuse_to_overwrite(output: Path, files: list[Path]) -> None:
             continue  # unreadable: reported as such
         if same:
             raise InputError(f"{output.as_posix()}: --output names a file under review: the report would replace it")
-
-
-def _source_text(data: bytes) -> str:
-    """The text the engine reviewed (as its `_decode` makes it), so that an excerpt shows what a
-    finding's line and column count: UTF-16 by its BOM, else UTF-8 with replacement characters;
-    NULs as spaces; the lone CRs of a file without LF as LFs."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16", errors="replace")
-    else:
-        text = data.decode("utf-8", errors="replace").replace("\x00", " ")
-    if "\r" in text and "\n" not in text:
-        text = text.replace("\r", "\n")
-    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _review_in_processes(files: list[Path], dialect: str, policy: Policy, jobs: int) -> list:

@@ -401,10 +401,19 @@ def _release(tree: Any) -> None:
 
 
 def _decode(data: bytes | str, out: _Collector) -> str:
-    """The file's text for the review. A file whose only line breaks are lone CRs (old Mac) gets
-    LFs: the splitter and the positions count lines by LF. The review does not run the text, and an
-    LF for a CR changes no statement (PostgreSQL ends a `--` comment at either; MySQL and SQLite at
-    LF only, so there the review may read a little more code, never less)."""
+    text, problem = decode(data)
+    if problem:
+        message, line, column = problem
+        out.add("system.encoding-error", message, None, line, column, line)
+    return text
+
+
+def decode(data: bytes | str) -> tuple[str, tuple[str, int, int] | None]:
+    """The file's text as the review reads it, and what is wrong with its encoding (message, line,
+    column) if anything. A file whose only line breaks are lone CRs (old Mac) gets LFs: the splitter
+    and the positions count lines by LF. The review does not run the text, and an LF for a CR changes
+    no statement (PostgreSQL ends a `--` comment at either; MySQL and SQLite at LF only, so there the
+    review may read a little more code, never less)."""
     problem = None  # the message, and the index of the bad character in the text
     if isinstance(data, str):
         text = data
@@ -428,13 +437,11 @@ def _decode(data: bytes | str, out: _Collector) -> str:
     bom = text.startswith("\ufeff")
     if bom:
         text = text[1:]
-    if problem:  # located in the text as the review counts it: characters, no BOM
-        message, index = problem
-        index = max(0, index - bom)
-        line = text.count("\n", 0, index) + 1
-        column = index - text.rfind("\n", 0, index)
-        out.add("system.encoding-error", message, None, line, column, line)
-    return text
+    if problem is None:
+        return text, None
+    message, index = problem  # located in the text as the review counts it: characters, no BOM
+    index = max(0, index - bom)
+    return text, (message, text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index))
 
 
 def _parse(text: str, dialect: str, tokens: list | None = None) -> Any:
