@@ -27,6 +27,7 @@ from reviews.engine.model import (
     FileContext,
     Stmt,
     flatten,
+    mysql_executable,
     name_of,
     sqlglot_dialect,
     sqlglot_parse,
@@ -195,6 +196,10 @@ class _Collector:
         self._severities: dict[str, str] = {}
         self._excerpts: dict[int, str] = {}  # id(statement) → its excerpt (the statements outlive the review)
 
+    def show_as(self, stmt: Statement, written: Statement) -> None:
+        """Show `stmt`'s findings with the excerpt of the statement as the file writes it."""
+        self._excerpts[id(stmt)] = _excerpt(written.text)
+
     def add(self, rule_id: str, message: str, stmt: Statement | None, line: int | None = None,
             column: int | None = None, end_line: int | None = None) -> None:
         severity = self._severities.get(rule_id)
@@ -296,6 +301,8 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         out.add("system.empty-file", "the file has no statements: delete it or add the migration", None, 1, 1, 1)
         return _finish(out, text, [], [], dialect, policy)
 
+    if dialect == "mysql" and "/*" in text:
+        _executable_comments(statements, read, out)
     ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements), statements=statements)
     _run_directives(ctx, text)
     flats = [flatten(s.text, dialect) for s in statements]
@@ -375,6 +382,18 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
     for rule_obj in rules.at_end:
         _run(rule_obj, None, ctx, rules.payloads[rule_obj.id], out)
     return _finish(out, text, statements, norms, dialect, policy)
+
+
+def _executable_comments(statements: list[Statement], read: list, out: _Collector) -> None:
+    """MySQL runs what a `/*! … */` comment holds: the statements that have one are reviewed as the
+    server runs them (model.mysql_executable), parsed from that text; findings still show them as
+    written."""
+    for index, statement in enumerate(statements):
+        code = mysql_executable(statement.text)
+        if code is not None:
+            statements[index] = dataclasses.replace(statement, text=code)
+            read[index] = None
+            out.show_as(statements[index], statement)
 
 
 def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, payload: dict, out: _Collector) -> None:

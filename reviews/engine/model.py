@@ -63,6 +63,40 @@ MYSQL_LEXEME = re.compile(
 )
 
 
+# What MySQL's lexer meets in a statement, in order: strings, names, comments, and the opening
+# (`/*!`, `/*!50100`, MariaDB's `/*M!100100`) and closing `*/` of a comment that the server runs.
+_MYSQL_EXECUTABLE_SCAN = re.compile(
+    rf"{MYSQL_STRING}|{MYSQL_NAME}|--(?=\s|$)[^\n]*|#[^\n]*|(?P<open>/\*M?!\d{{0,6}})|(?P<close>\*/)|/\*.*?(?:\*/|\Z)",
+    re.DOTALL,
+)
+
+
+def mysql_executable(text: str) -> str | None:
+    """The statement as MySQL runs it, or None when it holds no `/*! … */` comment: MySQL (and
+    MariaDB, also `/*M! … */`) executes what such a comment holds, and mysqldump writes whole
+    statements and clauses so (`/*!40000 DROP DATABASE x */`, `) /*!50100 ENGINE=MyISAM */`). The
+    comment's opening (with its version) and its `*/` become blanks: same length, same lines, so a
+    position in it is a position in the text. The version is not compared: the review reads what
+    some server would run."""
+    if "/*" not in text:
+        return None
+    chars: list[str] | None = None
+    inside = False
+    for match in _MYSQL_EXECUTABLE_SCAN.finditer(text):
+        if match.group("open") is not None and not inside:
+            inside = True
+        elif match.group("close") is not None and inside:
+            inside = False
+        else:
+            continue
+        if chars is None:
+            chars = list(text)
+        chars[match.start():match.end()] = " " * (match.end() - match.start())
+    if chars is None or inside:  # (an unterminated one: a syntax error, judged as written)
+        return None
+    return "".join(chars)
+
+
 def normalize(text: str, dialect: str = "postgres") -> str:
     """Upper-cased text with comments and string literals removed and whitespace folded: what
     token-level rules match on (no keyword inside a string or comment can fool them). Strings and

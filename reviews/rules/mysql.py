@@ -736,20 +736,12 @@ _CHECKS_OFF = "mysql.foreign_key_checks_off"
 # variable (`@OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS`, mysqldump's) is no match.
 _SET_ASSIGNMENT = re.compile(r"(?:^\s*SET\s+|,\s*)(?:(?P<scope>GLOBAL|SESSION|LOCAL|PERSIST|PERSIST_ONLY)\s+)?"
                              r"(?:@@(?:(?P<prefix>\w+)\.)?)?(?P<name>\w+)\s*:?=\s*'?(?P<value>[\w@$]*)", re.IGNORECASE)
-# mysqldump's `/*!40014 SET … */`: MySQL runs what such a comment holds (st.norm is empty).
-_EXECUTABLE_COMMENT = re.compile(r"^/\*M?!\d*(?P<code>.*?)\*/$", re.DOTALL)
-
-
-@tracker(engines="M", keywords=("SET", ""),
+@tracker(engines="M", keywords=("SET",),
          serves=("constraint.mysql.add-validated-constraint", "statement.require-algorithm-option"))
 def _track_foreign_key_checks(st: Stmt, ctx: FileContext) -> None:
-    """Record whether the session's foreign_key_checks is off after a SET statement (or a comment
-    that MySQL runs) that sets it."""
+    """Record whether the session's foreign_key_checks is off after a SET statement that sets it
+    (also mysqldump's `/*!40014 SET … */`: the engine reads what MySQL runs)."""
     text = st.text
-    if not st.norm:  # only comments
-        if (comment := _EXECUTABLE_COMMENT.match(text.strip())) is None:
-            return
-        text = comment.group("code")
     scope = "SESSION"
     for assignment in _SET_ASSIGNMENT.finditer(text):
         scope = (assignment.group("scope") or scope).upper()

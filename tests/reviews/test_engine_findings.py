@@ -136,3 +136,26 @@ def test_syntax_and_encoding_errors_cannot_be_suppressed():
     # Above a statement too.
     found = review("SELECT 1;\n-- sluice:ignore system.syntax-error\nSELEC 2;\n")
     assert [f.suppressed for f in only(found, "system.syntax-error")] == [False]
+
+
+def test_mysql_reviews_what_an_executable_comment_holds():
+    """MySQL runs the content of `/*! … */` (mysqldump writes statements and clauses so): a DROP
+    DATABASE or a MyISAM table there is no comment to the review."""
+    sql = ("/*!40000 DROP DATABASE prod */;\n"
+           "CREATE TABLE t (id bigint PRIMARY KEY) /*!50100 ENGINE=MyISAM */;\n"
+           "/*!50003 DROP TABLE users */;\n"
+           "/*!40101 SET NAMES utf8mb4 */;\n")
+    found = review_file("0001_x.sql", sql, "mysql", Policy.recommended()).findings
+    assert {(f.rule, f.line) for f in found if f.severity == "error"} == {
+        ("database.disallow-drop", 1), ("engine.mysql.use-innodb", 2), ("table.disallow-drop", 3)}
+    assert not [f for f in found if f.rule == "system.parse-unsupported"]
+    # Shown as written.
+    assert [f.statement for f in found if f.rule == "database.disallow-drop"] == ["/*!40000 DROP DATABASE prod */"]
+
+
+def test_mysql_executable_comments_in_strings_or_unterminated_stay_as_written():
+    found = review_file("0001_x.sql", "SELECT '/*!40000 DROP DATABASE prod */';\n", "mysql",
+                        Policy.everything()).findings
+    assert not [f for f in found if f.rule == "database.disallow-drop"]
+    found = review_file("0001_x.sql", "/*!40000 DROP DATABASE prod;\n", "mysql", Policy.recommended()).findings
+    assert [f.rule for f in found if f.rule.startswith("system.")] == ["system.syntax-error"]
