@@ -23,6 +23,7 @@ for ADD COLUMN, exp.Drop, exp.AlterColumn …); it says nothing about any other 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -187,7 +188,16 @@ def validate_payload(rule_obj: Rule, payload: dict) -> dict:
         import jsonschema
 
         try:
-            jsonschema.validate(merged, {"type": "object", **rule_obj.schema})
+            # ("format": "regex" is checked: a pattern that does not compile would make the rule find nothing)
+            jsonschema.validate(merged, {"type": "object", **rule_obj.schema},
+                                format_checker=jsonschema.FormatChecker(formats=("regex",)))
         except jsonschema.ValidationError as exc:
-            raise ValueError(f"{rule_obj.id}: bad payload: {exc.message}") from None
+            message = exc.message
+            if exc.validator == "format" and isinstance(exc.instance, str):
+                try:
+                    re.compile(exc.instance)
+                except re.error as bad:
+                    where = ".".join(map(str, exc.absolute_path))
+                    message = f"{where}: {exc.instance!r} is not a valid regular expression ({bad})"
+            raise ValueError(f"{rule_obj.id}: bad payload: {message}") from None
     return merged

@@ -139,7 +139,7 @@ def _dropped_tables(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> Iterator[H
       instead="Rename the table to `<name>_del` in one release and drop it in a later one.",
       example="DROP TABLE customers;",
       payload={"format": "_del$"},
-      schema={"properties": {"format": {"type": "string", "minLength": 1}}})
+      schema={"properties": {"format": {"type": "string", "minLength": 1, "format": "regex"}}})
 def table_drop_naming_convention(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     if str(st.ast.args.get("kind") or "").upper() != "TABLE":
         return

@@ -30,7 +30,7 @@ from reviews.rules.design import (
 )
 
 SNAKE_CASE = "^[a-z][a-z0-9_]*$"
-_FORMAT_SCHEMA = {"properties": {"format": {"type": "string", "minLength": 1}}}
+_FORMAT_SCHEMA = {"properties": {"format": {"type": "string", "minLength": 1, "format": "regex"}}}
 
 # -- reserved words -----------------------------------------------------------------------------
 
@@ -378,7 +378,7 @@ def _template_message(what: str, name: str, template: str, values: dict[str, str
     return f"{what} name {name} does not follow {template}: {suggestion}"
 
 
-_INDEX_TEMPLATE = {"type": "string", "minLength": 1}
+_INDEX_TEMPLATE = {"type": "string", "minLength": 1, "format": "regex"}
 
 
 def _index_rule(st: Stmt, ctx: FileContext, payload: dict, kinds: tuple[str, ...], what: str) -> Iterator[str]:

@@ -347,7 +347,7 @@ def _prefer_robust_stmts(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
       why="A long transaction holds every lock it took until the end, and a failure near the end throws all of "
           "it away.",
       instead="Split the work into several transactions or files.",
-      example="BEGIN; … 51 statements …; COMMIT;",
+      example="BEGIN;\n" + "".join(f"UPDATE accounts SET tier = {i} WHERE id = {i};\n" for i in range(1, 52)) + "COMMIT;",
       payload={"max_statements": 50},
       schema={"properties": {"max_statements": {"type": "integer", "minimum": 1}}})
 def statement_maximum_statements_in_transaction(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:

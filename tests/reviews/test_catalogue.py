@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from reviews.engine import RULES, Policy
 from reviews.engine.registry import ENGINE_LETTERS, SEVERITY_OF_LETTER
 from tests.helpers import missing
@@ -95,3 +97,16 @@ def test_recommended_enables_exactly_the_e_w_i_rules():
     policy = Policy.recommended()
     for rule in RULES.values():
         assert (policy.severity(rule.id) != "disabled") == (rule.severity != "disabled"), rule.id
+
+
+@pytest.mark.parametrize("rule_id, payload", [
+    ("naming.table", {"format": "["}),
+    ("naming.index.idx", {"format": "^ix_({{table}}$"}),
+    ("table.drop-naming-convention", {"format": "a(b"}),
+])
+def test_a_payload_pattern_that_does_not_compile_is_refused(rule_id, payload):
+    """A bad regex would make the rule find nothing, silently: it is refused where the policy is made."""
+    with pytest.raises(ValueError, match=f"{rule_id}: bad payload: format: .* is not a valid regular expression"):
+        Policy.from_rows("team", [(rule_id, "error", payload)])
+    Policy.from_rows("team", [(rule_id, "error", {"format": "^ok_{{table}}$" if "idx" in rule_id else "^ok$"})])
+
