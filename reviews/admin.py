@@ -73,7 +73,10 @@ class RuleSettingForm(forms.ModelForm):
         if rule_id not in RULES:
             self.add_error("rule_id", f"Unknown rule id {rule_id!r}: the ids are listed on /rules/.")
             return cleaned
-        if severity and "payload" in cleaned:
+        if not isinstance(cleaned.get("payload", {}), dict):
+            # check_setting reads any false value ([], 0, "") as "the defaults" but it would be stored as typed.
+            self.add_error("payload", f"{rule_id}: the payload must be an object")
+        elif severity and "payload" in cleaned:
             try:
                 check_setting(rule_id, severity, cleaned["payload"])
             except ValueError as exc:

@@ -24,7 +24,8 @@ TEMPLATE_DESCRIPTIONS = {
     "recommended": "Every rule whose catalogue default is error, warning or info, at that severity.",
     "strict": "recommended, with warnings about data loss and locking raised to errors.",
 }
-_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+_SLUG = re.compile(r"^[-a-zA-Z0-9_]+\Z")
+_NAME_LENGTH = ReviewPolicy._meta.get_field("name").max_length
 
 
 class PolicyFileError(ValueError):
@@ -69,8 +70,11 @@ def export_policy(name: str, *, all_rules: bool = False) -> dict[str, Any]:
     rows = []
     for rule_id, severity, payload in engine.as_rows():
         rule = RULES[rule_id]
-        differs = (severity != rule.severity or payload != rule.payload
-                   or severity != base.severity(rule_id) or payload != base.payload(rule_id))
+        # Per engine too: a stored "warning" for a rule whose MySQL default is "error" differs there.
+        differs = payload != rule.payload or payload != base.payload(rule_id) or any(
+            engine.severity(rule_id, dialect) != rule.default_severity(dialect)
+            or engine.severity(rule_id, dialect) != base.severity(rule_id, dialect)
+            for dialect in (None, *rule.severity_by_engine))
         if all_rules or differs:
             rows.append({"id": rule_id, "severity": severity, "payload": dict(payload)})
     description = stored.description if stored is not None else TEMPLATE_DESCRIPTIONS.get(name, "")
@@ -96,6 +100,8 @@ def parse_policy_file(text: str, *, name: str | None = None) -> tuple[str, str, 
     name = name or document.get("name")
     if not isinstance(name, str) or not _SLUG.match(name):
         raise PolicyFileError(f"the policy name must be a slug (letters, digits, - and _), not {name!r}")
+    if len(name) > _NAME_LENGTH:
+        raise PolicyFileError(f"the policy name must be at most {_NAME_LENGTH} characters, not {len(name)}")
     description = document.get("description") or ""
     if not isinstance(description, str):
         raise PolicyFileError("description must be a string")
@@ -114,10 +120,16 @@ def parse_policy_file(text: str, *, name: str | None = None) -> tuple[str, str, 
             continue
         unknown_keys = set(row) - {"id", "severity", "payload"}
         if unknown_keys:
-            problems.append(f"{rule_id}: unknown key(s) {', '.join(sorted(unknown_keys))}")
+            problems.append(f"{rule_id}: unknown key(s) {', '.join(sorted(map(str, unknown_keys)))}")
+            continue
+        payload = row.get("payload")
+        payload = {} if payload is None else payload
+        if not isinstance(payload, dict) or not all(isinstance(key, str) for key in payload):
+            # (check_setting would take [] or 0 for {}, and fail on a key that is not a string)
+            problems.append(f"{rule_id}: the payload must be a mapping of names to values")
             continue
         try:
-            settings[rule_id] = check_setting(rule_id, row.get("severity", ""), row.get("payload") or {})
+            settings[rule_id] = check_setting(rule_id, row.get("severity", ""), payload)
         except ValueError as exc:
             problems.append(str(exc))
     if problems:

@@ -6,7 +6,7 @@ import pytest
 from django.utils.html import escape
 
 import reviews.rules  # noqa: F401
-from reviews.engine import RULES
+from reviews.engine import RULES, Policy, review_files
 
 
 def test_the_list_shows_and_links_every_rule(client):
@@ -63,3 +63,18 @@ def test_a_rule_page_shows_payload_defaults_and_schema(client):
 
 def test_an_unknown_rule_is_404(client):
     assert client.get("/rules/no.such-rule/").status_code == 404
+
+
+@pytest.mark.parametrize("rule_id", sorted(r.id for r in RULES.values() if r.example))
+def test_the_example_on_a_rule_page_is_flagged_by_that_rule(rule_id):
+    rule_obj = RULES[rule_id]
+    flagged_on = [
+        dialect for dialect in sorted(rule_obj.engines)
+        if rule_id in {f.rule for f in review_files([("migrations/V1__x.sql", rule_obj.example)], dialect,
+                                                     Policy.everything()).findings}
+    ]
+    assert flagged_on, f"{rule_id}: its example {rule_obj.example!r} is flagged on none of its engines"
+
+
+def test_every_implemented_rule_page_has_an_example():
+    assert [r.id for r in RULES.values() if r.implemented and not r.example] == []
