@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable
 
@@ -93,6 +94,16 @@ def baseline_arguments(parser: argparse.ArgumentParser) -> None:
 # -- commands --------------------------------------------------------------------------------
 
 
+def _version_arg(text: str | None) -> str | None:
+    """A version typed on the command line, in the files' form: `V1.2` → `1.2` (as in file names)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"[vV]?(\d+(?:\.\d+)*)", text.strip())
+    if match is None:
+        raise UsageError(f"bad version {text!r}: expected numbers separated by dots, e.g. 202501150900 or 1.2")
+    return match.group(1)
+
+
 def run_apply(opts: dict, out: Write) -> None:
     target = parse_target(opts["target"])
     files = load_dir(opts["dir"])
@@ -104,7 +115,7 @@ def run_apply(opts: dict, out: Write) -> None:
         ApplyOptions(
             dry_run=dry,
             allow_out_of_order=opts.get("allow_out_of_order", False),
-            baseline=opts.get("baseline"),
+            baseline=_version_arg(opts.get("baseline")),
             release_id=opts.get("release"),
             lock_wait_seconds=opts.get("lock_wait", 300.0),
             on_event=lambda kind, data: _print_event(out, kind, data),
@@ -165,14 +176,14 @@ def run_repair(opts: dict, out: Write) -> None:
     if opts["action"] == "resume" and not opts.get("dir"):
         raise UsageError("resume needs --dir: the statements come from the file")
     files = load_dir(opts["dir"]) if opts.get("dir") else []
-    out(repair(target, opts["migration_version"], opts["action"], files,
+    out(repair(target, _version_arg(opts["migration_version"]), opts["action"], files,
                on_event=lambda kind, data: _print_event(out, kind, data)))
 
 
 def run_baseline(opts: dict, out: Write) -> None:
     target = parse_target(opts["target"])
     files = load_dir(opts["dir"]) if opts.get("dir") else []
-    out(baseline(target, opts["migration_version"], files))
+    out(baseline(target, _version_arg(opts["migration_version"]), files))
 
 
 @dataclasses.dataclass(frozen=True)

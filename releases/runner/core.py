@@ -27,6 +27,7 @@ from releases.runner.adapters.base import (
     LockBusy,
     changes_session,
     closes_transaction,
+    commits_implicitly,
     connect,
     is_dml,
     now_utc,
@@ -387,6 +388,12 @@ def _apply_file(
     statements = _split(mf, dialect)
     if not statements:
         raise PlanError(adapter.target.label, [f"{mf.path}: contains no statement (only comments)"])
+    unclosed = _unclosed_transaction(adapter, statements)
+    if unclosed is not None:
+        # The server would roll it back when the session ends, after the run said "applied".
+        raise PlanError(adapter.target.label, [
+            f"{mf.path}:{unclosed.line}: this transaction is never committed: no COMMIT or ROLLBACK "
+            "follows it before the end of the file. Nothing of the file was run; add the COMMIT"])
     emit("start", (mf, len(statements)))
     transactional = (
         adapter.engine != "mysql"
@@ -474,6 +481,35 @@ def _apply_in_transaction(adapter, mf, statements, actor, release, emit) -> File
                        rows_affected if mf.kind == "dml" or rows_affected else None, len(statements))
 
 
+def _transaction_marks(adapter: Adapter, text: str, user_tx: bool,
+                       outer_savepoint: str | None) -> tuple[bool, bool, str | None]:
+    """(opens, closes, outer savepoint): whether a statement begins or ends the file's own transaction."""
+    opens, closes = opens_transaction(text), closes_transaction(text)
+    if adapter.engine == "mysql" and user_tx and commits_implicitly(text):
+        closes = True  # MySQL commits the file's transaction before the DDL: what follows autocommits
+    if adapter.engine == "sqlite" and (marker := savepoint(text)) is not None:
+        # Outside a transaction, SQLite's SAVEPOINT begins one, and RELEASE of it commits it.
+        verb, name = marker
+        if verb == "SAVEPOINT" and not user_tx:
+            opens, outer_savepoint = True, name
+        elif verb == "RELEASE" and name == outer_savepoint:
+            closes = True
+    return opens, closes, outer_savepoint
+
+
+def _unclosed_transaction(adapter: Adapter, statements):
+    """The statement that begins a transaction the file never commits or rolls back, or None."""
+    user_tx, outer_savepoint, opened = False, None, None
+    for stmt in statements:
+        opens, closes, outer_savepoint = _transaction_marks(adapter, stmt.text, user_tx, outer_savepoint)
+        if opens and not user_tx:
+            opened = stmt
+        user_tx = (user_tx or opens) and not closes
+        if closes:
+            outer_savepoint = None
+    return opened if user_tx else None
+
+
 def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit, *, resume: bool = False) -> FileOutcome:
     """Statement by statement, recording progress after each: for files that cannot run in one
     transaction (autocommit statements, their own BEGIN/COMMIT, `transaction off`) and for MySQL.
@@ -505,14 +541,7 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit, *, 
     outer_savepoint = None  # SQLite: the SAVEPOINT that began the file's own transaction
     for index in range(start_at, total):
         stmt = statements[index]
-        opens, closes = opens_transaction(stmt.text), closes_transaction(stmt.text)
-        if adapter.engine == "sqlite" and (marker := savepoint(stmt.text)) is not None:
-            # Outside a transaction, SQLite's SAVEPOINT begins one, and RELEASE of it commits it.
-            verb, name = marker
-            if verb == "SAVEPOINT" and not user_tx:
-                opens, outer_savepoint = True, name
-            elif verb == "RELEASE" and name == outer_savepoint:
-                closes = True
+        opens, closes, outer_savepoint = _transaction_marks(adapter, stmt.text, user_tx, outer_savepoint)
         own_tx = not user_tx and not opens and not closes and not adapter.needs_autocommit(stmt.text)
         try:
             if own_tx:

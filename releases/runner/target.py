@@ -79,8 +79,13 @@ def parse_target(url: str) -> Target:
         raise TargetError(f"the URL names no database: add /<database> after the host ({engine}://user@host/db)")
     try:
         port = parts.port or DEFAULT_PORTS[engine]
-    except ValueError as exc:
-        raise TargetError(f"bad port in URL: {exc}") from exc
+    except ValueError:
+        # Not the parser's words: they quote the text after the first ':', which can be a password
+        # with an unescaped '/', '?' or '#' in it.
+        raise TargetError(
+            f"bad port in the {engine} URL (a password with '/', '?', '#' or '@' in it must be "
+            "percent-encoded, e.g. %2F for '/')"
+        ) from None
     return Target(
         engine=engine,
         database=database,

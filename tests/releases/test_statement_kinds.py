@@ -83,6 +83,8 @@ def test_dml(text, dml):
     ("SELECT pg_catalog.set_config('search_path', '', false)", True),
     ("RESET ALL", True),
     ("USE other_db", True),
+    ("/*!40101 SET NAMES utf8 */", True),  # MySQL runs an executable comment's text (mysqldump)
+    ("/*!50100 TABLESPACE ts */ CREATE TABLE t (a int)", False),
     ("SET LOCAL lock_timeout = '1s'", False),  # ends with the transaction
     ("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", False),
     ("UPDATE t SET a = 1", False),

@@ -30,6 +30,8 @@ _TX_CLOSE_RE = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!\s+TO\b)", re.I)
 # Statements after which the session is reset: SET (not SET LOCAL/TRANSACTION/CONSTRAINTS, which
 # end with the transaction), RESET, USE, DISCARD, and set_config() calls (as pg_dump writes them).
 _SESSION_RE = re.compile(r"^(SET(?!\s+(LOCAL|TRANSACTION|CONSTRAINTS)\b)|RESET|USE|DISCARD)\b", re.I)
+# MySQL runs the text of a `/*!NNNNN … */` comment (mysqldump writes its SET statements so; MariaDB also `/*M! … */`).
+_EXECUTABLE_COMMENT_SESSION_RE = re.compile(r"^\s*/\*M?!\d*\s*(SET|USE)\b", re.I)
 _DML_RE = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|REPLACE|WITH|COPY)\b", re.I)
 
 
@@ -44,6 +46,16 @@ def opens_transaction(text: str) -> bool:
 
 def closes_transaction(text: str) -> bool:
     return bool(_TX_CLOSE_RE.match(head(text, 60)))
+
+
+# MySQL commits the open transaction before these statements (not for a TEMPORARY table).
+_MYSQL_IMPLICIT_COMMIT_RE = re.compile(
+    r"^(CREATE|ALTER|DROP|RENAME|TRUNCATE|LOCK\s+TABLES|GRANT|REVOKE)\b(?!\s+TEMPORARY\b)", re.I)
+
+
+def commits_implicitly(text: str) -> bool:
+    """MySQL: the statement commits the transaction a file's BEGIN opened (its COMMIT is then a no-op)."""
+    return bool(_MYSQL_IMPLICIT_COMMIT_RE.match(head(text, 60)))
 
 
 _SAVEPOINT_RE = re.compile(r"^(?:(RELEASE)(?:\s+SAVEPOINT)?|SAVEPOINT)\s+(\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|\w+)",
@@ -65,7 +77,8 @@ def is_dml(text: str) -> bool:
 
 
 def changes_session(text: str) -> bool:
-    return bool(_SESSION_RE.match(head(text, 60))) or "set_config" in text.lower()
+    return (bool(_SESSION_RE.match(head(text, 60))) or "set_config" in text.lower()
+            or bool(_EXECUTABLE_COMMENT_SESSION_RE.match(text)))
 
 
 def now_utc() -> dt.datetime:

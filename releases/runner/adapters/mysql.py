@@ -162,7 +162,12 @@ class MySQLAdapter(Adapter):
         return value
 
     def reset_session(self) -> None:
-        self.conn.select_db(self.target.database)
+        # A fresh session: MySQL has no RESET ALL, and what a file set (sql_mode, NAMES,
+        # time_zone, USE …) would otherwise reach the next file and the history writes. COMMIT
+        # first: after a file's `SET autocommit = 0` the runner's last history update is still open.
+        self.run("COMMIT")
+        self.conn.close()
+        self.conn = self._connect()
 
     def is_missing_table(self, exc: Exception) -> bool:
         return isinstance(exc, pymysql.Error) and bool(exc.args) and exc.args[0] == 1146

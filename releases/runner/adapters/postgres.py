@@ -51,27 +51,37 @@ class PostgresAdapter(Adapter):
         self.conn = self._connect()
         self.lock_conn: psycopg.Connection | None = None
         # Qualify the history table with the schema it lives in, so that a migration's own
-        # `SET search_path` cannot make the runner write its history somewhere else.
-        schema = self.query("SELECT current_schema()")[0][0] or "public"
+        # `SET search_path` cannot make the runner write its history somewhere else. An existing
+        # history wins over current_schema(): a migration that creates a schema earlier in the
+        # search path (`CREATE SCHEMA app` for user app) must not hide it from the next run.
+        schema = self.query(
+            "SELECT coalesce((SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.oid = to_regclass('sluice_schema_history')), current_schema())"
+        )[0][0] or "public"
         self.schema = schema
         self.table = f'"{schema}".sluice_schema_history'
 
     def _connect(self) -> psycopg.Connection:
         t = self.target
+        # The URL's own parameters (?connect_timeout=…, ?options=-csearch_path%3D…) win over our
+        # defaults, as in a libpq URI; autocommit is the runner's.
         params = dict(
             host=t.host, port=t.port, user=t.user or None, password=t.password, dbname=t.database,
-            autocommit=True, application_name=client_label(), connect_timeout=10, **dict(t.options),
+            application_name=client_label(), connect_timeout=10,
         )
+        params.update(t.options)
+        params["autocommit"] = True
+        options = params.pop("options", "")
         try:
             try:
                 # If this process dies, the server cancels its running statement within a second
                 # instead of finishing it as an orphan whose outcome nobody records (PostgreSQL 14+).
                 # As a connection option it survives RESET ALL.
-                return psycopg.connect(**params, options="-c client_connection_check_interval=1000")
+                return psycopg.connect(**params, options=f"-c client_connection_check_interval=1000 {options}".strip())
             except psycopg.OperationalError as exc:
                 if "client_connection_check_interval" not in str(exc):
                     raise
-                return psycopg.connect(**params)  # an older server
+                return psycopg.connect(**params, **({"options": options} if options else {}))  # an older server
         except psycopg.Error as exc:
             raise ConnectError(f"cannot connect to {t.redacted}: {str(exc).strip()}") from None
 
