@@ -246,7 +246,8 @@ class RolloutAdmin(admin.ModelAdmin):
     search_fields = ["release__uid", "release__commit_sha"]
     list_select_related = ["release"]
     raw_id_fields = ["release"]
-    readonly_fields = ["status", "created_at", "started_at", "finished_at", "error"]
+    # The release too: moving a rollout would carry its approvals over to another release.
+    readonly_fields = ["release", "status", "created_at", "started_at", "finished_at", "error"]
     date_hierarchy = "created_at"
     inlines = [StageInline]
 
@@ -279,8 +280,13 @@ class StageAdmin(admin.ModelAdmin):
     search_fields = ["rollout__release__uid", "environment__slug"]
     list_select_related = ["rollout__release", "environment__project"]
     raw_id_fields = ["rollout", "environment"]
-    # A review override is recorded by the service that grants it (with its audit event).
+    # A review override is recorded by the service that grants it (with its audit event). The
+    # gates read the rollout, environment, order and review: editing them here would bypass them.
     readonly_fields = [
+        "rollout",
+        "environment",
+        "order",
+        "review",
         "status",
         "resolved_targets",
         "review_override_reason",
@@ -308,7 +314,9 @@ class TaskAdmin(admin.ModelAdmin):
     search_fields = ["database__name", "stage__rollout__release__uid", "worker"]
     list_select_related = ["stage__rollout__release", "stage__environment", "database"]
     raw_id_fields = ["stage", "database"]
-    readonly_fields = ["status", "attempts", "worker", "heartbeat_at", "started_at", "finished_at", "error"]
+    # Its stage and database too: a task moved to another database would run there ungated.
+    readonly_fields = ["stage", "database", "status", "cancelled_by", "queued_at", "attempts", "worker",
+                       "heartbeat_at", "started_at", "finished_at", "error"]
     inlines = [TaskRunInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -274,6 +274,12 @@ def check_approver(stage: Stage, actor: Actor) -> None:
     """Raise Refused (403) unless the actor may approve or reject this stage."""
     environment = stage.environment
     if actor.token is not None:
+        if actor.token.project_id != environment.project_id:
+            # A grant the admin's form lets anyone pick: a project's token acts on that project only.
+            raise Refused(f"token {actor.token.name} belongs to project {actor.token.project.slug}: it may not "
+                          f"approve environment {environment.slug}", code="not_an_approver", status=403)
+        if not actor.token.is_active:
+            raise Refused(f"token {actor.token.name} is revoked", code="not_an_approver", status=403)
         if not actor.token.approve_environments.filter(pk=environment.pk).exists():
             raise Refused(f"token {actor.token.name} is not granted approve on environment {environment.slug}",
                           code="not_an_approver", status=403)
@@ -320,6 +326,16 @@ def check_release_operator(project: Project, actor: Actor) -> None:
     if not user.groups.filter(pk__in=groups).exists():
         raise Refused(f"{user.get_username()} is neither staff nor an approver of project {project.slug}",
                       code="not_an_operator", status=403)
+
+
+def _still_counts(stage: Stage, approval: Approval) -> bool:
+    """Whether the approval's giver may still approve the stage: one who left the approver group,
+    was deactivated, or whose token was revoked or lost its grant, no longer counts (design §1)."""
+    try:
+        check_approver(stage, Actor(user=approval.user, token=approval.token))
+    except Refused:
+        return False
+    return True
 
 
 def _approver_key(approval: Approval) -> str:
@@ -369,7 +385,7 @@ class Gate:
 def gate(stage: Stage, targets: list[Database]) -> Gate:
     """Whether the stage may start now (its earlier stages are known to have passed)."""
     environment = stage.environment
-    approvals = list(stage.approvals.all())
+    approvals = list(stage.approvals.select_related("user", "token__project"))
     rejections = [a for a in approvals if a.decision == Decision.REJECT]
     if rejections:
         first = rejections[0]
@@ -387,11 +403,15 @@ def gate(stage: Stage, targets: list[Database]) -> Gate:
     if environment.rollout == RolloutMode.MANUAL:
         fingerprint = targets_fingerprint(targets)
         valid = {_approver_key(a) for a in approvals if a.decision == Decision.APPROVE
-                 and a.targets_fingerprint == fingerprint}
+                 and a.targets_fingerprint == fingerprint and _still_counts(stage, a)}
         needed = max(environment.required_approvals, 1)
         if len(valid) < needed:
             stale = any(a.decision == Decision.APPROVE and a.targets_fingerprint != fingerprint for a in approvals)
             reason = f"{len(valid)} of {needed} approval(s)"
+            lapsed = {_approver_key(a) for a in approvals if a.decision == Decision.APPROVE
+                      and a.targets_fingerprint == fingerprint} - valid
+            if lapsed:
+                reason += f"; {len(lapsed)} no longer count (the approver may no longer approve {environment.slug})"
             if stale:
                 reason += "; the target databases changed since an earlier approval: approve again"
             return Gate(False, StageStatus.AWAITING_APPROVAL, reason)
@@ -503,13 +523,15 @@ def _progress_stage(stage: Stage, now, queued: list[int]) -> str:
     if failed and stage.environment.failure_policy == FailurePolicy.STOP:
         if counts.get(TaskStatus.PENDING, 0) + counts.get(TaskStatus.QUEUED, 0):
             first = stage.tasks.filter(status=TaskStatus.FAILED).values_list("database__name", flat=True).first()
-            stage.tasks.filter(status__in=(TaskStatus.PENDING, TaskStatus.QUEUED)).update(
-                status=TaskStatus.CANCELLED, cancelled_by=CancelledBy.FAILURE_POLICY, finished_at=now,
-                error=f"not run: {first} failed and the stage's failure policy is stop")
-            counts = _status_counts(stage)
-    else:
+            # Only databases never tried: a task that has run before is pending again because an
+            # operator retried it, and runs although another database of the stage failed too.
+            if stage.tasks.filter(status__in=(TaskStatus.PENDING, TaskStatus.QUEUED), attempts=0).update(
+                    status=TaskStatus.CANCELLED, cancelled_by=CancelledBy.FAILURE_POLICY, finished_at=now,
+                    error=f"not run: {first} failed and the stage's failure policy is stop"):
+                counts = _status_counts(stage)
+    if counts.get(TaskStatus.PENDING, 0):
         free = max(stage.environment.concurrency, 1) - sum(counts.get(s, 0) for s in TaskStatus.ACTIVE)
-        if free > 0 and counts.get(TaskStatus.PENDING, 0):
+        if free > 0:
             for pk in stage.tasks.filter(status=TaskStatus.PENDING).order_by("database__name").values_list(
                     "pk", flat=True)[:free]:
                 if Task.objects.filter(pk=pk, status=TaskStatus.PENDING).update(status=TaskStatus.QUEUED,
@@ -627,6 +649,9 @@ def run_stage(stage: Stage, actor: Actor, override_review: str = "") -> Stage:
     with transaction.atomic():
         stage = _lock(stage)
         check_operator(stage, actor)
+        rollout = stage.rollout
+        if rollout.status in RolloutStatus.TERMINAL and rollout.status != RolloutStatus.FAILED:
+            raise Refused(f"the rollout of {rollout.release.uid} is {rollout.status}", code="rollout_finished")
         earlier = _earlier_not_passed(stage)
         if earlier is not None:
             raise Refused(f"{earlier.environment.slug} has not succeeded yet ({earlier.status}): "
