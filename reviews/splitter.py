@@ -488,10 +488,13 @@ class _PgFallback:
         if status == self._OK:
             self._emit_parsed(value)
             return i + 1
-        if status != self._EOF or not self._is_create(run[i]):
-            self._emit_broken(run, i, i)
-            return i + 1
         last = min(len(run) - 1, i + self.MAX_JOIN)
+        if status != self._EOF or not self._is_create(run[i]):
+            # A CREATE ... BEGIN ATOMIC broken in its first piece still runs up to its END (as psql
+            # sends it), not cut at each ";" of its body.
+            end = self._atomic_end(run, i, i, last) if self._is_create(run[i]) else i
+            self._emit_broken(run, i, end)
+            return end + 1
         for q in range(i + 1, last + 1):
             status, value = self._parse(run, i, q)
             if status == self._OK:
@@ -504,17 +507,35 @@ class _PgFallback:
                 if g > i:
                     # The parser read pieces i..g as one statement before failing: a broken
                     # multi-piece CREATE.  Keep it in one piece; for BEGIN ATOMIC, up to its END.
-                    end = g
-                    if _PG_BEGIN_ATOMIC.search(self.work, run[i][2], run[i][3]):
-                        for r in range(g, last + 1):
-                            if self.work[run[r][2] : run[r][3]].lower() == "end":
-                                end = r
-                                break
+                    end = self._atomic_end(run, i, g, last)
                     self._emit_broken(run, i, end)
                     return end + 1
             break
-        self._emit_broken(run, i, i)
-        return i + 1
+        # Incomplete up to the last piece it may span, or broken in its first piece.
+        end = self._atomic_end(run, i, i, last)
+        self._emit_broken(run, i, end)
+        return end + 1
+
+    def _atomic_end(self, run: list[Piece], i: int, g: int, last: int) -> int:
+        """The last piece of the broken statement that starts at piece i and runs to piece g at
+        least: for a CREATE ... BEGIN ATOMIC, the piece whose ";" psql would send it at (BEGIN and
+        CASE ... END counted outside parentheses, as psql does); else g."""
+        if not _PG_BEGIN_ATOMIC.search(self.work, run[i][2], run[i][3]):
+            return g
+        depth = parens = 0
+        for r in range(i, last + 1):
+            for kind, start, end in _pg_tokens(self.work, run[r][2], run[r][3]):
+                if kind == "op":
+                    parens += self.work.count("(", start, end) - self.work.count(")", start, end)
+                elif kind == "word" and parens <= 0:
+                    word = self.work[start:end].lower()
+                    if word == "begin" or (word == "case" and depth):
+                        depth += 1
+                    elif word == "end" and depth:
+                        depth -= 1
+            if depth == 0 and r >= g:
+                return r
+        return g
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,8 +611,17 @@ class _Cond:
 _MY_GAP = re.compile(r"\s+|#[^\n]*|--[^\n]*|/\*[\s\S]*?(?:\*/|\Z)")
 # Blanks and complete comments, to skip what precedes an unreadable rest.  MySQL's "-- " needs a
 # blank or control character after the dashes.
-_MY_COMMENTS = re.compile(r"(?:\s+|#[^\n]*|--[\s\x00-\x1f\x7f][^\n]*|--\Z|/\*(?!!)[\s\S]*?\*/)*")
+_MY_COMMENTS = re.compile(r"(?:\s+|#[^\n]*|--[\s\x00-\x1f\x7f][^\n]*|--\Z|/\*(?!M?!)[\s\S]*?\*/)*")
 _SQLITE_COMMENTS = re.compile(r"(?:\s+|--[^\n]*|/\*[\s\S]*?\*/)*")
+_SQLITE_TRIGGER_HEAD = re.compile(r"(?:EXPLAIN (?:QUERY PLAN )?)?CREATE (?:TEMP |TEMPORARY )*")
+
+
+# MySQL runs what these comments hold (MariaDB also `/*M!`).
+_EXECUTABLE_OPENERS = ("/*!", "/*M!")
+
+
+def _executable_comment_in(work: str, start: int, end: int) -> bool:
+    return work.find("/*!", start, end) >= 0 or work.find("/*M!", start, end) >= 0
 
 
 class _TokenStream:
@@ -613,7 +643,7 @@ class _TokenStream:
                 tokens = list(tokenizer.tokens)
             except Exception:
                 tokens = []
-        if dialect == "mysql" and work.find("/*!", base) >= 0:
+        if dialect == "mysql" and _executable_comment_in(work, base, len(work)):
             tokens = self._with_conditional_comments(tokens)
         self.tokens: list[Any] = tokens
         # Tokens are reliable up to here; after a failure, the rest is unreadable.
@@ -642,13 +672,13 @@ class _TokenStream:
         if not self.failed:
             gaps.append((len(work), None))
         for gap_end, tok in gaps:
-            if gap_end > prev_end and work.find("/*!", prev_end, gap_end) >= 0:
+            if gap_end > prev_end and _executable_comment_in(work, prev_end, gap_end):
                 p = prev_end
                 while p < gap_end:
                     m = _MY_GAP.match(work, p, gap_end)
                     if m is None or m.end() == p:
                         break  # not a comment (cannot happen): leave the rest of the gap alone
-                    if work.startswith("/*!", p):
+                    if work.startswith(_EXECUTABLE_OPENERS, p):
                         result.append(_Cond(p - base, m.end() - 1 - base))
                     p = m.end()
             if tok is not None:
@@ -663,7 +693,7 @@ def _rest_statement(work: str, pos: int, first: int, comments: re.Pattern[str]) 
     if first < 0:
         m = comments.match(work, pos)
         first = m.end() if m else pos
-        if first >= n or (work.startswith("/*", first) and not work.startswith("/*!", first)):
+        if first >= n or (work.startswith("/*", first) and not work.startswith(_EXECUTABLE_OPENERS, first)):
             return None  # blanks, comments, or an unterminated comment
     end = _trim_end(work, first, n)
     return (first, end) if end > first else None
@@ -773,7 +803,7 @@ class _MySQLSplitter:
         before = tokens[p].end + 1 if p >= 0 else 0
         after = tokens[j].start if j < len(tokens) else len(work)
         result = tokens[i:j]
-        if work.find("/*!", before, after) >= 0:
+        if _executable_comment_in(work, before, after):
             # The statement's own /*! … */ are comments to sqlglot (on the tokens around them, as
             # in the statement read alone): not tokens. One before the statement or after it (the
             # gaps are read below) is one more comment there.
@@ -980,7 +1010,9 @@ class _MySQLSplitter:
                         mode = _PLAIN
                     budget -= 1
                 elif mode == _COMPOUND:
-                    if after_end and code in _MY_END_SUFFIX:
+                    if prev == ".":
+                        code = "'"  # NEW.end, t.begin: a column (BEGIN and END are not reserved)
+                    elif after_end and code in _MY_END_SUFFIX:
                         pass  # END IF / END CASE / END LOOP ...: closed by the END already
                     elif code == "END":
                         depth = max(depth - 1, 0)
@@ -1032,7 +1064,7 @@ def _split_sqlite(sql: str) -> list[Span]:
     k = 0
     first = -1
     first_k = -1
-    first_code = ""
+    head = ""  # the statement's first words, up to 5
     last_end = -1
     count = 0  # tokens in the current statement, up to 5
     trigger = False
@@ -1058,11 +1090,15 @@ def _split_sqlite(sql: str) -> list[Span]:
                 continue
             if first < 0:
                 first, first_k, count, trigger, skipped = tok.start, k - 1, 0, False, False
-                first_code = code(tok)
+                head = ""
             if count < 5:
                 count += 1
-                if first_code in ("CREATE", "EXPLAIN") and code(tok) == "TRIGGER":
+                # As sqlite3_complete(): [EXPLAIN] CREATE [TEMP] TRIGGER, not any word TRIGGER (a
+                # valid name: "CREATE TABLE trigger (a)").
+                word = code(tok)
+                if word == "TRIGGER" and _SQLITE_TRIGGER_HEAD.fullmatch(head):
                     trigger = True
+                head += word + " "
             if trigger:
                 prev = code(tok)
             last_end = tok.end + 1

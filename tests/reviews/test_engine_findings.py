@@ -144,10 +144,12 @@ def test_mysql_reviews_what_an_executable_comment_holds():
     sql = ("/*!40000 DROP DATABASE prod */;\n"
            "CREATE TABLE t (id bigint PRIMARY KEY) /*!50100 ENGINE=MyISAM */;\n"
            "/*!50003 DROP TABLE users */;\n"
-           "/*!40101 SET NAMES utf8mb4 */;\n")
+           "/*!40101 SET NAMES utf8mb4 */;\n"
+           "/*M!100100 DROP TABLE orders */;\n")
     found = review_file("0001_x.sql", sql, "mysql", Policy.recommended()).findings
     assert {(f.rule, f.line) for f in found if f.severity == "error"} == {
-        ("database.disallow-drop", 1), ("engine.mysql.use-innodb", 2), ("table.disallow-drop", 3)}
+        ("database.disallow-drop", 1), ("engine.mysql.use-innodb", 2), ("table.disallow-drop", 3),
+        ("table.disallow-drop", 5)}
     assert not [f for f in found if f.rule == "system.parse-unsupported"]
     # Shown as written.
     assert [f.statement for f in found if f.rule == "database.disallow-drop"] == ["/*!40000 DROP DATABASE prod */"]
