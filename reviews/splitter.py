@@ -688,13 +688,16 @@ class _TokenStream:
 
 
 def _rest_statement(work: str, pos: int, first: int, comments: re.Pattern[str]) -> Span | None:
-    """The statement made of everything from the last good boundary, when tokenizing failed."""
+    """The statement made of everything from the last good boundary, when tokenizing failed.
+    An unterminated comment is one for SQLite, which reads it to the end of the input; MySQL's
+    server refuses it (only the mysql client drops it): kept, so that the review reports it and
+    the runner does not skip the statements it hides in silence."""
     n = len(work)
     if first < 0:
         m = comments.match(work, pos)
         first = m.end() if m else pos
-        if first >= n or (work.startswith("/*", first) and not work.startswith(_EXECUTABLE_OPENERS, first)):
-            return None  # blanks, comments, or an unterminated comment
+        if first >= n or (comments is _SQLITE_COMMENTS and work.startswith("/*", first)):
+            return None  # blanks, comments, or an unterminated comment (SQLite)
     end = _trim_end(work, first, n)
     return (first, end) if end > first else None
 

@@ -16,13 +16,15 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from reviews.engine.model import (
     DOLLAR_TAG,
+    MYSQL_NAME,
+    MYSQL_STRING,
     TX_BEGIN,
     FileContext,
     Stmt,
@@ -660,6 +662,34 @@ def _mysql_malformed(statement: Statement, norm: str, tokens: list | None = None
     return message, statement.line + token.line - 1, token.col
 
 
+# What MySQL's lexer reads whole (strings, `names`, comments), or where one opens and never closes.
+_MYSQL_OPENED = re.compile(rf"{MYSQL_STRING}|{MYSQL_NAME}|--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?\*/|(?P<open>/\*|['\"`])",
+                           re.DOTALL)
+_OPENED_WHAT = {"/*": "a comment", "'": "a string", '"': "a string", "`": "a quoted name"}
+
+
+class _At(NamedTuple):
+    line: int  # in the statement's text, 1-based
+    col: int
+
+
+def _mysql_unterminated(text: str) -> tuple[str, _At] | None:
+    """The comment, string or quoted name that never closes, if that is what stops MySQL's lexer:
+    the server refuses the statement (only the mysql client drops an unclosed comment, and with it
+    every statement after it)."""
+    for match in _MYSQL_OPENED.finditer(text):
+        opener = match.group("open")
+        if opener is not None:
+            start = match.start()
+            line = text.count("\n", 0, start) + 1
+            where = _At(line, start - text.rfind("\n", 0, start))
+            closer = "*/" if opener == "/*" else opener
+            why = ("the mysql client silently skips the rest of the file, the server refuses it" if opener == "/*"
+                   else "everything after it is read as part of it, and the server refuses the statement")
+            return f"syntax error: {_OPENED_WHAT[opener]} opened here ({opener}) is never closed with {closer}: {why}", where
+    return None
+
+
 def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tuple[str, Any] | None:
     """The error and the token it is at (None: the statement as a whole)."""
     from sqlglot.errors import TokenError
@@ -667,7 +697,7 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
     try:
         tokens = tokens if tokens is not None else sqlglot_tokenize(text, "mysql")
     except TokenError as exc:
-        return f"syntax error: {exc}", None
+        return _mysql_unterminated(text) or (f"syntax error: {exc}", None)
     except Exception:
         return "syntax error: the statement cannot be read (unterminated string, comment or bad bytes)", None
     # By token type, not text: a string token's text is its content, and `','` or `')'` is no comma

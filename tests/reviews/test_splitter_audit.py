@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from reviews.splitter import split
 
 
@@ -99,3 +101,21 @@ def test_mariadb_executable_comments_are_statements_and_stay_in_theirs(mysql_url
         assert cur.fetchall() == ((1, 2),)
         cur.execute("SELECT a FROM t")
         assert cur.fetchall() == ((1,),)
+
+
+def test_a_mysql_comment_never_closed_stops_the_file_instead_of_hiding_its_end(mysql_url, tmp_path):
+    """The mysql client drops an unclosed /* and everything after it: the runner must not record
+    the file applied with its last statements skipped, and the review says where it opens."""
+    from releases.loader import load_dir
+    from releases.runner import ApplyError, apply
+    from reviews.engine import Policy, review_file
+    from tests.helpers import history_rows, table_exists
+
+    sql = "CREATE TABLE a (id int);\n/* moved below\nCREATE TABLE b (id int);\n"
+    (tmp_path / "0001_init.sql").write_text(sql)
+    with pytest.raises(ApplyError):
+        apply(mysql_url, load_dir(tmp_path))
+    assert history_rows(mysql_url) == {"0001": ("partial", 1, 2)} and not table_exists(mysql_url, "b")
+    [error] = [f for f in review_file("0001_init.sql", sql, "mysql", Policy.recommended()).findings
+               if f.rule == "system.syntax-error"]
+    assert (error.line, error.column) == (2, 1) and "comment opened here (/*) is never closed" in error.message
