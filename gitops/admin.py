@@ -6,6 +6,7 @@ Only the hash is stored, and the admin never shows it.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from gitops.models import TOKEN_PREFIX, ApiToken, Scope, VcsIdentity, hash_token
-from releases.models import AuditEvent
+from releases.models import AuditEvent, Environment
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -24,6 +25,23 @@ class ApiTokenForm(forms.ModelForm):
     class Meta:
         model = ApiToken
         fields = ["project", "name", "scopes", "approve_environments"]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        environments = Environment.objects.select_related("project")
+        if self.instance.project_id is not None:
+            # A token approves its own project's environments only (services refuse the rest anyway).
+            environments = environments.filter(project_id=self.instance.project_id)
+        self.fields["approve_environments"].queryset = environments
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        project = cleaned.get("project")
+        others = [e for e in cleaned.get("approve_environments") or [] if project and e.project_id != project.pk]
+        if others:
+            self.add_error("approve_environments", f"a token of {project.slug} may approve {project.slug}'s "
+                           f"environments only, not {', '.join(str(e) for e in others)}")
+        return cleaned
 
 
 @admin.register(ApiToken)

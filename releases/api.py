@@ -38,6 +38,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gitops.api_errors import ApiError
+from gitops.models import ApiToken
 from gitops.permissions import HasProjectScope
 from releases import services
 from releases.loader import version_key
@@ -235,8 +236,8 @@ class TaskDetailSerializer(TaskSerializer):
 class ApprovalSerializer(serializers.ModelSerializer):
     by = serializers.SerializerMethodField(help_text="The user name, or token:<project>/<name>.")
     valid = serializers.SerializerMethodField(
-        help_text="Whether it counts now: an approval counts only for the target databases it was given for "
-        "(a rejection always counts)."
+        help_text="Whether it counts now, as the stage's gate counts it: an approval counts only for the target "
+        "databases it was given for, and while its giver may still approve the stage (a rejection always counts)."
     )
 
     class Meta:
@@ -249,7 +250,8 @@ class ApprovalSerializer(serializers.ModelSerializer):
     def get_valid(self, approval: Approval) -> bool:
         if approval.decision == Decision.REJECT:
             return True
-        return approval.targets_fingerprint == _current_fingerprint(self.context, approval.stage.environment)
+        stage = approval.stage
+        return services.approval_counts(stage, approval, _current_fingerprint(self.context, stage.environment))
 
 
 def _current_fingerprint(context: dict, environment: Environment) -> str:
@@ -427,11 +429,15 @@ class DatabaseHistorySerializer(serializers.ModelSerializer):
 def release_queryset() -> QuerySet[Release]:
     """Releases with everything the serializers show, in a fixed number of queries."""
     newest_first = Rollout.objects.order_by("-created_at", "-pk")
-    stages = Stage.objects.select_related("environment", "review_override_by").prefetch_related(
+    stages = Stage.objects.select_related("environment__approver_group", "review_override_by").prefetch_related(
         Prefetch("tasks", queryset=Task.objects.select_related("database").order_by("database__name")),
         Prefetch(
             "approvals",
-            queryset=Approval.objects.select_related("user", "token__project").order_by("created_at", "pk"),
+            # The givers' groups, identities and grants: whether each approval still counts
+            # (services.approval_counts) is then answered without a query per approval.
+            queryset=Approval.objects.select_related("user", "token__project")
+            .prefetch_related("user__groups", "user__vcs_identities", "token__approve_environments")
+            .order_by("created_at", "pk"),
         ),
     )
     # Sliced: one rollout per release (Django runs it as a window query), with its stages.
@@ -455,6 +461,15 @@ class RefusedAsApiError:
         if isinstance(exc, services.Refused):
             exc = ApiError(exc.message, code=exc.code, details=exc.details, status_code=exc.status)
         return super().handle_exception(exc)
+
+
+def _own_project(request: Request, queryset: QuerySet, project_field: str) -> QuerySet:
+    """A token sees its own project's objects only: another project's release, task or database is
+    "not found", not "forbidden" (as a check is), so a token learns nothing about other projects,
+    not even which uids and ids exist."""
+    if isinstance(request.auth, ApiToken):
+        return queryset.filter(**{project_field: request.auth.project_id})
+    return queryset
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
@@ -486,7 +501,7 @@ class ReleaseViewSet(RefusedAsApiError, mixins.ListModelMixin, viewsets.GenericV
         return ReleaseSummarySerializer if self.action == "list" else ReleaseSerializer
 
     def get_queryset(self) -> QuerySet[Release]:
-        queryset = super().get_queryset()
+        queryset = _own_project(self.request, super().get_queryset(), "project_id")
         if self.action == "list":
             return queryset.filter(project__slug=self.kwargs.get("project"))
         return queryset.prefetch_related(Prefetch("files", queryset=ReleaseFile.objects.defer("content")))
@@ -497,7 +512,8 @@ class ReleaseViewSet(RefusedAsApiError, mixins.ListModelMixin, viewsets.GenericV
 
     def _stage(self, env: str) -> Stage:
         # Not get_object(): the release's prefetched rollouts are not needed to find the stage.
-        release = get_object_or_404(Release, uid=self.kwargs["uid"])
+        release = get_object_or_404(_own_project(self.request, Release.objects.all(), "project_id"),
+                                    uid=self.kwargs["uid"])
         self.check_object_permissions(self.request, release)
         return services.stage_of(release, env)
 
@@ -616,6 +632,9 @@ class TaskViewSet(RefusedAsApiError, viewsets.GenericViewSet):
             return [HasProjectScope("read")]
         return [IsAuthenticated()]  # retry and skip: services decide who (403 with the reason)
 
+    def get_queryset(self) -> QuerySet[Task]:
+        return _own_project(self.request, super().get_queryset(), "stage__rollout__release__project_id")
+
     def check_object_permissions(self, request: Request, obj: Task) -> None:
         super().check_object_permissions(
             request, obj.stage.rollout.release
@@ -648,6 +667,9 @@ class DatabaseViewSet(viewsets.GenericViewSet):
     queryset = Database.objects.select_related("environment__project").prefetch_related("applied")
     serializer_class = DatabaseHistorySerializer
     permission_classes = [HasProjectScope("read")]
+
+    def get_queryset(self) -> QuerySet[Database]:
+        return _own_project(self.request, super().get_queryset(), "environment__project_id")
 
     def check_object_permissions(self, request: Request, obj: Database) -> None:
         super().check_object_permissions(

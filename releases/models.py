@@ -40,7 +40,8 @@ class Project(models.Model):
         "reviews.ReviewPolicy",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # PROTECT: deleting the policy must not quietly move the project to the fallback.
+        on_delete=models.PROTECT,
         related_name="+",
         help_text="Used by environments without a policy of their own; fallback: 'recommended'.",
     )
@@ -75,7 +76,8 @@ class Environment(models.Model):
     )
     allow_self_approval = models.BooleanField(default=False)
     review_policy = models.ForeignKey(
-        "reviews.ReviewPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        # PROTECT: deleting prod's `strict` must not silently review prod under a weaker policy.
+        "reviews.ReviewPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     concurrency = models.PositiveIntegerField(
         default=4, help_text="Tasks of one stage that run at the same time."

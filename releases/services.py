@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -45,6 +46,7 @@ from releases.models import (
     TaskRun,
     TaskStatus,
 )
+from releases.runner.target import TargetError, parse_target
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +248,20 @@ def resolve_targets(environment: Environment) -> list[Database]:
 
 
 def targets_fingerprint(databases: Iterable[Database]) -> str:
-    ids = sorted(f"{d.pk}:{d.name}" for d in databases)
-    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    """What an approval is given for: each database's id and name, and where it points (engine,
+    host, port, database, user, from the URL as parsed; never the password, which is not in
+    `url`), so that re-pointing a database after the approval asks for a new one."""
+    return hashlib.sha256("\n".join(sorted(_target_identity(d) for d in databases)).encode()).hexdigest()
+
+
+def _target_identity(database: Database) -> str:
+    try:
+        target = parse_target(database.url)
+    except TargetError:
+        where: list = ["invalid url"]  # the task fails to connect; fixing the URL then needs a new approval
+    else:
+        where = [target.engine, target.host, target.port, target.database, target.user]
+    return json.dumps([database.pk, database.name, *where])
 
 
 # -- gates -----------------------------------------------------------------------------------------
@@ -266,7 +280,8 @@ def is_author(user: Any, release: Release) -> bool:
     if release.author_email and user.email and release.author_email.lower() == user.email.lower():
         return True
     if release.author:
-        return user.vcs_identities.filter(login__iexact=release.author).exists()
+        # Through .all(): the API's listing prefetches the identities (a fixed number of queries).
+        return any(i.login.lower() == release.author.lower() for i in user.vcs_identities.all())
     return False
 
 
@@ -280,7 +295,7 @@ def check_approver(stage: Stage, actor: Actor) -> None:
                           f"approve environment {environment.slug}", code="not_an_approver", status=403)
         if not actor.token.is_active:
             raise Refused(f"token {actor.token.name} is revoked", code="not_an_approver", status=403)
-        if not actor.token.approve_environments.filter(pk=environment.pk).exists():
+        if environment.pk not in {e.pk for e in actor.token.approve_environments.all()}:
             raise Refused(f"token {actor.token.name} is not granted approve on environment {environment.slug}",
                           code="not_an_approver", status=403)
         return
@@ -292,7 +307,7 @@ def check_approver(stage: Stage, actor: Actor) -> None:
     if group is None:
         raise Refused(f"environment {environment.slug} has no approver group: nobody may approve it",
                       code="not_an_approver", status=403)
-    if not user.groups.filter(pk=group.pk).exists():
+    if group.pk not in {g.pk for g in user.groups.all()}:
         raise Refused(f"{user.get_username()} is not in {group.name}, the approver group of {environment.slug}",
                       code="not_an_approver", status=403)
     if not environment.allow_self_approval and is_author(user, stage.rollout.release):
@@ -330,12 +345,20 @@ def check_release_operator(project: Project, actor: Actor) -> None:
 
 def _still_counts(stage: Stage, approval: Approval) -> bool:
     """Whether the approval's giver may still approve the stage: one who left the approver group,
-    was deactivated, or whose token was revoked or lost its grant, no longer counts (design §1)."""
+    was deactivated, or whose token was revoked or lost its grant, no longer counts (design §1).
+    The API's `approvals[].valid` asks the same (with the givers' groups and grants prefetched)."""
     try:
         check_approver(stage, Actor(user=approval.user, token=approval.token))
     except Refused:
         return False
     return True
+
+
+def approval_counts(stage: Stage, approval: Approval, fingerprint: str) -> bool:
+    """Whether the gate counts this approval now: given for the targets as they are now resolved
+    (`fingerprint`), by someone who may still approve the stage."""
+    return (approval.decision == Decision.APPROVE and approval.targets_fingerprint == fingerprint
+            and _still_counts(stage, approval))
 
 
 def _approver_key(approval: Approval) -> str:
@@ -402,8 +425,7 @@ def gate(stage: Stage, targets: list[Database]) -> Gate:
                     "override with a written reason")
     if environment.rollout == RolloutMode.MANUAL:
         fingerprint = targets_fingerprint(targets)
-        valid = {_approver_key(a) for a in approvals if a.decision == Decision.APPROVE
-                 and a.targets_fingerprint == fingerprint and _still_counts(stage, a)}
+        valid = {_approver_key(a) for a in approvals if approval_counts(stage, a, fingerprint)}
         needed = max(environment.required_approvals, 1)
         if len(valid) < needed:
             stale = any(a.decision == Decision.APPROVE and a.targets_fingerprint != fingerprint for a in approvals)
@@ -701,6 +723,7 @@ def retry_task(task: Task, actor: Actor) -> Task:
         task = Task.objects.select_related("database").get(pk=task.pk)
         if stage.rollout.status == RolloutStatus.CANCELLED:
             raise Refused("the rollout was cancelled", code="rollout_finished")
+        _refuse_if_superseded(stage.rollout, f"task {task.pk}")
         now = timezone.now()
         if task.status == TaskStatus.RUNNING:
             reason = orphan_reason(task)
@@ -726,6 +749,21 @@ def retry_task(task: Task, actor: Actor) -> Task:
     return task
 
 
+def _newer_rollout(rollout: Rollout) -> Rollout | None:
+    return rollout.release.rollouts.filter(pk__gt=rollout.pk).order_by("pk").first()
+
+
+def _refuse_if_superseded(rollout: Rollout, what: str) -> None:
+    """A task of a rollout that a re-deploy replaced stays as it ended: retrying or skipping it
+    would re-open that rollout next to the newer one (two rollouts of one release at once).
+    The release row is locked too, so that a re-deploy cannot slip in between (redeploy locks it)."""
+    Release.objects.select_for_update().get(pk=rollout.release_id)
+    newer = _newer_rollout(rollout)
+    if newer is not None:
+        raise Refused(f"{what} belongs to rollout {rollout.pk} of {rollout.release.uid}, which rollout {newer.pk} "
+                      "(a re-deploy) replaced: act on the newer rollout's task instead", code="rollout_superseded")
+
+
 def _reopen(stage: Stage) -> None:
     """A task of a failed stage was retried or skipped: the stage, and its rollout, run again."""
     if stage.status == StageStatus.FAILED:
@@ -742,6 +780,7 @@ def skip_task(task: Task, actor: Actor, reason: str) -> Task:
         stage = _lock(stage)
         check_operator(stage, actor)
         task = Task.objects.select_related("database").get(pk=task.pk)
+        _refuse_if_superseded(stage.rollout, f"task {task.pk}")
         if task.status not in (TaskStatus.PENDING, TaskStatus.FAILED, TaskStatus.CANCELLED):
             raise Refused(f"task {task.pk} is {task.status}: only a pending, failed or cancelled task can be "
                           "skipped", code="task_not_skippable")
@@ -834,6 +873,28 @@ def _mark_orphaned(task: Task, reason: str, now) -> bool:
         audit(SYSTEM, "task.orphaned", task, task.stage.environment.project, reason=reason,
               database=task.database.name)
     return bool(changed)
+
+
+def record_late_finish(task_id: int, attempt: int, status: str, finished, error: str) -> bool:
+    """An attempt declared orphaned (its worker looked dead) finished after all: unless a retry has
+    taken the task over, the task says how it really ended (the target's history has it), and a
+    stage failed only by that verdict runs on. Tasks that the stop policy cancelled meanwhile stay
+    cancelled: a person retries them. Call inside the finishing transaction; False if not so."""
+    task = Task.objects.select_related("stage", "database").get(pk=task_id)
+    stage = _lock(task.stage)
+    changed = Task.objects.filter(pk=task_id, attempts=attempt, status=TaskStatus.FAILED,
+                                  error__startswith="orphaned:").update(
+        status=status, finished_at=finished, error=error[:10_000],
+        cancelled_by=CancelledBy.OPERATOR if status == TaskStatus.CANCELLED else "")
+    if not changed:
+        return False
+    audit(SYSTEM, "task.late-finish", task, stage.environment.project, status=status, attempt=attempt,
+          database=task.database.name, release=stage.rollout.release.uid)
+    rollout = stage.rollout
+    if (status == TaskStatus.SUCCEEDED and rollout.status != RolloutStatus.CANCELLED
+            and _newer_rollout(rollout) is None):
+        _reopen(stage)
+    return True
 
 
 def sweep() -> dict:

@@ -105,10 +105,13 @@ def run_task(task_id: int) -> str:
             report = apply(target, files, options)
         finally:
             runner_ms = round((time.monotonic() - began) * 1000)
+        applied = len(report.applied)
         if report.stopped:
             status, error = TaskStatus.CANCELLED, "the rollout was cancelled: stopped before the next file"
-        applied = len(report.applied)
-        lines.append(f"{applied} applied, {len(report.skipped)} skipped" if applied else "nothing to apply")
+            lines.append(f"stopped by the rollout's cancel: {applied} applied, {len(report.skipped)} skipped, "
+                         f"{len(files) - len(report.outcomes)} not reached")
+        else:
+            lines.append(f"{applied} applied, {len(report.skipped)} skipped" if applied else "nothing to apply")
         lines.extend(f"warning: {w}" for w in report.warnings)
     except (ApplyError, PlanError, HistoryError, ConnectError, LockTimeout) as exc:
         status, error = TaskStatus.FAILED, str(exc)
@@ -120,17 +123,21 @@ def run_task(task_id: int) -> str:
     if error:
         lines.append(f"error: {error}")
     finished = timezone.now()
-    log_text = "\n".join(lines)[-LOG_LIMIT:]
     history_rows = _history(report, target, task.database.name)  # a failed run: one read of the target, outside the lock
     rollout_id = task.stage.rollout_id
     # The task's end is one write transaction (on a SQLite control database, one turn of its
     # write lock): the Task and its TaskRun, the history mirror, and the rollout's next step.
     with transaction.atomic():
-        # Conditional: if this attempt was declared orphaned meanwhile (and perhaps retried), the
-        # newer attempt owns the row; this one only completes its own TaskRun.
-        Task.objects.filter(pk=task_id, attempts=attempt, status=TaskStatus.RUNNING).update(
-            status=status, finished_at=finished, error=error[:10_000],
-            cancelled_by=CancelledBy.OPERATOR if status == TaskStatus.CANCELLED else "")
+        # Conditional: if this attempt was declared orphaned meanwhile, the task says how it really
+        # ended unless a retry took it over (then the newer attempt owns the row, and this one
+        # only completes its own TaskRun).
+        if not Task.objects.filter(pk=task_id, attempts=attempt, status=TaskStatus.RUNNING).update(
+                status=status, finished_at=finished, error=error[:10_000],
+                cancelled_by=CancelledBy.OPERATOR if status == TaskStatus.CANCELLED else ""):
+            taken = not services.record_late_finish(task_id, attempt, status, finished, error)
+            lines.append(f"note: this attempt was declared orphaned while its worker ({worker}) was still running; "
+                         f"it finished {status}" + (" after a retry had taken the task over" if taken else ""))
+        log_text = "\n".join(lines)[-LOG_LIMIT:]
         TaskRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished, outcomes=outcomes,
                                                  log=log_text, error=error[:10_000], runner_ms=runner_ms)
         _mirror(task, history_rows)
@@ -147,16 +154,20 @@ def run_task(task_id: int) -> str:
     return f"{task.database.name}: {status}"
 
 
-_PARSED: dict[int, list[MigrationFile]] = {}  # release pk → its files, parsed (a release never changes)
+# A release's files, parsed (a release never changes). Keyed by more than the pk: a deleted
+# release's pk can be taken again (and its uid too: the counter restarts from the day's highest),
+# and the cache must never hand one release's files to another.
+_PARSED: dict[tuple, list[MigrationFile]] = {}
 
 
 def _files(release) -> list[MigrationFile]:
-    files = _PARSED.get(release.pk)
+    key = (release.pk, release.uid, release.project_id, release.commit_sha, release.created_at)
+    files = _PARSED.get(key)
     if files is None:
         files = [parse_file(rf.path, rf.content.encode("utf-8")) for rf in release.files.order_by("id")]
         if len(_PARSED) >= 8:
             _PARSED.pop(next(iter(_PARSED)))
-        _PARSED[release.pk] = files
+        _PARSED[key] = files
     return files
 
 

@@ -327,9 +327,10 @@ def test_listing_takes_a_fixed_number_of_queries(world, django_assert_num_querie
         uid = released(world, commit=str(i) * 40, files=sql_files(i))["uid"]
         approve(bob, uid, "staging")
         Rollout.objects.update(status=RolloutStatus.SUCCEEDED)
-    # token, count, releases, rollouts, latest rollouts, stages, tasks, approvals, and the
-    # environment's current targets (groups, databases) to tell which approvals still count.
-    with django_assert_num_queries(11):
+    # token, count, releases, rollouts, latest rollouts, stages, tasks, approvals, the approvers'
+    # groups and VCS identities, and the environment's current targets (groups, databases) to
+    # tell which approvals still count.
+    with django_assert_num_queries(13):
         response = world.ci.get("/api/v1/projects/shop/releases")
     assert len(response.json()["results"]) == 4
 
@@ -351,10 +352,12 @@ def test_reading_refuses_other_projects_tokens_and_tokens_without_read(world):
     uid = released(world)["uid"]
     other, _ = token_client(world.other, ["read"])
     for url in (f"/api/v1/releases/{uid}", "/api/v1/projects/shop/releases"):
-        response = other.get(url)
-        assert response.status_code == 403
-        assert error(response)["message"] == "the token belongs to another project"
         assert APIClient().get(url).status_code == 401
+    # Another project's release is not found (as a check is); a URL naming another project is refused.
+    assert other.get(f"/api/v1/releases/{uid}").status_code == 404
+    response = other.get("/api/v1/projects/shop/releases")
+    assert response.status_code == 403
+    assert error(response)["message"] == "the token belongs to another project"
     writer, _ = token_client(world.project, ["release"], name="writer")
     assert writer.get(f"/api/v1/releases/{uid}").status_code == 403
 
@@ -645,7 +648,7 @@ def test_a_task_whose_worker_stopped_beating_is_shown_orphaned(world):
 def test_reading_a_task_needs_read_access_to_its_project(world):
     [task] = stages(released(world))["test"]["tasks"]
     other, _ = token_client(world.other, ["read"])
-    assert other.get(f"/api/v1/tasks/{task['id']}").status_code == 403
+    assert other.get(f"/api/v1/tasks/{task['id']}").status_code == 404
     assert session(world.users["mallory"]).get(f"/api/v1/tasks/{task['id']}").status_code == 403
     assert session(world.users["bob"]).get(f"/api/v1/tasks/{task['id']}").status_code == 200
     assert APIClient().get(f"/api/v1/tasks/{task['id']}").status_code == 401
@@ -681,7 +684,7 @@ def test_database_history_lists_the_applied_versions(world):
     assert not {"url", "password", "password_encrypted", "password_env"} & set(doc)
 
     other, _ = token_client(world.other, ["read"])
-    assert other.get(f"/api/v1/databases/{database.pk}/history").status_code == 403
+    assert other.get(f"/api/v1/databases/{database.pk}/history").status_code == 404
     assert session(world.users["mallory"]).get(f"/api/v1/databases/{database.pk}/history").status_code == 403
     assert world.ci.get(f"/api/v1/databases/{world.databases['staging'].pk}/history").json()["history"] == []
 
