@@ -2,7 +2,8 @@
 
 A policy's change page lists every registered rule: the rows it stores, then one pre-filled row
 for each rule it does not mention, with the severity and payload its base gives (the template
-of the same name, else the catalogue default: reviews/policy_io.py). A pre-filled row
+of the same name, else the catalogue default: reviews/policy_io.py; `default` for a rule whose
+default differs by engine). A pre-filled row
 is saved only when edited, so an untouched rule keeps following the catalogue's default. Every
 row is validated against the registry (unknown id, severity, payload schema) with the error on
 its field.
@@ -22,9 +23,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 import reviews.rules  # noqa: F401  (every family registers its rules on import)
-from reviews.engine import RULES, Rule, check_setting
+from reviews.engine import RULES, Rule
 from reviews.models import Check, Finding, ReviewPolicy, RuleSetting
-from reviews.policy_io import base_policy
+from reviews.policy_io import base_policy, check_row, row_severity
 
 
 def _rules() -> list[Rule]:
@@ -35,7 +36,7 @@ def _defaults(policy: ReviewPolicy | None) -> list[tuple[Rule, str, dict]]:
     """(rule, severity, payload) for each rule the policy has no row for: what its base (the
     template of the same name, else recommended; see policy_io) gives that rule."""
     base = base_policy(policy.name if policy is not None else "")
-    return [(r, base.severity(r.id), base.payload(r.id)) for r in _missing_rules(policy)]
+    return [(r, row_severity(base, r.id), base.payload(r.id)) for r in _missing_rules(policy)]
 
 
 def _missing_rules(policy: ReviewPolicy | None) -> list[Rule]:
@@ -78,7 +79,7 @@ class RuleSettingForm(forms.ModelForm):
             self.add_error("payload", f"{rule_id}: the payload must be an object")
         elif severity and "payload" in cleaned:
             try:
-                check_setting(rule_id, severity, cleaned["payload"])
+                cleaned["payload"] = check_row(rule_id, severity, cleaned["payload"]).payload
             except ValueError as exc:
                 self.add_error("payload", str(exc))
         return cleaned

@@ -1,10 +1,12 @@
 """`manage.py review FILE… --dialect …`: the offline review (design.md §6, §7).
 
-No Django here unless the command names a policy stored in the control database: `manage.py`
+No Django here unless the command names a policy and a control database exists: `manage.py`
 hands `review` straight to `main()`, so that a pre-commit hook pays Python's start-up and the
-review, not Django's start-up too. The templates (`recommended`, `strict`) and `--all-rules`
-need nothing else. The management command of the same name wraps `execute()` (for
-`call_command` and `manage.py help review`).
+review, not Django's start-up too. Without `--policy` (the built-in `recommended`, review-rules.md
+§0) and with `--all-rules`, nothing else is needed. `--policy recommended|strict` reads the stored
+policy of that name, as the checks API does, when there is a control database (so that a hook and
+CI agree), else uses the built-in template. The management command of the same name wraps
+`execute()` (for `call_command` and `manage.py help review`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dialect", required=True, choices=DIALECTS, help="the target database's SQL dialect")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--policy", default=None, metavar="NAME", type=_policy_name,
-                       help="recommended (the default) or strict; another name is read from the control database")
+                       help="a policy composed in the admin, read from the control database; recommended or "
+                            "strict: the stored one when there is a control database (as the checks API "
+                            "applies it), else the built-in template. Without --policy: the built-in "
+                            "recommended, no database read")
     which.add_argument("--all-rules", action="store_true", help="also enable the opt-in rules")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="output format (default: text)")
@@ -122,17 +127,49 @@ def read(path: Path) -> bytes:
         raise InputError(f"{path.as_posix()}: cannot read the file: {exc.strerror or exc}") from None
 
 
-def load_policy(opts: dict) -> Policy:
+def load_policy(opts: dict, note: Write | None = None) -> Policy:
     if opts.get("all_rules"):
         return Policy.everything()
-    name = opts.get("policy") or "recommended"
+    name = opts.get("policy")
+    if not name:
+        return Policy.recommended()
     if name in TEMPLATES:
-        return Policy.template(name)
+        return _stored_template(name, note)
     return _stored_policy(name)
 
 
-def _stored_policy(name: str) -> Policy:
-    """A policy composed in the admin: only now does Django start (and read the control database)."""
+def _stored_template(name: str, note: Write | None) -> Policy:
+    """`recommended` or `strict` as stored (maybe tuned in the admin) when there is a control database
+    that holds it; else the built-in template, with a note when the database could not be read."""
+    if not _control_database_exists():
+        return Policy.template(name)
+    try:
+        return _stored_policy(name, template=True)
+    except ServerError as exc:
+        if note is not None:
+            note(f"note: {exc}; using the built-in {name} template")
+        return Policy.template(name)
+
+
+def _control_database_exists() -> bool:
+    """False when the settings name an SQLite control database file that does not exist (no
+    `manage.py up` or `migrate` here): decided from the settings module alone, without Django."""
+    conf = sys.modules.get("django.conf")
+    if conf is not None and conf.settings.configured:
+        return True  # Django runs already (call_command, tests): its connection tells
+    import importlib
+
+    module = os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops.settings")
+    database = importlib.import_module(module).DATABASES["default"]
+    if database.get("ENGINE") != "django.db.backends.sqlite3":
+        return True  # a database server: try it
+    location = str(database.get("NAME") or "")
+    return location == ":memory:" or "mode=memory" in location or Path(location).exists()
+
+
+def _stored_policy(name: str, *, template: bool = False) -> Policy:
+    """A policy composed in the admin: only now does Django start (and read the control database).
+    With `template`, a name the database does not hold is the built-in template of that name."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops.settings")
     import django
 
@@ -151,6 +188,8 @@ def _stored_policy(name: str) -> Policy:
 
     try:
         stored = ReviewPolicy.objects.filter(name=name).first()
+        if stored is None and template:
+            return Policy.template(name)
         if stored is None:
             known = sorted({*TEMPLATES, *ReviewPolicy.objects.values_list("name", flat=True)})
             raise InputError(f"unknown policy {name!r}: expected one of {', '.join(known)}")
@@ -170,9 +209,9 @@ PARALLEL_FROM_FILES = 64
 _worker_state: dict = {}
 
 
-def run(opts: dict) -> tuple[ReviewResult, dict[str, str]]:
+def run(opts: dict, note: Write | None = None) -> tuple[ReviewResult, dict[str, str]]:
     """Review the files of `opts`; returns the result and the decoded sources (for `text`)."""
-    policy = load_policy(opts)
+    policy = load_policy(opts, note)
     files = collect(opts["files"])
     if opts.get("output"):
         _refuse_to_overwrite(Path(opts["output"]), files)
@@ -244,7 +283,7 @@ def execute(opts: dict, out: Write, err: Write) -> int:
     fmt = opts.get("format") or "text"
     fail_on = opts.get("fail_on") or "error"
     try:
-        result, sources = run(opts)
+        result, sources = run(opts, err)
         report = render(result, fmt, fail_on=fail_on, sources=sources)
         if opts.get("output"):
             try:

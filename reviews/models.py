@@ -12,6 +12,12 @@ class Severity(models.TextChoices):
     DISABLED = "disabled", "Disabled"
 
 
+# A rule setting may also leave the severity to the rule: its catalogue default, which can differ
+# by engine (Rule.severity_by_engine), so no one severity can stand for it.
+DEFAULT_SEVERITY = "default"
+SETTING_SEVERITIES = [(DEFAULT_SEVERITY, "Default (the rule's own, per engine)"), *Severity.choices]
+
+
 class ReviewPolicy(models.Model):
     name = models.SlugField(unique=True)
     description = models.TextField(blank=True)
@@ -29,7 +35,7 @@ class ReviewPolicy(models.Model):
 class RuleSetting(models.Model):
     policy = models.ForeignKey(ReviewPolicy, on_delete=models.CASCADE, related_name="rules")
     rule_id = models.CharField(max_length=100)
-    severity = models.CharField(max_length=10, choices=Severity.choices)
+    severity = models.CharField(max_length=10, choices=SETTING_SEVERITIES)
     payload = models.JSONField(default=dict, blank=True)
 
     class Meta:

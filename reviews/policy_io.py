@@ -5,7 +5,8 @@ for `recommended` and `strict`, the catalogue defaults (= `recommended`) for any
 the template rows need not be materialised: a `strict` row with no settings *is* the template,
 and a rule added to the code later takes its template severity without a data migration. Rows
 are written only where someone chose otherwise (the admin, `policy import`) or asked for them
-(`ensure_templates(rows=True)`).
+(`ensure_templates(rows=True)`). A row's severity `default` leaves it to the rule (its catalogue
+default, per engine): what listing every rule writes for a rule whose default differs by engine.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db import transaction
 
 from reviews.engine import RULES, TEMPLATES, Policy, check_setting
 from reviews.engine.policy import Setting
-from reviews.models import ReviewPolicy, RuleSetting
+from reviews.models import DEFAULT_SEVERITY, ReviewPolicy, RuleSetting
 
 TEMPLATE_DESCRIPTIONS = {
     "recommended": "Every rule whose catalogue default is error, warning or info, at that severity.",
@@ -26,6 +27,10 @@ TEMPLATE_DESCRIPTIONS = {
 }
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 _NAME_LENGTH = ReviewPolicy._meta.get_field("name").max_length
+# A policy file, and the document it holds once its aliases are expanded (characters and values):
+# every rule listed with its payload is some 20 KB; a few aliases of a long string could otherwise
+# store gigabytes of payload ("billion laughs").
+MAX_POLICY_SIZE = 1_000_000
 
 
 class PolicyFileError(ValueError):
@@ -39,20 +44,33 @@ def base_policy(name: str) -> Policy:
 def policy_from_model(policy: ReviewPolicy) -> Policy:
     """The engine's policy for a stored one; ValueError names a stored row that is no longer valid
     (a rule id the code no longer knows, a payload its schema rejects)."""
-    rows = [(s.rule_id, s.severity, s.payload or {}) for s in policy.rules.all()]
-    return _layered(policy.name, rows)
+    stored = {s.rule_id: check_row(s.rule_id, s.severity, s.payload or {}) for s in policy.rules.all()}
+    return Policy(policy.name, {**base_policy(policy.name).settings, **stored})
+
+
+def check_row(rule_id: str, severity: str, payload: dict | None) -> Setting:
+    """`check_setting` for a RuleSetting row, whose severity may also be `default` (no override).
+    A whole number where the schema asks for an integer (JSON schema takes 1.0) comes back an int."""
+    setting = check_setting(rule_id, "error" if severity == DEFAULT_SEVERITY else severity, payload)
+    properties = RULES[rule_id].schema.get("properties", {})
+    payload = {key: int(value) if isinstance(value, float) and properties.get(key, {}).get("type") == "integer"
+               else value for key, value in setting.payload.items()}
+    return Setting(None if severity == DEFAULT_SEVERITY else setting.severity, payload)
+
+
+def row_severity(policy: Policy, rule_id: str) -> str:
+    """What a row must hold for the policy's severity of a rule in every engine: `default` where the
+    policy leaves it to a rule whose default differs by engine (no one severity would do)."""
+    setting = policy.settings.get(rule_id)
+    if (setting is None or setting.severity is None) and RULES[rule_id].severity_by_engine:
+        return DEFAULT_SEVERITY
+    return policy.severity(rule_id)
 
 
 def fallback_row() -> ReviewPolicy | None:
     """The policy of an environment without one, in a project without a default: the stored
     `recommended` (as the admin may have tuned it); None: the built-in template."""
     return ReviewPolicy.objects.filter(name="recommended").first()
-
-
-def _layered(name: str, rows: list[tuple[str, str, dict]]) -> Policy:
-    base = base_policy(name)
-    stored = Policy.from_rows(name, rows)
-    return Policy(name, {**base.settings, **stored.settings})
 
 
 # -- export ----------------------------------------------------------------------------------------
@@ -68,7 +86,7 @@ def export_policy(name: str, *, all_rules: bool = False) -> dict[str, Any]:
     engine = policy_from_model(stored) if stored is not None else base_policy(name)
     base = base_policy(name)
     rows = []
-    for rule_id, severity, payload in engine.as_rows():
+    for rule_id, _, payload in engine.as_rows():
         rule = RULES[rule_id]
         # Per engine too: a stored "warning" for a rule whose MySQL default is "error" differs there.
         differs = payload != rule.payload or payload != base.payload(rule_id) or any(
@@ -76,7 +94,7 @@ def export_policy(name: str, *, all_rules: bool = False) -> dict[str, Any]:
             or engine.severity(rule_id, dialect) != base.severity(rule_id, dialect)
             for dialect in (None, *rule.severity_by_engine))
         if all_rules or differs:
-            rows.append({"id": rule_id, "severity": severity, "payload": dict(payload)})
+            rows.append({"id": rule_id, "severity": row_severity(engine, rule_id), "payload": dict(payload)})
     description = stored.description if stored is not None else TEMPLATE_DESCRIPTIONS.get(name, "")
     return {"name": name, "description": description, "rules": rows}
 
@@ -91,10 +109,15 @@ def dump(document: dict[str, Any]) -> str:
 def parse_policy_file(text: str, *, name: str | None = None) -> tuple[str, str, dict[str, Setting]]:
     """(name, description, settings) from a policy YAML file, every row validated with
     `check_setting`; PolicyFileError lists every problem, each naming its rule."""
+    if len(text) > MAX_POLICY_SIZE:
+        raise PolicyFileError(f"the file is larger than {MAX_POLICY_SIZE} bytes")
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyFileError(f"not valid YAML: {exc}") from None
+    if _expanded_size(document, MAX_POLICY_SIZE) > MAX_POLICY_SIZE:
+        raise PolicyFileError(f"the file is too large once its aliases are expanded (over {MAX_POLICY_SIZE} "
+                              "characters and values)")
     if not isinstance(document, dict):
         raise PolicyFileError("expected a mapping with name, description and rules")
     name = name or document.get("name")
@@ -129,12 +152,28 @@ def parse_policy_file(text: str, *, name: str | None = None) -> tuple[str, str, 
             problems.append(f"{rule_id}: the payload must be a mapping of names to values")
             continue
         try:
-            settings[rule_id] = check_setting(rule_id, row.get("severity", ""), payload)
+            settings[rule_id] = check_row(rule_id, row.get("severity", ""), payload)
         except ValueError as exc:
             problems.append(str(exc))
     if problems:
         raise PolicyFileError("\n".join(problems))
     return name, description, settings
+
+
+def _expanded_size(document: Any, limit: int) -> int:
+    """The document's characters and values, each alias counted as a copy of what it names; the
+    count stops past `limit` (an alias may name its own parent: the walk would never end)."""
+    size, stack = 1, [document]
+    while stack and size <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            size += len(item)
+            continue
+        children = [*item, *item.values()] if isinstance(item, dict) else item if isinstance(item, list) else []
+        size += len(children)
+        if size <= limit:
+            stack.extend(children)
+    return size
 
 
 def import_policy(text: str, *, replace: bool = False, name: str | None = None) -> tuple[ReviewPolicy, bool]:
@@ -151,7 +190,7 @@ def import_policy(text: str, *, replace: bool = False, name: str | None = None) 
         for rule_id, setting in settings.items():
             RuleSetting.objects.update_or_create(
                 policy=policy, rule_id=rule_id,
-                defaults={"severity": setting.severity, "payload": setting.payload},
+                defaults={"severity": setting.severity or DEFAULT_SEVERITY, "payload": setting.payload},
             )
     return policy, created
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import NoReturn
 
@@ -21,9 +22,30 @@ def missing(message: str) -> NoReturn:
     pytest.skip(message)
 
 
+def _own_var_dir() -> str:
+    """A var/ folder for the commands the tests run, not the checkout's: a developer's control
+    database (where `manage.py up` ran, policies edited in the admin) must not change a test."""
+    global _VAR_DIR
+    if _VAR_DIR is None:
+        _VAR_DIR = tempfile.mkdtemp(prefix="sluice-test-var-")
+    return _VAR_DIR
+
+
+_VAR_DIR: str | None = None
+
+
+def _env(extra: dict) -> dict:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gitops.settings", **extra}
+    if "SLUICE_VAR_DIR" not in extra and "DATABASE_URL" not in extra:
+        env["SLUICE_VAR_DIR"] = _own_var_dir()
+        env.pop("DATABASE_URL", None)
+    return env
+
+
 def manage(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-    """Run `manage.py` as a user would, in its own process."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gitops.settings", **kwargs.pop("env", {})}
+    """Run `manage.py` as a user would, in its own process (with a var/ folder of the tests' own,
+    unless the test names one or a DATABASE_URL)."""
+    env = _env(kwargs.pop("env", {}))
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env, **kwargs,
@@ -31,8 +53,7 @@ def manage(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedPr
 
 
 def manage_popen(*args: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gitops.settings", "PYTHONUNBUFFERED": "1",
-           **kwargs.pop("env", {})}
+    env = {**_env(kwargs.pop("env", {})), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env, **kwargs,

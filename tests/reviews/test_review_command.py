@@ -206,12 +206,27 @@ def test_a_5_mb_file_is_reviewed_without_error(tmp_path):
     assert not [f for f in document["findings"] if f["rule"].startswith("system.")]
 
 
-def test_a_template_policy_does_not_start_django(blocking):
+def without_django(args: list[str], var_dir: Path) -> subprocess.CompletedProcess:
+    """reviews.cli.main(args) in its own process, the control database under `var_dir`; fails if Django starts."""
     code = ("import sys; from reviews.cli import main; "
-            f"code = main(['review', {str(blocking)!r}, '--dialect', 'postgres', '--policy', 'strict']); "
+            f"code = main({args!r}); "
             "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules), 'django imported'; "
             "sys.exit(code)")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**env, "SLUICE_VAR_DIR": str(var_dir)})
+
+
+def test_a_template_policy_does_not_start_django(tmp_path, blocking):
+    # (without a control database: with one, the stored policy of that name is read)
+    run = without_django(["review", str(blocking), "--dialect", "postgres", "--policy", "strict"], tmp_path / "var")
+    assert run.returncode == 1, run.stderr
+    assert not (tmp_path / "var" / "sluice.sqlite3").exists()
+
+
+def test_no_policy_named_does_not_start_django_even_with_a_control_database(tmp_path, blocking):
+    write(tmp_path, "var/sluice.sqlite3", b"")
+    run = without_django(["review", str(blocking), "--dialect", "postgres"], tmp_path / "var")
     assert run.returncode == 1, run.stderr
 
 
@@ -228,6 +243,32 @@ def test_a_stored_policy_is_loaded_from_the_database(tmp_path):
                        out.append, out.append)
     assert code == 0
     assert json.loads(out[0])["findings"][0]["severity"] == "warning"
+
+
+@pytest.mark.django_db
+def test_a_named_template_is_the_stored_one_as_in_ci(tmp_path):
+    path = write(tmp_path, "0001_empty.sql", "")
+    for name in ("recommended", "strict"):  # tuned in the admin: the checks API applies these rows
+        policy = ReviewPolicy.objects.get(name=name)
+        RuleSetting.objects.create(policy=policy, rule_id="system.empty-file", severity="warning")
+
+    def severity(**opts) -> str:
+        out: list[str] = []
+        cli.execute({"files": [str(path)], "dialect": "postgres", "format": "json", **opts}, out.append, out.append)
+        return json.loads(out[0])["findings"][0]["severity"]
+
+    assert severity(policy="recommended") == "warning"
+    assert severity(policy="strict") == "warning"
+    assert severity() == "error"  # no policy named: the built-in recommended (review-rules.md §0)
+
+
+def test_a_named_template_is_the_built_in_one_when_the_control_database_cannot_be_read(tmp_path, blocking):
+    write(tmp_path, "var/sluice.sqlite3", b"")  # a file, but no tables
+    run = manage("review", str(blocking), "--dialect", "postgres", "--policy", "strict",
+                 env={"SLUICE_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": ""})
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith("note: cannot read policy 'strict' from the control database: ")
+    assert run.stderr.rstrip().endswith("using the built-in strict template")
 
 
 @pytest.mark.django_db

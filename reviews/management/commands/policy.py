@@ -6,10 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
-from reviews.policy_io import PolicyFileError, dump, ensure_templates, export_policy, import_policy
+from reviews.policy_io import (
+    MAX_POLICY_SIZE,
+    PolicyFileError,
+    dump,
+    ensure_templates,
+    export_policy,
+    import_policy,
+)
 
-EXIT_INPUT = 2
+EXIT_INPUT, EXIT_SERVER = 2, 3
 
 
 class Command(BaseCommand):
@@ -32,7 +40,11 @@ class Command(BaseCommand):
                                help="also write a rule setting row for each of the templates' own settings")
 
     def handle(self, *args, **options) -> None:
-        getattr(self, "_" + options["action"].replace("-", "_"))(options)
+        try:
+            getattr(self, "_" + options["action"].replace("-", "_"))(options)
+        except DatabaseError as exc:
+            message = " ".join(str(exc).split())  # (a server's message may run over several lines)
+            raise CommandError(f"the control database failed: {message}", returncode=EXIT_SERVER) from None
 
     def _export(self, options: dict) -> None:
         try:
@@ -55,7 +67,12 @@ class Command(BaseCommand):
     def _import(self, options: dict) -> None:
         path = Path(options["file"])
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as file:
+                data = file.read(MAX_POLICY_SIZE + 1)  # (not all of a file that could fill the memory)
+            if len(data) > MAX_POLICY_SIZE:
+                raise CommandError(f"{path}: nothing imported: the file is larger than {MAX_POLICY_SIZE} bytes",
+                                   returncode=EXIT_INPUT)
+            text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"{path}: cannot read the file: {exc}", returncode=EXIT_INPUT) from None
         try:
