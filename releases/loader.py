@@ -13,8 +13,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 NAME_RE = re.compile(r"^[vV]?(\d+(?:\.\d+)*)[_-]+(.+?)\.sql$")
-DIRECTIVE_RE = re.compile(r"^\s*--\s*sluice:\s*([A-Za-z-]*)\s*(.*?)\s*$")
-ANY_DIRECTIVE_RE = re.compile(r"^[ \t]*--[ \t]*sluice:[ \t]*([A-Za-z-]*)", re.MULTILINE)
+DIRECTIVE_RE = re.compile(r"^\s*--\s*sluice:\s*([\w-]*)\s*(.*?)\s*$")
+ANY_DIRECTIVE_RE = re.compile(r"^[ \t]*--[ \t]*sluice:[ \t]*([\w-]*)", re.MULTILINE)
+# A directive written without its colon (`-- sluice transaction off`, `-- sluice-lock-timeout 5s`):
+# only when the rest reads exactly as a directive's arguments, so that an ordinary comment that
+# mentions Sluice is left alone.
+COLONLESS_RE = re.compile(
+    r"^[ \t]*--[ \t]*sluice(?:[ \t]+|[ \t]*[-_.=][ \t]*)"
+    r"(?:(transaction)[ \t]+(?:on|off)|(lock-timeout|statement-timeout)[ \t]+\d+(?:\.\d+)?[ \t]*(?:ms|s|min|h)"
+    r"|(ignore)[ \t]+[\w-]+\.[\w.-]+(?:[ \t]*,[ \t]*[\w-]+\.[\w.-]+)*)[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
+)
 DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|min|h)$")
 DURATION_UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}
 FILE_DIRECTIVES = {"transaction", "lock-timeout", "statement-timeout"}
@@ -118,6 +127,7 @@ def decode(path: str, data: bytes) -> str:
 
 def parse_directives(path: str, text: str) -> Directives:
     values: dict = {}
+    seen: dict[str, int] = {}  # file directive → its line
     ignore: list[str] = []
     block_end = 0  # number of lines in the leading comment block
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -129,6 +139,11 @@ def parse_directives(path: str, text: str) -> Directives:
         if not match:
             continue
         name, arg = match.group(1).lower(), match.group(2)
+        if name in FILE_DIRECTIVES:
+            if name in seen:
+                raise FileProblem(path, f"sluice:{name} is given twice (also on line {seen[name]}): keep one",
+                                  line=lineno)
+            seen[name] = lineno
         if name == "transaction":
             if arg.lower() not in ("on", "off"):
                 raise FileProblem(path, f"sluice:transaction takes 'on' or 'off', not {arg!r}", line=lineno)
@@ -150,16 +165,25 @@ def parse_directives(path: str, text: str) -> Directives:
                 "statement-timeout or ignore",
                 line=lineno,
             )
-    # A file-level directive below the leading comment block would silently do nothing.
+    # A file-level directive below the leading comment block would silently do nothing; so would
+    # a misspelt one there (only sluice:ignore belongs above a statement).
     for match in ANY_DIRECTIVE_RE.finditer(text):
         lineno = _line_of(text, match.start())
-        if lineno > block_end and match.group(1).lower() in FILE_DIRECTIVES:
+        name = match.group(1).lower()
+        if lineno > block_end and name in FILE_DIRECTIVES:
             raise FileProblem(
                 path,
-                f"sluice:{match.group(1).lower()} must be in the leading comment block, "
+                f"sluice:{name} must be in the leading comment block, "
                 "before the first statement",
                 line=lineno,
             )
+        if lineno > block_end and name != "ignore":
+            raise FileProblem(path, f"unknown directive sluice:{name}; only sluice:ignore may stand above a statement",
+                              line=lineno)
+    for match in COLONLESS_RE.finditer(text):
+        name = next(group for group in match.groups() if group).lower()
+        raise FileProblem(path, f"this reads as the directive sluice:{name} without its colon, which would be "
+                          f"ignored: write `-- sluice:{name} …`", line=_line_of(text, match.start()))
     return Directives(ignore=tuple(ignore), **values)
 
 

@@ -56,12 +56,19 @@ LockTimeout = LockBusy
 
 
 class PlanError(Exception):
-    """The plan is unsound; nothing was run. One line per problem."""
+    """The plan is unsound; nothing of the file(s) it names was run. One line per problem.
+    `applied`: the files this run applied and recorded before it found the problem."""
 
-    def __init__(self, database: str, problems: list[str]):
+    def __init__(self, database: str, problems: list[str], *, applied: Sequence[str] = ()):
         self.database = database
         self.problems = problems
-        super().__init__(f"{database}: nothing applied:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.applied = list(applied)
+        if applied:
+            state = (f"stopped after applying {len(applied)} file(s), which the history records: "
+                     f"{', '.join(applied)}; then")
+        else:
+            state = "nothing applied:"
+        super().__init__(f"{database}: {state}\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class HistoryError(Exception):
@@ -235,6 +242,13 @@ def plan_for(
 
 def _describe_partial(mf: MigrationFile, row: HistoryRow, dialect: str) -> str:
     done, total = row.statements_done, row.statements_total
+    if done >= total:
+        # The last progress update committed, the run ended before the status update.
+        return (
+            f"{mf.path}: partial: all {total} statements done, but the run ended before it recorded the "
+            f"file as applied.{'' if row.checksum == mf.checksum else ' The file has changed since.'} "
+            f"Check it, then repair --version {row.version} mark-applied (or resume, which only records it)"
+        )
     statements = _split(mf, dialect)
     where = ""
     if done < len(statements):
@@ -247,14 +261,17 @@ def _describe_partial(mf: MigrationFile, row: HistoryRow, dialect: str) -> str:
     )
 
 
-def _open(target: str | Target) -> Adapter:
+def _open(target: str | Target, *, create: bool = True) -> Adapter:
     if isinstance(target, str):
         target = parse_target(target)
-    return connect(target)
+    return connect(target, create=create)
 
 
 def history(target: str | Target) -> list[HistoryRow]:
-    adapter = _open(target)
+    adapter = _open(target, create=False)
+    if adapter.missing:
+        adapter.close()
+        raise ConnectError(f"cannot open {adapter.target.redacted}: the database file does not exist")
     try:
         rows = adapter.read_history() or []
     except adapter.driver_errors as exc:
@@ -268,7 +285,7 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
     options = options or ApplyOptions()
     actor = options.applied_by or default_actor()
     started = time.monotonic()
-    adapter = _open(target)
+    adapter = _open(target, create=not options.dry_run)  # a dry run creates no SQLite file
     report = ApplyReport(database=adapter.target.label)
     emit = options.on_event or (lambda kind, data: None)
     dialect = adapter.target.dialect
@@ -276,7 +293,23 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
         # Fast path: one history read without the lock. If nothing is pending, nothing can
         # change that, and a re-run costs this query (and the connection's own set-up).
         rows = adapter.read_history()
-        if options.baseline and not options.dry_run:
+        if options.dry_run:
+            planned = list(rows or [])
+            if options.baseline:
+                # What the run would write first: the same baseline row, or the same refusal.
+                new = _baseline_row(report.database, planned, files, options.baseline, actor, options.release_id)
+                planned += [new] if new is not None else []
+            items, report.warnings = plan_for(
+                files, planned, allow_out_of_order=options.allow_out_of_order,
+                database=report.database, dialect=dialect,
+            )
+            if adapter.missing:
+                report.warnings.append(f"{adapter.target.database} does not exist yet: the run would create it")
+            report.history = rows
+            for item in items:
+                _report_item(report, item, emit, dialect)
+            return report
+        if options.baseline:
             rows = None  # baselining writes: always under the lock
         if rows is not None:
             try:
@@ -285,28 +318,15 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
                     database=report.database, dialect=dialect,
                 )
             except PlanError:
-                if options.dry_run:
-                    raise
                 # Without the lock, a `partial` row may be another run's file in progress:
                 # judge the plan again under the lock, where the history cannot be moving.
                 items, warnings = [], []
-            if options.dry_run or (items and all(item.action == "skip" for item in items)):
+            if items and all(item.action == "skip" for item in items):
                 report.warnings = warnings
                 report.history = rows
                 for item in items:
-                    _report_item(report, item, emit, dialect if options.dry_run else None)
+                    _report_item(report, item, emit, None)
                 return report
-        elif options.dry_run:
-            items, report.warnings = plan_for(files, [], database=report.database, dialect=dialect)
-            if options.baseline:
-                items = [
-                    PlanItem(i.file, "skip", "covered by the baseline")
-                    if i.file.key <= version_key(options.baseline) else i
-                    for i in items
-                ]
-            for item in items:
-                _report_item(report, item, emit, dialect)
-            return report
 
         with adapter.locked(options.lock_wait_seconds):
             adapter.create_history_table()
@@ -325,7 +345,13 @@ def apply(target: str | Target, files: Sequence[MigrationFile], options: ApplyOp
                     if options.should_stop is not None and options.should_stop():
                         report.stopped = True
                         break
-                    outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
+                    try:
+                        outcome = _apply_file(adapter, item.file, dialect, actor, options.release_id, emit)
+                    except PlanError as exc:  # found when its file came up: the files before it stay applied
+                        applied = [o.path for o in report.outcomes if o.action == "applied"]
+                        if not applied:
+                            raise
+                        raise PlanError(exc.database, exc.problems, applied=applied) from None
                     if item.reason and outcome.action == "applied":
                         outcome.reason = item.reason
                     report.outcomes.append(outcome)
@@ -354,23 +380,29 @@ def _report_item(report: ApplyReport, item: PlanItem, emit: Event, dry_run_diale
 
 
 def _baseline(adapter: Adapter, files: Sequence[MigrationFile], version: str, actor: str, release: str | None) -> None:
-    rows = adapter.read_history() or []
+    row = _baseline_row(adapter.target.label, adapter.read_history() or [], files, version, actor, release)
+    if row is not None:
+        adapter.insert_row(row)
+
+
+def _baseline_row(database: str, rows: Sequence[HistoryRow], files: Sequence[MigrationFile], version: str,
+                  actor: str, release: str | None) -> HistoryRow | None:
+    """The row a baseline at `version` adds to this history: None when it is there already,
+    PlanError when the history has other rows."""
     key = version_key(version)
     if any(row.status == "baseline" and version_key(row.version) == key for row in rows):
-        return  # the same baseline again: nothing to do
+        return None  # the same baseline again: nothing to do
     if rows:
         raise PlanError(
-            adapter.target.label,
+            database,
             [f"cannot baseline at {version}: the database already has a migration history ({len(rows)} rows)"],
         )
     match = next((mf for mf in files if mf.key == key), None)
-    adapter.insert_row(
-        HistoryRow(
-            version=version, description=match.description if match else "baseline", kind="ddl",
-            checksum=match.checksum if match else "", status="baseline", statements_done=0,
-            statements_total=0, release_id=release, applied_by=actor, applied_at=now_utc(),
-            duration_ms=0, error=None,
-        )
+    return HistoryRow(
+        version=version, description=match.description if match else "baseline", kind="ddl",
+        checksum=match.checksum if match else "", status="baseline", statements_done=0,
+        statements_total=0, release_id=release, applied_by=actor, applied_at=now_utc(),
+        duration_ms=0, error=None,
     )
 
 
@@ -394,6 +426,10 @@ def _apply_file(
         raise PlanError(adapter.target.label, [
             f"{mf.path}:{unclosed.line}: this transaction is never committed: no COMMIT or ROLLBACK "
             "follows it before the end of the file. Nothing of the file was run; add the COMMIT"])
+    for stmt in statements:
+        problem = adapter.cannot_run(stmt.text)
+        if problem is not None:
+            raise PlanError(adapter.target.label, [f"{mf.path}:{stmt.line}: {problem}. Nothing of the file was run"])
     emit("start", (mf, len(statements)))
     transactional = (
         adapter.engine != "mysql"
@@ -557,7 +593,12 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit, *, 
         except adapter.driver_errors as exc:
             adapter.rollback()  # ends our transaction or the file's own failed one
             error = adapter.describe_error(exc)
-            rolled_back = own_tx or user_tx or error.retryable
+            in_part = adapter.may_take_effect_in_part(stmt.text)
+            rolled_back = (own_tx or user_tx or error.retryable) and not in_part
+            message = error.message
+            if in_part:
+                message += (f"; statement {index + 1} acts on several objects and may have taken effect "
+                            "in part: check which of them it changed before the repair")
             try:
                 done = adapter.get_row(mf.version).statements_done
                 if done == 0 and rolled_back:
@@ -565,9 +606,12 @@ def _apply_stepwise(adapter, mf, statements, start_at, actor, release, emit, *, 
                     adapter.delete_row(mf.version)
                     state = "Nothing of the file was applied and no history row was kept: run again."
                 else:
-                    adapter.update_row(mf.version, error=error.message)
-                    state = (f"History: partial, {done} of {total} statements done. Fix the cause, then "
-                             f"repair --version {mf.version} resume | mark-applied | mark-pending.")
+                    adapter.update_row(mf.version, error=message)
+                    state = (f"History: partial, {done} of {total} statements done"
+                             + (f"; statement {index + 1} may have taken effect in part: check it" if in_part
+                                else "")
+                             + f". Fix the cause, then repair --version {mf.version} resume | mark-applied "
+                             "| mark-pending.")
             except adapter.driver_errors:
                 state = "The history could not be updated (connection lost?): check it with `history`."
             raise _fail(adapter, mf, statements, index, exc, state) from None

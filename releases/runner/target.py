@@ -13,6 +13,11 @@ ENGINES = {
     "sqlite": "sqlite",
 }
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+# What a MySQL URL may carry: PyMySQL's TLS settings. (A PostgreSQL URL's parameters go to libpq,
+# which refuses the ones it does not know; a SQLite URL takes none.)
+MYSQL_PARAMETERS = ("ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
+MYSQL_FLAGS = ("ssl_verify_cert", "ssl_verify_identity")
+BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
 class TargetError(ValueError):
@@ -73,7 +78,12 @@ def parse_target(url: str) -> Target:
             raise TargetError("a SQLite URL has no host: write sqlite:///relative or sqlite:////absolute")
         if not path:
             raise TargetError("a SQLite URL needs a file path: sqlite:///path/to/file.sqlite3")
+        if options:
+            raise TargetError(f"a SQLite URL takes no parameters (?{parts.query}): "
+                              "write sqlite:///path/to/file.sqlite3")
         return Target(engine="sqlite", database=path, options=options)
+    if engine == "mysql":
+        _check_mysql_parameters(options)
     database = unquote(parts.path.lstrip("/"))
     if not database:
         raise TargetError(f"the URL names no database: add /<database> after the host ({engine}://user@host/db)")
@@ -95,3 +105,13 @@ def parse_target(url: str) -> Target:
         password=unquote(parts.password) if parts.password is not None else None,
         options=options,
     )
+
+
+def _check_mysql_parameters(options: tuple[tuple[str, str], ...]) -> None:
+    # Never ignored silently: a TLS setting the connection did not use would be a lie.
+    for name, value in options:
+        if name not in MYSQL_PARAMETERS:
+            raise TargetError(f"unsupported parameter {name!r} in the mysql URL: it accepts "
+                              f"{', '.join(MYSQL_PARAMETERS)}")
+        if name in MYSQL_FLAGS and value.lower() not in BOOLEANS:
+            raise TargetError(f"{name} in the mysql URL takes true or false, not {value!r}")

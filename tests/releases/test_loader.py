@@ -140,3 +140,39 @@ def test_durations():
 def test_a_missing_folder_is_an_error(tmp_path):
     with pytest.raises(LoadError, match="is not a folder"):
         load_dir(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("-- sluice transaction off\nSELECT 1;",
+         "1_d.sql:1: this reads as the directive sluice:transaction without its colon, which would be ignored"),
+        ("-- Adds t.\n--  Sluice-lock-timeout 5s\nSELECT 1;",
+         "1_d.sql:2: this reads as the directive sluice:lock-timeout without its colon"),
+        ("SELECT 1;\n-- sluice ignore table.disallow-drop\nDROP TABLE t;",
+         "1_d.sql:2: this reads as the directive sluice:ignore without its colon"),
+        ("-- sluice:transaction off\n-- sluice:transaction on\nSELECT 1;",
+         "1_d.sql:2: sluice:transaction is given twice (also on line 1): keep one"),
+        ("-- sluice:lock-timeout 5s\n-- sluice:lock-timeout 5s\nSELECT 1;",
+         "1_d.sql:2: sluice:lock-timeout is given twice (also on line 1): keep one"),
+        ("SELECT 1;\n-- sluice:ignroe table.disallow-drop\nDROP TABLE t;",
+         "1_d.sql:2: unknown directive sluice:ignroe; only sluice:ignore may stand above a statement"),
+    ],
+)
+def test_a_misspelt_or_repeated_directive_is_a_located_error(content, message):
+    problems = problems_of([("1_d.sql", content.encode())])
+    assert len(problems) == 1 and problems[0].startswith(message)
+
+
+def test_a_directive_with_a_dash_for_its_space_is_an_unknown_directive():
+    assert problems_of([("1_d.sql", b"-- sluice:transaction-off\nSELECT 1;")]) == [
+        "1_d.sql:1: unknown directive sluice:transaction-off; expected transaction, lock-timeout, "
+        "statement-timeout or ignore"]
+
+
+def test_ordinary_comments_that_mention_sluice_are_not_directives():
+    mf = load_one("1_a.sql", "-- Sluice runs this file in one transaction.\n-- sluice transaction handling is ours\n"
+                             "-- sluice ignore this\n-- sluice:ignore table.disallow-drop\nDROP TABLE t;\n"
+                             "-- sluice:ignore table.disallow-drop\nDROP TABLE u;\n")
+    assert mf.directives.transaction is True
+    assert mf.directives.ignore == ("table.disallow-drop",)

@@ -26,7 +26,9 @@ COLUMNS = (
 
 _COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.DOTALL)
 _TX_OPEN_RE = re.compile(r"^(BEGIN(\s+(WORK|TRANSACTION|IMMEDIATE|DEFERRED|EXCLUSIVE))?|START\s+TRANSACTION)\b", re.I)
-_TX_CLOSE_RE = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!\s+TO\b)", re.I)
+# Not ROLLBACK TO (a savepoint), nor … AND CHAIN, which begins the next transaction at once.
+_TX_CLOSE_RE = re.compile(
+    r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!\s+TO\b)(?!(\s+(WORK|TRANSACTION))?\s+AND\s+CHAIN\b)", re.I)
 # Statements after which the session is reset: SET (not SET LOCAL/TRANSACTION/CONSTRAINTS, which
 # end with the transaction), RESET, USE, DISCARD, and set_config() calls (as pg_dump writes them).
 _SESSION_RE = re.compile(r"^(SET(?!\s+(LOCAL|TRANSACTION|CONSTRAINTS)\b)|RESET|USE|DISCARD)\b", re.I)
@@ -153,6 +155,9 @@ class Adapter:
         self.table = HISTORY_TABLE
 
     conn = None  # the migration connection
+    # The database does not exist, and was opened without creating it (a SQLite file, for a dry
+    # run or `history`): it reads as an empty database.
+    missing = False
     lock_conn = None  # the lock's own connection, where the engine has session locks
 
     # -- connections -----------------------------------------------------------------------
@@ -213,6 +218,18 @@ class Adapter:
         """Why resuming at this statement would be wrong (e.g. an INVALID index is left)."""
         return None
 
+    @staticmethod
+    def cannot_run(text: str) -> str | None:
+        """Why the runner must not run this statement at all (it would keep the runner from
+        recording its progress), or None."""
+        return None
+
+    @staticmethod
+    def may_take_effect_in_part(text: str) -> bool:
+        """A statement that, when it fails, may have done part of its work all the same (MariaDB
+        drops the tables of a list one by one): its failure is no proof that nothing happened."""
+        return False
+
     # -- history table ------------------------------------------------------------------------
     def is_missing_table(self, exc: Exception) -> bool:
         raise NotImplementedError
@@ -269,7 +286,9 @@ class Adapter:
         raise NotImplementedError
 
 
-def connect(target: Target) -> Adapter:
+def connect(target: Target, *, create: bool = True) -> Adapter:
+    """The target's adapter; `create=False` leaves a database that does not exist uncreated
+    (SQLite: the file), for commands that must change nothing."""
     if target.engine == "postgresql":
         from releases.runner.adapters.postgres import PostgresAdapter
 
@@ -280,4 +299,4 @@ def connect(target: Target) -> Adapter:
         return MySQLAdapter(target)
     from releases.runner.adapters.sqlite import SQLiteAdapter
 
-    return SQLiteAdapter(target)
+    return SQLiteAdapter(target, create=create)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,10 +22,28 @@ from releases.runner.adapters.base import (
     DatabaseError,
     LockBusy,
     client_label,
+    head,
 )
-from releases.runner.target import Target
+from releases.runner.target import BOOLEANS, MYSQL_FLAGS, Target
 
 RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
+
+# Statements that act on a list of objects one at a time, keeping what they did when a later
+# object fails (checked on MariaDB 10.11: DROP TABLE a, nope drops a; the same for DROP VIEW and
+# DROP SEQUENCE, CREATE/ALTER/DROP/RENAME USER, DROP ROLE, and GRANT/REVOKE to several users;
+# RENAME TABLE of several is atomic). GRANT and REVOKE have commas in their privilege list too:
+# only the grantees count.
+_OBJECT_LIST_RE = re.compile(
+    r"^(?:DROP\s+(?:TEMPORARY\s+)?(?:TABLES?|VIEW|SEQUENCE)|(?:CREATE|ALTER|DROP|RENAME)\s+USER|DROP\s+ROLE)\b"
+    r"|^GRANT\b.*?\bTO\b|^REVOKE\b.*?\bFROM\b",
+    re.I | re.S,
+)
+# Table locks of the session: while they are held, the runner's own history writes fail
+# ("Table 'sluice_schema_history' was not locked with LOCK TABLES", "conflicting read lock").
+_TABLE_LOCK_RE = re.compile(r"^(?:LOCK\s+TABLES?\b|FLUSH\s+TABLES?\b.*\b(?:WITH\s+READ\s+LOCK|FOR\s+EXPORT)\b)",
+                            re.I | re.S)
+# Comments and quoted text, whose commas separate nothing.
+_NOT_CODE_RE = re.compile(r"--[^\n]*|#[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`", re.S)
 
 
 class MySQLAdapter(Adapter):
@@ -44,6 +63,8 @@ class MySQLAdapter(Adapter):
 
     def _connect(self) -> pymysql.connections.Connection:
         t = self.target
+        # The URL's TLS parameters (target.MYSQL_PARAMETERS): a CA, a client certificate, checks.
+        tls = {name: BOOLEANS[value.lower()] if name in MYSQL_FLAGS else value for name, value in t.options}
         try:
             return pymysql.connect(
                 host=t.host,
@@ -55,9 +76,13 @@ class MySQLAdapter(Adapter):
                 charset="utf8mb4",
                 connect_timeout=10,
                 program_name=client_label(),
+                **tls,
             )
         except pymysql.Error as exc:
             raise ConnectError(f"cannot connect to {t.redacted}: {exc.args[-1] if exc.args else exc}") from None
+        except OSError as exc:  # a TLS file that cannot be read (ssl.SSLError is an OSError too)
+            files = ", ".join(f"{name}={value}" for name, value in t.options if name not in MYSQL_FLAGS)
+            raise ConnectError(f"cannot connect to {t.redacted}: TLS set-up failed with {files}: {exc}") from None
 
     @property
     def driver_errors(self) -> tuple[type[Exception], ...]:
@@ -171,6 +196,20 @@ class MySQLAdapter(Adapter):
 
     def is_missing_table(self, exc: Exception) -> bool:
         return isinstance(exc, pymysql.Error) and bool(exc.args) and exc.args[0] == 1146
+
+    @staticmethod
+    def cannot_run(text: str) -> str | None:
+        if _TABLE_LOCK_RE.match(head(text, 400)):
+            return ("the file locks tables (LOCK TABLES / FLUSH TABLES … WITH READ LOCK): while they are "
+                    "locked, the runner cannot record the file's progress in its history table. Remove the "
+                    "table locks (to change data consistently, use BEGIN … COMMIT with SELECT … FOR UPDATE)")
+        return None
+
+    @staticmethod
+    def may_take_effect_in_part(text: str) -> bool:
+        code = " ".join(_NOT_CODE_RE.sub(lambda m: " " if m.group(0)[0] in "-#/" else "x", text).split())
+        match = _OBJECT_LIST_RE.match(code)
+        return match is not None and "," in code[match.end():]
 
     def create_history_table(self) -> None:
         self.run(

@@ -59,7 +59,7 @@ class PostgresAdapter(Adapter):
             "WHERE c.oid = to_regclass('sluice_schema_history')), current_schema())"
         )[0][0] or "public"
         self.schema = schema
-        self.table = f'"{schema}".sluice_schema_history'
+        self.table = sql.SQL("{}.sluice_schema_history").format(sql.Identifier(schema)).as_string(self.conn)
 
     def _connect(self) -> psycopg.Connection:
         t = self.target

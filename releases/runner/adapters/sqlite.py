@@ -29,14 +29,18 @@ class SQLiteAdapter(Adapter):
     placeholder = "?"
     recheck_each_file = True
 
-    def __init__(self, target: Target, busy_timeout_s: float = 60.0):
+    def __init__(self, target: Target, busy_timeout_s: float = 60.0, *, create: bool = True):
         super().__init__(target)
         path = Path(target.database)
         if not path.parent.exists():
             raise ConnectError(f"cannot open {target.redacted}: folder {path.parent} does not exist")
+        # Connecting creates the file: without `create`, a missing file stays missing and an empty
+        # in-memory database stands in for it.
+        self.missing = not create and not path.exists()
         try:
             # isolation_level=None: the driver never opens transactions behind our back.
-            self.conn = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None)
+            self.conn = sqlite3.connect(":memory:" if self.missing else str(path), timeout=busy_timeout_s,
+                                        isolation_level=None)
         except sqlite3.Error as exc:
             raise ConnectError(f"cannot open {target.redacted}: {exc}") from None
         self.busy_timeout_s = busy_timeout_s
