@@ -915,6 +915,7 @@ def main(argv: list[str] | None = None) -> int:
             "SLUICE_VAR_DIR": str(work),
             "SLUICE_BROKER": "orm",
             "DEBUG": "False",  # as in production: no query log in the worker
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-rollout-" + "x" * 40,  # (DEBUG off needs one)
             "PYTHONUNBUFFERED": "1",
         }
         os.environ.update(env)

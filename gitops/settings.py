@@ -28,12 +28,40 @@ def envlist(name: str, default: str) -> list[str]:
 
 
 DEBUG = envbool("DEBUG", "True")
-SECRET_KEY = os.environ.get("SECRET_KEY", "sluice-dev-only-not-secret-change-me")
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        # The development key is public: sessions signed with it can be forged (an admin's
+        # included), and the target-database passwords are encrypted with a key derived from it.
+        raise RuntimeError("SECRET_KEY must be set when DEBUG is off (a long random value, e.g. "
+                           "python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    SECRET_KEY = "sluice-dev-only-not-secret-change-me"
 # Target-database passwords are encrypted with this key (Fernet); defaults to one derived from
 # SECRET_KEY, so changing SECRET_KEY without setting this makes stored passwords unreadable.
 SLUICE_ENCRYPTION_KEY = os.environ.get("SLUICE_ENCRYPTION_KEY", "")
+if SLUICE_ENCRYPTION_KEY:
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(SLUICE_ENCRYPTION_KEY)  # at start, not as a 500 when someone first saves a password
+    except ValueError:
+        raise RuntimeError(
+            "SLUICE_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes, e.g. python -c "
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+        ) from None
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS. Cookies are sent over HTTPS only unless DEBUG (the local start is plain HTTP); behind a
+# TLS-terminating proxy that sets X-Forwarded-Proto (and drops any a client sent), set
+# SLUICE_TLS_PROXY so that Django knows a request came in over HTTPS (redirects, CSRF's check of
+# the Origin header). Redirects to HTTPS and HSTS are the operator's choice: off by default.
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", str(not DEBUG))
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", str(not DEBUG))
+if envbool("SLUICE_TLS_PROXY", "False"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "False")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

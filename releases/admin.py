@@ -17,6 +17,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from releases.models import (
+    PASSWORD_ENV_PREFIX,
     AppliedMigration,
     Approval,
     AuditEvent,
@@ -61,6 +62,15 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _server_of(url: str) -> tuple | None:
+    """Where a URL sends its password: engine, host, port and user."""
+    try:
+        target = parse_target(url)
+    except TargetError:
+        return None
+    return target.engine, target.host, target.port, target.user
+
+
 class DatabaseForm(forms.ModelForm):
     """The password is write-only: never rendered, empty keeps the stored one."""
 
@@ -75,6 +85,11 @@ class DatabaseForm(forms.ModelForm):
     class Meta:
         model = Database
         fields = ["environment", "name", "url", "password", "clear_password", "password_env", "labels"]
+        help_texts = {
+            "password_env": f"Or read the password from this environment variable of the worker. Its name "
+            f"must start with {PASSWORD_ENV_PREFIX} (e.g. {PASSWORD_ENV_PREFIX}SHOP_PROD): no other "
+            "variable of the Sluice process is ever sent as a password.",
+        }
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -89,6 +104,12 @@ class DatabaseForm(forms.ModelForm):
         if has_password:
             self.data = self.data.copy()
             self.data[self.add_prefix("url")] = _without_password(url)
+        if (self.instance.pk and self.instance.password_encrypted and "url" in self.changed_data
+                and not cleaned.get("password") and not cleaned.get("clear_password")
+                and _server_of(self.initial.get("url", "")) != _server_of(cleaned.get("url") or "")):
+            # Whoever may edit the URL must not have the stored password sent to a server of their choosing.
+            self.add_error("password", "The URL now points to another server or user: enter the password for it "
+                                       "(or clear the stored one). The stored password is never sent elsewhere.")
         return cleaned
 
     def save(self, commit: bool = True) -> Database:

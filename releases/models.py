@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -105,6 +106,12 @@ class Engine(models.TextChoices):
 # The review engine's and the splitter's name for each engine.
 DIALECT_OF_ENGINE = {Engine.POSTGRESQL: "postgres", Engine.MYSQL: "mysql", Engine.SQLITE: "sqlite"}
 
+# The only environment variables a Database may read its password from. Any name would let whoever
+# may edit a Database have the worker send SECRET_KEY, DATABASE_URL or a cloud credential, as the
+# password, to a host of their choosing.
+PASSWORD_ENV_PREFIX = "SLUICE_DB_PASSWORD_"
+PASSWORD_ENV_NAME = re.compile(rf"{PASSWORD_ENV_PREFIX}[A-Z0-9_]+")
+
 
 class Database(models.Model):
     """A target database. Its password is encrypted at rest or read from an environment
@@ -120,6 +127,7 @@ class Database(models.Model):
     )
     password_encrypted = models.TextField(blank=True, editable=False)
     password_env = models.CharField(
+        # The admin's help text names the rule (PASSWORD_ENV_PREFIX): no schema migration for it.
         max_length=200, blank=True, help_text="Read the password from this environment variable."
     )
     labels = models.JSONField(default=dict, blank=True)
@@ -143,6 +151,12 @@ class Database(models.Model):
             raise ValidationError(
                 {"url": "Put the password in the password field, not in the URL."}
             )
+        if self.password_env and not PASSWORD_ENV_NAME.fullmatch(self.password_env):
+            raise ValidationError({"password_env": self._password_env_refused()})
+
+    def _password_env_refused(self) -> str:
+        return (f"{self.password_env!r} is not a password variable: the name must start with "
+                f"{PASSWORD_ENV_PREFIX} followed by capital letters, digits or underscores")
 
     def save(self, *args, **kwargs) -> None:
         # Checked here too, not only in forms: a password in `url` would be shown everywhere.
@@ -159,6 +173,10 @@ class Database(models.Model):
 
     def password(self) -> str | None:
         if self.password_env:
+            # Checked here too: a row saved before the rule (or written around save()) must not
+            # send another variable's value to its host.
+            if not PASSWORD_ENV_NAME.fullmatch(self.password_env):
+                raise ValueError(f"database {self.name}: password_env {self._password_env_refused()}")
             return os.environ.get(self.password_env)
         if self.password_encrypted:
             return crypto.decrypt(self.password_encrypted)

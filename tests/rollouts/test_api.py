@@ -690,14 +690,14 @@ def test_database_history_lists_the_applied_versions(world):
 
 
 def test_no_response_shows_password_material(world, monkeypatch):
-    monkeypatch.setenv("SHOP_STAGING_PASSWORD", "env-s3cret")
+    monkeypatch.setenv("SLUICE_DB_PASSWORD_SHOP_STAGING", "env-s3cret")
     test_db = world.databases["test"]
     test_db.set_password("s3cret-pw")
     test_db.save()
     staging_db = world.databases["staging"]
-    staging_db.password_env = "SHOP_STAGING_PASSWORD"
+    staging_db.password_env = "SLUICE_DB_PASSWORD_SHOP_STAGING"
     staging_db.save()
-    secrets = ["s3cret-pw", "env-s3cret", "SHOP_STAGING_PASSWORD", test_db.password_encrypted]
+    secrets = ["s3cret-pw", "env-s3cret", "SLUICE_DB_PASSWORD_SHOP_STAGING", test_db.password_encrypted]
 
     bob = session(world.users["bob"])
     responses = [release(world.ci)]
