@@ -1473,10 +1473,25 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
         if same is not None:
             earlier, earlier_line = same
             found.append(Hit(f"{_index_label(entry[0])} duplicates the {_index_label(earlier)} from line "
-                             f"{earlier_line}: drop one of them", **at(st, index.node)))
+                             f"{earlier_line}: {_which_to_drop(entry[0], earlier)}", **at(st, index.node)))
         known.setdefault(table, []).append(entry)
         lookup.setdefault(key, []).append(entry)
     return found
+
+
+# A primary key is also a unique index, and a unique index also an index: of two on the same columns,
+# the weaker is the one to drop (dropping the other loses the key or the uniqueness).
+_INDEX_STRENGTH = {"primary": 2, "unique": 1}
+
+
+def _which_to_drop(index: IndexDef, earlier: IndexDef) -> str:
+    weaker, stronger = sorted((index, earlier), key=lambda i: _INDEX_STRENGTH.get(i.kind, 0))
+    if _INDEX_STRENGTH.get(weaker.kind, 0) == _INDEX_STRENGTH.get(stronger.kind, 0):
+        return "drop one of them"
+    weaker_what = "unique index" if weaker.kind == "unique" else "index"
+    stronger_what = "primary key" if stronger.kind == "primary" else "unique index"
+    named = f" {weaker.name}" if weaker.name else ""
+    return f"drop the {weaker_what}{named}, not the {stronger_what} (which serves the same lookups)"
 
 
 def _table_key(table: exp.Table | None, dialect: str) -> str:

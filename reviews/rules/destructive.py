@@ -267,7 +267,8 @@ _FK_NAME_SUFFIX = re.compile(r"fkey\d*|[0-9a-f]{8}_fk_.*")
 @rule("constraint.disallow-drop-fk", engines="PMS", category="DES", severity="W", at_end=True,
       summary="`DROP FOREIGN KEY`, or `DROP CONSTRAINT` of a constraint named like a foreign key (`fk_…`, `…_fkey`, "
               "Django's `…_fk_…`, InnoDB's `…_ibfk_N`); not when the file adds to the table a foreign key of that "
-              "name, or on the columns its name shows (`<table>_<columns>_fkey`), before the drop or after it.",
+              "name, or on the columns its name shows (`<table>_<columns>_fkey`) or more columns starting with them, before "
+              "the drop or after it, nor when the file drops the column its name shows.",
       why="Without the foreign key, cascades silently stop and orphan rows can appear; nothing fails, so nobody "
           "notices until the data is wrong.",
       instead="Keep the foreign key; to change it, add the replacement first (`NOT VALID`, then `VALIDATE`) and drop "
@@ -277,10 +278,16 @@ def constraint_disallow_drop_fk(st: None, ctx: FileContext, payload: dict) -> It
     # A drop may be made good later in the file (Prisma and pg_dump --clean drop a foreign key, then add it
     # again; the scan of the re-add is statement.add-foreign-key-not-valid's): the drops and the foreign keys
     # added are recorded as the file goes (_track_foreign_keys) and judged at its end, each at its statement.
+    # Also made good: a key added on more columns that start with its columns (Prisma widening a key to
+    # (x_id, project_id)); and a drop of its column in the file (which drops the key anyway; the lost data
+    # is column.disallow-drop's).
     memo = ctx.memo.get("constraint.disallow-drop-fk")
     for table, name, hit in memo["dropped"] if memo else ():
         added = memo["added"].get(table, ())
-        if not any(name == other or _names_its_columns(name, table, columns) for other, columns in added):
+        if any(name == other or any(_names_its_columns(name, table, columns[:count]) for count in range(1, len(columns) + 1))
+               for other, columns in added):
+            continue
+        if not any(_names_its_columns(name, table, (column,)) for column in memo["columns"].get(table, ())):
             yield hit
 
 
@@ -303,12 +310,16 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
         return
     memo = ctx.memo.get("constraint.disallow-drop-fk")
     if memo is None:
-        memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": []}
+        memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": [], "columns": {}}
     for fk in foreign_keys(st) if adds else ():
         memo["added"].setdefault(bare(fk.table), []).append(
             ((fk.name or "").lower(), tuple(c.lower() for c in fk.columns)))
     if drops:
         memo["dropped"].extend(_dropped_foreign_keys(st, ctx))
+        table, found = altered(st, ctx, exp.Drop, "DROP")
+        for action, _ in found:
+            if str(action.args.get("kind") or "").upper() == "COLUMN":
+                memo["columns"].setdefault(bare(table), set()).update(name_of(c).lower() for c in _tables(action))
 
 
 def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, Hit]]:

@@ -595,6 +595,16 @@ def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | 
 def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
     if ddl is not None and ddl.algorithm() != "INSTANT" and ddl.lock() in ("", "DEFAULT"):
+        # A table copy blocks writes whatever LOCK= says: LOCK=NONE would not fail fast, it always fails (1846).
+        if _adds_foreign_key(ddl) and not _foreign_key_checks_off(ctx):
+            return [(f"ALTER TABLE {ddl.table} does not state LOCK=: it adds a foreign key while foreign_key_checks "
+                     "is on, which copies the table and blocks writes whatever LOCK= says (LOCK=NONE fails): state "
+                     "LOCK=SHARED if that is acceptable, or SET foreign_key_checks = 0 before it (only if the data is "
+                     "proven valid) and use ALGORITHM=INPLACE, LOCK=NONE")]
+        if ddl.algorithm() == "COPY":
+            return [(f"ALTER TABLE {ddl.table} does not state LOCK=: ALGORITHM=COPY blocks writes whatever LOCK= says "
+                     "(LOCK=NONE fails): use ALGORITHM=INPLACE, LOCK=NONE if the change allows it, else state "
+                     "LOCK=SHARED")]
         return [(f"ALTER TABLE {ddl.table} does not state LOCK=: add LOCK=NONE so the change fails fast instead of "
                  "blocking writes (or use ALGORITHM=INSTANT, without LOCK=)")]
     return None

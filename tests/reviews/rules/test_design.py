@@ -205,6 +205,25 @@ def test_duplicate_index_of_a_primary_key():
     assert "duplicates the primary key on t(id)" in found.message
 
 
+@pytest.mark.parametrize(("sql", "advice"), [
+    # Prisma's `@id @unique` (umami, langfuse): dropping the primary key instead loses the key.
+    ('CREATE TABLE "user" ("user_id" UUID NOT NULL, CONSTRAINT "user_pkey" PRIMARY KEY ("user_id"));\n'
+     'CREATE UNIQUE INDEX "user_user_id_key" ON "user"("user_id");',
+     "drop the unique index user_user_id_key, not the primary key"),
+    # A plain index on a unique column (umami's link_slug_idx): dropping the unique one loses the uniqueness.
+    ("CREATE UNIQUE INDEX link_slug_key ON link (slug);\nCREATE INDEX link_slug_idx ON link (slug);",
+     "drop the index link_slug_idx, not the unique index"),
+    ("CREATE INDEX p_idx ON p (a, b);\nCREATE UNIQUE INDEX p_key ON p (a, b);",
+     "drop the index p_idx, not the unique index"),
+])
+def test_duplicate_index_advice_keeps_the_key_or_the_uniqueness(sql, advice):
+    [found] = findings(sql, "postgres", "table.no-duplicate-index")
+    assert found.message.endswith(f"{advice} (which serves the same lookups)"), found.message
+    assert "drop one of them" not in found.message
+    [near] = findings("CREATE INDEX a1 ON t (a);\nCREATE INDEX a2 ON t (a);", "postgres", "table.no-duplicate-index")
+    assert near.message.endswith("drop one of them")
+
+
 def test_duplicate_index_knows_the_names_postgres_gives_unnamed_constraints():
     sql = ("ALTER TABLE t ADD UNIQUE (a);\nALTER TABLE t DROP CONSTRAINT t_a_key;\n"
            "CREATE INDEX CONCURRENTLY idx_t_a ON t (a);")

@@ -284,6 +284,36 @@ def test_a_foreign_key_on_another_table_or_other_columns_is_no_replacement(added
                              "VALIDATE)")
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+@pytest.mark.parametrize(("columns", "replaced"), [
+    # Prisma (langfuse): the key on (dataset_id) becomes one on (dataset_id, project_id)
+    ('"dataset_id", "project_id"', True),
+    # a key on columns that do not start with its column is none
+    ('"project_id", "dataset_id"', False),
+])
+def test_a_foreign_key_widened_to_more_columns_is_a_replacement(dialect, columns, replaced):
+    sql = ('ALTER TABLE "dataset_items" DROP CONSTRAINT "dataset_items_dataset_id_fkey";\n'
+           f'ALTER TABLE "dataset_items" ADD CONSTRAINT "dataset_items_fkey2" FOREIGN KEY ({columns}) '
+           'REFERENCES "datasets"("id", "project_id") ON DELETE CASCADE;')
+    if dialect == "mysql":
+        sql = sql.replace('"', "`")
+    assert flags(sql, dialect, "constraint.disallow-drop-fk") != replaced
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_a_foreign_key_dropped_with_its_column_is_left_to_column_disallow_drop(dialect):
+    # Prisma (trigger.dev): the key goes first, then its column (which would drop the key anyway)
+    sql = ('ALTER TABLE "TaskRun" DROP CONSTRAINT "TaskRun_queueId_fkey";\n'
+           'ALTER TABLE "TaskRun" DROP COLUMN "queueId", ADD COLUMN "queue" TEXT;')
+    if dialect == "mysql":
+        sql = sql.replace('"', "`")
+    assert not flags(sql, dialect, "constraint.disallow-drop-fk")
+    assert flags(sql, dialect, "column.disallow-drop")
+    # another column dropped: the key's rows stay, unchecked
+    assert flags(sql.replace('COLUMN "queueId"', 'COLUMN "queueName"').replace("`queueId`,", "`queueName`,"), dialect,
+                 "constraint.disallow-drop-fk")
+
+
 def test_a_suppressed_foreign_key_drop_stays_suppressed():
     sql = "-- sluice:ignore constraint.disallow-drop-fk\nALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;"
     review = review_file("0001.sql", sql, "postgres", Policy.recommended())

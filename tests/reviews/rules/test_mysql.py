@@ -357,6 +357,18 @@ def test_no_instant_or_inplace_advice_for_a_foreign_key_add_while_checks_are_on(
     assert "add ALGORITHM=INSTANT (without LOCK=)" in message
 
 
+def test_no_lock_none_advice_where_the_table_is_copied():
+    # MariaDB 10.11 (as MySQL 8.0): "LOCK=NONE is not supported. Reason: Adding foreign keys needs
+    # foreign_key_checks=OFF" / "COPY algorithm requires a lock. Try LOCK=SHARED" (kratos, hydra migrations).
+    sql = "ALTER TABLE child ADD CONSTRAINT fk FOREIGN KEY (p) REFERENCES parent (id);"
+    for statement in (sql, sql.replace(";", ", ALGORITHM=COPY;"), "ALTER TABLE orders MODIFY note text, ALGORITHM=COPY;"):
+        message = one(statement, "statement.require-lock-option").message
+        assert "LOCK=NONE fails" in message and "state LOCK=SHARED" in message
+        assert "add LOCK=NONE" not in message
+    message = one("SET foreign_key_checks = 0;\n" + sql, "statement.require-lock-option").message
+    assert "add LOCK=NONE so the change fails fast" in message
+
+
 @pytest.mark.parametrize("setting", [
     "SET unique_checks = 0, foreign_key_checks = 0;",
     "SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0;",  # MySQL Workbench
