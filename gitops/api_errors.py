@@ -4,8 +4,9 @@
 
 `details` entries carry whichever of `file`, `line`, `column`, `field` and `message` locate the
 problem (a problem with one of the request's `files` names its `file`, the path as sent).
-Unexpected exceptions are not turned into JSON here: they stay Django's 500 (logged, mailed to
-ADMINS), so that a bug is never dressed up as a client error.
+An unexpected exception is a 500 `server_error`, logged with its traceback and mailed to ADMINS
+as Django does, and never dressed up as a client error; only the body is JSON, not Django's HTML
+page (with DEBUG, Django's debug page as before).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.core.signals import got_request_exception
 from django.http import Http404
-from rest_framework import exceptions, parsers
+from django.utils.log import log_response
+from rest_framework import exceptions, parsers, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 FILE_ITEM = re.compile(r"files\[(\d+)\]")  # a field of one of the request's `files`
 
@@ -66,7 +70,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return _server_error(exc, context.get("request"))
     if isinstance(exc, exceptions.ValidationError):
         request = context.get("request")
         data = request.data if request is not None else None  # parsed: validation came after it
@@ -81,6 +85,23 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = getattr(exc, "code", None) or getattr(detail, "code", None) or "error"
         body = {"code": code, "message": str(detail or exc), "details": getattr(exc, "details", [])}
     response.data = {"error": body}
+    return response
+
+
+def _server_error(exc: Exception, request: Any) -> Response | None:
+    """A bug: reported as Django reports it (the got_request_exception signal, the django.request
+    log with the traceback, mailed to ADMINS), answered in the error shape."""
+    if settings.DEBUG or settings.DEBUG_PROPAGATE_EXCEPTIONS or request is None:
+        return None  # Django's debug page, or the exception itself
+    django_request = request._request
+    got_request_exception.send(sender=None, request=django_request)
+    set_rollback()
+    message = "internal server error: the server's log has the details"
+    response = Response({"error": {"code": "server_error", "message": message, "details": []}}, status=500)
+    log_response(
+        "%s: %s", "Internal Server Error", django_request.path,
+        response=response, request=django_request, exception=exc,
+    )
     return response
 
 
@@ -164,6 +185,19 @@ class JSONParser(parsers.JSONParser):
             raise BadRequest(f"the request body is not valid JSON: {exc}", code="parse_error") from None
         except RecursionError:  # the decoder recurses per array/object: a client error, not a 500
             raise BadRequest("the request body is nested too deeply", code="parse_error") from None
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable: not_found, invalid, parse_error, …")
+    message = serializers.CharField()
+    details = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Where: whichever of file, line, column, offset, field and message apply.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
 
 
 def _reject_constant(name: str) -> Any:

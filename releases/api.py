@@ -61,7 +61,7 @@ from releases.models import (
     TaskStatus,
 )
 from releases.services import Actor
-from reviews.api import MigrationFileSerializer, StrictCharField, unique_paths
+from reviews.api import AutoSchema, MigrationFileSerializer, ResponseSerializer, StrictCharField, unique_paths
 
 # -- requests ----------------------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3) if start and end else None
 
 
-class DatabaseRefSerializer(serializers.ModelSerializer):
+class DatabaseRefSerializer(ResponseSerializer):
     """A target database by name: never its URL or anything about its password."""
 
     class Meta:
@@ -162,7 +162,7 @@ class DatabaseRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "engine"]
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(ResponseSerializer):
     database = DatabaseRefSerializer(read_only=True)
     status = StatusField(TaskStatus)
     duration_seconds = serializers.SerializerMethodField()
@@ -195,7 +195,7 @@ class TaskSerializer(serializers.ModelSerializer):
         return services.orphan_reason(task)
 
 
-class TaskRunSerializer(serializers.ModelSerializer):
+class TaskRunSerializer(ResponseSerializer):
     status = StatusField(TaskStatus)
     duration_seconds = serializers.SerializerMethodField()
     outcomes = serializers.ListField(
@@ -233,7 +233,7 @@ class TaskDetailSerializer(TaskSerializer):
         fields = ["release", "rollout", "environment", *TaskSerializer.Meta.fields, "runs"]
 
 
-class ApprovalSerializer(serializers.ModelSerializer):
+class ApprovalSerializer(ResponseSerializer):
     by = serializers.SerializerMethodField(help_text="The user name, or token:<project>/<name>.")
     valid = serializers.SerializerMethodField(
         help_text="Whether it counts now, as the stage's gate counts it: an approval counts only for the target "
@@ -262,7 +262,7 @@ def _current_fingerprint(context: dict, environment: Environment) -> str:
     return cache[environment.pk]
 
 
-class StageSerializer(serializers.ModelSerializer):
+class StageSerializer(ResponseSerializer):
     environment = serializers.CharField(source="environment.slug", read_only=True)
     status = StatusField(StageStatus)
     rollout_mode = serializers.CharField(source="environment.rollout", read_only=True)
@@ -310,7 +310,7 @@ class StageSerializer(serializers.ModelSerializer):
         return stage.review_override_by.get_username() if stage.review_override_by else None
 
 
-class RolloutSummarySerializer(serializers.ModelSerializer):
+class RolloutSummarySerializer(ResponseSerializer):
     status = StatusField(RolloutStatus)
     duration_seconds = serializers.SerializerMethodField()
 
@@ -329,19 +329,20 @@ class RolloutSerializer(RolloutSummarySerializer):
         fields = [*RolloutSummarySerializer.Meta.fields, "stages"]
 
 
-class ReleaseFileSerializer(serializers.ModelSerializer):
+class ReleaseFileSerializer(ResponseSerializer):
     class Meta:
         model = ReleaseFile
         fields = ["path", "version", "description", "kind", "checksum", "is_new"]
 
 
-class ReleaseSummarySerializer(serializers.ModelSerializer):
+class ReleaseSummarySerializer(ResponseSerializer):
     """A release as listed: its latest rollout in full, the others in short. Expects a release
     from `release_queryset()` (the rollouts are prefetched there)."""
 
     url = serializers.SerializerMethodField()
     project = serializers.CharField(source="project.slug", read_only=True)
     commit = serializers.CharField(source="commit_sha", read_only=True)
+    author_email = serializers.CharField(read_only=True, help_text="Blank when the request gave none.")
     vcs = serializers.DictField(read_only=True)
     file_count = serializers.IntegerField(read_only=True)
     new_file_count = serializers.IntegerField(read_only=True, help_text="Files not in the previous release.")
@@ -387,7 +388,7 @@ class ReleaseSerializer(ReleaseSummarySerializer):
         fields = [*ReleaseSummarySerializer.Meta.fields, "files"]
 
 
-class AppliedMigrationSerializer(serializers.ModelSerializer):
+class AppliedMigrationSerializer(ResponseSerializer):
     class Meta:
         model = AppliedMigration
         fields = [
@@ -405,7 +406,7 @@ class AppliedMigrationSerializer(serializers.ModelSerializer):
         ]
 
 
-class DatabaseHistorySerializer(serializers.ModelSerializer):
+class DatabaseHistorySerializer(ResponseSerializer):
     """What a database has applied (the control database's mirror of its sluice_schema_history).
     Its URL and password settings are left out on purpose."""
 
@@ -482,10 +483,15 @@ class ReleasePagination(LimitOffsetPagination):
     default_limit = 20
     max_limit = 100
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = list(paginated["properties"])  # next and previous are null, not absent
+        return paginated
+
 
 class ReleaseViewSet(RefusedAsApiError, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Releases, their rollouts, and the approvals and operator actions on their stages."""
-
+    schema = AutoSchema()
     queryset = release_queryset()
     lookup_field = "uid"
     pagination_class = ReleasePagination
@@ -621,7 +627,7 @@ class ReleaseViewSet(RefusedAsApiError, mixins.ListModelMixin, viewsets.GenericV
 
 class TaskViewSet(RefusedAsApiError, viewsets.GenericViewSet):
     """One target database's part of a stage, with every attempt at it."""
-
+    schema = AutoSchema()
     queryset = Task.objects.select_related(
         "database", "stage__environment", "stage__rollout__release"
     ).prefetch_related(Prefetch("runs", queryset=TaskRun.objects.order_by("attempt")))
@@ -663,7 +669,7 @@ class TaskViewSet(RefusedAsApiError, viewsets.GenericViewSet):
 
 class DatabaseViewSet(viewsets.GenericViewSet):
     """Target databases, as far as the API shows them: never their URL or password settings."""
-
+    schema = AutoSchema()
     queryset = Database.objects.select_related("environment__project").prefetch_related("applied")
     serializer_class = DatabaseHistorySerializer
     permission_classes = [HasProjectScope("read")]

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular import openapi
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import BasePermission
@@ -34,6 +35,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gitops import api_errors
 from gitops.api_errors import ApiError
 from gitops.models import ApiToken
 from gitops.permissions import HasProjectScope
@@ -276,6 +278,17 @@ class CheckRequestSerializer(StrictSerializer):
 # -- responses -----------------------------------------------------------------------------------
 
 
+class ResponseSerializer(serializers.ModelSerializer):
+    # Only ever writes a response, with every field: all read-only, so that the OpenAPI document
+    # lists each one as required (and without the input-only choices of a blank value).
+
+    def get_extra_kwargs(self) -> dict:
+        extra = super().get_extra_kwargs()
+        for name in self.Meta.fields:
+            extra[name] = {**extra.get(name, {}), "read_only": True}
+        return extra
+
+
 class EngineFindingSerializer(serializers.Serializer):
     rule = serializers.CharField()
     severity = serializers.CharField()
@@ -307,8 +320,13 @@ class ReviewDocumentSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.DictField())
 
 
-class FindingSerializer(serializers.ModelSerializer):
-    rule = serializers.CharField(source="rule_id")
+class FindingSerializer(ResponseSerializer):
+    rule = serializers.CharField(source="rule_id", read_only=True)
+    environments = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Slugs of the environments whose policy raised it.",
+    )
 
     class Meta:
         model = Finding
@@ -327,13 +345,23 @@ class FindingSerializer(serializers.ModelSerializer):
         ]
 
 
-class CheckSerializer(serializers.ModelSerializer):
+class CheckVcsSerializer(serializers.Serializer):
+    # The check's vcs as stored: blank where the request gave nothing.
+    provider = serializers.ChoiceField(choices=[("", "none"), *Provider.choices], read_only=True)
+    repo = serializers.CharField(read_only=True)
+    pr = serializers.CharField(source="pull_request", read_only=True)
+    head_sha = serializers.CharField(read_only=True)
+    base_sha = serializers.CharField(read_only=True)
+    url = serializers.CharField(read_only=True)
+
+
+class CheckSerializer(ResponseSerializer):
     """A stored check: the `sluice.check/v1` document plus id, url, project and vcs."""
 
     schema = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    vcs = VcsSerializer(source="*", read_only=True)
+    vcs = CheckVcsSerializer(source="*", read_only=True)
     summary = SummarySerializer(read_only=True)
     findings = FindingSerializer(many=True, read_only=True)
     errors = serializers.ListField(child=serializers.DictField(), read_only=True)
@@ -362,11 +390,30 @@ class CheckSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
 
+class AutoSchema(openapi.AutoSchema):
+    """Documents the error responses every operation may give, in the one error shape."""
+
+    def _get_response_bodies(self, direction: str = "response") -> dict:
+        responses = super()._get_response_bodies(direction)
+        codes = [401, 403]
+        if "{" in self.path:
+            codes.append(404)  # an unknown project or object
+        if self.method == "POST":
+            codes += [400, 409]
+            if self.get_request_serializer() is not None:
+                codes += [413, 415]
+        for code in sorted(codes):
+            body = self._get_response_for_code(api_errors.ErrorSerializer, str(code), direction=direction)
+            responses.setdefault(str(code), body)
+        return responses
+
+
 # -- views ------------------------------------------------------------------------------------------
 
 
 class ReviewView(APIView):
     """Review files against a policy; nothing is stored."""
+    schema = AutoSchema()
 
     @extend_schema(request=ReviewRequestSerializer, responses={200: ReviewDocumentSerializer})
     def post(self, request: Request) -> Response:
@@ -382,6 +429,7 @@ class ReviewView(APIView):
 
 
 class CheckViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    schema = AutoSchema()
     queryset = Check.objects.select_related("project").prefetch_related(
         Prefetch("findings", queryset=Finding.objects.order_by("file", "line", "column", "rule_id", "pk"))
     )
