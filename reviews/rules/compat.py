@@ -413,9 +413,14 @@ def column_disallow_change(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         return
     for action in actions(st, exp.ModifyColumn):
         if action.args.get("rename_from") is not None:
-            yield Hit(f"CHANGE COLUMN {table}.{name_of(action.args['rename_from'])} renames and redefines at once (and "
-                      "drops whatever the new definition leaves out): use MODIFY to redefine, RENAME COLUMN to rename",
-                      **at(st, action.args["rename_from"]))
+            old, new = name_of(action.args["rename_from"]), name_of(action.this)
+            if old.lower() == new.lower():  # (MySQL column names ignore case)
+                message = (f"CHANGE COLUMN {table}.{old} keeps its name and redefines it (dropping whatever the new "
+                           "definition leaves out): use MODIFY")
+            else:
+                message = (f"CHANGE COLUMN {table}.{old} renames and redefines at once (and drops whatever the new "
+                           "definition leaves out): use MODIFY to redefine, RENAME COLUMN to rename")
+            yield Hit(message, **at(st, action.args["rename_from"]))
 
 
 @rule("column.disallow-changing-order", engines="M", category="BC", severity="W", nodes=(exp.Alter,),

@@ -145,7 +145,10 @@ def _every_row(verb: str, table: str) -> str:
       example="SELECT * FROM orders;")
 def where_require_select(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     if st.ast.args.get("from_") is not None and st.ast.args.get("where") is None:
-        yield "SELECT without WHERE reads the whole table: add a WHERE, or remove the query from the migration"
+        if st.ast.args.get("limit") is not None:  # (LIMIT 1 reads a row, but still any row)
+            yield "SELECT without WHERE takes whichever rows come first: add a WHERE, or remove the query"
+        else:
+            yield "SELECT without WHERE reads the whole table: add a WHERE, or remove the query from the migration"
 
 
 @rule("statement.select.no-select-all", engines="PMS", category="DML", severity="W", nodes=("*",), contains=("*",),

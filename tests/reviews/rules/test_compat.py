@@ -231,6 +231,13 @@ def test_mysql_change_column():
     assert not flags("ALTER TABLE users MODIFY email varchar(320) NOT NULL;", "mysql", "column.disallow-change")
 
 
+def test_mysql_change_column_says_whether_it_renames():
+    [same] = findings("ALTER TABLE users CHANGE email EMAIL varchar(320) NOT NULL;", "mysql", "column.disallow-change")
+    assert "keeps its name" in same.message and "renames" not in same.message
+    [renamed] = findings("ALTER TABLE users CHANGE email mail varchar(320) NOT NULL;", "mysql", "column.disallow-change")
+    assert "renames and redefines" in renamed.message and "RENAME COLUMN" in renamed.message
+
+
 @pytest.mark.parametrize("position", ["FIRST", "AFTER id"])
 def test_mysql_changing_column_order(position):
     [found] = findings(f"ALTER TABLE users MODIFY email varchar(320) {position};", "mysql",

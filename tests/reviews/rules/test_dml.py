@@ -102,6 +102,8 @@ def test_select_without_where(dialect):
     assert not flags("SELECT id FROM orders WHERE id = 1;", dialect, "statement.where.require.select")
     assert not flags("SELECT 1;", dialect, "statement.where.require.select")
     assert not findings("SELECT id FROM orders;", dialect, "statement.where.require.select", Policy.recommended())
+    [limited] = findings("SELECT id FROM orders LIMIT 1;", dialect, "statement.where.require.select")
+    assert "whichever rows come first" in limited.message and "whole table" not in limited.message
 
 
 def test_select_setval_is_not_flagged():
