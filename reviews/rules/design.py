@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
@@ -38,8 +39,16 @@ _NO_COMMENTS_OR_STRINGS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<t
 
 
 def type_label(kind: exp.DataType, dialect: str) -> str:
-    """The type as the dialect writes it, lower-cased: `varchar(20)`, `bigint unsigned`."""
-    return type_sql(kind, dialect).lower()
+    """The type as the dialect writes it, lower-cased: `varchar(20)`, `bigint unsigned`; but not what
+    it quotes (ENUM('NONE', 'SSL') values, a "MyType" name): a message quotes them as written."""
+    written = type_sql(kind, dialect)
+    if "'" not in written and '"' not in written and "`" not in written:
+        return written.lower()
+    return "".join(part if quoted else part.lower()
+                   for part, quoted in zip(_QUOTED_IN_TYPE.split(written), itertools.cycle((False, True))))
+
+
+_QUOTED_IN_TYPE = re.compile(r"""('(?:[^'\\]|''|\\.)*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`)""")
 
 
 def type_sql(kind: exp.DataType, dialect: str) -> str:
@@ -1000,7 +1009,7 @@ def column_require_default(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 
 
 def _type_names(kind: exp.DataType, dialect: str) -> set[str]:
-    written = type_label(kind, dialect)
+    written = type_label(kind, dialect).lower()  # (compared with the payload's names, lower-cased)
     return {written, written.split("(")[0].strip(), str(getattr(kind.this, "name", kind.this)).lower()}
 
 
@@ -1060,7 +1069,7 @@ def _narrow_key_columns(st: Stmt, ctx: FileContext) -> Iterator[Hit]:
                 continue
         elif kind.this in _SERIAL_LIKE:
             written = type_label(kind, ctx.dialect)
-            if written.strip('"') not in ("serial", "serial2", "serial4"):
+            if written.strip('"').lower() not in ("serial", "serial2", "serial4"):
                 continue
         else:
             continue

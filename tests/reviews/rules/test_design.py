@@ -558,3 +558,9 @@ def test_index_findings_point_at_their_key(rule, dialect, key, where):
     sql = f"CREATE TABLE t (\n  id bigint PRIMARY KEY,\n  body text,\n  {key}\n);"
     [found] = findings(sql, dialect, rule)
     assert (found.line, found.column) == where
+
+
+def test_a_message_quotes_enum_values_as_written():
+    [found] = findings("CREATE TABLE t (id bigint PRIMARY KEY, m ENUM('NONE', 'AUTO', 'SSL'));", "mysql",
+                       "column.type-disallow-list")
+    assert "enum('NONE', 'AUTO', 'SSL')" in found.message
