@@ -248,3 +248,12 @@ def test_a_commit_and_chain_does_not_end_the_files_transaction(engine, end, requ
     assert [o.action for o in run(url, migrations).outcomes] == ["skipped", "applied"]
     assert history_rows(url) == {"0001": ("applied", 1, 1), "0002": ("applied", 5, 5)}
     assert query(url, "SELECT id FROM t ORDER BY id") == ([(1,), (2,)] if end.startswith("COMMIT") else [(2,)])
+
+
+def test_a_sqlite_files_pragma_does_not_reach_the_next_file(sqlite_url, migrations):
+    """PRAGMA foreign_keys lasts as long as the connection: the next file runs as it would alone."""
+    migrations.write("0001_init.sql", "PRAGMA foreign_keys = ON;\nCREATE TABLE p (id integer PRIMARY KEY);\n"
+                                      "CREATE TABLE c (p integer REFERENCES p (id));\n")
+    migrations.write("0002_seed_dml.sql", "INSERT INTO c VALUES (42);\n")
+    assert [o.action for o in run(sqlite_url, migrations).outcomes] == ["applied", "applied"]
+    assert query(sqlite_url, "SELECT p FROM c") == [(42,)]

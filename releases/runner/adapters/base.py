@@ -31,7 +31,9 @@ _TX_CLOSE_RE = re.compile(
     r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!\s+TO\b)(?!(\s+(WORK|TRANSACTION))?\s+AND\s+CHAIN\b)", re.I)
 # Statements after which the session is reset: SET (not SET LOCAL/TRANSACTION/CONSTRAINTS, which
 # end with the transaction), RESET, USE, DISCARD, and set_config() calls (as pg_dump writes them).
-_SESSION_RE = re.compile(r"^(SET(?!\s+(LOCAL|TRANSACTION|CONSTRAINTS)\b)|RESET|USE|DISCARD)\b", re.I)
+# (SQLite: PRAGMA foreign_keys and the like, and ATTACH, last as long as the connection.)
+_SESSION_RE = re.compile(r"^(SET(?!\s+(LOCAL|TRANSACTION|CONSTRAINTS)\b)|RESET|USE|DISCARD|PRAGMA|ATTACH|DETACH)\b",
+                         re.I)
 # MySQL runs the text of a `/*!NNNNN … */` comment (mysqldump writes its SET statements so; MariaDB also `/*M! … */`).
 _EXECUTABLE_COMMENT_SESSION_RE = re.compile(r"^\s*/\*M?!\d*\s*(SET|USE)\b", re.I)
 _DML_RE = re.compile(r"^(INSERT|UPDATE|DELETE|MERGE|REPLACE|WITH|COPY)\b", re.I)

@@ -45,6 +45,7 @@ class SQLiteAdapter(Adapter):
             raise ConnectError(f"cannot open {target.redacted}: {exc}") from None
         self.busy_timeout_s = busy_timeout_s
         self._deadline: float | None = None
+        self._lock_wait_ms: int | None = None
 
     @property
     def driver_errors(self) -> tuple[type[Exception], ...]:
@@ -53,8 +54,19 @@ class SQLiteAdapter(Adapter):
     @contextmanager
     def locked(self, wait_seconds: float) -> Iterator[None]:
         # The write lock is taken per file by BEGIN IMMEDIATE; this bounds how long it waits.
-        self.conn.execute(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
+        self._lock_wait_ms = int(wait_seconds * 1000)
+        self.conn.execute(f"PRAGMA busy_timeout = {self._lock_wait_ms}")
         yield
+
+    def reset_session(self) -> None:
+        # A fresh connection: what a file's PRAGMA (foreign_keys, recursive_triggers …) or ATTACH
+        # set lasts as long as the connection, and must not reach the next file.
+        if self.missing:
+            return
+        self.conn.close()
+        self.conn = sqlite3.connect(self.target.database, timeout=self.busy_timeout_s, isolation_level=None)
+        if self._lock_wait_ms is not None:
+            self.conn.execute(f"PRAGMA busy_timeout = {self._lock_wait_ms}")
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
