@@ -239,6 +239,13 @@ class ReleaseAdmin(ViewOnlyMixin, admin.ModelAdmin):
     def short_commit(self, obj: Release) -> str:
         return obj.commit_sha[:12]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Release | None = None) -> bool:
+        # Deleting it would delete its rollouts, stages, tasks, runs and approvals with it: the
+        # record of what ran where. (The bulk action asks this per release, too.)
+        if obj is not None and obj.rollouts.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(ReleaseFile)
 class ReleaseFileAdmin(ViewOnlyMixin, admin.ModelAdmin):
@@ -246,6 +253,9 @@ class ReleaseFileAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_filter = ["kind", "is_new", "release__project"]
     search_fields = ["path", "version", "release__uid"]
     list_select_related = ["release"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: ReleaseFile | None = None) -> bool:
+        return False  # a release is immutable: without the file, its databases would never get it
 
 
 class StageInline(admin.TabularInline):

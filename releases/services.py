@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from releases.loader import FileProblem, LoadError, load_files
+from releases.loader import FileProblem, LoadError, MigrationFile, load_files, version_key
 from releases.models import (
     DIALECT_OF_ENGINE,
     Approval,
@@ -130,18 +130,40 @@ def create_release(
             f"{len(exc.problems)} file(s) are not valid migrations: nothing was stored",
             code="invalid_files", status=422, details=[_problem(p) for p in exc.problems],
         ) from None
+    too_long = _too_long(migrations)
+    if too_long:
+        raise Refused(f"{len(too_long)} file name(s) are too long to store: nothing was stored",
+                      code="invalid_files", status=422, details=[_problem(p) for p in too_long])
     previous = project.releases.order_by("-created_at", "-pk").first()
-    before = {rf.version: rf for rf in previous.files.only("version", "path", "checksum")} if previous else {}
+    # By version key, as the runner compares them: 001_init.sql and 1_init.sql are one version.
+    before = {
+        version_key(rf.version): rf for rf in previous.files.only("version", "path", "checksum")
+    } if previous else {}
     edited = [
-        FileProblem(m.path, f"version {m.version} was released in {previous.uid} as {before[m.version].path} "
+        FileProblem(m.path, f"version {m.version} was released in {previous.uid} as {before[m.key].path} "
                     "with other content: databases that applied it would never run the edit. Revert the edit "
                     "and put the change in a new migration", line=1)
         for m in migrations
-        if m.version in before and before[m.version].checksum != m.checksum
+        if m.key in before and before[m.key].checksum != m.checksum
     ]
     if edited:
         raise Refused(f"{len(edited)} released file(s) were edited: nothing was stored", code="invalid_files",
                       status=422, details=[_problem(p) for p in edited])
+    newest = max(before, default=None)
+    late = [m for m in migrations if m.key not in before and newest is not None and m.key < newest]
+    if late and not project.allow_out_of_order:
+        # The runner refuses them wherever the previous release was applied (design §3): say so now.
+        newest_path = before[newest].path
+        raise Refused(
+            f"{len(late)} new file(s) are out of order: older than {newest_path} of {previous.uid}: nothing was "
+            "stored", code="invalid_files", status=422,
+            details=[_problem(FileProblem(m.path, f"version {m.version} is older than version "
+                                          f"{before[newest].version} ({newest_path}) of {previous.uid}: rename it "
+                                          "to a newer version, or allow out-of-order for this project"))
+                     for m in late],
+        )
+    keys = {m.key for m in migrations}
+    missing = sorted(rf.path for key, rf in before.items() if key not in keys)
     for attempt in range(5):
         try:
             with transaction.atomic():
@@ -160,12 +182,14 @@ def create_release(
                 ReleaseFile.objects.bulk_create([
                     ReleaseFile(
                         release=release, path=m.path, version=m.version, description=m.description, kind=m.kind,
-                        checksum=m.checksum, content=m.sql, is_new=m.version not in before,
+                        checksum=m.checksum, content=m.sql, is_new=m.key not in before,
                     )
                     for m in migrations
                 ])
+                # A file of the previous release that this one lacks is not applied where it is
+                # deployed first (a CI glob or checkout that missed it?): on record, not refused.
                 audit(actor, "release.create", release, project, commit=commit, files=len(migrations),
-                      new=sum(m.version not in before for m in migrations))
+                      new=sum(m.key not in before for m in migrations), missing=missing)
                 rollout = _plan_rollout(release, actor)
             break
         except IntegrityError:
@@ -181,6 +205,17 @@ def create_release(
 
 def _problem(problem: FileProblem) -> dict:
     return {key: value for key, value in problem.as_dict().items() if value is not None}
+
+
+def _too_long(migrations: Sequence[MigrationFile]) -> list[FileProblem]:
+    """Names a ReleaseFile cannot hold (PostgreSQL and MySQL would fail the insert, or cut it)."""
+    limits = {name: ReleaseFile._meta.get_field(name).max_length for name in ("path", "version", "description")}
+    return [
+        FileProblem(m.path, f"the {name} is {len(getattr(m, name))} characters long: at most {limit} fit")
+        for m in migrations
+        for name, limit in limits.items()
+        if len(getattr(m, name)) > limit
+    ]
 
 
 def _same_release(release: Release, files: Sequence[tuple[str, bytes]]) -> Release:
@@ -365,8 +400,24 @@ def _approver_key(approval: Approval) -> str:
     return f"user:{approval.user_id}" if approval.user_id else f"token:{approval.token_id}"
 
 
+def _judged_versions(stage: Stage) -> set[tuple]:
+    """The versions this environment's review has already let through: the files of every release
+    whose stage here had a clean review, or one an approver overrode. A release blocked here leaves
+    its files unjudged, so a later release that carries them again is reviewed for them too (not
+    only for what is new since the previous release, which would let a blocked DROP through)."""
+    passed = {
+        release_id
+        for release_id, review, override in Stage.objects.filter(environment=stage.environment).exclude(pk=stage.pk)
+        .exclude(review={}).values_list("rollout__release_id", "review", "review_override_reason")
+        if override or (not review.get("errors") and not review.get("problem"))
+    }
+    versions = ReleaseFile.objects.filter(release_id__in=passed).values_list("version", flat=True).distinct()
+    return {version_key(v) for v in versions}
+
+
 def _review_stage(stage: Stage) -> dict:
-    """Review the release's new files against the environment's policy (once per stage)."""
+    """Review, against the environment's policy (once per stage), the release's files that this
+    environment's review has not let through before (_judged_versions)."""
     from reviews.engine import Policy, review_files
     from reviews.policy_io import fallback_row, policy_from_model
 
@@ -376,7 +427,10 @@ def _review_stage(stage: Stage) -> dict:
         policy = policy_from_model(stored) if stored is not None else Policy.recommended()
     except ValueError as exc:
         return {"policy": stored.name, "errors": 1, "findings": [], "problem": f"the review policy is invalid: {exc}"}
-    files = [(rf.path, rf.content) for rf in stage.rollout.release.files.filter(is_new=True)]
+    judged = _judged_versions(stage)
+    release_files = stage.rollout.release.files
+    unjudged = [pk for pk, version in release_files.values_list("pk", "version") if version_key(version) not in judged]
+    files = [(rf.path, rf.content) for rf in release_files.filter(pk__in=unjudged).order_by("pk")]
     databases = resolve_targets(environment)
     dialects = list(dict.fromkeys(DIALECT_OF_ENGINE[d.engine] for d in databases))
     review = {"policy": policy.name, "files": len(files), "dialects": dialects, "errors": 0, "warnings": 0,

@@ -395,3 +395,28 @@ def test_the_history_mirror_follows_the_target(world):
     writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "COMMIT",
                                                                                   "RELEASE", "BEGIN"))]
     assert writes == []
+
+
+def test_a_file_a_review_blocked_is_reviewed_again_in_the_next_release_that_carries_it(world):
+    """R2's DROP is blocked at test; R3 repeats R2's files and adds one: the DROP is not new since
+    R2, but the test environment never let it through, so R3's review still finds it."""
+    project, envs, users, tmp = world
+    keep = ("migrations/202501010001_keep.sql", b"CREATE TABLE keep (id integer PRIMARY KEY);\n")
+    drop = ("migrations/202501010002_drop.sql", b"DROP TABLE keep;\n")
+    more = ("migrations/202501010003_more.sql", b"CREATE TABLE more (id integer PRIMARY KEY);\n")
+    services.create_release(project, commit="a" * 40, files=[keep])
+    r2, _ = services.create_release(project, commit="b" * 40, files=[keep, drop])
+    assert r2.rollouts.get().stages.get(environment__slug="test").status == StageStatus.BLOCKED
+    r3, _ = services.create_release(project, commit="c" * 40, files=[keep, drop, more])
+    test = r3.rollouts.get().stages.get(environment__slug="test")
+    assert test.status == StageStatus.BLOCKED and test.review["files"] == 2
+    assert [f["rule"] for f in test.review["findings"]] == ["table.disallow-drop"]
+    assert query(url(tmp, "test"), "SELECT name FROM sqlite_master WHERE name = 'keep'") == [("keep",)]
+    # Once let through (an override with a reason), a later release is reviewed for its new files only.
+    envs["test"].approver_group = Group.objects.get(name="release-managers")
+    envs["test"].save()
+    services.run_stage(test, Actor(user=users["bob"]), override_review="keep was never used (INC-7)")
+    last = ("migrations/202501010004_last.sql", b"CREATE TABLE last (id integer PRIMARY KEY);\n")
+    r4, _ = services.create_release(project, commit="d" * 40, files=[keep, drop, more, last])
+    test = r4.rollouts.get().stages.get(environment__slug="test")
+    assert test.status == StageStatus.SUCCEEDED and test.review["files"] == 1
