@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Model
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from releases.models import (
     PASSWORD_ENV_PREFIX,
@@ -166,8 +168,17 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [EnvironmentInline]
 
 
+class HidesPasswords:
+    """The change form posts a Database's password: an error report (DEBUG's page, the mail to
+    ADMINS) shows none of the posted values."""
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, *args, **kwargs):
+        return super().changeform_view(*args, **kwargs)
+
+
 @admin.register(Environment)
-class EnvironmentAdmin(admin.ModelAdmin):
+class EnvironmentAdmin(HidesPasswords, admin.ModelAdmin):
     list_display = [
         "__str__",
         "name",
@@ -186,7 +197,7 @@ class EnvironmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Database)
-class DatabaseAdmin(admin.ModelAdmin):
+class DatabaseAdmin(HidesPasswords, admin.ModelAdmin):
     form = DatabaseForm
     # No URL column: the list is for finding a database, and the change form has the URL.
     list_display = ["name", "environment", "engine", "password_status", "created_at"]

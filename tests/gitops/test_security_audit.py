@@ -119,3 +119,37 @@ def test_a_malformed_encryption_key_is_a_clear_error_at_start():
     assert result.returncode != 0
     assert "SLUICE_ENCRYPTION_KEY is not a Fernet key" in result.stderr
     assert "not-a-fernet-key" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["database", "environment"])
+def test_an_error_report_of_the_database_forms_shows_no_posted_password(dba, prod, monkeypatch, where):
+    """A 500 while saving (DEBUG's page, the mail to ADMINS) must not show the password just posted."""
+    import logging
+
+    from django.views.debug import SafeExceptionReporterFilter
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the control database went away")
+
+    monkeypatch.setattr(Database, "save", broken)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("django.request").addHandler(handler)
+    dba.raise_request_exception = False
+    try:
+        if where == "database":
+            dba.post("/admin/releases/database/add/", _database_form(prod, password="hunter2-secret"))
+        else:
+            User.objects.filter(username="dana").update(is_superuser=True)
+            dba.post(f"/admin/releases/environment/{prod.pk}/change/", {
+                "project": prod.project.pk, "slug": "prod", "name": "", "order": 1, "rollout": "manual",
+                "required_approvals": 1, "concurrency": 4, "failure_policy": "stop",
+                "databases-TOTAL_FORMS": 1, "databases-INITIAL_FORMS": 0, "databases-0-name": "shop-prod",
+                "databases-0-url": "postgresql://app@db.internal/x", "databases-0-password": "hunter2-secret",
+                "databases-0-labels": "{}", "groups-TOTAL_FORMS": 0, "groups-INITIAL_FORMS": 0})
+    finally:
+        logging.getLogger("django.request").removeHandler(handler)
+    [record] = [r for r in records if r.levelno >= logging.ERROR]
+    shown = SafeExceptionReporterFilter().get_post_parameters(record.request)
+    assert "hunter2-secret" not in str(dict(shown))
