@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -107,6 +108,9 @@ def audit(actor: Actor, verb: str, obj: Any, project: Project | None, **data: An
 # -- releases -------------------------------------------------------------------------------------
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def create_release(
     project: Project,
     *,
@@ -120,6 +124,8 @@ def create_release(
     """Validate and store an immutable release, and plan its rollout. (release, created):
     the same commit again returns the release it made the first time."""
     vcs = dict(vcs or {})
+    if _HEX.fullmatch(commit):
+        commit = commit.lower()  # one commit, however a CI spells its SHA: one release
     existing = project.releases.filter(commit_sha=commit).first()
     if existing is not None:
         return _same_release(existing, files), False

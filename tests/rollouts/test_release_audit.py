@@ -168,3 +168,9 @@ def test_the_api_answers_a_too_long_name_with_422_naming_the_file(project):
     error = response.json()["error"]
     assert error["code"] == "invalid_files" and error["details"][0]["file"] == path
     assert Release.objects.count() == 0
+
+
+def test_a_commit_sha_in_capitals_is_the_same_commit(project):
+    first, created = services.create_release(project, commit="ab" * 20, files=[sql("1")])
+    again, created_again = services.create_release(project, commit="AB" * 20, files=[sql("1")])
+    assert created and not created_again and again.pk == first.pk and first.commit_sha == "ab" * 20
