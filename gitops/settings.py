@@ -135,7 +135,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # retry > timeout (+ queue wait): otherwise the broker hands a running task to a second worker.
 SLUICE_BROKER = os.environ.get("SLUICE_BROKER", "orm")
 Q_CLUSTER: dict = {
-    "name": "sluice",
+    # The queue's name: with the Redis broker, the list that the workers read. Each Sluice
+    # instance (staging's, prod's) that shares a Redis database needs its own, or its workers take
+    # the other's messages (and run them against their own control database: lost).
+    "name": os.environ.get("SLUICE_CLUSTER_NAME", "sluice"),
     "workers": envint("SLUICE_WORKERS", "2"),
     "timeout": envint("SLUICE_TASK_TIMEOUT", "3600"),
     "retry": envint("SLUICE_TASK_TIMEOUT", "3600") + 600,

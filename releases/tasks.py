@@ -8,6 +8,7 @@ heartbeat thread touches the row so that a dead worker can be told from a slow m
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 import traceback
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django_q.exceptions import TimeoutException
 
 from releases import services
 from releases.loader import MigrationFile, parse_file
@@ -89,6 +91,7 @@ def run_task(task_id: int) -> str:
     heartbeat.start()
     status, error, report = TaskStatus.SUCCEEDED, "", None
     target, runner_ms = None, 0
+    timed_out: TimeoutException | None = None
     try:
         target = task.database.target()
         files = _files(release)
@@ -118,7 +121,13 @@ def run_task(task_id: int) -> str:
     except Exception as exc:  # a bug or an unexpected driver error: still a recorded failure
         status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
         lines.append(traceback.format_exc())
+    except TimeoutException as exc:  # django-q2's SIGALRM at the cluster's timeout: a SystemExit
+        # The runner has rolled back the file in progress (or left its `partial` row) and closed
+        # its connections: record that end, then let django-q2 replace this worker process.
+        timed_out = exc
+        status, error = TaskStatus.FAILED, f"timed out: {exc} (SLUICE_TASK_TIMEOUT); the history shows what was applied"
     finally:
+        signal.alarm(0)  # past the runner, the alarm must not cut the task's end short (the guard still can)
         heartbeat.done.set()
     if error:
         lines.append(f"error: {error}")
@@ -151,6 +160,8 @@ def run_task(task_id: int) -> str:
     if unreviewed is not None:  # the next stage's review (CPU work, outside the lock), or the retry
         services.advance(rollout_id)
     heartbeat.join(timeout=5)
+    if timed_out is not None:
+        raise timed_out
     return f"{task.database.name}: {status}"
 
 
