@@ -22,7 +22,7 @@ from typing import Any
 from sqlglot import exp
 
 # The engine's own flattening, so that `flat` and `st.norm` remove the same things.
-from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement
+from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement, table_key
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules.common import leading_words_at, paren_group, split_top
 
@@ -233,7 +233,8 @@ TARGET_WORDS = ("ALTER", "CREATE", "DROP", "REINDEX", "LOCK", "VACUUM", "CLUSTER
 def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     """What the statement is and touches ("ALTER TABLE on existing table t") when it takes a lock
     that blocks reads or writes of an existing table (for DROP/REINDEX INDEX: of an index not
-    created in this file): the DDL that should run under a lock_timeout. CONCURRENTLY forms and VALIDATE CONSTRAINT take locks that do
+    created in this file; for a new table's foreign key: of the table it references): the DDL that
+    should run under a lock_timeout. CONCURRENTLY forms and VALIDATE CONSTRAINT take locks that do
     not block ordinary traffic, and are left out."""
     if st.syntax_error or not st.norm.startswith(TARGET_WORDS):
         return None
@@ -260,6 +261,18 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         if index.concurrently or ctx.is_new(index.key):
             return None
         return f"CREATE INDEX on existing table {index.table}"
+    if "REFERENCES" in st.norm and st.starts("CREATE TABLE", "CREATE UNLOGGED TABLE", "ALTER TABLE"):
+        # A new table's foreign key locks the existing table it references too (SHARE ROW EXCLUSIVE:
+        # its writes wait). (An existing table's ALTER was answered above.)
+        text = flat(st, ctx)
+        own = _OWN_TABLE.match(text)
+        own_key = table_key(own.group(1)) if own else None
+        names = [n for n in dict.fromkeys(_REFERENCED.findall(text))
+                 if table_key(n) != own_key and not ctx.is_new(key(n))]
+        if names:
+            return (f"{'CREATE' if st.starts('CREATE') else 'ALTER'} TABLE with a FOREIGN KEY to existing table "
+                    f"{', '.join(names)}")
+        return None
     if not st.norm.startswith(_OTHER_TARGETS):
         return None  # before `flat`: most statements are none of these, and some are long
     text = flat(st, ctx)
@@ -295,6 +308,9 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
     return f"{verb} on existing table {', '.join(names)}" if names else f"{verb} of every table"
 
 
+_OWN_TABLE = re.compile(rf"^(?:CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?|ALTER TABLE (?:IF EXISTS )?(?:ONLY )?)"
+                        rf"({NAME})", re.I)
+_REFERENCED = re.compile(rf"\bREFERENCES ({NAME})", re.I)
 _TARGETS: dict[str, re.Pattern] = {}
 
 
@@ -1058,8 +1074,8 @@ def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) ->
     if target is None:
         return None
     ctx.memo["statement.require-lock-timeout"] = True
-    return [(f"{target} runs with no lock_timeout: while it waits for its lock, every query on the table queues "
-             "behind it. Put SET lock_timeout = '2s' (or the directive -- sluice:lock-timeout 2s) at the top of the "
+    return [(f"{target} runs with no lock_timeout: while it waits for its lock, the queries on the table that its lock "
+             "blocks (writes, or also reads) queue behind it. Put SET lock_timeout = '2s' (or the directive -- sluice:lock-timeout 2s) at the top of the "
              "file (and retry on timeout)")]
 
 

@@ -121,6 +121,22 @@ def test_lock_timeout_is_reported_once_at_the_first_ddl_on_an_existing_table():
     assert "ALTER TABLE on existing table t" in found.message
 
 
+def test_a_new_tables_foreign_key_to_an_existing_table_needs_the_timeouts():
+    # PostgreSQL locks the referenced table too (SHARE ROW EXCLUSIVE: its writes wait), also when the
+    # referencing table is created in the file (trigger.dev, bytebase: CREATE TABLE … REFERENCES project).
+    for sql in ("CREATE TABLE c (id bigint PRIMARY KEY, p_id bigint REFERENCES p (id));",
+                'CREATE TABLE "C" (id int);\nALTER TABLE "C" ADD CONSTRAINT c_fk FOREIGN KEY (p) REFERENCES "P" ("id");'):
+        for rule in ("statement.require-lock-timeout", "statement.max-execution-time"):
+            [found] = findings(sql, "postgres", rule)
+            assert "TABLE with a FOREIGN KEY to existing table " in found.message
+            assert found.line == sql.count("\n") + 1
+    # near misses: a reference to itself, or to a table created earlier in the file
+    for sql in ("CREATE TABLE c (id bigint PRIMARY KEY, parent_id bigint REFERENCES c (id));",
+                "CREATE TABLE p (id bigint PRIMARY KEY);\nCREATE TABLE c (p_id bigint REFERENCES public.p (id));"):
+        for rule in ("statement.require-lock-timeout", "statement.max-execution-time"):
+            assert not flags(sql, "postgres", rule), sql
+
+
 @pytest.mark.parametrize("dialect", ["postgres", "mysql"])
 def test_the_files_timeout_directives_set_the_timeouts(dialect):
     # The runner sets lock_timeout and statement_timeout from the file's leading comment block
