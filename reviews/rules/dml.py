@@ -137,18 +137,36 @@ def _every_row(verb: str, table: str) -> str:
             "key range")
 
 
-@rule("statement.where.require.select", engines="PMS", category="DML", severity="off", nodes=(exp.Select,),
-      summary="A top-level `SELECT … FROM` without `WHERE` (a SELECT without FROM, such as `SELECT setval(…)`, is "
-              "not flagged).",
+@rule("statement.where.require.select", engines="PMS", category="DML", severity="off",
+      nodes=(exp.Select, exp.SetOperation),
+      summary="A top-level `SELECT … FROM` without `WHERE`, also one of a `UNION` / `INTERSECT` / `EXCEPT` (a SELECT "
+              "without FROM, such as `SELECT setval(…)`, is not flagged).",
       why="A migration that reads a whole table may scan a large table for nothing.",
       instead="Add a `WHERE` (or drop the query from the migration).",
       example="SELECT * FROM orders;")
 def where_require_select(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if st.ast.args.get("from_") is not None and st.ast.args.get("where") is None:
+    # A UNION's (INTERSECT's, EXCEPT's) SELECTs each read their table; its LIMIT is the whole query's.
+    selects = _set_operands(st.ast) if isinstance(st.ast, exp.SetOperation) else (st.ast,)
+    if any(s.args.get("from_") is not None and s.args.get("where") is None for s in selects):
         if st.ast.args.get("limit") is not None:  # (LIMIT 1 reads a row, but still any row)
             yield "SELECT without WHERE takes whichever rows come first: add a WHERE, or remove the query"
         else:
             yield "SELECT without WHERE reads the whole table: add a WHERE, or remove the query from the migration"
+
+
+def _set_operands(node: exp.Expression) -> list[exp.Select]:
+    """The SELECTs a set operation combines, at any depth (parenthesized ones included)."""
+    found: list[exp.Select] = []
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        while isinstance(node, exp.Subquery):
+            node = node.this
+        if isinstance(node, exp.SetOperation):
+            stack += (node.left, node.right)
+        elif isinstance(node, exp.Select):
+            found.append(node)
+    return found
 
 
 @rule("statement.select.no-select-all", engines="PMS", category="DML", severity="W", nodes=("*",), contains=("*",),

@@ -51,8 +51,9 @@ _LOCK = re.compile(r"\bLOCK\s*=?\s*(DEFAULT|NONE|SHARED|EXCLUSIVE)\b", re.IGNORE
 # (`\b` after ENGINE: not ENGINE_ATTRIBUTE = '…'.)
 _ENGINE = re.compile(r"\bENGINE\b\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
 # (Not a name `charset` in backticks, whose closing backtick would open the value.)
-_CHARSET = re.compile(r"(?<!`)\b(?:CHARACTER\s+SET|CHARSET)\b(?!`)\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
-_COLLATE = re.compile(r"\bCOLLATE\s*=?\s*(`[^`]+`|[\w$]+)", re.IGNORECASE)
+# (The name may also be a string, `CHARACTER SET 'ascii'`: in read_ddl's text, a `'<n>'` placeholder.)
+_CHARSET = re.compile(r"(?<!`)\b(?:CHARACTER\s+SET|CHARSET)\b(?!`)\s*=?\s*(`[^`]+`|'\d+'|[\w$]+)", re.IGNORECASE)
+_COLLATE = re.compile(r"\bCOLLATE\s*=?\s*(`[^`]+`|'\d+'|[\w$]+)", re.IGNORECASE)
 _OPTION_START = re.compile(
     r"^(?:ENGINE|DEFAULT|CHARACTER|CHARSET|COLLATE|ALGORITHM|LOCK|COMMENT|AUTO_INCREMENT|ROW_FORMAT|KEY_BLOCK_SIZE|"
     r"AVG_ROW_LENGTH|CHECKSUM|COMPRESSION|CONNECTION|DATA|DELAY_KEY_WRITE|ENCRYPTION|INDEX|INSERT_METHOD|MAX_ROWS|"
@@ -299,6 +300,14 @@ def _literal_values(params: str, literals: list[str]) -> list[str]:
     return [literals[int(n)] for n in _PLACEHOLDER.findall(params) if int(n) < len(literals)]
 
 
+def _option_name(value: str, ddl: Ddl) -> str:
+    """A CHARACTER SET or COLLATE value as MySQL reads it: a name (backticks removed) or a string."""
+    if value.startswith("'"):
+        number = int(value.strip("'"))
+        return ddl.literals[number] if number < len(ddl.literals) else ""
+    return value.strip("`")
+
+
 # -- storage engine ----------------------------------------------------------------------------
 
 _SET_ENGINE = re.compile(r"^SET\s+(?:(?:GLOBAL|SESSION|PERSIST|LOCAL)\s+|@@(?:\w+\.)?)?"
@@ -363,7 +372,7 @@ def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
     clauses += (ddl.options, ddl.convert)
     seen: list[str] = []
     for name in (name for clause in clauses for name in pattern.findall(clause)):
-        name = name.strip("`")
+        name = _option_name(name, ddl)
         if name.upper() != "DEFAULT" and not name.isdigit() and name.lower() not in (s.lower() for s in seen):
             seen.append(name)
     return seen
@@ -477,7 +486,7 @@ def _mysql_collations(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit
 
 def _table_charset(ddl: Ddl) -> str:
     match = _CHARSET.search(ddl.options) or _CHARSET.search(ddl.convert)
-    return match.group(1).strip("`") if match else ""
+    return _option_name(match.group(1), ddl) if match else ""
 
 
 @rule("table.require-charset", engines="M", category="MYSQL", severity="off",
@@ -510,7 +519,8 @@ _BINARY = re.compile(r"\bBINARY\b", re.IGNORECASE)
 
 @rule("column.require-charset", engines="M", category="MYSQL", severity="off",
       keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
-      summary="A character column (`CHAR`, `VARCHAR`, `TEXT`, `ENUM`, `SET`) without `CHARACTER SET`.",
+      summary="A character column (`CHAR`, `VARCHAR`, `TEXT`, `ENUM`, `SET`) without `CHARACTER SET` (a `COLLATE` "
+              "names its character set too).",
       why="The column silently takes the table's character set, which may not be the one intended.",
       instead="State `CHARACTER SET utf8mb4` on each character column.",
       example="CREATE TABLE notes (body text);")
@@ -519,8 +529,9 @@ def column_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     if ddl is None:
         return
     for column in ddl.columns:
+        # (`COLLATE ascii_bin` makes the column ascii: MySQL rejects another CHARACTER SET beside it.)
         if column.type in _CHARACTER_TYPES and not _CHARSET.search(column.attrs) \
-                and not _BINARY.search(column.attrs):
+                and not _COLLATE.search(column.attrs) and not _BINARY.search(column.attrs):
             yield Hit(f"column {column.name} ({column.type}) does not state its character set: add CHARACTER SET "
                       "utf8mb4", **column_at(st, column))
 
@@ -553,7 +564,7 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
     for column in ddl.columns:
         if match := _CHARSET.search(column.attrs):
             yield located(st, column, (
-                f"column {column.name} sets its character set ({match.group(1).strip('`')}): remove it and "
+                f"column {column.name} sets its character set ({_option_name(match.group(1), ddl)}): remove it and "
                 "use the table's"))
 
 

@@ -577,11 +577,11 @@ def naming_identifier_max_length(st: Stmt, ctx: FileContext, payload: dict) -> l
 # -- schema qualification -----------------------------------------------------------------------
 
 
-def _unqualified(tables: list[exp.Table], cte_names: set[str]) -> list[str]:
+def _unqualified(tables: list[exp.Table], cte_names: set[str], temporary: set[str]) -> list[str]:
     seen: list[str] = []
     for table in tables:
         name = name_of(table)
-        if name and not table.args.get("db") and name not in cte_names and name not in seen:
+        if name and not table.args.get("db") and name not in cte_names and name not in temporary and name not in seen:
             seen.append(name)
     return seen
 
@@ -598,11 +598,20 @@ def naming_fully_qualified(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     if isinstance(ast, exp.Create) and ast.args.get("kind") in ("SCHEMA", "DATABASE", "FUNCTION", "PROCEDURE"):
         return
     ctes = {name_of(cte.args.get("alias")) for cte in ast.find_all(exp.CTE)}
+    # The file's temporary tables and views: they live in pg_temp, which PostgreSQL searches before
+    # any schema of search_path, and a CREATE TEMP cannot name another schema (an error).
+    temporary = ctx.memo.get("naming.fully-qualified")
+    if temporary is None:
+        temporary = ctx.memo["naming.fully-qualified"] = set()
+    if isinstance(ast, exp.Create) and _CREATE_TEMPORARY.match(st.norm):
+        target = ast.this.this if isinstance(ast.this, exp.Schema) else ast.this
+        if isinstance(target, exp.Table) and not target.args.get("db"):
+            temporary.add(name_of(target))
     # Not names that cannot take a schema: a rename target, a dropped constraint or index of an ALTER.
     tables = [t for t in ast.find_all(exp.Table)
               if not t.find_ancestor(exp.AlterRename, exp.ToTableProperty) and
               not (isinstance(ast, exp.Alter) and t.find_ancestor(exp.Drop))]
-    names = _unqualified(tables, ctes)
+    names = _unqualified(tables, ctes, temporary)
     if names:
         yield (f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} not schema-qualified: write schema.name "
                "so search_path cannot change what the statement touches")

@@ -106,6 +106,19 @@ def test_select_without_where(dialect):
     assert "whichever rows come first" in limited.message and "whole table" not in limited.message
 
 
+@pytest.mark.parametrize("dialect", ALL)
+def test_select_without_where_in_a_union(dialect):
+    # (danbooru db/views/post_events_v01.sql: SELECT … FROM posts UNION ALL SELECT … FROM post_appeals …)
+    rule = "statement.where.require.select"
+    [found] = findings("SELECT id FROM posts UNION ALL SELECT post_id FROM post_appeals WHERE id > 0;", dialect, rule)
+    assert "reads the whole table" in found.message
+    assert "whichever rows" in findings("SELECT id FROM a WHERE x UNION SELECT id FROM b LIMIT 1;", dialect,
+                                        rule)[0].message
+    assert not flags("SELECT id FROM posts WHERE id > 0 UNION ALL SELECT post_id FROM post_appeals WHERE id > 0;",
+                     dialect, rule)
+    assert not flags("SELECT 1 UNION SELECT 2;", dialect, rule)
+
+
 def test_select_setval_is_not_flagged():
     assert not flags("SELECT setval('orders_id_seq', 100);", "postgres", "statement.where.require.select")
 

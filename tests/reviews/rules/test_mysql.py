@@ -107,6 +107,27 @@ def test_column_require_charset():
                      "column.require-charset")
 
 
+def test_column_require_charset_accepts_a_collation():
+    # (osTicket 934954de-f1ccd3bb: `varchar(86) COLLATE ascii_bin` is an ascii column; MySQL rejects
+    # the advised CHARACTER SET utf8mb4 beside it)
+    assert not flags("ALTER TABLE t ADD `signature` VARCHAR(86) COLLATE ascii_bin AFTER `key`;", "mysql",
+                     "column.require-charset")
+    assert flags("ALTER TABLE t ADD `signature` VARCHAR(86) AFTER `key`;", "mysql", "column.require-charset")
+
+
+def test_charset_and_collation_named_by_a_string():
+    # (hydra 20220210000001000000_nid: CHARACTER SET 'ascii'; gh-ost localtests/enum: collate 'utf8_bin')
+    sql = "ALTER TABLE hydra_jwk MODIFY `kid` varchar(255) CHARACTER SET 'ascii' NOT NULL;"
+    assert not flags(sql, "mysql", "column.require-charset")
+    assert "character set ascii is not in the allowlist" in one(sql, "system.charset.allowlist").message
+    assert "sets its character set (ascii)" in one(sql, "column.disallow-set-charset").message
+    sql = "CREATE TABLE t (id int PRIMARY KEY, e enum('red', 'blue') NULL DEFAULT NULL COLLATE 'utf8_bin');"
+    assert "collation utf8_bin is not" in one(sql, "system.collation.allowlist").message
+    assert "(utf8mb4)" in one("CREATE TABLE t (id int) DEFAULT CHARSET 'utf8mb4';", "table.disallow-set-charset").message
+    assert not flags("CREATE TABLE t (id int) DEFAULT CHARSET 'utf8mb4';", "mysql", "table.require-charset")
+    assert not flags("CREATE TABLE t (a varchar(9) COLLATE 'utf8mb4_bin');", "mysql", "system.collation.allowlist")
+
+
 def test_disallow_set_charset():
     assert "table notes sets its character set (latin1)" in one(
         "CREATE TABLE notes (id int) DEFAULT CHARSET=latin1;", "table.disallow-set-charset").message

@@ -141,6 +141,19 @@ def test_fully_qualified_ignores_cte_names():
     assert not flags(sql, "postgres", "naming.fully-qualified")
 
 
+def test_fully_qualified_ignores_the_files_temporary_tables():
+    # (bytebase 3.15/0011: a CREATE TEMP cannot name a schema, and pg_temp is searched first)
+    sql = ("CREATE TEMP TABLE affected_plan_id (plan_id bigint PRIMARY KEY);\n"
+           "INSERT INTO affected_plan_id (plan_id) SELECT id FROM public.plan;\n"
+           "DROP TABLE affected_plan_id;\n")
+    assert not flags(sql, "postgres", "naming.fully-qualified")
+    [found] = findings("CREATE TEMPORARY TABLE scratch AS SELECT id FROM comment;", "postgres", "naming.fully-qualified")
+    assert found.message.startswith("comment is not schema-qualified")
+    # A table of the same name that is not temporary is still judged.
+    [found] = findings("CREATE TABLE scratch (id int);\nDROP TABLE scratch;", "postgres", "naming.fully-qualified")[1:]
+    assert found.message.startswith("scratch is not")
+
+
 def test_create_specify_schema_skips_temporary_tables():
     assert not flags("CREATE TEMP TABLE scratch (id int);", "postgres", "statement.create-specify-schema")
 
