@@ -571,7 +571,7 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
 # -- online DDL options ----------------------------------------------------------------------------------
 
 
-@rule("statement.require-algorithm-option", engines="M", category="MYSQL", severity="W",
+@rule("statement.require-algorithm-option", engines="M", category="MYSQL", severity="W", strict="E",
       keywords=("ALTER",), nodes=(exp.Alter, "command"),
       summary="`ALTER TABLE` on an existing table without `ALGORITHM=`.",
       why="Without `ALGORITHM=`, MySQL silently falls back to the slowest algorithm the change needs, "
@@ -594,7 +594,7 @@ def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | 
              "ALGORITHM=INPLACE, LOCK=NONE so the change fails fast instead of silently copying the table")]
 
 
-@rule("statement.require-lock-option", engines="M", category="MYSQL", severity="W",
+@rule("statement.require-lock-option", engines="M", category="MYSQL", severity="W", strict="E",
       keywords=("ALTER",), nodes=(exp.Alter, "command"),
       summary="`ALTER TABLE` on an existing table without `LOCK=` (not required with `ALGORITHM=INSTANT`).",
       why="Without `LOCK=`, MySQL takes whatever lock the change needs, up to blocking all writes; "
@@ -783,7 +783,7 @@ def _adds_foreign_key(ddl: Ddl) -> bool:
 _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
 
 
-@rule("constraint.mysql.add-validated-constraint", engines="M", category="MYSQL", severity="W",
+@rule("constraint.mysql.add-validated-constraint", engines="M", category="MYSQL", severity="W", strict="E",
       keywords=("ALTER",), nodes=DDL_NODES,
       summary="`ADD FOREIGN KEY` / `ADD CHECK` on an existing table (a table copy or a full validation scan "
               "that blocks writes).",

@@ -110,3 +110,12 @@ def test_a_payload_pattern_that_does_not_compile_is_refused(rule_id, payload):
         Policy.from_rows("team", [(rule_id, "error", payload)])
     Policy.from_rows("team", [(rule_id, "error", {"format": "^ok_{{table}}$" if "idx" in rule_id else "^ok$"})])
 
+
+
+def test_strict_raises_the_mysql_locking_warnings_as_it_raises_postgresql_s():
+    """The catalogue: `strict` raises W to E where the rule is about locking; MySQL's ALGORITHM=/LOCK=
+    rules and validated constraints are its counterparts of PostgreSQL's CONCURRENTLY rules."""
+    strict = Policy.strict()
+    for rule_id in ("statement.require-algorithm-option", "statement.require-lock-option",
+                    "constraint.mysql.add-validated-constraint", "index.drop-concurrently"):
+        assert strict.severity(rule_id, "mysql" if "concurrently" not in rule_id else "postgres") == "error", rule_id
