@@ -365,7 +365,8 @@ def _index_column(node: exp.Expression, dialect: str) -> tuple[str | None, bool]
         return name_of(node), False
     if (dialect == "mysql" and isinstance(node, exp.Anonymous) and len(node.expressions) == 1
             and isinstance(node.expressions[0], exp.Literal)):  # CREATE INDEX … (b(10)) reads as a call
-        return str(node.this).lower(), True
+        # (`key_`(764): its name is a quoted Identifier, not a string to print)
+        return (name_of(node.this) if isinstance(node.this, exp.Identifier) else str(node.this)).lower(), True
     return None, False
 
 

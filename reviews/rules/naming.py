@@ -637,12 +637,18 @@ def statement_create_specify_schema(st: Stmt, ctx: FileContext, payload: dict) -
         target = ast.this.this if isinstance(ast.this, exp.Schema) else ast.this
         if not isinstance(target, exp.Table) or target.args.get("db"):
             return
-        kind, name = ast.args["kind"].lower(), name_of(target)
+        # As written: a quoted "JobQueue" must stay quoted in the advice (unquoted, it folds to jobqueue).
+        name = name_of(target)
+        if isinstance(target.this, exp.Identifier) and target.this.args.get("quoted"):
+            name = '"' + name.replace('"', '""') + '"'
+        kind = ast.args["kind"].lower()
     else:
         match = _CREATE_OBJECT.match(st.norm)
         if not match or "." in match.group(2):
             return
         kind, name = match.group(1).lower(), match.group(2).strip('"').lower()
+        if match.group(2).startswith('"') and len(st.flat) == len(st.norm):
+            name = st.flat[match.start(2):match.end(2)]  # (norm is upper-cased: the flat text has its case)
     if _CREATE_TEMPORARY.match(st.norm):
         return  # temporary objects live in pg_temp whatever the name says
     yield f"CREATE {kind.upper()} {name} names no schema: write schema.{name} so search_path cannot decide"

@@ -564,3 +564,10 @@ def test_a_message_quotes_enum_values_as_written():
     [found] = findings("CREATE TABLE t (id bigint PRIMARY KEY, m ENUM('NONE', 'AUTO', 'SSL'));", "mysql",
                        "column.type-disallow-list")
     assert "enum('NONE', 'AUTO', 'SSL')" in found.message
+
+
+def test_a_backquoted_prefix_index_column_is_its_name():
+    sql = "CREATE TABLE items (id bigint PRIMARY KEY, b text);\nCREATE INDEX a ON items (b(10));\n" \
+          "CREATE INDEX c ON items (`b`(10));\n"
+    [found] = findings(sql, "mysql", "table.no-duplicate-index")
+    assert "duplicates the index a on items(b)" in found.message

@@ -278,3 +278,8 @@ def test_no_keyword_reads_the_same_renames(dialect, sql, phrase):
     plain = (sql.replace("`order`", "by_order").replace('"order"', "by_order").replace("`key`", "by_key")
              .replace('"check"', "positive").replace("`select`", "t_bi"))
     assert not flags(plain, dialect, "naming.identifier.no-keyword")
+
+
+def test_create_specify_schema_advises_the_name_as_written():
+    [found] = findings('CREATE TABLE "JobQueue" (id bigint PRIMARY KEY);', "postgres", "statement.create-specify-schema")
+    assert 'write schema."JobQueue"' in found.message
