@@ -261,6 +261,11 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         if index.concurrently or ctx.is_new(index.key):
             return None
         return f"CREATE INDEX on existing table {index.table}"
+    if "PARTITION OF" in st.norm and st.starts("CREATE TABLE", "CREATE UNLOGGED TABLE"):
+        # A new partition locks its parent ACCESS EXCLUSIVE (PostgreSQL 15: reads and writes wait).
+        parent = _PARTITION_OF.search(flat(st, ctx))
+        if parent is not None and not ctx.is_new(key(parent.group(1))):
+            return f"CREATE TABLE … PARTITION OF existing table {parent.group(1)}"
     if "REFERENCES" in st.norm and st.starts("CREATE TABLE", "CREATE UNLOGGED TABLE", "ALTER TABLE"):
         # A new table's foreign key locks the existing table it references too (SHARE ROW EXCLUSIVE:
         # its writes wait). (An existing table's ALTER was answered above.)
@@ -311,6 +316,7 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
 _OWN_TABLE = re.compile(rf"^(?:CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?|ALTER TABLE (?:IF EXISTS )?(?:ONLY )?)"
                         rf"({NAME})", re.I)
 _REFERENCED = re.compile(rf"\bREFERENCES ({NAME})", re.I)
+_PARTITION_OF = re.compile(rf"\bPARTITION OF ({NAME})", re.I)
 _TARGETS: dict[str, re.Pattern] = {}
 
 

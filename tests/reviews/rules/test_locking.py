@@ -453,3 +453,13 @@ def test_merge_alter_table_keeps_any_change_of_a_column_added_before_apart(chang
 def test_merge_alter_table_merges_a_mysql_modify_of_an_added_column():
     sql = "ALTER TABLE t ADD COLUMN b int DEFAULT 7, ALGORITHM=INPLACE;\nALTER TABLE t MODIFY b bigint DEFAULT 7, ALGORITHM=INPLACE;\n"
     assert [f.line for f in findings(sql, "mysql", "statement.merge-alter-table")] == [2]
+
+
+def test_a_new_partition_of_an_existing_table_needs_the_timeouts():
+    """CREATE TABLE … PARTITION OF takes ACCESS EXCLUSIVE on the parent (PostgreSQL 15)."""
+    sql = "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');\n"
+    for rule_id in ("statement.require-lock-timeout", "statement.max-execution-time"):
+        [found] = findings(sql, "postgres", rule_id)
+        assert "PARTITION OF existing table events" in found.message
+    new_parent = "CREATE TABLE events (at date) PARTITION BY RANGE (at);\n" + sql
+    assert not flags(new_parent, "postgres", "statement.require-lock-timeout")
