@@ -227,7 +227,7 @@ def run(opts: dict, note: Write | None = None) -> tuple[ReviewResult, dict[str, 
         reviews = _review_in_processes(files, opts["dialect"], policy, jobs)
     else:
         # One file at a time: only its findings are kept (a 5 MB file's bytes go after its review).
-        reviews = [review_file(path.as_posix(), read(path), opts["dialect"], policy) for path in files]
+        reviews = [_review_path(path, opts["dialect"], policy) for path in files]
     sources: dict[str, str] = {}
     if (opts.get("format") or "text") == "text":
         for path, review in zip(files, reviews, strict=True):
@@ -276,7 +276,23 @@ def _size(path: Path) -> int:
 
 
 def _review_one(path: Path):
-    return review_file(path.as_posix(), read(path), _worker_state["dialect"], _worker_state["policy"])
+    return _review_path(path, _worker_state["dialect"], _worker_state["policy"])
+
+
+def _review_path(path: Path, dialect: str, policy: Policy):
+    """The file's review, and what the runner would refuse in its run directives (a misspelt or
+    repeated `sluice:` directive): a release refuses the file, so the review reports it too, as the
+    checks API does (an error of the file: it blocks unless --fail-on never)."""
+    data = read(path)
+    review = review_file(path.as_posix(), data, dialect, policy)
+    if b"sluice" in data.lower():  # (no directive without the word)
+        from releases.loader import FileProblem, parse_directives
+
+        try:
+            parse_directives(review.path, decode(data)[0])
+        except FileProblem as problem:
+            review.error = f"line {problem.line}: {problem.message}" if problem.line else problem.message
+    return review
 
 
 def execute(opts: dict, out: Write, err: Write) -> int:

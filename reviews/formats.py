@@ -78,7 +78,7 @@ def summary_line(result: ReviewResult, fail_on: str = "error") -> str:
         counts += f" ({suppressed} suppressed)"
     unread = sum(1 for r in result.files if r.error)
     if unread:
-        counts += f", {_plural(unread, 'unreadable file')}"
+        counts += f", {_plural(unread, 'file error')}"
     verdict = f"blocking (--fail-on {fail_on})" if s["blocking"] else "passed"
     return f"{_plural(s['files'], 'file')} reviewed: {counts}; risk {s['risk']}; {verdict}"
 

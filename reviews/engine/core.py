@@ -82,7 +82,7 @@ class FileReview:
     findings: list[Finding]
     risk: str  # low | moderate | high
     statements: int
-    error: str | None = None  # the file could not be read at all
+    error: str | None = None  # the file could not be read at all, or will not apply (a bad run directive)
 
 
 @dataclasses.dataclass
@@ -107,6 +107,8 @@ class ReviewResult:
     def blocking(self, fail_on: str = "error") -> bool:
         if fail_on == "never":
             return False
+        if any(r.error for r in self.files):
+            return True  # a file that cannot be read, or that a release would refuse
         threshold = SEVERITY_RANK[fail_on]
         return any(SEVERITY_RANK.get(f.severity, 0) >= threshold for f in self.active)
 

@@ -426,3 +426,19 @@ def test_text_excerpt_of_a_file_of_lone_crs_is_the_findings_line(tmp_path):
     run = manage("review", str(path), "--dialect", "postgres", "--format", "text")
     assert ":2:1: error table.disallow-drop:" in run.stdout, run.stderr
     assert "    2 | DROP TABLE x;\n      | ^" in run.stdout
+
+
+def test_a_run_directive_the_release_would_refuse_is_an_error_of_the_file(tmp_path):
+    """A pre-commit hook must not pass what the release refuses: `-- sluice transaction off` (no
+    colon) would be ignored, so the loader refuses it; the offline review says so, as checks do."""
+    bad = write(tmp_path, "migrations/0001_bad.sql", "-- sluice transaction off\nSELECT 1;\n")
+    fine = write(tmp_path, "migrations/0002_fine.sql", "-- sluice:transaction off\nSELECT 1;\n")
+    run = manage("review", str(bad), str(fine), "--dialect", "postgres", "--format", "json")
+    assert run.returncode == 1, run.stderr
+    document = json.loads(run.stdout)
+    assert document["summary"]["blocking"] is True
+    [error] = document["errors"]
+    assert error["file"] == bad.as_posix() and error["message"].startswith("line 1: this reads as the directive")
+    assert manage("review", str(bad), "--dialect", "postgres", "--fail-on", "never").returncode == 0
+    text = manage("review", str(bad), "--dialect", "postgres")
+    assert f"{bad.as_posix()}: error: line 1:" in text.stdout and "1 file error" in text.stdout
