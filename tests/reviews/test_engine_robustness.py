@@ -39,7 +39,7 @@ class _RuleFailures(logging.Handler):
 def _lines(data: bytes | str) -> int:
     """Lines of the input however the engine decodes it (UTF-8, or UTF-16 after a BOM)."""
     if isinstance(data, str):
-        return data.count("\n") + 1
+        return max(data.count("\n"), data.count("\r")) + 1  # (lone CRs too, as below)
     texts = [data.decode("utf-8", errors="replace")]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         texts.append(data.decode("utf-16", errors="replace"))
