@@ -11,16 +11,9 @@ from releases import services
 from releases.models import Database, Environment, Project, RolloutMode, StageStatus
 from releases.services import Actor, Refused
 from tests.helpers import history_rows
+from tests.rollouts.test_services import sql_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def sql_files(n: int, start: int = 1) -> list[tuple[str, bytes]]:
-    return [
-        (f"migrations/{202501010000 + i}_step_{i}.sql",
-         f"CREATE TABLE t{i} (id integer PRIMARY KEY);\nINSERT INTO t{i} (id) VALUES ({i});\n".encode())
-        for i in range(start, start + n)
-    ]
 
 
 @pytest.fixture

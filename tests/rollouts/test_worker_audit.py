@@ -75,33 +75,14 @@ def test_a_task_over_the_timeout_is_recorded_as_timed_out_and_a_retry_completes_
     assert Task.objects.get(pk=task.pk).attempts == 2
 
 
-@pytest.fixture
-def redis9():
-    """Redis database 9 for the queue (emptied before and after)."""
-    import redis
-
-    from tests.conftest import _unavailable
-
-    url = "redis://127.0.0.1:6379/9"
-    client = redis.Redis.from_url(url, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        _unavailable("Redis on 127.0.0.1:6379", exc)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
-
-
-def test_two_sluice_instances_on_one_redis_database_keep_to_their_own_queues(worker, redis9, tmp_path,
+def test_two_sluice_instances_on_one_redis_database_keep_to_their_own_queues(worker, redis_url, tmp_path,
                                                                           monkeypatch):
     """Another instance (its own control database, say staging's Sluice) whose worker reads the
     same Redis database: with SLUICE_CLUSTER_NAME set apart it takes none of this one's messages."""
     other_db = tmp_path / "other-control.sqlite3"
     done = manage("migrate", "-v0", env={"DATABASE_URL": f"sqlite:///{other_db}"})
     assert done.returncode == 0, done.stderr
-    other = Worker(str(other_db), 2, tmp_path / "other.log", redis9)
+    other = Worker(str(other_db), 2, tmp_path / "other.log", redis_url)
     other.env["SLUICE_CLUSTER_NAME"] = "sluice-staging"
     other.start()
     try:
@@ -110,7 +91,7 @@ def test_two_sluice_instances_on_one_redis_database_keep_to_their_own_queues(wor
                                          concurrency=8)
         for i in range(8):
             Database.objects.create(environment=env, name=f"db{i}", url=f"sqlite:///{tmp_path / f'db{i}.sqlite3'}")
-        worker(workers=2, broker=redis9)
+        worker(workers=2, broker=redis_url)
         release, _ = services.create_release(project, commit="n1", files=[("migrations/1_a.sql", b"SELECT 1;\n")])
         rollout = release.rollouts.get()
         # Well before the sweep (a minute) would queue a lost message again.
@@ -141,7 +122,7 @@ def pg_urls():
 
 
 def test_a_worker_killed_mid_stage_on_the_redis_broker_loses_no_task_and_applies_nothing_twice(
-        worker, redis9, pg_urls):
+        worker, redis_url, pg_urls):
     """Redis has no acknowledgement: the killed cluster's running and prefetched messages are
     gone with it. The running tasks are orphaned, the sweep queues the lost ones again, and the
     retries finish the stage, every file applied once."""
@@ -151,7 +132,7 @@ def test_a_worker_killed_mid_stage_on_the_redis_broker_loses_no_task_and_applies
     for i, url in enumerate(pg_urls):
         Database.objects.create(environment=env, name=f"db{i}", url=url)
     User.objects.create_user("ops", "ops@example.com", is_staff=True)
-    first = worker(workers=2, broker=redis9)
+    first = worker(workers=2, broker=redis_url)
     files = [(f"migrations/{i}_step.sql", f"CREATE TABLE t{i} (id integer);\nSELECT pg_sleep(0.4);\n".encode())
              for i in range(1, 7)]
     release, _ = services.create_release(project, commit="k1", files=files)
@@ -161,7 +142,7 @@ def test_a_worker_killed_mid_stage_on_the_redis_broker_loses_no_task_and_applies
              timeout=30, what="tasks part-way through their files")
     first.kill()
     assert tasks.filter(status=TaskStatus.RUNNING).count() == 2 and tasks.filter(status=TaskStatus.QUEUED).count() == 1
-    worker(workers=2, broker=redis9)
+    worker(workers=2, broker=redis_url)
     # The sweep as the worker's schedule runs it (each kill -9'd process is gone a moment after the kill).
     wait_for(lambda: services.sweep() and not tasks.filter(status=TaskStatus.RUNNING).exists(), timeout=10,
              what="the killed tasks to be orphaned")
@@ -176,18 +157,18 @@ def test_a_worker_killed_mid_stage_on_the_redis_broker_loses_no_task_and_applies
     assert sorted(t.attempts for t in tasks) == [1, 2, 2]
 
 
-def test_a_lost_redis_message_is_queued_again_once_by_the_sweep(worker, redis9, tmp_path):
+def test_a_lost_redis_message_is_queued_again_once_by_the_sweep(worker, redis_url, tmp_path):
     import redis
 
     project = _one_database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    worker(workers=1, broker=redis9).kill()  # only to point this process's queue at Redis
+    worker(workers=1, broker=redis_url).kill()  # only to point this process's queue at Redis
     release, _ = services.create_release(project, commit="l1", files=[("migrations/1_a.sql", b"SELECT 1;\n")])
     rollout = release.rollouts.get()
     task = wait_for(lambda: Task.objects.filter(stage__rollout=rollout, status=TaskStatus.QUEUED).first())
-    client = redis.Redis.from_url(redis9)
+    client = redis.Redis.from_url(redis_url)
     assert client.llen("django_q:sluice:q") == 1
     client.flushdb()  # the message is lost (a Redis restart without persistence, say)
-    worker(workers=1, broker=redis9)
+    worker(workers=1, broker=redis_url)
     wait_for(lambda: services.sweep()["requeued"], timeout=ORPHAN_SECONDS * 3, what="the sweep to queue it again")
     wait_for(lambda: Rollout.objects.get(pk=rollout.pk).status in RolloutStatus.TERMINAL, timeout=15)
     assert Rollout.objects.get(pk=rollout.pk).status == RolloutStatus.SUCCEEDED
