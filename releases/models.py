@@ -153,6 +153,7 @@ class Database(models.Model):
             )
         if self.password_env and not PASSWORD_ENV_NAME.fullmatch(self.password_env):
             raise ValidationError({"password_env": self._password_env_refused()})
+        _check_labels(self.labels)
 
     def _password_env_refused(self) -> str:
         return (f"{self.password_env!r} is not a password variable: the name must start with "
@@ -258,14 +259,37 @@ class DatabaseGroup(models.Model):
     def __str__(self) -> str:
         return f"{self.environment}/{self.name}"
 
+    def clean(self) -> None:
+        _check_labels(self.labels)
+
+    def save(self, *args, **kwargs) -> None:
+        # Checked here too, not only in forms: labels that are not an object would stop every
+        # rollout of the project when its stages resolve their targets.
+        self.clean()
+        super().save(*args, **kwargs)
+
     def resolve(self) -> list[Database]:
         members = []
         for database in self.environment.databases.order_by("name"):
             if not fnmatch.fnmatchcase(database.name, self.name_pattern):
                 continue
-            if all(database.labels.get(k) == v for k, v in self.labels.items()):
+            if all(_label_matches(database.labels, k, v) for k, v in self.labels.items()):
                 members.append(database)
         return members
+
+
+def _check_labels(labels: object) -> None:
+    if not isinstance(labels, dict):
+        raise ValidationError({"labels": 'Labels are a JSON object of names and values, e.g. {"tier": "eu"}.'})
+
+
+def _label_matches(labels: dict, name: str, wanted: object) -> bool:
+    """The database has the label, with the same JSON value: a missing label is not null, and
+    true is not 1 (Python's True == 1 would say so), as "1" is not 1."""
+    if name not in labels:
+        return False
+    have = labels[name]
+    return isinstance(have, bool) == isinstance(wanted, bool) and have == wanted
 
 
 class Release(models.Model):

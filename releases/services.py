@@ -406,16 +406,18 @@ def _approver_key(approval: Approval) -> str:
     return f"user:{approval.user_id}" if approval.user_id else f"token:{approval.token_id}"
 
 
-def _judged_versions(stage: Stage) -> set[tuple]:
+def _judged_versions(stage: Stage, dialects: list[str]) -> set[tuple]:
     """The versions this environment's review has already let through: the files of every release
-    whose stage here had a clean review, or one an approver overrode. A release blocked here leaves
-    its files unjudged, so a later release that carries them again is reviewed for them too (not
-    only for what is new since the previous release, which would let a blocked DROP through)."""
+    whose stage here had a clean review for these `dialects`, or one an approver overrode. A release
+    blocked here leaves its files unjudged, so a later release that carries them again is reviewed
+    for them too (not only for what is new since the previous release, which would let a blocked
+    DROP through); so does one reviewed for no target, or for other engines only."""
     passed = {
         release_id
         for release_id, review, override in Stage.objects.filter(environment=stage.environment).exclude(pk=stage.pk)
         .exclude(review={}).values_list("rollout__release_id", "review", "review_override_reason")
-        if override or (not review.get("errors") and not review.get("problem"))
+        if override or (not review.get("errors") and not review.get("problem")
+                        and set(dialects) <= set(review.get("dialects", ())))
     }
     versions = ReleaseFile.objects.filter(release_id__in=passed).values_list("version", flat=True).distinct()
     return {version_key(v) for v in versions}
@@ -433,12 +435,12 @@ def _review_stage(stage: Stage) -> dict:
         policy = policy_from_model(stored) if stored is not None else Policy.recommended()
     except ValueError as exc:
         return {"policy": stored.name, "errors": 1, "findings": [], "problem": f"the review policy is invalid: {exc}"}
-    judged = _judged_versions(stage)
+    databases = resolve_targets(environment)
+    dialects = list(dict.fromkeys(DIALECT_OF_ENGINE[d.engine] for d in databases))
+    judged = _judged_versions(stage, dialects)
     release_files = stage.rollout.release.files
     unjudged = [pk for pk, version in release_files.values_list("pk", "version") if version_key(version) not in judged]
     files = [(rf.path, rf.content) for rf in release_files.filter(pk__in=unjudged).order_by("pk")]
-    databases = resolve_targets(environment)
-    dialects = list(dict.fromkeys(DIALECT_OF_ENGINE[d.engine] for d in databases))
     review = {"policy": policy.name, "files": len(files), "dialects": dialects, "errors": 0, "warnings": 0,
               "findings": []}
     for dialect in dialects if files else []:
@@ -544,6 +546,9 @@ def advance_pass(rollout_id: int) -> Stage | None:
                     unreviewed, outcome = stage, RolloutStatus.RUNNING
                     break
                 targets = resolve_targets(stage.environment)
+                if _review_misses(stage, targets):
+                    unreviewed, outcome = stage, RolloutStatus.RUNNING
+                    break
                 decision = gate(stage, targets)
                 if not decision.open:
                     if (stage.status, stage.error) != (decision.status, decision.reason):
@@ -562,6 +567,15 @@ def advance_pass(rollout_id: int) -> Stage | None:
         for task_id in queued:
             transaction.on_commit(lambda task_id=task_id: enqueue(task_id))
     return unreviewed
+
+
+def _review_misses(stage: Stage, targets: list[Database]) -> bool:
+    """Whether a target's engine was not reviewed for: the stage was reviewed when it had no
+    target (a group matching none, reviewed for nothing) or before a database of another engine
+    joined. Then the stage is reviewed again before it may start."""
+    if stage.review.get("problem"):
+        return False  # the policy itself is invalid: the gate stays closed whatever the targets
+    return not {DIALECT_OF_ENGINE[d.engine] for d in targets} <= set(stage.review.get("dialects", ()))
 
 
 def _set_rollout_status(rollout: Rollout, status: str, now) -> None:
