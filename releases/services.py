@@ -513,7 +513,12 @@ def advance(rollout_id: int) -> None:
     that lock is the whole database's write lock): reaching an unreviewed stage ends the locked
     pass, the review runs, and the next pass goes on from there."""
     while (unreviewed := advance_pass(rollout_id)) is not None:
-        Stage.objects.filter(pk=unreviewed.pk).update(review=_review_stage(unreviewed))  # two racing: same result
+        fields: dict = {"review": _review_stage(unreviewed)}  # two racing: same result
+        if unreviewed.review:
+            # Reviewed again (a database of another engine joined): an override was written for the
+            # findings it saw, not for the new ones (the audit log keeps it).
+            fields.update(review_override_reason="", review_override_by=None)
+        Stage.objects.filter(pk=unreviewed.pk).update(**fields)
 
 
 def advance_pass(rollout_id: int) -> Stage | None:

@@ -221,3 +221,22 @@ def test_a_stage_runs_at_most_its_concurrency_with_more_workers(worker, tmp_path
     for name, target in urls.items():
         if name != "shard-3":
             applied_once(target, 3)
+
+
+def test_an_override_does_not_cover_the_findings_of_a_review_made_again(world, pg_url):
+    """Staging's DROP is overridden (for SQLite) before its approval; a PostgreSQL database then
+    joins and the stage is reviewed again: the old override does not wave the new review through."""
+    project, envs, users, tmp = world
+    drop = ("migrations/202501010002_drop.sql", b"DROP TABLE keep;\n")
+    release, _ = services.create_release(project, commit="e" * 40, files=[KEEP, drop])
+    services.skip_stage(release.rollouts.get().stages.get(environment__slug="test"), ops(), "not this time")
+    staging = release.rollouts.get().stages.get(environment__slug="staging")
+    assert staging.status == StageStatus.BLOCKED
+    with pytest.raises(Refused, match="cannot start"):  # recorded; the approval is still missing
+        services.run_stage(staging, Actor(user=users["bob"]), override_review="keep is unused (INC-9)")
+    Database.objects.create(environment=envs["staging"], name="staging-pg", url=pg_url)
+    services.approve(staging, Actor(user=users["bob"]))
+    staging.refresh_from_db()
+    assert staging.status == StageStatus.BLOCKED and staging.review["dialects"] == ["sqlite", "postgres"]
+    assert staging.review_override_reason == ""
+    assert history_rows(pg_url) == {} and history_rows(url(tmp, "staging")) == {}
