@@ -732,8 +732,9 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
 
 # -- the file model ----------------------------------------------------------------------------
 
-# A table, or a materialized view (new too: nothing reads it yet), and the name it creates.
-_CREATE_TABLE = re.compile(r"^CREATE (?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
+# A table, or a materialized view (new too: nothing reads it yet), and the name it creates (also
+# MariaDB's CREATE OR REPLACE TABLE: a new, empty table).
+_CREATE_TABLE = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
                            r"(TABLE|MATERIALIZED VIEW) (?:IF NOT EXISTS )?([^\s(]+)")
 # `COMMIT AND CHAIN` (PostgreSQL 12+, MySQL) begins the next transaction at once.
 _AND_CHAIN = re.compile(r"\bAND CHAIN\b")

@@ -37,14 +37,17 @@ DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 # -- reading a MySQL DDL statement -------------------------------------------------------------
 
 _NAME = r"(?:`(?:[^`]|``)*`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[\w$]+))?"
-_ALTER_TABLE = re.compile(rf"^ALTER\s+(?:ONLINE\s+|OFFLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?P<name>{_NAME})\s*(?P<rest>.*)$",
-                          re.IGNORECASE | re.DOTALL)
-_CREATE_TABLE = re.compile(rf"^CREATE\s+(?P<temp>TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})"
-                           r"\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
-_CREATE_INDEX = re.compile(rf"^CREATE\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+{_NAME}\s+(?:USING\s+\w+\s+)?"
-                           rf"ON\s+(?P<name>{_NAME})\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+# (MariaDB also writes `ALTER TABLE IF EXISTS t WAIT n|NOWAIT …`, `CREATE OR REPLACE TABLE|INDEX|DATABASE`,
+# `CREATE INDEX IF NOT EXISTS`.)
+_ALTER_TABLE = re.compile(rf"^ALTER\s+(?:ONLINE\s+|OFFLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?(?P<name>{_NAME})"
+                          r"\s*(?:(?:WAIT\s+[\d.]+|NOWAIT)\b\s*)?(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+_CREATE_TABLE = re.compile(rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?P<temp>TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                           rf"(?P<name>{_NAME})\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+_CREATE_INDEX = re.compile(rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+"
+                           rf"(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}\s+(?:USING\s+\w+\s+)?ON\s+(?P<name>{_NAME})\s*(?P<rest>.*)$",
+                           re.IGNORECASE | re.DOTALL)
 _DROP_INDEX = re.compile(rf"^DROP\s+INDEX\s+{_NAME}\s+ON\s+(?P<name>{_NAME})\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
-_DATABASE = re.compile(r"^(?:CREATE|ALTER)\s+(?:DATABASE|SCHEMA)\b", re.IGNORECASE)
+_DATABASE = re.compile(r"^(?:CREATE\s+(?:OR\s+REPLACE\s+)?|ALTER\s+)(?:DATABASE|SCHEMA)\b", re.IGNORECASE)
 
 _ALGORITHM = re.compile(r"\bALGORITHM\s*=?\s*(DEFAULT|INSTANT|INPLACE|COPY|NOCOPY)\b", re.IGNORECASE)
 _LOCK = re.compile(r"\bLOCK\s*=?\s*(DEFAULT|NONE|SHARED|EXCLUSIVE)\b", re.IGNORECASE)
@@ -60,7 +63,7 @@ _OPTION_START = re.compile(
     r"MIN_ROWS|PACK_KEYS|PASSWORD|STATS_\w+|TABLESPACE|UNION|FORCE)\b", re.IGNORECASE)
 _NOT_A_COLUMN = re.compile(r"^(?:PRIMARY|KEY|INDEX|UNIQUE|FULLTEXT|SPATIAL|CONSTRAINT|FOREIGN|CHECK|PARTITION)\b",
                            re.IGNORECASE)
-_CONSTRAINT = re.compile(rf"^(?:CONSTRAINT(?:\s+(?!FOREIGN\b|CHECK\b|PRIMARY\b|UNIQUE\b){_NAME})?\s+)?"
+_CONSTRAINT = re.compile(rf"^(?:CONSTRAINT(?:\s+IF\s+NOT\s+EXISTS)?(?:\s+(?!FOREIGN\b|CHECK\b|PRIMARY\b|UNIQUE\b){_NAME})?\s+)?"
                          r"(?P<kind>FOREIGN\s+KEY|CHECK)\b", re.IGNORECASE)
 _CHARACTER_TYPES = {"CHAR", "VARCHAR", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT", "ENUM", "SET"}
 _PLACEHOLDER = re.compile(r"'(\d+)'")
@@ -259,8 +262,9 @@ def read_ddl(text: str) -> Ddl | None:
 
 
 # The statement heads read_ddl knows, as st.norm spells them (st.norm drops comments as read_ddl does).
-_DDL_HEAD = re.compile(r"^(?:ALTER (?:ONLINE |OFFLINE )?(?:IGNORE )?TABLE|CREATE (?:TEMPORARY )?TABLE"
-                       r"|CREATE (?:UNIQUE |FULLTEXT |SPATIAL )?INDEX|DROP INDEX|(?:CREATE|ALTER) (?:DATABASE|SCHEMA))\b")
+_DDL_HEAD = re.compile(r"^(?:ALTER (?:ONLINE |OFFLINE )?(?:IGNORE )?TABLE|CREATE (?:OR REPLACE )?(?:TEMPORARY )?TABLE"
+                       r"|CREATE (?:OR REPLACE )?(?:UNIQUE |FULLTEXT |SPATIAL )?INDEX|DROP INDEX"
+                       r"|(?:CREATE (?:OR REPLACE )?|ALTER )(?:DATABASE|SCHEMA))\b")
 
 
 _ALGORITHM_OR_LOCK = re.compile(r"ALGORITHM|LOCK", re.IGNORECASE)
@@ -439,8 +443,10 @@ def _mysql_charsets(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
         yield Hit(f"character set {name} is not in the allowlist ({listed}){advice}", **_named_at(st, _CHARSET, name))
 
 
+# (MariaDB has no utf8mb4_0900_*: its UCA 14.0 collations, 10.10+, take their place.)
 _MYSQL_COLLATIONS = ["utf8mb4_0900_ai_ci", "utf8mb4_0900_as_cs", "utf8mb4_0900_bin", "utf8mb4_bin",
-                     "utf8mb4_general_ci", "utf8mb4_unicode_ci", "utf8mb4_unicode_520_ci"]
+                     "utf8mb4_general_ci", "utf8mb4_unicode_ci", "utf8mb4_unicode_520_ci",
+                     "utf8mb4_uca1400_ai_ci", "utf8mb4_uca1400_as_cs"]
 
 
 @rule("system.collation.allowlist", engines="MP", category="MYSQL", severity="off",
@@ -505,13 +511,15 @@ def table_require_charset(st: Stmt, ctx: FileContext, payload: dict) -> Iterator
       keywords=("CREATE",), nodes=(exp.Create, "command"),
       summary="`CREATE TABLE` without a table-level `COLLATE=`.",
       why="Without it the table takes the server's default collation, which changed between MySQL 5.7 and 8.0.",
-      instead="State `COLLATE=utf8mb4_0900_ai_ci` (or your standard collation) on every table.",
+      instead="State `COLLATE=utf8mb4_0900_ai_ci` (MariaDB, which lacks it: `utf8mb4_uca1400_ai_ci`), or your "
+              "standard collation, on every table.",
       example="CREATE TABLE notes (id bigint PRIMARY KEY) DEFAULT CHARSET=utf8mb4;")
 def table_require_collation(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
     ddl = _ddl(st, ctx)
     if ddl is not None and ddl.kind == "CREATE TABLE" and (ddl.columns or ddl.options) \
             and not _COLLATE.search(ddl.options):
-        yield f"table {ddl.table} does not state its collation: add COLLATE=utf8mb4_0900_ai_ci (or your standard)"
+        yield (f"table {ddl.table} does not state its collation: add COLLATE=utf8mb4_0900_ai_ci (MariaDB, which lacks "
+               "it: utf8mb4_uca1400_ai_ci), or your standard")
 
 
 _BINARY = re.compile(r"\bBINARY\b", re.IGNORECASE)
@@ -722,7 +730,7 @@ def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit
     return _inline_references(st, ddl)
 
 
-_FOREIGN_KEY_COLUMNS = re.compile(rf"\bFOREIGN\s+KEY\s*(?:{_NAME}\s*)?\(([^)]*)\)", re.IGNORECASE)
+_FOREIGN_KEY_COLUMNS = re.compile(rf"\bFOREIGN\s+KEY\s*(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s*)?\(([^)]*)\)", re.IGNORECASE)
 _REFERENTIAL_ACTION = re.compile(r"\bON\s+(?:DELETE|UPDATE)\s+(?:SET\s+NULL|SET\s+DEFAULT|NO\s+ACTION|CASCADE|"
                                  r"RESTRICT)\b", re.IGNORECASE)
 

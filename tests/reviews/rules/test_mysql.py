@@ -501,3 +501,65 @@ def test_inline_references_of_a_column_that_a_table_level_key_covers():
     plain = one("ALTER TABLE items ADD COLUMN order_id bigint REFERENCES orders (id), "
                 "ADD FOREIGN KEY (order_id) REFERENCES orders (id);", "column.mysql.inline-references-ignored")
     assert "its inline REFERENCES orders is silently ignored" in plain.message and "actions" not in plain.message
+
+
+# -- MariaDB's statement forms (MariaDB 10.11 accepts each) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE OR REPLACE TABLE audit_log (id bigint PRIMARY KEY) ENGINE=MyISAM;",
+    "ALTER TABLE IF EXISTS audit_log ENGINE=MyISAM;",
+    "ALTER TABLE audit_log WAIT 5 ENGINE=MyISAM;",
+    "ALTER ONLINE TABLE IF EXISTS audit_log NOWAIT ENGINE=MyISAM;",
+])
+def test_mariadb_create_or_replace_if_exists_and_wait_forms_are_read(sql):
+    assert "table audit_log uses ENGINE=MyISAM" in one(sql, "engine.mysql.use-innodb").message
+    assert not flags(sql.replace("MyISAM", "InnoDB"), "mysql", "engine.mysql.use-innodb")
+
+
+def test_mariadb_alter_table_if_exists_and_wait_read_the_options():
+    assert one("ALTER TABLE IF EXISTS t WAIT 0.5 ADD COLUMN x int;", "statement.require-algorithm-option") \
+        .message.startswith("ALTER TABLE t does not state ALGORITHM=")
+    assert flags("ALTER TABLE t NOWAIT ADD COLUMN x int, ALGORITHM=COPY;", "mysql", "statement.disallow-offline-ddl")
+    assert not flags("ALTER TABLE IF EXISTS t NOWAIT ADD COLUMN x int, ALGORITHM=INSTANT;", "mysql",
+                     "statement.require-algorithm-option")
+
+
+def test_mariadb_create_index_if_not_exists_and_or_replace():
+    assert flags("CREATE INDEX IF NOT EXISTS idx_t_name ON t (name) ALGORITHM=COPY;", "mysql",
+                 "statement.disallow-offline-ddl")
+    assert flags("CREATE OR REPLACE UNIQUE INDEX idx_t_name ON t (name) WAIT 2 LOCK=SHARED;", "mysql",
+                 "statement.disallow-blocking-lock-option")
+    assert not flags("CREATE INDEX IF NOT EXISTS idx_t_name ON t (name) ALGORITHM=INPLACE LOCK=NONE;", "mysql",
+                     "statement.disallow-offline-ddl")
+
+
+def test_mariadb_create_or_replace_database_and_table_charsets():
+    assert flags("CREATE OR REPLACE DATABASE shop CHARACTER SET latin1;", "mysql", "system.charset.allowlist")
+    assert flags("CREATE OR REPLACE TABLE notes (body text) DEFAULT CHARSET=utf8;", "mysql", "system.charset.allowlist")
+    assert not flags("CREATE OR REPLACE DATABASE shop CHARACTER SET utf8mb4;", "mysql", "system.charset.allowlist")
+
+
+def test_mariadb_add_constraint_if_not_exists():
+    found = one("ALTER TABLE t ADD CONSTRAINT IF NOT EXISTS chk_t_id CHECK (id > 0);",
+                "constraint.mysql.add-validated-constraint")
+    assert "ADD CHECK on table t" in found.message
+    assert not flags("CREATE TABLE t (id int);\nALTER TABLE t ADD CONSTRAINT IF NOT EXISTS chk_t_id CHECK (id > 0);",
+                     "mysql", "constraint.mysql.add-validated-constraint")
+
+
+def test_mariadb_foreign_key_if_not_exists_covers_the_inline_references():
+    sql = ("ALTER TABLE t ADD COLUMN cid bigint REFERENCES p (id), ADD FOREIGN KEY IF NOT EXISTS (cid) "
+           "REFERENCES p (id);")
+    assert "the table-level FOREIGN KEY on cid stands" in one(sql, "column.mysql.inline-references-ignored").message
+    assert "creates no foreign key" in one(sql.split(", ADD")[0] + ";", "column.mysql.inline-references-ignored").message
+
+
+def test_mariadb_collations():
+    # MariaDB has no utf8mb4_0900_ai_ci (error 1273): the advice names its own, which the allowlist takes.
+    message = one("CREATE TABLE notes (id bigint PRIMARY KEY);", "table.require-collation").message
+    assert "utf8mb4_0900_ai_ci (MariaDB, which lacks it: utf8mb4_uca1400_ai_ci)" in message
+    policy = Policy.from_rows("p", [("system.collation.allowlist", "warning", {})])
+    assert not findings("CREATE TABLE t (a text) COLLATE=utf8mb4_uca1400_ai_ci;", "mysql", "system.collation.allowlist",
+                        policy)
+    assert findings("CREATE TABLE t (a text) COLLATE=latin1_swedish_ci;", "mysql", "system.collation.allowlist", policy)
