@@ -7,8 +7,9 @@ x`, `DROP TABLE x`, `ALTER TABLE new_x RENAME TO x`. `statement.sqlite.unsupport
 such rebuilds in the file's memo, for the destructive and compatibility rules:
 
 - `ctx.memo["sqlite.rebuild_sources"]`: the tables whose rows were copied into a table created in
-  this file and named as its rebuild pair (`x` for `new_x`, `new__x`, `x_new`; `_x_old`, `x__old`,
-  `old_x` for `x`): their `DROP TABLE` is a rebuild step, not data loss;
+  this file and named as its rebuild pair (`x` for `new_x`, `new__x`, `x_new`, `temporary_x`,
+  `ef_temp_x`; `_x_old`, `x__old`, `old_x`, `temporary_x` for `x`): their `DROP TABLE` is a
+  rebuild step, not data loss;
 - `ctx.memo["sqlite.rebuild_targets"]`: the tables created in this file that received the copy
   (`new_x`): their `RENAME TO x` is the last rebuild step, not a rename of a live table.
 
@@ -143,8 +144,9 @@ def _learn_create(norm: str, facts: dict[str, dict[str, str]], indexes: dict[str
                 if name != owner and name in columns:
                     table.setdefault(name, "named in a CHECK constraint")
     elif match := _CREATE_INDEX.match(norm):
+        # Every name in it, expressions and a partial index's WHERE included: SQLite cannot drop any of them.
         indexes[bare(match.group("index"))] = (bare(match.group("name")),
-                                               _names_in(paren_group(match.group("rest"))[0]))
+                                               [bare(name) for name in _NAME_RE.findall(match.group("rest"))])
 
 
 def _indexed(indexes: dict[str, tuple[str, list[str]]], table: str, column: str) -> bool:
@@ -183,7 +185,8 @@ def _unsupported_clause(clause: str) -> str:
     return ""
 
 
-_REBUILD_AFFIX = re.compile(r"^(?:(?:new|old|tmp|temp)_+)|_+(?:new|old|tmp|temp)$")
+# (temporary_x: TypeORM's; ef_temp_x: EF Core's migration scripts.)
+_REBUILD_AFFIX = re.compile(r"^(?:(?:new|old|tmp|temp|temporary|ef_temp)_+)|_+(?:new|old|tmp|temp)$")
 
 
 def _same_table(target: str, source: str) -> bool:
@@ -296,7 +299,8 @@ def unsupported_alter(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str
             _rename_column(facts, indexes, table, bare(rename.group("old")), bare(rename.group("new")))
 
 
-_DEFAULT_VALUE = re.compile(r"\bDEFAULT\s*(?P<value>\(|[^\s(]+)")
+# (Not a foreign key's `ON DELETE SET DEFAULT` action.)
+_DEFAULT_VALUE = re.compile(r"(?<!SET )\bDEFAULT\s*(?P<value>\(|[^\s(]+)")
 
 
 def _default_is_constant(attrs: str) -> bool:
@@ -322,7 +326,7 @@ def _constant(expression: str) -> bool:
     return bool(_LITERAL.match("".join(expression.split())))
 
 
-_DEFAULT_NULL = re.compile(r"\bDEFAULT\s*(\(\s*NULL\s*\)|NULL\b)?")
+_DEFAULT_NULL = re.compile(r"(?<!SET )\bDEFAULT\s*(\(\s*NULL\s*\)|NULL\b)?")
 
 
 def _has_non_null_default(attrs: str) -> bool:

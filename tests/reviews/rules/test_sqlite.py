@@ -144,6 +144,8 @@ def test_a_whole_rebuild_is_clean_for_these_rules():
     ("n int DEFAULT (1 + 1)", "non-constant default"),
     ("total int AS (price * qty) STORED", "a STORED generated column"),
     ("customer_id int REFERENCES customers (id) DEFAULT 1", "REFERENCES column with a non-NULL default"),
+    ("customer_id int DEFAULT 1 REFERENCES customers (id) ON DELETE SET DEFAULT",
+     "REFERENCES column with a non-NULL default"),
 ])
 def test_add_column_restrictions_on_existing_table(clause, phrase):
     found = one(f"ALTER TABLE orders ADD COLUMN {clause};", ADD_COLUMN)
@@ -159,6 +161,8 @@ def test_add_column_restrictions_on_existing_table(clause, phrase):
     "total int AS (price * qty) VIRTUAL",
     "customer_id int REFERENCES customers (id)",
     "customer_id int REFERENCES customers (id) DEFAULT NULL",
+    "customer_id int REFERENCES customers (id) ON DELETE SET DEFAULT",  # an action, not a default
+    "customer_id int REFERENCES customers (id) ON UPDATE SET DEFAULT ON DELETE CASCADE",
 ])
 def test_add_column_sqlite_accepts(clause):
     assert not flags(f"ALTER TABLE orders ADD COLUMN {clause};", "sqlite", ADD_COLUMN)
@@ -240,3 +244,34 @@ def test_defaults_that_sqlite_folds_to_a_constant(default, constant):
     # on a table with rows, SQLite 3.40: "Cannot add a column with non-constant default" for the others
     sql = f"ALTER TABLE orders ADD COLUMN n int DEFAULT {default};"
     assert flags(sql, "sqlite", ADD_COLUMN) is not constant
+
+
+# -- rebuilds by other tools' names ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("new", "old"), [('"ef_temp_Posts"', '"Posts"'),  # EF Core's migration scripts
+                                          ('"temporary_contact"', '"contact"')])  # TypeORM
+def test_rebuild_copy_by_ef_core_and_typeorm_is_no_drop(new, old):
+    sql = (f'CREATE TABLE {new} ("id" integer NOT NULL PRIMARY KEY);\n'
+           f'INSERT INTO {new} ("id") SELECT "id" FROM {old};\nDROP TABLE {old};\nALTER TABLE {new} RENAME TO {old};')
+    assert not flags(sql, "sqlite", "table.disallow-drop")
+    assert flags(sql.replace(f"FROM {old}", 'FROM "other"'), "sqlite", "table.disallow-drop")
+
+
+def test_typeorm_down_rebuild_drops_the_renamed_away_table():
+    sql = ('ALTER TABLE "contact" RENAME TO "temporary_contact";\nCREATE TABLE "contact" ("id" varchar PRIMARY KEY);\n'
+           'INSERT INTO "contact"("id") SELECT "id" FROM "temporary_contact";\nDROP TABLE "temporary_contact";')
+    assert not flags(sql, "sqlite", "table.disallow-drop")
+    assert flags(sql.replace('"contact"("id")', '"contacts"("id")').replace('TABLE "contact"', 'TABLE "contacts"'),
+                 "sqlite", "table.disallow-drop")
+
+
+@pytest.mark.parametrize("index", [
+    "CREATE INDEX i ON events (json_extract(payload, '$.tenant'));",  # error in index i after drop column
+    "CREATE INDEX i ON events (lower(payload) COLLATE nocase);",
+    "CREATE INDEX i ON events (kind) WHERE payload IS NOT NULL;",
+])
+def test_drop_of_a_column_in_an_index_expression_or_where(index):
+    sql = f"{index}\nALTER TABLE events DROP COLUMN payload;"
+    assert "it is indexed" in one(sql, UNSUPPORTED).message
+    assert not flags(sql.replace("DROP COLUMN payload", "DROP COLUMN note"), "sqlite", UNSUPPORTED)
