@@ -34,9 +34,10 @@ def _object_name(table: exp.Expression) -> str:
     return name_of(table)
 
 
-@rule("database.disallow-drop", engines="PM", category="DES", severity="E", nodes=(exp.Drop, "command"),
-      keywords=("DROP",), contains=("DATABASE", "SCHEMA"),
-      summary="`DROP DATABASE` (and MySQL `DROP SCHEMA`, which is the same).",
+@rule("database.disallow-drop", engines="PM", category="DES", severity="E", nodes=(exp.Drop, exp.Create, "command"),
+      keywords=("DROP", "CREATE"), contains=("DATABASE", "SCHEMA"),
+      summary="`DROP DATABASE` (and MySQL `DROP SCHEMA`, which is the same; MariaDB's `CREATE OR REPLACE "
+              "DATABASE`, which drops it first).",
       why="A migration that drops a database destroys every table in it, with no way back from the "
           "migration tool.",
       instead="Decommission databases out of band, after a backup, not in a migration.",
@@ -45,6 +46,9 @@ def database_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     kinds = ("DROP DATABASE", "DROP SCHEMA") if ctx.dialect == "mysql" else ("DROP DATABASE",)
     if st.starts(*kinds):
         yield "DROP DATABASE destroys every table in it: decommission databases out of band, not in a migration"
+    elif ctx.dialect == "mysql" and st.starts("CREATE OR REPLACE DATABASE", "CREATE OR REPLACE SCHEMA"):
+        yield ("CREATE OR REPLACE DATABASE drops the existing database, and every table in it, first: create it "
+               "only if it does not exist (CREATE DATABASE IF NOT EXISTS)")
 
 
 _CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)")
@@ -89,8 +93,9 @@ def _rebuild_copy(target: str, source: str) -> bool:
                 or re.fullmatch(rf"_*{t}_+old|_*old_+{t}", source))
 
 
-@rule("table.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Drop, exp.Insert),
-      summary="`DROP TABLE` of an existing table (not the drop step of a SQLite copy-and-rename rebuild).",
+@rule("table.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Drop, exp.Insert, exp.Create),
+      summary="`DROP TABLE` of an existing table (not the drop step of a SQLite copy-and-rename rebuild); MariaDB's "
+              "`CREATE OR REPLACE TABLE` of one, which drops it first.",
       why="Dropping a table loses its data; code that still reads or writes it breaks at once.",
       instead="Stop reads and writes in code first, back up or check it is empty, then drop it in a later "
               "release.",
@@ -107,9 +112,25 @@ def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[s
         if ctx.dialect == "sqlite":  # only a SQLite rebuild's copy is recorded
             _record_rebuild_copy(st, ctx, rebuilt)
         return None  # (an INSERT finds nothing: no generator for it)
+    if isinstance(st.ast, exp.Create):
+        return _replaced_table(st, ctx) if st.ast.args.get("replace") else None
     if str(st.ast.args.get("kind") or "").upper() != "TABLE":
         return None
     return _dropped_tables(st, ctx, rebuilt)
+
+
+def _replaced_table(st: Stmt, ctx: FileContext) -> list[str] | None:
+    """MariaDB's CREATE OR REPLACE TABLE of an existing (not temporary) table: a DROP TABLE first."""
+    if ctx.dialect != "mysql" or not _CREATE_OR_REPLACE_TABLE.match(st.norm):
+        return None
+    target = st.ast.this.this if isinstance(st.ast.this, exp.Schema) else st.ast.this
+    if not isinstance(target, exp.Table) or ctx.is_new(qualified_name(target)):
+        return None
+    return [f"CREATE OR REPLACE TABLE {name_of(target)} drops the existing table, and its data, first: create the "
+            "new table under another name, or drop the old one in a later release"]
+
+
+_CREATE_OR_REPLACE_TABLE = re.compile(r"^CREATE OR REPLACE TABLE ")
 
 
 def _record_rebuild_copy(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> None:

@@ -444,3 +444,15 @@ def test_drop_column_after_a_backslash_escape():
     # A backslash-escaped quote before the action (st.norm once lost what followed it).
     [found] = findings("ALTER TABLE `t` COMMENT 'a\\'b', DROP COLUMN c;", "mysql", "column.disallow-drop")
     assert "DROP COLUMN t.c" in found.message
+
+
+def test_mariadb_create_or_replace_of_an_existing_table_or_database_is_a_drop():
+    """MariaDB's CREATE OR REPLACE drops the existing table (database) first, with its data."""
+    [table] = findings("CREATE OR REPLACE TABLE orders (id bigint PRIMARY KEY);", "mysql", "table.disallow-drop")
+    assert "drops the existing table" in table.message
+    [database] = findings("CREATE OR REPLACE DATABASE shop;", "mysql", "database.disallow-drop")
+    assert "drops the existing database" in database.message
+    assert not flags("CREATE TABLE orders (id int);\nCREATE OR REPLACE TABLE orders (id bigint PRIMARY KEY);",
+                     "mysql", "table.disallow-drop")  # created in the file: nothing to lose
+    assert not flags("CREATE OR REPLACE TEMPORARY TABLE tmp (id bigint);", "mysql", "table.disallow-drop")
+    assert not flags("CREATE DATABASE IF NOT EXISTS shop;", "mysql", "database.disallow-drop")
