@@ -22,6 +22,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from reviews.engine.model import (
+    BOUNDED_STATEMENTS,
     DOLLAR_TAG,
     MYSQL_NAME,
     MYSQL_STRING,
@@ -201,8 +202,9 @@ class _Collector:
         self._excerpts: dict[int, str] = {}  # id(statement) → its excerpt (the statements outlive the review)
 
     def show_as(self, stmt: Statement, written: Statement) -> None:
-        """Show `stmt`'s findings with the excerpt of the statement as the file writes it."""
-        self._excerpts[id(stmt)] = _excerpt(written.text)
+        """Show `stmt`'s findings with the excerpt of the statement as the file writes it (`written`
+        may itself stand for another: its excerpt then)."""
+        self._excerpts[id(stmt)] = self._excerpts.get(id(written)) or _excerpt(written.text)
 
     def add(self, rule_id: str, message: str, stmt: Statement | None, line: int | None = None,
             column: int | None = None, end_line: int | None = None) -> None:
@@ -305,9 +307,15 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
         out.add("system.empty-file", "the file has no statements: delete it or add the migration", None, 1, 1, 1)
         return _finish(out, text, [], [], dialect, policy)
 
-    if dialect == "mysql" and "/*" in text:
-        _executable_comments(statements, read, out)
+    bounded: frozenset[int] = frozenset()
+    if dialect == "mysql":
+        if "/*" in text:
+            _executable_comments(statements, read, out)
+        if _SET_STATEMENT_WORDS.search(text):
+            bounded = _set_statement_for(statements, read, out)
     ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements), statements=statements)
+    if bounded:
+        ctx.memo[BOUNDED_STATEMENTS] = bounded
     _run_directives(ctx, text)
     flats = [flatten(s.text, dialect) for s in statements]
     norms = [f.upper() for f in flats]  # normalize(), from the flat text the rules read too
@@ -398,6 +406,36 @@ def _executable_comments(statements: list[Statement], read: list, out: _Collecto
             statements[index] = dataclasses.replace(statement, text=code)
             read[index] = None
             out.show_as(statements[index], statement)
+
+
+_SET_STATEMENT_WORDS = re.compile(r"\bSET\s+STATEMENT\b", re.IGNORECASE)
+# MariaDB's `SET STATEMENT var = value[, …] FOR <statement>`: the settings last for that statement only.
+_SET_STATEMENT_FOR = re.compile(r"^\s*SET\s+STATEMENT\s+(?P<settings>.*?)\s+FOR\s+(?=\S)", re.IGNORECASE | re.DOTALL)
+# A setting that bounds the statement's run time (not to 0, which is none). (lock_wait_timeout bounds only
+# its wait for a lock: the statement timeout rule asks for more, as for a SET of it at the top.)
+_BOUNDING_SETTING = re.compile(r"\bmax_statement_time\s*=\s*(?!0+(?:\.0*)?\b)", re.IGNORECASE)
+
+
+def _set_statement_for(statements: list[Statement], read: list, out: _Collector) -> frozenset[int]:
+    """MariaDB's `SET STATEMENT … FOR <statement>` is reviewed as the statement it runs (the prefix
+    blanked: same positions), shown as written; returns the indexes of those whose settings bound
+    their run time, which the statement timeout rule counts for them alone."""
+    bounded = set()
+    for index, statement in enumerate(statements):
+        match = _SET_STATEMENT_FOR.match(statement.text)
+        if match is None:
+            continue
+        end = match.end()
+        code = _NOT_A_LINE_BREAK.sub(" ", statement.text[:end]) + statement.text[end:]
+        statements[index] = dataclasses.replace(statement, text=code)
+        read[index] = None
+        out.show_as(statements[index], statement)
+        if _BOUNDING_SETTING.search(match.group("settings")):
+            bounded.add(index)
+    return frozenset(bounded)
+
+
+_NOT_A_LINE_BREAK = re.compile(r"[^\n]")
 
 
 def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, payload: dict, out: _Collector) -> None:

@@ -97,6 +97,11 @@ def mysql_executable(text: str) -> str | None:
     return "".join(chars)
 
 
+# ctx.memo: the indexes of the statements that bound their own run time (MariaDB's
+# `SET STATEMENT max_statement_time=… FOR <statement>`).
+BOUNDED_STATEMENTS = "mysql.bounded_statements"
+
+
 def normalize(text: str, dialect: str = "postgres") -> str:
     """Upper-cased text with comments and string literals removed and whitespace folded: what
     token-level rules match on (no keyword inside a string or comment can fool them). Strings and

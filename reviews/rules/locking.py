@@ -22,7 +22,15 @@ from typing import Any
 from sqlglot import exp
 
 # The engine's own flattening, so that `flat` and `st.norm` remove the same things.
-from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement, table_key
+from reviews.engine.model import (
+    BOUNDED_STATEMENTS,
+    FileContext,
+    Stmt,
+    flatten,
+    name_of,
+    per_statement,
+    table_key,
+)
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules.common import leading_words_at, paren_group, split_top
 
@@ -1105,6 +1113,8 @@ def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> l
     # A list or None, not a generator: it is called on most statements and almost always finds nothing.
     if ctx.statement_timeout_set or ctx.memo.get("statement.max-execution-time") or st.syntax_error:
         return None
+    if st.index in ctx.memo.get(BOUNDED_STATEMENTS, ()):
+        return None  # MariaDB's SET STATEMENT max_statement_time=… FOR <it>
     target = existing_target(st, ctx)
     write = dml_write(st, ctx) if target is None else None
     # DML whose run time grows with the table (not COPY or literal VALUES: bounded by the file itself)

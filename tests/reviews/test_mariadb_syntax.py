@@ -87,14 +87,14 @@ CASES = {
     # CREATE OR REPLACE TABLE of an existing table drops it (table.disallow-drop).
     "create-or-replace-existing-table": ("CREATE OR REPLACE TABLE t (id bigint PRIMARY KEY) ENGINE=InnoDB DEFAULT "
                                          "CHARSET=utf8mb4;", {DROP}),
+    # SET STATEMENT … FOR <statement>: the statement is reviewed (its max_statement_time bounds it alone).
+    "set-statement-for": ("SET STATEMENT max_statement_time=60 FOR ALTER TABLE t ENGINE=MyISAM;",
+                          {INNODB, ALGORITHM, LOCK}),
 }
 
 # Findings that rules outside reviews/rules/mysql.py (or the engine) still miss or get wrong on MariaDB
 # forms: the expected set is the right one.
 KNOWN_GAPS = {
-    # The engine hands the rules nothing of the statement after SET STATEMENT … FOR.
-    "set-statement-for": ("SET STATEMENT max_statement_time=60 FOR ALTER TABLE t ENGINE=MyISAM;",
-                          {INNODB, ALGORITHM, LOCK}),
     # The compatibility rules do not read MODIFY/CHANGE COLUMN IF EXISTS.
     "modify-if-exists": ("ALTER TABLE t MODIFY COLUMN IF EXISTS name varchar(40), ALGORITHM=INPLACE, LOCK=NONE;",
                          {"column.disallow-change-type"}),
@@ -132,6 +132,11 @@ def test_no_mariadb_form_is_a_syntax_error(name):
     ("SET @@session.max_statement_time = 60;\nALTER TABLE t ADD COLUMN x int, ALGORITHM=INSTANT;", False),
     ("SET max_statement_time = 0;\nDELETE FROM t WHERE id = 1;", True),
     ("ALTER TABLE IF EXISTS t WAIT 2 ADD COLUMN x int, ALGORITHM=INSTANT;", True),
+    # For the one statement only; lock_wait_timeout bounds only its lock wait; 0 is no timeout.
+    ("SET STATEMENT max_statement_time=60 FOR DELETE FROM t WHERE id = 1;", False),
+    ("SET STATEMENT max_statement_time=60 FOR DELETE FROM t WHERE id = 1;\nDELETE FROM t WHERE id = 2;", True),
+    ("SET STATEMENT lock_wait_timeout=5 FOR ALTER TABLE t ADD COLUMN x int, ALGORITHM=INSTANT;", True),
+    ("SET STATEMENT max_statement_time=0 FOR DELETE FROM t WHERE id = 1;", True),
 ])
 def test_max_statement_time_counts_as_the_statement_timeout(sql, flagged):
     assert (TIMEOUT in rules(sql, Policy.from_rows("p", [(TIMEOUT, "warning", {})]))) is flagged
