@@ -348,6 +348,10 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
             else:
                 tokens = _tokenize(statement.text, dialect)
                 ast = _parse(statement.text, dialect, tokens) if tokens is not None else None
+            if (ast is None or type(ast) is exp.Command) and norm.startswith("ALTER ") and " EXISTS" in norm:
+                retried = _without_action_if_exists(statement.text, dialect)
+                if retried is not None:  # (its offsets are the statement's)
+                    ast, base, tokens, in_file = retried, 0, None, False
             if ast is None or type(ast) is exp.Command or _suspect(norm):
                 # sqlglot is MySQL's only judge: what it cannot parse (or reads as an opaque
                 # Command) may be valid, and what it parses may still have lost something on the
@@ -436,6 +440,21 @@ def _set_statement_for(statements: list[Statement], read: list, out: _Collector)
 
 
 _NOT_A_LINE_BREAK = re.compile(r"[^\n]")
+
+
+# MariaDB's `MODIFY [COLUMN] IF EXISTS c`, `ADD INDEX IF NOT EXISTS i …` and the like, which sqlglot
+# cannot read: the guard, blanked, leaves the statement the rules know (same positions).
+_ACTION_IF_EXISTS = re.compile(r"\b(COLUMN|INDEX|KEY|CONSTRAINT|PARTITION|MODIFY|CHANGE|DROP|ADD)(\s+)"
+                               r"(IF\s+(?:NOT\s+)?EXISTS)\b", re.IGNORECASE)
+
+
+def _without_action_if_exists(text: str, dialect: str) -> Any:
+    """The tree of a MariaDB ALTER TABLE read without its actions' IF [NOT] EXISTS, or None."""
+    blanked, found = _ACTION_IF_EXISTS.subn(lambda m: m.group(1) + m.group(2) + " " * len(m.group(3)), text)
+    if not found:
+        return None
+    tree = _parse(blanked, dialect)
+    return tree if tree is not None and type(tree) is not exp.Command else None
 
 
 def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, payload: dict, out: _Collector) -> None:

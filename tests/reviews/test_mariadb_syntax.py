@@ -30,7 +30,7 @@ CASES = {
     "add-column-if-not-exists": ("ALTER TABLE t ADD COLUMN IF NOT EXISTS email varchar(100), ALGORITHM=INSTANT;", set()),
     "drop-column-if-exists": ("ALTER TABLE t DROP COLUMN IF EXISTS note, ALGORITHM=INSTANT;", {"column.disallow-drop"}),
     "add-index-if-not-exists": ("ALTER TABLE t ADD INDEX IF NOT EXISTS idx_t_name (name), ALGORITHM=NOCOPY, LOCK=NONE;",
-                                {UNSUPPORTED}),
+                                set()),
     "nocopy-without-lock": ("ALTER TABLE t ADD COLUMN IF NOT EXISTS x int, ALGORITHM=NOCOPY;", {LOCK}),
     "instant-with-lock-none": ("ALTER TABLE t ADD COLUMN x int, ALGORITHM=INSTANT, LOCK=NONE;", set()),
     # (Of a table the file did not create: it drops the existing one first.)
@@ -48,10 +48,10 @@ CASES = {
     "create-or-replace-database": ("CREATE OR REPLACE DATABASE sluice_mariadb_shop CHARACTER SET latin1;",
                                    {CHARSET, "database.disallow-drop"}),
     "add-check-if-not-exists": ("ALTER TABLE t ADD CONSTRAINT IF NOT EXISTS chk_t_id CHECK (id > 0), ALGORITHM=COPY, "
-                                "LOCK=SHARED;", {VALIDATED, COPY, BLOCKING, UNSUPPORTED}),
+                                "LOCK=SHARED;", {VALIDATED, COPY, BLOCKING}),
     "add-foreign-key-if-not-exists": ("ALTER TABLE t ADD COLUMN pid bigint, ADD FOREIGN KEY IF NOT EXISTS fk_t_p (pid) "
                                       "REFERENCES p (id), ALGORITHM=COPY, LOCK=SHARED;",
-                                      {VALIDATED, COPY, BLOCKING, UNSUPPORTED}),
+                                      {VALIDATED, COPY, BLOCKING}),
     "create-sequence": ("CREATE SEQUENCE IF NOT EXISTS order_seq START WITH 1000 INCREMENT BY 1 CACHE 100;", set()),
     "nextval": ("INSERT INTO t (id, name) VALUES (NEXTVAL(s0), 'a');", set()),
     "next-value-for": ("INSERT INTO t (id, name) VALUES (NEXT VALUE FOR s0, 'a');", {UNSUPPORTED}),
@@ -90,17 +90,13 @@ CASES = {
     # SET STATEMENT … FOR <statement>: the statement is reviewed (its max_statement_time bounds it alone).
     "set-statement-for": ("SET STATEMENT max_statement_time=60 FOR ALTER TABLE t ENGINE=MyISAM;",
                           {INNODB, ALGORITHM, LOCK}),
-}
-
-# Findings that rules outside reviews/rules/mysql.py (or the engine) still miss or get wrong on MariaDB
-# forms: the expected set is the right one.
-KNOWN_GAPS = {
     # The compatibility rules do not read MODIFY/CHANGE COLUMN IF EXISTS.
     "modify-if-exists": ("ALTER TABLE t MODIFY COLUMN IF EXISTS name varchar(40), ALGORITHM=INPLACE, LOCK=NONE;",
                          {"column.disallow-change-type"}),
     "change-if-exists": ("ALTER TABLE t CHANGE COLUMN IF EXISTS name title varchar(20), ALGORITHM=INSTANT;",
                          {"column.disallow-change", "column.disallow-rename", "column.disallow-change-type"}),
 }
+
 
 
 def rules(sql: str, policy: Policy) -> set[str]:
@@ -114,16 +110,9 @@ def test_mariadb_statement_rule_set(name):
     assert rules(sql, Policy.recommended()) == expected
 
 
-@pytest.mark.parametrize("name", KNOWN_GAPS)
-@pytest.mark.xfail(strict=True, reason="needs a change outside reviews/rules/mysql.py (see KNOWN_GAPS)")
-def test_mariadb_statement_rule_set_known_gaps(name):
-    sql, expected = KNOWN_GAPS[name]
-    assert rules(sql, Policy.recommended()) == expected
-
-
-@pytest.mark.parametrize("name", [*CASES, *KNOWN_GAPS])
+@pytest.mark.parametrize("name", CASES)
 def test_no_mariadb_form_is_a_syntax_error(name):
-    sql = (CASES | KNOWN_GAPS)[name][0]
+    sql = CASES[name][0]
     assert "system.syntax-error" not in rules(sql, Policy.everything())
 
 
@@ -142,13 +131,13 @@ def test_max_statement_time_counts_as_the_statement_timeout(sql, flagged):
     assert (TIMEOUT in rules(sql, Policy.from_rows("p", [(TIMEOUT, "warning", {})]))) is flagged
 
 
-@pytest.mark.parametrize("name", [*CASES, *KNOWN_GAPS])
+@pytest.mark.parametrize("name", CASES)
 def test_mariadb_accepts_the_statement(name, mysql_url):
     import pymysql
 
     url = urlparse(mysql_url)
     database = url.path.lstrip("/")
-    sql = (CASES | KNOWN_GAPS)[name][0].replace("sluice_mariadb_shop", database)  # (a database the fixture drops)
+    sql = CASES[name][0].replace("sluice_mariadb_shop", database)  # (a database the fixture drops)
     connection = pymysql.connect(host=url.hostname, port=url.port, user=url.username, password="",
                                  database=database, autocommit=True)
     with connection, connection.cursor() as cursor:
