@@ -116,3 +116,21 @@ def worker(transactional_db, settings, monkeypatch, tmp_path):
     if sys.exc_info()[0] is not None:
         for w in started:
             print(w.log()[-5000:])
+
+
+@pytest.fixture
+def pg_urls(request):
+    """Throwaway PostgreSQL databases: ten, or as many as an indirect parameter says."""
+    import psycopg
+
+    from tests.conftest import PG, _name
+
+    names = [_name("f") for _ in range(request.param if hasattr(request, "param") else 10)]
+    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield [f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}" for name in names]
+        finally:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -206,24 +206,6 @@ def _fleet(tmp_path, pg_urls=(), sqlite=0, concurrency=8, failure=FailurePolicy.
     return project, env, urls
 
 
-@pytest.fixture
-def pg_urls(request):
-    """Ten throwaway PostgreSQL databases."""
-    import psycopg
-
-    from tests.conftest import PG, _name
-
-    names = [_name("f") for _ in range(request.param if hasattr(request, "param") else 10)]
-    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
-        for name in names:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield [f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}" for name in names]
-        finally:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def ops() -> Actor:
     return Actor(user=User.objects.get(username="ops"))
 

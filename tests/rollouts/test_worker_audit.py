@@ -103,24 +103,7 @@ def test_two_sluice_instances_on_one_redis_database_keep_to_their_own_queues(wor
         other.kill()
 
 
-@pytest.fixture
-def pg_urls():
-    """Three throwaway PostgreSQL databases."""
-    import psycopg
-
-    from tests.conftest import PG, _name
-
-    names = [_name("w") for _ in range(3)]
-    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
-        for name in names:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield [f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}" for name in names]
-        finally:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
+@pytest.mark.parametrize("pg_urls", [3], indirect=True)
 def test_a_worker_killed_mid_stage_on_the_redis_broker_loses_no_task_and_applies_nothing_twice(
         worker, redis_url, pg_urls):
     """Redis has no acknowledgement: the killed cluster's running and prefetched messages are
