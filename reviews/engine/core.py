@@ -29,6 +29,7 @@ from reviews.engine.model import (
     TX_BEGIN,
     FileContext,
     Stmt,
+    blank_out,
     flatten,
     mysql_executable,
     name_of,
@@ -407,9 +408,16 @@ def _executable_comments(statements: list[Statement], read: list, out: _Collecto
     for index, statement in enumerate(statements):
         code = mysql_executable(statement.text)
         if code is not None:
-            statements[index] = dataclasses.replace(statement, text=code)
-            read[index] = None
-            out.show_as(statements[index], statement)
+            _review_as(code, index, statements, read, out)
+
+
+def _review_as(code: str, index: int, statements: list[Statement], read: list, out: _Collector) -> None:
+    """Review statement `index` as `code` (the same length and lines: positions hold), parsed from that
+    text, its findings shown with the statement as the file writes it."""
+    statement = statements[index]
+    statements[index] = dataclasses.replace(statement, text=code)
+    read[index] = None
+    out.show_as(statements[index], statement)
 
 
 _SET_STATEMENT_WORDS = re.compile(r"\bSET\s+STATEMENT\b", re.IGNORECASE)
@@ -430,16 +438,11 @@ def _set_statement_for(statements: list[Statement], read: list, out: _Collector)
         if match is None:
             continue
         end = match.end()
-        code = _NOT_A_LINE_BREAK.sub(" ", statement.text[:end]) + statement.text[end:]
-        statements[index] = dataclasses.replace(statement, text=code)
-        read[index] = None
-        out.show_as(statements[index], statement)
+        _review_as(blank_out(statement.text[:end]) + statement.text[end:], index, statements, read, out)
         if _BOUNDING_SETTING.search(match.group("settings")):
             bounded.add(index)
     return frozenset(bounded)
 
-
-_NOT_A_LINE_BREAK = re.compile(r"[^\n]")
 
 
 # MariaDB's `MODIFY [COLUMN] IF EXISTS c`, `ADD INDEX IF NOT EXISTS i …` and the like, which sqlglot
@@ -450,10 +453,10 @@ _ACTION_IF_EXISTS = re.compile(r"\b(COLUMN|INDEX|KEY|CONSTRAINT|PARTITION|MODIFY
 
 def _without_action_if_exists(text: str, dialect: str) -> Any:
     """The tree of a MariaDB ALTER TABLE read without its actions' IF [NOT] EXISTS, or None."""
-    blanked, found = _ACTION_IF_EXISTS.subn(lambda m: m.group(1) + m.group(2) + " " * len(m.group(3)), text)
+    code, found = _ACTION_IF_EXISTS.subn(lambda m: m.group(1) + m.group(2) + blank_out(m.group(3)), text)
     if not found:
         return None
-    tree = _parse(blanked, dialect)
+    tree = _parse(code, dialect)
     return tree if tree is not None and type(tree) is not exp.Command else None
 
 
@@ -796,7 +799,17 @@ _CREATE_TABLE = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TE
 # `COMMIT AND CHAIN` (PostgreSQL 12+, MySQL) begins the next transaction at once.
 _AND_CHAIN = re.compile(r"\bAND CHAIN\b")
 # MySQL commits the open transaction before (and after) each of these: the file's own BEGIN ends there.
-_MYSQL_IMPLICIT_COMMIT = ("CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "LOCK TABLES", "GRANT", "REVOKE")
+# (The first words of the statements after which the runner's commits_implicitly may say yes: a prefix
+# test before the runner's own reading.)
+_MYSQL_DDL_WORDS = ("CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "LOCK", "GRANT", "REVOKE")
+
+
+def _commits_implicitly(text: str) -> bool:
+    """MySQL commits the open transaction before this statement: the runner's reading, so that the
+    review and the runner agree on where a file's BEGIN ends."""
+    from releases.runner.adapters.base import commits_implicitly
+
+    return commits_implicitly(text)
 _TX_END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)")
 _SAVEPOINT = re.compile(r"^SAVEPOINT (\S+)$")
 _RELEASE = re.compile(r"^RELEASE (?:SAVEPOINT )?(\S+)$")
@@ -908,8 +921,8 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
         _learn_timeouts(ctx, st)
     elif norm.startswith(("SAVEPOINT", "RELEASE")) and ctx.dialect == "sqlite":
         _learn_savepoint(ctx, st)
-    if ctx.in_transaction and ctx.dialect == "mysql" and norm.startswith(_MYSQL_IMPLICIT_COMMIT) \
-            and not norm.startswith(("CREATE TEMPORARY", "DROP TEMPORARY")):
+    if ctx.in_transaction and ctx.dialect == "mysql" and norm.startswith(_MYSQL_DDL_WORDS) \
+            and _commits_implicitly(st.text):
         ctx.in_transaction = False  # committed implicitly: what follows autocommits
         ctx.implicit_commit_line = st.line
         ctx.not_valid_in_transaction.clear()

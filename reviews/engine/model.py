@@ -37,6 +37,11 @@ def _pg_lexemes(text: str) -> re.Pattern:
 _NOT_NEWLINE = re.compile(r"[^\n]")
 
 
+def blank_out(text: str) -> str:
+    """The text as blanks, its line breaks kept: what replaces it keeps every later position."""
+    return _NOT_NEWLINE.sub(" ", text)
+
+
 def blank_comments_and_strings(text: str) -> str:
     """The text with every comment and string literal (read as `normalize` reads PostgreSQL) turned
     into blanks, line breaks kept: the same length and lines, so that an offset found in it is an
