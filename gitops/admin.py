@@ -1,6 +1,8 @@
 """API tokens: issued here (the raw value is shown once), listed by prefix, revoked in bulk.
 
-Only the hash is stored, and the admin never shows it.
+Only the hash is stored, and the admin never shows it. The raw value is shown on the page that
+answers the form, and only there: not in a message, which Django keeps in a (signed, readable)
+cookie or in the session table until the next page shows it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 from gitops.models import TOKEN_PREFIX, ApiToken, Scope, VcsIdentity, hash_token
 from releases.models import AuditEvent, Environment
@@ -62,11 +65,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
             raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
             obj.prefix = raw[:10]
             obj.token_hash = hash_token(raw)
-            messages.warning(
-                request,
-                f"Token for {obj.project.slug}: {raw} — copy it now, it is not stored and won't be shown again.",
-            )
+            request._sluice_issued_token = raw  # for response_add: held by this request only
         super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
+        raw = getattr(request, "_sluice_issued_token", None)
+        if raw is None:  # (not issued by save_model: Django's own answer)
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Token issued",
+            "opts": self.opts,
+            "token": obj,
+            "raw": raw,
+        }
+        response = TemplateResponse(request, "admin/gitops/apitoken/issued.html", context)
+        response["Cache-Control"] = "no-store"  # not kept by the browser or a proxy
+        return response
 
     @admin.action(description="Revoke selected tokens")
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
