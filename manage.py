@@ -11,7 +11,26 @@ import sys
 RUNNER_COMMANDS = {"apply", "history", "repair", "baseline"}
 
 
+def _follow_parent() -> None:
+    """A child of `manage.py up` (which names itself in SLUICE_UP_PARENT) gets a SIGTERM when `up`
+    dies, even of a SIGKILL that lets it stop nothing: no web server or worker outlives it (Linux)."""
+    parent = os.environ.pop("SLUICE_UP_PARENT", None)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:  # `up` died before the line above: nobody left to stop us
+        sys.exit(0)
+
+
 def main() -> None:
+    _follow_parent()
     if len(sys.argv) > 1 and sys.argv[1] in RUNNER_COMMANDS:
         from releases.runner.cli import main as runner_main
 

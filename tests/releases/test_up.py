@@ -183,11 +183,36 @@ def test_a_second_start_does_not_seed_again(up_factory):
     assert second.stop() == 0, second.output
 
 
-def test_it_stops_the_worker_and_fails_when_the_web_server_cannot_start(up_factory):
+def test_a_taken_port_is_refused_before_anything_starts(up_factory, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        up = up_factory(port=taken.getsockname()[1])
+        port = taken.getsockname()[1]
+        up = up_factory(port=port)
         assert up.process.wait(timeout=60) == 1, up.output
     up.reader.join(timeout=5)
-    assert "web process exited unexpectedly" in up.output
+    assert f"cannot serve on 127.0.0.1 port {port}: the port is already in use" in up.output
+    # Nothing was migrated, seeded or started: no control database, no password, no children.
+    assert not (tmp_path / "var" / "sluice.sqlite3").exists()
+    assert "password: " not in up.output and "Starting" not in up.output
+
+
+def test_its_children_stop_when_up_itself_is_killed(up_factory):
+    up = up_factory()
+    up.wait_until_serving()
+    up.wait_for_output("running.")
+    everything = [pid for pid in _descendants(up.process.pid) if "manage.py" in _cmdline(pid)]
+    assert len(everything) >= 2, everything  # the web server and qcluster (and its workers)
+    up.process.kill()  # SIGKILL: `up` can stop nothing itself
+    up.process.wait()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in everything):
+            time.sleep(0.3)
+        assert [(pid, _cmdline(pid)) for pid in everything if _alive(pid)] == []
+    finally:  # (orphans of a failure must not outlive the test)
+        for pid in everything:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(f"{up.base}/admin/login/", timeout=2)

@@ -3,13 +3,17 @@
 Both run as child processes in their own sessions, so a Ctrl-C in the terminal reaches only `up`,
 which then sends exactly one SIGTERM to each child's main PID. Signalling qcluster's whole
 process group (or signalling it twice) can deadlock its shutdown (django-q2#346, style.md §2
-pitfall 6); the group is killed only as the last resort, after the grace period.
+pitfall 6); the group is killed only as the last resort, after the grace period. Should `up`
+itself be killed outright (SIGKILL), each child gets that one SIGTERM from the kernel instead
+(manage.py's `_follow_parent`, Linux). A port already taken is refused before anything starts.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +35,7 @@ class Child:
     """One child process whose output is relayed line by line with a name in front."""
 
     def __init__(self, name: str, args: list[str], out: IO[str], lock: threading.Lock):
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "SLUICE_UP_PARENT": str(os.getpid())}
         self.name = name
         self.process = subprocess.Popen(
             [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
@@ -66,6 +70,25 @@ class Child:
             pass
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the web server could not listen on host:port, or None. Bound as runserver binds (with
+    SO_REUSEADDR, so a port in TIME_WAIT passes) and released at once."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown host ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is already in use (another Sluice?): stop it, or choose another with --port"
+            return exc.strerror or str(exc)
+    return None
+
+
 class Command(BaseCommand):
     help = "Migrate, seed a demo on first run, and run the web server and the django-q2 worker."
 
@@ -75,6 +98,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="run the web server only")
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options) -> None:
+        # Before the migration and the demo: a second `up` on the same port changes nothing.
+        if problem := _cannot_listen(host, port):
+            raise CommandError(f"cannot serve on {host} port {port}: {problem}")
         try:
             call_command("migrate", interactive=False, verbosity=0)
             info = seed_demo()  # its control-database writes are one transaction
