@@ -412,12 +412,14 @@ def _judged_versions(stage: Stage, dialects: list[str]) -> set[tuple]:
     blocked here leaves its files unjudged, so a later release that carries them again is reviewed
     for them too (not only for what is new since the previous release, which would let a blocked
     DROP through); so does one reviewed for no target, or for other engines only."""
+    # Only the three keys of each review, not its findings: the history grows with every release.
     passed = {
         release_id
-        for release_id, review, override in Stage.objects.filter(environment=stage.environment).exclude(pk=stage.pk)
-        .exclude(review={}).values_list("rollout__release_id", "review", "review_override_reason")
-        if override or (not review.get("errors") and not review.get("problem")
-                        and set(dialects) <= set(review.get("dialects", ())))
+        for release_id, errors, problem, reviewed, override in Stage.objects.filter(environment=stage.environment)
+        .exclude(pk=stage.pk).exclude(review={})
+        .values_list("rollout__release_id", "review__errors", "review__problem", "review__dialects",
+                     "review_override_reason")
+        if override or (not errors and not problem and set(dialects) <= set(reviewed or ()))
     }
     versions = ReleaseFile.objects.filter(release_id__in=passed).values_list("version", flat=True).distinct()
     return {version_key(v) for v in versions}
