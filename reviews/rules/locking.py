@@ -29,10 +29,12 @@ from reviews.engine.model import (
     flatten,
     name_of,
     per_statement,
+    starts_with_words,
     table_key,
 )
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules.common import leading_words_at, paren_group, split_top
+from reviews.rules.design import index_defs
 
 # -- reading statements ---------------------------------------------------------------------------
 
@@ -522,7 +524,7 @@ def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
               "the migration runs")
     index = create_index(st, ctx)
     if index is not None:
-        if index.unique and not ctx.is_new(index.key):
+        if index.unique and not ctx.is_new(index.key) and not _on_distinct_column(st, ctx, index.key):
             named = f" {index.name}" if index.name else ""
             yield f"unique index{named} on existing table {index.table} fails if it holds duplicate values: {advice}"
         return
@@ -530,17 +532,82 @@ def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
     for action in alter.actions if alter else ():
         added = added_constraint(action)
         if added is not None:
-            if added.kind in ("UNIQUE", "PRIMARY KEY") and not _USING_INDEX.match(added.rest):
+            if added.kind in ("UNIQUE", "PRIMARY KEY") and not _USING_INDEX.match(added.rest) \
+                    and not _on_distinct_column(st, ctx, alter.key, added.kind):
                 yield located(st, action, (
                     f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}"))
             continue
         for column, definition in added_columns(action):
             expression = default_of(definition)
-            if _UNIQUE.search(definition) and expression and expression.upper() != "NULL":
+            if _UNIQUE.search(definition) and expression and expression.upper() != "NULL" \
+                    and not (ctx.dialect == "postgres" and _DISTINCT_DEFAULT.match(expression)):
                 yield located(st, action, (
                     f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
                     "existing row the same value: it fails as soon as the table has two rows. Add it without the "
                     "default, backfill distinct values, then add the unique index"))
+
+
+# PostgreSQL fills a column added with a volatile DEFAULT by calling it for each existing row: these
+# give each row its own value.
+_DISTINCT_DEFAULT = re.compile(r"^(?:PUBLIC\.)?(?:GEN_RANDOM_UUID|UUID_GENERATE_V1|UUID_GENERATE_V1MC|UUID_GENERATE_V4"
+                               r"|UUIDV7|UUID_GENERATE_V7)\(\)(?: ?:: ?\w+)?$", re.I)
+# What cannot change the values of an existing table's column (an ALTER TABLE is read action by action).
+_KEEPS_VALUES = ("CREATE", "DROP", "COMMENT", "GRANT", "REVOKE", "SET", "RESET", "BEGIN", "START", "COMMIT", "END",
+                 "SAVEPOINT", "RELEASE", "ANALYZE", "DELETE", "LOCK", "REINDEX", "VACUUM")
+_ALTER_COLUMN_NAME = re.compile(rf"^(?:ALTER|RENAME) (?:COLUMN )?({NAME})", re.I)
+_DISTINCT = "index.unique-data-dependent.distinct"
+
+
+@tracker(engines="P", serves=("index.unique-data-dependent",))
+def _track_distinct_columns(st: Stmt, ctx: FileContext) -> None:
+    """The columns the file added to existing tables with a DEFAULT that gives every row its own value
+    (`DEFAULT gen_random_uuid()`), until a statement that may change their values: a unique index on
+    one of them cannot meet duplicates. (Table → column names, as `key` spells them.)"""
+    fresh: dict[str, set[str]] | None = ctx.memo.get(_DISTINCT)
+    if st.norm.startswith("ALTER "):
+        alter = existing_alter(st, ctx)
+        if alter is None:
+            return
+        if fresh:
+            for action in alter.actions:
+                upper = action.upper()
+                if upper.startswith("RENAME TO "):  # another table now
+                    fresh.pop(_in_search_path(alter.key), None)
+                elif upper.startswith(("ALTER ", "RENAME ")) and (column := _ALTER_COLUMN_NAME.match(action)):
+                    # a new type (USING …), a new name
+                    fresh.get(_in_search_path(alter.key), set()).discard(key(column.group(1)))
+        if added := _distinct_added(alter):
+            if fresh is None:
+                fresh = ctx.memo[_DISTINCT] = {}
+            fresh.setdefault(_in_search_path(alter.key), set()).update(added)
+        return
+    if fresh and not starts_with_words(st.norm, _KEEPS_VALUES):
+        fresh.clear()  # an UPDATE, INSERT, COPY, DO block, function call …: any table's values may have changed
+
+
+def _in_search_path(table: str) -> str:
+    """`public.t` as `t` (the default search_path's schema), any other name as it is."""
+    return table[7:] if table.startswith("public.") else table
+
+
+def _distinct_added(alter: AlterTable) -> set[str]:
+    """The columns an ALTER TABLE adds with a DEFAULT that gives every existing row its own value."""
+    return {key(column) for action in alter.actions if action[:3].upper() == "ADD"
+            for column, definition in added_columns(action)
+            if (default := default_of(definition)) and _DISTINCT_DEFAULT.match(default)}
+
+
+def _on_distinct_column(st: Stmt, ctx: FileContext, table: str, kind: str = "UNIQUE") -> bool:
+    """Whether the unique key the statement adds to `table` holds a column that every row has its own
+    value of: added earlier in the file (`_track_distinct_columns`) or by the same ALTER TABLE."""
+    fresh = (ctx.memo.get(_DISTINCT) or {}).get(_in_search_path(table), set())
+    if ctx.dialect == "postgres" and "DEFAULT" in st.norm and (alter := existing_alter(st, ctx)) is not None:
+        fresh = fresh | _distinct_added(alter)
+    if not fresh:
+        return False
+    wanted = ("primary",) if kind == "PRIMARY KEY" else ("unique", "primary")
+    return any(index.kind in wanted and any(c is not None and key(c) in fresh for c in index.columns)
+               for index in index_defs(st, ctx.dialect))
 
 
 # -- constraints ----------------------------------------------------------------------------------

@@ -463,3 +463,42 @@ def test_a_new_partition_of_an_existing_table_needs_the_timeouts():
         assert "PARTITION OF existing table events" in found.message
     new_parent = "CREATE TABLE events (at date) PARTITION BY RANGE (at);\n" + sql
     assert not flags(new_parent, "postgres", "statement.require-lock-timeout")
+
+
+UDD = "index.unique-data-dependent"
+
+
+@pytest.mark.parametrize("key", [
+    "CREATE UNIQUE INDEX IF NOT EXISTS plan_rid_key ON plan (resource_id);",
+    "CREATE UNIQUE INDEX plan_rid_key ON public.plan (kind, resource_id) WHERE resource_id IS NOT NULL;",
+    "ALTER TABLE plan ADD CONSTRAINT plan_rid_key UNIQUE (resource_id);",
+    "ALTER TABLE plan ADD PRIMARY KEY (resource_id);",
+])
+@pytest.mark.parametrize("default", ["gen_random_uuid()::text", "gen_random_uuid()", "uuid_generate_v4()"])
+def test_a_unique_key_on_a_column_just_filled_with_distinct_values_cannot_meet_duplicates(key, default):
+    # PostgreSQL calls a volatile DEFAULT once per existing row when it adds the column (bytebase's
+    # resource_id migration): the index that follows cannot fail on duplicates.
+    sql = f"ALTER TABLE plan ADD COLUMN IF NOT EXISTS resource_id text NOT NULL DEFAULT {default};\n{key}\n"
+    assert not flags(sql, "postgres", UDD)
+    # Near misses: a constant default gives every row the same value; a statement in between may change
+    # the values (an UPDATE, a DO block, a retyping); another table; another column.
+    assert flags(sql.replace(default, "'x'"), "postgres", UDD)
+    for between in ("UPDATE plan SET resource_id = 'x';", "DO $$ BEGIN PERFORM f(); END $$;",
+                    "ALTER TABLE plan ALTER COLUMN resource_id TYPE varchar(1) USING left(resource_id, 1);",
+                    "ALTER TABLE plan RENAME TO old_plan;"):
+        assert flags(sql.replace("\n", f"\n{between}\n", 1), "postgres", UDD), between
+    assert flags(sql.replace("ADD COLUMN IF NOT EXISTS resource_id", "ADD COLUMN IF NOT EXISTS other_id"), "postgres", UDD)
+    # What cannot change the values keeps them known.
+    assert not flags(sql.replace("\n", "\nCREATE INDEX plan_kind_idx ON plan (kind);\nDELETE FROM plan WHERE 0 = 1;\n",
+                                 1), "postgres", UDD)
+
+
+def test_a_column_added_unique_with_a_distinct_default_is_no_duplicate():
+    sql = "ALTER TABLE plan ADD COLUMN rid uuid DEFAULT gen_random_uuid() UNIQUE;\n"
+    assert not flags(sql, "postgres", UDD)
+    assert flags(sql.replace("gen_random_uuid()", "'00000000-0000-0000-0000-000000000000'"), "postgres", UDD)
+    same = "ALTER TABLE plan ADD COLUMN rid uuid DEFAULT gen_random_uuid(), ADD CONSTRAINT plan_rid_key UNIQUE (rid);\n"
+    assert not flags(same, "postgres", UDD)
+    # MySQL has no gen_random_uuid(): nothing is assumed of it there.
+    assert flags("ALTER TABLE plan ADD COLUMN rid char(36) DEFAULT (gen_random_uuid()), ADD UNIQUE KEY (rid);\n",
+                 "mysql", UDD)
