@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, per_statement
+from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement
 from reviews.engine.registry import Hit, rule
 from reviews.rules.common import at
 from reviews.rules.design import (
@@ -300,6 +300,49 @@ def _suggestion(stored: str, compiled: re.Pattern, dialect: str) -> tuple[str, s
     return " or ".join(others), f"; {name} is a reserved word"
 
 
+_NAME_TOKEN = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;().\[\]"`]+)'
+_QUALIFIED = rf"{_NAME_TOKEN}(?: ?\. ?{_NAME_TOKEN})*"
+_DROPPED_TABLES = re.compile(rf"^DROP (?:TEMPORARY )?TABLE (?:IF EXISTS )?({_QUALIFIED}(?: ?, ?{_QUALIFIED})*)", re.I)
+_RENAMED_AWAY = re.compile(rf"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?({_QUALIFIED}) RENAME TO ", re.I)
+_RENAME_TABLES = re.compile(rf"^RENAME TABLES? ((?:{_QUALIFIED}) TO (?:{_QUALIFIED})(?: ?, ?{_QUALIFIED} TO {_QUALIFIED})*)",
+                            re.I)
+
+
+def _stored_name(token: str, dialect: str) -> str:
+    """A (possibly qualified, possibly quoted) table name as written, as the database keeps it."""
+    last = re.findall(_NAME_TOKEN, token)[-1]
+    if last[0] in "\"`[":
+        return last[1:-1].replace(last[0] * 2, last[0]) if last[0] != "[" else last[1:-1]
+    return last.lower() if dialect == "postgres" else last
+
+
+def _gone_later(st: Stmt, ctx: FileContext, table: str, *, renamed: bool) -> bool:
+    """Whether a later statement of the file drops the table (or, with `renamed`, renames it away): a
+    transient table (a rebuild's `_x_old`, a backfill's `_tmp_x`) whose name no schema keeps. (The
+    columns of a table renamed away are kept: a rebuild's `new_x` becomes x.) Read only for a name
+    that fails the format (a few statements per file at most)."""
+    if not table:
+        return False
+    same = (lambda a: a == table) if ctx.dialect == "postgres" else (lambda a: a.lower() == table.lower())
+    for later in ctx.statements[st.index + 1:]:
+        text = flatten(later.text, ctx.dialect)
+        if text[:6].upper() not in ("DROP T", "ALTER ", "RENAME"):
+            continue
+        if match := _DROPPED_TABLES.match(text):
+            names = re.findall(_QUALIFIED, match.group(1))
+        elif not renamed:
+            continue
+        elif match := _RENAMED_AWAY.match(text):
+            names = [match.group(1)]
+        elif match := _RENAME_TABLES.match(text):
+            names = re.findall(_QUALIFIED, match.group(1))[::3]  # a TO b, c TO d: a and c
+        else:
+            continue
+        if any(same(_stored_name(n, ctx.dialect)) for n in names):
+            return True
+    return False
+
+
 def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[Hit]:
     found: list[Hit] = []
     names = introduced(st)
@@ -314,7 +357,8 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
         if name.kind != kind:
             continue
         stored = name.stored(ctx.dialect)
-        if compiled.search(stored) is None and not _PLACEHOLDER.search(stored):
+        if compiled.search(stored) is None and not _PLACEHOLDER.search(stored) \
+                and not _gone_later(st, ctx, stored if kind == "table" else name.table, renamed=kind == "table"):
             where = f"{name.table}." if name.table and kind == "column" else ""
             shown = f"{quote}{stored.replace(quote, quote * 2)}{quote}" if name.quoted else stored
             suggestion, reserved = _suggestion(stored, compiled, ctx.dialect)
@@ -331,7 +375,8 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
       payload={"format": SNAKE_CASE}, schema=_FORMAT_SCHEMA,
       actions=NAME_ACTIONS,
       summary="A new or renamed table whose name does not match `format` (default lower-case snake_case), "
-              'quoted names such as `"UserAccount"` included.',
+              'quoted names such as `"UserAccount"` included; not a transient table that the same file drops or '
+              "renames away (a rebuild's `_x_old`, a backfill's `_tmp_x`).",
       why="Mixed-case or quoted names must be quoted in every query forever; one naming style keeps "
           "ORM mappings and hand-written SQL predictable.",
       instead="A lower-case snake_case name such as `user_account`.",

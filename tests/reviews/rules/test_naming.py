@@ -283,3 +283,27 @@ def test_no_keyword_reads_the_same_renames(dialect, sql, phrase):
 def test_create_specify_schema_advises_the_name_as_written():
     [found] = findings('CREATE TABLE "JobQueue" (id bigint PRIMARY KEY);', "postgres", "statement.create-specify-schema")
     assert 'write schema."JobQueue"' in found.message
+
+
+@pytest.mark.parametrize(("dialect", "sql", "flagged"), [
+    # A backfill's scratch table, dropped by the same file: its name is kept by no schema.
+    ("postgres", "CREATE TABLE _tmp_ids (id bigint);\nINSERT INTO _tmp_ids SELECT id FROM t;\nDROP TABLE _tmp_ids;\n", []),
+    ("postgres", "CREATE TABLE _tmp_ids (id bigint);\nDROP TABLE IF EXISTS a, public._tmp_ids CASCADE;\n", []),
+    # A rebuild's renamed-away original, dropped at the end; a new table renamed into place.
+    ("postgres", "ALTER TABLE users RENAME TO _users_old;\nCREATE TABLE users (id bigint);\nDROP TABLE _users_old;\n", []),
+    ("mysql", "CREATE TABLE `_new_users` (id bigint);\nRENAME TABLE users TO old_users, `_new_users` TO users;\n", []),
+    ("sqlite", 'CREATE TABLE "_x_new" (id INTEGER);\nDROP TABLE x;\nALTER TABLE "_x_new" RENAME TO x;\n', []),
+    # Its columns go with it, when it is dropped; renamed into place, they stay.
+    ("postgres", 'CREATE TABLE _bkp (id bigint, "Value" text);\nDROP TABLE _bkp;\n', []),
+    ("postgres", 'CREATE TABLE _x_new (id bigint, "Value" text);\nALTER TABLE _x_new RENAME TO x;\n',
+     [("naming.column", 1)]),
+    # Near misses: another table dropped, the drop only in a comment or a string, another PostgreSQL
+    # name (quoted "Tmp" is not tmp), a table that stays.
+    ("postgres", "CREATE TABLE _tmp_ids (id bigint);\nDROP TABLE tmp_ids;\n", [("naming.table", 1)]),
+    ("sqlite", "CREATE TABLE _x (id INTEGER);\n-- DROP TABLE _x;\nSELECT 'DROP TABLE _x';\n", [("naming.table", 1)]),
+    ("postgres", 'CREATE TABLE "Tmp" (id bigint);\nDROP TABLE tmp;\n', [("naming.table", 1)]),
+    ("mysql", "CREATE TABLE `_new_users` (id bigint);\nRENAME TABLE users TO old_users;\n", [("naming.table", 1)]),
+])
+def test_a_table_the_file_drops_or_renames_away_is_transient_and_its_name_no_matter(dialect, sql, flagged):
+    found = [(f.rule, f.line) for f in findings(sql, dialect) if f.rule in ("naming.table", "naming.column")]
+    assert found == flagged
