@@ -34,6 +34,9 @@ _RENAME_TO = re.compile(r"RENAME TO (\S+)")
 _CREATE_VIEW = re.compile(r"^CREATE (?:OR REPLACE )?(?:ALGORITHM ?= ?\S+ )?(?:DEFINER ?= ?\S+ )?(?:SQL SECURITY \S+ )?"
                           r"(?:TEMP |TEMPORARY )?VIEW (?:IF NOT EXISTS )?([^\s(]+)")
 _CREATE_TABLE = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)")
+# A table or view created again under a renamed-away name (a rebuild: x → x_old, CREATE TABLE x, copy).
+_RECREATED = re.compile(r"^CREATE (?:OR REPLACE )?(?:TABLE|VIEW) (?:IF NOT EXISTS )?([^\s(]+)")
+_INSERT_INTO = re.compile(r"^INSERT INTO ([^\s(]+)")
 
 
 # -- ALTER TABLE statements sqlglot reads only as a Command -------------------------------------------
@@ -148,13 +151,16 @@ class _Rename:
     statement: Statement  # reported at it
     where: dict
     kept: bool = False  # the old name still works: a compatibility view, or the other half of a swap
+    new: str = ""  # lower-case
+    recreated: bool = False  # a table created again under the old name, in the same transaction (not yet filled)
 
 
 @rule("table.disallow-rename", engines="PMS", category="BC", severity="W", at_end=True,
       summary="`ALTER TABLE … RENAME TO`, MySQL `RENAME TABLE` (not when the next statement is `CREATE VIEW "
               "<old name>`, not either half of a swap (`a` → `a_old` and `a_new` → `a` in the same or the next "
               "statement), not the renames of a SQLite rebuild (the final one, or x → _x_old followed by "
-              "`CREATE TABLE x`), not a table created in the file).",
+              "`CREATE TABLE x`), not a table created in the file; on PostgreSQL and SQLite, not when a later "
+              "statement of the same transaction creates a view under the old name, or a table it fills from the renamed one).",
       why="Code still running during the rollout queries the old name and fails until every instance runs the "
           "new code.",
       instead="Map the new ORM model to the old table name; or copy to the new table (expand/contract); or leave "
@@ -170,7 +176,7 @@ def table_disallow_rename(st: None, ctx: FileContext, payload: dict) -> Iterator
             yield Hit(rename.message, statement=rename.statement, **rename.where)
 
 
-@tracker(keywords=("ALTER", "RENAME", "CREATE"), serves=("table.disallow-rename",))
+@tracker(keywords=("ALTER", "RENAME", "CREATE", "INSERT"), serves=("table.disallow-rename",))
 def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
     memo = ctx.memo.get("table.disallow-rename")
     norm = st.norm
@@ -179,6 +185,22 @@ def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
             for rename in _renamed_at(memo, st.index - 1):
                 if rename.old == name:
                     rename.kept = True  # a compatibility view under the old name (or a SQLite rebuild)
+        if memo and ctx.dialect != "mysql" and (match := _RECREATED.match(norm)):
+            # Later in the same transaction: a view over the renamed table, or a table filled from it (see
+            # INSERT below), keeps the name working for every other session.
+            name = bare(match.group(1))
+            for rename in _in_one_transaction(memo, ctx, name):
+                if norm.startswith(("CREATE VIEW", "CREATE OR REPLACE VIEW")):
+                    rename.kept = True
+                else:
+                    rename.recreated = True  # an empty table until the rows come back
+        return
+    if norm.startswith("INSERT "):
+        # The rebuild's copy back: INSERT INTO x … SELECT … FROM x_old, into the table created again.
+        if memo and ctx.dialect != "mysql" and (match := _INSERT_INTO.match(norm)):
+            for rename in _in_one_transaction(memo, ctx, bare(match.group(1))):
+                if rename.recreated and re.search(rf"\bFROM (?:\S+\.)?[\"`]?{re.escape(rename.new.upper())}(?![\w$])", norm):
+                    rename.kept = True
         return
     if not norm.startswith(_RENAMING_WORDS) or "RENAME" not in norm:
         return
@@ -202,8 +224,19 @@ def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
         memo["renames"].append(_Rename(
             olds[position], st.index, f"renaming table {old} to {new} breaks the code still using {old}: map the "
             f"new model to the old table name, copy to the new table (expand/contract), or create a view {old} "
-            f"over {new}", st.statement, leading_words_at(st, pair, 3) if pair else {}, kept))
+            f"over {new}", st.statement, leading_words_at(st, pair, 3) if pair else {}, kept, news[position]))
     memo["last"] = (st.index, olds)
+
+
+def _in_one_transaction(memo: dict, ctx: FileContext, old: str) -> Iterator[_Rename]:
+    """The renames away of `old`, not yet known to keep it, made in the transaction still open: the
+    file's own BEGIN, or the one the runner applies it in. PostgreSQL's and SQLite's DDL is transactional,
+    so no other session sees the name missing in between (MySQL's commits at once: not asked there)."""
+    for rename in memo["renames"]:
+        if rename.old == old and not rename.kept and (
+                (ctx.in_transaction and rename.statement.line >= ctx.transaction_began_line)
+                or ctx.runner_transaction):
+            yield rename
 
 
 def _renamed_at(memo: dict, index: int) -> Iterator[_Rename]:
