@@ -7,7 +7,15 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, blank_comments_and_strings, name_of, qualified_name
+from reviews.engine.model import (
+    FileContext,
+    Stmt,
+    blank_comments_and_strings,
+    flatten,
+    name_of,
+    qualified_name,
+    table_key,
+)
 from reviews.engine.registry import Hit, declare, rule, tracker
 from reviews.rules.common import (
     actions,
@@ -94,8 +102,9 @@ def _rebuild_copy(target: str, source: str) -> bool:
 
 
 @rule("table.disallow-drop", engines="PMS", category="DES", severity="E", nodes=(exp.Drop, exp.Insert, exp.Create),
-      summary="`DROP TABLE` of an existing table (not the drop step of a SQLite copy-and-rename rebuild); MariaDB's "
-              "`CREATE OR REPLACE TABLE` of one, which drops it first.",
+      summary="`DROP TABLE` of an existing table (not the drop step of a SQLite copy-and-rename rebuild, nor of a "
+              "rebuild that copies every row out to a table of the file and back into the table created again); "
+              "MariaDB's `CREATE OR REPLACE TABLE` of one, which drops it first.",
       why="Dropping a table loses its data; code that still reads or writes it breaks at once.",
       instead="Stop reads and writes in code first, back up or check it is empty, then drop it in a later "
               "release.",
@@ -111,8 +120,11 @@ def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[s
     if isinstance(st.ast, exp.Insert):
         if ctx.dialect == "sqlite":  # only a SQLite rebuild's copy is recorded
             _record_rebuild_copy(st, ctx, rebuilt)
+        _record_full_copy(st, ctx)
         return None  # (an INSERT finds nothing: no generator for it)
     if isinstance(st.ast, exp.Create):
+        if " AS " in st.norm:
+            _record_full_copy(st, ctx)
         return _replaced_table(st, ctx) if st.ast.args.get("replace") else None
     if str(st.ast.args.get("kind") or "").upper() != "TABLE":
         return None
@@ -142,12 +154,90 @@ def _record_rebuild_copy(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> None:
         rebuilt.add(name_of(source.this))
 
 
+# A copy of every row of one table into another (no WHERE, join, LIMIT, grouping …): INSERT INTO b [(cols)]
+# SELECT … FROM a [ORDER BY …], INSERT INTO b TABLE a, CREATE [TEMP] TABLE b AS SELECT … FROM a / AS TABLE a.
+# Read from st.norm (upper case, strings blanked): the names as written, quotes and all.
+_COPY_NAME = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;()."`\[\]]+)(?: ?\. ?(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;()."`\[\]]+))*'
+def _copy_source(suffix: str) -> str:
+    return (rf"\(? ?(?:SELECT (?:ALL )?.+? FROM (?P<source{suffix}>{_COPY_NAME})(?: (?:AS )?(?!ORDER\b)[\w$]+)?"
+            rf"|TABLE (?P<table{suffix}>{_COPY_NAME}))(?: ?\))?(?: ORDER BY [^;]*)?")
+
+
+_FULL_COPY = re.compile(
+    rf"^(?:INSERT INTO (?P<into>{_COPY_NAME})(?: ?\([^()]*\))? {_copy_source('1')}"
+    rf"|CREATE (?P<temp>(?:(?:GLOBAL|LOCAL|TEMP|TEMPORARY|UNLOGGED) )*)TABLE (?:IF NOT EXISTS )?(?P<created>{_COPY_NAME})"
+    rf"(?: ?\([^()]*\))? AS {_copy_source('2')}(?: WITH DATA)?) ?;?$", re.S)
+_PARTIAL = re.compile(r"\b(?:WHERE|JOIN|LIMIT|OFFSET|FETCH|GROUP BY|HAVING|UNION|EXCEPT|INTERSECT|DISTINCT|ON CONFLICT|"
+                      r"RETURNING)\b")
+_COPIES = "table.disallow-drop.copies"
+_TRANSACTION_END = re.compile(r"^(?:COMMIT|END|ROLLBACK|ABORT|BEGIN|START TRANSACTION)\b")
+_RECREATE = re.compile(rf"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({_COPY_NAME})")
+_DROP_TABLE_NAMES = re.compile(r"^DROP (?:TEMPORARY )?TABLE (?:IF EXISTS )?(.*?)(?: CASCADE| RESTRICT)?$")
+
+
+def _full_copy(norm: str) -> tuple[str, str, bool] | None:
+    """(target, source, whether the target is temporary), as table_key spells them, of a statement that
+    copies every row of one table into another."""
+    if not norm.startswith(("INSERT INTO ", "CREATE ")) or _PARTIAL.search(norm):
+        return None
+    match = _FULL_COPY.match(norm)
+    if match is None:
+        return None
+    source = match.group("source1") or match.group("table1") or match.group("source2") or match.group("table2")
+    target = match.group("into") or match.group("created")
+    if not source or not target:
+        return None
+    return table_key(target), table_key(source), "TEMP" in (match.group("temp") or "")
+
+
+def _record_full_copy(st: Stmt, ctx: FileContext) -> None:
+    """A full copy of an existing table into a table the file created: the first half of a rebuild that
+    drops the table, creates it again and copies the rows back (see _copied_back)."""
+    copy = _full_copy(st.norm)
+    if copy is None:
+        return
+    target, source, temporary = copy
+    if not st.norm.startswith("CREATE ") and not ctx.is_new(target):
+        return
+    ctx.memo.setdefault(_COPIES, {}).setdefault(source, []).append((target, temporary))
+
+
+def _copied_back(st: Stmt, ctx: FileContext, table: str) -> bool:
+    """Whether the rows of `table`, which the statement drops, were copied in full into a table the file
+    created (_record_full_copy), and a later statement copies them back in full into `table` created
+    again: timescaledb's upgrade scripts, Rails' SQLite table rebuild. A temporary copy must stay within
+    one transaction on PostgreSQL or SQLite (a failure then restores the table); a permanent one keeps the
+    rows even if the migration stops half-way. Read only for a drop that would be reported."""
+    copies = (ctx.memo.get(_COPIES) or {}).get(table)
+    if not copies:
+        return False
+    atomic = ctx.dialect != "mysql" and (ctx.in_transaction or ctx.runner_transaction)
+    for copy, temporary in copies:
+        if temporary and not atomic:
+            continue
+        recreated = False
+        for later in ctx.statements[st.index + 1:]:
+            norm = flatten(later.text, ctx.dialect).upper()
+            if temporary and ctx.in_transaction and not ctx.runner_transaction and _TRANSACTION_END.match(norm):
+                break  # the file's own transaction ends before the rows are back
+            if (match := _RECREATE.match(norm)) and table_key(match.group(1)) == table:
+                recreated = True
+            elif recreated and (back := _full_copy(norm)) and back[:2] == (table, copy):
+                return True
+            elif (dropped := _DROP_TABLE_NAMES.match(norm)) and copy in {
+                    table_key(n) for n in re.findall(_COPY_NAME, dropped.group(1))}:
+                break  # the copy is gone first
+    return False
+
+
 def _dropped_tables(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> Iterator[Hit]:
     rebuild = rebuilt | set(ctx.memo.get("sqlite.rebuild_sources") or ())
     tables = _tables(st.ast)
     for table in tables:
         name = name_of(table)
         if ctx.is_new(qualified_name(table)) or (ctx.dialect == "sqlite" and name in rebuild):
+            continue
+        if _copied_back(st, ctx, table_key(qualified_name(table))):
             continue
         yield Hit(f"DROP TABLE {name} loses its data: stop using it in code, back it up or check it is empty, "
                   "and drop it in a later release", **(at(st, table) if len(tables) > 1 else {}))

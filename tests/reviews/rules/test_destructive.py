@@ -67,6 +67,48 @@ def test_a_drop_before_the_copy_is_no_rebuild():
     assert flags(sql, "sqlite", "table.disallow-drop")
 
 
+COPY_BACK = """CREATE TABLE cat._tmp_f AS SELECT a, b FROM cat.f ORDER BY a;
+DROP TABLE cat.f;
+CREATE TABLE cat.f (a int PRIMARY KEY, b text);
+INSERT INTO cat.f SELECT * FROM cat._tmp_f;
+DROP TABLE cat._tmp_f;
+"""
+TEMP_COPY_BACK = COPY_BACK.replace("CREATE TABLE cat._tmp_f", "CREATE TEMPORARY TABLE _tmp_f").replace("cat._tmp_f", "_tmp_f")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_a_table_copied_out_dropped_created_again_and_copied_back_loses_nothing(dialect):
+    # timescaledb's upgrade scripts: every row kept in a permanent copy, then copied back.
+    sql = COPY_BACK if dialect == "postgres" else COPY_BACK.replace("cat.", "")
+    assert not flags(sql, dialect, "table.disallow-drop")
+
+
+@pytest.mark.parametrize(("dialect", "sql"), [
+    ("postgres", TEMP_COPY_BACK),  # the runner's one transaction: a failure restores the table
+    ("postgres", "BEGIN;\n" + TEMP_COPY_BACK + "COMMIT;\n"),
+    ("sqlite", TEMP_COPY_BACK.replace("cat.", "")),
+])
+def test_a_temporary_copy_is_enough_within_one_transaction(dialect, sql):
+    assert not flags(sql, dialect, "table.disallow-drop")
+
+
+@pytest.mark.parametrize(("dialect", "sql", "line"), [
+    ("postgres", COPY_BACK.replace("INSERT INTO cat.f SELECT * FROM cat._tmp_f;\n", ""), 2),  # never copied back
+    ("postgres", COPY_BACK.replace("ORDER BY a", "WHERE a > 0"), 2),  # only some rows kept
+    ("postgres", COPY_BACK.replace("FROM cat._tmp_f;", "FROM cat._tmp_f WHERE a > 0;"), 2),  # only some come back
+    ("postgres", COPY_BACK.replace("AS SELECT a, b FROM cat.f", "AS SELECT a, b FROM cat.f WITH NO DATA"), 2),
+    ("postgres", COPY_BACK.replace("CREATE TABLE cat.f (", "DROP TABLE cat._tmp_f;\nCREATE TABLE cat.f ("), 2),
+    # A temporary copy outside one transaction is lost with the session if the migration stops half-way.
+    ("postgres", "-- sluice:transaction off\n" + TEMP_COPY_BACK, 3),
+    ("postgres", "BEGIN;\n" + TEMP_COPY_BACK.replace("DROP TABLE cat.f;", "DROP TABLE cat.f;\nCOMMIT;\nBEGIN;") + "COMMIT;\n",
+     3),
+    ("mysql", TEMP_COPY_BACK.replace("cat.", ""), 2),
+])
+def test_a_copy_back_that_may_lose_rows_is_still_a_drop(dialect, sql, line):
+    [found] = findings(sql, dialect, "table.disallow-drop")
+    assert found.line == line
+
+
 # -- schema.disallow-drop ------------------------------------------------------------------------------
 
 
