@@ -202,6 +202,15 @@ def _record_full_copy(st: Stmt, ctx: FileContext) -> None:
     ctx.memo.setdefault(_COPIES, {}).setdefault(source, []).append((target, temporary))
 
 
+def _norms(ctx: FileContext) -> list[str]:
+    """The normalized text of every statement of the file, made once per file when first asked (a copy
+    back is looked for only after a drop of a table whose rows were copied out)."""
+    norms = ctx.memo.get("destructive.norms")
+    if norms is None:
+        norms = ctx.memo["destructive.norms"] = [flatten(s.text, ctx.dialect).upper() for s in ctx.statements]
+    return norms
+
+
 def _copied_back(st: Stmt, ctx: FileContext, table: str) -> bool:
     """Whether the rows of `table`, which the statement drops, were copied in full into a table the file
     created (_record_full_copy), and a later statement copies them back in full into `table` created
@@ -216,8 +225,7 @@ def _copied_back(st: Stmt, ctx: FileContext, table: str) -> bool:
         if temporary and not atomic:
             continue
         recreated = False
-        for later in ctx.statements[st.index + 1:]:
-            norm = flatten(later.text, ctx.dialect).upper()
+        for norm in _norms(ctx)[st.index + 1:]:
             if temporary and ctx.in_transaction and not ctx.runner_transaction and _TRANSACTION_END.match(norm):
                 break  # the file's own transaction ends before the rows are back
             if (match := _RECREATE.match(norm)) and table_key(match.group(1)) == table:

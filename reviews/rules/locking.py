@@ -565,6 +565,8 @@ def _track_distinct_columns(st: Stmt, ctx: FileContext) -> None:
     one of them cannot meet duplicates. (Table → column names, as `key` spells them.)"""
     fresh: dict[str, set[str]] | None = ctx.memo.get(_DISTINCT)
     if st.norm.startswith("ALTER "):
+        if not fresh and " DEFAULT " not in st.norm:
+            return  # (most ALTERs: nothing known to forget, no default to learn)
         alter = existing_alter(st, ctx)
         if alter is None:
             return

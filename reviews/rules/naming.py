@@ -319,28 +319,43 @@ def _stored_name(token: str, dialect: str) -> str:
 def _gone_later(st: Stmt, ctx: FileContext, table: str, *, renamed: bool) -> bool:
     """Whether a later statement of the file drops the table (or, with `renamed`, renames it away): a
     transient table (a rebuild's `_x_old`, a backfill's `_tmp_x`) whose name no schema keeps. (The
-    columns of a table renamed away are kept: a rebuild's `new_x` becomes x.) Read only for a name
-    that fails the format (a few statements per file at most)."""
+    columns of a table renamed away are kept: a rebuild's `new_x` becomes x.)"""
     if not table:
         return False
-    same = (lambda a: a == table) if ctx.dialect == "postgres" else (lambda a: a.lower() == table.lower())
-    for later in ctx.statements[st.index + 1:]:
-        text = flatten(later.text, ctx.dialect)
-        if text[:6].upper() not in ("DROP T", "ALTER ", "RENAME"):
+    gone = _tables_gone(ctx)
+    key = table if ctx.dialect == "postgres" else table.lower()
+    return any(index > st.index and (renamed or not by_rename) for index, by_rename in gone.get(key, ()))
+
+
+def _tables_gone(ctx: FileContext) -> dict[str, list[tuple[int, bool]]]:
+    """Every table name the file drops or renames away: name (as the database keeps it; other dialects
+    than PostgreSQL lower-cased) → (statement index, whether by a rename). Read once per file, when the
+    first name fails the format."""
+    gone = ctx.memo.get("naming.tables_gone")
+    if gone is not None:
+        return gone
+    gone = ctx.memo["naming.tables_gone"] = {}
+    for index, statement in enumerate(ctx.statements):
+        upper = statement.text.upper()
+        if "DROP" not in upper and "RENAME" not in upper:  # (most statements: no flattening)
             continue
+        text = flatten(statement.text, ctx.dialect)
+        head = text[:6].upper()
+        if head not in ("DROP T", "ALTER ", "RENAME"):
+            continue
+        by_rename = True
         if match := _DROPPED_TABLES.match(text):
-            names = re.findall(_QUALIFIED, match.group(1))
-        elif not renamed:
-            continue
+            names, by_rename = re.findall(_QUALIFIED, match.group(1)), False
         elif match := _RENAMED_AWAY.match(text):
             names = [match.group(1)]
         elif match := _RENAME_TABLES.match(text):
             names = re.findall(_QUALIFIED, match.group(1))[::3]  # a TO b, c TO d: a and c
         else:
             continue
-        if any(same(_stored_name(n, ctx.dialect)) for n in names):
-            return True
-    return False
+        for name in names:
+            stored = _stored_name(name, ctx.dialect)
+            gone.setdefault(stored if ctx.dialect == "postgres" else stored.lower(), []).append((index, by_rename))
+    return gone
 
 
 def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[Hit]:
