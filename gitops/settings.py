@@ -36,19 +36,26 @@ if not SECRET_KEY:
         raise RuntimeError("SECRET_KEY must be set when DEBUG is off (a long random value, e.g. "
                            "python -c 'import secrets; print(secrets.token_urlsafe(50))')")
     SECRET_KEY = "sluice-dev-only-not-secret-change-me"
+# Earlier SECRET_KEYs, newest first (Django signs with SECRET_KEY and still accepts these): sessions
+# survive a rotation, and so do the passwords encrypted with a key derived from one of them.
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", "")
 # Target-database passwords are encrypted with this key (Fernet); defaults to one derived from
-# SECRET_KEY, so changing SECRET_KEY without setting this makes stored passwords unreadable.
+# SECRET_KEY. A comma-separated list rotates it: the first key encrypts, every one decrypts (and so
+# do the keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS); `manage.py reencrypt` then
+# re-encrypts every stored password with the first, after which the others can go.
 SLUICE_ENCRYPTION_KEY = os.environ.get("SLUICE_ENCRYPTION_KEY", "")
 if SLUICE_ENCRYPTION_KEY:
     from cryptography.fernet import Fernet
 
-    try:
-        Fernet(SLUICE_ENCRYPTION_KEY)  # at start, not as a 500 when someone first saves a password
-    except ValueError:
-        raise RuntimeError(
-            "SLUICE_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes, e.g. python -c "
-            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
-        ) from None
+    for _key in SLUICE_ENCRYPTION_KEY.split(","):
+        try:
+            Fernet(_key.strip())  # at start, not as a 500 when someone first saves a password
+        except ValueError:
+            raise RuntimeError(
+                "SLUICE_ENCRYPTION_KEY is not a Fernet key or a comma-separated list of them (32 url-safe "
+                "base64-encoded bytes each, e.g. python -c "
+                "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+            ) from None
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
