@@ -160,7 +160,8 @@ class _Rename:
               "<old name>`, not either half of a swap (`a` → `a_old` and `a_new` → `a` in the same or the next "
               "statement), not the renames of a SQLite rebuild (the final one, or x → _x_old followed by "
               "`CREATE TABLE x`), not a table created in the file; on PostgreSQL and SQLite, not when a later "
-              "statement of the same transaction creates a view under the old name, or a table it fills from the renamed one).",
+              "statement of the same transaction creates a view under the old name, or a table it fills from the "
+              "renamed one).",
       why="Code still running during the rollout queries the old name and fails until every instance runs the "
           "new code.",
       instead="Map the new ORM model to the old table name; or copy to the new table (expand/contract); or leave "
@@ -199,7 +200,8 @@ def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
         # The rebuild's copy back: INSERT INTO x … SELECT … FROM x_old, into the table created again.
         if memo and ctx.dialect != "mysql" and (match := _INSERT_INTO.match(norm)):
             for rename in _in_one_transaction(memo, ctx, bare(match.group(1))):
-                if rename.recreated and re.search(rf"\bFROM (?:\S+\.)?[\"`]?{re.escape(rename.new.upper())}(?![\w$])", norm):
+                source = rf"\bFROM (?:\S+\.)?[\"`]?{re.escape(rename.new.upper())}(?![\w$])"
+                if rename.recreated and re.search(source, norm):
                     rename.kept = True
         return
     if not norm.startswith(_RENAMING_WORDS) or "RENAME" not in norm:

@@ -157,8 +157,12 @@ def _record_rebuild_copy(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> None:
 # A copy of every row of one table into another (no WHERE, join, LIMIT, grouping …): INSERT INTO b [(cols)]
 # SELECT … FROM a [ORDER BY …], INSERT INTO b TABLE a, CREATE [TEMP] TABLE b AS SELECT … FROM a / AS TABLE a.
 # Read from st.norm (upper case, strings blanked): the names as written, quotes and all.
-_COPY_NAME = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;()."`\[\]]+)(?: ?\. ?(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;()."`\[\]]+))*'
+_COPY_PART = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;()."`\[\]]+)'
+_COPY_NAME = rf"{_COPY_PART}(?: ?\. ?{_COPY_PART})*"
+
+
 def _copy_source(suffix: str) -> str:
+    """The SELECT … FROM a (or TABLE a) of a full copy, its groups named with `suffix` (used twice)."""
     return (rf"\(? ?(?:SELECT (?:ALL )?.+? FROM (?P<source{suffix}>{_COPY_NAME})(?: (?:AS )?(?!ORDER\b)[\w$]+)?"
             rf"|TABLE (?P<table{suffix}>{_COPY_NAME}))(?: ?\))?(?: ORDER BY [^;]*)?")
 
