@@ -307,3 +307,16 @@ def test_create_specify_schema_advises_the_name_as_written():
 def test_a_table_the_file_drops_or_renames_away_is_transient_and_its_name_no_matter(dialect, sql, flagged):
     found = [(f.rule, f.line) for f in findings(sql, dialect) if f.rule in ("naming.table", "naming.column")]
     assert found == flagged
+
+
+def test_the_transient_table_check_reads_each_statement_once_per_file(monkeypatch):
+    # One pass over the file for the tables it drops or renames away, not one per failing name (it was
+    # one per name: quadratic in a dump full of mixed-case names).
+    from reviews.rules import naming
+
+    calls = []
+    real = naming.flatten
+    monkeypatch.setattr(naming, "flatten", lambda text, dialect: calls.append(text) or real(text, dialect))
+    sql = "".join(f'CREATE TABLE "Bad{i}" (id int);\n' for i in range(200)) + 'DROP TABLE "Bad0";\n'
+    assert len([f for f in findings(sql, "postgres") if f.rule == "naming.table"]) == 199
+    assert len(calls) <= 1  # the one DROP statement (the others hold no DROP or RENAME)
