@@ -210,7 +210,7 @@ def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
     if not renames:
         return
     if memo is None:
-        memo = ctx.memo["table.disallow-rename"] = {"renames": [], "last": (-1, [])}
+        memo = ctx.memo["table.disallow-rename"] = {"renames": [], "last": (-1, []), "by_old": {}}
     # A swap: a → a_old and a_new → a in one statement (MySQL's atomic RENAME TABLE) or in two in a row
     # (PostgreSQL, in one transaction). The name a keeps working, and a_new is a staging table.
     olds = [old.lower() for old, _, _ in renames]
@@ -223,10 +223,12 @@ def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
         if ctx.is_new(old):  # created in this file (includes the last step of a SQLite rebuild)
             continue
         kept = olds[position] in news[position + 1:] or news[position] in olds[:position] or news[position] in before
-        memo["renames"].append(_Rename(
+        rename = _Rename(
             olds[position], st.index, f"renaming table {old} to {new} breaks the code still using {old}: map the "
             f"new model to the old table name, copy to the new table (expand/contract), or create a view {old} "
-            f"over {new}", st.statement, leading_words_at(st, pair, 3) if pair else {}, kept, news[position]))
+            f"over {new}", st.statement, leading_words_at(st, pair, 3) if pair else {}, kept, news[position])
+        memo["renames"].append(rename)
+        memo["by_old"].setdefault(rename.old, []).append(rename)
     memo["last"] = (st.index, olds)
 
 
@@ -234,8 +236,8 @@ def _in_one_transaction(memo: dict, ctx: FileContext, old: str) -> Iterator[_Ren
     """The renames away of `old`, not yet known to keep it, made in the transaction still open: the
     file's own BEGIN, or the one the runner applies it in. PostgreSQL's and SQLite's DDL is transactional,
     so no other session sees the name missing in between (MySQL's commits at once: not asked there)."""
-    for rename in memo["renames"]:
-        if rename.old == old and not rename.kept and (
+    for rename in memo["by_old"].get(old, ()):
+        if not rename.kept and (
                 (ctx.in_transaction and rename.statement.line >= ctx.transaction_began_line)
                 or ctx.runner_transaction):
             yield rename

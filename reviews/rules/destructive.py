@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 
@@ -206,13 +207,39 @@ def _record_full_copy(st: Stmt, ctx: FileContext) -> None:
     ctx.memo.setdefault(_COPIES, {}).setdefault(source, []).append((target, temporary))
 
 
-def _norms(ctx: FileContext) -> list[str]:
-    """The normalized text of every statement of the file, made once per file when first asked (a copy
-    back is looked for only after a drop of a table whose rows were copied out)."""
-    norms = ctx.memo.get("destructive.norms")
-    if norms is None:
-        norms = ctx.memo["destructive.norms"] = [flatten(s.text, ctx.dialect).upper() for s in ctx.statements]
-    return norms
+class _Rebuilds:
+    """Where the file's statements create tables, copy one table in full into another, drop tables and
+    end transactions (statement indexes, ascending): read once per file, when a drop of a table whose
+    rows were copied out is first judged."""
+
+    def __init__(self, ctx: FileContext):
+        self.created: dict[str, list[int]] = {}
+        self.copied: dict[tuple[str, str], list[int]] = {}  # (target, source) → indexes
+        self.dropped: dict[str, list[int]] = {}
+        self.ends: list[int] = []
+        for index, statement in enumerate(ctx.statements):
+            norm = flatten(statement.text, ctx.dialect).upper()
+            if _TRANSACTION_END.match(norm):
+                self.ends.append(index)
+            elif (match := _RECREATE.match(norm)) is not None:
+                self.created.setdefault(table_key(match.group(1)), []).append(index)
+            elif (dropped := _DROP_TABLE_NAMES.match(norm)) is not None:
+                for name in re.findall(_COPY_NAME, dropped.group(1)):
+                    self.dropped.setdefault(table_key(name), []).append(index)
+            if norm.startswith(("INSERT ", "CREATE ")) and (copy := _full_copy(norm)) is not None:
+                self.copied.setdefault(copy[:2], []).append(index)
+
+    @staticmethod
+    def first_after(indexes: list[int], after: int) -> int | None:
+        position = bisect.bisect_right(indexes, after)
+        return indexes[position] if position < len(indexes) else None
+
+
+def _rebuilds(ctx: FileContext) -> _Rebuilds:
+    found = ctx.memo.get("destructive.rebuilds")
+    if found is None:
+        found = ctx.memo["destructive.rebuilds"] = _Rebuilds(ctx)
+    return found
 
 
 def _copied_back(st: Stmt, ctx: FileContext, table: str) -> bool:
@@ -225,20 +252,23 @@ def _copied_back(st: Stmt, ctx: FileContext, table: str) -> bool:
     if not copies:
         return False
     atomic = ctx.dialect != "mysql" and (ctx.in_transaction or ctx.runner_transaction)
+    facts = _rebuilds(ctx)
+    created = facts.first_after(facts.created.get(table, []), st.index)
+    if created is None:
+        return False
     for copy, temporary in copies:
         if temporary and not atomic:
             continue
-        recreated = False
-        for norm in _norms(ctx)[st.index + 1:]:
-            if temporary and ctx.in_transaction and not ctx.runner_transaction and _TRANSACTION_END.match(norm):
-                break  # the file's own transaction ends before the rows are back
-            if (match := _RECREATE.match(norm)) and table_key(match.group(1)) == table:
-                recreated = True
-            elif recreated and (back := _full_copy(norm)) and back[:2] == (table, copy):
-                return True
-            elif (dropped := _DROP_TABLE_NAMES.match(norm)) and copy in {
-                    table_key(n) for n in re.findall(_COPY_NAME, dropped.group(1))}:
-                break  # the copy is gone first
+        back = facts.first_after(facts.copied.get((table, copy), []), created)
+        if back is None:
+            continue
+        gone = facts.first_after(facts.dropped.get(copy, []), st.index)
+        if gone is not None and gone < back:
+            continue  # the copy is dropped before the rows come back
+        end = facts.first_after(facts.ends, st.index)
+        if temporary and ctx.in_transaction and not ctx.runner_transaction and end is not None and end < back:
+            continue  # the file's own transaction ends before the rows are back
+        return True
     return False
 
 

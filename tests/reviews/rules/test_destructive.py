@@ -498,3 +498,23 @@ def test_mariadb_create_or_replace_of_an_existing_table_or_database_is_a_drop():
                      "mysql", "table.disallow-drop")  # created in the file: nothing to lose
     assert not flags("CREATE OR REPLACE TEMPORARY TABLE tmp (id bigint);", "mysql", "table.disallow-drop")
     assert not flags("CREATE DATABASE IF NOT EXISTS shop;", "mysql", "database.disallow-drop")
+
+
+def test_the_copy_back_check_reads_each_statement_once_per_file(monkeypatch):
+    # Drops of copied tables that never come back: one pass over the file for all of them, not a scan of
+    # the rest of the file per drop (quadratic in a long file).
+    from reviews.rules import destructive
+
+    class Counted:
+        def __init__(self, pattern):
+            self.pattern, self.calls = pattern, 0
+
+        def match(self, text):
+            self.calls += 1
+            return self.pattern.match(text)
+
+    counted = Counted(destructive._RECREATE)
+    monkeypatch.setattr(destructive, "_RECREATE", counted)
+    sql = "".join(f"CREATE TABLE t{i}_copy AS SELECT * FROM t{i};\nDROP TABLE t{i};\n" for i in range(100))
+    assert len(findings(sql, "postgres", "table.disallow-drop")) == 100
+    assert counted.calls <= 200  # each statement at most once
