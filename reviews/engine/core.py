@@ -318,7 +318,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
     if bounded:
         ctx.memo[BOUNDED_STATEMENTS] = bounded
     _run_directives(ctx, text)
-    flats = [flatten(s.text, dialect) for s in statements]
+    flats = ctx.flats = [flatten(s.text, dialect) for s in statements]
     norms = [f.upper() for f in flats]  # normalize(), from the flat text the rules read too
     _first_pass(ctx, norms, statements)
     rules = policy.rules_for(dialect)

@@ -307,6 +307,13 @@ class FileContext:
     memo: dict[str, Any] = dataclasses.field(default_factory=dict)
     # The file's statements, for runner_transaction (worked out only when a rule asks).
     statements: Sequence[Statement] = dataclasses.field(default=(), repr=False)
+    # Their flattened text (`flatten`), as the engine made it once for the file: for a rule that must
+    # read a statement other than the one it is checking (`flat_of`).
+    flats: Sequence[str] = dataclasses.field(default=(), repr=False)
+
+    def flat_of(self, index: int) -> str:
+        """`flatten` of statement `index` of the file (the engine's, when it gave them)."""
+        return self.flats[index] if index < len(self.flats) else flatten(self.statements[index].text, self.dialect)
 
     def is_new(self, table: str) -> bool:
         """Created earlier in this file: lock, rewrite and data rules do not apply to it. Names are

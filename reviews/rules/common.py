@@ -68,6 +68,20 @@ def paren_group(text: str) -> tuple[str, str]:
     return text[1:], ""
 
 
+# A name as a statement's flat text writes it: quoted ("a""b", `a``b`, SQLite's [a]) or bare, and
+# qualified (`schema . table`: flat text may keep blanks around the dot).
+NAME_PART = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;().\[\]"`]+)'
+QUALIFIED_NAME = rf"{NAME_PART}(?: ?\. ?{NAME_PART})*"
+_DROP_TABLES = re.compile(rf"^DROP (?:TEMPORARY )?TABLE (?:IF EXISTS )?({QUALIFIED_NAME}(?: ?, ?{QUALIFIED_NAME})*)",
+                          re.I)
+
+
+def dropped_tables(flat: str) -> list[str]:
+    """The tables (as written) that a DROP TABLE statement's flat text names; [] for any other."""
+    match = _DROP_TABLES.match(flat)
+    return re.findall(QUALIFIED_NAME, match.group(1)) if match else []
+
+
 _DASHES_NOT_A_COMMENT = re.compile(r"--\S")
 
 

@@ -12,17 +12,18 @@ from reviews.engine.model import (
     FileContext,
     Stmt,
     blank_comments_and_strings,
-    flatten,
     name_of,
     qualified_name,
     table_key,
 )
 from reviews.engine.registry import Hit, declare, rule, tracker
 from reviews.rules.common import (
+    QUALIFIED_NAME,
     actions,
     alter_table,
     at,
     bare,
+    dropped_tables,
     may_change_columns,
     mentions,
     only_if,
@@ -158,26 +159,21 @@ def _record_rebuild_copy(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> None:
 # A copy of every row of one table into another (no WHERE, join, LIMIT, grouping …): INSERT INTO b [(cols)]
 # SELECT … FROM a [ORDER BY …], INSERT INTO b TABLE a, CREATE [TEMP] TABLE b AS SELECT … FROM a / AS TABLE a.
 # Read from st.norm (upper case, strings blanked): the names as written, quotes and all.
-_COPY_PART = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;()."`\[\]]+)'
-_COPY_NAME = rf"{_COPY_PART}(?: ?\. ?{_COPY_PART})*"
-
-
 def _copy_source(suffix: str) -> str:
     """The SELECT … FROM a (or TABLE a) of a full copy, its groups named with `suffix` (used twice)."""
-    return (rf"\(? ?(?:SELECT (?:ALL )?.+? FROM (?P<source{suffix}>{_COPY_NAME})(?: (?:AS )?(?!ORDER\b)[\w$]+)?"
-            rf"|TABLE (?P<table{suffix}>{_COPY_NAME}))(?: ?\))?(?: ORDER BY [^;]*)?")
+    return (rf"\(? ?(?:SELECT (?:ALL )?.+? FROM (?P<source{suffix}>{QUALIFIED_NAME})(?: (?:AS )?(?!ORDER\b)[\w$]+)?"
+            rf"|TABLE (?P<table{suffix}>{QUALIFIED_NAME}))(?: ?\))?(?: ORDER BY [^;]*)?")
 
 
 _FULL_COPY = re.compile(
-    rf"^(?:INSERT INTO (?P<into>{_COPY_NAME})(?: ?\([^()]*\))? {_copy_source('1')}"
-    rf"|CREATE (?P<temp>(?:(?:GLOBAL|LOCAL|TEMP|TEMPORARY|UNLOGGED) )*)TABLE (?:IF NOT EXISTS )?(?P<created>{_COPY_NAME})"
+    rf"^(?:INSERT INTO (?P<into>{QUALIFIED_NAME})(?: ?\([^()]*\))? {_copy_source('1')}"
+    rf"|CREATE (?P<temp>(?:(?:GLOBAL|LOCAL|TEMP|TEMPORARY|UNLOGGED) )*)TABLE (?:IF NOT EXISTS )?(?P<created>{QUALIFIED_NAME})"
     rf"(?: ?\([^()]*\))? AS {_copy_source('2')}(?: WITH DATA)?) ?;?$", re.S)
 _PARTIAL = re.compile(r"\b(?:WHERE|JOIN|LIMIT|OFFSET|FETCH|GROUP BY|HAVING|UNION|EXCEPT|INTERSECT|DISTINCT|ON CONFLICT|"
                       r"RETURNING)\b")
 _COPIES = "table.disallow-drop.copies"
 _TRANSACTION_END = re.compile(r"^(?:COMMIT|END|ROLLBACK|ABORT|BEGIN|START TRANSACTION)\b")
-_RECREATE = re.compile(rf"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({_COPY_NAME})")
-_DROP_TABLE_NAMES = re.compile(r"^DROP (?:TEMPORARY )?TABLE (?:IF EXISTS )?(.*?)(?: CASCADE| RESTRICT)?$")
+_RECREATE = re.compile(rf"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({QUALIFIED_NAME})")
 
 
 def _full_copy(norm: str) -> tuple[str, str, bool] | None:
@@ -217,14 +213,14 @@ class _Rebuilds:
         self.copied: dict[tuple[str, str], list[int]] = {}  # (target, source) → indexes
         self.dropped: dict[str, list[int]] = {}
         self.ends: list[int] = []
-        for index, statement in enumerate(ctx.statements):
-            norm = flatten(statement.text, ctx.dialect).upper()
+        for index in range(len(ctx.statements)):
+            norm = ctx.flat_of(index).upper()
             if _TRANSACTION_END.match(norm):
                 self.ends.append(index)
             elif (match := _RECREATE.match(norm)) is not None:
                 self.created.setdefault(table_key(match.group(1)), []).append(index)
-            elif (dropped := _DROP_TABLE_NAMES.match(norm)) is not None:
-                for name in re.findall(_COPY_NAME, dropped.group(1)):
+            else:
+                for name in dropped_tables(norm):
                     self.dropped.setdefault(table_key(name), []).append(index)
             if norm.startswith(("INSERT ", "CREATE ")) and (copy := _full_copy(norm)) is not None:
                 self.copied.setdefault(copy[:2], []).append(index)

@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, flatten, name_of, per_statement
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement
 from reviews.engine.registry import Hit, rule
-from reviews.rules.common import at
+from reviews.rules.common import NAME_PART, QUALIFIED_NAME, at, dropped_tables
 from reviews.rules.design import (
     TABLE_WORDS,
     clean_text,
@@ -300,17 +300,14 @@ def _suggestion(stored: str, compiled: re.Pattern, dialect: str) -> tuple[str, s
     return " or ".join(others), f"; {name} is a reserved word"
 
 
-_NAME_TOKEN = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s,;().\[\]"`]+)'
-_QUALIFIED = rf"{_NAME_TOKEN}(?: ?\. ?{_NAME_TOKEN})*"
-_DROPPED_TABLES = re.compile(rf"^DROP (?:TEMPORARY )?TABLE (?:IF EXISTS )?({_QUALIFIED}(?: ?, ?{_QUALIFIED})*)", re.I)
-_RENAMED_AWAY = re.compile(rf"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?({_QUALIFIED}) RENAME TO ", re.I)
-_RENAME_TABLES = re.compile(rf"^RENAME TABLES? ((?:{_QUALIFIED}) TO (?:{_QUALIFIED})(?: ?, ?{_QUALIFIED} TO {_QUALIFIED})*)",
-                            re.I)
+_RENAMED_AWAY = re.compile(rf"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?({QUALIFIED_NAME}) RENAME TO ", re.I)
+_RENAME_TABLES = re.compile(
+    rf"^RENAME TABLES? ((?:{QUALIFIED_NAME}) TO (?:{QUALIFIED_NAME})(?: ?, ?{QUALIFIED_NAME} TO {QUALIFIED_NAME})*)", re.I)
 
 
 def _stored_name(token: str, dialect: str) -> str:
     """A (possibly qualified, possibly quoted) table name as written, as the database keeps it."""
-    last = re.findall(_NAME_TOKEN, token)[-1]
+    last = re.findall(NAME_PART, token)[-1]
     if last[0] in "\"`[":
         return last[1:-1].replace(last[0] * 2, last[0]) if last[0] != "[" else last[1:-1]
     return last.lower() if dialect == "postgres" else last
@@ -335,21 +332,17 @@ def _tables_gone(ctx: FileContext) -> dict[str, list[tuple[int, bool]]]:
     if gone is not None:
         return gone
     gone = ctx.memo["naming.tables_gone"] = {}
-    for index, statement in enumerate(ctx.statements):
-        upper = statement.text.upper()
-        if "DROP" not in upper and "RENAME" not in upper:  # (most statements: no flattening)
-            continue
-        text = flatten(statement.text, ctx.dialect)
-        head = text[:6].upper()
-        if head not in ("DROP T", "ALTER ", "RENAME"):
+    for index in range(len(ctx.statements)):
+        text = ctx.flat_of(index)
+        if text[:6].upper() not in ("DROP T", "ALTER ", "RENAME"):
             continue
         by_rename = True
-        if match := _DROPPED_TABLES.match(text):
-            names, by_rename = re.findall(_QUALIFIED, match.group(1)), False
+        if names := dropped_tables(text):
+            by_rename = False
         elif match := _RENAMED_AWAY.match(text):
             names = [match.group(1)]
         elif match := _RENAME_TABLES.match(text):
-            names = re.findall(_QUALIFIED, match.group(1))[::3]  # a TO b, c TO d: a and c
+            names = re.findall(QUALIFIED_NAME, match.group(1))[::3]  # a TO b, c TO d: a and c
         else:
             continue
         for name in names:

@@ -312,11 +312,11 @@ def test_a_table_the_file_drops_or_renames_away_is_transient_and_its_name_no_mat
 def test_the_transient_table_check_reads_each_statement_once_per_file(monkeypatch):
     # One pass over the file for the tables it drops or renames away, not one per failing name (it was
     # one per name: quadratic in a dump full of mixed-case names).
-    from reviews.rules import naming
+    from reviews.engine.model import FileContext
 
     calls = []
-    real = naming.flatten
-    monkeypatch.setattr(naming, "flatten", lambda text, dialect: calls.append(text) or real(text, dialect))
+    real = FileContext.flat_of
+    monkeypatch.setattr(FileContext, "flat_of", lambda self, index: calls.append(index) or real(self, index))
     sql = "".join(f'CREATE TABLE "Bad{i}" (id int);\n' for i in range(200)) + 'DROP TABLE "Bad0";\n'
     assert len([f for f in findings(sql, "postgres") if f.rule == "naming.table"]) == 199
-    assert len(calls) <= 1  # the one DROP statement (the others hold no DROP or RENAME)
+    assert len(calls) <= 201  # each statement once
