@@ -444,7 +444,6 @@ def _set_statement_for(statements: list[Statement], read: list, out: _Collector)
     return frozenset(bounded)
 
 
-
 # MariaDB's `MODIFY [COLUMN] IF EXISTS c`, `ADD INDEX IF NOT EXISTS i …` and the like, which sqlglot
 # cannot read: the guard, blanked, leaves the statement the rules know (same positions).
 _ACTION_IF_EXISTS = re.compile(r"\b(COLUMN|INDEX|KEY|CONSTRAINT|PARTITION|MODIFY|CHANGE|DROP|ADD)(\s+)"
@@ -810,6 +809,8 @@ def _commits_implicitly(text: str) -> bool:
     from releases.runner.adapters.base import commits_implicitly
 
     return commits_implicitly(text)
+
+
 _TX_END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)")
 _SAVEPOINT = re.compile(r"^SAVEPOINT (\S+)$")
 _RELEASE = re.compile(r"^RELEASE (?:SAVEPOINT )?(\S+)$")
