@@ -344,7 +344,9 @@ class FileContext:
             return False
         from releases.runner.adapters.base import closes_transaction, opens_transaction
 
-        return not any(self.runner_autocommit(s.text) or opens_transaction(s.text) or closes_transaction(s.text)
+        autocommit = _runner_adapter(self.dialect).needs_autocommit
+        return not any(_runner_may_care(s.text) and (autocommit(s.text) or opens_transaction(s.text)
+                                                     or closes_transaction(s.text))
                        for s in self.statements)
 
     def runner_autocommit(self, text: str) -> bool:
@@ -352,6 +354,23 @@ class FileContext:
         a transaction. Any other statement outside the file's own BEGIN … COMMIT runs in a transaction
         the runner opens: the whole file's (runner_transaction), or else one for the statement alone."""
         return _runner_adapter(self.dialect).needs_autocommit(text)
+
+
+# The first words that the runner's tests for a transaction's start or end (releases/runner/adapters/
+# base.py) and for autocommit (each adapter's needs_autocommit) can match, upper-cased.
+_RUNNER_WORDS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "CREATE", "DROP", "REINDEX", "VACUUM",
+                 "ALTER", "PRAGMA")
+_LEADING_BLANKS = re.compile(r"\s*")
+
+
+def _runner_may_care(text: str) -> bool:
+    """False for a statement none of those tests can match: it starts (after blanks) with an ASCII
+    letter, so with the word those tests read first (they drop comments first), and that word is none
+    of theirs: most statements of a long file, for which each test would clean the head of the text."""
+    start = _LEADING_BLANKS.match(text).end()
+    first = text[start:start + 8]  # (the longest of the words: ROLLBACK)
+    # (Outside ASCII, a pattern's case folding matches letters that upper() leaves alone: `İ` for I.)
+    return not (first[:1].isalpha() and first.isascii()) or first.upper().startswith(_RUNNER_WORDS)
 
 
 def _runner_adapter(dialect: str) -> Any:
