@@ -10,7 +10,8 @@ a few directories are named *.sql). Sections (--only):
             (the engine's PostgreSQL syntax judge)
   review    (b) Sluice's full review in-process, `recommended` policy, review_file per file
             (only counts kept); also counts files that made the engine fail and statements
-            that pglast accepts but Sluice reports as system.syntax-error
+            that pglast accepts but Sluice reports as system.syntax-error. With `parse`, (a) and
+            (b) are measured in turns (a, b, a', split per dialect, `--repeat` times)
   memory    peak memory (tracemalloc, untimed passes) of (a) and (b), and of (b) on half the
             corpus vs all of it (memory must not grow with the corpus)
   process   (c) `manage.py review <pg folders> --dialect postgres --format json --output
@@ -120,16 +121,24 @@ CPU: dict[float, float] = {}  # wall sample -> CPU seconds of that sample (shown
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, list[float], object]:
-    samples: list[float] = []
-    result: object = None
+    return interleaved(repeat, [("only", fn)])["only"]
+
+
+def interleaved(repeat: int, measures: Sequence[tuple[str, Callable[[], object]]]) -> dict[str, tuple[float, list[float], object]]:
+    """Each measurement `repeat` times, in turns (m1, m2, …, m1, m2, …): measurements compared in a
+    ratio then see the same machine, where this machine's speed drifts by up to 2× between minutes.
+    Per key: the best wall time, every sample, the last result."""
+    samples: dict[str, list[float]] = {key: [] for key, _ in measures}
+    results: dict[str, object] = {}
     for _ in range(repeat):
-        gc.collect()
-        t0, c0 = time.perf_counter(), time.process_time()
-        result = fn()
-        wall = time.perf_counter() - t0
-        CPU[wall] = time.process_time() - c0
-        samples.append(wall)
-    return min(samples), samples, result
+        for key, fn in measures:
+            gc.collect()
+            t0, c0 = time.perf_counter(), time.process_time()
+            results[key] = fn()
+            wall = time.perf_counter() - t0
+            CPU[wall] = time.process_time() - c0
+            samples[key].append(wall)
+    return {key: (min(found), found, results[key]) for key, found in samples.items()}
 
 
 def traced_peak(fn: Callable[[], object]) -> float:
@@ -348,36 +357,50 @@ def growth_sql(n: int) -> str:
 # -- the sections ---------------------------------------------------------------------------------
 
 
-def section_parse(pg: Files, my: Files, repeat: int, res: Results, texts: list[str]) -> None:
-    for name, files, dialect in (("PG", pg, "postgres"), ("MySQL", my, "mysql")):
-        log(f"(a) sqlglot parse alone, {name}…")
-        wall, samples, count = best_of(repeat, lambda f=files, d=dialect: parse_all(f, d))
-        res.row(f"a.{dialect}", f"(a) split + sqlglot.parse, {name}", files=len(files), statements=count,
-                wall=wall, samples=samples)
-        wall, samples, count = best_of(repeat, lambda f=files, d=dialect: parse_all(f, d, release=True))
-        res.row(f"a2.{dialect}", f"    (a') parsed as the engine parses, {name}", files=len(files),
-                statements=count, wall=wall, samples=samples,
-                note="as the engine: reused parser, MySQL tokens from the split, trees released, collector paused")
-        wall, samples, count = best_of(repeat, lambda f=files, d=dialect: split_all(f, d))
-        res.row(f"split.{dialect}", f"    of which: reviews.splitter alone, {name}", files=len(files),
-                statements=count, wall=wall, samples=samples)
-    log("pglast judge…")
-    from reviews.splitter import split
-
-    if not texts:
-        texts += [s.text for _, data in pg for s in split(decode(data), "postgres")]
-    wall, samples, count = best_of(repeat, lambda: pglast_judge(texts))
-    res.row("pglast", "    pglast.parser.split per statement, PG", files=len(pg), statements=count,
-            wall=wall, samples=samples, note="the engine's syntax judge (part of (b), not of (a))")
-
-
-def section_review(pg: Files, my: Files, repeat: int, res: Results) -> None:
+def section_parse_review(pg: Files, my: Files, repeat: int, res: Results, texts: list[str],
+                         parse: bool, review: bool) -> None:
+    """(a), (a'), the splitter alone and (b), per dialect, measured in turns (`interleaved`): the
+    overhead ratio compares (a) and (b) taken minutes apart otherwise."""
     from reviews.engine import Policy
 
     policy = Policy.recommended()
-    for name, files, dialect in (("PG", pg, "postgres"), ("MySQL", my, "mysql")):
-        log(f"(b) Sluice review in-process, {name}…")
-        wall, samples, out = best_of(repeat, lambda f=files, d=dialect: review_all(f, d, policy))
+    dialects = (("PG", pg, "postgres"), ("MySQL", my, "mysql"))
+    measures: list[tuple[str, Callable[[], object]]] = []
+    for _, files, dialect in dialects:
+        if parse:
+            measures.append((f"a.{dialect}", lambda f=files, d=dialect: parse_all(f, d)))
+        if review:
+            measures.append((f"b.{dialect}", lambda f=files, d=dialect: review_all(f, d, policy)))
+        if parse:
+            measures.append((f"a2.{dialect}", lambda f=files, d=dialect: parse_all(f, d, release=True)))
+            measures.append((f"split.{dialect}", lambda f=files, d=dialect: split_all(f, d)))
+    log(f"{' and '.join(w for w, on in (('(a) parsing', parse), ('(b) review', review)) if on)}, "
+        f"PG and MySQL, in turns, {repeat}×…")
+    found = interleaved(repeat, measures)
+    if parse:
+        for name, files, dialect in dialects:
+            wall, samples, count = found[f"a.{dialect}"]
+            res.row(f"a.{dialect}", f"(a) split + sqlglot.parse, {name}", files=len(files), statements=count,
+                    wall=wall, samples=samples)
+            wall, samples, count = found[f"a2.{dialect}"]
+            res.row(f"a2.{dialect}", f"    (a') parsed as the engine parses, {name}", files=len(files),
+                    statements=count, wall=wall, samples=samples,
+                    note="as the engine: reused parser, MySQL tokens from the split, trees released, collector paused")
+            wall, samples, count = found[f"split.{dialect}"]
+            res.row(f"split.{dialect}", f"    of which: reviews.splitter alone, {name}", files=len(files),
+                    statements=count, wall=wall, samples=samples)
+        log("pglast judge…")
+        from reviews.splitter import split
+
+        if not texts:
+            texts += [s.text for _, data in pg for s in split(decode(data), "postgres")]
+        wall, samples, count = best_of(repeat, lambda: pglast_judge(texts))
+        res.row("pglast", "    pglast.parser.split per statement, PG", files=len(pg), statements=count,
+                wall=wall, samples=samples, note="the engine's syntax judge (part of (b), not of (a))")
+    if not review:
+        return
+    for name, files, dialect in dialects:
+        wall, samples, out = found[f"b.{dialect}"]
         res.row(f"b.{dialect}", f"(b) Sluice review in-process, {name}", files=len(files),
                 statements=out["statements"], wall=wall, samples=samples,
                 note=f"recommended; {out['findings']} findings")
@@ -681,11 +704,15 @@ def main(argv: list[str] | None = None) -> int:
     my_paths = sql_files(corpus, MY_PARTS)
     pg, my = load(pg_paths), load(my_paths)
     log(f"loaded {len(pg)} PostgreSQL and {len(my)} MySQL files from {corpus}")
-    # Warm up: imports, rule registration, sqlglot dialects, caches.
+    # Warm up (untimed): imports, rule registration, sqlglot dialects, and the caches a long-running
+    # review fills (rule dispatch, compiled patterns): every 10th file reviewed and parsed once, so
+    # that a single run (--repeat 1) measures the steady state too. (c) measures a cold process.
     policy = Policy.recommended()
-    for dialect in ("postgres", "mysql"):
+    for dialect, files in (("postgres", pg), ("mysql", my)):
         review_file("warm.sql", b"CREATE TABLE t (id int);\nALTER TABLE u ADD COLUMN c int;\n", dialect, policy)
         sqlglot.parse("SELECT 1", read=dialect)
+        review_all(files[::10], dialect, policy)
+        parse_all(files[::10], dialect)
     pg_statements = sum(len(split(decode(data), "postgres")) for _, data in pg)
     my_statements = sum(len(split(decode(data), "mysql")) for _, data in my)
 
@@ -693,10 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     texts: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="sluice_bench_review_"))
     try:
-        if "parse" in only:
-            section_parse(pg, my, args.repeat, res, texts)
-        if "review" in only:
-            section_review(pg, my, args.repeat, res)
+        if "parse" in only or "review" in only:
+            section_parse_review(pg, my, args.repeat, res, texts, "parse" in only, "review" in only)
         if "memory" in only:
             section_memory(pg, my, res)
         if "process" in only:
