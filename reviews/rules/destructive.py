@@ -247,13 +247,13 @@ def _copied_back(st: Stmt, ctx: FileContext, table: str) -> bool:
     copies = (ctx.memo.get(_COPIES) or {}).get(table)
     if not copies:
         return False
-    atomic = ctx.dialect != "mysql" and (ctx.in_transaction or ctx.runner_transaction)
     facts = _rebuilds(ctx)
     created = facts.first_after(facts.created.get(table, []), st.index)
     if created is None:
         return False
     for copy, temporary in copies:
-        if temporary and not atomic:
+        # (runner_transaction reads the whole file: asked only of a temporary copy)
+        if temporary and not (ctx.dialect != "mysql" and (ctx.in_transaction or ctx.runner_transaction)):
             continue
         back = facts.first_after(facts.copied.get((table, copy), []), created)
         if back is None:
