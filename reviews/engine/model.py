@@ -345,8 +345,7 @@ class FileContext:
         from releases.runner.adapters.base import closes_transaction, opens_transaction
 
         autocommit = _runner_adapter(self.dialect).needs_autocommit
-        return not any(_runner_may_care(s.text) and (autocommit(s.text) or opens_transaction(s.text)
-                                                     or closes_transaction(s.text))
+        return not any(autocommit(s.text) or opens_transaction(s.text) or closes_transaction(s.text)
                        for s in self.statements)
 
     def runner_autocommit(self, text: str) -> bool:
@@ -354,38 +353,6 @@ class FileContext:
         a transaction. Any other statement outside the file's own BEGIN … COMMIT runs in a transaction
         the runner opens: the whole file's (runner_transaction), or else one for the statement alone."""
         return _runner_adapter(self.dialect).needs_autocommit(text)
-
-
-# The first words that the runner's tests for a transaction's start or end (releases/runner/adapters/
-# base.py) and for autocommit (each adapter's needs_autocommit) can match, upper-cased; after the
-# last four, the autocommit tests also need one of the words of _RUNNER_LATER_WORDS, in the first 400
-# characters they read (CREATE INDEX CONCURRENTLY, DROP DATABASE, ALTER SYSTEM …).
-_RUNNER_WORDS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "VACUUM", "PRAGMA",
-                 "CREATE", "DROP", "ALTER", "REINDEX")
-_RUNNER_DDL_WORDS = ("CREATE", "DROP", "ALTER", "REINDEX")
-_RUNNER_LATER_WORDS = ("CONCURRENTLY", "DATABASE", "TABLESPACE", "SYSTEM")
-_RUNNER_HEAD = 400  # (the longest head those tests read: PostgresAdapter.needs_autocommit's)
-_LEADING_BLANKS = re.compile(r"\s*")
-
-
-def _runner_may_care(text: str) -> bool:
-    """False for a statement none of those tests can match: it starts (after blanks) with an ASCII
-    letter, so with the word those tests read first (they drop comments first), and that word is none
-    of theirs, or it is CREATE, DROP, ALTER or REINDEX and the head they read holds none of the words
-    that must follow (upper-cased: `ſ` in a word reads as S for them too). Most statements of a long
-    file, for which each test would clean the head of the text."""
-    start = _LEADING_BLANKS.match(text).end()
-    first = text[start:start + 8]  # (the longest of the words: ROLLBACK)
-    # (Outside ASCII, a pattern's case folding matches letters that upper() leaves alone: `İ` for I.)
-    if not (first[:1].isalpha() and first.isascii()):
-        return True
-    first = first.upper()
-    if not first.startswith(_RUNNER_WORDS):
-        return False
-    if not first.startswith(_RUNNER_DDL_WORDS):
-        return True
-    head = text[:_RUNNER_HEAD].upper()
-    return any(word in head for word in _RUNNER_LATER_WORDS)
 
 
 def _runner_adapter(dialect: str) -> Any:

@@ -493,29 +493,6 @@ def test_the_file_model_follows_a_column_type_change():
     assert [f.line for f in review.findings if f.rule == "column.prefer-bigint-over-int"] == [2]
 
 
-@pytest.mark.parametrize("dialect", ["postgres", "sqlite", "mysql"])
-def test_the_shortcut_past_the_runners_transaction_tests_never_hides_a_statement_they_match(dialect):
-    # runner_transaction asks the runner's own tests of every statement, past those it can tell at a
-    # glance that none of them matches: that glance must never say "no" where a test says "yes".
-    from releases.runner.adapters.base import closes_transaction, opens_transaction
-    from reviews.engine.model import _runner_adapter, _runner_may_care
-
-    autocommit = _runner_adapter(dialect).needs_autocommit
-    texts = ["BEGIN", "  begin work;", "\tStart Transaction", "COMMIT", "end;", "Rollback", "abort",
-             "/* x */ BEGIN", "-- c\nCOMMIT", "# c\nBEGIN", "BEGİN", "ſtart transaction", "vacuum",
-             "PRAGMA foreign_keys = OFF", "pragma main.journal_mode=wal", "CREATE INDEX CONCURRENTLY i ON t (a)",
-             "drop index concurrently i", "REINDEX TABLE CONCURRENTLY t", "ALTER SYSTEM SET x = 1",
-             "create database d", "ALTER TABLE p DETACH PARTITION c CONCURRENTLY", "CREATE TABLESPACE s LOCATION '/x'",
-             "CREATE /* a comment */ DATABAſE d", "drop\n  tablespace s", "REINDEX (VERBOSE) INDEX CONCURRENTLY i"]
-    matched = [t for t in texts if autocommit(t) or opens_transaction(t) or closes_transaction(t)]
-    assert len(matched) >= {"postgres": 22, "sqlite": 15, "mysql": 12}[dialect]
-    assert all(_runner_may_care(t) for t in matched)
-    assert not any(_runner_may_care(t) for t in ["INSERT INTO t VALUES (1)", "  update t set a = 1", "SELECT 1",
-                                                  "COMMENT ON TABLE t IS 'x'", "SET lock_timeout = 0",
-                                                  "CREATE TABLE t (id int)", "DROP TABLE t", "ALTER TABLE t ADD c int",
-                                                  "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql"])
-
-
 def test_a_file_of_plain_statements_runs_in_the_runners_transaction_and_one_begin_takes_it_away():
     from reviews.engine.model import FileContext
     from reviews.splitter import split

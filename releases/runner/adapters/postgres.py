@@ -21,6 +21,7 @@ from releases.runner.adapters.base import (
     LockBusy,
     client_label,
     head,
+    may_hold,
 )
 from releases.runner.target import Target
 
@@ -37,6 +38,8 @@ _AUTOCOMMIT_RE = re.compile(
     r"|ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b)",
     re.I | re.S,
 )
+# Each statement _AUTOCOMMIT_RE matches holds one of these words.
+_AUTOCOMMIT_WORDS = ("CONCURRENTLY", "VACUUM", "SYSTEM", "DATABASE", "TABLESPACE")
 _CREATE_INDEX_RE = re.compile(
     r"^CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(IF\s+NOT\s+EXISTS\s+)?(?P<name>(\"[^\"]+\"|[\w$]+)(\.(\"[^\"]+\"|[\w$]+))?)",
     re.I,
@@ -152,7 +155,7 @@ class PostgresAdapter(Adapter):
 
     @staticmethod
     def needs_autocommit(text: str) -> bool:
-        return bool(_AUTOCOMMIT_RE.match(head(text, 400)))
+        return may_hold(text, 400, _AUTOCOMMIT_WORDS) and bool(_AUTOCOMMIT_RE.match(head(text, 400)))
 
     def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:
         if lock_ms is not None:

@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from releases.runner.adapters.base import Adapter, ConnectError, DatabaseError, head
+from releases.runner.adapters.base import Adapter, ConnectError, DatabaseError, head, may_hold
 from releases.runner.target import Target
 
 # What SQLite ignores or refuses inside a transaction: VACUUM fails there, `PRAGMA foreign_keys` is
 # silently a no-op (so a file that turns cascades on would run without them), and `journal_mode` cannot
 # switch to or from WAL. A file holding one runs statement by statement, each outside a transaction.
+_AUTOCOMMIT_WORDS = ("VACUUM", "PRAGMA")  # (each statement the pattern matches holds one)
 _AUTOCOMMIT_RE = re.compile(r"^(?:VACUUM\b|PRAGMA\s+(?:\w+\s*\.\s*)?(?:foreign_keys|journal_mode)\b)", re.I)
 
 
@@ -86,7 +87,7 @@ class SQLiteAdapter(Adapter):
 
     @staticmethod
     def needs_autocommit(text: str) -> bool:
-        return bool(_AUTOCOMMIT_RE.match(head(text, 40)))
+        return may_hold(text, 40, _AUTOCOMMIT_WORDS) and bool(_AUTOCOMMIT_RE.match(head(text, 40)))
 
     def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:
         if lock_ms is not None:
