@@ -379,9 +379,10 @@ def _sort_order(node: exp.Expression, dialect: str) -> str:
     nulls_first = node.args.get("nulls_first")
     # NULLs sort as the largest values in PostgreSQL (ASC: last), as the smallest in MySQL and SQLite.
     default_first = desc if sqlglot_dialect(dialect).NULL_ORDERING == "nulls_are_large" else not desc
-    nulls = "" if nulls_first is None or nulls_first == default_first else \
-        "nulls first" if nulls_first else "nulls last"
-    return " ".join(word for word in ("desc" if desc else "", nulls) if word)
+    if nulls_first is None or nulls_first == default_first:  # (every column of most indexes: no join)
+        return "desc" if desc else ""
+    nulls = "nulls first" if nulls_first else "nulls last"
+    return f"desc {nulls}" if desc else nulls
 
 
 def _make_index(table: str, name: str | None, kind: str, nodes: list, dialect: str, method: str = "",
