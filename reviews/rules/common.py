@@ -82,6 +82,10 @@ def dropped_tables(flat: str) -> list[str]:
     return re.findall(QUALIFIED_NAME, match.group(1)) if match else []
 
 
+# A statement (st.norm) that begins or ends a transaction.
+TRANSACTION_CONTROL = re.compile(r"^(?:BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b")
+
+
 _DASHES_NOT_A_COMMENT = re.compile(r"--\S")
 
 

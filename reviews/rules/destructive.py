@@ -19,6 +19,7 @@ from reviews.engine.model import (
 from reviews.engine.registry import Hit, declare, rule, tracker
 from reviews.rules.common import (
     QUALIFIED_NAME,
+    TRANSACTION_CONTROL,
     actions,
     alter_table,
     at,
@@ -172,7 +173,6 @@ _FULL_COPY = re.compile(
 _PARTIAL = re.compile(r"\b(?:WHERE|JOIN|LIMIT|OFFSET|FETCH|GROUP BY|HAVING|UNION|EXCEPT|INTERSECT|DISTINCT|ON CONFLICT|"
                       r"RETURNING)\b")
 _COPIES = "table.disallow-drop.copies"
-_TRANSACTION_END = re.compile(r"^(?:COMMIT|END|ROLLBACK|ABORT|BEGIN|START TRANSACTION)\b")
 _RECREATE = re.compile(rf"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({QUALIFIED_NAME})")
 
 
@@ -215,7 +215,7 @@ class _Rebuilds:
         self.ends: list[int] = []
         for index in range(len(ctx.statements)):
             norm = ctx.flat_of(index).upper()
-            if _TRANSACTION_END.match(norm):
+            if TRANSACTION_CONTROL.match(norm):
                 self.ends.append(index)
             elif (match := _RECREATE.match(norm)) is not None:
                 self.created.setdefault(table_key(match.group(1)), []).append(index)

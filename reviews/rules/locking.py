@@ -33,7 +33,7 @@ from reviews.engine.model import (
     table_key,
 )
 from reviews.engine.registry import Hit, rule, tracker
-from reviews.rules.common import leading_words_at, paren_group, split_top
+from reviews.rules.common import TRANSACTION_CONTROL, leading_words_at, paren_group, split_top
 from reviews.rules.design import index_defs
 
 # -- reading statements ---------------------------------------------------------------------------
@@ -574,22 +574,17 @@ def _track_distinct_columns(st: Stmt, ctx: FileContext) -> None:
             for action in alter.actions:
                 upper = action.upper()
                 if upper.startswith("RENAME TO "):  # another table now
-                    fresh.pop(_in_search_path(alter.key), None)
+                    fresh.pop(table_key(alter.key), None)
                 elif upper.startswith(("ALTER ", "RENAME ")) and (column := _ALTER_COLUMN_NAME.match(action)):
                     # a new type (USING …), a new name
-                    fresh.get(_in_search_path(alter.key), set()).discard(key(column.group(1)))
+                    fresh.get(table_key(alter.key), set()).discard(key(column.group(1)))
         if added := _distinct_added(alter):
             if fresh is None:
                 fresh = ctx.memo[_DISTINCT] = {}
-            fresh.setdefault(_in_search_path(alter.key), set()).update(added)
+            fresh.setdefault(table_key(alter.key), set()).update(added)
         return
     if fresh and not starts_with_words(st.norm, _KEEPS_VALUES):
         fresh.clear()  # an UPDATE, INSERT, COPY, DO block, function call …: any table's values may have changed
-
-
-def _in_search_path(table: str) -> str:
-    """`public.t` as `t` (the default search_path's schema), any other name as it is."""
-    return table[7:] if table.startswith("public.") else table
 
 
 def _distinct_added(alter: AlterTable) -> set[str]:
@@ -602,7 +597,7 @@ def _distinct_added(alter: AlterTable) -> set[str]:
 def _on_distinct_column(st: Stmt, ctx: FileContext, table: str, kind: str = "UNIQUE") -> bool:
     """Whether the unique key the statement adds to `table` holds a column that every row has its own
     value of: added earlier in the file (`_track_distinct_columns`) or by the same ALTER TABLE."""
-    fresh = (ctx.memo.get(_DISTINCT) or {}).get(_in_search_path(table), set())
+    fresh = (ctx.memo.get(_DISTINCT) or {}).get(table_key(table), set())
     if ctx.dialect == "postgres" and "DEFAULT" in st.norm and (alter := existing_alter(st, ctx)) is not None:
         fresh = fresh | _distinct_added(alter)
     if not fresh:
@@ -1203,7 +1198,6 @@ def statement_max_execution_time(st: Stmt, ctx: FileContext, payload: dict) -> l
              "file (or for the migration role)")]
 
 
-_TRANSACTION_CONTROL = re.compile(r"^(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b")
 _WORD = re.compile(r"[\w$]+")
 
 
@@ -1319,7 +1313,7 @@ def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> li
         return None
     if not pending.alters and not st.norm.startswith("ALTER "):
         return None  # nothing to reset, and only an ALTER TABLE counts
-    if _TRANSACTION_CONTROL.match(st.norm):
+    if TRANSACTION_CONTROL.match(st.norm):
         pending.clear()
         return None
     alter = alter_table(st, ctx)
