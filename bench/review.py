@@ -224,10 +224,10 @@ def parse_all(files: Files, dialect: str, release: bool = False) -> int:
 def parse_as_engine(files: Files, dialect: str) -> int:
     """(a'): split and parse as the engine does, nothing else: one sqlglot tokenizer and parser per
     dialect (reviews.engine.model.sqlglot_parse); MySQL statements parsed from the tokens the
-    splitter read (reviews.splitter.split_for_review); each tree's parent links cut before it is
-    dropped (reviews.engine.core._release), so that reference counting frees it; and the cyclic
-    garbage collector paused during each file, as review_file pauses it."""
-    from reviews.engine.core import _collector_paused, _release
+    splitter read (reviews.splitter.split_for_review); and the cyclic garbage collector paused
+    during each file, as review_file pauses it, the young objects collected by hand as it does
+    (the trees dropped: reviews.engine.core._YOUNG_LIMIT)."""
+    from reviews.engine.core import _YOUNG_LIMIT, _collector_paused
     from reviews.engine.model import sqlglot_parse, sqlglot_parse_tokens
     from reviews.splitter import split_for_review
 
@@ -245,10 +245,9 @@ def parse_as_engine(files: Files, dialect: str) -> int:
                         trees = sqlglot_parse(statement.text, dialect)
                 except Exception:  # ParseError, TokenError, TypeError (compiled build)
                     trees = None
-                for tree in trees or ():
-                    if tree is not None:
-                        _release(tree)
                 del trees
+                if gc.get_count()[0] > _YOUNG_LIMIT:
+                    gc.collect(0)
     return count
 
 

@@ -156,10 +156,13 @@ def review_file(path: str, data: bytes | str, dialect: str, policy: Policy | Non
         return FileReview(path, dialect, [finding], "low", 0)
 
 
-# While paused, the young objects are collected by hand past this many: a parse that raised leaves
-# its partial tree in cycles (46,000 PostgreSQL statements that sqlglot cannot parse, a 5 MB file,
-# took the review from 144 MB to 181 MB max RSS without it; 145 MB with it).
-_YOUNG_LIMIT = 200_000
+# While paused, the young objects are collected by hand past this many: every tree is a cycle (each
+# node points to its parent, each parent to its children), so only the collector frees a dropped
+# one. A pass over the young objects alone costs far less than cutting each tree's parent links in
+# Python, node by node, so that reference counting could free it (that walk was 4.5% of a
+# review's instructions over the corpus; these passes 0.6%), and it keeps the memory the trees
+# waiting for it hold to a few MB.
+_YOUNG_LIMIT = 50_000
 _PAUSE_LOCK = threading.Lock()
 _pauses = 0  # reviews running with the collector paused (threads)
 _resume = False  # whether the collector was on when the first of them began
@@ -168,12 +171,11 @@ _resume = False  # whether the collector was on when the first of them began
 @contextlib.contextmanager
 def _collector_paused():
     """The cyclic garbage collector off while a file is reviewed, back on (if it was) when the last
-    review running in the process ends. A review makes almost no cyclic garbage (each tree's parent
-    links are cut before it is dropped: `_release`), but it allocates millions of objects that live
-    a while (the tokens of a whole MySQL file, the statements), and the collector's full passes,
-    triggered by those allocations, scan every one of them: measured over the corpus, 5 full passes
-    cost 0.12 s of MySQL's 1.1 s and 3 cost 0.07 s of PostgreSQL's 2.0 s. What cycles a review
-    does leave (a parse that raised) wait for the next pass after it."""
+    review running in the process ends. A review allocates millions of objects that live a while (the
+    tokens of a whole MySQL file, the statements), and the collector's full passes, triggered by
+    those allocations, scan every one of them: measured over the corpus, 5 full passes cost 0.12 s
+    of MySQL's 1.1 s and 3 cost 0.07 s of PostgreSQL's 2.0 s. The trees a review drops (cycles) are
+    collected meanwhile by passes over the young objects alone (`_YOUNG_LIMIT`)."""
     global _pauses, _resume
     with _PAUSE_LOCK:
         if _pauses == 0:
@@ -395,12 +397,14 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                 except Exception:  # like a rule: a tracker's bug must not stop the review
                     logging.getLogger(__name__).exception("tracker %s failed on %s", track.__name__, path)
         _learn(ctx, st)
-        if ast is not None:
-            _release(ast)
+        if ctx.kept_nodes:
+            for node in ctx.kept_nodes:
+                node.parent = None
+            ctx.kept_nodes.clear()
         st.ast = None  # let the tree go now (memory flat with file size), and what was read from it
         st.memo.clear()
         if gc.get_count()[0] > _YOUNG_LIMIT:
-            gc.collect(0)  # the collector is paused (_collector_paused): what a failed parse left in cycles
+            gc.collect(0)  # the collector is paused (_collector_paused): the trees dropped, in cycles
     for rule_obj in rules.at_end:
         _run(rule_obj, None, ctx, rules.payloads[rule_obj.id], out)
     return _finish(out, text, statements, norms, dialect, policy)
@@ -476,15 +480,6 @@ def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, payload: dict, out: 
             hit = Hit(hit)
         stmt = hit.statement or (st.statement if st else None)
         out.add(rule_obj.id, hit.message, stmt, hit.line, hit.column)
-
-
-def _release(tree: Any) -> None:
-    """Cut the tree's parent links so that reference counting frees it as soon as it is dropped.
-    Otherwise (each node points to its parent, each parent to its children) only the cyclic
-    garbage collector can, and its passes over the young trees cost more than this walk (parsing
-    the corpus alone: collector time 0.4-0.55 s → 0.15 s; 1.50-1.56 s → 1.39 s, walk included)."""
-    for node in tree.walk():
-        node.parent = None
 
 
 def _decode(data: bytes | str, out: _Collector) -> str:
@@ -1006,8 +1001,8 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         args = column.args
         kind = args.get("kind")
         if kind is not None:
-            # Cut from its parent (the engine cuts every other parent link of the tree next): the
-            # column model must not keep the statement's tree alive. Cheaper than kind.pop().
+            # Cut from its parent: the column model must not keep the statement's tree alive (the
+            # rules are done with it). Cheaper than kind.pop().
             kind.parent = None
             ctx.column_types[key] = (kind, dialect)
         if _not_null(args.get("constraints")):

@@ -305,6 +305,9 @@ class FileContext:
     settings_after: int = 0
     # Anything a rule family wants to remember between statements, under its rule id.
     memo: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Nodes of the statement's tree that a rule keeps past it (in memo: `keep`), cut from their parents
+    # once the statement's rules and trackers are done, so that they do not keep the whole tree alive.
+    kept_nodes: list[Any] = dataclasses.field(default_factory=list)
     # The file's statements, for runner_transaction (worked out only when a rule asks).
     statements: Sequence[Statement] = dataclasses.field(default=(), repr=False)
     # Their flattened text (`flatten`), as the engine made it once for the file: for a rule that must
@@ -314,6 +317,12 @@ class FileContext:
     def flat_of(self, index: int) -> str:
         """`flatten` of statement `index` of the file (the engine's, when it gave them)."""
         return self.flats[index] if index < len(self.flats) else flatten(self.statements[index].text, self.dialect)
+
+    def keep(self, node: Any) -> Any:
+        """Keep a node of the statement's tree past the statement (a rule's memo holds it): its parent
+        link is cut after the statement (`kept_nodes`), not now (other rules may still walk up)."""
+        self.kept_nodes.append(node)
+        return node
 
     def is_new(self, table: str) -> bool:
         """Created earlier in this file: lock, rewrite and data rules do not apply to it. Names are

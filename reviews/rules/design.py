@@ -344,6 +344,11 @@ class Predicate:
             self._node = None  # printed: the subtree can go
         return self._text
 
+    def keep_in(self, ctx: FileContext) -> None:
+        """Kept past its statement: the subtree is cut from the statement's tree after it (`ctx.keep`)."""
+        if self._node is not None:
+            ctx.keep(self._node)
+
     def __eq__(self, other: object) -> bool:
         return str(self) == str(other) if isinstance(other, (str, Predicate)) else NotImplemented
 
@@ -1479,8 +1484,11 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
             lookup = lookups[table] = _duplicate_lookup(known.get(table, ()), ctx.dialect)
         key = _duplicate_key(index, ctx.dialect)
         same = _duplicate_of(lookup.get(key, ()), index)
-        # Kept without its node: the statement's tree goes when the review moves on.
+        # Kept without its node, and a predicate not printed yet cut from the tree after the statement:
+        # the statement's tree goes when the review moves on.
         entry = (index._replace(name=name, node=None), line)
+        if isinstance(index.where, Predicate):
+            index.where.keep_in(ctx)
         if same is not None:
             earlier, earlier_line = same
             found.append(Hit(f"{_index_label(entry[0])} duplicates the {_index_label(earlier)} from line "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlglot import exp
 
 from reviews.engine import Policy, review_file, review_files
 
@@ -391,6 +392,36 @@ def test_the_garbage_collector_is_paused_only_while_files_are_reviewed():
         gc.enable()
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_no_statements_tree_outlives_the_statement(dialect):
+    # What the rules remember between statements (column types, the indexes a later duplicate is
+    # compared with, their predicates) must not keep the statements' trees alive: memory flat with
+    # the size of the file. Counted at the file's end, after a full collection: the nodes still alive
+    # are the small pieces kept (a column's type, a predicate) and the last statement's tree (a
+    # SELECT), never the tree of an earlier statement.
+    import gc
+
+    from reviews.engine import registry
+
+    alive: list[int] = []
+
+    def count(st, ctx, payload):
+        gc.collect()
+        alive.append(sum(1 for o in gc.get_objects() if type(o) in _STATEMENT_NODES))
+        return ()
+
+    registry.rule("test.alive", engines="PMS", category="DES", severity="W", summary="test", at_end=True)(count)
+    sql = "".join(f"CREATE TABLE t{i} (id int PRIMARY KEY, a int, b text);\n"
+                  f"CREATE INDEX i{i} ON t{i} (a) WHERE a > 0;\n"
+                  f"ALTER TABLE t{i} ADD COLUMN c int NOT NULL DEFAULT 0;\n"
+                  f"UPDATE t{i} SET a = 1 WHERE b IS NULL;\n" for i in range(50)) + "SELECT 1;\n"
+    try:
+        findings = review_file("m.sql", sql, dialect, Policy.everything()).findings
+    finally:
+        del registry.RULES["test.alive"]
+    assert alive == [0] and findings
+
+
 @pytest.mark.parametrize("header", [
     "", "-- sluice:transaction off\n", "-- Sluice: Transaction OFF\n-- sluice:lock-timeout 2s\n",
     "-- a header\n\n-- sluice:statement-timeout 1.5min\n", "--sluice:lock-timeout 500ms\n",
@@ -504,3 +535,6 @@ def test_a_file_of_plain_statements_runs_in_the_runners_transaction_and_one_begi
     assert runner_transaction(plain)
     assert not runner_transaction(plain + "/* done */ COMMIT;\n")
     assert not runner_transaction("CREATE INDEX CONCURRENTLY i ON t (a);\n" + plain)
+
+
+_STATEMENT_NODES = frozenset({exp.Create, exp.Alter, exp.Update, exp.Index, exp.Schema, exp.ColumnDef})
