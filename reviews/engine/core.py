@@ -33,6 +33,7 @@ from reviews.engine.model import (
     flatten,
     mysql_executable,
     name_of,
+    plain_name,
     sqlglot_dialect,
     sqlglot_parse,
     sqlglot_parse_tokens,
@@ -317,9 +318,11 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
     if dialect == "mysql":
         if "/*" in text:
             _executable_comments(statements, read, out)
-        # (upper() first: the case-insensitive pattern scans a file several times slower, and any text
-        # it matches holds STATEMENT once upper-cased)
-        if "STATEMENT" in text.upper() and _SET_STATEMENT_WORDS.search(text):
+        # (First in the upper-cased text, case-sensitively and without the leading \b, which keeps
+        # the regex engine from skipping to its literal: whatever the pattern matches holds that once
+        # upper-cased, and a search of a large file is 25 times faster so.)
+        upper = text.upper()
+        if "STATEMENT" in upper and _SET_STATEMENT_UPPER.search(upper) and _SET_STATEMENT_WORDS.search(text):
             bounded = _set_statement_for(statements, read, out)
     ctx = FileContext(path=path, dialect=dialect, statement_count=len(statements), statements=statements)
     if bounded:
@@ -430,6 +433,7 @@ def _review_as(code: str, index: int, statements: list[Statement], read: list, o
 
 
 _SET_STATEMENT_WORDS = re.compile(r"\bSET\s+STATEMENT\b", re.IGNORECASE)
+_SET_STATEMENT_UPPER = re.compile(r"SET\s+STATEMENT\b")
 # MariaDB's `SET STATEMENT var = value[, …] FOR <statement>`: the settings last for that statement only.
 _SET_STATEMENT_FOR = re.compile(r"^\s*SET\s+STATEMENT\s+(?P<settings>.*?)\s+FOR\s+(?=\S)", re.IGNORECASE | re.DOTALL)
 # A setting that bounds the statement's run time (not to 0, which is none). (lock_wait_timeout bounds only
@@ -994,10 +998,10 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
     if st.ast is None:
         return
     table_node = _first_table(st.ast)
-    table = name_of(table_node) if table_node is not None else ""
+    table = plain_name(table_node) if table_node is not None else ""
     dialect = sqlglot_dialect(ctx.dialect)
     for column in _column_defs(st.ast):
-        key = (table, name_of(column))
+        key = (table, plain_name(column))
         args = column.args
         kind = args.get("kind")
         if kind is not None:

@@ -207,6 +207,20 @@ def name_of(node: Any) -> str:
     return name if getattr(node, "args", {}).get("quoted") else name.lower()
 
 
+def plain_name(node: Any) -> str:
+    """`name_of` a Table, Column or ColumnDef: for the usual one, named by a plain identifier, without
+    name_of's generic lookups (tens of thousands of calls); name_of for any other."""
+    ident = node.this
+    if type(ident) is exp.Identifier and type(node) in _PLAINLY_NAMED:
+        text = ident.this
+        if type(text) is str:
+            return text if ident.args.get("quoted") else text.lower()
+    return name_of(node)
+
+
+_PLAINLY_NAMED = frozenset({exp.Table, exp.Column, exp.ColumnDef})
+
+
 @dataclasses.dataclass(slots=True)
 class Stmt:
     index: int  # 0-based position in the file

@@ -45,13 +45,15 @@ class RuleSet:
         self.every = [r for r in per_statement if "*" in r.nodes]
         self.on_command = [r for r in per_statement if "command" in r.nodes]
         self.by_class = [(r, tuple(n for n in r.nodes if isinstance(n, type))) for r in per_statement]
-        self._candidates: dict[tuple, tuple[list[Rule], tuple[str, ...]]] = {}
+        self._candidates: dict[tuple, tuple[list[Rule], tuple[str, ...], list[Rule]]] = {}
+        self._words: dict[tuple, tuple[str, ...]] = {}  # (id of a candidate list, opened) → its gate words
         self._gated: dict[tuple, list[tuple[Rule, Any, dict]]] = {}
 
     def for_statement(self, ast: Any, norm: str) -> list[tuple[Rule, Any, dict]]:
         """(rule, its check function, its payload) for each rule concerned by this statement. The
-        words of the rules' `contains` gates are looked for once per statement, not once per rule,
-        an ALTER's action types are read once, and the list is cached by what decides it."""
+        words of the rules' `contains` gates are looked for once per statement, not once per rule (and
+        those of a rule with `prefixes` only when the statement starts with one), an ALTER's action
+        types are read once, and the list is cached by what decides it."""
         kind = None if ast is None or isinstance(ast, exp.Command) else type(ast)
         # The first word, up to a blank or "(" (not norm.split(" ", 1): that copies the rest of a long INSERT).
         space = norm.find(" ")
@@ -61,29 +63,45 @@ class RuleSet:
         candidates = self._candidates.get((kind, word))
         if candidates is None:
             candidates = self._candidates[(kind, word)] = self._candidates_for(kind, word)
-        rules, words = candidates
+        rules, words, prefixed = candidates
+        opened = _NONE  # the rules with `prefixes` that the statement starts with (most often none)
+        if prefixed:
+            opened = frozenset([r.id for r in prefixed if norm.startswith(r.prefixes)])
+            if opened:
+                words = self._words_of(rules, opened)
         present = frozenset(filter(norm.__contains__, words)) if words else _NONE
         acting = frozenset([type(a) for a in ast.args.get("actions") or ()]) if isinstance(ast, exp.Alter) else None
-        key = (kind, word, present, acting)
+        key = (kind, word, present, acting, opened)
         found = self._gated.get(key)
         if found is None:
             if len(self._gated) >= self._MAX_GATED:
                 self._gated.clear()
             found = self._gated[key] = [
                 (r, r.check, self.payloads[r.id]) for r in rules
-                if (r.contains is None or not present.isdisjoint(r.contains))
+                if (r.prefixes is None or r.id in opened)
+                and (r.contains is None or not present.isdisjoint(r.contains))
                 and (r.actions is None or acting is None or any(issubclass(t, r.actions) for t in acting))
             ]
         return found
 
-    def _candidates_for(self, kind: type | None, word: str) -> tuple[list[Rule], tuple[str, ...]]:
+    def _candidates_for(self, kind: type | None, word: str) -> tuple[list[Rule], tuple[str, ...], list[Rule]]:
         if kind is None:
             found = self.every + self.on_command
         else:
             found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
         found = [r for r in found if r.keywords is None or word in r.keywords]
-        words = tuple(sorted({w for r in found if r.contains for w in r.contains}))
-        return found, words
+        # (A rule whose prefixes cannot follow this first word is left out at once.)
+        found = [r for r in found if r.prefixes is None or any(p.split(" ", 1)[0] == word for p in r.prefixes)]
+        return found, self._words_of(found, _NONE), [r for r in found if r.prefixes is not None]
+
+    def _words_of(self, rules: list[Rule], opened: frozenset) -> tuple[str, ...]:
+        """The words of the `contains` gates of the rules without prefixes and of those `opened`."""
+        key = (id(rules), opened)
+        words = self._words.get(key)
+        if words is None:
+            words = self._words[key] = tuple(sorted({
+                w for r in rules if r.contains and (r.prefixes is None or r.id in opened) for w in r.contains}))
+        return words
 
 
 class Policy:

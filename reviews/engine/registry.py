@@ -16,7 +16,11 @@ text (`st.norm`: upper case, no comments or strings) holds one of the given word
 could find nothing elsewhere says so, and the engine does not call it there (most statements meet
 a handful of rules, not a hundred). `actions` does the same for an ALTER statement's tree
 (exp.Alter): the rule meets only those with an action of one of the given node types (exp.ColumnDef
-for ADD COLUMN, exp.Drop, exp.AlterColumn …); it says nothing about any other statement. A rule with
+for ADD COLUMN, exp.Drop, exp.AlterColumn …); it says nothing about any other statement. `prefixes`
+narrows it to the statements whose st.norm starts with one of them ("CREATE ROLE", "ALTER DOMAIN"):
+for a rule that reads only such statements, so that the words of its `contains` are not looked for
+in every CREATE TABLE. (As for `contains`, a keyword spelled with a look-alike that upper() keeps,
+U+0130 "İ" for I or U+212A "K" for K, is no keyword: no engine reads it as one.) A rule with
 `at_end=True` runs once after the last statement, with `st=None`.
 """
 
@@ -66,6 +70,7 @@ class Rule:
     keywords: frozenset[str] | None = None  # first words of the statements it can concern (None: any)
     contains: tuple[str, ...] | None = None  # words one of which st.norm must hold (None: any statement)
     actions: tuple[type, ...] | None = None  # an exp.Alter tree must have an action of one of these types
+    prefixes: tuple[str, ...] | None = None  # st.norm must start with one of these (None: any statement)
     at_end: bool = False
     check: Check | None = None
 
@@ -122,6 +127,7 @@ def rule(
     keywords: tuple[str, ...] | None = None,
     contains: tuple[str, ...] | None = None,
     actions: tuple[type, ...] | None = None,
+    prefixes: tuple[str, ...] | None = None,
     at_end: bool = False,
 ) -> Callable[[Check], Check]:
     """Register an implemented rule (a decorator)."""
@@ -133,7 +139,8 @@ def rule(
             schema=dict(schema or {}), severity_by_engine=dict(severity_by_engine or {}),
             strict_severity=SEVERITY_OF_LETTER.get(strict, strict) if strict else None,
             nodes=nodes, keywords=frozenset(keywords) if keywords else None,
-            contains=_upper_words(rule_id, contains), actions=_node_types(rule_id, actions), at_end=at_end,
+            contains=_upper_words(rule_id, contains), actions=_node_types(rule_id, actions),
+            prefixes=_upper_words(rule_id, prefixes, "prefixes"), at_end=at_end,
             check=check,
         ))
         return check
@@ -141,11 +148,11 @@ def rule(
     return register
 
 
-def _upper_words(rule_id: str, words: tuple[str, ...] | None) -> tuple[str, ...] | None:
+def _upper_words(rule_id: str, words: tuple[str, ...] | None, option: str = "contains") -> tuple[str, ...] | None:
     if words is None:
         return None
     if isinstance(words, str) or not words or any(w != w.upper() or not w.strip() for w in words):
-        raise ValueError(f"rule {rule_id}: contains= takes a tuple of upper-case words, as st.norm has them")
+        raise ValueError(f"rule {rule_id}: {option}= takes a tuple of upper-case words, as st.norm has them")
     return tuple(words)
 
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, per_statement, sqlglot_dialect
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement, plain_name, sqlglot_dialect
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules.common import at, bare, blanked, mentions, position
 from reviews.splitter import Statement
@@ -112,20 +112,6 @@ def _table_node(ast: exp.Expression) -> exp.Table | None:
     if isinstance(target, exp.Index):
         target = target.args.get("table")
     return target if isinstance(target, exp.Table) else None
-
-
-def plain_name(node: exp.Expression) -> str:
-    """`name_of` a Table, Column or ColumnDef: for the usual one, named by a plain identifier, without
-    name_of's generic lookups (tens of thousands of calls); name_of for any other."""
-    ident = node.this
-    if type(ident) is exp.Identifier and type(node) in _PLAINLY_NAMED:
-        text = ident.this
-        if type(text) is str:
-            return text if ident.args.get("quoted") else text.lower()
-    return name_of(node)
-
-
-_PLAINLY_NAMED = frozenset({exp.Table, exp.Column, exp.ColumnDef})
 
 
 @per_statement

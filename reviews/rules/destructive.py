@@ -47,6 +47,7 @@ def _object_name(table: exp.Expression) -> str:
 
 @rule("database.disallow-drop", engines="PM", category="DES", severity="E", nodes=(exp.Drop, exp.Create, "command"),
       keywords=("DROP", "CREATE"), contains=("DATABASE", "SCHEMA"),
+      prefixes=("DROP DATABASE", "DROP SCHEMA", "CREATE OR REPLACE DATABASE", "CREATE OR REPLACE SCHEMA"),
       summary="`DROP DATABASE` (and MySQL `DROP SCHEMA`, which is the same; MariaDB's `CREATE OR REPLACE "
               "DATABASE`, which drops it first).",
       why="A migration that drops a database destroys every table in it, with no way back from the "
@@ -68,6 +69,7 @@ _DROP_SCHEMA = re.compile(r"^DROP SCHEMA (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRI
 
 @rule("schema.disallow-drop", engines="P", category="DES", severity="E", nodes=(exp.Drop, exp.Create, "command"),
       keywords=("CREATE", "DROP"), contains=("SCHEMA",),  # it reads CREATE SCHEMA and DROP SCHEMA only
+      prefixes=("CREATE SCHEMA", "DROP SCHEMA"),
       summary="`DROP SCHEMA` of a schema not created earlier in the file.",
       why="Dropping a schema drops (or, without CASCADE, fails on) every table, view and function in it; the "
           "data is gone and code that uses it breaks at once.",

@@ -1087,6 +1087,7 @@ _ALTER_DOMAIN_ADD = re.compile(rf"^ALTER DOMAIN ({NAME}) ADD\b", re.I)
 
 
 @rule("type.disallow-domain-check", keywords=('CREATE', 'ALTER'), contains=("DOMAIN",),
+      prefixes=("CREATE DOMAIN", "ALTER DOMAIN"),
       engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`CREATE DOMAIN … CHECK` and `ALTER DOMAIN … ADD CONSTRAINT`.",
       why="A domain constraint is checked against every column of every table that uses the domain: adding "

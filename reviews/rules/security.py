@@ -20,6 +20,7 @@ _COMMENT_OR_STRING = re.compile(r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"
 _PG_COMMENT_OR_STRING = re.compile(r"\$(?P<tag>(?:[A-Za-z_]\w*)?)\$.*?\$(?P=tag)\$|'(?:[^'\\]|''|\\.)*'|"
                                    r"\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _ROLE_STATEMENT = re.compile(r"^(CREATE|ALTER) (ROLE|USER|GROUP)\b")
+ROLE_PREFIXES = ("CREATE ROLE", "CREATE USER", "CREATE GROUP", "ALTER ROLE", "ALTER USER", "ALTER GROUP")
 # PASSWORD '…', E'…', $$…$$ or $tag$…$tag$: the password is group 1 or group 3.
 _PG_PASSWORD = re.compile(r"(?i)\bPASSWORD\s+(?:[eE]?'((?:[^'\\]|''|\\.)*)'|\$((?:[A-Za-z_]\w*)?)\$(.*?)\$\2\$)",
                           re.DOTALL)
@@ -57,6 +58,7 @@ def _flat(st: Stmt, ctx: FileContext) -> str:
 # comments between).
 @rule("security.disallow-plaintext-password", engines="PM", category="SEC", severity="E", nodes=("*",),
       keywords=('CREATE', 'ALTER', 'GRANT', 'SET'), contains=("ROLE", "USER", "GROUP", "GRANT", "PASSWORD"),
+      prefixes=(*ROLE_PREFIXES, "GRANT", "SET"),  # (PostgreSQL: CREATE/ALTER ROLE … only)
       summary="`CREATE/ALTER ROLE/USER … PASSWORD '…'` / `IDENTIFIED BY '…'` with a literal password.",
       why="A password written in a migration lands in version control, in CI logs and in the server's "
           "statement log; everyone who can read the repository can log in as that role.",
@@ -110,6 +112,7 @@ _SET_SEARCH_PATH = re.compile(r'\bSET (?:SEARCH_PATH\b|"SEARCH_PATH")')
 
 @rule("security.definer-requires-search-path", engines="P", category="SEC", severity="E", nodes=("*",),
       keywords=('CREATE',), contains=("SECURITY DEFINER",),
+      prefixes=("CREATE FUNCTION", "CREATE PROCEDURE", "CREATE OR REPLACE FUNCTION", "CREATE OR REPLACE PROCEDURE"),
       summary="`CREATE FUNCTION … SECURITY DEFINER` without `SET search_path` among its options.",
       why="A SECURITY DEFINER function runs with its owner's privileges but resolves unqualified names "
           "through the caller's search_path: a caller who can create objects in any schema on that path "
@@ -239,7 +242,7 @@ _ROLE_ATTRIBUTE = {word: re.compile(rf"\b{word}\b") for word in ("SUPERUSER", "B
 
 
 @rule("security.disallow-superuser-role", engines="P", category="SEC", severity="W", nodes=("*",),
-      keywords=('CREATE', 'ALTER'), contains=("SUPERUSER", "BYPASSRLS"),
+      keywords=('CREATE', 'ALTER'), contains=("SUPERUSER", "BYPASSRLS"), prefixes=ROLE_PREFIXES,
       summary="`CREATE/ALTER ROLE … SUPERUSER` (or `BYPASSRLS`).",
       why="A superuser bypasses every permission check and can run code on the server; BYPASSRLS "
           "ignores every row-level security policy. Applications should never hold either.",

@@ -270,6 +270,27 @@ def test_a_rule_gated_by_contains_meets_only_statements_holding_its_words():
     assert "test.bad" not in registry.RULES
 
 
+def test_a_rule_gated_by_prefixes_meets_only_statements_starting_so():
+    from reviews.engine import registry
+
+    seen: list[str] = []
+    registry.rule("test.gated", engines="P", category="DES", severity="W", summary="test",
+                  contains=("SUPERUSER",), prefixes=("CREATE ROLE", "ALTER ROLE"))(
+        lambda st, ctx, payload: seen.append(st.norm) or ())
+    try:
+        sql = ("CREATE TABLE superusers (id int);\nCREATE ROLE admin SUPERUSER;\nALTER ROLE app NOSUPERUSER;\n"
+               "ALTER ROLE app LOGIN;\n/* ALTER ROLE x */ CREATE ROLE ops SUPERUSER;\nDROP ROLE superuser;\n")
+        review_file("0001_x.sql", sql, "postgres", Policy.recommended())
+    finally:
+        del registry.RULES["test.gated"]
+    # Both gates: the prefix (the comment is no part of it) and the word.
+    assert seen == ["CREATE ROLE ADMIN SUPERUSER", "ALTER ROLE APP NOSUPERUSER", "CREATE ROLE OPS SUPERUSER"]
+    with pytest.raises(ValueError, match="prefixes= takes"):
+        registry.rule("test.bad", engines="P", category="DES", severity="W", summary="t", prefixes=("create role",))(
+            lambda st, ctx, payload: ())
+    assert "test.bad" not in registry.RULES
+
+
 def test_a_rule_gated_by_actions_meets_only_alters_with_such_an_action():
     from sqlglot import exp
 
