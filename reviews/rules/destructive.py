@@ -172,8 +172,11 @@ _FULL_COPY = re.compile(
     rf"^(?:INSERT INTO (?P<into>{QUALIFIED_NAME})(?: ?\([^()]*\))? {_copy_source('1')}"
     rf"|CREATE (?P<temp>(?:(?:GLOBAL|LOCAL|TEMP|TEMPORARY|UNLOGGED) )*)TABLE (?:IF NOT EXISTS )?(?P<created>{QUALIFIED_NAME})"
     rf"(?: ?\([^()]*\))? AS {_copy_source('2')}(?: WITH DATA)?) ?;?$", re.S)
-_PARTIAL = re.compile(r"\b(?:WHERE|JOIN|LIMIT|OFFSET|FETCH|GROUP BY|HAVING|UNION|EXCEPT|INTERSECT|DISTINCT|ON CONFLICT|"
-                      r"RETURNING)\b")
+_PARTIAL_WORDS = ("WHERE", "JOIN", "LIMIT", "OFFSET", "FETCH", "GROUP BY", "HAVING", "UNION", "EXCEPT", "INTERSECT",
+                  "DISTINCT", "ON CONFLICT", "RETURNING")
+# (Searched only when one of the words is there: a pattern that starts with \b is tried at every
+# position of the text, twenty times slower than a substring test per word.)
+_PARTIAL = re.compile(rf"\b(?:{'|'.join(_PARTIAL_WORDS)})\b")
 _COPIES = "table.disallow-drop.copies"
 _RECREATE = re.compile(rf"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({QUALIFIED_NAME})")
 
@@ -181,7 +184,8 @@ _RECREATE = re.compile(rf"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({QUALI
 def _full_copy(norm: str) -> tuple[str, str, bool] | None:
     """(target, source, whether the target is temporary), as table_key spells them, of a statement that
     copies every row of one table into another."""
-    if not norm.startswith(("INSERT INTO ", "CREATE ")) or _PARTIAL.search(norm):
+    if not norm.startswith(("INSERT INTO ", "CREATE ")) or (
+            any(word in norm for word in _PARTIAL_WORDS) and _PARTIAL.search(norm)):
         return None
     match = _FULL_COPY.match(norm)
     if match is None:

@@ -1115,7 +1115,7 @@ _ALTER_TYPE_ADD_VALUE = re.compile(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", re.I)
 _BEFORE_OR_AFTER = re.compile(r"\b(?:BEFORE|AFTER)\b", re.I)
 
 
-@rule("type.enum-add-value-ordering", keywords=('ALTER',), contains=("ADD VALUE",),
+@rule("type.enum-add-value-ordering", keywords=('ALTER',), contains=("ADD VALUE",), prefixes=("ALTER TYPE",),
       engines="P", category="LOCK", severity="I", nodes=("*",),
       summary="`ALTER TYPE … ADD VALUE` without `BEFORE`/`AFTER`.",
       why="Enum values sort in declaration order; where the new value lands changes `ORDER BY` and comparisons "

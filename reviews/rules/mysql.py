@@ -87,11 +87,19 @@ class Ddl:
     options: str = ""  # table options / ALTER option clauses / index options, space-joined
     convert: str = ""  # ALTER … CONVERT TO CHARACTER SET clause
     text: str = ""  # the cleaned statement
-    literals: list[str] = dataclasses.field(default_factory=list)
+    source: str = ""  # the statement as written: its literals are read from it when a rule asks
+    _literals: list[str] | None = dataclasses.field(default=None, repr=False)
     body: str = ""  # CREATE TABLE: what is between its parentheses (its columns and constraints)
     # (columns, constraints), read from `body` on first use: most rules never look at a CREATE
     # TABLE's columns, and cutting a dump's tables into them was most of read_ddl's time.
     items: tuple[list[Column], list[tuple[str, str]]] | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def literals(self) -> list[str]:
+        """The values of the string literals, in order: `'<n>'` in `text` is literals[n]."""
+        if self._literals is None:
+            self._literals = clean(self.source)[1]
+        return self._literals
 
     @property
     def columns(self) -> list[Column]:
@@ -232,8 +240,24 @@ _LIKE_CLAUSE = re.compile(r"^(?:LIKE\b|\(\s*LIKE\b)", re.IGNORECASE)
 _AS_OR_SELECT = re.compile(r"\b(?:AS|SELECT)\b", re.IGNORECASE)
 
 
-def read_ddl(text: str) -> Ddl | None:
-    cleaned, literals = clean(text)
+def _numbered(flat: str) -> str | None:
+    """`clean`'s text made from the statement's flat text (model.flatten, which the engine made
+    already): the same text with each string literal's `''` numbered in order, or None when a
+    backtick name holds a quote (its `''` would be taken for a literal)."""
+    if "''" not in flat:
+        return flat
+    if "`" in flat and any("'" in name for name in flat.split("`")[1::2]):
+        return None
+    parts = flat.split("''")
+    return "".join(f"{part}'{number}'" for number, part in enumerate(parts[:-1])) + parts[-1]
+
+
+def read_ddl(text: str, flat: str | None = None) -> Ddl | None:
+    """The statement's DDL; `flat`: its flattened text, if at hand (no second pass over the text)."""
+    cleaned = _numbered(flat) if flat is not None else None
+    literals = None
+    if cleaned is None:
+        cleaned, literals = clean(text)
     cleaned = cleaned.rstrip(";").strip()
     ddl: Ddl | None = None
     if match := _ALTER_TABLE.match(cleaned):
@@ -257,7 +281,7 @@ def read_ddl(text: str) -> Ddl | None:
     elif _DATABASE.match(cleaned):
         ddl = Ddl("DATABASE", "", options=cleaned)
     if ddl is not None:
-        ddl.text, ddl.literals = cleaned, literals
+        ddl.text, ddl.source, ddl._literals = cleaned, text, literals
     return ddl
 
 
@@ -286,7 +310,7 @@ def _ddl(st: Stmt, ctx: FileContext) -> Ddl | None:
     """read_ddl(st), once per statement (several rules ask)."""
     cached = ctx.memo.get("mysql.ddl")
     if cached is None or cached[0] != st.index:
-        ddl = read_ddl(st.text) if _worth_reading(st) else None
+        ddl = read_ddl(st.text, ctx.flat_of(st.index)) if _worth_reading(st) else None
         cached = (st.index, ddl)
         ctx.memo["mysql.ddl"] = cached
     return cached[1]

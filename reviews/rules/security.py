@@ -135,6 +135,7 @@ def security_definer_requires_search_path(st: Stmt, ctx: FileContext, payload: d
 
 # Case-insensitive: the grant rules match the flat text, whose names keep their case.
 _GRANT = re.compile(r"^(?:ALTER DEFAULT PRIVILEGES\b.*? )?GRANT (.*?) TO (.*)$", re.IGNORECASE)
+_GRANT_PREFIXES = ("GRANT", "ALTER DEFAULT PRIVILEGES")  # the statements _GRANT can match
 
 
 _GRANTEE_LIST_END = re.compile(r" WITH (?:GRANT|ADMIN|INHERIT|SET)\b| GRANTED BY\b|;", re.IGNORECASE)
@@ -156,7 +157,7 @@ def _is_public(grantee: str, dialect: str) -> bool:
 # The gate asks for "GRANT", the check first for "PUBLIC" in st.norm (pg_dump names every table
 # `public.…`, so that word is the commoner one), then reads the grantees as written.
 @rule("security.disallow-grant-to-public", engines="PM", category="SEC", severity="W", nodes=("*",),
-      keywords=('GRANT', 'ALTER'), contains=("GRANT",),
+      keywords=('GRANT', 'ALTER'), contains=("GRANT",), prefixes=_GRANT_PREFIXES,
       summary="`GRANT … TO PUBLIC`.",
       why="PUBLIC is every role (on MariaDB 10.11+ every account), including roles created later for other "
           "applications and people: the privilege reaches far beyond the application it was meant for. "
@@ -212,7 +213,7 @@ def _pg_grant_instead(privileges: str, target: str, default_privileges: bool) ->
 # (The gate asks for "GRANT": a rarer word than "ALL", which SMALLINT holds; the check asks st.norm for
 # "ALL" before it reads the flat text.)
 @rule("security.disallow-grant-all", engines="PM", category="SEC", severity="W", nodes=("*",),
-      keywords=('GRANT', 'ALTER'), contains=("GRANT",),
+      keywords=('GRANT', 'ALTER'), contains=("GRANT",), prefixes=_GRANT_PREFIXES,
       summary="`GRANT ALL [PRIVILEGES]` (PostgreSQL: on objects with more than one privilege).",
       why="ALL includes privileges the application never needs (TRUNCATE, REFERENCES, TRIGGER; on MySQL "
           "DROP, ALTER, GRANT-adjacent ones): a compromised or buggy client can do far more damage.",
