@@ -21,13 +21,13 @@ TX_BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! (?:NOT )?ATOMIC\b)")
 # character first, then digits too.
 DOLLAR_TAG = r"(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z_0-9\u0080-\U0010ffff]*)?"
 _COMMENTS_AND_STRINGS = re.compile(
-    rf"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>{DOLLAR_TAG})\$.*?\$(?P=tag)\$|E'(?:[^'\\]|\\.|'')*'",
+    rf"--[^\n]*|/\*.*?\*/|'[^']*(?:''[^']*)*'|\$(?P<tag>{DOLLAR_TAG})\$.*?\$(?P=tag)\$|E'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'",
     re.DOTALL,
 )
 # The same, and "quoted names" first, kept as they are (the callers' replacements return them
 # unchanged): a quote, `--` or `/*` inside a name such as "it's" starts nothing. Used only when the
 # text holds a double quote (a name costs a call of the replacement).
-_NAMES_COMMENTS_AND_STRINGS = re.compile(r'"(?:[^"]|"")*"|' + _COMMENTS_AND_STRINGS.pattern, re.DOTALL)
+_NAMES_COMMENTS_AND_STRINGS = re.compile(r'"[^"]*(?:""[^"]*)*"|' + _COMMENTS_AND_STRINGS.pattern, re.DOTALL)
 
 
 def _pg_lexemes(text: str) -> re.Pattern:
@@ -56,8 +56,8 @@ def blank_comments_and_strings(text: str) -> str:
 # '…' and "…" strings (both are strings), `#` comments, `-- ` only with a blank after the dashes,
 # and `…` names, kept as they are so that a quote inside one starts nothing.
 MYSQL_COMMENT = r"--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?\*/"
-MYSQL_STRING = r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\""
-MYSQL_NAME = r"`(?:[^`]|``)*`"
+MYSQL_STRING = r"'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'|\"[^\"\\]*(?:(?:\\.|\"\")[^\"\\]*)*\""
+MYSQL_NAME = r"`[^`]*(?:``[^`]*)*`"
 # One match per comment or string literal, with everything before it that stays as it is (`keep`:
 # plain text, `names`, and lone characters that start neither): the same scan as trying
 # comment | string | name at each position, with a Python call per literal rather than per name.
