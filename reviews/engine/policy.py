@@ -46,7 +46,7 @@ class RuleSet:
         self.on_command = [r for r in per_statement if "command" in r.nodes]
         self.by_class = [(r, tuple(n for n in r.nodes if isinstance(n, type))) for r in per_statement]
         self._candidates: dict[tuple, tuple[list[Rule], tuple[str, ...], list[Rule]]] = {}
-        self._words: dict[tuple, tuple[str, ...]] = {}  # (id of a candidate list, opened) → its gate words
+        self._words: dict[tuple, tuple[str, ...]] = {}  # (kind, first word, opened) → the gate words
         self._gated: dict[tuple, list[tuple[Rule, Any, dict]]] = {}
 
     def for_statement(self, ast: Any, norm: str) -> list[tuple[Rule, Any, dict]]:
@@ -68,7 +68,9 @@ class RuleSet:
         if prefixed:
             opened = frozenset([r.id for r in prefixed if norm.startswith(r.prefixes)])
             if opened:
-                words = self._words_of(rules, opened)
+                words = self._words.get((kind, word, opened))
+                if words is None:
+                    words = self._words[(kind, word, opened)] = _words_of(rules, opened)
         present = frozenset(filter(norm.__contains__, words)) if words else _NONE
         acting = frozenset([type(a) for a in ast.args.get("actions") or ()]) if isinstance(ast, exp.Alter) else None
         key = (kind, word, present, acting, opened)
@@ -92,16 +94,12 @@ class RuleSet:
         found = [r for r in found if r.keywords is None or word in r.keywords]
         # (A rule whose prefixes cannot follow this first word is left out at once.)
         found = [r for r in found if r.prefixes is None or any(p.split(" ", 1)[0] == word for p in r.prefixes)]
-        return found, self._words_of(found, _NONE), [r for r in found if r.prefixes is not None]
+        return found, _words_of(found, _NONE), [r for r in found if r.prefixes is not None]
 
-    def _words_of(self, rules: list[Rule], opened: frozenset) -> tuple[str, ...]:
-        """The words of the `contains` gates of the rules without prefixes and of those `opened`."""
-        key = (id(rules), opened)
-        words = self._words.get(key)
-        if words is None:
-            words = self._words[key] = tuple(sorted({
-                w for r in rules if r.contains and (r.prefixes is None or r.id in opened) for w in r.contains}))
-        return words
+
+def _words_of(rules: list[Rule], opened: frozenset) -> tuple[str, ...]:
+    """The words of the `contains` gates of the rules without prefixes and of those `opened`."""
+    return tuple(sorted({w for r in rules if r.contains and (r.prefixes is None or r.id in opened) for w in r.contains}))
 
 
 class Policy:
