@@ -563,3 +563,23 @@ def test_mariadb_collations():
     assert not findings("CREATE TABLE t (a text) COLLATE=utf8mb4_uca1400_ai_ci;", "mysql", "system.collation.allowlist",
                         policy)
     assert findings("CREATE TABLE t (a text) COLLATE=latin1_swedish_ci;", "mysql", "system.collation.allowlist", policy)
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE TABLE t (a enum('x','y''z') DEFAULT 'x' COMMENT \"q\\\"uote\", b set('','a')) CHARSET='utf8mb4';",
+    "ALTER TABLE t MODIFY a enum('a', 'b') /* 'not a literal' */ COMMENT 'c' -- 'nor this'\n, ALGORITHM=INPLACE;",
+    "CREATE TABLE `it''s` (`a'b` int COMMENT 'x', `c` text CHARACTER SET 'latin1');",
+    "CREATE TABLE t (a varchar(5) DEFAULT '''' COMMENT '\\\\', b int) # trailing 'comment'\nENGINE=MyISAM;",
+])
+def test_the_ddl_read_from_the_flat_text_is_the_ddl_read_from_the_text(sql):
+    # read_ddl numbers the literals of the flat text the engine made (no second pass of the lexer):
+    # the same cleaned text, options, columns and literal values as reading the statement itself.
+    from reviews.engine.model import flatten
+    from reviews.rules.mysql import read_ddl
+
+    def seen(ddl):
+        columns = [(c.name, c.type, c.params, c.attrs) for c in ddl.columns] if ddl.kind == "CREATE TABLE" else []
+        return ddl.kind, ddl.table, ddl.text, ddl.options, ddl.body, ddl.literals, columns
+
+    assert seen(read_ddl(sql, flatten(sql, "mysql"))) == seen(read_ddl(sql))
+    assert read_ddl(sql).literals  # (each has literals to number)
