@@ -252,66 +252,54 @@ def test_text_without_a_password_keeps_its_fast_path(monkeypatch):
     assert core.redact(text) is text
 
 
-def test_a_rule_gated_by_contains_meets_only_statements_holding_its_words():
+def _met_by_a_rule_gated(sql: str, **gates) -> list[str]:
+    """The statements (st.norm) of `sql` that a test rule with these gates is called on."""
     from reviews.engine import registry
 
     seen: list[str] = []
-    registry.rule("test.gated", engines="P", category="DES", severity="W", summary="test",
-                  contains=("CASCADE",))(lambda st, ctx, payload: seen.append(st.norm) or ())
+    registry.rule("test.gated", engines="P", category="DES", severity="W", summary="test", **gates)(
+        lambda st, ctx, payload: seen.append(st.norm) or ())
     try:
-        sql = "DROP TABLE a CASCADE;\nDROP TABLE b; -- cascade\nSELECT 'cascade';\n"
         review_file("0001_x.sql", sql, "postgres", Policy.recommended())
     finally:
         del registry.RULES["test.gated"]
-    assert seen == ["DROP TABLE A CASCADE"]  # not the comment, not the string
-    with pytest.raises(ValueError, match="upper-case words"):
-        registry.rule("test.bad", engines="P", category="DES", severity="W", summary="t", contains=("cascade",))(
+    return seen
+
+
+def _gate_refused(message: str, **gates) -> None:
+    from reviews.engine import registry
+
+    with pytest.raises(ValueError, match=message):
+        registry.rule("test.bad", engines="P", category="DES", severity="W", summary="t", **gates)(
             lambda st, ctx, payload: ())
     assert "test.bad" not in registry.RULES
+
+
+def test_a_rule_gated_by_contains_meets_only_statements_holding_its_words():
+    sql = "DROP TABLE a CASCADE;\nDROP TABLE b; -- cascade\nSELECT 'cascade';\n"
+    # Not the comment, not the string.
+    assert _met_by_a_rule_gated(sql, contains=("CASCADE",)) == ["DROP TABLE A CASCADE"]
+    _gate_refused("upper-case words", contains=("cascade",))
 
 
 def test_a_rule_gated_by_prefixes_meets_only_statements_starting_so():
-    from reviews.engine import registry
-
-    seen: list[str] = []
-    registry.rule("test.gated", engines="P", category="DES", severity="W", summary="test",
-                  contains=("SUPERUSER",), prefixes=("CREATE ROLE", "ALTER ROLE"))(
-        lambda st, ctx, payload: seen.append(st.norm) or ())
-    try:
-        sql = ("CREATE TABLE superusers (id int);\nCREATE ROLE admin SUPERUSER;\nALTER ROLE app NOSUPERUSER;\n"
-               "ALTER ROLE app LOGIN;\n/* ALTER ROLE x */ CREATE ROLE ops SUPERUSER;\nDROP ROLE superuser;\n")
-        review_file("0001_x.sql", sql, "postgres", Policy.recommended())
-    finally:
-        del registry.RULES["test.gated"]
+    sql = ("CREATE TABLE superusers (id int);\nCREATE ROLE admin SUPERUSER;\nALTER ROLE app NOSUPERUSER;\n"
+           "ALTER ROLE app LOGIN;\n/* ALTER ROLE x */ CREATE ROLE ops SUPERUSER;\nDROP ROLE superuser;\n")
     # Both gates: the prefix (the comment is no part of it) and the word.
-    assert seen == ["CREATE ROLE ADMIN SUPERUSER", "ALTER ROLE APP NOSUPERUSER", "CREATE ROLE OPS SUPERUSER"]
-    with pytest.raises(ValueError, match="prefixes= takes"):
-        registry.rule("test.bad", engines="P", category="DES", severity="W", summary="t", prefixes=("create role",))(
-            lambda st, ctx, payload: ())
-    assert "test.bad" not in registry.RULES
+    assert _met_by_a_rule_gated(sql, contains=("SUPERUSER",), prefixes=("CREATE ROLE", "ALTER ROLE")) == [
+        "CREATE ROLE ADMIN SUPERUSER", "ALTER ROLE APP NOSUPERUSER", "CREATE ROLE OPS SUPERUSER"]
+    _gate_refused("prefixes= takes", prefixes=("create role",))
 
 
 def test_a_rule_gated_by_actions_meets_only_alters_with_such_an_action():
     from sqlglot import exp
 
-    from reviews.engine import registry
-
-    seen: list[str] = []
-    registry.rule("test.gated", engines="P", category="DES", severity="W", summary="test",
-                  nodes=(exp.Create, exp.Alter), actions=(exp.ColumnDef, exp.ModifyColumn))(
-        lambda st, ctx, payload: seen.append(st.norm) or ())
-    try:
-        sql = ("ALTER TABLE a ADD CONSTRAINT c CHECK (x > 0);\nALTER TABLE a DROP COLUMN x, ADD COLUMN y int;\n"
-               "ALTER TABLE a ALTER COLUMN y SET DEFAULT 0;\nCREATE TABLE b (id int);\n")
-        review_file("0001_x.sql", sql, "postgres", Policy.recommended())
-    finally:
-        del registry.RULES["test.gated"]
+    sql = ("ALTER TABLE a ADD CONSTRAINT c CHECK (x > 0);\nALTER TABLE a DROP COLUMN x, ADD COLUMN y int;\n"
+           "ALTER TABLE a ALTER COLUMN y SET DEFAULT 0;\nCREATE TABLE b (id int);\n")
     # The ALTER that adds a column, and any other statement of the rule's node types.
-    assert seen == ["ALTER TABLE A DROP COLUMN X, ADD COLUMN Y INT", "CREATE TABLE B (ID INT)"]
-    with pytest.raises(ValueError, match="node types"):
-        registry.rule("test.bad", engines="P", category="DES", severity="W", summary="t", actions=("ColumnDef",))(
-            lambda st, ctx, payload: ())
-    assert "test.bad" not in registry.RULES
+    assert _met_by_a_rule_gated(sql, nodes=(exp.Create, exp.Alter), actions=(exp.ColumnDef, exp.ModifyColumn)) == [
+        "ALTER TABLE A DROP COLUMN X, ADD COLUMN Y INT", "CREATE TABLE B (ID INT)"]
+    _gate_refused("node types", actions=("ColumnDef",))
 
 
 def test_dollar_quote_tags_may_hold_digits():
