@@ -200,10 +200,10 @@ def split_all(files: Files, dialect: str) -> int:
     return sum(len(split(decode(data), dialect)) for _, data in files)
 
 
-def parse_all(files: Files, dialect: str, release: bool = False) -> int:
+def parse_all(files: Files, dialect: str, as_engine: bool = False) -> int:
     """(a): every statement split and parsed (`sqlglot.parse`), each tree dropped at once. With
-    `release`, parsed as the engine parses (parse_as_engine): (a'), for reference."""
-    if release:
+    `as_engine`, parsed as the engine parses (parse_as_engine): (a'), for reference."""
+    if as_engine:
         return parse_as_engine(files, dialect)
     import sqlglot
 
@@ -371,7 +371,7 @@ def section_parse_review(pg: Files, my: Files, repeat: int, res: Results, texts:
         if review:
             measures.append((f"b.{dialect}", lambda f=files, d=dialect: review_all(f, d, policy)))
         if parse:
-            measures.append((f"a2.{dialect}", lambda f=files, d=dialect: parse_all(f, d, release=True)))
+            measures.append((f"a2.{dialect}", lambda f=files, d=dialect: parse_all(f, d, as_engine=True)))
             measures.append((f"split.{dialect}", lambda f=files, d=dialect: split_all(f, d)))
     log(f"{' and '.join(w for w, on in (('(a) parsing', parse), ('(b) review', review)) if on)}, "
         f"PG and MySQL, in turns, {repeat}×…")
@@ -384,7 +384,7 @@ def section_parse_review(pg: Files, my: Files, repeat: int, res: Results, texts:
             wall, samples, count = found[f"a2.{dialect}"]
             res.row(f"a2.{dialect}", f"    (a') parsed as the engine parses, {name}", files=len(files),
                     statements=count, wall=wall, samples=samples,
-                    note="as the engine: reused parser, MySQL tokens from the split, trees released, collector paused")
+                    note="as the engine: reused parser, MySQL tokens from the split, collector paused")
             wall, samples, count = found[f"split.{dialect}"]
             res.row(f"split.{dialect}", f"    of which: reviews.splitter alone, {name}", files=len(files),
                     statements=count, wall=wall, samples=samples)

@@ -332,11 +332,10 @@ class FileContext:
         """`flatten` of statement `index` of the file (the engine's, when it gave them)."""
         return self.flats[index] if index < len(self.flats) else flatten(self.statements[index].text, self.dialect)
 
-    def keep(self, node: Any) -> Any:
+    def keep(self, node: Any) -> None:
         """Keep a node of the statement's tree past the statement (a rule's memo holds it): its parent
         link is cut after the statement (`kept_nodes`), not now (other rules may still walk up)."""
         self.kept_nodes.append(node)
-        return node
 
     def is_new(self, table: str) -> bool:
         """Created earlier in this file: lock, rewrite and data rules do not apply to it. Names are

@@ -92,8 +92,6 @@ class RuleSet:
         else:
             found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
         found = [r for r in found if r.keywords is None or word in r.keywords]
-        # (A rule whose prefixes cannot follow this first word is left out at once.)
-        found = [r for r in found if r.prefixes is None or any(p.split(" ", 1)[0] == word for p in r.prefixes)]
         return found, _words_of(found, _NONE), [r for r in found if r.prefixes is not None]
 
 

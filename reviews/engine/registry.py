@@ -19,7 +19,7 @@ a handful of rules, not a hundred). `actions` does the same for an ALTER stateme
 for ADD COLUMN, exp.Drop, exp.AlterColumn …); it says nothing about any other statement. `prefixes`
 narrows it to the statements whose st.norm starts with one of them ("CREATE ROLE", "ALTER DOMAIN"):
 for a rule that reads only such statements, so that the words of its `contains` are not looked for
-in every CREATE TABLE. (As for `contains`, a keyword spelled with a look-alike that upper() keeps,
+in every CREATE TABLE. Their first words are the rule's `keywords` (it takes one or the other). (As for `contains`, a keyword spelled with a look-alike that upper() keeps,
 U+0130 "İ" for I or U+212A "K" for K, is no keyword: no engine reads it as one.) A rule with
 `at_end=True` runs once after the last statement, with `st=None`.
 """
@@ -133,14 +133,19 @@ def rule(
     """Register an implemented rule (a decorator)."""
 
     def register(check: Check) -> Check:
+        words, starts = keywords, _upper_words(rule_id, prefixes, "prefixes")
+        if starts is not None:
+            if keywords is not None:
+                raise ValueError(f"rule {rule_id}: keywords= or prefixes=, not both (the prefixes' first words are its keywords)")
+            words = tuple(p.split(" ", 1)[0] for p in starts)
         _add(Rule(
             id=rule_id, engines=_engines(engines), category=category, severity=SEVERITY_OF_LETTER.get(severity, severity),
             summary=summary, why=why, instead=instead, example=example, payload=dict(payload or {}),
             schema=dict(schema or {}), severity_by_engine=dict(severity_by_engine or {}),
             strict_severity=SEVERITY_OF_LETTER.get(strict, strict) if strict else None,
-            nodes=nodes, keywords=frozenset(keywords) if keywords else None,
+            nodes=nodes, keywords=frozenset(words) if words else None,
             contains=_upper_words(rule_id, contains), actions=_node_types(rule_id, actions),
-            prefixes=_upper_words(rule_id, prefixes, "prefixes"), at_end=at_end,
+            prefixes=starts, at_end=at_end,
             check=check,
         ))
         return check

@@ -299,8 +299,7 @@ _RENAME_SCHEMA = re.compile(r"^ALTER SCHEMA (\S+) RENAME TO (\S+)")
 
 
 @rule("schema.disallow-rename", engines="P", category="BC", severity="W", nodes=("command", exp.Create),
-      keywords=("CREATE", "ALTER"), contains=("SCHEMA",),  # it reads CREATE SCHEMA and ALTER SCHEMA only
-      prefixes=("CREATE SCHEMA", "ALTER SCHEMA"),
+      contains=("SCHEMA",), prefixes=("CREATE SCHEMA", "ALTER SCHEMA"),  # the statements it reads
       summary="`ALTER SCHEMA … RENAME TO`.",
       why="Every query that names the schema, and every search_path that lists it, stops finding its objects.",
       instead="Create the new schema and move objects over while both names work (dual write), then retire the "
@@ -322,7 +321,7 @@ _RENAME_ENUM_VALUE = re.compile(r"^ALTER TYPE (\S+) RENAME VALUE\b")
 
 @rule("type.disallow-rename-enum-value", engines="P", category="BC", severity="W", nodes=("command", exp.Create),
       # it reads CREATE TYPE … AS ENUM and ALTER TYPE … RENAME VALUE only
-      keywords=("CREATE", "ALTER"), contains=("ENUM", "RENAME VALUE"), prefixes=("CREATE TYPE", "ALTER TYPE"),
+      contains=("ENUM", "RENAME VALUE"), prefixes=("CREATE TYPE", "ALTER TYPE"),
       summary="`ALTER TYPE … RENAME VALUE`.",
       why="Code still running writes and compares the old label; its INSERTs fail and its filters silently "
           "match nothing.",

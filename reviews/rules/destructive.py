@@ -46,7 +46,7 @@ def _object_name(table: exp.Expression) -> str:
 
 
 @rule("database.disallow-drop", engines="PM", category="DES", severity="E", nodes=(exp.Drop, exp.Create, "command"),
-      keywords=("DROP", "CREATE"), contains=("DATABASE", "SCHEMA"),
+      contains=("DATABASE", "SCHEMA"),
       prefixes=("DROP DATABASE", "DROP SCHEMA", "CREATE OR REPLACE DATABASE", "CREATE OR REPLACE SCHEMA"),
       summary="`DROP DATABASE` (and MySQL `DROP SCHEMA`, which is the same; MariaDB's `CREATE OR REPLACE "
               "DATABASE`, which drops it first).",
@@ -68,8 +68,7 @@ _DROP_SCHEMA = re.compile(r"^DROP SCHEMA (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRI
 
 
 @rule("schema.disallow-drop", engines="P", category="DES", severity="E", nodes=(exp.Drop, exp.Create, "command"),
-      keywords=("CREATE", "DROP"), contains=("SCHEMA",),  # it reads CREATE SCHEMA and DROP SCHEMA only
-      prefixes=("CREATE SCHEMA", "DROP SCHEMA"),
+      contains=("SCHEMA",), prefixes=("CREATE SCHEMA", "DROP SCHEMA"),  # the statements it reads
       summary="`DROP SCHEMA` of a schema not created earlier in the file.",
       why="Dropping a schema drops (or, without CASCADE, fails on) every table, view and function in it; the "
           "data is gone and code that uses it breaks at once.",

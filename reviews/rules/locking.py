@@ -1086,8 +1086,7 @@ _CREATE_DOMAIN = re.compile(rf"^CREATE DOMAIN ({NAME})", re.I)
 _ALTER_DOMAIN_ADD = re.compile(rf"^ALTER DOMAIN ({NAME}) ADD\b", re.I)
 
 
-@rule("type.disallow-domain-check", keywords=('CREATE', 'ALTER'), contains=("DOMAIN",),
-      prefixes=("CREATE DOMAIN", "ALTER DOMAIN"),
+@rule("type.disallow-domain-check", contains=("DOMAIN",), prefixes=("CREATE DOMAIN", "ALTER DOMAIN"),
       engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`CREATE DOMAIN … CHECK` and `ALTER DOMAIN … ADD CONSTRAINT`.",
       why="A domain constraint is checked against every column of every table that uses the domain: adding "
@@ -1115,7 +1114,7 @@ _ALTER_TYPE_ADD_VALUE = re.compile(rf"^ALTER TYPE ({NAME}) ADD VALUE\b", re.I)
 _BEFORE_OR_AFTER = re.compile(r"\b(?:BEFORE|AFTER)\b", re.I)
 
 
-@rule("type.enum-add-value-ordering", keywords=('ALTER',), contains=("ADD VALUE",), prefixes=("ALTER TYPE",),
+@rule("type.enum-add-value-ordering", contains=("ADD VALUE",), prefixes=("ALTER TYPE",),
       engines="P", category="LOCK", severity="I", nodes=("*",),
       summary="`ALTER TYPE … ADD VALUE` without `BEFORE`/`AFTER`.",
       why="Enum values sort in declaration order; where the new value lands changes `ORDER BY` and comparisons "

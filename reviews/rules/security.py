@@ -20,7 +20,7 @@ _COMMENT_OR_STRING = re.compile(r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"
 _PG_COMMENT_OR_STRING = re.compile(r"\$(?P<tag>(?:[A-Za-z_]\w*)?)\$.*?\$(?P=tag)\$|'(?:[^'\\]|''|\\.)*'|"
                                    r"\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _ROLE_STATEMENT = re.compile(r"^(CREATE|ALTER) (ROLE|USER|GROUP)\b")
-ROLE_PREFIXES = ("CREATE ROLE", "CREATE USER", "CREATE GROUP", "ALTER ROLE", "ALTER USER", "ALTER GROUP")
+_ROLE_PREFIXES = ("CREATE ROLE", "CREATE USER", "CREATE GROUP", "ALTER ROLE", "ALTER USER", "ALTER GROUP")
 # PASSWORD '…', E'…', $$…$$ or $tag$…$tag$: the password is group 1 or group 3.
 _PG_PASSWORD = re.compile(r"(?i)\bPASSWORD\s+(?:[eE]?'((?:[^'\\]|''|\\.)*)'|\$((?:[A-Za-z_]\w*)?)\$(.*?)\$\2\$)",
                           re.DOTALL)
@@ -57,8 +57,8 @@ def _flat(st: Stmt, ctx: FileContext) -> str:
 # The forms below, as st.norm has them: a role statement, GRANT, or SET … PASSWORD (with only blanks and
 # comments between).
 @rule("security.disallow-plaintext-password", engines="PM", category="SEC", severity="E", nodes=("*",),
-      keywords=('CREATE', 'ALTER', 'GRANT', 'SET'), contains=("ROLE", "USER", "GROUP", "GRANT", "PASSWORD"),
-      prefixes=(*ROLE_PREFIXES, "GRANT", "SET"),  # (PostgreSQL: CREATE/ALTER ROLE … only)
+      contains=("ROLE", "USER", "GROUP", "GRANT", "PASSWORD"),
+      prefixes=(*_ROLE_PREFIXES, "GRANT", "SET"),  # (PostgreSQL: CREATE/ALTER ROLE … only)
       summary="`CREATE/ALTER ROLE/USER … PASSWORD '…'` / `IDENTIFIED BY '…'` with a literal password.",
       why="A password written in a migration lands in version control, in CI logs and in the server's "
           "statement log; everyone who can read the repository can log in as that role.",
@@ -111,7 +111,7 @@ _SET_SEARCH_PATH = re.compile(r'\bSET (?:SEARCH_PATH\b|"SEARCH_PATH")')
 
 
 @rule("security.definer-requires-search-path", engines="P", category="SEC", severity="E", nodes=("*",),
-      keywords=('CREATE',), contains=("SECURITY DEFINER",),
+      contains=("SECURITY DEFINER",),
       prefixes=("CREATE FUNCTION", "CREATE PROCEDURE", "CREATE OR REPLACE FUNCTION", "CREATE OR REPLACE PROCEDURE"),
       summary="`CREATE FUNCTION … SECURITY DEFINER` without `SET search_path` among its options.",
       why="A SECURITY DEFINER function runs with its owner's privileges but resolves unqualified names "
@@ -157,7 +157,7 @@ def _is_public(grantee: str, dialect: str) -> bool:
 # The gate asks for "GRANT", the check first for "PUBLIC" in st.norm (pg_dump names every table
 # `public.…`, so that word is the commoner one), then reads the grantees as written.
 @rule("security.disallow-grant-to-public", engines="PM", category="SEC", severity="W", nodes=("*",),
-      keywords=('GRANT', 'ALTER'), contains=("GRANT",), prefixes=_GRANT_PREFIXES,
+      contains=("GRANT",), prefixes=_GRANT_PREFIXES,
       summary="`GRANT … TO PUBLIC`.",
       why="PUBLIC is every role (on MariaDB 10.11+ every account), including roles created later for other "
           "applications and people: the privilege reaches far beyond the application it was meant for. "
@@ -213,7 +213,7 @@ def _pg_grant_instead(privileges: str, target: str, default_privileges: bool) ->
 # (The gate asks for "GRANT": a rarer word than "ALL", which SMALLINT holds; the check asks st.norm for
 # "ALL" before it reads the flat text.)
 @rule("security.disallow-grant-all", engines="PM", category="SEC", severity="W", nodes=("*",),
-      keywords=('GRANT', 'ALTER'), contains=("GRANT",), prefixes=_GRANT_PREFIXES,
+      contains=("GRANT",), prefixes=_GRANT_PREFIXES,
       summary="`GRANT ALL [PRIVILEGES]` (PostgreSQL: on objects with more than one privilege).",
       why="ALL includes privileges the application never needs (TRUNCATE, REFERENCES, TRIGGER; on MySQL "
           "DROP, ALTER, GRANT-adjacent ones): a compromised or buggy client can do far more damage.",
@@ -243,7 +243,7 @@ _ROLE_ATTRIBUTE = {word: re.compile(rf"\b{word}\b") for word in ("SUPERUSER", "B
 
 
 @rule("security.disallow-superuser-role", engines="P", category="SEC", severity="W", nodes=("*",),
-      keywords=('CREATE', 'ALTER'), contains=("SUPERUSER", "BYPASSRLS"), prefixes=ROLE_PREFIXES,
+      contains=("SUPERUSER", "BYPASSRLS"), prefixes=_ROLE_PREFIXES,
       summary="`CREATE/ALTER ROLE … SUPERUSER` (or `BYPASSRLS`).",
       why="A superuser bypasses every permission check and can run code on the server; BYPASSRLS "
           "ignores every row-level security policy. Applications should never hold either.",

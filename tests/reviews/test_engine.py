@@ -289,6 +289,7 @@ def test_a_rule_gated_by_prefixes_meets_only_statements_starting_so():
     assert _met_by_a_rule_gated(sql, contains=("SUPERUSER",), prefixes=("CREATE ROLE", "ALTER ROLE")) == [
         "CREATE ROLE ADMIN SUPERUSER", "ALTER ROLE APP NOSUPERUSER", "CREATE ROLE OPS SUPERUSER"]
     _gate_refused("prefixes= takes", prefixes=("create role",))
+    _gate_refused("not both", keywords=("CREATE",), prefixes=("CREATE ROLE",))
 
 
 def test_a_rule_gated_by_actions_meets_only_alters_with_such_an_action():
