@@ -392,13 +392,11 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                 else:
                     out.add(rule_obj.id, hit.message, hit.statement or statement, hit.line, hit.column)
         space = norm.find(" ")
-        word = norm if space < 0 else norm[:space]
-        for keywords, track in rules.trackers:
-            if keywords is None or word in keywords:
-                try:
-                    track(st, ctx)
-                except Exception:  # like a rule: a tracker's bug must not stop the review
-                    logging.getLogger(__name__).exception("tracker %s failed on %s", track.__name__, path)
+        for track in rules.trackers_for(norm if space < 0 else norm[:space]):
+            try:
+                track(st, ctx)
+            except Exception:  # like a rule: a tracker's bug must not stop the review
+                logging.getLogger(__name__).exception("tracker %s failed on %s", track.__name__, path)
         _learn(ctx, st)
         if ctx.kept_nodes:
             for node in ctx.kept_nodes:

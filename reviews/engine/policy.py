@@ -25,6 +25,7 @@ class Setting:
 
 
 _NONE: frozenset = frozenset()
+_LONGEST_KEYWORD = 32  # characters: no rule or tracker names a longer first word (such a word is answered, not kept)
 
 
 class RuleSet:
@@ -40,12 +41,14 @@ class RuleSet:
         self.trackers = [(keywords, fn) for engines, keywords, serves, fn in TRACKERS
                          if (dialect is None or dialect in engines)
                          and (serves is None or not serves.isdisjoint(self.payloads))]
+        self._trackers_of: dict[str, list] = {}  # first word → its trackers (bounded as _gated)
         self.at_end = [r for r in rules if r.at_end]
         per_statement = [r for r in rules if not r.at_end]
         self.every = [r for r in per_statement if "*" in r.nodes]
         self.on_command = [r for r in per_statement if "command" in r.nodes]
         self.by_class = [(r, tuple(n for n in r.nodes if isinstance(n, type))) for r in per_statement]
-        self._candidates: dict[tuple, tuple[list[Rule], tuple[str, ...], list[Rule]]] = {}
+        # (kind, first word) → (its rules, their gate words, its rules with `prefixes` and all their prefixes)
+        self._candidates: dict[tuple, tuple[list[Rule], tuple[str, ...], list[Rule], tuple[str, ...]]] = {}
         self._words: dict[tuple, tuple[str, ...]] = {}  # (kind, first word, opened) → the gate words
         self._gated: dict[tuple, list[tuple[Rule, Any, dict]]] = {}
 
@@ -62,37 +65,54 @@ class RuleSet:
             word = word[:word.index("(")]
         candidates = self._candidates.get((kind, word))
         if candidates is None:
-            candidates = self._candidates[(kind, word)] = self._candidates_for(kind, word)
-        rules, words, prefixed = candidates
+            candidates = self._remember(self._candidates, (kind, word), word, self._candidates_for(kind, word))
+        rules, words, prefixed, prefixes = candidates
         opened = _NONE  # the rules with `prefixes` that the statement starts with (most often none)
-        if prefixed:
+        if prefixed and norm.startswith(prefixes):  # (one test of every prefix first: most often false)
             opened = frozenset([r.id for r in prefixed if norm.startswith(r.prefixes)])
             if opened:
                 words = self._words.get((kind, word, opened))
                 if words is None:
-                    words = self._words[(kind, word, opened)] = _words_of(rules, opened)
+                    words = self._remember(self._words, (kind, word, opened), word, _words_of(rules, opened))
         present = frozenset(filter(norm.__contains__, words)) if words else _NONE
         acting = frozenset([type(a) for a in ast.args.get("actions") or ()]) if isinstance(ast, exp.Alter) else None
         key = (kind, word, present, acting, opened)
         found = self._gated.get(key)
         if found is None:
-            if len(self._gated) >= self._MAX_GATED:
-                self._gated.clear()
-            found = self._gated[key] = [
+            found = self._remember(self._gated, key, word, [
                 (r, r.check, self.payloads[r.id]) for r in rules
                 if (r.prefixes is None or r.id in opened)
                 and (r.contains is None or not present.isdisjoint(r.contains))
                 and (r.actions is None or acting is None or any(issubclass(t, r.actions) for t in acting))
-            ]
+            ])
         return found
 
-    def _candidates_for(self, kind: type | None, word: str) -> tuple[list[Rule], tuple[str, ...], list[Rule]]:
+    def trackers_for(self, word: str) -> list:
+        """The trackers of a statement with this first word (up to a blank), in their order."""
+        found = self._trackers_of.get(word)
+        if found is None:
+            found = self._remember(self._trackers_of, word, word,
+                                   [fn for keywords, fn in self.trackers if keywords is None or word in keywords])
+        return found
+
+    def _remember(self, cache: dict, key: Any, word: str, value: Any) -> Any:
+        """Keep an answer decided by the statement's first word, in a bounded cache; not for a word
+        longer than any keyword (a statement without blanks, random text): a long-lived worker must not
+        keep every odd word, or a 5 MB one, that a file ever started a statement with."""
+        if len(word) <= _LONGEST_KEYWORD:
+            if len(cache) >= self._MAX_GATED:
+                cache.clear()
+            cache[key] = value
+        return value
+
+    def _candidates_for(self, kind: type | None, word: str) -> tuple[list[Rule], tuple[str, ...], list[Rule], tuple[str, ...]]:
         if kind is None:
             found = self.every + self.on_command
         else:
             found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
         found = [r for r in found if r.keywords is None or word in r.keywords]
-        return found, _words_of(found, _NONE), [r for r in found if r.prefixes is not None]
+        prefixed = [r for r in found if r.prefixes is not None]
+        return found, _words_of(found, _NONE), prefixed, tuple(sorted({p for r in prefixed for p in r.prefixes}))
 
 
 def _words_of(rules: list[Rule], opened: frozenset) -> tuple[str, ...]:
