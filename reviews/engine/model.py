@@ -366,7 +366,7 @@ class FileContext:
             return False
         from releases.runner.adapters.base import closes_transaction, opens_transaction
 
-        autocommit = _runner_adapter(self.dialect).needs_autocommit
+        autocommit = _runner_autocommit(self.dialect)
         return not any(autocommit(s.text) or opens_transaction(s.text) or closes_transaction(s.text)
                        for s in self.statements)
 
@@ -374,18 +374,15 @@ class FileContext:
         """Whether Sluice's runner runs the statement in autocommit: its adapter says it cannot run in
         a transaction. Any other statement outside the file's own BEGIN … COMMIT runs in a transaction
         the runner opens: the whole file's (runner_transaction), or else one for the statement alone."""
-        return _runner_adapter(self.dialect).needs_autocommit(text)
+        return _runner_autocommit(self.dialect)(text)
 
 
-def _runner_adapter(dialect: str) -> Any:
-    """The runner's adapter class for the dialect: only asked about statements (no connection)."""
-    if dialect == "postgres":
-        from releases.runner.adapters.postgres import PostgresAdapter as adapter
-    elif dialect == "sqlite":
-        from releases.runner.adapters.sqlite import SQLiteAdapter as adapter
-    else:
-        from releases.runner.adapters.mysql import MySQLAdapter as adapter
-    return adapter
+def _runner_autocommit(dialect: str) -> Callable[[str], bool]:
+    """The runner's adapter's `needs_autocommit` for the dialect, from the module that holds it
+    without the database drivers (the adapters' own modules import psycopg or PyMySQL)."""
+    from releases.runner.adapters.autocommit import BY_ENGINE
+
+    return BY_ENGINE[dialect]
 
 
 def qualified_name(table: Any) -> str:

@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from releases.runner.adapters import base
+from releases.runner.adapters.autocommit import _POSTGRES_RE as PG_AUTOCOMMIT
+from releases.runner.adapters.autocommit import _SQLITE_RE as SQLITE_AUTOCOMMIT
 from releases.runner.adapters.mysql import MySQLAdapter
-from releases.runner.adapters.postgres import _AUTOCOMMIT_RE as PG_AUTOCOMMIT
 from releases.runner.adapters.postgres import PostgresAdapter
-from releases.runner.adapters.sqlite import _AUTOCOMMIT_RE as SQLITE_AUTOCOMMIT
 from releases.runner.adapters.sqlite import SQLiteAdapter
 
 TEXTS = [

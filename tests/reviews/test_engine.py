@@ -564,4 +564,38 @@ def test_a_file_of_plain_statements_runs_in_the_runners_transaction_and_one_begi
     assert not runner_transaction("CREATE INDEX CONCURRENTLY i ON t (a);\n" + plain)
 
 
+def test_the_review_asks_the_runners_own_autocommit_test_without_loading_a_database_driver():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from releases.runner.adapters.autocommit import BY_ENGINE
+    from releases.runner.adapters.mysql import MySQLAdapter
+    from releases.runner.adapters.postgres import PostgresAdapter
+    from releases.runner.adapters.sqlite import SQLiteAdapter
+
+    # The very functions the runner applies files with (one source of truth) …
+    assert PostgresAdapter.needs_autocommit is BY_ENGINE["postgres"]
+    assert SQLiteAdapter.needs_autocommit is BY_ENGINE["sqlite"]
+    assert [MySQLAdapter.needs_autocommit(t) for t in ("VACUUM", "OPTIMIZE TABLE t")] == [False, False]
+    assert [BY_ENGINE["mysql"](t) for t in ("VACUUM", "OPTIMIZE TABLE t")] == [False, False]
+    # … read without psycopg or PyMySQL: a pre-commit hook reviewing one file does not pay for them.
+    script = (
+        "import sys\n"
+        "from reviews.engine import Policy, review_file\n"
+        "from reviews.engine.model import FileContext\n"
+        "from reviews.splitter import split\n"
+        "for dialect in ('postgres', 'sqlite'):\n"
+        "    sql = 'ALTER TABLE a RENAME TO b;\\nCREATE VIEW a AS SELECT * FROM b;\\nVACUUM;\\n'\n"
+        "    review_file('0001_x.sql', sql, dialect, Policy.everything())\n"
+        "    ctx = FileContext(path='x.sql', dialect=dialect, statements=split(sql, dialect))\n"
+        "    assert not ctx.runner_transaction and ctx.runner_autocommit('VACUUM')\n"
+        "print(sorted(m for m in ('psycopg', 'pymysql') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 _STATEMENT_NODES = frozenset({exp.Create, exp.Alter, exp.Update, exp.Index, exp.Schema, exp.ColumnDef})

@@ -12,6 +12,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from releases.runner.adapters import autocommit
 from releases.runner.adapters.base import (
     COLUMNS,
     Adapter,
@@ -21,7 +22,6 @@ from releases.runner.adapters.base import (
     LockBusy,
     client_label,
     head,
-    may_hold,
 )
 from releases.runner.target import Target
 
@@ -29,17 +29,6 @@ from releases.runner.target import Target
 LOCK_KEY = (0x534C4349, 1)
 RETRYABLE = {"55P03", "40001", "40P01"}  # lock_not_available, serialization, deadlock
 
-_AUTOCOMMIT_RE = re.compile(
-    r"^(CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY"
-    r"|DROP\s+INDEX\s+CONCURRENTLY"
-    r"|REINDEX\b.*\bCONCURRENTLY\b"
-    r"|VACUUM\b|ALTER\s+SYSTEM\b|CREATE\s+DATABASE\b|DROP\s+DATABASE\b"
-    r"|CREATE\s+TABLESPACE\b|DROP\s+TABLESPACE\b"
-    r"|ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b)",
-    re.I | re.S,
-)
-# Each statement _AUTOCOMMIT_RE matches holds one of these words.
-_AUTOCOMMIT_WORDS = ("CONCURRENTLY", "VACUUM", "SYSTEM", "DATABASE", "TABLESPACE")
 _CREATE_INDEX_RE = re.compile(
     r"^CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(IF\s+NOT\s+EXISTS\s+)?(?P<name>(\"[^\"]+\"|[\w$]+)(\.(\"[^\"]+\"|[\w$]+))?)",
     re.I,
@@ -153,9 +142,7 @@ class PostgresAdapter(Adapter):
             )
         )
 
-    @staticmethod
-    def needs_autocommit(text: str) -> bool:
-        return may_hold(text, 400, _AUTOCOMMIT_WORDS) and bool(_AUTOCOMMIT_RE.match(head(text, 400)))
+    needs_autocommit = staticmethod(autocommit.postgres)
 
     def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:
         if lock_ms is not None:

@@ -8,21 +8,15 @@ its history row inside it, so two runs that planned the same file apply it once.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from releases.runner.adapters.base import Adapter, ConnectError, DatabaseError, head, may_hold
+from releases.runner.adapters import autocommit
+from releases.runner.adapters.base import Adapter, ConnectError, DatabaseError
 from releases.runner.target import Target
-
-# What SQLite ignores or refuses inside a transaction: VACUUM fails there, `PRAGMA foreign_keys` is
-# silently a no-op (so a file that turns cascades on would run without them), and `journal_mode` cannot
-# switch to or from WAL. A file holding one runs statement by statement, each outside a transaction.
-_AUTOCOMMIT_WORDS = ("VACUUM", "PRAGMA")  # (each statement the pattern matches holds one)
-_AUTOCOMMIT_RE = re.compile(r"^(?:VACUUM\b|PRAGMA\s+(?:\w+\s*\.\s*)?(?:foreign_keys|journal_mode)\b)", re.I)
 
 
 class SQLiteAdapter(Adapter):
@@ -85,9 +79,7 @@ class SQLiteAdapter(Adapter):
     def run(self, sql: str, params: tuple = ()) -> None:
         self.conn.execute(sql, params)
 
-    @staticmethod
-    def needs_autocommit(text: str) -> bool:
-        return may_hold(text, 40, _AUTOCOMMIT_WORDS) and bool(_AUTOCOMMIT_RE.match(head(text, 40)))
+    needs_autocommit = staticmethod(autocommit.sqlite)  # (VACUUM, PRAGMA foreign_keys, journal_mode)
 
     def set_timeouts(self, lock_ms: int | None, statement_ms: int | None) -> None:
         if lock_ms is not None:
