@@ -40,7 +40,7 @@ class ServerError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="a .sql file, or a folder (every *.sql under it, recursively)")
+                        help="a migration file, or a migrations folder (every *.sql under it, recursively)")
     parser.add_argument("--dialect", required=True, choices=DIALECTS, help="the target database's SQL dialect")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--policy", default=None, metavar="NAME", type=_policy_name,
@@ -77,25 +77,26 @@ def _positive(value: str) -> int:
 # -- inputs ------------------------------------------------------------------------------------
 
 
-def collect(paths: list[str]) -> list[Path]:
-    """The files to review, in the order given; a folder contributes its *.sql, recursively, sorted.
-    InputError names the path that cannot be used."""
-    found: list[Path] = []
-    seen: set[Path] = set()
+def collect(paths: list[str]) -> dict[Path, Path]:
+    """The files to review, in the order given, each with the migrations folder it belongs to: a
+    folder contributes its *.sql, recursively, sorted (they are that folder's migrations, as a release
+    loads them); a file named on its own belongs to its own folder. InputError names the path that
+    cannot be used."""
+    found: dict[Path, Path] = {}
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             files = sorted(_sql_under(path))
             if not files:
                 raise InputError(f"{raw}: no .sql files under this folder")
+            folder = path
         elif path.exists():
             files = [_regular(path)]
+            folder = path.parent
         else:
             raise InputError(f"{raw}: no such file or folder")
         for file in files:
-            if file not in seen:
-                seen.add(file)
-                found.append(file)
+            found.setdefault(file, folder)
     return found
 
 
@@ -213,7 +214,8 @@ _worker_state: dict = {}
 def run(opts: dict, note: Write | None = None) -> tuple[ReviewResult, dict[str, str]]:
     """Review the files of `opts`; returns the result and the decoded sources (for `text`)."""
     policy = load_policy(opts, note)
-    files = collect(opts["files"])
+    folders = collect(opts["files"])
+    files = list(folders)
     if opts.get("output"):
         _refuse_to_overwrite(Path(opts["output"]), files)
     for path in files:  # unreadable input is an input error before any work
@@ -229,6 +231,7 @@ def run(opts: dict, note: Write | None = None) -> tuple[ReviewResult, dict[str, 
     else:
         # One file at a time: only its findings are kept (a 5 MB file's bytes go after its review).
         reviews = [_review_path(path, opts["dialect"], policy) for path in files]
+    _release_refusals(reviews, [folders[path] for path in files])
     sources: dict[str, str] = {}
     if (opts.get("format") or "text") == "text":
         for path, review in zip(files, reviews, strict=True):
@@ -297,6 +300,29 @@ def _review_path(path: Path, dialect: str, policy: Policy):
         except FileProblem as problem:
             review.error = f"line {problem.line}: {problem.message}" if problem.line else problem.message
     return review
+
+
+def _release_refusals(reviews: list, folders: list[Path]) -> None:
+    """What a release would refuse of the files besides their content (releases.loader, in its
+    words): a name that is not `<version>_<description>.sql`, and a version that another file of the
+    same migrations folder already has. Errors of the files, as the checks API lists them: a
+    pre-commit hook must not pass what CI, and then the release, refuse."""
+    from releases.loader import FileProblem, parse_name, version_key
+
+    first: dict[tuple[Path, tuple[int, ...]], str] = {}  # (folder, version) → the file that has it
+    for review, folder in zip(reviews, folders, strict=True):
+        try:
+            version, _, _ = parse_name(review.path)
+        except FileProblem as problem:
+            _add_error(review, problem.message)
+            continue
+        other = first.setdefault((folder, version_key(version)), review.path)
+        if other != review.path:
+            _add_error(review, f"duplicate version {version}: {other} has the same version")
+
+
+def _add_error(review, message: str) -> None:
+    review.error = message if not review.error else f"{review.error}; {message}"
 
 
 def execute(opts: dict, out: Write, err: Write) -> int:

@@ -8,6 +8,7 @@ them (`json` with `"suppressed": true`, SARIF `suppressions`); the others leave 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -196,6 +197,18 @@ def _gitlab(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_ur
         }
         for f in _ordered(result.active)
     ]
+    # What a release would refuse of a file (its name, version, a run directive): an issue of the file.
+    issues += [
+        {
+            "description": review.error,
+            "check_name": "sluice.file-error",
+            "fingerprint": hashlib.sha256(f"sluice.file-error\0{review.path}\0{review.error}".encode(
+                "utf-8", "surrogatepass")).hexdigest()[:32],
+            "severity": "blocker" if fail_on != "never" else "critical",
+            "location": {"path": review.path, "lines": {"begin": 1}},
+        }
+        for review in result.files if review.error
+    ]
     return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -353,7 +366,7 @@ def _markdown(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_
     ]
     unread = [review for review in result.files if review.error]
     if unread:
-        out.append("**Files that could not be read:**")
+        out.append("**Files a release would refuse:**")
         out += [f"- {_md_code(review.path)}: {_md(review.error or '')}" for review in unread]
         out.append("")
     by_file: dict[str, list[Finding]] = {}

@@ -85,7 +85,7 @@ class FileReview:
     findings: list[Finding]
     risk: str  # low | moderate | high
     statements: int
-    error: str | None = None  # the file could not be read at all, or will not apply (a bad run directive)
+    error: str | None = None  # what a release would refuse of the file (its name, version or a run directive)
 
 
 @dataclasses.dataclass

@@ -442,3 +442,34 @@ def test_a_run_directive_the_release_would_refuse_is_an_error_of_the_file(tmp_pa
     assert manage("review", str(bad), "--dialect", "postgres", "--fail-on", "never").returncode == 0
     text = manage("review", str(bad), "--dialect", "postgres")
     assert f"{bad.as_posix()}: error: line 1:" in text.stdout and "1 file error" in text.stdout
+
+
+def test_a_name_or_version_the_release_would_refuse_is_an_error_of_the_file(tmp_path):
+    """design.md §2: every .sql of the migrations folder must be `<version>_<description>.sql`, one
+    version per file. The checks API lists what breaks that; a pre-commit hook must agree."""
+    first = write(tmp_path, "m/0001_users.sql", "SELECT 1;\n")
+    unnamed = write(tmp_path, "m/add_orders.sql", "SELECT 1;\n")
+    again = write(tmp_path, "m/2024/1_orders.sql", "SELECT 1;\n")  # version 1 = 0001, in a subfolder
+    elsewhere = write(tmp_path, "other/0001_users.sql", "SELECT 1;\n")  # another migrations folder
+    run = manage("review", str(tmp_path / "m"), str(tmp_path / "other"), "--dialect", "postgres", "--format", "json")
+    assert run.returncode == 1, run.stderr
+    document = json.loads(run.stdout)
+    assert document["summary"]["blocking"] is True and document["summary"]["files"] == 4
+    assert {e["file"]: e["message"] for e in document["errors"]} == {
+        unnamed.as_posix(): "bad migration file name: expected <version>_<description>.sql, "
+                            "e.g. 202501150900_add_user_table.sql or V1.2__seed_dml.sql",
+        again.as_posix(): f"duplicate version 1: {first.as_posix()} has the same version",
+    }
+    # Files named one by one: each in its own folder (the two 0001 are apart), the names still checked.
+    run = manage("review", str(first), str(elsewhere), str(unnamed), "--dialect", "postgres", "--format", "json")
+    assert [e["file"] for e in json.loads(run.stdout)["errors"]] == [unnamed.as_posix()]
+    # Not blocking with --fail-on never, but still said; with a bad directive too, both are said.
+    write(tmp_path, "m/add_orders.sql", "-- sluice transaction off\nSELECT 1;\n")
+    text = manage("review", str(unnamed), "--dialect", "postgres", "--fail-on", "never")
+    assert text.returncode == 0, text.stderr
+    assert f"{unnamed.as_posix()}: error: line 1: this reads as the directive" in text.stdout
+    assert "; bad migration file name: expected <version>_<description>.sql" in text.stdout
+    assert "1 file error" in text.stdout
+    for fmt in ("github", "gitlab", "sarif", "azure", "markdown"):
+        out = manage("review", str(unnamed), "--dialect", "postgres", "--format", fmt, "--fail-on", "never")
+        assert "bad migration file name" in out.stdout, fmt
