@@ -18,8 +18,10 @@ from reviews.splitter import Statement
 # MariaDB's `BEGIN NOT ATOMIC … END` block (compound statements, which open none).
 TX_BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! (?:NOT )?ATOMIC\b)")
 # A dollar quote's tag, as PostgreSQL (scan.l) and the splitter read it: a letter, "_" or non-ASCII
-# character first, then digits too.
-DOLLAR_TAG = r"(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z_0-9\u0080-\U0010ffff]*)?"
+# character first, then digits too. Written as what it excludes: the class [A-Za-z_\u0080-\U0010ffff]
+# takes Python's regex compiler 4 ms per use (25 ms in the case-insensitive password pattern), its
+# complement 0.2 ms (the same characters: a test compares both over every code point).
+DOLLAR_TAG = r"(?:[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f][^\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]*)?"
 _COMMENTS_AND_STRINGS = re.compile(
     rf"--[^\n]*|/\*.*?\*/|'[^']*(?:''[^']*)*'|\$(?P<tag>{DOLLAR_TAG})\$.*?\$(?P=tag)\$|E'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'",
     re.DOTALL,
