@@ -207,8 +207,14 @@ class CheckAdmin(ReadOnlyAdmin):
 
 @admin.register(Finding)
 class FindingAdmin(ReadOnlyAdmin):
-    list_display = ["rule_id", "severity", "file", "line", "check_run", "suppressed"]
+    list_display = ["rule", "severity", "file", "line", "check_run", "suppressed"]
+    readonly_fields = ["rule"]
     list_filter = ["severity", "suppressed", "rule_id"]
     search_fields = ["rule_id", "file", "message"]
     list_select_related = ["check_run__project", "policy"]
     raw_id_fields = ["check_run", "policy"]
+
+    @admin.display(description="Rule", ordering="rule_id")
+    def rule(self, obj: Finding) -> str:
+        """The rule id, linked to its page (what it flags, why, the safe alternative)."""
+        return format_html('<a href="{}">{}</a>', reverse("rule-detail", args=[obj.rule_id]), obj.rule_id)

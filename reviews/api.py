@@ -322,6 +322,7 @@ class ReviewDocumentSerializer(serializers.Serializer):
 
 class FindingSerializer(ResponseSerializer):
     rule = serializers.CharField(source="rule_id", read_only=True)
+    rule_url = serializers.SerializerMethodField(help_text="The rule's page: what it flags, why, the safe alternative.")
     environments = serializers.ListField(
         child=serializers.CharField(),
         read_only=True,
@@ -342,7 +343,13 @@ class FindingSerializer(ResponseSerializer):
             "fingerprint",
             "suppressed",
             "environments",
+            "rule_url",
         ]
+
+    def get_rule_url(self, obj: Finding) -> str:
+        path = reverse("rule-detail", args=[obj.rule_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class CheckVcsSerializer(serializers.Serializer):

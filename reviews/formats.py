@@ -169,7 +169,7 @@ def _github(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_ur
     lines = []
     for review in result.files:
         if review.error:
-            lines.append(f"::error file={_github_property(review.path)},title=unreadable file::"
+            lines.append(f"::error file={_github_property(review.path)},title=a release would refuse this file::"
                          f"{_github_data(review.error)}")
     for f in _ordered(result.active):
         props = {"file": f.file, "line": f.line, "col": f.column, "endLine": max(f.end_line, f.line),

@@ -97,7 +97,18 @@ def test_it_stores_a_check_with_its_findings(ci, shop):
         "rule": "table.disallow-drop",
         "severity": "error",
         "environments": ["test", "staging", "prod"],
+        "rule_url": "http://testserver/rules/table.disallow-drop/",  # what it flags, why, the alternative
     }.items() <= next(f for f in doc["findings"] if f["rule"] == "table.disallow-drop").items()
+    assert ci.get("/rules/table.disallow-drop/").status_code == 200
+
+
+def test_the_admin_links_each_stored_finding_to_its_rule_page(ci, admin_client):
+    check = Check.objects.get(pk=ci.post("/api/v1/projects/shop/checks", payload(), format="json").json()["id"])
+    [drop] = drop_findings(check)
+    listing = admin_client.get("/admin/reviews/finding/").content.decode()
+    assert '<a href="/rules/table.disallow-drop/">table.disallow-drop</a>' in listing
+    detail = admin_client.get(f"/admin/reviews/finding/{drop.pk}/change/").content.decode()
+    assert '<a href="/rules/table.disallow-drop/">table.disallow-drop</a>' in detail
 
 
 def test_files_a_release_would_refuse_are_the_checks_errors_and_block_it(ci, shop):

@@ -473,3 +473,5 @@ def test_a_name_or_version_the_release_would_refuse_is_an_error_of_the_file(tmp_
     for fmt in ("github", "gitlab", "sarif", "azure", "markdown"):
         out = manage("review", str(unnamed), "--dialect", "postgres", "--format", fmt, "--fail-on", "never")
         assert "bad migration file name" in out.stdout, fmt
+    github = manage("review", str(unnamed), "--dialect", "postgres", "--format", "github").stdout
+    assert f"::error file={unnamed.as_posix()},title=a release would refuse this file::line 1:" in github
