@@ -300,6 +300,7 @@ class EngineFindingSerializer(serializers.Serializer):
     statement = serializers.CharField()
     fingerprint = serializers.CharField()
     suppressed = serializers.BooleanField()
+    rule_url = serializers.CharField(help_text="The rule's page (API responses; not in the command's JSON).")
 
 
 class SummarySerializer(serializers.Serializer):
@@ -432,7 +433,10 @@ class ReviewView(APIView):
             data["dialect"],
             data.get("policy") or fallback_engine_policy(),
         )
-        return Response(result.as_json(data["fail_on"]))
+        document = result.as_json(data["fail_on"])
+        for finding in document["findings"]:  # (as a stored check's findings: each links to its rule's page)
+            finding["rule_url"] = request.build_absolute_uri(reverse("rule-detail", args=[finding["rule"]]))
+        return Response(document)
 
 
 class CheckViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -51,6 +51,8 @@ def test_it_reviews_files_with_a_token(ci):
     [finding] = [f for f in doc["findings"] if f["severity"] == "error"]
     assert finding["rule"] == "table.disallow-drop"
     assert (finding["file"], finding["line"], finding["column"]) == ("migrations/0001_drop.sql", 1, 1)
+    assert finding["rule_url"] == "http://testserver/rules/table.disallow-drop/"
+    assert all(f["rule_url"].endswith(f"/rules/{f['rule']}/") for f in doc["findings"])
     assert doc["errors"] == []
 
 
