@@ -539,18 +539,30 @@ def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
             continue
         for column, definition in added_columns(action):
             expression = default_of(definition)
-            if _UNIQUE.search(definition) and expression and expression.upper() != "NULL" \
-                    and not (ctx.dialect == "postgres" and _DISTINCT_DEFAULT.match(expression)):
+            if not (_UNIQUE.search(definition) and expression and expression.upper() != "NULL"):
+                continue
+            if ctx.dialect == "postgres" and _DISTINCT_DEFAULT.match(expression):
+                continue
+            calls = volatile_calls(expression) if ctx.dialect == "postgres" else []
+            if calls:  # (called once per existing row: the values may or may not differ)
                 yield located(st, action, (
-                    f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
-                    "existing row the same value: it fails as soon as the table has two rows. Add it without the "
-                    "default, backfill distinct values, then add the unique index"))
+                    f"column {column} added UNIQUE with DEFAULT {calls[0]}() to existing table {alter.table}: "
+                    f"PostgreSQL calls it once per existing row, and unless it returns a different value each "
+                    "time the column fails as soon as the table has two rows. Make sure it does, or add the "
+                    "column without the default, backfill distinct values, then add the unique index"))
+                continue
+            yield located(st, action, (
+                f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
+                "existing row the same value: it fails as soon as the table has two rows. Add it without the "
+                "default, backfill distinct values, then add the unique index"))
 
 
 # PostgreSQL fills a column added with a volatile DEFAULT by calling it for each existing row: these
-# give each row its own value.
-_DISTINCT_DEFAULT = re.compile(r"^(?:PUBLIC\.)?(?:GEN_RANDOM_UUID|UUID_GENERATE_V1|UUID_GENERATE_V1MC|UUID_GENERATE_V4"
-                               r"|UUIDV7|UUID_GENERATE_V7)\(\)(?: ?:: ?\w+)?$", re.I)
+# give each row its own value (a sequence's next value too).
+# (Read in the flat text: strings are '' there, and a blank may stand before a parenthesis.)
+_DISTINCT_DEFAULT = re.compile(r"^(?:PUBLIC\.)?(?:(?:GEN_RANDOM_UUID|UUID_GENERATE_V1|UUID_GENERATE_V1MC|UUID_GENERATE_V4"
+                               r"|UUIDV4|UUIDV7|UUID_GENERATE_V7) ?\( ?\)|NEXTVAL ?\( ?'[^']*'(?: ?:: ?REGCLASS)? ?\))"
+                               r"(?: ?:: ?\w+)?$", re.I)
 # What cannot change the values of an existing table's column (an ALTER TABLE is read action by action).
 _KEEPS_VALUES = ("CREATE", "DROP", "COMMENT", "GRANT", "REVOKE", "SET", "RESET", "BEGIN", "START", "COMMIT", "END",
                  "SAVEPOINT", "RELEASE", "ANALYZE", "DELETE", "LOCK", "REINDEX", "VACUUM")

@@ -493,6 +493,25 @@ def test_a_unique_key_on_a_column_just_filled_with_distinct_values_cannot_meet_d
                                  1), "postgres", UDD)
 
 
+def test_a_column_added_unique_with_a_per_row_default_is_not_said_to_get_one_value():
+    # PostgreSQL calls a volatile (or unknown) DEFAULT once per existing row: a sequence gives each row
+    # its own value; another function may or may not, and the finding says so instead of claiming that
+    # every row gets the same value (Lemmy's generate_unique_changeme()).
+    for default in ("nextval('site_n_seq'::regclass)", "nextval ('site_n_seq')"):
+        assert not flags(f"ALTER TABLE site ADD COLUMN n bigint UNIQUE DEFAULT {default};\n", "postgres", UDD)
+        assert not flags(f"ALTER TABLE site ADD COLUMN n bigint DEFAULT {default};\n"
+                         "CREATE UNIQUE INDEX CONCURRENTLY site_n_key ON site (n);\n", "postgres", UDD)
+    [found] = findings("ALTER TABLE site ADD COLUMN actor_id varchar(255) NOT NULL UNIQUE "
+                       "DEFAULT generate_unique_changeme();\n", "postgres", UDD)
+    assert "with DEFAULT generate_unique_changeme() to existing table site: PostgreSQL calls it once per " \
+           "existing row, and unless it returns a different value each time" in found.message
+    assert "same value" not in found.message
+    # A constant or a stable function (one value for the whole statement) is the same for every row.
+    for default in ("'x'", "now()", "current_timestamp"):
+        [found] = findings(f"ALTER TABLE site ADD COLUMN n text UNIQUE DEFAULT {default};\n", "postgres", UDD)
+        assert "gives every existing row the same value" in found.message, default
+
+
 def test_a_column_added_unique_with_a_distinct_default_is_no_duplicate():
     sql = "ALTER TABLE plan ADD COLUMN rid uuid DEFAULT gen_random_uuid() UNIQUE;\n"
     assert not flags(sql, "postgres", UDD)
