@@ -425,8 +425,8 @@ _FK_NAME_SUFFIX = re.compile(r"fkey\d*|[0-9a-f]{8}_fk_.*")
               "the drop or after it, nor when the file drops the column its name shows.",
       why="Without the foreign key, cascades silently stop and orphan rows can appear; nothing fails, so nobody "
           "notices until the data is wrong.",
-      instead="Keep the foreign key; to change it, add the replacement first (`NOT VALID`, then `VALIDATE`) and drop "
-              "the old one afterwards.",
+      instead="Keep the foreign key; to change it, add the replacement first (on PostgreSQL `NOT VALID`, then "
+              "`VALIDATE`) and drop the old one afterwards.",
       example="ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;")
 def constraint_disallow_drop_fk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     # A drop may be made good later in the file (Prisma and pg_dump --clean drop a foreign key, then add it
@@ -478,10 +478,13 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
 
 def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, Hit]]:
     """(table, foreign key, the finding) of each foreign key of an existing table that the statement drops."""
+    # (NOT VALID exists on PostgreSQL only.)
+    first = "add the replacement constraint first" + (" (NOT VALID, then VALIDATE)" if ctx.dialect == "postgres" else "")
+
     def dropped(table: str, name: str, where: dict) -> tuple[str, str, Hit]:
         return bare(table), bare(name), Hit(
             f"dropping foreign key {name} on {table} silently stops its cascades and lets orphan rows in: keep it, or "
-            "add the replacement constraint first (NOT VALID, then VALIDATE)", statement=st.statement, **where)
+            f"{first}", statement=st.statement, **where)
 
     table = alter_table(st) if st.parsed else None
     if table is not None:
