@@ -608,7 +608,8 @@ _DROP_TABLE = re.compile(r"^DROP TABLE (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRICT
           "clusters the table instead; SQLite identifies the rows only by their implicit rowid, which "
           "VACUUM may renumber. Rows that no key tells apart cannot be updated or deleted one by one.",
       instead="Declare a primary key in the CREATE TABLE, e.g. `id bigint GENERATED ALWAYS AS IDENTITY "
-              "PRIMARY KEY`.",
+              "PRIMARY KEY` (PostgreSQL), `id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY` (MySQL), `id INTEGER "
+              "PRIMARY KEY` (SQLite).",
       example="CREATE TABLE events (payload jsonb);")
 def table_require_pk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     # Known only at the end of the file: reported there, located at each CREATE TABLE.

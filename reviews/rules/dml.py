@@ -381,7 +381,8 @@ def _not_equal(st: Stmt, comparison: exp.Expression, null_first: bool) -> str:
       contains=("LIKE",),
       summary="`LIKE '%…'` (a leading wildcard) in a WHERE clause.",
       why="A pattern that starts with a wildcard cannot use a B-tree index: the query scans the whole table.",
-      instead="A trigram (`pg_trgm`) or full-text index, or a pattern anchored at the start.",
+      instead="A pattern anchored at the start; or an index made for it: a trigram (`pg_trgm`) or full-text index "
+              "(PostgreSQL), a FULLTEXT index (MySQL), an FTS5 table with the trigram tokenizer (SQLite).",
       example="UPDATE users SET flagged = true WHERE email LIKE '%@example.com';")
 def where_no_leading_wildcard_like(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     if not st.parsed or "LIKE" not in st.norm or _in_routine(st):
@@ -393,7 +394,12 @@ def where_no_leading_wildcard_like(st: Stmt, ctx: FileContext, payload: dict) ->
         if (isinstance(pattern, exp.Literal) and pattern.is_string and pattern.this.startswith("%")
                 and like.find_ancestor(exp.Where) is not None):
             yield Hit(f"LIKE '{pattern.this}' starts with a wildcard, so no index can serve it and the table is "
-                      "scanned: use a trigram or full-text index, or anchor the pattern at the start", **at(st, like))
+                      f"scanned: anchor the pattern at the start, or use {_SUBSTRING_INDEX[ctx.dialect]}", **at(st, like))
+
+
+# What serves a search for a substring, per engine.
+_SUBSTRING_INDEX = {"postgres": "a trigram (pg_trgm) or full-text index", "mysql": "a FULLTEXT index",
+                    "sqlite": "an FTS5 table (trigram tokenizer)"}
 
 
 def _duplicates(nodes: list, fold: bool = False, qualified: bool = False) -> list:

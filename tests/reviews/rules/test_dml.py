@@ -285,7 +285,9 @@ def test_leading_wildcard_like(dialect):
     sql = "UPDATE users SET flagged = 1 WHERE email LIKE '%@example.com';"
     [found] = findings(sql, dialect, "statement.where.no-leading-wildcard-like")
     assert found.severity == "info" and (found.line, found.column) == (1, 36)
-    assert "'%@example.com' starts with a wildcard" in found.message and "trigram" in found.message
+    assert "'%@example.com' starts with a wildcard" in found.message
+    # What serves a substring search on that engine (MySQL has no trigram index, SQLite has FTS5).
+    assert {"postgres": "pg_trgm", "mysql": "a FULLTEXT index", "sqlite": "FTS5"}[dialect] in found.message
 
 
 @pytest.mark.parametrize("dialect", ALL)
