@@ -606,9 +606,9 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
 @rule("statement.require-algorithm-option", engines="M", category="MYSQL", severity="W", strict="E",
       keywords=("ALTER",), nodes=(exp.Alter, "command"),
       summary="`ALTER TABLE` on an existing table without `ALGORITHM=`.",
-      why="Without `ALGORITHM=`, MySQL silently falls back to the slowest algorithm the change needs, "
-          "possibly a full table copy that blocks writes. With `ALGORITHM=INSTANT` or `INPLACE` it fails at "
-          "once instead, before doing anything. (`ALGORITHM=DEFAULT` is the same as leaving it out.)",
+      why="Without `ALGORITHM=`, MySQL silently takes the cheapest algorithm the change allows, which may be a "
+          "full table copy that blocks writes. With `ALGORITHM=INSTANT` or `INPLACE` it fails at once instead, "
+          "before doing anything. (`ALGORITHM=DEFAULT` is the same as leaving it out.)",
       instead="Add `ALGORITHM=INSTANT` (without `LOCK=`: MySQL 8.0 rejects INSTANT with any other than "
               "`LOCK=DEFAULT`) or `ALGORITHM=INPLACE, LOCK=NONE`, so an unexpectedly expensive change fails fast. "
               "(Adding a foreign key while `foreign_key_checks` is on can only be done with `ALGORITHM=COPY`.)",
