@@ -484,7 +484,7 @@ def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str
     def dropped(table: str, name: str, where: dict) -> tuple[str, str, Hit]:
         return bare(table), bare(name), Hit(
             f"dropping foreign key {name} on {table} silently stops its cascades and lets orphan rows in: keep it, or "
-            f"{first}", statement=st.statement, **where)
+            + first, statement=st.statement, **where)
 
     table = alter_table(st) if st.parsed else None
     if table is not None:

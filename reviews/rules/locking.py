@@ -547,7 +547,7 @@ def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
             if calls:  # (called once per existing row: the values may or may not differ)
                 yield located(st, action, (
                     f"column {column} added UNIQUE with DEFAULT {calls[0]}() to existing table {alter.table}: "
-                    f"PostgreSQL calls it once per existing row, and unless it returns a different value each "
+                    "PostgreSQL calls it once per existing row, and unless it returns a different value each "
                     "time the column fails as soon as the table has two rows. Make sure it does, or add the "
                     "column without the default, backfill distinct values, then add the unique index"))
                 continue
