@@ -219,6 +219,11 @@ def parse_file(path: str, data: bytes) -> MigrationFile:
     )
 
 
+def duplicate_version(path: str, version: str, first: str) -> FileProblem:
+    """The file at `path` has the version that `first` already has."""
+    return FileProblem(path, f"duplicate version {version}: {first} has the same version")
+
+
 def load_files(items: Iterable[tuple[str, bytes]]) -> list[MigrationFile]:
     """Validate (path, bytes) pairs; every problem at once, or the files sorted by version."""
     problems: list[FileProblem] = []
@@ -232,9 +237,7 @@ def load_files(items: Iterable[tuple[str, bytes]]) -> list[MigrationFile]:
     for mf in files:
         other = by_key.get(mf.key)
         if other is not None:
-            problems.append(
-                FileProblem(mf.path, f"duplicate version {mf.version}: {other.path} has the same version")
-            )
+            problems.append(duplicate_version(mf.path, mf.version, other.path))
         else:
             by_key[mf.key] = mf
     if problems:

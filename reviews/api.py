@@ -348,9 +348,13 @@ class FindingSerializer(ResponseSerializer):
         ]
 
     def get_rule_url(self, obj: Finding) -> str:
-        path = reverse("rule-detail", args=[obj.rule_id])
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
+        return _rule_page(self.context.get("request"), obj.rule_id)
+
+
+def _rule_page(request: Request | None, rule_id: str) -> str:
+    """The rule's page, absolute when there is a request to take the host from."""
+    path = reverse("rule-detail", args=[rule_id])
+    return request.build_absolute_uri(path) if request is not None else path
 
 
 class CheckVcsSerializer(serializers.Serializer):
@@ -435,7 +439,7 @@ class ReviewView(APIView):
         )
         document = result.as_json(data["fail_on"])
         for finding in document["findings"]:  # (as a stored check's findings: each links to its rule's page)
-            finding["rule_url"] = request.build_absolute_uri(reverse("rule-detail", args=[finding["rule"]]))
+            finding["rule_url"] = _rule_page(request, finding["rule"])
         return Response(document)
 
 

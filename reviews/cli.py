@@ -307,7 +307,7 @@ def _release_refusals(reviews: list, folders: list[Path]) -> None:
     words): a name that is not `<version>_<description>.sql`, and a version that another file of the
     same migrations folder already has. Errors of the files, as the checks API lists them: a
     pre-commit hook must not pass what CI, and then the release, refuse."""
-    from releases.loader import FileProblem, parse_name, version_key
+    from releases.loader import FileProblem, duplicate_version, parse_name, version_key
 
     first: dict[tuple[Path, tuple[int, ...]], str] = {}  # (folder, version) → the file that has it
     for review, folder in zip(reviews, folders, strict=True):
@@ -318,7 +318,7 @@ def _release_refusals(reviews: list, folders: list[Path]) -> None:
             continue
         other = first.setdefault((folder, version_key(version)), review.path)
         if other != review.path:
-            _add_error(review, f"duplicate version {version}: {other} has the same version")
+            _add_error(review, duplicate_version(review.path, version, other).message)
 
 
 def _add_error(review, message: str) -> None:
