@@ -19,8 +19,9 @@ a handful of rules, not a hundred). `actions` does the same for an ALTER stateme
 for ADD COLUMN, exp.Drop, exp.AlterColumn …); it says nothing about any other statement. `prefixes`
 narrows it to the statements whose st.norm starts with one of them ("CREATE ROLE", "ALTER DOMAIN"):
 for a rule that reads only such statements, so that the words of its `contains` are not looked for
-in every CREATE TABLE. Their first words are the rule's `keywords` (it takes one or the other). (As for `contains`, a keyword spelled with a look-alike that upper() keeps,
-U+0130 "İ" for I or U+212A "K" for K, is no keyword: no engine reads it as one.) A rule with
+in every CREATE TABLE. Their first words are the rule's `keywords` (it takes one or the other). (As
+for `contains`, a keyword spelled with a look-alike that upper() keeps, U+0130 "İ" for I or U+212A
+"K" for K, is no keyword: no engine reads it as one.) A rule with
 `at_end=True` runs once after the last statement, with `st=None`.
 """
 

@@ -293,8 +293,6 @@ def test_a_rule_gated_by_prefixes_meets_only_statements_starting_so():
 
 
 def test_a_rule_gated_by_actions_meets_only_alters_with_such_an_action():
-    from sqlglot import exp
-
     sql = ("ALTER TABLE a ADD CONSTRAINT c CHECK (x > 0);\nALTER TABLE a DROP COLUMN x, ADD COLUMN y int;\n"
            "ALTER TABLE a ALTER COLUMN y SET DEFAULT 0;\nCREATE TABLE b (id int);\n")
     # The ALTER that adds a column, and any other statement of the rule's node types.
