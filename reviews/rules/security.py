@@ -10,19 +10,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from reviews.engine.model import FileContext, Stmt, flatten
+from reviews.engine.model import DOLLAR_TAG, FileContext, Stmt, flatten
 from reviews.engine.registry import rule
 
 # Comments out, string literals kept (the password rules look at the literals). PostgreSQL has no `#`
 # comments but has dollar quotes, which may hold a `#` or `--` of a password.
 _COMMENT_OR_STRING = re.compile(r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"|--[^\n]*|/\*.*?\*/|#[^\n]*",
                                 re.DOTALL)
-_PG_COMMENT_OR_STRING = re.compile(r"\$(?P<tag>(?:[A-Za-z_]\w*)?)\$.*?\$(?P=tag)\$|'(?:[^'\\]|''|\\.)*'|"
+_PG_COMMENT_OR_STRING = re.compile(rf"\$(?P<tag>{DOLLAR_TAG})\$.*?\$(?P=tag)\$|'(?:[^'\\]|''|\\.)*'|"
                                    r"\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
-_ROLE_STATEMENT = re.compile(r"^(CREATE|ALTER) (ROLE|USER|GROUP)\b")
 _ROLE_PREFIXES = ("CREATE ROLE", "CREATE USER", "CREATE GROUP", "ALTER ROLE", "ALTER USER", "ALTER GROUP")
+_ROLE_STATEMENT = re.compile(rf"^(?:{'|'.join(_ROLE_PREFIXES)})\b")
 # PASSWORD '…', E'…', $$…$$ or $tag$…$tag$: the password is group 1 or group 3.
-_PG_PASSWORD = re.compile(r"(?i)\bPASSWORD\s+(?:[eE]?'((?:[^'\\]|''|\\.)*)'|\$((?:[A-Za-z_]\w*)?)\$(.*?)\$\2\$)",
+_PG_PASSWORD = re.compile(rf"(?i)\bPASSWORD\s+(?:[eE]?'((?:[^'\\]|''|\\.)*)'|\$({DOLLAR_TAG})\$(.*?)\$\2\$)",
                           re.DOTALL)
 _PG_HASH = re.compile(r"^(SCRAM-SHA-256\$\S+|md5[0-9a-f]{32})$")
 _MYSQL_LITERAL = r"""('(?:[^'\\]|''|\\.)*'|"(?:[^"\\]|""|\\.)*")"""

@@ -201,6 +201,9 @@ def test_a_placeholder_is_no_plaintext_password_on_mysql(sql):
     "CREATE ROLE app2 LOGIN PASSWORD $$hunter2$$;",
     "CREATE ROLE app3 LOGIN PASSWORD $pw$hunter2$pw$;",
     "CREATE ROLE app4 LOGIN PASSWORD $pw$hunter#2 -- x$pw$;",  # no comment inside a dollar quote
+    # A tag may start with (and hold) any letter beyond ASCII, as PostgreSQL's lexer reads it.
+    "CREATE ROLE app5 LOGIN PASSWORD $é$hunter2$é$;",
+    "CREATE ROLE app6 LOGIN PASSWORD $pw_é1$hunter#2 -- x$pw_é1$;",
 ])
 def test_dollar_quoted_passwords_on_postgres(sql):
     # PostgreSQL 15 stores a SCRAM verifier of the dollar-quoted text: it is the password.
