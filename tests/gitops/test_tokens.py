@@ -16,6 +16,7 @@ from gitops.auth import TokenPrincipal
 from gitops.models import TOKEN_NAME_MAX_LENGTH, ApiToken, hash_token
 from releases.models import AuditEvent, Project, Release
 from reviews.models import Check
+from tests.helpers import manage
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +207,12 @@ def test_the_api_root_without_a_slash_answers_in_json(client, method):
     response = getattr(client, method)("/api/v1")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("verb", [["create", "--name", "ci"], ["revoke", "--name", "ci"], ["list"]])
+def test_a_control_database_that_fails_exits_3_with_one_line(tmp_path, verb):
+    empty = tmp_path / "control.sqlite3"  # a database without Sluice's tables
+    run = manage("token", verb[0], "--project", "shop", *verb[1:], env={"DATABASE_URL": f"sqlite:///{empty}"})
+    assert run.returncode == 3, run.stderr
+    assert run.stderr.startswith("CommandError: the control database failed: ") and run.stderr.count("\n") == 1
+    assert not run.stdout

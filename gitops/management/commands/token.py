@@ -1,7 +1,8 @@
 """`manage.py token create|revoke|list`: project API tokens from the command line.
 
 `create` prints the raw token once, alone on stdout (so `… > token.txt` captures just it); it
-is never stored, and `list` shows only the prefix. Usage errors exit 2 (design.md §6).
+is never stored, and `list` shows only the prefix. Usage errors exit 2, a control-database failure 3
+(design.md §6).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from gitops.models import DEFAULT_SCOPES, TOKEN_NAME_MAX_LENGTH, ApiToken, Scope
 from releases.models import AuditEvent, Project
 
-USAGE_ERROR = 2
+USAGE_ERROR, SERVER_ERROR = 2, 3
 
 
 class Command(BaseCommand):
@@ -46,10 +47,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, verb: str, project: str, **options: Any) -> None:
         try:
-            found = Project.objects.get(slug=project)
-        except Project.DoesNotExist:
-            raise CommandError(f"unknown project {project!r}", returncode=USAGE_ERROR) from None
-        getattr(self, f"do_{verb}")(found, **options)
+            try:
+                found = Project.objects.get(slug=project)
+            except Project.DoesNotExist:
+                raise CommandError(f"unknown project {project!r}", returncode=USAGE_ERROR) from None
+            getattr(self, f"do_{verb}")(found, **options)
+        except DatabaseError as exc:  # (IntegrityError, a subclass, is a usage error: do_create says so)
+            message = " ".join(str(exc).split())  # (a server's message may run over several lines)
+            raise CommandError(f"the control database failed: {message}", returncode=SERVER_ERROR) from None
 
     def do_create(self, project: Project, *, name: str, scopes: list[str] | None, **options: Any) -> None:
         scopes = list(dict.fromkeys(scopes)) if scopes else [str(s) for s in DEFAULT_SCOPES]
