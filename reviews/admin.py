@@ -23,8 +23,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 import reviews.rules  # noqa: F401  (every family registers its rules on import)
-from reviews.engine import RULES, Rule
-from reviews.models import Check, Finding, ReviewPolicy, RuleSetting
+from reviews.engine import ALWAYS_ERRORS, RULES, Rule
+from reviews.models import DEFAULT_SEVERITY, Check, Finding, ReviewPolicy, RuleSetting
 from reviews.policy_io import base_policy, check_row, row_severity
 
 
@@ -73,6 +73,10 @@ class RuleSettingForm(forms.ModelForm):
             return cleaned
         if rule_id not in RULES:
             self.add_error("rule_id", f"Unknown rule id {rule_id!r}: the ids are listed on /rules/.")
+            return cleaned
+        if rule_id in ALWAYS_ERRORS and severity and severity not in ("error", DEFAULT_SEVERITY):
+            self.add_error("severity", f"{rule_id} is always an error: a file that cannot be read or parsed, or is "
+                           "empty, must not pass review.")
             return cleaned
         if not isinstance(cleaned.get("payload", {}), dict):
             # check_setting reads any false value ([], 0, "") as "the defaults" but it would be stored as typed.

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from django.db import transaction
 
-from reviews.engine import RULES, TEMPLATES, Policy, check_setting
+from reviews.engine import ALWAYS_ERRORS, RULES, TEMPLATES, Policy, check_setting
 from reviews.engine.policy import Setting
 from reviews.models import DEFAULT_SEVERITY, ReviewPolicy, RuleSetting
 
@@ -43,8 +43,10 @@ def base_policy(name: str) -> Policy:
 
 def policy_from_model(policy: ReviewPolicy) -> Policy:
     """The engine's policy for a stored one; ValueError names a stored row that is no longer valid
-    (a rule id the code no longer knows, a payload its schema rejects)."""
-    stored = {s.rule_id: check_row(s.rule_id, s.severity, s.payload or {}) for s in policy.rules.all()}
+    (a rule id the code no longer knows, a payload its schema rejects). A row of a rule that is always an
+    error (ALWAYS_ERRORS: refused since, but perhaps stored before) changes nothing and is passed over."""
+    stored = {s.rule_id: check_row(s.rule_id, s.severity, s.payload or {}) for s in policy.rules.all()
+              if s.rule_id not in ALWAYS_ERRORS}
     return Policy(policy.name, {**base_policy(policy.name).settings, **stored})
 
 

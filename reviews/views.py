@@ -12,7 +12,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 import reviews.rules  # noqa: F401  (every family registers its rules on import)
-from reviews.engine import RULES, Rule
+from reviews.engine import ALWAYS_ERRORS, RULES, Rule
 
 CATEGORIES = {
     "DES": "Destructive",
@@ -64,6 +64,10 @@ class RuleView:
     @property
     def opt_in(self) -> bool:
         return self.rule.severity == "disabled"
+
+    @property
+    def always_error(self) -> bool:
+        return self.rule.id in ALWAYS_ERRORS
 
     @property
     def severity_by_engine(self) -> list[tuple[str, str]]:

@@ -16,6 +16,10 @@ from sqlglot import exp
 from reviews.engine.registry import RULES, SEVERITIES, TRACKERS, Rule, validate_payload
 
 TEMPLATES = ("recommended", "strict")
+# A file that cannot be read or parsed, or holds nothing, is an error whatever the policy (design §7):
+# no policy turns these rules down (check_setting refuses it; `severity` holds to it for a Policy made
+# by hand or a row stored before).
+ALWAYS_ERRORS = frozenset({"system.syntax-error", "system.encoding-error", "system.empty-file"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +167,8 @@ class Policy:
 
     # -- lookups --------------------------------------------------------------------------------
     def severity(self, rule_id: str, dialect: str | None = None) -> str:
+        if rule_id in ALWAYS_ERRORS:
+            return "error"
         setting = self.settings.get(rule_id)
         if setting is not None and setting.severity is not None:
             return setting.severity
@@ -206,6 +212,9 @@ def check_setting(rule_id: str, severity: str, payload: dict | None) -> Setting:
         raise ValueError(f"unknown rule id {rule_id!r}")
     if severity not in SEVERITIES:
         raise ValueError(f"{rule_id}: severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    if rule_id in ALWAYS_ERRORS and severity != "error":
+        raise ValueError(f"{rule_id}: always an error (a file that cannot be read or parsed, or is empty, must not "
+                         f"pass review), not {severity!r}")
     validate_payload(rule_obj, payload or {})
     return Setting(severity, dict(payload or {}))
 

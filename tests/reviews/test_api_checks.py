@@ -182,17 +182,18 @@ def test_an_empty_file_is_reported_once_as_the_engines_finding(ci):
     assert (doc["summary"]["errors"], doc["summary"]["blocking"]) == (2, True)
 
 
-def test_a_release_problem_that_the_policy_lets_pass_stays_an_error(ci, shop):
-    # The release refuses an empty file whatever the policy says of system.empty-file.
+def test_a_file_that_cannot_run_stays_an_error_whatever_a_stored_row_says(ci, shop):
+    # A row stored before such rows were refused (the admin and the import refuse them now) is passed
+    # over: the empty file is an error finding (which the release's refusal is not listed again beside).
     lenient = ReviewPolicy.objects.create(name="lenient")
     RuleSetting.objects.create(policy=lenient, rule_id="system.empty-file", severity="warning")
     shop.default_policy = lenient
     shop.save()
     body = {"files": [{"path": "migrations/0002_empty.sql", "content": ""}]}
     doc = ci.post("/api/v1/projects/shop/checks", body, format="json").json()
-    assert [(f["rule"], f["severity"]) for f in doc["findings"]] == [("system.empty-file", "warning")]
-    assert [e["file"] for e in doc["errors"]] == ["migrations/0002_empty.sql"]
-    assert (doc["summary"]["errors"], doc["summary"]["warnings"], doc["summary"]["blocking"]) == (1, 1, True)
+    assert [(f["rule"], f["severity"]) for f in doc["findings"]] == [("system.empty-file", "error")]
+    assert doc["errors"] == []
+    assert (doc["summary"]["errors"], doc["summary"]["warnings"], doc["summary"]["blocking"]) == (1, 0, True)
 
 
 def test_it_reviews_each_policy_and_dialect_once(ci, shop, monkeypatch, tmp_path):

@@ -101,6 +101,21 @@ def test_it_rejects_an_unknown_rule_id_on_its_field(admin_client):
     assert not RuleSetting.objects.exists()
 
 
+@pytest.mark.parametrize("rule_id", ["system.syntax-error", "system.encoding-error", "system.empty-file"])
+def test_a_file_that_cannot_run_stays_an_error(admin_client, rule_id):
+    policy = ReviewPolicy.objects.create(name="lenient")
+    for severity in ("disabled", "warning"):
+        row = {"rule_id": rule_id, "severity": severity, "payload": "{}"}
+        response = admin_client.post(f"/admin/reviews/reviewpolicy/{policy.pk}/change/", form_data(policy, [row]))
+        [form] = [f for f in response.context["inline_admin_formsets"][0].formset.forms if f.errors]
+        assert "is always an error" in form.errors["severity"][0]
+        assert not RuleSetting.objects.exists()
+    row = {"rule_id": rule_id, "severity": "error", "payload": "{}"}
+    response = admin_client.post(f"/admin/reviews/reviewpolicy/{policy.pk}/change/", form_data(policy, [row]))
+    assert response.status_code == 302
+    assert RuleSetting.objects.get(policy=policy).severity == "error"
+
+
 def test_it_rejects_an_unknown_severity_on_its_field(admin_client):
     policy = ReviewPolicy.objects.create(name="lenient")
     row = {"rule_id": "table.disallow-drop", "severity": "fatal", "payload": "{}"}

@@ -197,3 +197,25 @@ def test_a_control_database_that_fails_exits_3_with_one_line(tmp_path, args):
     run = manage("policy", *[arg.format(file=file) for arg in args], env={"DATABASE_URL": f"sqlite:///{empty}"})
     assert run.returncode == 3, run.stderr
     assert run.stderr.startswith("CommandError: the control database failed: ") and run.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("severity", ["disabled", "info", "warning"])
+def test_a_policy_cannot_turn_down_what_says_the_file_cannot_run(tmp_path, severity):
+    error = import_fails(tmp_path, f"name: fresh\nrules:\n  - {{id: system.syntax-error, severity: {severity}}}\n")
+    assert error.returncode == 2 and "system.syntax-error: always an error" in str(error)
+    assert not ReviewPolicy.objects.filter(name="fresh").exists()
+
+
+def test_a_row_stored_before_cannot_turn_them_down_either():
+    from reviews.engine import Policy
+    from reviews.engine.policy import Setting
+
+    # (A Policy built by hand, as one from rows stored before the rule: the engine holds to error.)
+    lax = Policy("lax", {rule: Setting("disabled") for rule in
+                         ("system.syntax-error", "system.encoding-error", "system.empty-file")})
+    result = review_files([("a.sql", b"SELEC 1;"), ("b.sql", b"SELECT 1; -- caf\xe9\n"), ("c.sql", b"-- nothing\n")],
+                          "postgres", lax)
+    assert sorted((f.file, f.rule, f.severity) for f in result.findings) == [
+        ("a.sql", "system.syntax-error", "error"), ("b.sql", "system.encoding-error", "error"),
+        ("c.sql", "system.empty-file", "error")]
+    assert result.blocking()

@@ -36,7 +36,7 @@ def effective(policy: Policy) -> list:
 @pytest.fixture
 def team() -> ReviewPolicy:
     policy = ReviewPolicy.objects.create(name="team", description="Our house rules")
-    RuleSetting.objects.create(policy=policy, rule_id="system.empty-file", severity="warning")
+    RuleSetting.objects.create(policy=policy, rule_id="system.client-command", severity="warning")
     RuleSetting.objects.create(policy=policy, rule_id=SIZE, severity="error", payload={"max_bytes": 1000})
     return policy
 
@@ -67,7 +67,7 @@ def test_rows_override_the_template_of_the_same_name():
 
 def test_another_policy_overrides_the_catalogue_defaults(team):
     engine = policy_from_model(team)
-    assert engine.severity("system.empty-file") == "warning"
+    assert engine.severity("system.client-command") == "warning"
     assert engine.severity(SIZE) == "error" and engine.payload(SIZE) == {"max_bytes": 1000}
     assert engine.severity("system.syntax-error") == "error"
 
@@ -81,7 +81,7 @@ def test_export_lists_the_rules_that_differ_from_the_default(team):
         "name": "team",
         "description": "Our house rules",
         "rules": [
-            {"id": "system.empty-file", "severity": "warning", "payload": {}},
+            {"id": "system.client-command", "severity": "warning", "payload": {}},
             {"id": SIZE, "severity": "error", "payload": {"max_bytes": 1000}},
         ],
     }
@@ -135,11 +135,11 @@ def test_round_trip_of_an_edited_template_under_another_name(tmp_path):
 
 def test_import_merges_unless_replace(team, tmp_path):
     path = tmp_path / "team.yaml"
-    path.write_text("name: team\nrules:\n  - {id: system.syntax-error, severity: warning}\n", encoding="utf-8")
+    path.write_text("name: team\nrules:\n  - {id: system.parse-unsupported, severity: warning}\n", encoding="utf-8")
     run("import", str(path))
-    assert set(team.rules.values_list("rule_id", flat=True)) == {"system.empty-file", SIZE, "system.syntax-error"}
+    assert set(team.rules.values_list("rule_id", flat=True)) == {"system.client-command", SIZE, "system.parse-unsupported"}
     assert run("import", str(path), "--replace") == "policy team updated: 1 rule setting(s)\n"
-    assert list(team.rules.values_list("rule_id", "severity")) == [("system.syntax-error", "warning")]
+    assert list(team.rules.values_list("rule_id", "severity")) == [("system.parse-unsupported", "warning")]
     team.refresh_from_db()
     assert team.description == "Our house rules"  # the file has none: kept
 
@@ -147,7 +147,7 @@ def test_import_merges_unless_replace(team, tmp_path):
 def test_an_unknown_rule_id_exits_2_and_saves_nothing(team, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"name": "team", "description": "changed", "rules": [
-        {"id": "system.syntax-error", "severity": "warning", "payload": {}},
+        {"id": "system.parse-unsupported", "severity": "warning", "payload": {}},
         {"id": "table.no-such-rule", "severity": "error", "payload": {}},
     ]}), encoding="utf-8")
     error = fails("import", str(path), "--replace")
@@ -155,20 +155,20 @@ def test_an_unknown_rule_id_exits_2_and_saves_nothing(team, tmp_path):
     assert "unknown rule id 'table.no-such-rule'" in str(error)
     team.refresh_from_db()
     assert team.description == "Our house rules"
-    assert set(team.rules.values_list("rule_id", "severity")) == {("system.empty-file", "warning"), (SIZE, "error")}
+    assert set(team.rules.values_list("rule_id", "severity")) == {("system.client-command", "warning"), (SIZE, "error")}
 
 
 def test_a_new_policy_with_a_bad_payload_is_not_created(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"name": "fresh", "rules": [
-        {"id": "system.empty-file", "severity": "warning"},
+        {"id": "system.client-command", "severity": "warning"},
         {"id": SIZE, "severity": "error", "payload": {"max_bytes": "big"}},
     ]}), encoding="utf-8")
     error = fails("import", str(path))
     assert error.returncode == 2
     assert f"{SIZE}: bad payload" in str(error)
     assert not ReviewPolicy.objects.filter(name="fresh").exists()
-    assert not RuleSetting.objects.filter(rule_id="system.empty-file").exists()
+    assert not RuleSetting.objects.filter(rule_id="system.client-command").exists()
 
 
 @pytest.mark.parametrize("rows, message", [
@@ -176,7 +176,7 @@ def test_a_new_policy_with_a_bad_payload_is_not_created(tmp_path):
     ([{"id": SIZE, "severity": "fatal"}], f"{SIZE}: severity must be one of"),
     ([{"id": SIZE, "severity": "error"}, {"id": SIZE, "severity": "info"}], f"{SIZE}: listed twice"),
     ([{"id": SIZE, "level": "error"}], f"{SIZE}: unknown key(s) level"),
-    (["system.empty-file"], "rules[1]: expected a mapping"),
+    (["system.client-command"], "rules[1]: expected a mapping"),
 ])
 def test_every_bad_row_exits_2_naming_the_rule(tmp_path, rows, message):
     path = tmp_path / "bad.yaml"

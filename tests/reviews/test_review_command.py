@@ -235,27 +235,28 @@ def test_no_policy_named_does_not_start_django_even_with_a_control_database(tmp_
 
 @pytest.mark.django_db
 def test_a_stored_policy_is_loaded_from_the_database(tmp_path):
-    path = write(tmp_path, "0001_empty.sql", "")
+    path = write(tmp_path, "0001_drop.sql", "DROP TABLE users;\n")
     policy = ReviewPolicy.objects.create(name="lenient")
-    RuleSetting.objects.create(policy=policy, rule_id="system.empty-file", severity="warning")
+    RuleSetting.objects.create(policy=policy, rule_id="table.disallow-drop", severity="warning")
     out: list[str] = []
     code = cli.execute({"files": [str(path)], "dialect": "postgres", "policy": "lenient", "format": "json"},
                        out.append, out.append)
     assert code == 0
-    assert json.loads(out[0])["findings"][0]["severity"] == "warning"
+    assert [f["severity"] for f in json.loads(out[0])["findings"] if f["rule"] == "table.disallow-drop"] == ["warning"]
 
 
 @pytest.mark.django_db
 def test_a_named_template_is_the_stored_one_as_in_ci(tmp_path):
-    path = write(tmp_path, "0001_empty.sql", "")
+    path = write(tmp_path, "0001_drop.sql", "DROP TABLE users;\n")
     for name in ("recommended", "strict"):  # tuned in the admin: the checks API applies these rows
         policy = ReviewPolicy.objects.get(name=name)
-        RuleSetting.objects.create(policy=policy, rule_id="system.empty-file", severity="warning")
+        RuleSetting.objects.create(policy=policy, rule_id="table.disallow-drop", severity="warning")
 
     def severity(**opts) -> str:
         out: list[str] = []
         cli.execute({"files": [str(path)], "dialect": "postgres", "format": "json", **opts}, out.append, out.append)
-        return json.loads(out[0])["findings"][0]["severity"]
+        [found] = [f["severity"] for f in json.loads(out[0])["findings"] if f["rule"] == "table.disallow-drop"]
+        return found
 
     assert severity(policy="recommended") == "warning"
     assert severity(policy="strict") == "warning"

@@ -78,3 +78,9 @@ def test_the_example_on_a_rule_page_is_flagged_by_that_rule(rule_id):
 
 def test_every_implemented_rule_page_has_an_example():
     assert [r.id for r in RULES.values() if r.implemented and not r.example] == []
+
+
+def test_the_pages_of_the_rules_no_policy_turns_down_say_so(client):
+    for rule_id in ("system.syntax-error", "system.encoding-error", "system.empty-file"):
+        assert "(always: no policy changes it)" in client.get(f"/rules/{rule_id}/").content.decode()
+    assert "always: no policy" not in client.get("/rules/system.parse-unsupported/").content.decode()
