@@ -52,7 +52,10 @@ FAIL_ON = ("error", "warning", "never")  # the lowest severity that blocks, or n
 IGNORE_RE = re.compile(r"^[ \t]*--[ \t]*sluice:[ \t]*ignore\b[ \t]*(.*?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _COPY_FROM_STDIN = re.compile(r"^COPY .* FROM STDIN\b")
 HIGH_RISK = re.compile(r"^(DROP (DATABASE|SCHEMA|TABLE)|TRUNCATE)\b")
-MODERATE_RISK = re.compile(r"^(DELETE|UPDATE|ALTER TABLE|DROP INDEX)\b")
+MODERATE_RISK = re.compile(r"^(DELETE|UPDATE|ALTER (?:ONLINE |IGNORE )*TABLE|DROP INDEX)\b")  # (MariaDB's ONLINE, IGNORE)
+# A statement that starts with WITH and deletes or updates rows (its main statement, or a CTE's: both
+# change data); not a locking clause (FOR [NO KEY] UPDATE).
+_WITH_MODIFYING = re.compile(r"\bDELETE\b|(?<!FOR )(?<!NO KEY )\bUPDATE\b")
 
 
 @dataclasses.dataclass(slots=True)
@@ -1170,13 +1173,17 @@ def _fingerprint(finding: Finding, occurrence: int, statement: str | None = None
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-_RISKY_WORDS = ("DROP", "TRUNCATE", "DELETE", "UPDATE", "ALTER")  # the first words of HIGH_RISK and MODERATE_RISK
+_RISKY_WORDS = ("DROP", "TRUNCATE", "DELETE", "UPDATE", "ALTER", "WITH")  # the first words of what is risky
 
 
 def _risk(norms: Sequence[str]) -> str:
     risk = "low"
     for norm in norms:
         if not norm.startswith(_RISKY_WORDS):
+            continue
+        if norm.startswith("WITH"):
+            if (norm[4:5] in (" ", "(")) and _WITH_MODIFYING.search(norm):
+                risk = "moderate"
             continue
         if HIGH_RISK.match(norm):
             return "high"

@@ -140,9 +140,21 @@ def test_fingerprints_do_not_depend_on_line_numbers():
     ("UPDATE a SET x = 1 WHERE id = 2;", "moderate"),
     ("DROP INDEX i;", "moderate"),
     ("CREATE TABLE a (id bigint PRIMARY KEY);\nTRUNCATE b;", "high"),
+    # A statement that starts with WITH changes data when it (or one of its CTEs) deletes or updates.
+    ("WITH old AS (SELECT id FROM a WHERE x < 1) DELETE FROM a USING old WHERE a.id = old.id;", "moderate"),
+    ("WITH gone AS (DELETE FROM a WHERE x < 1 RETURNING id) SELECT count(*) FROM gone;", "moderate"),
+    ("WITH s AS (SELECT id FROM a) UPDATE a SET x = 1 FROM s WHERE a.id = s.id;", "moderate"),
+    ("WITH s AS (SELECT id FROM a FOR UPDATE) SELECT * FROM s;", "low"),
+    ("WITH s AS (SELECT id FROM a FOR NO KEY UPDATE) SELECT * FROM s;", "low"),
+    ("WITH s AS (SELECT 'DELETE' AS word) SELECT * FROM s;", "low"),
 ])
 def test_risk_per_file(sql, risk):
     assert review(sql).risk == risk
+
+
+@pytest.mark.parametrize("sql", ["ALTER ONLINE TABLE a ADD COLUMN b int;", "ALTER IGNORE TABLE a ADD UNIQUE (b);"])
+def test_mariadb_alter_table_forms_are_moderate_risk(sql):
+    assert review(sql, "mysql").risk == "moderate"
 
 
 def test_the_check_document():
