@@ -1164,11 +1164,17 @@ def _finish(out: _Collector, text: str, statements: Sequence[Statement], norms: 
     return FileReview(out.path, dialect, out.findings, _risk(norms), len(statements))
 
 
+_NUMBER = re.compile(r"\d+")
+
+
 def _fingerprint(finding: Finding, occurrence: int, statement: str | None = None) -> str:
-    # Not the line: a finding keeps its identity when lines above it move.
+    # Not the line: a finding keeps its identity when lines above it move. A finding of no statement
+    # (the file's) is told by its message, its numbers left out: the encoding error's byte offset moves
+    # with the lines above too.
     if statement is None:
         statement = " ".join(finding.statement.split())
-    raw = f"{finding.rule}\0{finding.file}\0{statement}\0{finding.message if not statement else ''}\0{occurrence}"
+    message = _NUMBER.sub("#", finding.message) if not statement else ""
+    raw = f"{finding.rule}\0{finding.file}\0{statement}\0{message}\0{occurrence}"
     # (surrogatepass: a file name that is not UTF-8 comes with the surrogates os.fsdecode made)
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 

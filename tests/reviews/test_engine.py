@@ -135,6 +135,15 @@ def test_fingerprints_do_not_depend_on_line_numbers():
     assert twice[0].fingerprint != twice[1].fingerprint
 
 
+def test_a_file_level_finding_keeps_its_fingerprint_when_lines_move_above_it():
+    before = review(b"SELECT 1;\n-- caf\xe9\n").findings
+    after = review(b"\n\n-- a comment\nSELECT 1;\n-- caf\xe9\n").findings
+    [(b, a)] = [(b, a) for b, a in zip(before, after, strict=True) if b.rule == a.rule == "system.encoding-error"]
+    assert (b.line, a.line) == (2, 5) and b.message != a.message  # (the message gives the byte offset)
+    assert b.fingerprint == a.fingerprint
+    assert review(b"SELECT 1;\n-- \xff\n").findings[0].fingerprint != b.fingerprint  # another byte
+
+
 @pytest.mark.parametrize("sql, risk", [
     ("CREATE TABLE a (id bigint PRIMARY KEY);", "low"),
     ("UPDATE a SET x = 1 WHERE id = 2;", "moderate"),
