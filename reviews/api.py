@@ -432,12 +432,17 @@ class ReviewView(APIView):
         serializer = ReviewRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = review_files(
-            [(f["path"], f["data"]) for f in data["files"]],
-            data["dialect"],
-            data.get("policy") or fallback_engine_policy(),
-        )
+        files = [(f["path"], f["data"]) for f in data["files"]]
+        result = review_files(files, data["dialect"], data.get("policy") or fallback_engine_policy())
         document = result.as_json(data["fail_on"])
+        # What a release of these files would refuse, as a check lists it: errors that block (unless
+        # fail_on is never), counted with the error findings.
+        refused = _not_reported(release_problems(files),
+                                {(f.file, f.rule) for f in result.active if f.severity == "error"})
+        if refused:
+            document["errors"] += refused
+            document["summary"]["errors"] += len(refused)
+            document["summary"]["blocking"] = document["summary"]["blocking"] or data["fail_on"] != "never"
         for finding in document["findings"]:  # (as a stored check's findings: each links to its rule's page)
             finding["rule_url"] = _rule_page(request, finding["rule"])
         return Response(document)
@@ -605,9 +610,8 @@ def release_problems(files: list[tuple[str, bytes | str]]) -> list[dict]:
     return []
 
 
-def _not_reported(problems: list[dict], rows: list[Finding]) -> list[dict]:
-    """The release problems that no active error finding already reports."""
-    reported = {(r.file, r.rule_id) for r in rows if r.severity == "error" and not r.suppressed}
+def _not_reported(problems: list[dict], reported: set[tuple[str, str]]) -> list[dict]:
+    """The release problems that no active error finding already reports ((file, rule id) of those)."""
     return [
         p
         for p in problems
@@ -686,7 +690,8 @@ def record_check(
     threshold = SEVERITY_RANK.get(fail_on)
     blocking = threshold is not None and any(SEVERITY_RANK.get(r.severity, 0) >= threshold for r in active)
     errors = list({e["file"]: e for result in results for e in result.as_json(fail_on)["errors"]}.values())
-    refused = _not_reported(release_problems(files), rows)
+    refused = _not_reported(release_problems(files),
+                            {(r.file, r.rule_id) for r in rows if r.severity == "error" and not r.suppressed})
     errors += refused
     blocking = blocking or (bool(refused) and threshold is not None)
     summary = {

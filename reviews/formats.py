@@ -74,10 +74,11 @@ def rule_url(rule_id: str, docs_url: str = "") -> str:
 def summary_line(result: ReviewResult, fail_on: str = "error") -> str:
     s = result.summary(fail_on)
     suppressed = len(result.findings) - len(result.active)
-    counts = f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}, {_plural(s['infos'], 'info')}"
+    unread = sum(1 for r in result.files if r.error)  # (counted among the errors of the summary too)
+    counts = (f"{_plural(s['errors'] - unread, 'error')}, {_plural(s['warnings'], 'warning')}, "
+              f"{_plural(s['infos'], 'info')}")
     if suppressed:
         counts += f" ({suppressed} suppressed)"
-    unread = sum(1 for r in result.files if r.error)
     if unread:
         counts += f", {_plural(unread, 'file error')}"
     verdict = f"blocking (--fail-on {fail_on})" if s["blocking"] else "passed"

@@ -120,7 +120,8 @@ class ReviewResult:
 
     def summary(self, fail_on: str = "error") -> dict:
         return {
-            "errors": self.count("error"),
+            # A file a release would refuse is an error too (as a check counts it): it blocks like one.
+            "errors": self.count("error") + sum(1 for r in self.files if r.error),
             "warnings": self.count("warning"),
             "infos": self.count("info"),
             "files": len(self.files),

@@ -56,6 +56,21 @@ def test_it_reviews_files_with_a_token(ci):
     assert doc["errors"] == []
 
 
+def test_it_says_what_a_release_would_refuse_as_a_check_does(ci):
+    files = [sql("migrations/0001_users.sql", "SELECT 1;\n"), sql("migrations/add_orders.sql", "SELECT 1;\n"),
+             sql("migrations/1_again.sql", "SELECT 1;\n"), sql("migrations/0002_empty.sql", "")]
+    doc = ci.post("/api/v1/review", body(*files), format="json").json()
+    assert {e["file"]: e["message"] for e in doc["errors"]} == {
+        "migrations/add_orders.sql": "bad migration file name: expected <version>_<description>.sql, "
+                                     "e.g. 202501150900_add_user_table.sql or V1.2__seed_dml.sql",
+        "migrations/1_again.sql": "duplicate version 1: migrations/0001_users.sql has the same version",
+    }  # (the empty file is the error finding system.empty-file: said once)
+    assert [f["rule"] for f in doc["findings"] if f["severity"] == "error"] == ["system.empty-file"]
+    assert (doc["summary"]["errors"], doc["summary"]["blocking"]) == (3, True)
+    checked = ci.post("/api/v1/review", body(*files[:3], fail_on="never"), format="json").json()
+    assert (len(checked["errors"]), checked["summary"]["errors"], checked["summary"]["blocking"]) == (2, 2, False)
+
+
 def test_it_reviews_files_for_a_signed_in_user(db):
     client = APIClient()
     client.force_login(User.objects.create_user("dave"))

@@ -456,6 +456,7 @@ def test_a_name_or_version_the_release_would_refuse_is_an_error_of_the_file(tmp_
     assert run.returncode == 1, run.stderr
     document = json.loads(run.stdout)
     assert document["summary"]["blocking"] is True and document["summary"]["files"] == 4
+    assert document["summary"]["errors"] == 2  # each file a release refuses, as a check counts it
     assert {e["file"]: e["message"] for e in document["errors"]} == {
         unnamed.as_posix(): "bad migration file name: expected <version>_<description>.sql, "
                             "e.g. 202501150900_add_user_table.sql or V1.2__seed_dml.sql",
@@ -470,7 +471,7 @@ def test_a_name_or_version_the_release_would_refuse_is_an_error_of_the_file(tmp_
     assert text.returncode == 0, text.stderr
     assert f"{unnamed.as_posix()}: error: line 1: this reads as the directive" in text.stdout
     assert "; bad migration file name: expected <version>_<description>.sql" in text.stdout
-    assert "1 file error" in text.stdout
+    assert "0 errors, 0 warnings, 0 infos, 1 file error" in text.stdout
     for fmt in ("github", "gitlab", "sarif", "azure", "markdown"):
         out = manage("review", str(unnamed), "--dialect", "postgres", "--format", fmt, "--fail-on", "never")
         assert "bad migration file name" in out.stdout, fmt
