@@ -312,6 +312,12 @@ class SummarySerializer(serializers.Serializer):
     risk = serializers.ChoiceField(choices=list(RISK_RANK))
 
 
+class FileRiskSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    risk = serializers.ChoiceField(choices=list(RISK_RANK))
+    statements = serializers.IntegerField()
+
+
 class ReviewDocumentSerializer(serializers.Serializer):
     """The `sluice.check/v1` document (documentation: the engine builds it)."""
 
@@ -319,6 +325,7 @@ class ReviewDocumentSerializer(serializers.Serializer):
     summary = SummarySerializer()
     findings = EngineFindingSerializer(many=True)
     errors = serializers.ListField(child=serializers.DictField())
+    files = FileRiskSerializer(many=True, help_text="Each file with its own risk level.")
 
 
 class FindingSerializer(ResponseSerializer):
@@ -377,6 +384,7 @@ class CheckSerializer(ResponseSerializer):
     summary = SummarySerializer(read_only=True)
     findings = FindingSerializer(many=True, read_only=True)
     errors = serializers.ListField(child=serializers.DictField(), read_only=True)
+    files = FileRiskSerializer(many=True, read_only=True, help_text="Each file with its own risk level.")
 
     class Meta:
         model = Check
@@ -391,6 +399,7 @@ class CheckSerializer(ResponseSerializer):
             "summary",
             "findings",
             "errors",
+            "files",
         ]
 
     def get_schema(self, check: Check) -> str:
@@ -694,6 +703,13 @@ def record_check(
                             {(r.file, r.rule_id) for r in rows if r.severity == "error" and not r.suppressed})
     errors += refused
     blocking = blocking or (bool(refused) and threshold is not None)
+    # Each file's risk: the highest any engine's reading gave it (its statements: the most any split).
+    per_file: dict[str, dict] = {}
+    for result in results:
+        for review in result.files:
+            entry = per_file.setdefault(review.path, {"file": review.path, "risk": "low", "statements": 0})
+            entry["risk"] = max(entry["risk"], review.risk, key=RISK_RANK.__getitem__)
+            entry["statements"] = max(entry["statements"], review.statements)
     summary = {
         # A file a release would refuse is an error too: it blocks like one.
         "errors": counts["error"] + len(refused),
@@ -716,6 +732,7 @@ def record_check(
             risk=summary["risk"],
             summary=summary,
             errors=errors,
+            files=list(per_file.values()),
             created_by=created_by,
         )
         for row in rows:

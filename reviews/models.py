@@ -68,6 +68,9 @@ class Check(models.Model):
     risk = models.CharField(max_length=10, choices=Risk.choices, default=Risk.LOW)
     summary = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True, help_text="Files that could not be read.")
+    files = models.JSONField(
+        default=list, blank=True, help_text="Each reviewed file with its risk level: [{file, risk, statements}]."
+    )
     created_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

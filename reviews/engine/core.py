@@ -136,6 +136,8 @@ class ReviewResult:
             "summary": self.summary(fail_on),
             "findings": [f.as_dict() for f in self.findings],
             "errors": [{"file": r.path, "message": r.error} for r in self.files if r.error],
+            # Each file's own risk level (design §7: each file and the whole check get one).
+            "files": [{"file": r.path, "risk": r.risk, "statements": r.statements} for r in self.files],
         }
 
 

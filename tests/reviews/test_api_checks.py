@@ -88,6 +88,7 @@ def test_it_stores_a_check_with_its_findings(ci, shop):
     assert drop.environments == ["test", "staging", "prod"]
     assert drop.policy.name == "recommended"  # no policy attached: the stored recommended
     assert check.findings.count() == len(doc["findings"])
+    assert doc["files"] == check.files == [{"file": "migrations/0002_drop_users.sql", "risk": "high", "statements": 1}]
 
     assert doc["schema"] == "sluice.check/v1"
     assert doc["project"] == "shop"
@@ -544,3 +545,14 @@ def test_the_recommended_policy_as_tuned_in_the_admin_is_the_fallback(ci, shop):
     review = ci.post("/api/v1/review", {"dialect": "sqlite", "files": payload()["files"]}, format="json")
     assert review.status_code == 200
     assert [f["severity"] for f in review.json()["findings"] if f["rule"] == "table.disallow-drop"] == ["warning"]
+
+
+def test_each_file_gets_its_own_risk_level(ci):
+    files = [{"path": "migrations/0002_a.sql", "content": "CREATE TABLE a (id bigint PRIMARY KEY);\n"},
+             {"path": "migrations/0003_b.sql", "content": "UPDATE a SET id = id WHERE id = 1;\n"},
+             {"path": "migrations/0004_c.sql", "content": "TRUNCATE a;\n"}]
+    doc = ci.post("/api/v1/projects/shop/checks", {"files": files, "vcs": VCS}, format="json").json()
+    assert [(f["file"], f["risk"]) for f in doc["files"]] == [
+        ("migrations/0002_a.sql", "low"), ("migrations/0003_b.sql", "moderate"), ("migrations/0004_c.sql", "high")]
+    assert doc["summary"]["risk"] == "high"
+    assert ci.get(f"/api/v1/checks/{doc['id']}").json()["files"] == doc["files"]

@@ -171,6 +171,8 @@ def test_the_check_document():
     doc = result.as_json()
     assert doc["schema"] == "sluice.check/v1"
     assert doc["summary"] == {"errors": 2, "warnings": 0, "infos": 0, "files": 2, "blocking": True, "risk": "high"}
+    assert doc["files"] == [{"file": "a.sql", "risk": "high", "statements": 1},
+                            {"file": "b.sql", "risk": "low", "statements": 0}]
     assert set(doc["findings"][0]) >= {"rule", "severity", "message", "file", "line", "column", "end_line",
                                        "statement", "fingerprint"}
     assert result.as_json(fail_on="never")["summary"]["blocking"] is False
