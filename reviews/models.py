@@ -67,7 +67,9 @@ class Check(models.Model):
     blocking = models.BooleanField(default=False)
     risk = models.CharField(max_length=10, choices=Risk.choices, default=Risk.LOW)
     summary = models.JSONField(default=dict, blank=True)
-    errors = models.JSONField(default=list, blank=True, help_text="Files that could not be read.")
+    errors = models.JSONField(
+        default=list, blank=True, help_text="What a release would refuse of the files: [{file, message, line?}]."
+    )
     files = models.JSONField(
         default=list, blank=True, help_text="Each reviewed file with its risk level: [{file, risk, statements}]."
     )
