@@ -443,15 +443,13 @@ class ReviewView(APIView):
         data = serializer.validated_data
         files = [(f["path"], f["data"]) for f in data["files"]]
         result = review_files(files, data["dialect"], data.get("policy") or fallback_engine_policy())
+        # What a release of these files would refuse (as a check lists it), each an error of its file, as
+        # `manage.py review` reports it: counted with the error findings, blocking unless fail_on is never.
+        reviews = {r.path: r for r in result.files}
+        for problem in _not_reported(release_problems(files),
+                                     {(f.file, f.rule) for f in result.active if f.severity == "error"}):
+            reviews[problem["file"]].refuse(problem["message"], problem.get("line"))
         document = result.as_json(data["fail_on"])
-        # What a release of these files would refuse, as a check lists it: errors that block (unless
-        # fail_on is never), counted with the error findings.
-        refused = _not_reported(release_problems(files),
-                                {(f.file, f.rule) for f in result.active if f.severity == "error"})
-        if refused:
-            document["errors"] += refused
-            document["summary"]["errors"] += len(refused)
-            document["summary"]["blocking"] = document["summary"]["blocking"] or data["fail_on"] != "never"
         for finding in document["findings"]:  # (as a stored check's findings: each links to its rule's page)
             finding["rule_url"] = _rule_page(request, finding["rule"])
         return Response(document)

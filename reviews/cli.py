@@ -298,7 +298,7 @@ def _review_path(path: Path, dialect: str, policy: Policy):
         try:
             parse_directives(review.path, decode(data)[0])
         except FileProblem as problem:
-            review.error = f"line {problem.line}: {problem.message}" if problem.line else problem.message
+            review.refuse(problem.message, problem.line)
     return review
 
 
@@ -314,15 +314,11 @@ def _release_refusals(reviews: list, folders: list[Path]) -> None:
         try:
             version, _, _ = parse_name(review.path)
         except FileProblem as problem:
-            _add_error(review, problem.message)
+            review.refuse(problem.message)
             continue
         other = first.setdefault((folder, version_key(version)), review.path)
         if other != review.path:
-            _add_error(review, duplicate_version(review.path, version, other).message)
-
-
-def _add_error(review, message: str) -> None:
-    review.error = message if not review.error else f"{review.error}; {message}"
+            review.refuse(duplicate_version(review.path, version, other).message)
 
 
 def execute(opts: dict, out: Write, err: Write) -> int:

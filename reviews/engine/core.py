@@ -90,6 +90,11 @@ class FileReview:
     statements: int
     error: str | None = None  # what a release would refuse of the file (its name, version or a run directive)
 
+    def refuse(self, message: str, line: int | None = None) -> None:
+        """Add what a release would refuse of the file (several: one after another)."""
+        message = f"line {line}: {message}" if line else message
+        self.error = message if not self.error else f"{self.error}; {message}"
+
 
 @dataclasses.dataclass
 class ReviewResult:
@@ -1191,7 +1196,7 @@ def _risk(norms: Sequence[str]) -> str:
         if not norm.startswith(_RISKY_WORDS):
             continue
         if norm.startswith("WITH"):
-            if (norm[4:5] in (" ", "(")) and _WITH_MODIFYING.search(norm):
+            if norm[4:5] in (" ", "(") and _WITH_MODIFYING.search(norm):
                 risk = "moderate"
             continue
         if HIGH_RISK.match(norm):
