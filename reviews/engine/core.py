@@ -634,7 +634,8 @@ def _sqlite_error(connection: sqlite3.Connection, statement: Statement, sql: str
         except sqlite3.Error as exc:
             message = str(exc)
             if "syntax error" in message or "incomplete input" in message or "unrecognized token" in message:
-                return (f"syntax error: {message}", statement.line, statement.column)
+                index = _sqlite_error_index(connection, statement.text, sql, message)
+                return (f"syntax error: {message}",) + _position(statement, index)
             if not message.startswith(_NO_SUCH_TABLE) or len(stubs) >= _SQLITE_STUB_ROUNDS:
                 return None
             stub = _sqlite_stub_name(message[len(_NO_SUCH_TABLE):])
@@ -651,6 +652,57 @@ def _sqlite_error(connection: sqlite3.Connection, statement: Statement, sql: str
 
 
 _NO_SUCH_TABLE = "no such table: "
+# SQLite's messages name the token it stopped at, not its offset (Python's sqlite3 does not give it).
+_SQLITE_NEAR = re.compile(r'(?:near|unrecognized token:) "(.*)"(?:: syntax error)?', re.DOTALL)
+
+
+def _sqlite_error_index(connection: sqlite3.Connection, text: str, sql: str, message: str) -> int:
+    """Where in the statement's `text` SQLite stopped (`sql` is the text it prepared: `text`, or
+    EXPLAIN before it). At the end for "incomplete input"; else at the token the message names: of
+    its places in the text, the first whose prefix, prepared alone, fails with the same message (a
+    prefix that stops before the error is only incomplete; one that holds it fails as the whole
+    statement does, so a binary search over those places finds it). The statement's start when
+    none does."""
+    if message == "incomplete input":
+        return len(text.rstrip())
+    match = _SQLITE_NEAR.fullmatch(message)
+    if match is None or not match.group(1):
+        return 0
+    token, shift = match.group(1), len(sql) - len(text)
+    places = []  # where the token stands in the text as a whole token (not inside a longer word)
+    start = text.find(token)
+    while start >= 0 and len(places) < _SQLITE_PLACES:
+        end = start + len(token)
+        if not (_sqlite_word(token[0]) and start and _sqlite_word(text[start - 1])) and \
+                not (_sqlite_word(token[-1]) and end < len(text) and _sqlite_word(text[end])):
+            places.append(start)
+        start = text.find(token, start + 1)
+
+    def fails_so(start: int) -> bool:
+        try:
+            connection.execute(sql[: shift + start + len(token)])
+        except sqlite3.Error as exc:
+            return str(exc) == message
+        except Exception:  # (more than one statement: not this error)
+            return False
+        return False
+
+    low, high = 0, len(places)  # the first place whose prefix fails so is in [low, high)
+    while low < high:
+        middle = (low + high) // 2
+        if fails_so(places[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return places[low] if low < len(places) else 0
+
+
+_SQLITE_PLACES = 10_000  # places of the named token tried at most (a binary search: a dozen prepares)
+
+
+def _sqlite_word(char: str) -> bool:
+    """A character SQLite's tokenizer reads as part of a word (an identifier or keyword)."""
+    return char.isalnum() or char in "_$" or ord(char) > 0x7F
 _SQLITE_STUB_ROUNDS = 4  # stub tables per statement (a trigger's body may name a few)
 
 

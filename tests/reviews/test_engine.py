@@ -33,7 +33,7 @@ def test_postgres_never_reports_a_syntax_error_for_what_its_grammar_accepts():
 
 def test_sqlite_judges_its_own_syntax_but_not_missing_tables():
     found = review("ALTER TABLE customers ADD COLUMN email text;\nCREATE TABLE a (id int,, x);\n", "sqlite")
-    assert [r for r in rules_of(found) if r[0] == "system.syntax-error"] == [("system.syntax-error", 2, 1)]
+    assert [r for r in rules_of(found) if r[0] == "system.syntax-error"] == [("system.syntax-error", 2, 24)]
 
 
 def test_mysql_unparseable_but_plausible_is_info_and_certainly_broken_is_an_error():

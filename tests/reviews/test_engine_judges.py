@@ -49,6 +49,37 @@ def test_sqlite_stub_tables_do_not_outlive_their_statement() -> None:
     assert [(rule, line) for rule, line, _, _ in system(sql, "sqlite")] == [("system.syntax-error", 3)]
 
 
+@pytest.mark.parametrize(
+    ("sql", "line", "column", "near"),
+    [
+        # The token SQLite names, where it stands (not the statement's start): the second comma.
+        ("CREATE TABLE a (\n  id int,\n  x int,,\n  y int\n)", 4, 9, 'near ","'),
+        # The same token earlier, where it is fine: the place whose prefix fails as the whole does.
+        ("CREATE TABLE t (a int, b int CHECK (b > 0), c int,)", 2, 51, 'near ")"'),
+        # A keyword inside a longer name is not that keyword.
+        ("CREATE TABLE t (from_x int,\n  x int FROM)", 3, 9, 'near "FROM"'),
+        ('SELECT "a" "b"\n  "c" FROM t', 3, 3, 'near ""c""'),
+        ("SELECT 1 #", 2, 10, 'unrecognized token: "#"'),
+        ("SELECT 'never closed", 2, 8, "unrecognized token"),
+        ("CREATE TABLE a (id int", 2, 23, "incomplete input"),  # at its end
+        # With a stub table for the one it has not seen, and a statement that is an EXPLAIN already.
+        ("ALTER TABLE k ADD x int CHECK (x >)", 2, 35, 'near ")"'),
+        ("EXPLAIN SELECT 1 FROM WHERE", 2, 23, 'near "WHERE"'),
+    ],
+)
+def test_sqlite_syntax_errors_are_located_at_the_token_sqlite_names(sql: str, line: int, column: int,
+                                                                      near: str) -> None:
+    [(rule, at_line, at_column, message)] = system(f"SELECT 1;\n{sql};\n", "sqlite")
+    assert (rule, at_line, at_column) == ("system.syntax-error", line, column) and near in message
+
+
+def test_sqlite_syntax_error_in_a_long_statement_is_found_among_many_places_of_its_token() -> None:
+    # 1,500 columns (SQLite allows 2,000) and a trailing comma: SQLite stops at the last of 1,501 `)`.
+    columns = ",\n".join(f"  c{i} varchar(10)" for i in range(1_500))
+    [(rule, line, column, message)] = system(f"CREATE TABLE wide (\n{columns},\n);\n", "sqlite")
+    assert (rule, line, column) == ("system.syntax-error", 1_502, 1) and 'near ")"' in message
+
+
 def test_sqlite_explain_is_not_explained_twice() -> None:
     assert system("EXPLAIN QUERY PLAN SELECT 1;\nEXPLAIN SELECT 1;\n", "sqlite") == []
 
