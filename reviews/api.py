@@ -696,10 +696,9 @@ def record_check(
     counts = Counter(distinct.values())
     threshold = SEVERITY_RANK.get(fail_on)
     blocking = threshold is not None and any(SEVERITY_RANK.get(r.severity, 0) >= threshold for r in active)
-    errors = list({e["file"]: e for result in results for e in result.as_json(fail_on)["errors"]}.values())
+    # The check's errors: what a release would refuse of the files (the engine refuses nothing itself).
     refused = _not_reported(release_problems(files),
                             {(r.file, r.rule_id) for r in rows if r.severity == "error" and not r.suppressed})
-    errors += refused
     blocking = blocking or (bool(refused) and threshold is not None)
     # Each file's risk: the highest any engine's reading gave it (its statements: the most any split).
     per_file: dict[str, dict] = {}
@@ -729,7 +728,7 @@ def record_check(
             blocking=blocking,
             risk=summary["risk"],
             summary=summary,
-            errors=errors,
+            errors=refused,
             files=list(per_file.values()),
             created_by=created_by,
         )

@@ -74,7 +74,7 @@ def rule_url(rule_id: str, docs_url: str = "") -> str:
 def summary_line(result: ReviewResult, fail_on: str = "error") -> str:
     s = result.summary(fail_on)
     suppressed = len(result.findings) - len(result.active)
-    unread = sum(1 for r in result.files if r.error)  # (counted among the errors of the summary too)
+    unread = sum(len(r.refusals) for r in result.files)  # (counted among the errors of the summary too)
     counts = (f"{_plural(s['errors'] - unread, 'error')}, {_plural(s['warnings'], 'warning')}, "
               f"{_plural(s['infos'], 'info')}")
     if suppressed:
@@ -106,8 +106,8 @@ def _text(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url:
     lines: list[str] = []
     split_sources: dict[str, list[str]] = {}
     for review in result.files:
-        if review.error:
-            lines += [_printable(f"{review.path}: error: {review.error}"), ""]
+        for message, line in review.refusals:
+            lines += [_printable(f"{review.path}:{line}: error: {message}" if line else f"{review.path}: error: {message}"), ""]
     for f in _ordered(result.active):
         lines.append(_printable(f"{f.file}:{f.line}:{f.column}: {f.severity} {f.rule}: {f.message}"))
         if f.file in sources:
@@ -169,9 +169,10 @@ def _github_property(text: str) -> str:
 def _github(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
     lines = []
     for review in result.files:
-        if review.error:
-            lines.append(f"::error file={_github_property(review.path)},title=a release would refuse this file::"
-                         f"{_github_data(review.error)}")
+        for message, line in review.refusals:
+            at = f",line={line}" if line else ""
+            lines.append(f"::error file={_github_property(review.path)}{at},title=a release would refuse this file::"
+                         f"{_github_data(message)}")
     for f in _ordered(result.active):
         props = {"file": f.file, "line": f.line, "col": f.column, "endLine": max(f.end_line, f.line),
                  "title": f"{f.rule} ({f.severity})"}
@@ -201,14 +202,14 @@ def _gitlab(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_ur
     # What a release would refuse of a file (its name, version, a run directive): an issue of the file.
     issues += [
         {
-            "description": review.error,
+            "description": message,
             "check_name": "sluice.file-error",
-            "fingerprint": hashlib.sha256(f"sluice.file-error\0{review.path}\0{review.error}".encode(
+            "fingerprint": hashlib.sha256(f"sluice.file-error\0{review.path}\0{message}".encode(
                 "utf-8", "surrogatepass")).hexdigest()[:32],
             "severity": "blocker" if fail_on != "never" else "critical",
-            "location": {"path": review.path, "lines": {"begin": 1}},
+            "location": {"path": review.path, "lines": {"begin": line or 1}},
         }
-        for review in result.files if review.error
+        for review in result.files for message, line in review.refusals
     ]
     return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
 
@@ -240,9 +241,10 @@ def _sarif(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url
             item["suppressions"] = [{"kind": "inSource", "justification": "-- sluice:ignore"}]
         results.append(item)
     notifications = [
-        {"level": "error", "message": {"text": review.error},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(review.path)}}}]}
-        for review in result.files if review.error
+        {"level": "error", "message": {"text": message},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(review.path)}}
+                        | ({"region": {"startLine": line}} if line else {})}]}
+        for review in result.files for message, line in review.refusals
     ]
     driver: dict = {"name": "Sluice", "rules": [_sarif_rule(rule_id, docs_url) for rule_id in rule_ids]}
     if docs_url:
@@ -309,9 +311,10 @@ def _azure_property(text: str) -> str:
 def _azure(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_url: str) -> str:
     lines = []
     for review in result.files:
-        if review.error:
-            lines.append(f"##vso[task.logissue type=error;sourcepath={_azure_property(review.path)}]"
-                         f"{_azure_data(review.error)}")
+        for message, line in review.refusals:
+            at = f";linenumber={line}" if line else ""
+            lines.append(f"##vso[task.logissue type=error;sourcepath={_azure_property(review.path)}{at}]"
+                         f"{_azure_data(message)}")
     for f in _ordered(result.active):
         if f.severity == "info":  # logissue knows only error and warning: infos stay plain log lines
             lines.append(_azure_data(f"{f.file}:{f.line}:{f.column}: info {f.rule}: {f.message}"))
@@ -368,7 +371,8 @@ def _markdown(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_
     unread = [review for review in result.files if review.error]
     if unread:
         out.append("**Files a release would refuse:**")
-        out += [f"- {_md_code(review.path)}: {_md(review.error or '')}" for review in unread]
+        out += [f"- {_md_code(review.path)}{f' line {line}' if line else ''}: {_md(message)}"
+                for review in unread for message, line in review.refusals]
         out.append("")
     by_file: dict[str, list[Finding]] = {}
     for f in _ordered(result.active):

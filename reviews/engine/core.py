@@ -88,12 +88,18 @@ class FileReview:
     findings: list[Finding]
     risk: str  # low | moderate | high
     statements: int
-    error: str | None = None  # what a release would refuse of the file (its name, version or a run directive)
+    # What a release would refuse of the file (its name, its version, a run directive): (message, line or None).
+    refusals: list[tuple[str, int | None]] = dataclasses.field(default_factory=list)
 
     def refuse(self, message: str, line: int | None = None) -> None:
-        """Add what a release would refuse of the file (several: one after another)."""
-        message = f"line {line}: {message}" if line else message
-        self.error = message if not self.error else f"{self.error}; {message}"
+        """Add what a release would refuse of the file."""
+        self.refusals.append((message, line))
+
+    @property
+    def error(self) -> str | None:
+        """The file's refusals in one line, for people (`line N: …; …`), or None."""
+        return "; ".join(f"line {line}: {message}" if line else message
+                         for message, line in self.refusals) or None
 
 
 @dataclasses.dataclass
@@ -125,8 +131,8 @@ class ReviewResult:
 
     def summary(self, fail_on: str = "error") -> dict:
         return {
-            # A file a release would refuse is an error too (as a check counts it): it blocks like one.
-            "errors": self.count("error") + sum(1 for r in self.files if r.error),
+            # What a release would refuse of a file is an error too (as a check counts it): it blocks like one.
+            "errors": self.count("error") + sum(len(r.refusals) for r in self.files),
             "warnings": self.count("warning"),
             "infos": self.count("info"),
             "files": len(self.files),
@@ -140,7 +146,9 @@ class ReviewResult:
             "schema": "sluice.check/v1",
             "summary": self.summary(fail_on),
             "findings": [f.as_dict() for f in self.findings],
-            "errors": [{"file": r.path, "message": r.error} for r in self.files if r.error],
+            # (As a check lists them: one entry per refusal, its line when it has one.)
+            "errors": [{"file": r.path, "message": message} | ({"line": line} if line else {})
+                       for r in self.files for message, line in r.refusals],
             # Each file's own risk level (design §7: each file and the whole check get one).
             "files": [{"file": r.path, "risk": r.risk, "statements": r.statements} for r in self.files],
         }

@@ -137,6 +137,18 @@ def test_files_a_release_would_refuse_are_the_checks_errors_and_block_it(ci, sho
     assert fine["errors"] == [] and fine["summary"]["blocking"] is False
 
 
+def test_the_stateless_review_lists_the_same_errors_entry_for_entry(ci):
+    # One entry per refusal, its line apart from its message (when it has one): as a check stores them.
+    files = [{"path": "migrations/0002_x.sql", "content": "-- sluice transaction off\nSELECT 1;\n"},
+             {"path": "migrations/seed.sql", "content": "SELECT 1;\n"}]
+    checked = ci.post("/api/v1/projects/shop/checks", {"files": files, "vcs": VCS}, format="json").json()
+    reviewed = ci.post("/api/v1/review", {"dialect": "sqlite", "files": files}, format="json").json()
+    assert reviewed["errors"] == checked["errors"]
+    assert [(e["file"], e.get("line")) for e in checked["errors"]] == [("migrations/0002_x.sql", 1),
+                                                                        ("migrations/seed.sql", None)]
+    assert reviewed["summary"]["errors"] == checked["summary"]["errors"] == 2
+
+
 def test_each_environment_is_reviewed_with_its_own_policy(ci, shop):
     lenient = ReviewPolicy.objects.create(name="lenient")
     RuleSetting.objects.create(policy=lenient, rule_id="table.disallow-drop", severity="warning")

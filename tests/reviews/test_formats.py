@@ -291,7 +291,7 @@ HOSTILE = ('table "##vso[task.setvariable variable=SLUICE_TOKEN]stolen ##[sectio
 
 def hostile(severity: str = "info", path: str = "m/1_##vso[task.complete result=Failed]\n::error::x.sql") -> ReviewResult:
     finding = Finding("system.syntax-error", severity, HOSTILE, path, 1, 1, 1, "", "0" * 32)
-    return ReviewResult([FileReview(path, "postgres", [finding], "low", 1, error=None)])
+    return ReviewResult([FileReview(path, "postgres", [finding], "low", 1)])
 
 
 @pytest.mark.parametrize("severity", ["info", "warning", "error"])
@@ -360,3 +360,45 @@ def test_markdown_shows_text_from_the_sql_as_written():
     assert "\\*bold\\* \\_it\\_ &lt;img src=x&gt; \\`x\\\\x1b" in shown
     assert "\x1b" not in output
     assert "#### ``` m/11_``.sql ``` (risk: low)" in output  # the fence outlasts the name's own backticks
+
+
+# -- what a release would refuse of a file ---------------------------------------------------------
+
+
+def refused() -> ReviewResult:
+    """A file a release refuses twice: a run directive (at its line) and its name (no line)."""
+    review = FileReview("m/seed.sql", "postgres", [], "low", 1)
+    review.refuse("this reads as the directive `sluice:transaction` but lacks its colon", 3)
+    review.refuse("bad migration file name: expected <version>_<description>.sql")
+    return ReviewResult([review])
+
+
+def test_each_refusal_is_an_error_of_the_file_at_its_line_in_every_format():
+    result = refused()
+    document = json.loads(render(result, "json"))
+    assert document["errors"] == [
+        {"file": "m/seed.sql", "message": "this reads as the directive `sluice:transaction` but lacks its colon",
+         "line": 3},
+        {"file": "m/seed.sql", "message": "bad migration file name: expected <version>_<description>.sql"},
+    ]
+    assert (document["summary"]["errors"], document["summary"]["blocking"]) == (2, True)
+    text = render(result, "text")
+    assert "m/seed.sql:3: error: this reads as the directive" in text
+    assert "m/seed.sql: error: bad migration file name" in text
+    assert "0 errors, 0 warnings, 0 infos, 2 file errors" in text
+    github = render(result, "github").splitlines()
+    assert github[0].startswith("::error file=m/seed.sql,line=3,title=a release would refuse this file::")
+    assert github[1].startswith("::error file=m/seed.sql,title=a release would refuse this file::bad migration")
+    gitlab = json.loads(render(result, "gitlab"))
+    assert [(i["location"]["lines"]["begin"], i["severity"]) for i in gitlab] == [(3, "blocker"), (1, "blocker")]
+    assert len({i["fingerprint"] for i in gitlab}) == 2
+    sarif = json.loads(render(result, "sarif"))
+    jsonschema.validate(sarif, SARIF_SCHEMA)
+    [notes] = [run["invocations"][0]["toolExecutionNotifications"] for run in sarif["runs"]]
+    assert [n["locations"][0]["physicalLocation"].get("region") for n in notes] == [{"startLine": 3}, None]
+    azure = render(result, "azure").splitlines()
+    assert azure[0].startswith("##vso[task.logissue type=error;sourcepath=m/seed.sql;linenumber=3]")
+    assert azure[1].startswith("##vso[task.logissue type=error;sourcepath=m/seed.sql]bad migration")
+    markdown = render(result, "markdown")
+    assert "- `m/seed.sql` line 3: this reads as the directive" in markdown
+    assert "- `m/seed.sql`: bad migration file name" in markdown

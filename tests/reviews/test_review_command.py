@@ -439,10 +439,11 @@ def test_a_run_directive_the_release_would_refuse_is_an_error_of_the_file(tmp_pa
     document = json.loads(run.stdout)
     assert document["summary"]["blocking"] is True
     [error] = document["errors"]
-    assert error["file"] == bad.as_posix() and error["message"].startswith("line 1: this reads as the directive")
+    assert (error["file"], error["line"]) == (bad.as_posix(), 1)
+    assert error["message"].startswith("this reads as the directive")
     assert manage("review", str(bad), "--dialect", "postgres", "--fail-on", "never").returncode == 0
     text = manage("review", str(bad), "--dialect", "postgres")
-    assert f"{bad.as_posix()}: error: line 1:" in text.stdout and "1 file error" in text.stdout
+    assert f"{bad.as_posix()}:1: error: this reads as" in text.stdout and "1 file error" in text.stdout
 
 
 def test_a_name_or_version_the_release_would_refuse_is_an_error_of_the_file(tmp_path):
@@ -469,11 +470,11 @@ def test_a_name_or_version_the_release_would_refuse_is_an_error_of_the_file(tmp_
     write(tmp_path, "m/add_orders.sql", "-- sluice transaction off\nSELECT 1;\n")
     text = manage("review", str(unnamed), "--dialect", "postgres", "--fail-on", "never")
     assert text.returncode == 0, text.stderr
-    assert f"{unnamed.as_posix()}: error: line 1: this reads as the directive" in text.stdout
-    assert "; bad migration file name: expected <version>_<description>.sql" in text.stdout
-    assert "0 errors, 0 warnings, 0 infos, 1 file error" in text.stdout
+    assert f"{unnamed.as_posix()}:1: error: this reads as the directive" in text.stdout
+    assert f"{unnamed.as_posix()}: error: bad migration file name: expected <version>_<description>.sql" in text.stdout
+    assert "0 errors, 0 warnings, 0 infos, 2 file errors" in text.stdout
     for fmt in ("github", "gitlab", "sarif", "azure", "markdown"):
         out = manage("review", str(unnamed), "--dialect", "postgres", "--format", fmt, "--fail-on", "never")
         assert "bad migration file name" in out.stdout, fmt
     github = manage("review", str(unnamed), "--dialect", "postgres", "--format", "github").stdout
-    assert f"::error file={unnamed.as_posix()},title=a release would refuse this file::line 1:" in github
+    assert f"::error file={unnamed.as_posix()},line=1,title=a release would refuse this file::this reads" in github
