@@ -23,6 +23,7 @@ from sqlglot.tokens import TokenType
 
 from reviews.engine.model import (
     BOUNDED_STATEMENTS,
+    CONCURRENTLY,
     DOLLAR_TAG,
     MYSQL_NAME,
     MYSQL_STRING,
@@ -829,6 +830,10 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
     """The error and the token it is at (None: the statement as a whole)."""
     from sqlglot.errors import TokenError
 
+    if norm.startswith("--"):  # (sqlglot reads any `--` as a comment: MySQL only `-- ` with a blank after it)
+        return ("syntax error: `--` starts a comment in MySQL only when a blank follows it, so the server reads "
+                "this as a statement and refuses it: write `-- …` if it is meant as a comment"), None
+
     try:
         tokens = tokens if tokens is not None else sqlglot_tokenize(text, "mysql")
     except TokenError as exc:
@@ -867,8 +872,23 @@ def _mysql_malformed_at(text: str, norm: str, tokens: list | None = None) -> tup
 
 # A table, or a materialized view (new too: nothing reads it yet), and the name it creates (also
 # MariaDB's CREATE OR REPLACE TABLE: a new, empty table).
-_CREATE_TABLE = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED )?"
+_CREATE_TABLE = re.compile(r"^CREATE (?:OR REPLACE )?(?:(?:GLOBAL |LOCAL )?(?:TEMPORARY |TEMP )|UNLOGGED |FOREIGN )?"
                            r"(TABLE|MATERIALIZED VIEW) (?:IF NOT EXISTS )?([^\s(]+)")
+# PostgreSQL's `CREATE SCHEMA s [AUTHORIZATION r] CREATE TABLE t … CREATE TABLE u …` (or `CREATE SCHEMA
+# AUTHORIZATION r …`, whose schema is named after the role): its elements' tables are created in it.
+_CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?:AUTHORIZATION (\S+)|(\S+)(?: AUTHORIZATION \S+)?) CREATE ")
+_SCHEMA_ELEMENT_TABLE = re.compile(r"\bCREATE (?:UNLOGGED )?TABLE ([^\s(]+)")
+
+
+def _created_tables(norm: str, dialect: str) -> list[tuple[str, str]]:
+    """(TABLE or MATERIALIZED VIEW, name) of what the statement creates that the file model keeps."""
+    if match := _CREATE_TABLE.match(norm):
+        return [match.groups()]
+    if dialect == "postgres" and norm.startswith("CREATE SCHEMA ") and (match := _CREATE_SCHEMA.match(norm)):
+        schema = match.group(1) or match.group(2)
+        return [("TABLE", name if "." in name else f"{schema}.{name}")
+                for name in _SCHEMA_ELEMENT_TABLE.findall(norm, match.end() - len("CREATE "))]
+    return []
 # `COMMIT AND CHAIN` (PostgreSQL 12+, MySQL) begins the next transaction at once.
 _AND_CHAIN = re.compile(r"\bAND CHAIN\b")
 # MySQL commits the open transaction before (and after) each of these: the file's own BEGIN ends there.
@@ -886,6 +906,7 @@ def _commits_implicitly(text: str) -> bool:
 
 
 _TX_END = re.compile(r"^(COMMIT|END|ROLLBACK|ABORT)\b(?!( TRANSACTION| WORK)? TO\b)")
+_PREPARE_TRANSACTION = re.compile(r"^PREPARE TRANSACTION\b")
 _SAVEPOINT = re.compile(r"^SAVEPOINT (\S+)$")
 _RELEASE = re.compile(r"^RELEASE (?:SAVEPOINT )?(\S+)$")
 _LOCK_WAIT_TIMEOUT = re.compile(r"\bLOCK_WAIT_TIMEOUT\b")
@@ -952,13 +973,18 @@ def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Sta
     created = FileContext(path=ctx.path, dialect=ctx.dialect)  # (its is_new: as the file model compares)
     commit_seen_at = -1
     for index, norm in enumerate(norms):
-        if "CONCURRENTLY" in norm and not norm.startswith("REFRESH"):  # (which runs in a transaction)
+        # (The keyword, not a name that holds it: `merge_chunks_concurrently(…)`; REFRESH … CONCURRENTLY
+        # runs in a transaction.)
+        if "CONCURRENTLY" in norm and not norm.startswith("REFRESH") and CONCURRENTLY.search(norm):
             ctx.has_concurrently = True
         if norm.startswith(("COMMIT", "END")) and index < len(norms) - 1:
             commit_seen_at = index
+        elif norm.startswith("PREPARE TRANSACTION") and ctx.dialect == "postgres" and index < len(norms) - 1:
+            commit_seen_at = index  # (it ends the transaction too)
         # (A prefix test before each pattern: most statements are neither.)
-        if norm.startswith("CREATE ") and (match := _CREATE_TABLE.match(norm)):
-            created.created(match.group(2))
+        if norm.startswith("CREATE ") and (made := _created_tables(norm, ctx.dialect)):
+            for _, name in made:
+                created.created(name)
         elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)) and not created.is_new(match.group(1)):
             ctx.alters_existing_tables = True
     ctx.has_mid_file_commit = commit_seen_at >= 0
@@ -973,6 +999,9 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
             ctx.created(match.group(2))
             if match.group(1) == "TABLE":
                 _learn_columns(ctx, st)
+        elif norm.startswith("CREATE SCHEMA ") and ctx.dialect == "postgres":
+            for _, name in _created_tables(norm, ctx.dialect):
+                ctx.created(name)
     elif norm.startswith("ALTER "):
         if _ALTER_TABLE.match(norm):
             _learn_columns(ctx, st)
@@ -982,8 +1011,10 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
             ctx.implicit_commit_line = 0
             ctx.transaction_began_line = st.line
             ctx.not_valid_in_transaction.clear()
-    elif norm.startswith(("COMMIT", "END", "ROLLBACK", "ABORT")):
-        if _TX_END.match(norm):
+    elif norm.startswith(("COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE")):
+        # (PostgreSQL's PREPARE TRANSACTION ends the session's transaction as a COMMIT does: what follows
+        # runs in a new one, while the prepared one waits for COMMIT/ROLLBACK PREPARED.)
+        if _TX_END.match(norm) or (ctx.dialect == "postgres" and _PREPARE_TRANSACTION.match(norm)):
             ctx.in_transaction = bool(_AND_CHAIN.search(norm)) and "NO CHAIN" not in norm
             ctx.transaction_began_line = st.line
             ctx.implicit_commit_line = 0

@@ -309,6 +309,7 @@ class IndexDef(NamedTuple):  # a tuple: built for every key of every CREATE TABL
     order: tuple[str, ...] = ()  # each column's sort order when one is not the default (`desc nulls last`); else ()
     include: tuple[str, ...] = ()  # PostgreSQL INCLUDE (…) columns
     node: exp.Expression | None = None  # the key in a CREATE/ALTER TABLE (findings point at it); None: CREATE INDEX
+    shown: tuple[str, ...] = ()  # how messages show the columns, when one is not a plain column; else ()
 
 
 class Predicate:
@@ -386,8 +387,19 @@ def _make_index(table: str, name: str | None, kind: str, nodes: list, dialect: s
         orders.append(_sort_order(column_node, dialect))
         if prefix and column:
             prefixed.append(column)
+    shown = tuple(c or _shown_expression(n) for c, n in zip(columns, nodes, strict=True)) if None in columns else ()
     return IndexDef(table, name, kind, tuple(columns), frozenset(prefixed) if prefixed else _NONE_PREFIXED, method,
-                    where, tuple(orders) if any(orders) else (), _included(parameters), node)
+                    where, tuple(orders) if any(orders) else (), _included(parameters), node, shown)
+
+
+def _shown_expression(node: exp.Expression) -> str:
+    """An index key that is no plain column, for a message: a column with an operator class as written
+    (`a int8_minmax_multi_ops`: it is no expression), anything else `<expression>`."""
+    if isinstance(node, exp.Ordered):
+        node = node.this
+    if isinstance(node, exp.Opclass) and type(node.this) is exp.Column:
+        return f"{plain_name(node.this)} {name_of(node.expression)}"
+    return "<expression>"
 
 
 def _included(parameters: exp.Expression | None) -> tuple[str, ...]:
@@ -549,8 +561,8 @@ def foreign_keys(st: Stmt) -> list[ForeignKeyDef]:
     return found
 
 
-def _columns_text(columns: tuple[str | None, ...]) -> str:
-    return ", ".join(c or "<expression>" for c in columns)
+def _columns_text(index: IndexDef) -> str:
+    return ", ".join(index.shown or index.columns)
 
 
 def _is_temporary(ast: exp.Create) -> bool:
@@ -608,8 +620,8 @@ _DROP_TABLE = re.compile(r"^DROP TABLE (?:IF EXISTS )?(.+?)(?: CASCADE| RESTRICT
           "clusters the table instead; SQLite identifies the rows only by their implicit rowid, which "
           "VACUUM may renumber. Rows that no key tells apart cannot be updated or deleted one by one.",
       instead="Declare a primary key in the CREATE TABLE, e.g. `id bigint GENERATED ALWAYS AS IDENTITY "
-              "PRIMARY KEY` (PostgreSQL), `id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY` (MySQL), `id INTEGER "
-              "PRIMARY KEY` (SQLite).",
+              "PRIMARY KEY` (PostgreSQL; a partitioned table's must include its partition key's columns), `id BIGINT "
+              "UNSIGNED AUTO_INCREMENT PRIMARY KEY` (MySQL), `id INTEGER PRIMARY KEY` (SQLite).",
       example="CREATE TABLE events (payload jsonb);")
 def table_require_pk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     # Known only at the end of the file: reported there, located at each CREATE TABLE.
@@ -688,11 +700,36 @@ def _no_primary_key(st: Stmt, dialect: str, table: str) -> str:
     if st.parsed and dialect == "mysql" and (key := _clustering_key(st)):
         return (f"{missing}: InnoDB uses its NOT NULL unique key {key} as the clustered index instead: declare that "
                 "key as the PRIMARY KEY")
+    if st.parsed and dialect == "postgres" and (keys := _partition_keys(st)) is not None:
+        # PostgreSQL: a partitioned table's primary key must hold its partition key's columns, and it
+        # can have none when that key is an expression.
+        if not all(isinstance(k, exp.Column) for k in keys):
+            return (f"{missing}, and cannot have one: it is partitioned by an expression. Give each partition a "
+                    "primary key, or partition by columns that a primary key can include (replication and online "
+                    "schema tools need one)")
+        names = list(dict.fromkeys(plain_name(k) for k in keys))
+        columns = ", ".join(names)
+        has_id = "id" in {plain_name(c).lower() for _, c, _ in column_defs(st)}
+        example = (f"`PRIMARY KEY ({columns})`" if "id" in (n.lower() for n in names)
+                   else f"`PRIMARY KEY (id, {columns})`" if has_id
+                   else f"`id bigint GENERATED ALWAYS AS IDENTITY` and `PRIMARY KEY (id, {columns})`")
+        return (f"{missing}: add one that includes its partition key ({columns}), e.g. {example} (replication and "
+                "online schema tools need it)")
     if st.parsed and any(isinstance(p, exp.UnloggedProperty) for p in _properties(st.ast)):
         # An unlogged table is never replicated (no publication takes it).
         return (f"{missing}: {advice} (without one, duplicate rows cannot be told apart, nor updated or deleted one "
                 "by one)")
     return f"{missing}: {advice} (replication and online schema tools need it)"
+
+
+def _partition_keys(st: Stmt) -> list | None:
+    """The expressions of a PostgreSQL CREATE TABLE's PARTITION BY (its columns are exp.Column), or
+    None when it is not partitioned."""
+    for prop in _properties(st.ast):
+        if isinstance(prop, exp.PartitionedByProperty):
+            keys = prop.this.expressions if isinstance(prop.this, (exp.Anonymous, exp.List, exp.Tuple)) else [prop.this]
+            return [k.unnest() if isinstance(k, exp.Paren) and isinstance(k.unnest(), exp.Column) else k for k in keys]
+    return None
 
 
 def _clustering_key(st: Stmt) -> str | None:
@@ -715,8 +752,8 @@ def _clustering_key(st: Stmt) -> str | None:
         for index in _table_level(table, element, None, "mysql"):
             if index.kind == "unique" and not index.prefixed \
                     and all(c and c.lower() in not_null for c in index.columns):
-                return f"{index.name} ({_columns_text(index.columns)})" if index.name else \
-                    f"({_columns_text(index.columns)})"
+                return f"{index.name} ({_columns_text(index)})" if index.name else \
+                    f"({_columns_text(index)})"
     return None
 
 
@@ -1318,7 +1355,7 @@ def column_auto_increment_must_unsigned(st: Stmt, ctx: FileContext, payload: dic
 def _index_label(index: IndexDef) -> str:
     what = {"primary": "primary key", "unique": "unique index"}.get(index.kind, "index")
     named = f" {index.name}" if index.name else ""
-    return f"{what}{named} on {index.table}({_columns_text(index.columns)})"
+    return f"{what}{named} on {index.table}({_columns_text(index)})"
 
 
 @rule("index.no-duplicate-column", engines="PM", category="DESIGN", severity="W",

@@ -170,7 +170,8 @@ def _set_operands(node: exp.Expression) -> list[exp.Select]:
 
 
 @rule("statement.select.no-select-all", engines="PMS", category="DML", severity="W", nodes=("*",), contains=("*",),
-      summary="`SELECT *` (also in `CREATE VIEW … AS SELECT *` and `INSERT … SELECT *`; not inside `EXISTS`).",
+      summary="`SELECT *` (also in `CREATE VIEW … AS SELECT *` and `INSERT … SELECT *`; not inside `EXISTS`, nor "
+              "over derived tables and CTEs that list their columns).",
       why="The result follows the table's current columns: a view freezes them, an INSERT … SELECT depends on "
           "their order, and an added column silently changes what the statement does.",
       instead="List the columns.",
@@ -180,8 +181,10 @@ def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]
         return None
     # (One walk that does not enter EXISTS, rather than an ancestor search from every SELECT.)
     stars = [item for select in st.ast.walk(prune=_is_exists) if isinstance(select, exp.Select)
-             for item in select.expressions
-             if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star))]
+             for item in select.expressions if _is_star(item)]
+    if stars:  # (not a star over derived tables and CTEs that list their columns: those cannot change)
+        ctes = {cte.alias_or_name.lower(): cte.this for cte in st.ast.find_all(exp.CTE)}
+        stars = [star for star in stars if not _fixed_columns(star.parent, ctes)]
     # One finding per statement, at the first `*` / `t.*` of a select list it flags; a star that is
     # not in the text is sqlglot's own (the `SELECT *` it writes for a `VALUES` list in a WITH).
     offsets = [offset for offset in (_star_offset(st, star) for star in stars) if offset is not None]
@@ -189,6 +192,35 @@ def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]
         return None
     return [Hit("SELECT * depends on the table's current columns and their order: list the columns",
                 **position(st, min(offsets)))]
+
+
+def _is_star(item: exp.Expression) -> bool:
+    return isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star))
+
+
+def _fixed_columns(query: exp.Expression | None, ctes: dict, depth: int = 0) -> bool:
+    """Whether what a star of this query stands for is fixed by the statement itself: each table it
+    reads is a derived table, or a CTE of the statement, that lists its columns (or is VALUES), so
+    that no table's columns can change it."""
+    if depth > 16:  # (a CTE named after a table it reads: no endless lookup)
+        return False
+    if isinstance(query, exp.Subquery):
+        query = query.this
+    if isinstance(query, exp.SetOperation):
+        return _fixed_columns(query.this, ctes, depth + 1) and _fixed_columns(query.expression, ctes, depth + 1)
+    if isinstance(query, exp.Values):
+        return True
+    if not isinstance(query, exp.Select):
+        return False
+    if not any(_is_star(item) for item in query.expressions):
+        return True
+    sources = [query.args["from_"].this] if query.args.get("from_") is not None else []
+    sources += [join.this for join in query.args.get("joins") or ()]
+    return bool(sources) and all(
+        _fixed_columns(source, ctes, depth + 1) if isinstance(source, (exp.Subquery, exp.Values))
+        else isinstance(source, exp.Table) and not source.db and source.name.lower() in ctes
+        and _fixed_columns(ctes[source.name.lower()], ctes, depth + 1)
+        for source in sources)
 
 
 def _is_exists(node: exp.Expression) -> bool:
@@ -379,7 +411,8 @@ def _not_equal(st: Stmt, comparison: exp.Expression, null_first: bool) -> str:
 
 @rule("statement.where.no-leading-wildcard-like", engines="PMS", category="DML", severity="I", nodes=("*",),
       contains=("LIKE",),
-      summary="`LIKE '%…'` (a leading wildcard) in a WHERE clause.",
+      summary="`LIKE '%…'` (a leading wildcard) in a WHERE clause (not the predicate of a partial index or of "
+              "`ON CONFLICT`, which scan nothing).",
       why="A pattern that starts with a wildcard cannot use a B-tree index: the query scans the whole table.",
       instead="A pattern anchored at the start; or an index made for it: a trigram (`pg_trgm`) or full-text index "
               "(PostgreSQL), a FULLTEXT index (MySQL), an FTS5 table with the trigram tokenizer (SQLite).",
@@ -392,9 +425,16 @@ def where_no_leading_wildcard_like(st: Stmt, ctx: FileContext, payload: dict) ->
     for like in st.ast.find_all(exp.Like, exp.ILike):
         pattern = like.expression
         if (isinstance(pattern, exp.Literal) and pattern.is_string and pattern.this.startswith("%")
-                and like.find_ancestor(exp.Where) is not None):
+                and _filters_rows(like.find_ancestor(exp.Where))):
             yield Hit(f"LIKE '{pattern.this}' starts with a wildcard, so no index can serve it and the table is "
                       f"scanned: anchor the pattern at the start, or use {_SUBSTRING_INDEX[ctx.dialect]}", **at(st, like))
+
+
+def _filters_rows(where: exp.Where | None) -> bool:
+    """Whether a WHERE clause filters the rows a query reads: not the predicate of a partial index or
+    an exclusion constraint, nor ON CONFLICT's (which picks the arbiter index, or tests the one row in
+    conflict before DO UPDATE): nothing is scanned for those."""
+    return where is not None and not isinstance(where.parent, (exp.OnConflict, exp.IndexParameters))
 
 
 # What serves a search for a substring, per engine.

@@ -56,6 +56,29 @@ def key(name: str) -> str:
     return name.lower()
 
 
+# PostgreSQL's system catalogs (the tables of pg_catalog, version 15), which an unqualified name finds first.
+_CATALOGS = frozenset("""
+    aggregate am amop amproc attrdef attribute auth_members authid cast class collation constraint conversion
+    database db_role_setting default_acl depend description enum event_trigger extension foreign_data_wrapper
+    foreign_server foreign_table index inherits init_privs language largeobject largeobject_metadata namespace
+    opclass operator opfamily parameter_acl partitioned_table policy proc publication publication_namespace
+    publication_rel range replication_origin rewrite seclabel sequence shdepend shdescription shseclabel
+    statistic statistic_ext statistic_ext_data subscription subscription_rel tablespace transform trigger
+    ts_config ts_config_map ts_dict ts_parser ts_template type user_mapping""".split())
+
+
+def system_catalog(name: str) -> bool:
+    """Whether a table or index name is a PostgreSQL system catalog's (or its TOAST table's, or one of
+    their indexes): which no CONCURRENTLY rebuild and no pg_repack can take."""
+    schema, _, bare_name = key(name).rpartition(".")
+    if schema.rsplit(".", 1)[-1] in ("pg_catalog", "pg_toast"):
+        return True
+    if schema or not bare_name.startswith("pg_"):
+        return False
+    return bare_name[3:] in _CATALOGS or bare_name.startswith("pg_toast_") or (
+        bare_name.endswith("_index") and bare_name[3:].split("_", 1)[0] in {c.split("_", 1)[0] for c in _CATALOGS})
+
+
 
 
 @dataclasses.dataclass(slots=True)
@@ -496,6 +519,10 @@ def index_reindex_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Ite
         return  # system catalogs cannot be reindexed concurrently
     if (kind == "TABLE" and ctx.is_new(key(name))) or (kind == "INDEX" and key(name) in known):
         return
+    if name and system_catalog(name):
+        yield (f"REINDEX {kind} {name} blocks writes to a system catalog while it rebuilds, and PostgreSQL cannot "
+               "reindex system catalogs concurrently: run it in a maintenance window")
+        return
     yield (f"REINDEX {kind} {name} blocks writes while it rebuilds: use REINDEX {kind} CONCURRENTLY "
            "(PostgreSQL 12+, outside a transaction)").replace("  ", " ")
 
@@ -568,6 +595,7 @@ _KEEPS_VALUES = ("CREATE", "DROP", "COMMENT", "GRANT", "REVOKE", "SET", "RESET",
                  "SAVEPOINT", "RELEASE", "ANALYZE", "DELETE", "LOCK", "REINDEX", "VACUUM")
 _ALTER_COLUMN_NAME = re.compile(rf"^(?:ALTER|RENAME) (?:COLUMN )?({NAME})", re.I)
 _DISTINCT = "index.unique-data-dependent.distinct"
+_MAY_NUMBER = re.compile(r"DEFAULT|AUTO_INCREMENT|IDENTITY|SERIAL")  # (in st.norm: what _distinct_added can find)
 
 
 @tracker(engines="P", serves=("index.unique-data-dependent",))
@@ -577,8 +605,8 @@ def _track_distinct_columns(st: Stmt, ctx: FileContext) -> None:
     one of them cannot meet duplicates. (Table → column names, as `key` spells them.)"""
     fresh: dict[str, set[str]] | None = ctx.memo.get(_DISTINCT)
     if st.norm.startswith("ALTER "):
-        if not fresh and " DEFAULT " not in st.norm:
-            return  # (most ALTERs: nothing known to forget, no default to learn)
+        if not fresh and not _MAY_NUMBER.search(st.norm):
+            return  # (most ALTERs: nothing known to forget, no numbered column to learn)
         alter = existing_alter(st, ctx)
         if alter is None:
             return
@@ -599,19 +627,26 @@ def _track_distinct_columns(st: Stmt, ctx: FileContext) -> None:
         fresh.clear()  # an UPDATE, INSERT, COPY, DO block, function call …: any table's values may have changed
 
 
-def _distinct_added(alter: AlterTable) -> set[str]:
-    """The columns an ALTER TABLE adds with a DEFAULT that gives every existing row its own value."""
+def _distinct_added(alter: AlterTable, dialect: str = "postgres") -> set[str]:
+    """The columns an ALTER TABLE adds that give every existing row its own value: numbered by the
+    database (AUTO_INCREMENT, an identity, a serial), or, on PostgreSQL, with such a DEFAULT."""
     return {key(column) for action in alter.actions if action[:3].upper() == "ADD"
             for column, definition in added_columns(action)
-            if (default := default_of(definition)) and _DISTINCT_DEFAULT.match(default)}
+            if _NUMBERED.search(definition) or (
+                dialect == "postgres" and (default := default_of(definition)) and _DISTINCT_DEFAULT.match(default))}
+
+
+# A column definition (after its name) whose values the database numbers, row by row.
+_NUMBERED = re.compile(r"\bAUTO_INCREMENT\b|\bGENERATED\s+(?:ALWAYS|BY\s+DEFAULT)\s+AS\s+IDENTITY\b"
+                       r"|^(?:BIG|SMALL)?SERIAL[248]?\b", re.I)
 
 
 def _on_distinct_column(st: Stmt, ctx: FileContext, table: str, kind: str = "UNIQUE") -> bool:
     """Whether the unique key the statement adds to `table` holds a column that every row has its own
     value of: added earlier in the file (`_track_distinct_columns`) or by the same ALTER TABLE."""
     fresh = (ctx.memo.get(_DISTINCT) or {}).get(table_key(table), set())
-    if ctx.dialect == "postgres" and "DEFAULT" in st.norm and (alter := existing_alter(st, ctx)) is not None:
-        fresh = fresh | _distinct_added(alter)
+    if _MAY_NUMBER.search(st.norm) and (alter := existing_alter(st, ctx)) is not None:
+        fresh = fresh | _distinct_added(alter, ctx.dialect)
     if not fresh:
         return False
     wanted = ("primary",) if kind == "PRIMARY KEY" else ("unique", "primary")
@@ -942,6 +977,9 @@ def volatile_calls(expression: str) -> list[str]:
     return found
 
 
+_NOT_NULL_OR_KEY = re.compile(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", re.IGNORECASE)
+
+
 @rule("column.default-disallow-volatile", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
       keywords=_ALTER, contains=("DEFAULT",),
       summary="`ADD COLUMN … DEFAULT <volatile>` on an existing table (`random()`, `gen_random_uuid()`, "
@@ -949,8 +987,9 @@ def volatile_calls(expression: str) -> list[str]:
               "and `ARRAY[]` are fine.",
       why="Since PostgreSQL 11 a constant or stable default is stored once in the catalog; a volatile default "
           "must be computed for every row, so the whole table is rewritten under an ACCESS EXCLUSIVE lock.",
-      instead="Add the column without a default (or with a constant one), `ALTER COLUMN … SET DEFAULT` for new "
-              "rows, then backfill existing rows in batches.",
+      instead="Add the column nullable and without a default (or with a constant one), `ALTER COLUMN … SET "
+              "DEFAULT` for new rows, then backfill existing rows in batches (and, for NOT NULL, add a CHECK … NOT "
+              "VALID, VALIDATE it, then SET NOT NULL).",
       example="ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();")
 def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit]:
     alter = existing_alter(st, ctx)
@@ -962,10 +1001,14 @@ def column_default_disallow_volatile(st: Stmt, ctx: FileContext, payload: dict) 
                 continue
             call = calls[0]
             kind = "volatile" if key(call).rsplit(".", 1)[-1] in _KNOWN_VOLATILE else "possibly volatile (unknown)"
+            # (A NOT NULL column added without a default fails on a table with rows: it goes in nullable.)
+            required = _NOT_NULL_OR_KEY.search(definition) is not None
             yield located(st, action, (
                 f"column {column} added to existing table {alter.table} with DEFAULT {call}(), a {kind} "
-                "function: the table is rewritten under an ACCESS EXCLUSIVE lock. Add the column without that "
-                "default, SET DEFAULT for new rows, and backfill existing rows in batches"))
+                "function: the table is rewritten under an ACCESS EXCLUSIVE lock. Add the column "
+                f"{'nullable and ' if required else ''}without that default, SET DEFAULT for new rows, and "
+                "backfill existing rows in batches" + (", then make it NOT NULL (a CHECK (… IS NOT NULL) NOT VALID, "
+                                                       "VALIDATE it, then SET NOT NULL)" if required else "")))
 
 
 @rule("statement.disallow-add-column-with-default", engines="P", category="LOCK", severity="off", nodes=(exp.Alter, "command"),
@@ -1090,6 +1133,10 @@ def statement_disallow_vacuum_full(st: Stmt, ctx: FileContext, payload: dict) ->
     if names and all(ctx.is_new(key(n)) for n in names):
         return
     on = ", ".join(names) if names else "every table it covers"
+    if names and all(system_catalog(n) for n in names):  # (pg_repack puts a trigger on the table: not on a catalog)
+        yield (f"{what} rewrites {on} under an ACCESS EXCLUSIVE lock (no reads or writes until it ends), and no "
+               "online tool can rewrite a system catalog: run it in a maintenance window")
+        return
     yield (f"{what} rewrites {on} under an ACCESS EXCLUSIVE lock (no reads or writes until it ends): use "
            "pg_repack (or REPACK (CONCURRENTLY) on PostgreSQL 19) instead")
 
@@ -1281,6 +1328,8 @@ _ALGORITHM_CLAUSE = re.compile(r"\bALGORITHM\s*=?\s*(DEFAULT|INSTANT|INPLACE|NOC
 # MODIFY / CHANGE of a column added in the same statement do what they say: merged, they are fine.)
 _CHANGE_COLUMN = re.compile(rf"^ALTER (?:COLUMN )?({NAME})", re.I)
 _DROP_CONSTRAINT = re.compile(r"^DROP CONSTRAINT\b", re.I)
+_DROP_FOREIGN_KEY = re.compile(rf"^DROP FOREIGN KEY ({NAME})", re.I)
+_ADD_FOREIGN_KEY = re.compile(rf"^ADD (?:CONSTRAINT ({NAME}) )?FOREIGN KEY ?(?!\()({NAME})?", re.I)
 
 
 def _apart(st: Stmt, alter: AlterTable, pending: list[AlterTable] | None) -> bool:
@@ -1297,16 +1346,29 @@ def _apart(st: Stmt, alter: AlterTable, pending: list[AlterTable] | None) -> boo
     if added and any((match := _CHANGE_COLUMN.match(action)) and key(match.group(1)) in added
                      for action in alter.actions):
         return True
+    if st.dialect == "mysql" and "FOREIGN" in norm and _readds_foreign_key(alter, pending):
+        return True
     return ("DROP" in norm and any(_DROP_CONSTRAINT.match(action) for action in alter.actions)
             and any(_SET_NOT_NULL.match(action) for earlier in pending for action in earlier.actions))
+
+
+def _readds_foreign_key(alter: AlterTable, pending: list[AlterTable]) -> bool:
+    """Whether the ALTER adds a foreign key of the name of one the pending ALTERs drop: MySQL and MariaDB
+    refuse both in one statement (errno 121, duplicate key on write)."""
+    dropped = {key(match.group(1)) for earlier in pending for action in earlier.actions
+               if (match := _DROP_FOREIGN_KEY.match(action))}
+    return bool(dropped) and any((match := _ADD_FOREIGN_KEY.match(action)) and key(match.group(1) or match.group(2)
+                                                                                    or "") in dropped
+                                 for action in alter.actions)
 
 
 @rule("statement.merge-alter-table", engines="PM", category="LOCK", severity="I", nodes=("*",),
       severity_by_engine={"mysql": "warning"},
       summary="Several `ALTER TABLE` of the same existing table in one file (reported on the 2nd and later; on "
               "MySQL, ALTERs that state different `ALGORITHM=` are not counted together, and nowhere is an ALTER "
-              "that changes a column an earlier one added (its default, type, NOT NULL), or drops a constraint "
-              "after an earlier SET NOT NULL: merged, those fail or do something else).",
+              "that changes a column an earlier one added (its default, type, NOT NULL), drops a constraint "
+              "after an earlier SET NOT NULL, or, on MySQL, adds a foreign key under the name an earlier one "
+              "dropped: merged, those fail or do something else).",
       why="Each ALTER TABLE takes its own lock (and on MySQL may copy the whole table again); one multi-action "
           "ALTER does the work once.",
       instead="One `ALTER TABLE t action1, action2, …`.",

@@ -38,6 +38,9 @@ _SET_HEAD = re.compile(r"(?:\s|--[^\n]*|/\*.*?\*/|#[^\n]*)*SET\b", re.IGNORECASE
 _PLACEHOLDER = re.compile(r"\s*(?:\$\{[^{}]+\}|\{\{[^{}]*\}\}|%\w+%)\s*")
 
 
+_USER_MAPPING = ("CREATE USER MAPPING", "ALTER USER MAPPING")
+
+
 def _without_comments(text: str, dialect: str) -> str:
     lexemes = _PG_COMMENT_OR_STRING if dialect == "postgres" else _COMMENT_OR_STRING
     return lexemes.sub(lambda m: m.group(0) if m.group(0)[0] in "'\"$" else " ", text)
@@ -73,6 +76,11 @@ def security_disallow_plaintext_password(st: Stmt, ctx: FileContext, payload: di
             return None
         for match in _PG_PASSWORD.finditer(_without_comments(st.text, ctx.dialect)):
             password = match.group(1) if match.group(1) is not None else match.group(3)
+            if st.norm.startswith(_USER_MAPPING) and _plaintext(password):
+                # (The password postgres_fdw & co. send to the remote server: no verifier can stand for it.)
+                return ["this user mapping puts the remote server's password in plain text into the migration (it "
+                        "ends up in git and in server logs): create the user mapping out of band, or have the remote "
+                        "server authenticate the connection otherwise (certificates, a password file)"]
             if not _PG_HASH.match(password) and _plaintext(password):
                 return ["this statement puts a role's password in plain text into the migration (it ends up in git "
                         "and in server logs): set passwords out of band, or give a pre-hashed 'SCRAM-SHA-256$…' "

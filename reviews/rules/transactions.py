@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from reviews.engine.model import TX_BEGIN, FileContext, Stmt, per_statement
+from reviews.engine.model import CONCURRENTLY, TX_BEGIN, FileContext, Stmt, per_statement
 from reviews.engine.registry import Hit, rule
 from reviews.rules.common import bare
 from reviews.rules.locking import (
@@ -48,7 +48,6 @@ def ends(st: Stmt) -> str | None:
     return match.group(1)
 
 
-_CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)")
 _DETACH_CONCURRENTLY = re.compile(r"\bDETACH PARTITION\b.*\bCONCURRENTLY\b")
 _SET_TABLESPACE = re.compile(r"\bSET TABLESPACE\b")
 _REINDEX_DATABASE_OR_SYSTEM = re.compile(r"^REINDEX (?:\([^)]*\) ?)?(DATABASE|SYSTEM)\b")
@@ -74,7 +73,7 @@ def _non_transactional(st: Stmt, ctx: FileContext) -> str | None:
     norm = st.norm
     if (index := create_index(st, ctx)) is not None:
         return "CREATE INDEX CONCURRENTLY" if index.concurrently else None
-    concurrently = _CONCURRENTLY.search(norm) is not None
+    concurrently = CONCURRENTLY.search(norm) is not None
     if st.starts("DROP INDEX") and concurrently:
         return "DROP INDEX CONCURRENTLY"
     if st.starts("REINDEX"):

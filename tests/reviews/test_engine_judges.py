@@ -101,6 +101,13 @@ def test_mysql_certain_errors(sql: str, column: int, message: str) -> None:
     assert (rule, line, col) == ("system.syntax-error", 2, column) and message in text
 
 
+def test_mysql_double_dash_without_a_blank_is_no_comment_but_a_certain_error() -> None:
+    # ory/hydra's `--DROP INDEX …;`: MariaDB 10.11 answers ERROR 1064 (a comment needs `-- `).
+    [(rule, line, column, message)] = system("SELECT 1;\n--DROP INDEX t_idx ON t;\n", "mysql")
+    assert (rule, line, column) == ("system.syntax-error", 2, 1) and "write `-- …`" in message
+    assert system("SELECT 1;\n-- DROP INDEX t_idx ON t;\nSELECT 5--2;\n", "mysql") == []  # (5 - -2)
+
+
 def test_mysql_show_character_set_is_no_clause_cut_short() -> None:
     assert system("SHOW CHARACTER SET;\n", "mysql") == []
 

@@ -128,6 +128,28 @@ def test_require_pk_accepts_table_level_keys_and_skips_temporary_tables(dialect)
     assert not flags("CREATE TEMPORARY TABLE t (a int);", dialect, "table.require-pk")
 
 
+@pytest.mark.parametrize(("sql", "advice"), [
+    # PostgreSQL refuses a partitioned table's key without its partition key's columns (lago's enriched_events).
+    ("CREATE TABLE events (id uuid NOT NULL, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);",
+     "add one that includes its partition key (ts), e.g. `PRIMARY KEY (id, ts)`"),
+    ("CREATE TABLE events (kind text, ts timestamptz) PARTITION BY LIST (kind);",
+     "e.g. `id bigint GENERATED ALWAYS AS IDENTITY` and `PRIMARY KEY (id, kind)`"),
+    ("CREATE TABLE events (id bigint, ts timestamptz) PARTITION BY HASH (id);", "e.g. `PRIMARY KEY (id)`"),
+    # and any primary key when the partition key is an expression.
+    ("CREATE TABLE ev (a int, b int) PARTITION BY RANGE (((a + b) / 2));",
+     "cannot have one: it is partitioned by an expression. Give each partition a primary key"),
+])
+def test_require_pk_on_a_partitioned_postgres_table_gives_a_key_it_can_have(sql, advice):
+    [found] = findings(sql, "postgres", "table.require-pk")
+    assert advice in found.message and "GENERATED ALWAYS AS IDENTITY PRIMARY KEY" not in found.message
+
+
+def test_index_columns_with_an_operator_class_are_shown_as_columns():
+    sql = "CREATE INDEX CONCURRENTLY t_idx ON t USING brin (a int8_minmax_multi_ops, b, c, d, e, (f + 1));"
+    [found] = findings(sql, "postgres", "index.key-number-limit")
+    assert "on t(a int8_minmax_multi_ops, b, c, d, e, <expression>) has 6 columns" in found.message
+
+
 def test_require_pk_reads_a_create_table_the_parser_cannot():
     sql = "CREATE TABLE m (id int) PARTITION BY HASH(id) PARTITIONS 4;"
     [found] = findings(sql, "mysql", "table.require-pk")

@@ -162,6 +162,27 @@ def test_no_select_star(dialect, sql):
     assert not flags(sql, dialect, "statement.select.no-select-all")
 
 
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("sql", [
+    # ory/kratos: the star stands for the one column the derived table lists, whatever the tables become.
+    "UPDATE requests SET form = (SELECT * FROM (SELECT m.config FROM methods AS m WHERE m.request_id = 1) AS t) WHERE id = 1;",
+    "CREATE VIEW v AS WITH c AS (SELECT a, b FROM t) SELECT * FROM c;",
+    "CREATE VIEW v AS SELECT s.* FROM (SELECT a FROM t UNION SELECT b FROM u) AS s;",
+])
+def test_select_star_over_derived_tables_that_list_their_columns_is_fine(dialect, sql):
+    assert not flags(sql, dialect, "statement.select.no-select-all")
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("sql", [
+    "CREATE VIEW v AS SELECT * FROM (SELECT * FROM t) AS s;",  # the inner star reads t's columns
+    "CREATE VIEW v AS WITH c AS (SELECT a FROM t) SELECT * FROM c JOIN u ON true;",  # and u's
+    "CREATE VIEW v AS WITH t AS (SELECT * FROM t) SELECT * FROM t;",  # the CTE reads the table t
+])
+def test_select_star_over_a_table_through_derived_tables_is_still_flagged(dialect, sql):
+    assert len(findings(sql, dialect, "statement.select.no-select-all")) == 1
+
+
 # -- statement.insert.must-specify-column --------------------------------------------------------------
 
 
@@ -298,6 +319,22 @@ def test_anchored_like_is_fine(dialect):
                      "statement.where.no-leading-wildcard-like")
 
 
+@pytest.mark.parametrize("sql", [
+    # ON CONFLICT's predicate picks the arbiter (a partial unique index); DO UPDATE's tests the one row.
+    "INSERT INTO fruit (id, name) VALUES (1, 'Blackberry') ON CONFLICT (name) WHERE name LIKE '%berry' DO NOTHING;",
+    "INSERT INTO fruit (id, name) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET name = 'y' WHERE fruit.name LIKE '%x';",
+    # A partial index's predicate, an exclusion constraint's: what the index covers, nothing is scanned.
+    "CREATE UNIQUE INDEX CONCURRENTLY berry_name_key ON fruit (name) WHERE name LIKE '%berry';",
+    "CREATE TABLE booking (room text, EXCLUDE USING gist (room WITH =) WHERE (room LIKE '%suite'));",
+])
+def test_leading_wildcard_in_a_predicate_that_filters_no_rows_is_fine(sql):
+    assert not flags(sql, "postgres", "statement.where.no-leading-wildcard-like")
+    # Near miss: the SELECT that feeds the INSERT does scan.
+    [found] = findings("INSERT INTO f (id) SELECT id FROM g WHERE n LIKE '%x' ON CONFLICT (id) WHERE n LIKE '%y' DO NOTHING;",
+                       "postgres", "statement.where.no-leading-wildcard-like")
+    assert "'%x'" in found.message
+
+
 # -- statement.duplicate-column-assignment -------------------------------------------------------------
 
 
@@ -404,4 +441,9 @@ def test_order_by_rand_gate_near_misses(sql):
 def test_the_star_sqlglot_writes_for_a_values_list_is_not_the_users(dialect):
     # sqlglot reads `WITH t(n) AS (VALUES (1))` as a SELECT * FROM (VALUES …): no star in the text.
     assert not flags("WITH t(n) AS (VALUES (1)) SELECT n * 2 FROM t;", dialect, "statement.select.no-select-all")
-    assert flags("WITH t(n) AS (VALUES (1)) SELECT * FROM t;", dialect, "statement.select.no-select-all")
+    # The user's own star is still reported (here over a table too: over the VALUES alone it is fixed).
+    [found] = findings("WITH t(n) AS (VALUES (1)) SELECT * FROM t JOIN u ON true;", dialect,
+                       "statement.select.no-select-all")
+    assert found.column == 34
+    if dialect != "mysql":  # (sqlglot reads MySQL's VALUES there as a function call: not known to be fixed)
+        assert not flags("WITH t(n) AS (VALUES (1)) SELECT * FROM t;", dialect, "statement.select.no-select-all")

@@ -113,6 +113,45 @@ def test_create_index_on_a_table_created_earlier_in_the_file_is_fine():
         assert not flags(sql, "postgres", rule)
 
 
+@pytest.mark.parametrize("created", [
+    # The tables of a CREATE SCHEMA's elements are in that schema (or the role's, with AUTHORIZATION alone).
+    "CREATE SCHEMA s\n  CREATE TABLE t (id bigint, a int)\n  CREATE TABLE p1 (id bigint);\n",
+    "CREATE SCHEMA s AUTHORIZATION app CREATE TABLE t (id bigint, a int);\n",
+    "CREATE SCHEMA AUTHORIZATION s CREATE TABLE t (id bigint, a int);\n",
+    # A foreign table created in the file is new like any other.
+    "CREATE FOREIGN TABLE s.t (id bigint, a int) SERVER remote;\n",
+])
+def test_tables_created_by_a_schema_or_as_foreign_tables_are_new(created):
+    sql = created + ("CREATE INDEX t_a_idx ON s.t (a);\nALTER TABLE s.t ADD CONSTRAINT c CHECK (a > 0);\n"
+                     "ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY (id);\nUPDATE s.t SET a = 2 WHERE id = 1;")
+    for rule in ("index.create-concurrently", "statement.add-check-not-valid", "constraint.add-primary-key-using-index",
+                 "statement.require-lock-timeout", "statement.disallow-mix-in-ddl"):
+        assert not flags(sql, "postgres", rule), rule
+    # Near miss: a table of another schema of the same name is still an existing one.
+    assert flags(created + "CREATE INDEX t_a_idx ON other.t (a);", "postgres", "index.create-concurrently")
+
+
+@pytest.mark.parametrize(("sql", "rule"), [
+    ("REINDEX TABLE pg_database;", "index.reindex-concurrently"),
+    ("REINDEX INDEX pg_toast.pg_toast_1262_index;", "index.reindex-concurrently"),
+    ("REINDEX INDEX pg_class_oid_index;", "index.reindex-concurrently"),
+    ("VACUUM FULL pg_am;", "statement.disallow-vacuum-full"),
+    ("CLUSTER pg_toast.pg_toast_826 USING pg_toast_826_index;", "statement.disallow-vacuum-full"),
+])
+def test_rebuilding_a_system_catalog_is_not_advised_an_online_way_it_cannot_take(sql, rule):
+    # PostgreSQL 15: "cannot reindex system catalogs concurrently"; pg_repack needs a trigger on the table.
+    [found] = findings(sql, "postgres", rule)
+    assert "system catalog" in found.message and "maintenance window" in found.message
+    assert "CONCURRENTLY" not in found.message.replace("concurrently", "") and "pg_repack" not in found.message
+
+
+def test_rebuilding_a_user_table_named_like_a_catalog_keeps_the_online_advice():
+    [found] = findings("REINDEX TABLE pg_users;", "postgres", "index.reindex-concurrently")
+    assert "use REINDEX TABLE CONCURRENTLY" in found.message
+    [found] = findings("VACUUM FULL pg_am, users;", "postgres", "statement.disallow-vacuum-full")
+    assert "use pg_repack" in found.message
+
+
 def test_lock_timeout_is_reported_once_at_the_first_ddl_on_an_existing_table():
     sql = ("CREATE TABLE n (id bigint);\nCREATE INDEX CONCURRENTLY t_a_idx ON t (a);\n"
            "  ALTER TABLE t ADD COLUMN b int;\nALTER TABLE u ADD COLUMN c int;\nSET lock_timeout = '2s';")
@@ -169,6 +208,20 @@ def test_merge_alter_table_fires_on_the_second_and_later_alters(dialect):
     assert [f.line for f in found] == [3, 4]
     assert found[0].severity == ("warning" if dialect == "mysql" else "info")
     assert "Merge the actions into one ALTER TABLE t" in found[0].message
+
+
+@pytest.mark.parametrize("readd", [
+    "ALTER TABLE oas ADD CONSTRAINT oas_client_id_fk FOREIGN KEY (client_id, nid) REFERENCES hc (id, nid);",
+    "ALTER TABLE oas ADD FOREIGN KEY `OAS_client_id_fk` (client_id) REFERENCES hc (id);",
+])
+def test_merge_alter_table_not_for_a_foreign_key_readded_under_the_name_just_dropped_on_mysql(readd):
+    # ory/hydra: merged, MariaDB 10.11 refuses it (errno 121, duplicate key on write); MySQL too.
+    sql = f"ALTER TABLE oas DROP FOREIGN KEY oas_client_id_fk;\n{readd}"
+    assert not flags(sql, "mysql", "statement.merge-alter-table")
+    # Under another name the two merge (MariaDB runs the merged ALTER).
+    other = sql.replace("ADD CONSTRAINT oas_client_id_fk", "ADD CONSTRAINT oas_client_fk").replace(
+        "`OAS_client_id_fk`", "oas_client_fk")
+    assert flags(other, "mysql", "statement.merge-alter-table")
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "mysql"])
@@ -271,6 +324,18 @@ def test_volatile_default_names_the_function_in_a_multi_action_alter():
     sql = "ALTER TABLE t ADD COLUMN a int DEFAULT 0, ADD COLUMN r float8 NOT NULL DEFAULT random();"
     [found] = findings(sql, "postgres", "column.default-disallow-volatile")
     assert "column r" in found.message and "random()" in found.message
+
+
+def test_volatile_default_advice_for_a_not_null_column_adds_it_nullable_first():
+    # Added NOT NULL without that default, the column fails on a table with rows (PostgreSQL 15:
+    # "contains null values"): the advice must not lead there.
+    [required] = findings("ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();", "postgres",
+                          "column.default-disallow-volatile")
+    assert "Add the column nullable and without that default" in required.message
+    assert "then make it NOT NULL (a CHECK (… IS NOT NULL) NOT VALID" in required.message
+    [optional] = findings("ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();", "postgres",
+                          "column.default-disallow-volatile")
+    assert "Add the column without that default" in optional.message and "NOT VALID" not in optional.message
 
 
 def test_add_column_with_default_is_for_old_servers_only():
@@ -492,6 +557,20 @@ def test_a_unique_key_on_a_column_just_filled_with_distinct_values_cannot_meet_d
     # What cannot change the values keeps them known.
     assert not flags(sql.replace("\n", "\nCREATE INDEX plan_kind_idx ON plan (kind);\nDELETE FROM plan WHERE 0 = 1;\n",
                                  1), "postgres", UDD)
+
+
+@pytest.mark.parametrize(("sql", "dialect"), [
+    # osTicket: MySQL wants the AUTO_INCREMENT column a key in the same statement; it numbers every row.
+    ("ALTER TABLE t\n    ADD id int unsigned NOT NULL AUTO_INCREMENT FIRST,\n    ADD PRIMARY KEY (id);", "mysql"),
+    ("ALTER TABLE t ADD COLUMN n bigint NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY t_n (n);", "mysql"),
+    ("ALTER TABLE t ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY, ADD PRIMARY KEY (id);", "postgres"),
+    ("ALTER TABLE t ADD COLUMN id bigserial;\nALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY (id);", "postgres"),
+])
+def test_a_key_on_a_column_the_database_numbers_row_by_row_cannot_meet_duplicates(sql, dialect):
+    assert not flags(sql, dialect, UDD)
+    # Near misses: a constant default, or a key on another column than the numbered one.
+    assert flags("ALTER TABLE t ADD COLUMN code int NOT NULL DEFAULT 0, ADD PRIMARY KEY (code);", dialect, UDD)
+    assert flags("ALTER TABLE t ADD COLUMN n int NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY t_email (email);", "mysql", UDD)
 
 
 def test_a_column_added_unique_with_a_per_row_default_is_not_said_to_get_one_value():

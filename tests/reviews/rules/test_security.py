@@ -39,6 +39,19 @@ def test_rule_flags_the_statement_and_not_its_near_miss(rule, dialect, bad, good
     assert not flags(good, dialect, rule), [f.message for f in findings(good, dialect, rule)]
 
 
+@pytest.mark.parametrize("sql", [
+    "CREATE USER MAPPING FOR app_user SERVER remote_pg OPTIONS (user 'app', password 'secret');",
+    "ALTER USER MAPPING FOR current_user SERVER s8 OPTIONS (DROP user, SET password 'public');",
+    # A verifier is no use to a remote server: postgres_fdw sends the option as the password itself.
+    "CREATE USER MAPPING FOR app SERVER s OPTIONS (password 'SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy');",
+])
+def test_a_user_mappings_password_is_the_remote_servers_in_plain_text(sql):
+    [found] = findings(sql, "postgres", "security.disallow-plaintext-password")
+    assert "the remote server's password in plain text" in found.message and "SCRAM" not in found.message
+    assert not flags("CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'app', password '${PG_PASSWORD}');",
+                     "postgres", "security.disallow-plaintext-password")
+
+
 def test_a_password_finding_never_repeats_the_password():
     [found] = findings("ALTER USER app WITH ENCRYPTED PASSWORD 'hunter2';", "postgres",
                        "security.disallow-plaintext-password")

@@ -109,6 +109,19 @@ def test_balanced_transactions_and_savepoints_are_fine(dialect):
     assert not flags(sql, dialect, "statement.uncommitted-transaction")
 
 
+def test_postgres_prepare_transaction_ends_the_open_transaction():
+    # As a COMMIT does for the session: the BEGIN after it opens a new one (PostgreSQL 15 warns of no
+    # transaction in progress), and the prepared one is not "rolled back when the session ends".
+    sql = "BEGIN;\nUPDATE a SET b = 0 WHERE id = 1;\nPREPARE TRANSACTION 'tx1';\nBEGIN;\nUPDATE a SET b = 1 WHERE id = 2;\nCOMMIT;"
+    assert not flags(sql, "postgres", "statement.transaction-nesting")
+    assert not flags("BEGIN;\nUPDATE a SET b = 1 WHERE id = 1;\nPREPARE TRANSACTION 'tx1';", "postgres",
+                     "statement.uncommitted-transaction")
+    # A file that prepares mid-file cannot run as one transaction: the robust-statement rule applies.
+    [found] = findings("BEGIN;\nUPDATE a SET b = 0 WHERE id = 1;\nPREPARE TRANSACTION 'tx1';\nCREATE TABLE c (id int);",
+                       "postgres", "statement.prefer-robust-stmts")
+    assert found.line == 4 and "commits mid-file" in found.message
+
+
 def test_mysql_ddl_ends_the_open_transaction():
     # MySQL commits the open transaction before DDL: no nested BEGIN after it, and its COMMIT is a no-op.
     sql = "BEGIN;\nCREATE TABLE a (id int);\nBEGIN;\nINSERT INTO a VALUES (1);\nCOMMIT;\nCOMMIT;"
@@ -149,6 +162,16 @@ def test_prefer_robust_statements_in_a_file_that_cannot_be_one_transaction():
     assert [(f.line, f.severity) for f in found] == [(2, "warning"), (3, "warning"), (4, "warning")]
     assert "CREATE TABLE b has no IF NOT EXISTS" in found[0].message
     assert "ADD COLUMN c on t" in found[2].message
+
+
+def test_prefer_robust_statements_reads_the_keyword_concurrently_not_a_name_that_holds_it():
+    # timescaledb's `merge_chunks_concurrently` procedure: the file runs in one transaction.
+    sql = "DROP FUNCTION f(int);\nDROP PROCEDURE IF EXISTS merge_chunks_concurrently(regclass[]);"
+    assert not flags(sql, "postgres", "statement.prefer-robust-stmts")
+    assert not flags("DROP FUNCTION f(int);\nREINDEX (CONCURRENTLY false) TABLE t;", "postgres",
+                     "statement.prefer-robust-stmts")
+    [found] = findings("DROP FUNCTION f(int);\nREINDEX TABLE CONCURRENTLY t;", "postgres", "statement.prefer-robust-stmts")
+    assert found.line == 1 and "uses CONCURRENTLY" in found.message
 
 
 def test_prefer_robust_statements_advises_a_drop_before_create_index_concurrently():
