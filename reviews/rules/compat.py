@@ -10,7 +10,15 @@ from typing import Any
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, per_statement, sqlglot_dialect, sqlglot_parse
+from reviews.engine.model import (
+    FileContext,
+    Stmt,
+    flatten,
+    name_of,
+    per_statement,
+    sqlglot_dialect,
+    sqlglot_parse,
+)
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules import locking
 from reviews.rules.common import (
@@ -110,25 +118,56 @@ def action_at(st: Stmt, where: dict | None, node: exp.Expression) -> dict:
 
 def _table_renames(st: Stmt, dialect: str) -> list[tuple[str, str, str]]:
     """(old, new, the `old TO new` text of a multi-table RENAME TABLE or "") of each table the statement
-    renames. Read from the tokens: sqlglot misreads PostgreSQL/SQLite `RENAME col TO x` as a table rename
-    and keeps MySQL `RENAME TABLE` a Command."""
+    renames, the names as a message shows them (`shown`: as written on MySQL, whose table names are
+    case-sensitive on Linux). Read from the tokens: sqlglot misreads PostgreSQL/SQLite `RENAME col TO x` as a
+    table rename and keeps MySQL `RENAME TABLE` a Command."""
     norm = st.norm
     if "RENAME" not in norm:
         return []  # (every form below is read from st.norm and has the word)
     if dialect == "mysql" and _RENAME_TABLE.match(norm):
-        pairs = [p.strip() for p in norm.split(" ", 2)[2].split(",") if " TO " in p]
-        return [(bare(p.split(" TO ")[0]), bare(p.split(" TO ")[1]), p if len(pairs) > 1 else "") for p in pairs]
+        pairs = [p.strip() for p in cased(st, dialect).split(" ", 2)[2].split(",") if _TO.search(p)]
+        return [(shown(old, dialect), shown(new, dialect), p if len(pairs) > 1 else "")
+                for p in pairs for old, new in [_TO.split(p, 1)]]
     match = _ALTER_TABLE_REST.match(norm)
     if not match:
         return []
-    table, rest = bare(match.group(1)), match.group(2)
-    if isinstance(st.ast, exp.Alter) and st.ast.this is not None:
-        table = name_of(st.ast.this)
+    table, rest = _written(st, dialect, match, 1), match.group(2)
+    if isinstance(st.ast, exp.Alter) and isinstance(st.ast.this, exp.Table):
+        # (name_of lower-cases an unquoted name, as PostgreSQL folds it; MySQL keeps its case)
+        table = st.ast.this.name if dialect == "mysql" else name_of(st.ast.this)
     if dialect == "mysql":
         found = _MYSQL_RENAME_CLAUSE.search(rest)
     else:
         found = _RENAME_TO.fullmatch(rest)
-    return [(table, bare(found.group(1)), "")] if found else []
+    if not found:
+        return []
+    return [(table, _written(st, dialect, found, 1, match.start(2)), "")]
+
+
+_TO = re.compile(" TO ", re.IGNORECASE)
+
+
+def cased(st: Stmt, dialect: str) -> str:
+    """st.norm in the case the statement is written in: its flat text, whose offsets are st.norm's (st.norm
+    upper-cases it). The rules that read names from st.norm's tokens take them for messages from here (MySQL's
+    table names are case-sensitive on Linux). st.norm lower-cased if upper-casing changed the length (a few
+    non-ASCII letters do)."""
+    flat = st.flat or flatten(st.text, dialect)
+    return flat if len(flat) == len(st.norm) else st.norm.lower()
+
+
+def shown(name: str, dialect: str) -> str:
+    """A possibly qualified, quoted name as a message shows it: its last part without quotes, as written on
+    MySQL (whose table names are case-sensitive on Linux); on PostgreSQL and SQLite an unquoted name
+    lower-cased (as name_of gives it: PostgreSQL folds it), a quoted one as written."""
+    last = name.strip().rsplit(".", 1)[-1].strip()
+    bare_name = last.strip('"`[]')
+    return bare_name if dialect == "mysql" or last[:1] in '"`[' else bare_name.lower()
+
+
+def _written(st: Stmt, dialect: str, match: re.Match, group: int, offset: int = 0) -> str:
+    """A group of a match in st.norm (or in its text from `offset` on), as a message shows it (`shown`)."""
+    return shown(cased(st, dialect)[offset + match.start(group):offset + match.end(group)], dialect)
 
 
 # The first words of the statements _table_renames reads (MySQL RENAME TABLE, ALTER TABLE): a prefix
@@ -285,13 +324,17 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     match = _ALTER_TABLE_REST.match(st.norm)
     if not match or ctx.is_new(bare(match.group(1))):
         return
-    table, rest = bare(match.group(1)), match.group(2)
+    table, rest = _written(st, ctx.dialect, match, 1), match.group(2)
+
+    def written(found: re.Match, group: int) -> str:  # a name of `rest`, as written
+        return _written(st, ctx.dialect, found, group, match.start(2))
+
     found = _RENAME_COLUMN_TOKENS.fullmatch(rest)
     if ctx.dialect != "mysql" and found:
-        yield Hit(message(table, bare(found.group(1)), bare(found.group(2))))
+        yield Hit(message(table, written(found, 1), written(found, 2)))
     elif st.ast is None or isinstance(st.ast, exp.Command):
-        for old, new in _RENAME_COLUMNS.findall(rest):
-            yield Hit(message(table, bare(old), bare(new)))
+        for pair in _RENAME_COLUMNS.finditer(rest):
+            yield Hit(message(table, written(pair, 1), written(pair, 2)))
 
 
 _CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)")
@@ -310,7 +353,7 @@ def schema_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     if match := _CREATE_SCHEMA.match(st.norm):
         created.add(bare(match.group(1)))
     elif (match := _RENAME_SCHEMA.match(st.norm)) and bare(match.group(1)) not in created:
-        old, new = bare(match.group(1)), bare(match.group(2))
+        old, new = _written(st, ctx.dialect, match, 1), _written(st, ctx.dialect, match, 2)
         yield (f"renaming schema {old} to {new} breaks every query and search_path naming {old}: create the new "
                "schema and move objects over while both work, then retire the old one")
 
@@ -334,8 +377,8 @@ def type_disallow_rename_enum_value(st: Stmt, ctx: FileContext, payload: dict) -
     elif (match := _RENAME_ENUM_VALUE.match(st.norm)) and bare(match.group(1)) not in created:
         values = re.findall(r"'((?:[^']|'')*)'", st.text)
         what = f" {values[0]!r} to {values[1]!r}" if len(values) >= 2 else ""
-        yield (f"renaming a value of enum {bare(match.group(1))}{what} breaks the code still writing the old "
-               "label: add the new value, backfill, and stop writing the old one")
+        yield (f"renaming a value of enum {_written(st, ctx.dialect, match, 1)}{what} breaks the code still writing "
+               "the old label: add the new value, backfill, and stop writing the old one")
 
 
 # -- type changes -----------------------------------------------------------------------------------
@@ -515,13 +558,16 @@ def _primary_key(definition: exp.ColumnDef) -> bool:
 
 _NO_LITERAL_DEFAULT = {"BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB", "TEXT", "TINYTEXT", "MEDIUMTEXT", "LONGTEXT",
                        "JSON", "GEOMETRY", "POINT", "LINESTRING", "POLYGON"}
+# The types whose zero value is a zero date (sqlglot reads MySQL's TIMESTAMP as TIMESTAMPTZ).
+_ZERO_DATE_TYPES = {"DATE", "DATETIME", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMPLTZ"}
 
 
 @rule("column.add-not-null-require-default", engines="PMS", category="BC", severity="E", nodes=(exp.Alter, "command"),
       keywords=("ALTER",), actions=(exp.ColumnDef,),
       summary="`ADD COLUMN … NOT NULL` (PostgreSQL: or `PRIMARY KEY`) without a `DEFAULT` on an existing table.",
       why="PostgreSQL and SQLite reject it as soon as the table has rows; MySQL silently fills existing rows with "
-          "the type's zero value and INSERTs from old code that do not name the column fail in strict mode.",
+          "the type's implicit default (a DATE, DATETIME or TIMESTAMP column's zero date makes the ALTER fail under "
+          "MySQL 8's default sql_mode) and INSERTs from old code that do not name the column fail in strict mode.",
       instead="Add the column nullable, backfill it, then add NOT NULL (SQLite: rebuild the table); or give it a "
               "constant DEFAULT (MySQL BLOB, TEXT, JSON, GEOMETRY: an expression DEFAULT such as `DEFAULT ('')`).",
       example="ALTER TABLE users ADD COLUMN tenant_id bigint NOT NULL;")
@@ -551,12 +597,18 @@ def _not_null_advice(definition: exp.ColumnDef, dialect: str) -> str:
     if dialect == "postgres":
         return ("PostgreSQL refuses it as soon as the table has rows; add it nullable, backfill, then set NOT NULL, "
                 "or give it a constant DEFAULT")
-    kind = definition.args.get("kind")
+    base = kind.this.name if isinstance(kind := definition.args.get("kind"), exp.DataType) else ""
+    if base in _ZERO_DATE_TYPES:
+        # The rows would get the zero date, which MySQL 8's default sql_mode refuses (ERROR 1292, also on
+        # MariaDB in that mode); MariaDB's own default mode lacks NO_ZERO_DATE and fills 0000-00-00.
+        return ("MySQL 8's default sql_mode (strict, NO_ZERO_DATE) refuses the zero date it would give existing "
+                "rows, so the ALTER fails on a table with rows (error 1292; where it succeeds, they hold 0000-00-00); "
+                "add it nullable, backfill, then set NOT NULL, or give it a constant DEFAULT")
     # MySQL 8.0 takes no literal DEFAULT for these types, only an expression (8.0.13+).
-    default = ("an expression DEFAULT such as DEFAULT ('')"
-               if isinstance(kind, exp.DataType) and kind.this.name in _NO_LITERAL_DEFAULT else "a constant DEFAULT")
-    return ("MySQL fills existing rows with the type's zero value, and INSERTs from old code that do not name it fail "
-            f"in strict mode; add it nullable, backfill, then set NOT NULL, or give it {default}")
+    default = "an expression DEFAULT such as DEFAULT ('')" if base in _NO_LITERAL_DEFAULT else "a constant DEFAULT"
+    return ("MySQL fills existing rows with the type's implicit default (0, '', an ENUM's first value), and INSERTs "
+            f"from old code that do not name it fail in strict mode; add it nullable, backfill, then set NOT NULL, or "
+            f"give it {default}")
 
 
 @rule("column.set-default-for-not-null", engines="M", category="BC", severity="off", nodes=(exp.Create, exp.Alter),

@@ -30,7 +30,7 @@ from reviews.rules.common import (
     only_if,
     position,
 )
-from reviews.rules.compat import action_at, altered
+from reviews.rules.compat import action_at, altered, cased, shown
 from reviews.rules.design import foreign_keys, is_alter_table, is_create_table
 
 
@@ -87,7 +87,8 @@ def schema_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
         found = [(_object_name(t), at(st, t) if len(tables) > 1 else {}) for t in tables]
     else:  # sqlglot reads no multi-schema DROP: the tokens
         match = _DROP_SCHEMA.match(st.norm)
-        found = [(bare(n), {}) for n in match.group(1).split(",")] if match else []
+        names = cased(st, ctx.dialect)[match.start(1):match.end(1)] if match else ""  # (as written)
+        found = [(shown(n, ctx.dialect), {}) for n in names.split(",")] if match else []
     # Without CASCADE, PostgreSQL refuses to drop a schema that still holds objects.
     what = "destroys every object in it" if st.norm.endswith(" CASCADE") else \
         "fails if the schema is not empty, and drops it for good if it is"
@@ -414,15 +415,22 @@ def statement_disallow_rm_tbl_cascade(st: Stmt, ctx: FileContext, payload: dict)
 _FK_NAME = re.compile(r"(^fk_|^fk[A-Z]|_fk_|_fk$|_fkey$|^fk$|_ibfk_\d+$)", re.IGNORECASE)
 _DROP_FK_TOKENS = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?(\S+) .*\bDROP (FOREIGN KEY|CONSTRAINT) "
                              r"(?:IF EXISTS )?([^\s,]+)")
-# What follows `<table>_<columns>_` in the name PostgreSQL (and Prisma) or Django gives a foreign key.
-_FK_NAME_SUFFIX = re.compile(r"fkey\d*|[0-9a-f]{8}_fk_.*")
+# What follows `<table>_<columns>_` in the name PostgreSQL (and Prisma), Django, or a hand-written
+# `<table>_<columns>_fk` (ory's projects) gives a foreign key.
+_FK_NAME_SUFFIX = re.compile(r"fkey\d*|fk\d*|fk_idx|[0-9a-f]{8}_fk_.*")
+# The words around the columns in a foreign key's name: fk_…, …_fkey, …_fk, …_fk_idx, …_ibfk_N, …_foreign
+# (Laravel).
+_FK_AFFIXES = re.compile(r"^fk_|_(?:fkey\d*|fk\d*|fk_idx|ibfk_\d+|foreign)$")
 
 
 @rule("constraint.disallow-drop-fk", engines="PMS", category="DES", severity="W", at_end=True,
       summary="`DROP FOREIGN KEY`, or `DROP CONSTRAINT` of a constraint named like a foreign key (`fk_…`, `…_fkey`, "
-              "Django's `…_fk_…`, InnoDB's `…_ibfk_N`); not when the file adds to the table a foreign key of that "
-              "name, or on the columns its name shows (`<table>_<columns>_fkey`) or more columns starting with them, before "
-              "the drop or after it, nor when the file drops the column its name shows.",
+              "`…_fk`, Django's `…_fk_…`, InnoDB's `…_ibfk_N`); not when the file adds to the table a foreign key of "
+              "that name, or on the columns its name shows (`<table>_<columns>_fkey`, `…_fk`) or more columns "
+              "starting with them, before the drop or after it, nor when the file drops the column its name shows; "
+              "nor when the same ALTER TABLE adds a foreign key on columns its name shows, whatever the new key's "
+              "name (a rename, a new ON DELETE), or drops a column its name shows (`…_flow_id_fk` with "
+              "`origin_flow_id`).",
       why="Without the foreign key, cascades silently stop and orphan rows can appear; nothing fails, so nobody "
           "notices until the data is wrong.",
       instead="Keep the foreign key; to change it, add the replacement first (on PostgreSQL `NOT VALID`, then "
@@ -465,15 +473,50 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
     memo = ctx.memo.get("constraint.disallow-drop-fk")
     if memo is None:
         memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": [], "columns": {}}
+    keys = []  # the columns of each foreign key the statement adds
     for fk in foreign_keys(st) if adds else ():
-        memo["added"].setdefault(bare(fk.table), []).append(
-            ((fk.name or "").lower(), tuple(c.lower() for c in fk.columns)))
+        columns = tuple(c.lower() for c in fk.columns if c)
+        memo["added"].setdefault(bare(fk.table), []).append(((fk.name or "").lower(), columns))
+        keys.append(columns)
     if drops:
-        memo["dropped"].extend(_dropped_foreign_keys(st, ctx))
         table, found = altered(st, ctx, exp.Drop, "DROP")
-        for action, _ in found:
-            if str(action.args.get("kind") or "").upper() == "COLUMN":
-                memo["columns"].setdefault(bare(table), set()).update(name_of(c).lower() for c in _tables(action))
+        gone = {name_of(c).lower() for action, _ in found if str(action.args.get("kind") or "").upper() == "COLUMN"
+                for c in _tables(action)}
+        if gone:
+            memo["columns"].setdefault(bare(table), set()).update(gone)
+        # One ALTER TABLE is atomic: a key added again by it (renamed, or with a new ON DELETE) never leaves the
+        # table without one, and a key whose column it drops has no values left to orphan (MySQL refuses to drop
+        # a key's column before the key: error 1553). The name shows the key's columns, whatever the new key's.
+        memo["dropped"].extend(
+            dropped for dropped in _dropped_foreign_keys(st, ctx)
+            if not any(_shows_columns(dropped[1], columns[:count]) for columns in keys if columns
+                       for count in range(1, len(columns) + 1))
+            and not any(_on_column(dropped[1], dropped[0], column) for column in gone))
+
+
+def _shows_columns(name: str, columns: tuple[str, ...]) -> bool:
+    """Whether a foreign key's (lower-case) name spells these columns, joined by `_`, as whole words of it
+    (a word's plural s aside): `oauth2_consent_subject_fkey` shows (subject)."""
+    return re.search(rf"(?:^|_){re.escape(_singular('_'.join(columns)))}(?:_|$)", _singular(name)) is not None
+
+
+def _on_column(name: str, table: str, column: str) -> bool:
+    """Whether a foreign key's name shows it is on `column`: it spells the column, or what is left of it once
+    the table and the foreign-key words are taken off ends the column's name (kratos's
+    `identity_pending_traits_changes_settings_flow_id_fk` on `origin_settings_flow_id`)."""
+    if _shows_columns(name, (column,)):
+        return True
+    rest = _FK_AFFIXES.sub("", name.removeprefix(f"{table}_"))
+    return rest != name and _singular(column).endswith(f"_{_singular(rest)}")
+
+
+_PLURAL_S = re.compile(r"s(?=_|$)")
+
+
+def _singular(words: str) -> str:
+    """`_`-separated words without a final s each, so that a name that says `sessions_id` shows the column
+    `session_id` (kratos's `identity_pending_traits_changes_sessions_id_fk`)."""
+    return _PLURAL_S.sub("", words)
 
 
 def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, Hit]]:
@@ -490,10 +533,12 @@ def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str
     if table is not None:
         if ctx.is_new(table):
             return
+        if ctx.dialect == "mysql":  # (name_of lower-cases unquoted names; MySQL's table names keep their case)
+            table = st.ast.this.name or table
         for action in actions(st, exp.Drop):
             kind = str(action.args.get("kind") or "").upper()
             for node in _tables(action):
-                name = name_of(node)
+                name = node.name if ctx.dialect == "mysql" else name_of(node)
                 if kind == "FOREIGN KEY" or (kind == "CONSTRAINT" and _FK_NAME.search(name)):
                     yield dropped(table, name, at(st, node))
         return
@@ -502,7 +547,9 @@ def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str
     if match and not ctx.is_new(bare(match.group(1))):
         name = bare(match.group(3))
         if match.group(2) == "FOREIGN KEY" or _FK_NAME.search(name):
-            yield dropped(bare(match.group(1)), name, {})
+            flat = cased(st, ctx.dialect)  # (the names as written, for the message)
+            yield dropped(shown(flat[match.start(1):match.end(1)], ctx.dialect),
+                          shown(flat[match.start(3):match.end(3)], ctx.dialect), {})
 
 
 @rule("column.disallow-drop-not-null", engines="PM", category="DES", severity="W", nodes=(exp.Alter, "command"),
@@ -534,8 +581,12 @@ def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> 
         if any(c.args.get("allow_null") for c in nullability):
             if (table, old) in ctx.column_types and (table, old) not in ctx.not_null_columns:
                 continue  # known to be nullable already
+            # A MODIFY restates the whole column: without its earlier definition in the file, it may have been
+            # nullable already (a type change that repeats NULL).
+            unsure = "" if (table, old) in ctx.not_null_columns else \
+                " if it was NOT NULL (this file does not show its earlier definition)"
             yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} … NULL makes {table}.{old} "
-                      "nullable: keep NOT NULL and write a sentinel value, or add a new nullable column",
+                      f"nullable{unsure}: keep NOT NULL and write a sentinel value, or add a new nullable column",
                       **action_at(st, where, definition))
         elif (not nullability and (table, old) in ctx.not_null_columns
               and not definition.find(exp.PrimaryKeyColumnConstraint)):  # a key column stays NOT NULL

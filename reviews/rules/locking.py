@@ -560,7 +560,7 @@ def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
         added = added_constraint(action)
         if added is not None:
             if added.kind in ("UNIQUE", "PRIMARY KEY") and not _USING_INDEX.match(added.rest) \
-                    and not _on_distinct_column(st, ctx, alter.key, added.kind):
+                    and not _on_distinct_column(st, ctx, alter.key, added.kind, _key_columns(added.rest)):
                 yield located(st, action, (
                     f"{added.label} on existing table {alter.table} fails if it holds duplicate values: {advice}"))
             continue
@@ -582,6 +582,15 @@ def _unique_data_dependent(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
                 f"column {column} added UNIQUE with a DEFAULT to existing table {alter.table} gives every "
                 "existing row the same value: it fails as soon as the table has two rows. Add it without the "
                 "default, backfill distinct values, then add the unique index"))
+
+
+def _key_columns(rest: str) -> list[str]:
+    """The columns (as `key` spells them) of an added key, from what follows UNIQUE / PRIMARY KEY:
+    `(a, b DESC)`, MySQL's `KEY name (a(10))`."""
+    start = rest.find("(")
+    if start < 0:
+        return []
+    return [key(part.split()[0].split("(")[0]) for part in split_top(paren_group(rest[start:])[0]) if part.strip()]
 
 
 # PostgreSQL fills a column added with a volatile DEFAULT by calling it for each existing row: these
@@ -641,14 +650,18 @@ _NUMBERED = re.compile(r"\bAUTO_INCREMENT\b|\bGENERATED\s+(?:ALWAYS|BY\s+DEFAULT
                        r"|^(?:BIG|SMALL)?SERIAL[248]?\b", re.I)
 
 
-def _on_distinct_column(st: Stmt, ctx: FileContext, table: str, kind: str = "UNIQUE") -> bool:
-    """Whether the unique key the statement adds to `table` holds a column that every row has its own
-    value of: added earlier in the file (`_track_distinct_columns`) or by the same ALTER TABLE."""
+def _on_distinct_column(st: Stmt, ctx: FileContext, table: str, kind: str = "UNIQUE",
+                        columns: list[str] | None = None) -> bool:
+    """Whether the unique key the statement adds to `table` (an ALTER's: on `columns`) holds a column that
+    every row has its own value of: added earlier in the file (`_track_distinct_columns`) or by the same
+    ALTER TABLE."""
     fresh = (ctx.memo.get(_DISTINCT) or {}).get(table_key(table), set())
     if _MAY_NUMBER.search(st.norm) and (alter := existing_alter(st, ctx)) is not None:
         fresh = fresh | _distinct_added(alter, ctx.dialect)
     if not fresh:
         return False
+    if columns is not None:  # (the key of one ALTER action: not any other key the statement adds)
+        return not fresh.isdisjoint(columns)
     wanted = ("primary",) if kind == "PRIMARY KEY" else ("unique", "primary")
     return any(index.kind in wanted and any(c is not None and key(c) in fresh for c in index.columns)
                for index in index_defs(st, ctx.dialect))

@@ -611,12 +611,18 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
           "before doing anything. (`ALGORITHM=DEFAULT` is the same as leaving it out.)",
       instead="Add `ALGORITHM=INSTANT` (without `LOCK=`: MySQL 8.0 rejects INSTANT with any other than "
               "`LOCK=DEFAULT`) or `ALGORITHM=INPLACE, LOCK=NONE`, so an unexpectedly expensive change fails fast. "
-              "(Adding a foreign key while `foreign_key_checks` is on can only be done with `ALGORITHM=COPY`.)",
+              "(Adding a foreign key while `foreign_key_checks` is on, or a CHECK constraint, can only be done with "
+              "`ALGORITHM=COPY`.)",
       example="ALTER TABLE orders ADD COLUMN note varchar(200);")
 def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
     if ddl is None or ddl.algorithm() not in ("", "DEFAULT"):
         return None
+    if _adds_check(ddl):
+        # As for a foreign key below: INSTANT and INPLACE would not fail fast here, they always fail.
+        return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: it adds a CHECK constraint, which only "
+                 "ALGORITHM=COPY can do (writes blocked while every row is checked; INSTANT and INPLACE fail): "
+                 "state ALGORITHM=COPY and run it off-peak, or add the constraint with gh-ost / pt-online-schema-change")]
     if _adds_foreign_key(ddl) and not _foreign_key_checks_off(ctx):
         # INSTANT and INPLACE would not fail fast here: they always fail (add-validated-constraint).
         return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: it adds a foreign key while foreign_key_checks "
@@ -639,6 +645,10 @@ def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
     if ddl is not None and ddl.algorithm() != "INSTANT" and ddl.lock() in ("", "DEFAULT"):
         # A table copy blocks writes whatever LOCK= says: LOCK=NONE would not fail fast, it always fails (1846).
+        if _adds_check(ddl):
+            return [(f"ALTER TABLE {ddl.table} does not state LOCK=: it adds a CHECK constraint, which copies the "
+                     "table and blocks writes whatever LOCK= says (LOCK=NONE fails): state LOCK=SHARED if that is "
+                     "acceptable (off-peak), or add the constraint with gh-ost / pt-online-schema-change")]
         if _adds_foreign_key(ddl) and not _foreign_key_checks_off(ctx):
             return [(f"ALTER TABLE {ddl.table} does not state LOCK=: it adds a foreign key while foreign_key_checks "
                      "is on, which copies the table and blocks writes whatever LOCK= says (LOCK=NONE fails): state "
@@ -815,6 +825,14 @@ def _adds_foreign_key(ddl: Ddl) -> bool:
 _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
 
 
+def _adds_check(ddl: Ddl) -> bool:
+    """Whether the ALTER adds an enforced CHECK constraint: only ALGORITHM=COPY can (MariaDB 10.11, checked,
+    also with check_constraint_checks=0: ERROR 1845 "ALGORITHM=INPLACE|INSTANT is not supported for this
+    operation. Try ALGORITHM=COPY", and "LOCK=NONE is not supported … Try LOCK=SHARED"; MySQL 8.0 validates the
+    rows by copying them too, not checked on a MySQL server). (A MySQL NOT ENFORCED one validates nothing.)"""
+    return any(kind == "CHECK" and not _NOT_ENFORCED.search(clause) for kind, clause in ddl.constraints)
+
+
 @rule("constraint.mysql.add-validated-constraint", engines="M", category="MYSQL", severity="W", strict="E",
       keywords=("ALTER",), nodes=DDL_NODES,
       summary="`ADD FOREIGN KEY` / `ADD CHECK` on an existing table (a table copy or a full validation scan "
@@ -847,8 +865,18 @@ def _validated_constraints(st: Stmt, ddl: Ddl, checks_off: bool) -> Iterator[Hit
                            "= 0 first (then INPLACE works) only if the data is proven valid")
             yield Hit(message, **leading_words_at(st, clause, 5))
         elif kind == "CHECK" and not _NOT_ENFORCED.search(clause):
-            yield Hit(f"ADD CHECK on table {ddl.table} validates every row while writes wait: run it off-peak or with "
-                      "an online schema tool", **leading_words_at(st, clause, 5))
+            # Only ALGORITHM=COPY can add it (_adds_check): an online algorithm or LOCK=NONE stated fails.
+            algorithm = ddl.algorithm()
+            stated = f"ALGORITHM={algorithm}" if algorithm in ("INSTANT", "INPLACE", "NOCOPY") else \
+                "LOCK=NONE" if ddl.lock() == "NONE" else ""
+            if stated:
+                message = (f"ADD CHECK on table {ddl.table} with {stated} fails: only ALGORITHM=COPY can add it, "
+                           "blocking writes while every row is checked; use ALGORITHM=COPY off-peak or an online "
+                           "schema tool")
+            else:
+                message = (f"ADD CHECK on table {ddl.table} validates every row while writes wait: run it off-peak "
+                           "or with an online schema tool")
+            yield Hit(message, **leading_words_at(st, clause, 5))
 
 
 

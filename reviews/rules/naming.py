@@ -560,8 +560,9 @@ _ANY_NAME = (exp.Create, exp.Alter, exp.Attach, "command")
       actions=NAME_ACTIONS,
       summary="A new identifier (table, column, index, constraint, view, schema) that is a reserved word "
               "of the dialect (`order`, `group`, `select`; PostgreSQL also `user`), even when quoted.",
-      why="A reserved word must be quoted in every query that names it; a query that forgets fails with "
-          "a syntax error, and ORMs and hand-written SQL forget.",
+      why="A reserved word must be quoted in every statement that names it (for a table or column, every query; "
+          "for an index or constraint, the DDL and index hints); one that forgets fails with a syntax error, and "
+          "ORMs and hand-written SQL forget.",
       instead="A name that is not a keyword (`orders`, `app_user`, `sort_order`).",
       example='CREATE TABLE "user" (id bigint PRIMARY KEY);')
 def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
@@ -576,10 +577,30 @@ def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> l
         # SQLite compare keywords without regard to case.
         spelled = name.stored(ctx.dialect) if postgres else name.raw.lower()
         if spelled in words:
-            found.append(Hit(f"{name.kind} name {name.raw} is a reserved word in {ctx.dialect}: every query would "
-                             "have to quote it: rename it to a name that is not a keyword (e.g. a plural or a more "
-                             "specific name)", **name.where(st)))
+            found.append(Hit(f"{name.kind} name {name.raw} is a reserved word in {ctx.dialect}: "
+                             f"{_keyword_cost(name.kind, ctx.dialect)}", **name.where(st)))
     return found
+
+
+# Where a statement names an index, constraint or trigger, which no query that reads or writes rows does: its
+# DDL, and MySQL's index hints (a unique or foreign key is an index of that name there), SQLite's INDEXED BY,
+# PostgreSQL's ON CONFLICT ON CONSTRAINT.
+_NAMED_IN = {
+    ("index", "mysql"): "DDL statements and index hints (FORCE INDEX …)",
+    ("constraint", "mysql"): "DDL statements (and index hints, for a key)",
+    ("index", "sqlite"): "DDL statements and INDEXED BY clauses",
+    ("constraint", "postgres"): "DDL statements and ON CONFLICT ON CONSTRAINT clauses",
+}
+
+
+def _keyword_cost(kind: str, dialect: str) -> str:
+    """What a reserved word as a name of this kind costs, and what to do instead."""
+    if kind in ("index", "constraint", "trigger"):
+        example = "its table and event" if kind == "trigger" else "its table and columns"
+        return (f"{_NAMED_IN.get((kind, dialect), 'DDL statements')} that name it must quote it: rename it to a name "
+                f"that is not a keyword (e.g. one built from {example})")
+    return ("every query would have to quote it: rename it to a name that is not a keyword (e.g. a plural or a "
+            "more specific name)")
 
 
 @rule("naming.identifier.case", engines="PM", category="NAME", severity="off", nodes=_ANY_NAME,

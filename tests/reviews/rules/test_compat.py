@@ -84,6 +84,48 @@ def test_mysql_rename_table_statement():
     assert [f.message.split(" breaks")[0] for f in found] == ["renaming table a to b", "renaming table c to d"]
 
 
+@pytest.mark.parametrize("sql", [
+    "RENAME TABLE `UserAccount` TO `UserAccountOld`;",
+    "RENAME TABLE UserAccount TO UserAccountOld;",
+    "ALTER TABLE `UserAccount` RENAME TO `UserAccountOld`;",
+    "ALTER TABLE UserAccount RENAME TO UserAccountOld;",
+    "ALTER TABLE app.UserAccount ADD COLUMN x int, RENAME AS app.UserAccountOld;",
+])
+def test_mysql_table_names_are_shown_as_written(sql):
+    # lower_case_table_names=0 (Linux): MariaDB 10.11 after RENAME TABLE … TO _bkp_UP_V0003_webauthn_devices,
+    # SELECT … FROM _bkp_up_v0003_webauthn_devices fails (ERROR 1146 Table … doesn't exist).
+    [found] = findings(sql, "mysql", "table.disallow-rename")
+    assert found.message.startswith("renaming table UserAccount to UserAccountOld breaks the code still using "
+                                    "UserAccount:")
+    assert found.message.endswith("create a view UserAccount over UserAccountOld")
+
+
+def test_mysql_table_names_are_still_compared_without_case():
+    assert not flags("RENAME TABLE `Orders` TO orders_old, orders_new TO orders;", "mysql", "table.disallow-rename")
+    assert not flags("RENAME TABLE UserAccount TO UserAccountOld;\nCREATE VIEW useraccount AS SELECT * FROM "
+                     "UserAccountOld;", "mysql", "table.disallow-rename")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
+def test_postgres_and_sqlite_show_unquoted_names_folded_and_quoted_ones_as_written(dialect):
+    [found] = findings("ALTER TABLE UserAccount RENAME TO UserAccountOld;", dialect, "table.disallow-rename")
+    assert "renaming table useraccount to useraccountold" in found.message
+    [found] = findings('ALTER TABLE "UserAccount" RENAME TO "UserAccountOld";', dialect, "table.disallow-rename")
+    assert "renaming table UserAccount to UserAccountOld" in found.message
+
+
+def test_names_read_from_the_tokens_keep_their_case_in_other_messages():
+    # column.disallow-rename of an ALTER that sqlglot reads as a Command (its table is case-sensitive on MySQL)
+    [found] = findings("ALTER TABLE `Orders` RENAME COLUMN OldName TO NewName, ADD (note text);", "mysql",
+                       "column.disallow-rename")
+    assert "renaming column Orders.OldName to NewName" in found.message
+    # PostgreSQL keeps a quoted name's case
+    [found] = findings('ALTER SCHEMA "Billing" RENAME TO "Invoicing";', "postgres", "schema.disallow-rename")
+    assert "renaming schema Billing to Invoicing" in found.message
+    [found] = findings("ALTER SCHEMA Billing RENAME TO Invoicing;", "postgres", "schema.disallow-rename")
+    assert "renaming schema billing to invoicing" in found.message
+
+
 def test_mysql_rename_inside_a_multi_action_alter():
     assert flags("ALTER TABLE a ADD COLUMN x int, RENAME AS b;", "mysql", "table.disallow-rename")
     assert not flags("ALTER TABLE a RENAME INDEX i TO j;", "mysql", "table.disallow-rename")
@@ -322,6 +364,24 @@ def test_mysql_blob_and_text_columns_take_only_an_expression_default(kind, defau
     [found] = findings(f"ALTER TABLE posts ADD COLUMN body {kind} NOT NULL;", "mysql",
                        "column.add-not-null-require-default")
     assert found.message.endswith(f"or give it {default}")
+
+
+@pytest.mark.parametrize("kind", ["datetime", "datetime(6)", "date", "timestamp"])
+def test_mysql_date_columns_make_the_alter_fail_rather_than_fill_zero_dates(kind):
+    # MariaDB 10.11 with MySQL 8.0's default sql_mode, on a table with rows: ERROR 1292 (22007): Incorrect
+    # datetime value: '0000-00-00 00:00:00' (osTicket's ADD `created` datetime NOT NULL).
+    [found] = findings(f"ALTER TABLE ticket_collaborator ADD created {kind} NOT NULL;", "mysql",
+                       "column.add-not-null-require-default")
+    assert "the ALTER fails on a table with rows (error 1292" in found.message
+    assert "fills existing rows" not in found.message
+    assert found.message.endswith("add it nullable, backfill, then set NOT NULL, or give it a constant DEFAULT")
+
+
+@pytest.mark.parametrize("kind", ["int", "varchar(20)", "enum('a','b')", "time", "year"])
+def test_mysql_columns_with_a_valid_implicit_default_are_filled_with_it(kind):
+    [found] = findings(f"ALTER TABLE t ADD c {kind} NOT NULL;", "mysql", "column.add-not-null-require-default")
+    assert "MySQL fills existing rows with the type's implicit default" in found.message
+    assert "error 1292" not in found.message
 
 
 @pytest.mark.parametrize("sql, dialect, at", [

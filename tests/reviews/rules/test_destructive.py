@@ -294,6 +294,9 @@ def test_the_replacement_added_first_as_recommended_is_fine():
     # the same columns under another name
     "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey;\n"
     "ALTER TABLE orders ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);",
+    # a hand-written <table>_<columns>_fk (ory's projects)
+    "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fk;\n"
+    "ALTER TABLE orders ADD CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);",
     # Django's name for a foreign key on orders.customer_id
     "ALTER TABLE orders DROP CONSTRAINT orders_customer_id_1a2b3c4d_fk_customers_id;\n"
     "ALTER TABLE orders ADD CONSTRAINT orders_customer_id_5e6f7a8b_fk_customers_id FOREIGN KEY (customer_id) "
@@ -355,6 +358,72 @@ def test_a_foreign_key_dropped_with_its_column_is_left_to_column_disallow_drop(d
     # another column dropped: the key's rows stay, unchecked
     assert flags(sql.replace('COLUMN "queueId"', 'COLUMN "queueName"').replace("`queueId`,", "`queueName`,"), dialect,
                  "constraint.disallow-drop-fk")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+@pytest.mark.parametrize("sql", [
+    # authelia V0005: the key renamed; its old name is not <table>_… (MariaDB 10.11: the key is in place after)
+    "ALTER TABLE oauth2_consent_session\n    DROP FOREIGN KEY oauth2_consent_subject_fkey,\n"
+    "    ADD CONSTRAINT oauth2_consent_session_subject_fkey FOREIGN KEY (subject) REFERENCES user_opaque_identifier "
+    "(identifier);",
+    # kratos: a misnamed `…_fk` renamed
+    "ALTER TABLE identity_recovery_codes\n    DROP FOREIGN KEY identity_recovery_codes_identity_id_fk,\n"
+    "    ADD CONSTRAINT identity_recovery_tokens_identity_id_fk FOREIGN KEY (identity_id) REFERENCES identities (id);",
+    # a new ON DELETE, the new key named anyhow
+    "ALTER TABLE orders DROP CONSTRAINT fk_orders_customer_id, ADD CONSTRAINT orders_owner FOREIGN KEY (customer_id) "
+    "REFERENCES customers (id) ON DELETE CASCADE;",
+])
+def test_a_foreign_key_added_again_by_the_same_alter_is_fine(dialect, sql):
+    if dialect == "postgres":
+        sql = sql.replace("DROP FOREIGN KEY", "DROP CONSTRAINT")
+    assert not flags(sql, dialect, "constraint.disallow-drop-fk")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+@pytest.mark.parametrize("sql", [
+    # kratos's down migration: the name shows settings_flow_id, the column is origin_settings_flow_id
+    "ALTER TABLE identity_pending_traits_changes\n"
+    "    DROP CONSTRAINT identity_pending_traits_changes_settings_flow_id_fk,\n"
+    "    DROP COLUMN origin_settings_flow_id;",
+    "ALTER TABLE t DROP CONSTRAINT t_origin_flow_id_fk, DROP COLUMN origin_flow_id;",
+    "ALTER TABLE t DROP CONSTRAINT fk_t_parent_id_parents_id, DROP COLUMN parent_id;",
+    # the same migration's other key: its name says sessions_id, the column is session_id
+    "ALTER TABLE t DROP CONSTRAINT t_sessions_id_fk, DROP COLUMN session_id;",
+])
+def test_a_foreign_key_dropped_with_its_column_by_the_same_alter_is_fine(dialect, sql):
+    # MariaDB 10.11 refuses the column alone: ERROR 1553 Cannot drop index …: needed in a foreign key constraint.
+    if dialect == "mysql":
+        sql = sql.replace("DROP CONSTRAINT", "DROP FOREIGN KEY")
+    assert not flags(sql, dialect, "constraint.disallow-drop-fk")
+    assert flags(sql, dialect, "column.disallow-drop")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE t DROP CONSTRAINT t_flow_id_fk;",
+    # the same ALTER adds a key on other columns, or drops another column
+    "ALTER TABLE t DROP CONSTRAINT t_flow_id_fk,\n"
+    "    ADD CONSTRAINT t_owner_id_fk FOREIGN KEY (owner_id) REFERENCES o (id);",
+    "ALTER TABLE t DROP CONSTRAINT t_flow_id_fk, DROP COLUMN note;",
+    # a name that shows no columns
+    "ALTER TABLE t DROP CONSTRAINT t_ibfk_1, ADD CONSTRAINT t_fk2 FOREIGN KEY (flow_id) REFERENCES f (id);",
+])
+def test_a_foreign_key_drop_nothing_in_the_alter_makes_good_is_reported(dialect, sql):
+    if dialect == "mysql":
+        sql = sql.replace("DROP CONSTRAINT", "DROP FOREIGN KEY")
+    [found] = findings(sql, dialect, "constraint.disallow-drop-fk")
+    assert "silently stops its cascades and lets orphan rows in" in found.message
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE Orders DROP FOREIGN KEY FK_Orders_Customer;",
+    "ALTER TABLE `Orders` DROP FOREIGN KEY `FK_Orders_Customer`;",
+    "ALTER TABLE Orders DROP FOREIGN KEY FK_Orders_Customer, ADD (note text);",  # read from the tokens
+])
+def test_mysql_foreign_key_drop_names_the_table_as_written(sql):
+    # MySQL's table names are case-sensitive on Linux (lower_case_table_names=0): no lower-cased names.
+    [found] = findings(sql, "mysql", "constraint.disallow-drop-fk")
+    assert "dropping foreign key FK_Orders_Customer on Orders silently" in found.message
 
 
 def test_a_suppressed_foreign_key_drop_stays_suppressed():
@@ -438,6 +507,25 @@ def test_drop_not_null_near_misses():
 def test_mysql_modify_null():
     [found] = findings("ALTER TABLE orders MODIFY shipped_at datetime NULL;", "mysql", "column.disallow-drop-not-null")
     assert "MODIFY … NULL makes orders.shipped_at nullable" in found.message
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE sessions MODIFY COLUMN token varchar(39) NULL;",
+    "ALTER TABLE sessions CHANGE token token varchar(39) NULL;",
+])
+def test_mysql_modify_null_of_a_column_the_file_does_not_show_is_hedged(sql):
+    # kratos: sessions.token was added nullable by an earlier migration; the statement only widens it.
+    [found] = findings(sql, "mysql", "column.disallow-drop-not-null")
+    assert "… NULL makes sessions.token nullable if it was NOT NULL (this file does not show its earlier " \
+           "definition): keep NOT NULL" in found.message
+
+
+def test_mysql_modify_null_of_a_known_not_null_column_says_so_plainly():
+    sql = "ALTER TABLE sessions ADD token varchar(32) NOT NULL DEFAULT '';\n" \
+          "ALTER TABLE sessions MODIFY token varchar(39) NULL;"
+    [found] = findings(sql, "mysql", "column.disallow-drop-not-null")
+    assert found.line == 2
+    assert found.message.startswith("MODIFY … NULL makes sessions.token nullable: keep NOT NULL")
 
 
 def test_mysql_modify_without_not_null_on_a_known_not_null_column():

@@ -571,6 +571,10 @@ def test_a_key_on_a_column_the_database_numbers_row_by_row_cannot_meet_duplicate
     # Near misses: a constant default, or a key on another column than the numbered one.
     assert flags("ALTER TABLE t ADD COLUMN code int NOT NULL DEFAULT 0, ADD PRIMARY KEY (code);", dialect, UDD)
     assert flags("ALTER TABLE t ADD COLUMN n int NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY t_email (email);", "mysql", UDD)
+    # Lemmy: the numbered column is the primary key; the other key the same ALTER adds can still fail.
+    [found] = findings("ALTER TABLE captcha_answer\n    ADD UNIQUE (uuid),\n    DROP CONSTRAINT captcha_answer_pkey,\n"
+                       "    ADD COLUMN id serial PRIMARY KEY;", "postgres", UDD)
+    assert found.line == 2 and "UNIQUE constraint on existing table captcha_answer" in found.message
 
 
 def test_a_column_added_unique_with_a_per_row_default_is_not_said_to_get_one_value():

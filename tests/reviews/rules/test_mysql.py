@@ -390,6 +390,42 @@ def test_no_lock_none_advice_where_the_table_is_copied():
     assert "add LOCK=NONE so the change fails fast" in message
 
 
+CHECK_ADD = "ALTER TABLE keto_uuid_mappings ADD CONSTRAINT keto_uuid_mappings_chk_1 CHECK (string_representation <> '');"
+
+
+@pytest.mark.parametrize("sql", [
+    CHECK_ADD,
+    "ALTER TABLE t ADD CHECK (a > 0), ADD COLUMN b int;",
+    # the advice for the foreign key (foreign_key_checks = 0, then INPLACE) would still fail for the CHECK
+    "ALTER TABLE t ADD CONSTRAINT t_fk FOREIGN KEY (p) REFERENCES p (id), ADD CONSTRAINT t_chk CHECK (a > 0);",
+])
+def test_no_instant_inplace_or_lock_none_advice_for_a_check_add(sql):
+    # MariaDB 10.11 (keto's down migration): ERROR 1845 ALGORITHM=INPLACE (INSTANT) is not supported for this
+    # operation. Try ALGORITHM=COPY; LOCK=NONE: … Try LOCK=SHARED; also with check_constraint_checks=0.
+    message = one(sql, "statement.require-algorithm-option").message
+    assert "it adds a CHECK constraint, which only ALGORITHM=COPY can do" in message
+    assert "INSTANT and INPLACE fail" in message and "add ALGORITHM=INSTANT" not in message
+    message = one(sql, "statement.require-lock-option").message
+    assert "it adds a CHECK constraint" in message and "LOCK=NONE fails" in message and "state LOCK=SHARED" in message
+    assert "add LOCK=NONE" not in message
+
+
+def test_a_check_add_with_an_online_algorithm_or_lock_none_fails():
+    for options, stated in ((", ALGORITHM=INPLACE, LOCK=NONE", "ALGORITHM=INPLACE"),
+                            (", ALGORITHM=INSTANT", "ALGORITHM=INSTANT"), (", LOCK=NONE", "LOCK=NONE")):
+        message = one(CHECK_ADD.replace(";", f"{options};"), "constraint.mysql.add-validated-constraint").message
+        assert f"with {stated} fails: only ALGORITHM=COPY can add it" in message
+    message = one(CHECK_ADD, "constraint.mysql.add-validated-constraint").message
+    assert "validates every row while writes wait" in message
+
+
+def test_a_not_enforced_check_gets_the_usual_advice():
+    # MySQL 8.0.16+: a NOT ENFORCED check validates no row (MariaDB has no NOT ENFORCED).
+    sql = "ALTER TABLE t ADD CONSTRAINT t_chk CHECK (a > 0) NOT ENFORCED;"
+    assert "add ALGORITHM=INSTANT" in one(sql, "statement.require-algorithm-option").message
+    assert "add LOCK=NONE" in one(sql, "statement.require-lock-option").message
+
+
 @pytest.mark.parametrize("setting", [
     "SET unique_checks = 0, foreign_key_checks = 0;",
     "SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0;",  # MySQL Workbench

@@ -320,3 +320,27 @@ def test_the_transient_table_check_reads_each_statement_once_per_file(monkeypatc
     sql = "".join(f'CREATE TABLE "Bad{i}" (id int);\n' for i in range(200)) + 'DROP TABLE "Bad0";\n'
     assert len([f for f in findings(sql, "postgres") if f.rule == "naming.table"]) == 199
     assert len(calls) <= 201  # each statement once
+
+
+@pytest.mark.parametrize(("dialect", "sql", "where"), [
+    # openemr: KEY `table` (`table`). No query names an index: only DDL and index hints do.
+    ("mysql", "CREATE TABLE audit_log (\n  id bigint PRIMARY KEY,\n  tbl varchar(64) NOT NULL,\n  KEY `table` (tbl)\n);",
+     "index name table is a reserved word in mysql: DDL statements and index hints (FORCE INDEX …) that name it"),
+    ("mysql", "ALTER TABLE t ADD CONSTRAINT `check` CHECK (a > 0);",
+     "constraint name check is a reserved word in mysql: DDL statements (and index hints, for a key) that name it"),
+    ("postgres", 'CREATE INDEX "order" ON t (a);', "index name order is a reserved word in postgres: DDL statements "
+     "that name it"),
+    ("sqlite", 'CREATE INDEX "order" ON t (a);', "index name order is a reserved word in sqlite: DDL statements and "
+     "INDEXED BY clauses that name it"),
+])
+def test_a_keyword_index_or_constraint_name_is_quoted_in_ddl_and_hints_not_in_every_query(dialect, sql, where):
+    [found] = findings(sql, dialect, "naming.identifier.no-keyword")
+    assert found.message.startswith(where)
+    assert "must quote it: rename it to a name that is not a keyword (e.g. one built from its table and columns)" \
+        in found.message
+    assert "every query" not in found.message
+
+
+def test_a_keyword_table_or_column_name_is_quoted_in_every_query():
+    [found] = findings("CREATE TABLE `order` (id bigint PRIMARY KEY);", "mysql", "naming.identifier.no-keyword")
+    assert "every query would have to quote it" in found.message and "a plural" in found.message
