@@ -460,6 +460,12 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         # A varchar or text target may only widen a varchar (no rewrite): say so when the old type is unknown.
         unsure = " (unless it only widens a varchar or makes one text: this file does not show the old type)" \
             if known is None and _VARCHAR_OR_TEXT.fullmatch(new.get()) else ""
+        # PostgreSQL 12+ turns a timestamp into a timestamptz without a rewrite when the session's TimeZone
+        # is UTC (checked on 15: same relfilenode; another zone rewrites), unless a USING expression is given.
+        if ctx.dialect == "postgres" and kind.this == exp.DataType.Type.TIMESTAMPTZ and not action.args.get("using") \
+                and (known is None or (known.startswith("TIMESTAMP") and not known.startswith("TIMESTAMPTZ"))):
+            unsure = (" (unless it is a timestamp column and" if known is None else " (unless") + \
+                " the session's TimeZone is UTC: PostgreSQL 12+ then changes only the catalog)"
         yield Hit(f"changing the type of {table}.{column} rewrites the table{unsure} under an ACCESS EXCLUSIVE "
                   "lock that blocks reads and writes, and can break clients: add a new column, dual-write, backfill, "
                   "then swap", **action_at(st, where, action))

@@ -268,6 +268,21 @@ def test_alter_column_type_to_varchar_or_text_says_what_it_cannot_know():
     assert "unless" not in found.message
 
 
+def test_timestamp_to_timestamptz_says_when_postgres_skips_the_rewrite():
+    # PostgreSQL 15: under TimeZone UTC the table keeps its relfilenode; under Europe/Paris it is rewritten.
+    [found] = findings("ALTER TABLE post ALTER COLUMN published TYPE timestamptz;", "postgres",
+                       "column.disallow-change-type")
+    assert "(unless it is a timestamp column and the session's TimeZone is UTC: PostgreSQL 12+ then changes only " \
+           "the catalog)" in found.message
+    [found] = findings("ALTER TABLE post ADD COLUMN at timestamp;\nALTER TABLE post ALTER COLUMN at TYPE timestamptz;",
+                       "postgres", "column.disallow-change-type")
+    assert "(unless the session's TimeZone is UTC" in found.message
+    # A USING expression is computed for every row: rewritten whatever the zone.
+    [found] = findings("ALTER TABLE post ALTER COLUMN published TYPE timestamptz USING published AT TIME ZONE 'UTC';",
+                       "postgres", "column.disallow-change-type")
+    assert "unless" not in found.message
+
+
 @pytest.mark.parametrize("old, new, flagged", [
     ("varchar(20)", "varchar(40)", False),
     ("varchar(20)", "text", False),
