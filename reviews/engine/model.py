@@ -211,6 +211,14 @@ def name_of(node: Any) -> str:
     return name if getattr(node, "args", {}).get("quoted") else name.lower()
 
 
+def shown_name(node: Any, dialect: str) -> str:
+    """A name as a message shows it: as `name_of` gives it, but as written on MySQL, whose table names
+    are case-sensitive (on Linux, its default `lower_case_table_names=0`): `Orders` is not `orders` there."""
+    if dialect != "mysql" or node is None:
+        return name_of(node)
+    return getattr(node, "name", None) or name_of(node)
+
+
 def plain_name(node: Any) -> str:
     """`name_of` a Table, Column or ColumnDef: for the usual one, named by a plain identifier, without
     name_of's generic lookups (tens of thousands of calls); name_of for any other."""

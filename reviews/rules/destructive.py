@@ -14,6 +14,7 @@ from reviews.engine.model import (
     blank_comments_and_strings,
     name_of,
     qualified_name,
+    shown_name,
     table_key,
 )
 from reviews.engine.registry import Hit, declare, rule, tracker
@@ -283,8 +284,8 @@ def _dropped_tables(st: Stmt, ctx: FileContext, rebuilt: set[str]) -> Iterator[H
             continue
         if _copied_back(st, ctx, table_key(qualified_name(table))):
             continue
-        yield Hit(f"DROP TABLE {name} loses its data: stop using it in code, back it up or check it is empty, "
-                  "and drop it in a later release", **(at(st, table) if len(tables) > 1 else {}))
+        yield Hit(f"DROP TABLE {shown_name(table, ctx.dialect)} loses its data: stop using it in code, back it up or "
+                  "check it is empty, and drop it in a later release", **(at(st, table) if len(tables) > 1 else {}))
 
 
 @rule("table.drop-naming-convention", engines="PM", category="DES", severity="off", nodes=(exp.Drop,),

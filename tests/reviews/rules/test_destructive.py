@@ -607,3 +607,11 @@ def test_the_copy_back_check_reads_each_statement_once_per_file(monkeypatch):
     sql = "".join(f"CREATE TABLE t{i}_copy AS SELECT * FROM t{i};\nDROP TABLE t{i};\n" for i in range(100))
     assert len(findings(sql, "postgres", "table.disallow-drop")) == 100
     assert counted.calls <= 200  # each statement at most once
+
+
+def test_mysql_drop_table_names_the_table_as_written():
+    # MySQL table names are case-sensitive on Linux: authelia's `_bkp_DOWN_V0002_…` backup tables.
+    found = findings("DROP TABLE _bkp_DOWN_V0002_totp, `Orders`;", "mysql", "table.disallow-drop")
+    assert [f.message.split(" loses")[0] for f in found] == ["DROP TABLE _bkp_DOWN_V0002_totp", "DROP TABLE Orders"]
+    [found] = findings("DROP TABLE Orders;", "postgres", "table.disallow-drop")  # (PostgreSQL folds it)
+    assert found.message.startswith("DROP TABLE orders loses")
