@@ -431,7 +431,7 @@ _FK_AFFIXES = re.compile(r"^fk_|_(?:fkey\d*|fk\d*|fk_idx|ibfk_\d+|foreign)$")
               "starting with them, before the drop or after it, nor when the file drops the column its name shows; "
               "nor when the same ALTER TABLE adds a foreign key on columns its name shows, whatever the new key's "
               "name (a rename, a new ON DELETE), or drops a column its name shows (`…_flow_id_fk` with "
-              "`origin_flow_id`).",
+              "`origin_flow_id`); nor when the file drops the table afterwards (table.disallow-drop's).",
       why="Without the foreign key, cascades silently stop and orphan rows can appear; nothing fails, so nobody "
           "notices until the data is wrong.",
       instead="Keep the foreign key; to change it, add the replacement first (on PostgreSQL `NOT VALID`, then "
@@ -461,11 +461,18 @@ def _names_its_columns(name: str, table: str, columns: tuple[str, ...]) -> bool:
     return name.startswith(prefix) and _FK_NAME_SUFFIX.fullmatch(name, len(prefix)) is not None
 
 
-@tracker(keywords=("ALTER", "CREATE"), serves=("constraint.disallow-drop-fk",))
+@tracker(keywords=("ALTER", "CREATE", "DROP"), serves=("constraint.disallow-drop-fk",))
 def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
     """The foreign keys each table gains in the file (lower-case name, or "", and columns), and the drops of
-    foreign keys of existing tables."""
+    foreign keys of existing tables, until the file drops the table itself (no rows left to orphan; the
+    loss is table.disallow-drop's)."""
     ast = st.ast
+    if st.norm.startswith("DROP "):
+        memo = ctx.memo.get("constraint.disallow-drop-fk")
+        if memo and memo["dropped"] and isinstance(ast, exp.Drop) and str(ast.args.get("kind") or "").upper() == "TABLE":
+            gone = {bare(name_of(table)) for table in _tables(ast)}
+            memo["dropped"] = [entry for entry in memo["dropped"] if entry[0] not in gone]
+        return
     # (The keywords themselves: st.norm blanks only comments and strings, where no key is added or dropped.)
     adds = "REFERENCES" in st.norm and (is_create_table(ast) or is_alter_table(ast))
     drops = "DROP" in st.norm and st.norm.startswith("ALTER ")

@@ -615,3 +615,14 @@ def test_mysql_drop_table_names_the_table_as_written():
     assert [f.message.split(" loses")[0] for f in found] == ["DROP TABLE _bkp_DOWN_V0002_totp", "DROP TABLE Orders"]
     [found] = findings("DROP TABLE Orders;", "postgres", "table.disallow-drop")  # (PostgreSQL folds it)
     assert found.message.startswith("DROP TABLE orders loses")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_a_foreign_key_of_a_table_the_file_then_drops_is_left_to_table_disallow_drop(dialect):
+    # trigger.dev's schema redesign: the keys go first, the table later in the file: no rows are left to orphan.
+    drop_fk = "DROP FOREIGN KEY" if dialect == "mysql" else "DROP CONSTRAINT"
+    sql = f"ALTER TABLE job_rule {drop_fk} job_rule_job_id_fkey;\nDROP TABLE job_rule;"
+    assert not flags(sql, dialect, "constraint.disallow-drop-fk")
+    assert flags(sql, dialect, "table.disallow-drop")
+    # Another table dropped: the key's drop still stands.
+    assert flags(sql.replace("DROP TABLE job_rule", "DROP TABLE other"), dialect, "constraint.disallow-drop-fk")
