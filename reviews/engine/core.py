@@ -661,6 +661,7 @@ def _sqlite_error(connection: sqlite3.Connection, statement: Statement, sql: str
 
 
 _NO_SUCH_TABLE = "no such table: "
+_SQLITE_STUB_ROUNDS = 4  # stub tables per statement (a trigger's body may name a few)
 # SQLite's messages name the token it stopped at, not its offset (Python's sqlite3 does not give it).
 _SQLITE_NEAR = re.compile(r'(?:near|unrecognized token:) "(.*)"(?:: syntax error)?', re.DOTALL)
 
@@ -687,9 +688,9 @@ def _sqlite_error_index(connection: sqlite3.Connection, text: str, sql: str, mes
             places.append(start)
         start = text.find(token, start + 1)
 
-    def fails_so(start: int) -> bool:
+    def fails_so(place: int) -> bool:
         try:
-            connection.execute(sql[: shift + start + len(token)])
+            connection.execute(sql[: shift + place + len(token)])
         except sqlite3.Error as exc:
             return str(exc) == message
         except Exception:  # (more than one statement: not this error)
@@ -712,7 +713,6 @@ _SQLITE_PLACES = 10_000  # places of the named token tried at most (a binary sea
 def _sqlite_word(char: str) -> bool:
     """A character SQLite's tokenizer reads as part of a word (an identifier or keyword)."""
     return char.isalnum() or char in "_$" or ord(char) > 0x7F
-_SQLITE_STUB_ROUNDS = 4  # stub tables per statement (a trigger's body may name a few)
 
 
 def _sqlite_stub_name(name: str) -> str:
@@ -889,6 +889,8 @@ def _created_tables(norm: str, dialect: str) -> list[tuple[str, str]]:
         return [("TABLE", name if "." in name else f"{schema}.{name}")
                 for name in _SCHEMA_ELEMENT_TABLE.findall(norm, match.end() - len("CREATE "))]
     return []
+
+
 # `COMMIT AND CHAIN` (PostgreSQL 12+, MySQL) begins the next transaction at once.
 _AND_CHAIN = re.compile(r"\bAND CHAIN\b")
 # MySQL commits the open transaction before (and after) each of these: the file's own BEGIN ends there.

@@ -14,10 +14,10 @@ from sqlglot import exp
 
 from reviews.splitter import Statement
 
-# A statement (st.norm) that opens a transaction: not PostgreSQL's `BEGIN ATOMIC` routine body, nor
-# MariaDB's `BEGIN NOT ATOMIC … END` block (compound statements, which open none).
 # PostgreSQL's CONCURRENTLY keyword in st.norm (not a name that holds it, nor `(CONCURRENTLY false)`).
 CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)")
+# A statement (st.norm) that opens a transaction: not PostgreSQL's `BEGIN ATOMIC` routine body, nor
+# MariaDB's `BEGIN NOT ATOMIC … END` block (compound statements, which open none).
 TX_BEGIN = re.compile(r"^(?:BEGIN|START TRANSACTION)\b(?! (?:NOT )?ATOMIC\b)")
 # A dollar quote's tag, as PostgreSQL (scan.l) and the splitter read it: a letter, "_" or non-ASCII
 # character first, then digits too. Written as what it excludes: the class [A-Za-z_\u0080-\U0010ffff]

@@ -65,6 +65,7 @@ _CATALOGS = frozenset("""
     publication_rel range replication_origin rewrite seclabel sequence shdepend shdescription shseclabel
     statistic statistic_ext statistic_ext_data subscription subscription_rel tablespace transform trigger
     ts_config ts_config_map ts_dict ts_parser ts_template type user_mapping""".split())
+_CATALOG_WORDS = frozenset(c.split("_", 1)[0] for c in _CATALOGS)  # the first word of their indexes' names
 
 
 def system_catalog(name: str) -> bool:
@@ -76,7 +77,7 @@ def system_catalog(name: str) -> bool:
     if schema or not bare_name.startswith("pg_"):
         return False
     return bare_name[3:] in _CATALOGS or bare_name.startswith("pg_toast_") or (
-        bare_name.endswith("_index") and bare_name[3:].split("_", 1)[0] in {c.split("_", 1)[0] for c in _CATALOGS})
+        bare_name.endswith("_index") and bare_name[3:].split("_", 1)[0] in _CATALOG_WORDS)
 
 
 
