@@ -332,7 +332,12 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
     # (MySQL: with each statement's tokens, read while splitting, where they stand for its own.)
     statements, accepted, read = split_for_review(text, dialect) if text.strip() else ([], [], [])
     if not statements:
-        out.add("system.empty-file", "the file has no statements: delete it or add the migration", None, 1, 1, 1)
+        # (A file of comments alone is a release's no-op migration, which some tools write on purpose: it
+        # can be kept so. A blank one a release refuses.)
+        kept = " (or, to keep it as a placeholder on purpose, `-- sluice:ignore system.empty-file` in it)" \
+            if text.strip() else ""
+        out.add("system.empty-file", f"the file has no statements: delete it or add the migration{kept}",
+                None, 1, 1, 1)
         return _finish(out, text, [], [], dialect, policy)
 
     bounded: frozenset[int] = frozenset()

@@ -81,6 +81,16 @@ def test_an_empty_file_is_a_finding_not_a_crash(content):
     assert rules_of(review(content)) == [("system.empty-file", 1, 1)]
 
 
+def test_a_file_of_comments_alone_is_told_how_to_stay_a_placeholder():
+    # A release loads it (a no-op migration: ory writes such files on purpose); a blank file it refuses.
+    [found] = review(b"-- blank migration: keeps every dialect's folder in step\n").findings
+    assert "`-- sluice:ignore system.empty-file`" in found.message
+    kept = review(b"-- sluice:ignore system.empty-file\n-- blank migration\n").findings
+    assert [(f.rule, f.suppressed) for f in kept] == [("system.empty-file", True)]
+    [blank] = review(b"\n  \n").findings
+    assert blank.message == "the file has no statements: delete it or add the migration"
+
+
 def test_psql_meta_commands_and_copy_data_are_understood():
     sql = "\\connect shop\nCOPY t (a, b) FROM stdin;\n1\tx\n2\ty\n\\.\nCREATE TABLE z (id bigint PRIMARY KEY);\n"
     assert rules_of(review(sql)) == [("system.client-command", 1, 1)]
