@@ -618,16 +618,12 @@ def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | 
     ddl = _existing(st, ctx)
     if ddl is None or ddl.algorithm() not in ("", "DEFAULT"):
         return None
-    if _adds_check(ddl):
-        # As for a foreign key below: INSTANT and INPLACE would not fail fast here, they always fail.
-        return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: it adds a CHECK constraint, which only "
-                 "ALGORITHM=COPY can do (writes blocked while every row is checked; INSTANT and INPLACE fail): "
-                 "state ALGORITHM=COPY and run it off-peak, or add the constraint with gh-ost / pt-online-schema-change")]
-    if _adds_foreign_key(ddl) and not _foreign_key_checks_off(ctx):
+    if copy_only := _copy_only(ddl, ctx):
         # INSTANT and INPLACE would not fail fast here: they always fail (add-validated-constraint).
-        return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: it adds a foreign key while foreign_key_checks "
-                 "is on, which only ALGORITHM=COPY can do (writes blocked; INSTANT and INPLACE fail): state "
-                 "ALGORITHM=COPY, or SET foreign_key_checks = 0 before it and use ALGORITHM=INPLACE")]
+        reason, ways = copy_only
+        return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: {reason}, which only ALGORITHM=COPY can do "
+                 f"(writes blocked; INSTANT and INPLACE fail): {ways}; or, to copy off-peak, state ALGORITHM=COPY "
+                 "and suppress statement.disallow-offline-ddl for it")]
     return [(f"ALTER TABLE {ddl.table} does not state ALGORITHM=: add ALGORITHM=INSTANT (without LOCK=) or "
              "ALGORITHM=INPLACE, LOCK=NONE so the change fails fast instead of silently copying the table")]
 
@@ -645,15 +641,11 @@ def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
     if ddl is not None and ddl.algorithm() != "INSTANT" and ddl.lock() in ("", "DEFAULT"):
         # A table copy blocks writes whatever LOCK= says: LOCK=NONE would not fail fast, it always fails (1846).
-        if _adds_check(ddl):
-            return [(f"ALTER TABLE {ddl.table} does not state LOCK=: it adds a CHECK constraint, which copies the "
-                     "table and blocks writes whatever LOCK= says (LOCK=NONE fails): state LOCK=SHARED if that is "
-                     "acceptable (off-peak), or add the constraint with gh-ost / pt-online-schema-change")]
-        if _adds_foreign_key(ddl) and not _foreign_key_checks_off(ctx):
-            return [(f"ALTER TABLE {ddl.table} does not state LOCK=: it adds a foreign key while foreign_key_checks "
-                     "is on, which copies the table and blocks writes whatever LOCK= says (LOCK=NONE fails): state "
-                     "LOCK=SHARED if that is acceptable, or SET foreign_key_checks = 0 before it (only if the data is "
-                     "proven valid) and use ALGORITHM=INPLACE, LOCK=NONE")]
+        if copy_only := _copy_only(ddl, ctx):
+            reason, ways = copy_only
+            return [(f"ALTER TABLE {ddl.table} does not state LOCK=: {reason}, which copies the table and blocks "
+                     f"writes whatever LOCK= says (LOCK=NONE fails): {ways}; or, to copy off-peak, state LOCK=SHARED "
+                     "and suppress statement.disallow-blocking-lock-option for it")]
         if ddl.algorithm() == "COPY":
             return [(f"ALTER TABLE {ddl.table} does not state LOCK=: ALGORITHM=COPY blocks writes whatever LOCK= says "
                      "(LOCK=NONE fails): use ALGORITHM=INPLACE, LOCK=NONE if the change allows it, else state "
@@ -674,6 +666,11 @@ def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
 def disallow_offline_ddl(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx, ("ALTER TABLE", "CREATE INDEX", "DROP INDEX"))
     if ddl is not None and ddl.algorithm() == "COPY":
+        if ddl.kind == "ALTER TABLE" and (copy_only := _copy_only(ddl, ctx)):
+            reason, ways = copy_only  # (INPLACE/INSTANT would fail: no advice to use them)
+            return [(f"ALGORITHM=COPY copies table {ddl.table} while blocking writes, and {reason}, which needs the "
+                     f"copy (INPLACE and INSTANT fail): {ways}; or keep it for an off-peak run and suppress this "
+                     "finding (-- sluice:ignore statement.disallow-offline-ddl)")]
         return [(f"ALGORITHM=COPY copies table {ddl.table} while blocking writes: use ALGORITHM=INPLACE/INSTANT, or "
                  "gh-ost / pt-online-schema-change for a change that needs a copy")]
     return None
@@ -692,6 +689,19 @@ def disallow_blocking_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[st
     lock = ddl.lock()
     if lock in ("SHARED", "EXCLUSIVE"):
         blocked = "writes" if lock == "SHARED" else "reads and writes"
+        if ddl.kind == "ALTER TABLE" and (copy_only := _copy_only(ddl, ctx)):
+            reason, ways = copy_only  # (LOCK=NONE would fail: no advice to use it)
+            if lock == "EXCLUSIVE":
+                return [f"LOCK=EXCLUSIVE blocks reads and writes on table {ddl.table} for the whole operation: {reason}, "
+                        "which blocks writes whatever LOCK= says, but reads need not wait: use LOCK=SHARED at most, "
+                        f"or {ways}"]
+            return [f"LOCK=SHARED blocks writes on table {ddl.table} for the whole operation; {reason}, which blocks "
+                    f"writes whatever LOCK= says (LOCK=NONE fails): {ways}; or keep it for an off-peak run and suppress "
+                    "this finding (-- sluice:ignore statement.disallow-blocking-lock-option)"]
+        if ddl.algorithm() == "COPY":  # (a copy takes a lock: LOCK=NONE with it fails, error 1846)
+            return [f"LOCK={lock} blocks {blocked} on table {ddl.table} for the whole operation, and ALGORITHM=COPY "
+                    "needs at least LOCK=SHARED: use ALGORITHM=INPLACE, LOCK=NONE if the change allows it, else "
+                    "gh-ost / pt-online-schema-change"]
         return [f"LOCK={lock} blocks {blocked} on table {ddl.table} for the whole operation: use LOCK=NONE or leave it out"]
     return None
 
@@ -823,6 +833,19 @@ def _adds_foreign_key(ddl: Ddl) -> bool:
 
 
 _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
+
+
+def _copy_only(ddl: Ddl, ctx: FileContext) -> tuple[str, str] | None:
+    """(what makes it so, the ways around the copy) when the ALTER can only be done by copying the table:
+    it adds a CHECK constraint, or a foreign key while foreign_key_checks is on."""
+    if _adds_check(ddl):
+        return "it adds a CHECK constraint", "add the constraint with pt-online-schema-change or gh-ost"
+    if _adds_foreign_key(ddl) and not _foreign_key_checks_off(ctx):
+        # (gh-ost does not support foreign keys.)
+        return ("it adds a foreign key while foreign_key_checks is on",
+                "SET foreign_key_checks = 0 before it and use ALGORITHM=INPLACE, LOCK=NONE (only if the data is proven "
+                "valid)")
+    return None
 
 
 def _adds_check(ddl: Ddl) -> bool:

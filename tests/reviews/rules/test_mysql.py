@@ -372,7 +372,8 @@ def test_no_instant_or_inplace_advice_for_a_foreign_key_add_while_checks_are_on(
     sql = "ALTER TABLE child ADD CONSTRAINT fk FOREIGN KEY (p) REFERENCES parent (id);"
     message = one(sql, "statement.require-algorithm-option").message
     assert "which only ALGORITHM=COPY can do" in message
-    assert "state ALGORITHM=COPY, or SET foreign_key_checks = 0 before it and use ALGORITHM=INPLACE" in message
+    assert "SET foreign_key_checks = 0 before it and use ALGORITHM=INPLACE, LOCK=NONE (only if the data is " \
+           "proven valid); or, to copy off-peak, state ALGORITHM=COPY and suppress statement.disallow-offline-ddl" in message
     assert "add ALGORITHM=INSTANT" not in message
     message = one("SET foreign_key_checks = 0;\n" + sql, "statement.require-algorithm-option").message
     assert "add ALGORITHM=INSTANT (without LOCK=)" in message
@@ -408,6 +409,29 @@ def test_no_instant_inplace_or_lock_none_advice_for_a_check_add(sql):
     message = one(sql, "statement.require-lock-option").message
     assert "it adds a CHECK constraint" in message and "LOCK=NONE fails" in message and "state LOCK=SHARED" in message
     assert "add LOCK=NONE" not in message
+
+
+@pytest.mark.parametrize("added", ["ADD CONSTRAINT o_c_fk FOREIGN KEY (c) REFERENCES c (id)", "ADD CONSTRAINT ck CHECK (a > 0)"])
+def test_the_copy_the_warnings_allow_is_not_told_to_use_what_fails(added):
+    # Stated as the warnings allow (to copy off-peak), the error rules must not advise INPLACE or LOCK=NONE,
+    # which fail for these changes; they say how to keep the copy (a suppression) or avoid it.
+    sql = f"ALTER TABLE o {added}, ALGORITHM=COPY, LOCK=SHARED;"
+    offline = one(sql, "statement.disallow-offline-ddl").message
+    assert "which needs the copy (INPLACE and INSTANT fail)" in offline
+    assert "-- sluice:ignore statement.disallow-offline-ddl" in offline and "use ALGORITHM=INPLACE/INSTANT" not in offline
+    shared = one(sql, "statement.disallow-blocking-lock-option").message
+    assert "LOCK=NONE fails" in shared and "use LOCK=NONE or leave it out" not in shared
+    assert "-- sluice:ignore statement.disallow-blocking-lock-option" in shared
+    exclusive = one(sql.replace("SHARED", "EXCLUSIVE"), "statement.disallow-blocking-lock-option").message
+    assert "use LOCK=SHARED at most" in exclusive
+
+
+def test_a_lock_stated_with_algorithm_copy_is_not_told_to_use_lock_none():
+    # MariaDB 10.11: ALGORITHM=COPY, LOCK=NONE → ERROR 1846 "COPY algorithm requires a lock. Try LOCK=SHARED".
+    message = one("ALTER TABLE o MODIFY note text, ALGORITHM=COPY, LOCK=SHARED;", "statement.disallow-blocking-lock-option").message
+    assert "ALGORITHM=COPY needs at least LOCK=SHARED: use ALGORITHM=INPLACE, LOCK=NONE if the change allows it" in message
+    message = one("ALTER TABLE o ADD INDEX i (a), LOCK=SHARED;", "statement.disallow-blocking-lock-option").message
+    assert message.endswith("use LOCK=NONE or leave it out")
 
 
 def test_a_check_add_with_an_online_algorithm_or_lock_none_fails():
