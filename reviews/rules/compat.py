@@ -611,7 +611,8 @@ def _not_null_advice(definition: exp.ColumnDef, dialect: str) -> str:
                 "rows, so the ALTER fails on a table with rows (error 1292; where it succeeds, they hold 0000-00-00); "
                 "add it nullable, backfill, then set NOT NULL, or give it a constant DEFAULT")
     # MySQL 8.0 takes no literal DEFAULT for these types, only an expression (8.0.13+).
-    default = "an expression DEFAULT such as DEFAULT ('')" if base in _NO_LITERAL_DEFAULT else "a constant DEFAULT"
+    default = ("an expression DEFAULT such as DEFAULT ('') (MySQL then rebuilds the table: no INSTANT add)"
+               if base in _NO_LITERAL_DEFAULT else "a constant DEFAULT")
     return ("MySQL fills existing rows with the type's implicit default (0, '', an ENUM's first value), and INSERTs "
             f"from old code that do not name it fail in strict mode; add it nullable, backfill, then set NOT NULL, or "
             f"give it {default}")

@@ -370,8 +370,10 @@ def test_add_not_null_on_sqlite_advises_what_sqlite_can_do():
 
 
 @pytest.mark.parametrize("kind, default", [
-    ("text", "an expression DEFAULT such as DEFAULT ('')"), ("json", "an expression DEFAULT such as DEFAULT ('')"),
-    ("longblob", "an expression DEFAULT such as DEFAULT ('')"), ("int", "a constant DEFAULT"),
+    ("text", "an expression DEFAULT such as DEFAULT ('') (MySQL then rebuilds the table: no INSTANT add)"),
+    ("json", "an expression DEFAULT such as DEFAULT ('') (MySQL then rebuilds the table: no INSTANT add)"),
+    ("longblob", "an expression DEFAULT such as DEFAULT ('') (MySQL then rebuilds the table: no INSTANT add)"),
+    ("int", "a constant DEFAULT"),
 ])
 def test_mysql_blob_and_text_columns_take_only_an_expression_default(kind, default):
     # MySQL 8.0: "The BLOB, TEXT, GEOMETRY, and JSON data types can be assigned a default value only if the
