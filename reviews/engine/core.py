@@ -389,7 +389,10 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                 retried = _without_action_if_exists(statement.text, dialect)
                 if retried is not None:  # (its offsets are the statement's)
                     ast, base, tokens, in_file = retried, 0, None, False
-            if ast is None or type(ast) is exp.Command or _suspect(norm):
+            if isinstance(ast, _BARE_EXPRESSIONS):  # (`None;`, `foo;`, `1;`: sqlglot reads an expression)
+                error = ("syntax error: this is an expression, not a statement, and MySQL refuses it: add the "
+                         "SELECT, SET, DO or CALL it needs, or delete it", statement.line, statement.column)
+            elif ast is None or type(ast) is exp.Command or _suspect(norm):
                 # sqlglot is MySQL's only judge: what it cannot parse (or reads as an opaque
                 # Command) may be valid, and what it parses may still have lost something on the
                 # way (a trailing comma, an empty list item).
@@ -479,6 +482,11 @@ def _set_statement_for(statements: list[Statement], read: list, out: _Collector)
         if _BOUNDING_SETTING.search(match.group("settings")):
             bounded.add(index)
     return frozenset(bounded)
+
+
+# What sqlglot returns for a MySQL "statement" that is only an expression (a column name, a literal, a
+# comparison, a function call …), which MySQL refuses (ERROR 1064); a query in parentheses is a Subquery.
+_BARE_EXPRESSIONS = (exp.Condition, exp.Alias, exp.Tuple)
 
 
 # MariaDB's `MODIFY [COLUMN] IF EXISTS c`, `ADD INDEX IF NOT EXISTS i …` and the like, which sqlglot

@@ -409,12 +409,36 @@ class _LazyTypeSql:
 _VARCHAR_OR_TEXT = re.compile(r"TEXT|(?:VARCHAR|CHARACTER VARYING)(?:\(\d+\))?")
 
 
+_VARCHAR_LENGTH = re.compile(r"VARCHAR\((\d+)\)")
+
+
+def _varchar_extended_in_place(old: str, new: str) -> bool:
+    """MySQL 8.0 (and MariaDB) extend a VARCHAR in place while its length bytes stay one (up to 255
+    bytes) or two (256 and more): whatever the charset (1 to 4 bytes a character), lengths that stay
+    under 64 characters, or over 255, keep them (MariaDB 10.11: varchar(13) → (20) ALGORITHM=INSTANT)."""
+    old_length, new_length = _VARCHAR_LENGTH.fullmatch(old), _VARCHAR_LENGTH.fullmatch(new)
+    if old_length is None or new_length is None:
+        return False
+    before, after = int(old_length.group(1)), int(new_length.group(1))
+    return before <= after and (after < 64 or before > 255)
+
+
+_NUMERIC = re.compile(r"(?:NUMERIC|DECIMAL)(?:\((\d+)(?:, ?(\d+))?\))?")
+
+
 def _harmless_pg_change(old: str | None, new: str) -> bool:
-    """PostgreSQL changes that need no rewrite, given the old type: widening a varchar, varchar → text."""
+    """PostgreSQL changes that need no rewrite, given the old type: widening a varchar, varchar → text,
+    a numeric's precision raised with its scale kept, or its bounds lifted (checked on 15: same relfilenode;
+    a new scale or a lower precision rewrites)."""
     if old is None:
         return False
     if old == new:
         return True
+    if (old_numeric := _NUMERIC.fullmatch(old)) and (new_numeric := _NUMERIC.fullmatch(new)):
+        if new_numeric.group(1) is None:
+            return True  # unconstrained numeric holds any value the old one did
+        return bool(old_numeric.group(1) and int(new_numeric.group(1)) >= int(old_numeric.group(1))
+                    and (old_numeric.group(2) or "0") == (new_numeric.group(2) or "0"))
     old_varchar = re.fullmatch(r"(?:VARCHAR|CHARACTER VARYING)(?:\((\d+)\))?", old)
     if old_varchar is None:
         return False
@@ -427,8 +451,8 @@ def _harmless_pg_change(old: str | None, new: str) -> bool:
 @rule("column.disallow-change-type", engines="PM", category="BC", severity="E", nodes=(exp.Alter, "command"),
       keywords=("ALTER",), actions=(exp.AlterColumn, exp.ModifyColumn),
       summary="`ALTER COLUMN … TYPE`, MySQL `MODIFY`/`CHANGE` with a type, on an existing table (PostgreSQL: not "
-              "widening a varchar or varchar → text when the old type is known from the same file; MySQL: not when "
-              "the type is known to stay the same).",
+              "widening a varchar, varchar → text, or raising a numeric's precision with its scale kept, when the "
+              "old type is known from the same file; MySQL: not when the type is known to stay the same).",
       why="Changing a column's type rewrites the whole table under an ACCESS EXCLUSIVE lock that blocks reads and "
           "writes (PostgreSQL) or copies it while blocking writes (MySQL), and clients that read the old type "
           "(drivers, caches, other services) can break.",
@@ -458,8 +482,12 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         if ctx.is_new(table) or (known is not None and _harmless_pg_change(known, new.get())):
             continue
         # A varchar or text target may only widen a varchar (no rewrite): say so when the old type is unknown.
-        unsure = " (unless it only widens a varchar or makes one text: this file does not show the old type)" \
-            if known is None and _VARCHAR_OR_TEXT.fullmatch(new.get()) else ""
+        unsure = ""
+        if known is None and _VARCHAR_OR_TEXT.fullmatch(new.get()):
+            unsure = " (unless it only widens a varchar or makes one text: this file does not show the old type)"
+        elif known is None and _NUMERIC.fullmatch(new.get()):
+            unsure = (" (unless it only raises a numeric's precision, keeping its scale: this file does not show the "
+                      "old type)")
         # PostgreSQL 12+ turns a timestamp into a timestamptz without a rewrite when the session's TimeZone
         # is UTC (checked on 15: same relfilenode; another zone rewrites), unless a USING expression is given.
         if ctx.dialect == "postgres" and kind.this == exp.DataType.Type.TIMESTAMPTZ and not action.args.get("using") \
@@ -477,12 +505,16 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
             continue
         old = name_of(action.args.get("rename_from") or action.this)
         known = (ctx.column_types.get((table, old)) or "").upper() or None
-        if known is not None and known == _type_sql(kind, ctx.dialect):  # (rendered only to compare)
-            continue
+        if known is not None:  # (rendered only to compare)
+            new_type = _type_sql(kind, ctx.dialect)
+            if known == new_type or _varchar_extended_in_place(known, new_type):
+                continue
         verb = "CHANGE" if action.args.get("rename_from") else "MODIFY"
+        unsure = (" (unless it widens a varchar whose length stays under 64 or over 255 characters: that is done in "
+                  "place)") if known is None and kind.this == exp.DataType.Type.VARCHAR else ""
         yield Hit(f"{verb} {table}.{old} restates its type, so MySQL copies the whole table (blocking writes) "
-                  "if it differs and clients can break: add a new column, dual-write, backfill, then swap; to change "
-                  "only the default use ALTER COLUMN … SET DEFAULT", **action_at(st, where, action.this))
+                  f"if it differs{unsure} and clients can break: add a new column, dual-write, backfill, then swap; to "
+                  "change only the default use ALTER COLUMN … SET DEFAULT", **action_at(st, where, action.this))
 
 
 @rule("column.disallow-change", engines="M", category="BC", severity="W", nodes=(exp.Alter,),

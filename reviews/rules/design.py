@@ -1492,6 +1492,19 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
                 lookups.pop(table, None)
             elif isinstance(action, exp.RenameIndex):  # MySQL RENAME INDEX/KEY … TO …
                 _rename(known, lookups, name_of(action.this), name_of(action.args.get("to")), table)
+            elif isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table) and known:
+                # RENAME TO: its keys and indexes go with the table (a rebuild's new__t becomes t), and
+                # the old name is free for a new table.
+                new = _table_key(action.this, ctx.dialect)
+                moved = known.pop(table, None)
+                lookups.pop(table, None)
+                lookups.pop(new, None)
+                if moved:
+                    shown = plain_name(action.this)
+                    known[new] = [(index._replace(table=shown), line) for index, line in moved]
+                else:
+                    known.pop(new, None)
+                table = new
     indexes = index_defs(st, ctx.dialect)
     if not indexes:
         return []

@@ -32,7 +32,7 @@ from reviews.rules.common import (
     position,
 )
 from reviews.rules.compat import action_at, altered, cased, shown
-from reviews.rules.design import foreign_keys, is_alter_table, is_create_table
+from reviews.rules.design import foreign_keys, is_alter_table, is_create_table, statement_table
 
 
 def _tables(node: exp.Expression) -> list:
@@ -477,14 +477,22 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
     adds = "REFERENCES" in st.norm and (is_create_table(ast) or is_alter_table(ast))
     drops = "DROP" in st.norm and st.norm.startswith("ALTER ")
     if not adds and not drops:
+        if " RENAME " in st.norm and ctx.memo.get("constraint.disallow-drop-fk") and is_alter_table(ast):
+            _track_column_renames(st, ctx.memo["constraint.disallow-drop-fk"])
         return
     memo = ctx.memo.get("constraint.disallow-drop-fk")
     if memo is None:
-        memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": [], "columns": {}}
+        memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": [], "columns": {}, "renamed": {}}
     keys = []  # the columns of each foreign key the statement adds
     for fk in foreign_keys(st) if adds else ():
         columns = tuple(c.lower() for c in fk.columns if c)
-        memo["added"].setdefault(bare(fk.table), []).append(((fk.name or "").lower(), columns))
+        added = memo["added"].setdefault(bare(fk.table), [])
+        added.append(((fk.name or "").lower(), columns))
+        # A column renamed since a drop: the key added on it makes good the dropped one, which its old
+        # name shows (Django renames a foreign key's column so: drop the key, rename, add it again).
+        renamed = memo["renamed"].get(bare(fk.table))
+        if renamed and (before := tuple(renamed.get(c, c) for c in columns)) != columns:
+            added.append(("", before))
         keys.append(columns)
     if drops:
         table, found = altered(st, ctx, exp.Drop, "DROP")
@@ -500,6 +508,15 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
             if not any(_shows_columns(dropped[1], columns[:count]) for columns in keys if columns
                        for count in range(1, len(columns) + 1))
             and not any(_on_column(dropped[1], dropped[0], column) for column in gone))
+
+
+def _track_column_renames(st: Stmt, memo: dict) -> None:
+    """The columns an ALTER TABLE renames (table → new name → the name it had when the file began)."""
+    for action in st.ast.args.get("actions") or ():
+        if isinstance(action, exp.RenameColumn) and action.args.get("to") is not None:
+            renamed = memo["renamed"].setdefault(bare(statement_table(st)), {})
+            old, new = name_of(action.this).lower(), name_of(action.args["to"]).lower()
+            renamed[new] = renamed.pop(old, old)
 
 
 def _shows_columns(name: str, columns: tuple[str, ...]) -> bool:

@@ -277,7 +277,7 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
 
 # The other statements _existing_target reads (a loose prefix test: the branches use st.starts).
 _OTHER_TARGETS = ("DROP INDEX", "REINDEX", "LOCK", "VACUUM", "CLUSTER", "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER",
-                  "CREATE CONSTRAINT TRIGGER", "DROP TRIGGER")
+                  "CREATE CONSTRAINT TRIGGER", "DROP TRIGGER", "DROP TABLE")
 
 
 @per_statement
@@ -323,8 +323,14 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         if not names or all(ctx.is_new(key(n)) or key(n).rsplit(".", 1)[-1] in known for n in names):
             return None
         return f"{'DROP INDEX' if st.starts('DROP') else 'REINDEX'} {', '.join(names)}"
-    # DROP TABLE and TRUNCATE are left to the destructive rules: they must not run on a table in use at all.
-    if st.starts("LOCK"):
+    # (TRUNCATE is left to the destructive rules: it must not run on a table in use at all.) A DROP TABLE
+    # also locks ACCESS EXCLUSIVE the tables its foreign keys reference (PostgreSQL 15: a SELECT on the
+    # parent waits), which are still in use.
+    if st.starts("DROP TABLE"):
+        verb, names = "DROP TABLE", targets(text, r"^DROP TABLE (?:IF EXISTS )?")
+        if not names:
+            return None
+    elif st.starts("LOCK"):
         verb, names = "LOCK TABLE", targets(text, r"^LOCK (?:TABLE )?(?:ONLY )?")
     elif st.starts("VACUUM"):
         verb, names = "VACUUM FULL", vacuum_full_targets(text)

@@ -731,6 +731,7 @@ def add_column_position(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[H
 
 
 _DEFAULT_EXPRESSION = re.compile(r"\bDEFAULT\s*\(", re.IGNORECASE)
+_NOT_NULL = re.compile(r"\bNOT\s+NULL\b", re.IGNORECASE)
 
 
 @rule("column.mysql.default-disallow-expression", engines="M", category="MYSQL", severity="W",
@@ -747,9 +748,13 @@ def default_expression(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hi
         return
     for column in ddl.columns:
         if column.action == "ADD" and _DEFAULT_EXPRESSION.search(column.attrs):
+            # (Without any default, a NOT NULL column fails or gets the type's zero value:
+            # column.add-not-null-require-default. A constant default keeps the add instant.)
+            first = ("with a constant DEFAULT instead (a valid value: for a date, not the zero date)"
+                     if _NOT_NULL.search(column.attrs) else "without it (or with a constant DEFAULT)")
             yield located(st, column, (
                 f"ADD COLUMN {column.name} with an expression DEFAULT (…) rebuilds table {ddl.table}: add the "
-                "column without it, then ALTER COLUMN … SET DEFAULT (…) and backfill in batches"))
+                f"column {first}, then ALTER COLUMN … SET DEFAULT (…) and backfill in batches"))
 
 
 _REFERENCES_TABLE = re.compile(rf"\bREFERENCES\s+({_NAME})", re.IGNORECASE)

@@ -109,7 +109,8 @@ def test_ignore_above_a_statement_suppresses_that_statement_only():
 
 
 def test_ignore_in_the_leading_block_covers_the_file():
-    sql = "-- sluice:ignore table.disallow-drop\n\nCREATE TABLE x (id bigint PRIMARY KEY);\nDROP TABLE old_a;\n"
+    sql = ("-- sluice:ignore table.disallow-drop\n-- sluice:lock-timeout 2s\n-- sluice:statement-timeout 1min\n\n"
+           "CREATE TABLE x (id bigint PRIMARY KEY);\nDROP TABLE old_a;\n")
     found = review(sql)
     assert [(f.rule, f.suppressed) for f in found.findings] == [("table.disallow-drop", True)]
     assert found.findings[0].fingerprint
@@ -180,7 +181,8 @@ def test_the_check_document():
     result = review_files([("a.sql", "DROP TABLE a;"), ("b.sql", "")], "postgres", Policy.recommended())
     doc = result.as_json()
     assert doc["schema"] == "sluice.check/v1"
-    assert doc["summary"] == {"errors": 2, "warnings": 0, "infos": 0, "files": 2, "blocking": True, "risk": "high"}
+    # (The drop's error, the empty file's; the drop's lock and statement timeouts.)
+    assert doc["summary"] == {"errors": 2, "warnings": 2, "infos": 0, "files": 2, "blocking": True, "risk": "high"}
     assert doc["files"] == [{"file": "a.sql", "risk": "high", "statements": 1},
                             {"file": "b.sql", "risk": "low", "statements": 0}]
     assert set(doc["findings"][0]) >= {"rule", "severity", "message", "file", "line", "column", "end_line",
@@ -190,7 +192,8 @@ def test_the_check_document():
 
 def test_a_disabled_rule_finds_nothing():
     policy = Policy.from_rows("p", [("table.disallow-drop", "disabled", {})])
-    assert review_file("a.sql", "DROP TABLE a;", "postgres", policy).findings == []
+    found = review_file("a.sql", "DROP TABLE a;", "postgres", policy).findings
+    assert found and "table.disallow-drop" not in {f.rule for f in found}
 
 
 def test_unknown_rule_ids_and_bad_severities_are_refused_in_policies():

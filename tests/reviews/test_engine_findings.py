@@ -87,7 +87,7 @@ def test_a_file_with_lone_cr_line_breaks_gets_its_lines():
 
 def test_a_file_name_that_is_not_utf8_is_reviewed():
     path = "db/1_\udcffbad.sql"  # what os.fsdecode makes of the byte 0xff
-    found = review(b"DROP TABLE x;\n", path=path)
+    found = review(b"-- sluice:lock-timeout 2s\n-- sluice:statement-timeout 1min\nDROP TABLE x;\n", path=path)
     assert [(f.rule, f.file) for f in found.findings] == [("table.disallow-drop", path)]
     assert found.findings[0].fingerprint
 

@@ -108,6 +108,19 @@ def test_mysql_double_dash_without_a_blank_is_no_comment_but_a_certain_error() -
     assert system("SELECT 1;\n-- DROP INDEX t_idx ON t;\nSELECT 5--2;\n", "mysql") == []  # (5 - -2)
 
 
+@pytest.mark.parametrize("sql", ["None", "foo bar", "NULL", "1", "a = 1", "@a := 1", "foo()", "(1)"])
+def test_mysql_bare_expression_is_no_statement(sql: str) -> None:
+    # Django 5.2 writes `None;` into MariaDB SQL (a deferred constraint MariaDB cannot have): ERROR 1064.
+    [(rule, line, column, message)] = system(f"CREATE TABLE t (id bigint PRIMARY KEY);\n{sql};\n", "mysql")
+    assert (rule, line, column) == ("system.syntax-error", 2, 1) and "not a statement" in message
+
+
+@pytest.mark.parametrize("sql", ["(SELECT 1)", "TABLE t", "VALUES ROW(1)", "SELECT 1 UNION SELECT 2", "CALL p()",
+                                 "SET @a := 1"])
+def test_mysql_statements_that_read_like_expressions_are_fine(sql: str) -> None:
+    assert system(f"{sql};\n", "mysql") == []
+
+
 def test_mysql_show_character_set_is_no_clause_cut_short() -> None:
     assert system("SHOW CHARACTER SET;\n", "mysql") == []
 

@@ -268,6 +268,30 @@ def test_alter_column_type_to_varchar_or_text_says_what_it_cannot_know():
     assert "unless" not in found.message
 
 
+@pytest.mark.parametrize(("new", "flagged"), [("numeric(10, 2)", False), ("numeric", False), ("decimal(12,2)", False),
+                                            ("numeric(10, 3)", True), ("numeric(7, 2)", True)])
+def test_a_numeric_whose_precision_only_grows_is_not_rewritten_on_postgres(new, flagged):
+    # PostgreSQL 15: numeric(8,2) → numeric(10,2) or → numeric keeps the relfilenode; a new scale or a lower
+    # precision rewrites (Django's AlterField of max_digits).
+    sql = f"ALTER TABLE book ADD COLUMN cost numeric(8, 2) NULL;\nALTER TABLE book ALTER COLUMN cost TYPE {new};"
+    assert flags(sql, "postgres", "column.disallow-change-type") is flagged
+    [found] = findings("ALTER TABLE book ALTER COLUMN price TYPE numeric(10, 2);", "postgres", "column.disallow-change-type")
+    assert "(unless it only raises a numeric's precision, keeping its scale: this file does not show" in found.message
+
+
+@pytest.mark.parametrize(("old", "new", "flagged"), [
+    ("varchar(13)", "varchar(20)", False), ("varchar(300)", "varchar(1000)", False),
+    # across 255 bytes (utf8mb4: 64 characters and more) the length takes 2 bytes: MySQL 8.0 copies
+    ("varchar(13)", "varchar(100)", True), ("varchar(30)", "varchar(20)", True), ("varchar(20)", "text", True),
+])
+def test_a_mysql_varchar_extended_in_place_is_not_a_copy(old, new, flagged):
+    # MySQL 8.0 extends a VARCHAR in place while its length bytes stay the same (MariaDB 10.11: INSTANT).
+    sql = f"ALTER TABLE book ADD COLUMN code {old} NULL;\nALTER TABLE book MODIFY code {new} NULL;"
+    assert flags(sql, "mysql", "column.disallow-change-type") is flagged
+    [found] = findings("ALTER TABLE book MODIFY isbn varchar(20) NOT NULL;", "mysql", "column.disallow-change-type")
+    assert "(unless it widens a varchar whose length stays under 64 or over 255 characters" in found.message
+
+
 def test_timestamp_to_timestamptz_says_when_postgres_skips_the_rewrite():
     # PostgreSQL 15: under TimeZone UTC the table keeps its relfilenode; under Europe/Paris it is rewritten.
     [found] = findings("ALTER TABLE post ALTER COLUMN published TYPE timestamptz;", "postgres",

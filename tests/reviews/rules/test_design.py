@@ -593,3 +593,15 @@ def test_a_backquoted_prefix_index_column_is_its_name():
           "CREATE INDEX c ON items (`b`(10));\n"
     [found] = findings(sql, "mysql", "table.no-duplicate-index")
     assert "duplicates the index a on items(b)" in found.message
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_duplicate_index_follows_a_table_renamed_to_another_name(dialect):
+    # Django's SQLite rebuilds, one after another: new__t is renamed to t, then a new new__t is created.
+    rebuild = ('CREATE TABLE new__t (id integer NOT NULL PRIMARY KEY, a integer NULL);\n'
+               'INSERT INTO new__t (id) SELECT id FROM t;\nDROP TABLE t;\nALTER TABLE new__t RENAME TO t;\n')
+    assert not flags(rebuild + rebuild, dialect, "table.no-duplicate-index")
+    # The keys and indexes went with the table: a duplicate of them under the new name is still one.
+    sql = rebuild.replace("a integer NULL)", "a integer NULL, UNIQUE (a))") + "CREATE UNIQUE INDEX t_a ON t (a);"
+    [found] = findings(sql, dialect, "table.no-duplicate-index")
+    assert found.line == 5 and "on t(a) duplicates the unique" in found.message

@@ -626,3 +626,17 @@ def test_a_foreign_key_of_a_table_the_file_then_drops_is_left_to_table_disallow_
     assert flags(sql, dialect, "table.disallow-drop")
     # Another table dropped: the key's drop still stands.
     assert flags(sql.replace("DROP TABLE job_rule", "DROP TABLE other"), dialect, "constraint.disallow-drop-fk")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_a_foreign_key_added_again_on_its_renamed_column_is_fine(dialect):
+    # Django's RenameField of a ForeignKey: drop the key, rename its column, add the key on the new name.
+    drop = "DROP FOREIGN KEY" if dialect == "mysql" else "DROP CONSTRAINT"
+    sql = (f"ALTER TABLE shop_book {drop} shop_book_editor_id_71eff3c6_fk_shop_author_id;\n"
+           "ALTER TABLE shop_book RENAME COLUMN editor_id TO reviewer_id;\n"
+           "ALTER TABLE shop_book ADD CONSTRAINT shop_book_reviewer_id_a71de264_fk_shop_author_id "
+           "FOREIGN KEY (reviewer_id) REFERENCES shop_author (id);")
+    assert not flags(sql, dialect, "constraint.disallow-drop-fk")
+    # Another column renamed: the key on it is no replacement for the dropped one.
+    other = sql.replace("RENAME COLUMN editor_id TO reviewer_id", "RENAME COLUMN owner_id TO reviewer_id")
+    assert flags(other, dialect, "constraint.disallow-drop-fk")

@@ -225,6 +225,17 @@ def test_expression_default_on_existing_table():
                      "column.mysql.default-disallow-expression")
 
 
+def test_expression_default_advice_for_a_not_null_column_keeps_a_default():
+    # Django's db_default=Now(): without any default the NOT NULL add fails under MySQL 8's sql_mode (1292),
+    # which column.add-not-null-require-default reports as an error; a constant default keeps it instant.
+    found = one("ALTER TABLE book ADD COLUMN updated datetime(6) DEFAULT (CURRENT_TIMESTAMP(6)) NOT NULL;",
+                "column.mysql.default-disallow-expression")
+    assert "add the column with a constant DEFAULT instead (a valid value: for a date, not the zero date)" in found.message
+    assert "without it" not in found.message
+    nullable = one("ALTER TABLE book ADD COLUMN token char(36) DEFAULT (uuid());", "column.mysql.default-disallow-expression")
+    assert "add the column without it (or with a constant DEFAULT)" in nullable.message
+
+
 def test_inline_references_are_ignored():
     found = one("CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id));",
                 "column.mysql.inline-references-ignored")
