@@ -605,7 +605,8 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
 
 @rule("statement.require-algorithm-option", engines="M", category="MYSQL", severity="W", strict="E",
       keywords=("ALTER",), nodes=(exp.Alter, "command"),
-      summary="`ALTER TABLE` on an existing table without `ALGORITHM=`.",
+      summary="`ALTER TABLE` on an existing table without `ALGORITHM=` (not one that only sets or drops column "
+              "defaults or visibility: metadata only).",
       why="Without `ALGORITHM=`, MySQL silently takes the cheapest algorithm the change allows, which may be a "
           "full table copy that blocks writes. With `ALGORITHM=INSTANT` or `INPLACE` it fails at once instead, "
           "before doing anything. (`ALGORITHM=DEFAULT` is the same as leaving it out.)",
@@ -616,7 +617,7 @@ def column_disallow_set_charset(st: Stmt, ctx: FileContext, payload: dict) -> It
       example="ALTER TABLE orders ADD COLUMN note varchar(200);")
 def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
-    if ddl is None or ddl.algorithm() not in ("", "DEFAULT"):
+    if ddl is None or ddl.algorithm() not in ("", "DEFAULT") or _metadata_only(ddl):
         return None
     if copy_only := _copy_only(ddl, ctx):
         # INSTANT and INPLACE would not fail fast here: they always fail (add-validated-constraint).
@@ -630,7 +631,8 @@ def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | 
 
 @rule("statement.require-lock-option", engines="M", category="MYSQL", severity="W", strict="E",
       keywords=("ALTER",), nodes=(exp.Alter, "command"),
-      summary="`ALTER TABLE` on an existing table without `LOCK=` (not required with `ALGORITHM=INSTANT`).",
+      summary="`ALTER TABLE` on an existing table without `LOCK=` (not required with `ALGORITHM=INSTANT`, nor for "
+              "an ALTER that only sets or drops column defaults or visibility).",
       why="Without `LOCK=`, MySQL takes whatever lock the change needs, up to blocking all writes; "
           "`LOCK=NONE` makes it fail at once if concurrent writes cannot be allowed. "
           "(`LOCK=DEFAULT` is the same as leaving it out.)",
@@ -639,7 +641,7 @@ def require_algorithm(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | 
       example="ALTER TABLE orders ADD INDEX idx_orders_created (created_at), ALGORITHM=INPLACE;")
 def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
     ddl = _existing(st, ctx)
-    if ddl is not None and ddl.algorithm() != "INSTANT" and ddl.lock() in ("", "DEFAULT"):
+    if ddl is not None and ddl.algorithm() != "INSTANT" and ddl.lock() in ("", "DEFAULT") and not _metadata_only(ddl):
         # A table copy blocks writes whatever LOCK= says: LOCK=NONE would not fail fast, it always fails (1846).
         if copy_only := _copy_only(ddl, ctx):
             reason, ways = copy_only
@@ -838,6 +840,22 @@ def _adds_foreign_key(ddl: Ddl) -> bool:
 
 
 _NOT_ENFORCED = re.compile(r"\bNOT\s+ENFORCED\b", re.IGNORECASE)
+
+
+# An ALTER action that only changes the table's metadata, whatever the table holds: a column's default
+# or visibility (MySQL 8.0: INSTANT; MariaDB too). Nothing to fail fast on, nothing to lock.
+_METADATA_ACTION = re.compile(r"^ALTER\s+(?:COLUMN\s+)?\S+\s+(?:SET\s+DEFAULT\b|DROP\s+DEFAULT\b|SET\s+(?:IN)?VISIBLE\b)",
+                              re.IGNORECASE)
+
+
+def _metadata_only(ddl: Ddl) -> bool:
+    """Whether every action of the ALTER TABLE is a metadata-only change (_METADATA_ACTION)."""
+    if "DEFAULT" not in ddl.text.upper() and "VISIBLE" not in ddl.text.upper():
+        return False
+    match = _ALTER_TABLE.match(ddl.text)
+    clauses = split_top(match.group("rest")) if match else []
+    actions = [c for c in clauses if not _OPTION_START.match(c)]
+    return bool(actions) and all(_METADATA_ACTION.match(c) for c in actions)
 
 
 def _copy_only(ddl: Ddl, ctx: FileContext) -> tuple[str, str] | None:

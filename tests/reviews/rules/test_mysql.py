@@ -162,6 +162,19 @@ def test_algorithm_and_lock_stated():
     assert not flags(sql, "mysql", "statement.require-lock-option")
 
 
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE `shop_customer` ALTER COLUMN `active` DROP DEFAULT;",  # Django's AddField with a default
+    "ALTER TABLE t ALTER COLUMN a SET DEFAULT 5, ALTER b DROP DEFAULT;",
+    "ALTER TABLE t ALTER COLUMN a SET INVISIBLE;",
+])
+def test_metadata_only_changes_need_no_algorithm_or_lock(sql):
+    # A column's default or visibility changes only the metadata (MariaDB 10.11: ALGORITHM=INSTANT).
+    assert not flags(sql, "mysql", "statement.require-algorithm-option")
+    assert not flags(sql, "mysql", "statement.require-lock-option")
+    mixed = "ALTER TABLE t ALTER COLUMN a SET DEFAULT 5, ADD COLUMN b int;"
+    assert flags(mixed, "mysql", "statement.require-algorithm-option") and flags(mixed, "mysql", "statement.require-lock-option")
+
+
 def test_lock_not_required_with_instant():
     sql = "ALTER TABLE orders ADD COLUMN note varchar(200), ALGORITHM=INSTANT;"
     assert not flags(sql, "mysql", "statement.require-lock-option")
