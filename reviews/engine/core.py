@@ -40,6 +40,7 @@ from reviews.engine.model import (
     sqlglot_parse_tokens,
     sqlglot_tokenize,
     starts_with_words,
+    table_key,
 )
 from reviews.engine.policy import Policy
 from reviews.engine.registry import RULES, Hit, Rule
@@ -937,6 +938,40 @@ _ZERO = re.compile(r"\s*0+(?:\.0*)?\s*[A-Za-z]*\s*")  # 0, 0.0, '0ms', '0 s': a 
 _ADD_CONSTRAINT = re.compile(r"ADD CONSTRAINT (\S+)")
 _DROP_NOT_NULL = re.compile(r"ALTER (?:COLUMN )?(\S+) DROP NOT NULL")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)")
+_RENAME_TABLE_TO = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+) RENAME (?:TO |AS )?([^\s,;]+)$")
+_MYSQL_RENAME_TABLES = re.compile(r"^RENAME TABLES? (.+)$")
+
+
+def _renamed_tables(norm: str, dialect: str) -> list[tuple[str, str]]:
+    """(old, new) of each table the statement renames: `ALTER TABLE x RENAME TO y` (PostgreSQL and SQLite:
+    y in x's schema), MySQL's `RENAME TABLE a TO b, c TO d`."""
+    if match := _RENAME_TABLE_TO.match(norm):
+        old, new = match.groups()
+        if dialect != "mysql" and "." in old and "." not in new:
+            new = f"{old.rsplit('.', 1)[0]}.{new}"
+        return [(old, new)]
+    if dialect == "mysql" and (match := _MYSQL_RENAME_TABLES.match(norm)):
+        return [(pair[0].strip(), pair[1].strip()) for part in match.group(1).split(",")
+                if len(pair := part.split(" TO ")) == 2]
+    return []
+
+
+def _follow_renames(model: FileContext, norm: str, dialect: str, dropped: set[str]) -> None:
+    """A table created in the file stays new under the name it is renamed to (an empty table is no busier
+    for its new name); not when it takes the name of an existing table the file dropped: a rebuild's copy
+    (CREATE new_t, INSERT … SELECT FROM t, DROP TABLE t, RENAME new_t TO t) holds t's rows."""
+    for old, new in _renamed_tables(norm, dialect):
+        if model.is_new(old) and table_key(new) not in dropped:
+            model.created(new)
+
+
+_DROP_TABLES = re.compile(r"^DROP TABLE (?:IF EXISTS )?([^;]+?)(?: CASCADE| RESTRICT)?$")
+
+
+def _dropped_tables(norm: str) -> list[str]:
+    """The tables (table_key) a DROP TABLE names."""
+    match = _DROP_TABLES.match(norm)
+    return [table_key(name.strip()) for name in match.group(1).split(",")] if match else []
 
 
 def _copy_data(statements: Sequence[Statement], norms: Sequence[str], index: int) -> bool:
@@ -986,22 +1021,30 @@ def _first_pass(ctx: FileContext, norms: Sequence[str], statements: Sequence[Sta
         after -= 1
     ctx.settings_after = after
     created = FileContext(path=ctx.path, dialect=ctx.dialect)  # (its is_new: as the file model compares)
+    dropped: set[str] = set()  # the tables dropped so far (table_key)
     commit_seen_at = -1
     for index, norm in enumerate(norms):
         # (The keyword, not a name that holds it: `merge_chunks_concurrently(…)`; REFRESH … CONCURRENTLY
         # runs in a transaction.)
         if "CONCURRENTLY" in norm and not norm.startswith("REFRESH") and CONCURRENTLY.search(norm):
             ctx.has_concurrently = True
-        if norm.startswith(("COMMIT", "END")) and index < len(norms) - 1:
-            commit_seen_at = index
-        elif norm.startswith("PREPARE TRANSACTION") and ctx.dialect == "postgres" and index < len(norms) - 1:
-            commit_seen_at = index  # (it ends the transaction too)
+        if norm.startswith(("COMMIT", "END")) or (norm.startswith("PREPARE TRANSACTION") and ctx.dialect == "postgres"):
+            ctx.commits.append(index)  # (PREPARE TRANSACTION ends the transaction too)
+            if index < len(norms) - 1:
+                commit_seen_at = index
         # (A prefix test before each pattern: most statements are neither.)
         if norm.startswith("CREATE ") and (made := _created_tables(norm, ctx.dialect)):
             for _, name in made:
                 created.created(name)
-        elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)) and not created.is_new(match.group(1)):
-            ctx.alters_existing_tables = True
+        elif norm.startswith("ALTER ") and (match := _ALTER_TABLE.match(norm)):
+            if not created.is_new(match.group(1)):
+                ctx.alters_existing_tables = True
+            elif " RENAME " in norm:
+                _follow_renames(created, norm, ctx.dialect, dropped)
+        elif norm.startswith("RENAME ") and ctx.dialect == "mysql":
+            _follow_renames(created, norm, ctx.dialect, dropped)
+        elif norm.startswith("DROP TABLE "):
+            dropped.update(_dropped_tables(norm))
     ctx.has_mid_file_commit = commit_seen_at >= 0
 
 
@@ -1020,6 +1063,12 @@ def _learn(ctx: FileContext, st: Stmt) -> None:
     elif norm.startswith("ALTER "):
         if _ALTER_TABLE.match(norm):
             _learn_columns(ctx, st)
+            if " RENAME " in norm:
+                _follow_renames(ctx, norm, ctx.dialect, ctx.dropped_tables)
+    elif norm.startswith("RENAME ") and ctx.dialect == "mysql":
+        _follow_renames(ctx, norm, ctx.dialect, ctx.dropped_tables)
+    elif norm.startswith("DROP TABLE "):
+        ctx.dropped_tables.update(_dropped_tables(norm))
     elif norm.startswith(("BEGIN", "START")):
         if TX_BEGIN.match(norm):
             ctx.in_transaction = True

@@ -314,9 +314,13 @@ class FileContext:
     not_valid_in_transaction: set[str] = dataclasses.field(default_factory=set)  # constraint names
     column_types: ColumnTypes = dataclasses.field(default_factory=lambda: ColumnTypes())  # (table, col) → type SQL
     not_null_columns: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    dropped_tables: set[str] = dataclasses.field(default_factory=set)  # (table_key) dropped so far in the file
     # File-level facts from a cheap first pass over the normalized text of every statement:
     has_concurrently: bool = False
     has_mid_file_commit: bool = False
+    # The statements that end the file's own transactions (COMMIT, END; PostgreSQL's PREPARE TRANSACTION),
+    # in order: whether a block of the file commits before more of the file runs.
+    commits: list[int] = dataclasses.field(default_factory=list)
     alters_existing_tables: bool = False
     statement_count: int = 0
     # The file's own run directives (design §2, in its leading comment block), as the runner applies

@@ -414,13 +414,33 @@ _VARCHAR_LENGTH = re.compile(r"VARCHAR\((\d+)\)")
 
 def _varchar_extended_in_place(old: str, new: str) -> bool:
     """MySQL 8.0 (and MariaDB) extend a VARCHAR in place while its length bytes stay one (up to 255
-    bytes) or two (256 and more): whatever the charset (1 to 4 bytes a character), lengths that stay
-    under 64 characters, or over 255, keep them (MariaDB 10.11: varchar(13) → (20) ALGORITHM=INSTANT)."""
+    bytes) or two (256 and more): checked for the usual charsets (latin1, utf8mb3, utf8mb4: 1, 3 and 4
+    bytes a character), since the file may not say which (MariaDB 10.11: varchar(13) → (20) INSTANT)."""
     old_length, new_length = _VARCHAR_LENGTH.fullmatch(old), _VARCHAR_LENGTH.fullmatch(new)
     if old_length is None or new_length is None:
         return False
     before, after = int(old_length.group(1)), int(new_length.group(1))
-    return before <= after and (after < 64 or before > 255)
+    return before <= after and all((before * width <= 255) == (after * width <= 255) for width in (1, 3, 4))
+
+
+_MEMBERS = re.compile(r"^(ENUM|SET)\((.*)\)$", re.DOTALL)
+_MEMBER = re.compile(r"'((?:[^']|'')*)'")
+
+
+def _members_appended(old: str, new: str) -> bool:
+    """An ENUM or SET whose members are the old ones with more at the end, stored in as many bytes (an ENUM
+    of up to 255 members takes 1, a SET 1 per 8 members): MySQL 8.0 changes only the metadata (INSTANT;
+    MariaDB 10.11 too, where a member put in the middle fails with ALGORITHM=INSTANT)."""
+    old_list, new_list = _MEMBERS.match(old), _MEMBERS.match(new)
+    if old_list is None or new_list is None or old_list.group(1) != new_list.group(1):
+        return False
+    before, after = _MEMBER.findall(old_list.group(2)), _MEMBER.findall(new_list.group(2))
+    if len(after) < len(before) or after[:len(before)] != before:
+        return False
+    if old_list.group(1) == "ENUM":
+        return (len(before) > 255) == (len(after) > 255)
+    size = {1: 1, 2: 2, 3: 3, 4: 4}
+    return size.get((len(before) + 7) // 8, 8) == size.get((len(after) + 7) // 8, 8)
 
 
 _NUMERIC = re.compile(r"(?:NUMERIC|DECIMAL)(?:\((\d+)(?:, ?(\d+))?\))?")
@@ -452,7 +472,8 @@ def _harmless_pg_change(old: str | None, new: str) -> bool:
       keywords=("ALTER",), actions=(exp.AlterColumn, exp.ModifyColumn),
       summary="`ALTER COLUMN … TYPE`, MySQL `MODIFY`/`CHANGE` with a type, on an existing table (PostgreSQL: not "
               "widening a varchar, varchar → text, or raising a numeric's precision with its scale kept, when the "
-              "old type is known from the same file; MySQL: not when the type is known to stay the same).",
+              "old type is known from the same file; MySQL: not when the type is known to stay the same, a VARCHAR "
+              "to be extended in place, or an ENUM/SET to only gain members at the end).",
       why="Changing a column's type rewrites the whole table under an ACCESS EXCLUSIVE lock that blocks reads and "
           "writes (PostgreSQL) or copies it while blocking writes (MySQL), and clients that read the old type "
           "(drivers, caches, other services) can break.",
@@ -507,11 +528,15 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         known = (ctx.column_types.get((table, old)) or "").upper() or None
         if known is not None:  # (rendered only to compare)
             new_type = _type_sql(kind, ctx.dialect)
-            if known == new_type or _varchar_extended_in_place(known, new_type):
+            if known == new_type or _varchar_extended_in_place(known, new_type) or _members_appended(known, new_type):
                 continue
         verb = "CHANGE" if action.args.get("rename_from") else "MODIFY"
-        unsure = (" (unless it widens a varchar whose length stays under 64 or over 255 characters: that is done in "
-                  "place)") if known is None and kind.this == exp.DataType.Type.VARCHAR else ""
+        unsure = ""
+        if known is None and kind.this == exp.DataType.Type.VARCHAR:
+            unsure = (" (unless it widens a varchar whose byte length stays on one side of 255: that is done in "
+                      "place)")
+        elif known is None and kind.this in (exp.DataType.Type.ENUM, exp.DataType.Type.SET):
+            unsure = " (unless it only appends members at the end of the list: that is instant)"
         yield Hit(f"{verb} {table}.{old} restates its type, so MySQL copies the whole table (blocking writes) "
                   f"if it differs{unsure} and clients can break: add a new column, dual-write, backfill, then swap; to "
                   "change only the default use ALTER COLUMN … SET DEFAULT", **action_at(st, where, action.this))

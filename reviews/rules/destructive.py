@@ -613,10 +613,14 @@ def column_disallow_drop_not_null(st: Stmt, ctx: FileContext, payload: dict) -> 
             yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} … NULL makes {table}.{old} "
                       f"nullable{unsure}: keep NOT NULL and write a sentinel value, or add a new nullable column",
                       **action_at(st, where, definition))
-        elif (not nullability and (table, old) in ctx.not_null_columns
-              and not definition.find(exp.PrimaryKeyColumnConstraint)):  # a key column stays NOT NULL
+        elif (not nullability and not definition.find(exp.PrimaryKeyColumnConstraint)  # a key column stays NOT NULL
+              and not ((table, old) in ctx.column_types and (table, old) not in ctx.not_null_columns)):
+            # Without NULL or NOT NULL the column comes out nullable (MariaDB 10.11: is_nullable NO → YES):
+            # the accident this rule is for, as likely where the file does not show the column as where it does.
+            unsure = "" if (table, old) in ctx.not_null_columns else \
+                " if it was NOT NULL (this file does not show its earlier definition)"
             yield Hit(f"{'CHANGE' if action.args.get('rename_from') else 'MODIFY'} without NOT NULL silently makes "
-                      f"{table}.{old} nullable: repeat NOT NULL in the new definition",
+                      f"{table}.{old} nullable{unsure}: repeat NOT NULL in the new definition if it should stay",
                       **action_at(st, where, definition))
 
 

@@ -312,7 +312,8 @@ def _missing_drop_before(ctx: FileContext, index: CreateIndex) -> Iterator[tuple
       summary="In a file that cannot run in one transaction (it uses CONCURRENTLY or commits mid-file): "
               "`CREATE`/`DROP`/`ADD COLUMN` without `IF [NOT] EXISTS` (a `CREATE INDEX CONCURRENTLY` without "
               "either, nor a `DROP INDEX … IF EXISTS` of it before it). Not the file's only statement besides "
-              "settings.",
+              "settings, nor one in the file's last `BEGIN … COMMIT` (which rolls back whole; an earlier block "
+              "stays committed when what follows it fails).",
       why="Such a file can fail half-way with part of it applied; the retry then stops at the first statement "
           "that already ran (relation already exists / does not exist).",
       instead="Add `IF NOT EXISTS` / `IF EXISTS` so that the file can be re-run after a partial failure; before a "
@@ -328,9 +329,17 @@ def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> 
         names = targets(flat(st, ctx), _DROP_INDEX_IF_EXISTS)
         if names:
             ctx.memo.setdefault(_DROPPED_INDEXES, set()).update(bare(name) for name in names)
-    if ctx.in_transaction or _alone(st, ctx):
-        return None  # inside BEGIN … COMMIT a failure rolls everything back: the retry starts clean
+    if _alone(st, ctx) or (ctx.in_transaction and _last_block(st, ctx)):
+        return None  # inside the file's last BEGIN … COMMIT a failure rolls it all back: the retry starts clean
+    # (An earlier block commits before the rest of the file runs: a failure after it leaves it applied,
+    # and the retry meets what it created, as Alembic's autocommit_block around a CONCURRENTLY shows.)
     return list(_prefer_robust_stmts(st, ctx))
+
+
+def _last_block(st: Stmt, ctx: FileContext) -> bool:
+    """Whether the open transaction is the file's last: nothing but settings after its COMMIT (or none)."""
+    end = next((index for index in ctx.commits if index > st.index), None)
+    return end is None or end >= ctx.settings_after - 1
 
 
 def _prefer_robust_stmts(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
@@ -363,10 +372,21 @@ def statement_maximum_statements_in_transaction(st: Stmt, ctx: FileContext, payl
                "(this is the first one over): split it into several transactions or files")
 
 
+# The tables migration tools keep their own state in (lower case): a write to one is the tool stamping
+# the version it applied, in the same transaction as the DDL on purpose, no backfill.
+_MIGRATION_TOOL_TABLES = frozenset({
+    "alembic_version", "schema_migrations", "ar_internal_metadata", "flyway_schema_history", "schema_version",
+    "django_migrations", "knex_migrations", "knex_migrations_lock", "goose_db_version", "__efmigrationshistory",
+    "_prisma_migrations", "doctrine_migration_versions", "migration_versions", "databasechangelog",
+    "databasechangeloglock", "__diesel_schema_migrations", "_sqlx_migrations", "seaql_migrations",
+    "schema_version_history", "gorp_migrations",
+})
+
+
 @rule("statement.disallow-mix-in-ddl", keywords=WRITE_WORDS, engines="PMS", category="TX", severity="W", strict="E", nodes=("*",),
       summary="`UPDATE`/`DELETE`/`INSERT … SELECT`/`COPY` into an existing table in a file that also alters "
               "existing tables (not: seeding a table created in the file, literal `INSERT … VALUES`, SQLite "
-              "rebuild copies).",
+              "rebuild copies, a migration tool's version stamp such as `UPDATE alembic_version …`).",
       why="A backfill in the DDL file runs in the same transaction as the ALTERs, so it holds their locks for as "
           "long as it runs, and it cannot be batched, throttled or resumed. (MySQL commits each DDL statement at "
           "once: there the backfill holds no DDL lock, but it still runs unbatched, and a failure in it leaves "
@@ -379,6 +399,8 @@ def statement_disallow_mix_in_ddl(st: Stmt, ctx: FileContext, payload: dict) -> 
     write = dml_write(st, ctx)
     if write is None or (not write.from_query and write.verb in ("INSERT", "REPLACE")) or ctx.is_new(write.key):
         return
+    if write.key.rsplit(".", 1)[-1].strip('"`').lower() in _MIGRATION_TOOL_TABLES:
+        return  # the migration tool's own bookkeeping (Alembic's version stamp): one row, in the DDL's transaction
     what = f"{write.verb} … SELECT" if write.verb in ("INSERT", "REPLACE") else write.verb
     if ctx.dialect == "mysql":  # (its DDL commits at once: no lock is held for the backfill)
         yield (f"{what} writes to existing table {write.table} in a file that also alters existing tables: the "

@@ -91,10 +91,12 @@ CASES = {
     "set-statement-for": ("SET STATEMENT max_statement_time=60 FOR ALTER TABLE t ENGINE=MyISAM;",
                           {INNODB, ALGORITHM, LOCK}),
     # The compatibility rules do not read MODIFY/CHANGE COLUMN IF EXISTS.
+    # (Without NOT NULL, the column comes out nullable: column.disallow-drop-not-null's hedged warning.)
     "modify-if-exists": ("ALTER TABLE t MODIFY COLUMN IF EXISTS name varchar(40), ALGORITHM=INPLACE, LOCK=NONE;",
-                         {"column.disallow-change-type"}),
+                         {"column.disallow-change-type", "column.disallow-drop-not-null"}),
     "change-if-exists": ("ALTER TABLE t CHANGE COLUMN IF EXISTS name title varchar(20), ALGORITHM=INSTANT;",
-                         {"column.disallow-change", "column.disallow-rename", "column.disallow-change-type"}),
+                         {"column.disallow-change", "column.disallow-rename", "column.disallow-change-type",
+                          "column.disallow-drop-not-null"}),
 }
 
 

@@ -280,7 +280,7 @@ def test_a_numeric_whose_precision_only_grows_is_not_rewritten_on_postgres(new, 
 
 
 @pytest.mark.parametrize(("old", "new", "flagged"), [
-    ("varchar(13)", "varchar(20)", False), ("varchar(300)", "varchar(1000)", False),
+    ("varchar(13)", "varchar(20)", False), ("varchar(300)", "varchar(1000)", False), ("varchar(100)", "varchar(255)", False),
     # across 255 bytes (utf8mb4: 64 characters and more) the length takes 2 bytes: MySQL 8.0 copies
     ("varchar(13)", "varchar(100)", True), ("varchar(30)", "varchar(20)", True), ("varchar(20)", "text", True),
 ])
@@ -289,7 +289,22 @@ def test_a_mysql_varchar_extended_in_place_is_not_a_copy(old, new, flagged):
     sql = f"ALTER TABLE book ADD COLUMN code {old} NULL;\nALTER TABLE book MODIFY code {new} NULL;"
     assert flags(sql, "mysql", "column.disallow-change-type") is flagged
     [found] = findings("ALTER TABLE book MODIFY isbn varchar(20) NOT NULL;", "mysql", "column.disallow-change-type")
-    assert "(unless it widens a varchar whose length stays under 64 or over 255 characters" in found.message
+    assert "(unless it widens a varchar whose byte length stays on one side of 255: that is done in place)" in found.message
+
+
+@pytest.mark.parametrize(("old", "new", "flagged"), [
+    ("ENUM('active','disabled')", "ENUM('active','disabled','suspended')", False),
+    ("SET('a','b')", "SET('a','b','c')", False),
+    ("ENUM('active','disabled')", "ENUM('active','suspended','disabled')", True),  # in the middle: copied
+    ("ENUM('active','disabled')", "ENUM('active')", True),
+])
+def test_a_mysql_enum_or_set_that_only_gains_members_at_the_end_is_no_copy(old, new, flagged):
+    # MariaDB 10.11 (as MySQL 8.0's manual): appended members ALGORITHM=INSTANT; one in the middle fails (1846).
+    sql = f"ALTER TABLE users ADD COLUMN status {old} NOT NULL;\nALTER TABLE users MODIFY status {new} NOT NULL;"
+    assert flags(sql, "mysql", "column.disallow-change-type") is flagged
+    [found] = findings("ALTER TABLE users MODIFY status ENUM('active','disabled','suspended') NOT NULL DEFAULT 'active';",
+                       "mysql", "column.disallow-change-type")
+    assert "(unless it only appends members at the end of the list: that is instant)" in found.message
 
 
 def test_timestamp_to_timestamptz_says_when_postgres_skips_the_rewrite():

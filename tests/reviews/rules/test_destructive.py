@@ -534,11 +534,21 @@ def test_mysql_modify_without_not_null_on_a_known_not_null_column():
     assert found.line == 2 and "repeat NOT NULL" in found.message
 
 
+def test_mysql_modify_without_not_null_of_a_column_the_file_does_not_show_is_hedged():
+    # MariaDB 10.11: MODIFY name VARCHAR(100) on a NOT NULL column turns is_nullable NO → YES: the accident
+    # the rule is for, warned as the explicit MODIFY … NULL is.
+    [found] = findings("ALTER TABLE orders MODIFY total bigint;", "mysql", "column.disallow-drop-not-null")
+    assert "silently makes orders.total nullable if it was NOT NULL (this file does not show its earlier " \
+           "definition): repeat NOT NULL" in found.message
+
+
 def test_mysql_modify_near_misses():
     assert not flags("ALTER TABLE orders MODIFY total bigint NOT NULL;", "mysql", "column.disallow-drop-not-null")
-    assert not flags("ALTER TABLE orders MODIFY total bigint;", "mysql", "column.disallow-drop-not-null")
-    sql = "ALTER TABLE orders ADD note text NULL;\nALTER TABLE orders MODIFY note mediumtext NULL;"
-    assert not flags(sql, "mysql", "column.disallow-drop-not-null")
+    assert not flags("ALTER TABLE orders MODIFY id bigint AUTO_INCREMENT PRIMARY KEY;", "mysql",
+                     "column.disallow-drop-not-null")
+    for sql in ("ALTER TABLE orders ADD note text NULL;\nALTER TABLE orders MODIFY note mediumtext NULL;",
+                "ALTER TABLE orders ADD note text NULL;\nALTER TABLE orders MODIFY note mediumtext;"):
+        assert not flags(sql, "mysql", "column.disallow-drop-not-null")  # known to be nullable already
 
 
 # -- statement.disallow-on-del-cascade -----------------------------------------------------------------

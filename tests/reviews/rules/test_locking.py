@@ -152,6 +152,33 @@ def test_rebuilding_a_user_table_named_like_a_catalog_keeps_the_online_advice():
     assert "use pg_repack" in found.message
 
 
+@pytest.mark.parametrize(("dialect", "rename"), [
+    ("postgres", "ALTER TABLE projects RENAME TO workspaces;"),
+    ("mysql", "RENAME TABLE projects TO workspaces;"),
+    ("mysql", "ALTER TABLE projects RENAME AS workspaces;"),
+])
+def test_a_table_created_in_the_file_stays_new_under_its_new_name(dialect, rename):
+    # Alembic's `upgrade head --sql` as one file: create_table, then rename_table, then its indexes.
+    sql = (f"CREATE TABLE projects (id bigint PRIMARY KEY, org_id bigint NOT NULL, name text NOT NULL);\n{rename}\n"
+           "CREATE UNIQUE INDEX ux_workspaces ON workspaces (org_id, name);\n"
+           "ALTER TABLE workspaces ADD CONSTRAINT ck_workspaces_name CHECK (name <> '');")
+    found = {f.rule for f in findings(sql, dialect, policy=Policy.recommended())}
+    assert not found & {"index.create-concurrently", "statement.add-check-not-valid", "index.unique-data-dependent",
+                        "statement.require-lock-timeout", "statement.require-algorithm-option",
+                        "constraint.mysql.add-validated-constraint"}, found
+    # A rebuild's copy that takes the name of the table the file dropped holds that table's rows: not new.
+    rebuild = ("CREATE TABLE users_new (id bigint PRIMARY KEY, email text NOT NULL);\n"
+               "INSERT INTO users_new (id, email) SELECT id, email FROM users;\nDROP TABLE users;\n"
+               "ALTER TABLE users_new RENAME TO users;\nCREATE UNIQUE INDEX users_email_key ON users (email);")
+    assert flags(rebuild, dialect if dialect == "postgres" else "sqlite", "index.unique-data-dependent")
+    # An existing table renamed is still an existing one.
+    renamed = f"{rename}\nCREATE INDEX ix_workspaces ON workspaces (org_id);"
+    rule = "index.create-concurrently" if dialect == "postgres" else "statement.require-algorithm-option"
+    if dialect == "mysql":
+        renamed = f"{rename}\nALTER TABLE workspaces ADD INDEX ix_workspaces (org_id);"
+    assert flags(renamed, dialect, rule)
+
+
 def test_lock_timeout_is_reported_once_at_the_first_ddl_on_an_existing_table():
     sql = ("CREATE TABLE n (id bigint);\nCREATE INDEX CONCURRENTLY t_a_idx ON t (a);\n"
            "  ALTER TABLE t ADD COLUMN b int;\nALTER TABLE u ADD COLUMN c int;\nSET lock_timeout = '2s';")

@@ -217,7 +217,8 @@ def test_prefer_robust_statements_at_each_action_of_an_alter():
 def test_prefer_robust_statements_not_when_the_file_is_one_transaction():
     assert not flags("CREATE TABLE b (id int);\nCREATE INDEX t_a_idx ON t (a);", "postgres",
                      "statement.prefer-robust-stmts")
-    sql = "BEGIN;\nCREATE TABLE b (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a_idx ON t (a);"
+    # The file's last block: a failure in it rolls it back whole.
+    sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a_idx ON t (a);\nBEGIN;\nCREATE TABLE b (id int);\nCOMMIT;"
     assert not flags(sql, "postgres", "statement.prefer-robust-stmts")
 
 
@@ -277,3 +278,28 @@ def test_literal_rows_behind_an_alias_or_overriding_are_no_backfill():
                      "SET name = EXCLUDED.name;", "postgres", rule)
     assert flags(ddl + "INSERT INTO roles AS r (id, name) OVERRIDING USER VALUE SELECT id, name FROM old_roles;",
                  "postgres", rule)
+
+
+def test_prefer_robust_statements_in_a_block_that_commits_before_the_rest_of_the_file():
+    # Alembic's autocommit_block: the block commits, then CREATE INDEX CONCURRENTLY may fail; the retry stops
+    # at `relation "projects" already exists` (PostgreSQL 15).
+    sql = ("SET lock_timeout = '2s';\nBEGIN;\nCREATE TABLE projects (id bigint PRIMARY KEY, slug text NOT NULL);\n"
+           "COMMIT;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS ix_users_created_at ON users (created_at);\n")
+    [found] = findings(sql, "postgres", "statement.prefer-robust-stmts")
+    assert found.line == 3 and "CREATE TABLE projects has no IF NOT EXISTS" in found.message
+    # The file's last block (settings after it at most) rolls back as a whole: nothing to guard in it.
+    last = ("CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_users_created_at ON users (created_at);\nBEGIN;\n"
+            "CREATE TABLE projects (id bigint PRIMARY KEY);\nCOMMIT;\nRESET lock_timeout;\n")
+    assert not flags(last, "postgres", "statement.prefer-robust-stmts")
+
+
+@pytest.mark.parametrize("dialect", ALL)
+@pytest.mark.parametrize("stamp", [
+    "UPDATE alembic_version SET version_num='2b0002' WHERE alembic_version.version_num = '1a0001';",
+    "DELETE FROM schema_migrations WHERE version = '20240101';",
+])
+def test_a_migration_tools_version_stamp_is_no_backfill(dialect, stamp):
+    # Alembic stamps each revision in the DDL's transaction, on purpose.
+    sql = f"ALTER TABLE users ADD COLUMN phone varchar(32);\n{stamp}"
+    assert not flags(sql, dialect, "statement.disallow-mix-in-ddl")
+    assert flags(sql.replace(stamp, "UPDATE users SET phone = '';"), dialect, "statement.disallow-mix-in-ddl")
