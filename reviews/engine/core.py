@@ -390,7 +390,7 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                 retried = _without_action_if_exists(statement.text, dialect)
                 if retried is not None:  # (its offsets are the statement's)
                     ast, base, tokens, in_file = retried, 0, None, False
-            if isinstance(ast, _BARE_EXPRESSIONS):  # (`None;`, `foo;`, `1;`: sqlglot reads an expression)
+            if isinstance(ast, _BARE_EXPRESSIONS) or _bare_operand(ast):  # (`None;`, `foo;`, `1;`: an expression)
                 error = ("syntax error: this is an expression, not a statement, and MySQL refuses it: add the "
                          "SELECT, SET, DO or CALL it needs, or delete it", statement.line, statement.column)
             elif ast is None or type(ast) is exp.Command or _suspect(norm):
@@ -488,6 +488,23 @@ def _set_statement_for(statements: list[Statement], read: list, out: _Collector)
 # What sqlglot returns for a MySQL "statement" that is only an expression (a column name, a literal, a
 # comparison, a function call …), which MySQL refuses (ERROR 1064); a query in parentheses is a Subquery.
 _BARE_EXPRESSIONS = (exp.Condition, exp.Alias, exp.Tuple)
+
+
+def _bare_operand(ast: Any) -> bool:
+    """A UNION (INTERSECT, EXCEPT) one of whose operands sqlglot read as such an expression (`ALL (SELECT …)
+    UNION …`), at any depth."""
+    if not isinstance(ast, exp.SetOperation):
+        return False
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        while isinstance(node, exp.Subquery) or (isinstance(node, exp.Paren) and isinstance(node.this, exp.Query)):
+            node = node.this
+        if isinstance(node, exp.SetOperation):
+            stack += (node.args.get("this"), node.args.get("expression"))
+        elif node is None or isinstance(node, _BARE_EXPRESSIONS):
+            return True
+    return False
 
 
 # MariaDB's `MODIFY [COLUMN] IF EXISTS c`, `ADD INDEX IF NOT EXISTS i …` and the like, which sqlglot

@@ -163,7 +163,9 @@ def _set_operands(node: exp.Expression) -> list[exp.Select]:
         while isinstance(node, exp.Subquery):
             node = node.this
         if isinstance(node, exp.SetOperation):
-            stack += (node.left, node.right)
+            # (The args, not .left/.right: those insist on a Query, and sqlglot reads a broken UNION's
+            # operand as an expression such as `a = b`, which is then no SELECT to judge.)
+            stack += (node.args.get("this"), node.args.get("expression"))
         elif isinstance(node, exp.Select):
             found.append(node)
     return found

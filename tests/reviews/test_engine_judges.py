@@ -115,8 +115,18 @@ def test_mysql_bare_expression_is_no_statement(sql: str) -> None:
     assert (rule, line, column) == ("system.syntax-error", 2, 1) and "not a statement" in message
 
 
+def test_mysql_union_of_an_expression_is_no_statement(caplog) -> None:
+    # (A mutation of Lemmy's view: sqlglot reads `ALL (SELECT …)` as an operand; a rule that read the
+    # operands as queries raised on it.)
+    sql = "SELECT 1;\nALL (SELECT id FROM comment WHERE local) UNION ALL (SELECT id FROM post WHERE b);\n"
+    [(rule, line, _, message)] = system(sql, "mysql")
+    assert (rule, line) == ("system.syntax-error", 2) and "not a statement" in message
+    review_file("0001_x.sql", sql, "mysql", Policy.everything())
+    assert "failed on" not in caplog.text
+
+
 @pytest.mark.parametrize("sql", ["(SELECT 1)", "TABLE t", "VALUES ROW(1)", "SELECT 1 UNION SELECT 2", "CALL p()",
-                                 "SET @a := 1"])
+                                 "SET @a := 1", "(SELECT 1) UNION (SELECT 2 UNION SELECT 3)"])
 def test_mysql_statements_that_read_like_expressions_are_fine(sql: str) -> None:
     assert system(f"{sql};\n", "mysql") == []
 
