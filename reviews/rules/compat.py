@@ -429,8 +429,9 @@ _MEMBER = re.compile(r"'((?:[^']|'')*)'")
 
 def _members_appended(old: str, new: str) -> bool:
     """An ENUM or SET whose members are the old ones with more at the end, stored in as many bytes (an ENUM
-    of up to 255 members takes 1, a SET 1 per 8 members): MySQL 8.0 changes only the metadata (INSTANT;
-    MariaDB 10.11 too, where a member put in the middle fails with ALGORITHM=INSTANT)."""
+    of up to 255 members takes 1, else 2; a SET of up to 8, 16, 24, 32 or 64 members 1, 2, 3, 4 or 8): MySQL
+    8.0 changes only the metadata (INSTANT; MariaDB 10.11 too, where a member put in the middle fails with
+    ALGORITHM=INSTANT)."""
     old_list, new_list = _MEMBERS.match(old), _MEMBERS.match(new)
     if old_list is None or new_list is None or old_list.group(1) != new_list.group(1):
         return False
@@ -439,8 +440,10 @@ def _members_appended(old: str, new: str) -> bool:
         return False
     if old_list.group(1) == "ENUM":
         return (len(before) > 255) == (len(after) > 255)
-    size = {1: 1, 2: 2, 3: 3, 4: 4}
-    return size.get((len(before) + 7) // 8, 8) == size.get((len(after) + 7) // 8, 8)
+    def set_bytes(members: int) -> int:
+        return (members + 7) // 8 if members <= 32 else 8
+
+    return set_bytes(len(before)) == set_bytes(len(after))
 
 
 _NUMERIC = re.compile(r"(?:NUMERIC|DECIMAL)(?:\((\d+)(?:, ?(\d+))?\))?")
