@@ -368,7 +368,7 @@ def _markdown(result: ReviewResult, fail_on: str, sources: dict[str, str], docs_
         f"| {s['errors']} | {s['warnings']} | {s['infos']} | {suppressed} | {s['files']} | {s['risk']} |",
         "",
     ]
-    unread = [review for review in result.files if review.error]
+    unread = [review for review in result.files if review.refusals]
     if unread:
         out.append("**Files a release would refuse:**")
         out += [f"- {_md_code(review.path)}{f' line {line}' if line else ''}: {_md(message)}"

@@ -97,12 +97,6 @@ class FileReview:
         """Add what a release would refuse of the file."""
         self.refusals.append((message, line))
 
-    @property
-    def error(self) -> str | None:
-        """The file's refusals in one line, for people (`line N: …; …`), or None."""
-        return "; ".join(f"line {line}: {message}" if line else message
-                         for message, line in self.refusals) or None
-
 
 @dataclasses.dataclass
 class ReviewResult:
@@ -126,7 +120,7 @@ class ReviewResult:
     def blocking(self, fail_on: str = "error") -> bool:
         if fail_on == "never":
             return False
-        if any(r.error for r in self.files):
+        if any(r.refusals for r in self.files):
             return True  # a file that cannot be read, or that a release would refuse
         threshold = SEVERITY_RANK[fail_on]
         return any(SEVERITY_RANK.get(f.severity, 0) >= threshold for f in self.active)

@@ -24,6 +24,7 @@ from sqlglot import exp
 # The engine's own flattening, so that `flat` and `st.norm` remove the same things.
 from reviews.engine.model import (
     BOUNDED_STATEMENTS,
+    CONCURRENTLY,
     FileContext,
     Stmt,
     flatten,
@@ -253,7 +254,6 @@ def _record_created(st: Stmt, ctx: FileContext) -> None:
         facts(st, ctx).types.add(key(match.group(1)))
 
 
-_CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b(?! (?:FALSE|OFF|0)\b)", re.I)
 _DETACH_CONCURRENTLY = re.compile(r"DETACH PARTITION\b.*\bCONCURRENTLY\b", re.I)
 _VALIDATE_CONSTRAINT = re.compile(r"VALIDATE CONSTRAINT\b", re.I)
 
@@ -316,7 +316,7 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         return None  # before `flat`: most statements are none of these, and some are long
     text = flat(st, ctx)
     if st.starts("DROP INDEX", "REINDEX"):
-        if _CONCURRENTLY.search(text):
+        if CONCURRENTLY.search(st.norm):
             return None
         names = targets(text, r"^(?:DROP INDEX (?:IF EXISTS )?|REINDEX (?:\([^)]*\) ?)?(?:INDEX|TABLE) )")
         known = facts(st, ctx).indexes
@@ -516,7 +516,7 @@ def index_reindex_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> Ite
     if st.syntax_error or not st.starts("REINDEX"):
         return
     text = flat(st, ctx)
-    if _CONCURRENTLY.search(text):
+    if CONCURRENTLY.search(st.norm):
         return
     match = _REINDEX_TARGET.match(text)
     if match is None:

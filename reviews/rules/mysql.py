@@ -850,7 +850,8 @@ _METADATA_ACTION = re.compile(r"^ALTER\s+(?:COLUMN\s+)?\S+\s+(?:SET\s+DEFAULT\b|
 
 def _metadata_only(ddl: Ddl) -> bool:
     """Whether every action of the ALTER TABLE is a metadata-only change (_METADATA_ACTION)."""
-    if "DEFAULT" not in ddl.text.upper() and "VISIBLE" not in ddl.text.upper():
+    upper = ddl.text.upper()
+    if "DEFAULT" not in upper and "VISIBLE" not in upper:
         return False
     match = _ALTER_TABLE.match(ddl.text)
     clauses = split_top(match.group("rest")) if match else []
