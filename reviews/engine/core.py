@@ -218,7 +218,7 @@ class _Collector:
         self.dialect = dialect
         self.findings: list[Finding] = []
         self.statements: list[Statement | None] = []  # each finding's statement, for the directives (_finish)
-        self._severities: dict[str, str] = {}
+        self._severities = policy.severities(dialect)  # (shared by the policy's reviews: filled as asked)
         self._excerpts: dict[int, str] = {}  # id(statement) → its excerpt (the statements outlive the review)
 
     def show_as(self, stmt: Statement, written: Statement) -> None:
@@ -1173,10 +1173,14 @@ def _learn_savepoint(ctx: FileContext, st: Stmt) -> None:
 def _learn_columns(ctx: FileContext, st: Stmt) -> None:
     if st.ast is None:
         return
+    columns = _column_defs(st.ast)
+    retyped = " TYPE " in st.norm and isinstance(st.ast, exp.Alter)  # ALTER COLUMN x [SET DATA] TYPE t
+    if not columns and not retyped and " DROP NOT NULL" not in st.norm:
+        return  # (most ALTERs: ADD CONSTRAINT, RENAME …; no table name to read)
     table_node = _first_table(st.ast)
     table = plain_name(table_node) if table_node is not None else ""
     dialect = sqlglot_dialect(ctx.dialect)
-    for column in _column_defs(st.ast):
+    for column in columns:
         key = (table, plain_name(column))
         args = column.args
         kind = args.get("kind")
@@ -1189,7 +1193,7 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
             ctx.not_null_columns.add(key)
         else:  # (re)defined without NOT NULL, e.g. MySQL MODIFY
             ctx.not_null_columns.discard(key)
-    if " TYPE " in st.norm and isinstance(st.ast, exp.Alter):  # ALTER COLUMN x [SET DATA] TYPE t
+    if retyped:
         for action in st.ast.args.get("actions") or ():
             if isinstance(action, exp.AlterColumn) and isinstance(dtype := action.args.get("dtype"), exp.DataType):
                 dtype.parent = None  # (as above)

@@ -131,6 +131,7 @@ class Policy:
         self.all_rules = all_rules
         self._payloads: dict[str, dict] = {}
         self._rulesets: dict[str, RuleSet] = {}
+        self._severities: dict[str | None, dict[str, str]] = {}  # dialect → rule id → severity, as asked
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -179,6 +180,14 @@ class Policy:
         if default == "disabled" and self.all_rules:
             return "warning"
         return default
+
+    def severities(self, dialect: str | None) -> dict[str, str]:
+        """rule id → `severity(rule_id, dialect)` for the ids asked so far: a cache the caller fills
+        (a review asks it of each finding; a policy is not changed once reviews use it, as `rules_for`)."""
+        found = self._severities.get(dialect)
+        if found is None:
+            found = self._severities[dialect] = {}
+        return found
 
     def payload(self, rule_id: str) -> dict:
         cached = self._payloads.get(rule_id)
