@@ -31,6 +31,7 @@ from reviews.rules.common import (
     mentions,
     only_if,
 )
+from reviews.rules.design import type_sql
 from reviews.splitter import Statement
 
 _SQLGLOT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
@@ -220,6 +221,8 @@ def table_disallow_rename(st: None, ctx: FileContext, payload: dict) -> Iterator
 def _track_table_renames(st: Stmt, ctx: FileContext) -> None:
     memo = ctx.memo.get("table.disallow-rename")
     norm = st.norm
+    if memo is None and not norm.startswith(_RENAMING_WORDS):
+        return  # no rename yet, and none here: nothing to record or keep (the usual case)
     if norm.startswith("CREATE "):
         if memo and memo["last"][0] == st.index - 1 and (name := _created(st, ctx.dialect)):
             for rename in _renamed_at(memo, st.index - 1):
@@ -385,6 +388,8 @@ def type_disallow_rename_enum_value(st: Stmt, ctx: FileContext, payload: dict) -
 
 
 def _type_sql(kind: exp.Expression, dialect: str) -> str:
+    if isinstance(kind, exp.DataType):  # (printed once per spelling of a plain type: `type_sql`)
+        return type_sql(kind, _SQLGLOT[dialect]).upper()
     # The Dialect object, not its name: a name costs a registry lookup and settings per call.
     return kind.sql(dialect=sqlglot_dialect(_SQLGLOT[dialect])).upper()
 

@@ -150,34 +150,39 @@ _NO_COLUMNS = _Columns((), (), (), frozenset())
 def _columns(st: Stmt) -> _Columns:
     """The statement's columns, read once (a dozen rules ask): shared, read-only."""
     ast = st.ast
-    defs: list[tuple[str, exp.ColumnDef, str]] = []
-    altered: list[tuple[str, exp.Expression, exp.DataType]] = []  # ALTER COLUMN … TYPE
+    columns: list[tuple[exp.ColumnDef, str]] = []
+    altered: list[tuple[exp.Expression, exp.DataType]] = []  # ALTER COLUMN … TYPE
     modified = False
     if is_create_table(ast):
         if not isinstance(ast.this, exp.Schema):
             return _NO_COLUMNS
-        table = statement_table(st)
-        defs = [(table, e, "create") for e in ast.this.expressions if isinstance(e, exp.ColumnDef)]
+        columns = [(e, "create") for e in ast.this.expressions if isinstance(e, exp.ColumnDef)]
     elif is_alter_table(ast):
-        table = statement_table(st)
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
-                defs.append((table, action, "add"))
+                columns.append((action, "add"))
             elif isinstance(action, exp.ModifyColumn):
                 if isinstance(action.this, exp.ColumnDef):
-                    defs.append((table, action.this, "modify"))
+                    columns.append((action.this, "modify"))
                     modified = True
-            elif isinstance(action, exp.AlterColumn) and isinstance(action.args.get("dtype"), exp.DataType):
-                altered.append((table, action.this, action.args["dtype"]))
+            elif isinstance(action, exp.AlterColumn):
+                dtype = action.args.get("dtype")
+                if isinstance(dtype, exp.DataType):
+                    altered.append((action.this, dtype))
     else:
         return _NO_COLUMNS
-    if not defs and not altered:  # most ALTER TABLEs (ADD CONSTRAINT, OWNER TO …), and tables without columns
+    if not columns and not altered:  # most ALTER TABLEs (ADD CONSTRAINT, OWNER TO …), and tables without columns
         return _NO_COLUMNS
-    typed = [(table, col, col.args["kind"]) for table, col, _ in defs if isinstance(col.args.get("kind"), exp.DataType)]
-    typed += altered
-    all_defs = tuple(defs)
-    added = tuple(d for d in defs if d[2] != "modify") if modified else all_defs
-    return _Columns(all_defs, added, tuple(typed), frozenset([k.this for _, _, k in typed]))
+    table = statement_table(st)  # (only now: most ALTER TABLEs have no columns)
+    defs = tuple([(table, column, how) for column, how in columns])
+    typed = []
+    for column, _ in columns:
+        kind = column.args.get("kind")
+        if isinstance(kind, exp.DataType):
+            typed.append((table, column, kind))
+    typed += [(table, column, kind) for column, kind in altered]
+    added = tuple([d for d in defs if d[2] != "modify"]) if modified else defs
+    return _Columns(defs, added, tuple(typed), frozenset([k.this for _, _, k in typed]))
 
 
 def column_defs(st: Stmt, *, modify: bool = True) -> tuple[tuple[str, exp.ColumnDef, str], ...]:
@@ -362,7 +367,7 @@ def _index_column(node: exp.Expression, dialect: str) -> tuple[str | None, bool]
     return None, False
 
 
-def _sort_order(node: exp.Expression, dialect: str) -> str:
+def _sort_order(node: exp.Expression, nulls_are_large: bool) -> str:
     """An index column's sort order, "" for the default: `desc`, and the NULLS order when it is not
     the direction's default in the dialect (sqlglot spells that default out on every Ordered)."""
     if not isinstance(node, exp.Ordered):
@@ -370,7 +375,7 @@ def _sort_order(node: exp.Expression, dialect: str) -> str:
     desc = bool(node.args.get("desc"))
     nulls_first = node.args.get("nulls_first")
     # NULLs sort as the largest values in PostgreSQL (ASC: last), as the smallest in MySQL and SQLite.
-    default_first = desc if sqlglot_dialect(dialect).NULL_ORDERING == "nulls_are_large" else not desc
+    default_first = desc if nulls_are_large else not desc
     if nulls_first is None or nulls_first == default_first:  # (every column of most indexes: no join)
         return "desc" if desc else ""
     nulls = "nulls first" if nulls_first else "nulls last"
@@ -381,10 +386,11 @@ def _make_index(table: str, name: str | None, kind: str, nodes: list, dialect: s
                 where: str | Predicate = "", node: exp.Expression | None = None,
                 parameters: exp.Expression | None = None) -> IndexDef:
     columns, prefixed, orders = [], [], []
+    nulls_are_large = sqlglot_dialect(dialect).NULL_ORDERING == "nulls_are_large"
     for column_node in nodes:
         column, prefix = _index_column(column_node, dialect)
         columns.append(column)
-        orders.append(_sort_order(column_node, dialect))
+        orders.append(_sort_order(column_node, nulls_are_large))
         if prefix and column:
             prefixed.append(column)
     shown = tuple(c or _shown_expression(n) for c, n in zip(columns, nodes, strict=True)) if None in columns else ()
@@ -498,11 +504,13 @@ def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
             else:
                 found.extend(_table_level(table, element, None, dialect))
     elif is_alter_table(ast):
-        table = statement_table(st)
+        table = None  # (asked only of an ALTER that adds a column or a constraint)
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
+                table = table if table is not None else statement_table(st)
                 _inline(found, table, action)
             elif isinstance(action, exp.AddConstraint):
+                table = table if table is not None else statement_table(st)
                 for element in action.expressions:
                     found.extend(_table_level(table, element, None, dialect))
     return found
@@ -1073,15 +1081,18 @@ _NARROW_OR_SERIAL_LIKE = frozenset(NARROW_INTEGER_TYPES) | _SERIAL_LIKE
           "rewrites the table and every table referencing it, under lock.",
       instead="`bigint` (PostgreSQL `bigint GENERATED … AS IDENTITY`, MySQL `BIGINT UNSIGNED`).",
       example="CREATE TABLE t (id serial PRIMARY KEY);")
-def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
+def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
+    # (A list, not a generator: most statements it sees find nothing, and a generator costs one each.)
     if not st.parsed:  # PostgreSQL's ALTER COLUMN … ADD GENERATED … AS IDENTITY reads as no tree
-        if ctx.dialect == "postgres" and "AS IDENTITY" in st.norm and st.norm.startswith("ALTER TABLE"):
-            yield from _identity_added(st, ctx)
-        return
+        if ctx.dialect == "postgres" and st.norm.startswith("ALTER TABLE") and "AS IDENTITY" in st.norm:
+            return list(_identity_added(st, ctx))
+        return []
+    found = []
     if not column_types(st).isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of column_defs are among them
-        yield from _narrow_key_columns(st, ctx)
+        found.extend(_narrow_key_columns(st, ctx))
     if ctx.dialect == "postgres" and is_alter_table(st.ast) and mentions(st, "PRIMARY"):
-        yield from _narrow_keys_added(st, ctx)
+        found.extend(_narrow_keys_added(st, ctx))
+    return found
 
 
 def _narrow_key_columns(st: Stmt, ctx: FileContext) -> Iterator[Hit]:
@@ -1099,6 +1110,10 @@ def _narrow_key_columns(st: Stmt, ctx: FileContext) -> Iterator[Hit]:
             if ctx.dialect == "mysql" and _wider_in_mysql(kind, column, st):
                 continue
         elif kind.this in _SERIAL_LIKE:
+            # A user-defined type prints as written: serial2/serial4 only with the word in the text,
+            # which is asked once per statement (printing each type is not free).
+            if not _says_serial(st):
+                continue
             written = type_label(kind, ctx.dialect)
             if written.strip('"').lower() not in ("serial", "serial2", "serial4"):
                 continue
@@ -1370,6 +1385,8 @@ def _index_label(index: IndexDef) -> str:
 def index_no_duplicate_column(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     found = []
     for index in index_defs(st, ctx.dialect):
+        if len(index.columns) < 2:  # (most indexes: one column cannot be listed twice)
+            continue
         named = [column_key(c, ctx.dialect) for c in index.columns if c]
         if len(set(named)) == len(named):  # the usual case: no column twice
             continue
@@ -1481,8 +1498,15 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
             if isinstance(action, exp.AlterRename):
                 _rename(known, lookups, name_of(ast.this), name_of(action.this))
         return []
-    table = _table_key(_table_node(ast), ctx.dialect)
-    if is_alter_table(ast):
+    indexes = index_defs(st, ctx.dialect)
+    if not is_alter_table(ast):
+        if not indexes:  # (a CREATE TABLE without keys, a CREATE of anything else)
+            return []
+        table = _table_key(_table_node(ast), ctx.dialect)
+    else:
+        if not known and not indexes:  # nothing to forget or rename, nothing to add (most ALTERs)
+            return []
+        table = _table_key(_table_node(ast), ctx.dialect)
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.Drop) and action.args.get("kind") in ("INDEX", "CONSTRAINT", "KEY"):
                 for target in action.args.get("tables") or ():
@@ -1505,9 +1529,8 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
                 else:
                     known.pop(new, None)
                 table = new
-    indexes = index_defs(st, ctx.dialect)
-    if not indexes:
-        return []
+        if not indexes:
+            return []
     found = []
     line = st.line
     for index in indexes:
@@ -1523,7 +1546,7 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
         same = _duplicate_of(lookup.get(key, ()), index)
         # Kept without its node, and a predicate not printed yet cut from the tree after the statement:
         # the statement's tree goes when the review moves on.
-        entry = (index._replace(name=name, node=None), line)
+        entry = (_kept(index, name), line)
         if isinstance(index.where, Predicate):
             index.where.keep_in(ctx)
         if same is not None:
@@ -1533,6 +1556,13 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
         known.setdefault(table, []).append(entry)
         lookup.setdefault(key, []).append(entry)
     return found
+
+
+def _kept(index: IndexDef, name: str | None) -> IndexDef:
+    """The index as the rule keeps it past its statement: named, without its node (`_replace`, spelt
+    out: it is twice as slow, and every index of the file is kept)."""
+    return IndexDef(index.table, name, index.kind, index.columns, index.prefixed, index.method, index.where,
+                    index.order, index.include, None, index.shown)
 
 
 # A primary key is also a unique index, and a unique index also an index: of two on the same columns,
