@@ -9,7 +9,6 @@ also what the naming rules read.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import re
@@ -18,9 +17,17 @@ from typing import NamedTuple
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, per_statement, plain_name, sqlglot_dialect
+from reviews.engine.model import (
+    ColumnTypes,
+    FileContext,
+    Stmt,
+    name_of,
+    per_statement,
+    plain_name,
+    sqlglot_dialect,
+)
 from reviews.engine.registry import Hit, rule, tracker
-from reviews.rules.common import at, bare, blanked, mentions, position
+from reviews.rules.common import at, bare, blanked, mentions, only_if, position
 from reviews.splitter import Statement
 
 T = exp.DataType.Type
@@ -516,8 +523,7 @@ def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
     return found
 
 
-@dataclasses.dataclass(frozen=True)
-class ForeignKeyDef:
+class ForeignKeyDef(NamedTuple):  # a tuple, as IndexDef: a frozen dataclass is three times as slow to make
     table: str
     name: str | None
     columns: tuple[str, ...]
@@ -642,9 +648,7 @@ def table_require_pk(st: None, ctx: FileContext, payload: dict) -> Iterator[Hit]
 def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
     """CREATE TABLEs without a primary key, until an ALTER TABLE of the file adds one or a DROP TABLE
     drops the table."""
-    pending: dict | None = ctx.memo.get("table.require-pk")
-    if pending is None:  # (not setdefault: that builds an empty dict on every CREATE and ALTER)
-        pending = ctx.memo["table.require-pk"] = {}
+    pending: dict | None = ctx.memo.get("table.require-pk")  # (made for the first table without a key)
     if st.norm.startswith("ALTER "):
         if pending and "PRIMARY KEY" in st.norm and (table := _given_a_primary_key(st, ctx)) and pending.get(table):
             pending[table].pop()  # the table as it is now: the latest CREATE of that name
@@ -670,6 +674,8 @@ def _track_primary_keys(st: Stmt, ctx: FileContext) -> None:
         if not match or "PRIMARY KEY" in st.norm or _DERIVED_TABLE.search(st.norm):
             return
         table = match.group(1).strip('"`').rsplit(".", 1)[-1].lower()
+    if pending is None:
+        pending = ctx.memo["table.require-pk"] = {}
     pending.setdefault(bare(table), []).append((st.index, _no_primary_key(st, ctx.dialect, table), st.statement))
 
 
@@ -1088,18 +1094,19 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
             return list(_identity_added(st, ctx))
         return []
     found = []
-    if not column_types(st).isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of column_defs are among them
-        found.extend(_narrow_key_columns(st, ctx))
+    columns = _columns(st)
+    if not columns.types.isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of its defs are among them
+        found.extend(_narrow_key_columns(st, ctx, columns.defs))
     if ctx.dialect == "postgres" and is_alter_table(st.ast) and mentions(st, "PRIMARY"):
         found.extend(_narrow_keys_added(st, ctx))
     return found
 
 
-def _narrow_key_columns(st: Stmt, ctx: FileContext) -> Iterator[Hit]:
-    """The narrow key columns the statement defines."""
+def _narrow_key_columns(st: Stmt, ctx: FileContext, defs: tuple) -> Iterator[Hit]:
+    """The narrow key columns the statement defines (`defs`: its column_defs)."""
     flagged = _flagged_keys(ctx)
     single_key = None
-    for table, column, _ in column_defs(st):
+    for table, column, _ in defs:
         kind = column.args.get("kind")
         if not isinstance(kind, exp.DataType):
             continue
@@ -1182,7 +1189,7 @@ def _narrow_known(ctx: FileContext, table: str, column: str, where: dict) -> Ite
     flagged = _flagged_keys(ctx)
     if (table, column) in flagged:
         return
-    written = ctx.column_types.get((table, column), "").lower()
+    written = (known_type_sql(ctx, (table, column)) or "").lower()
     if written.strip('"') in _NARROW_PRINTED:
         flagged.add((table, column))
         yield Hit(_narrow_key_message(table, column, written, ctx.dialect), **where)
@@ -1229,9 +1236,10 @@ def _wider_in_mysql(kind: exp.DataType, column: exp.ColumnDef, st: Stmt) -> bool
       example="CREATE TABLE t (id bigserial PRIMARY KEY);")
 def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     # is_serial: a serial type, or else the word in the text.
-    if column_types(st).isdisjoint(_SERIAL_TYPES) and not _says_serial(st):
+    columns = _columns(st)
+    if columns.types.isdisjoint(_SERIAL_TYPES) and not _says_serial(st):
         return
-    for table, column, _ in column_defs(st):
+    for table, column, _ in columns.defs:
         if is_serial(column, st):
             yield Hit(f"column {table}.{name_of(column)} is a serial: use `bigint GENERATED ALWAYS AS IDENTITY` "
                       "(or BY DEFAULT) instead", **at(st, column))
@@ -1246,11 +1254,12 @@ def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
       instead="`timestamptz` (timestamp with time zone).",
       example="ALTER TABLE t ADD COLUMN created_at timestamp;")
 def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
-    if T.TIMESTAMP not in column_types(st):
+    columns = _columns(st)  # (once: its types, then its typed columns)
+    if T.TIMESTAMP not in columns.types:
         return []
     return [Hit(f"column {table}.{name_of(column)} is a timestamp without time zone: use timestamptz, which "
                 "stores an absolute instant", **at(st, column))
-            for table, column, kind in typed_columns(st) if kind.this == T.TIMESTAMP]
+            for table, column, kind in columns.typed if kind.this == T.TIMESTAMP]
 
 
 @rule("column.prefer-text-over-varchar", engines="P", category="DESIGN", severity="off",
@@ -1262,9 +1271,10 @@ def column_prefer_timestamptz(st: Stmt, ctx: FileContext, payload: dict) -> list
       instead="`text` with `CHECK (char_length(col) <= n)`.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, name varchar(100));")
 def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    if T.VARCHAR not in column_types(st):
+    columns = _columns(st)
+    if T.VARCHAR not in columns.types:
         return
-    for table, column, kind in typed_columns(st):
+    for table, column, kind in columns.typed:
         if kind.this == T.VARCHAR and kind.expressions:
             yield Hit(f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)}: use text with a CHECK "
                       "on its length (changing a CHECK needs no rewrite)", **at(st, column))
@@ -1282,11 +1292,12 @@ _CHAR_TYPES = frozenset({T.CHAR, T.NCHAR, T.BPCHAR})
       instead="`text` or `varchar(n)`.",
       example="CREATE TABLE t (id bigint PRIMARY KEY, code char(3));")
 def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
-    if column_types(st).isdisjoint(_CHAR_TYPES):
+    columns = _columns(st)
+    if columns.types.isdisjoint(_CHAR_TYPES):
         return []
     return [Hit(f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)} (blank-padded): use text "
                 "or varchar instead", **at(st, column))
-            for table, column, kind in typed_columns(st) if kind.this in _CHAR_TYPES]
+            for table, column, kind in columns.typed if kind.this in _CHAR_TYPES]
 
 
 _VARCHAR_TYPES = frozenset({T.VARCHAR, T.NVARCHAR})
@@ -1302,10 +1313,11 @@ _VARCHAR_TYPES = frozenset({T.VARCHAR, T.NVARCHAR})
       instead="`TEXT` (or a shorter VARCHAR).",
       example="CREATE TABLE t (id bigint PRIMARY KEY, body varchar(10000));")
 def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    if column_types(st).isdisjoint(_VARCHAR_TYPES):
+    columns = _columns(st)
+    if columns.types.isdisjoint(_VARCHAR_TYPES):
         return
     limit = payload["max_length"]
-    for table, column, kind in typed_columns(st):
+    for table, column, kind in columns.typed:
         if kind.this in _VARCHAR_TYPES and kind.expressions:
             try:
                 length = int(kind.expressions[0].name)
@@ -1325,10 +1337,11 @@ def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> 
       instead="`jsonb`.",
       example="ALTER TABLE t ADD COLUMN data json;")
 def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
-    if T.JSON not in column_types(st):
+    columns = _columns(st)
+    if T.JSON not in columns.types:
         return []
     return [Hit(f"column {table}.{name_of(column)} is json: use jsonb (it has equality, GIN indexes and no "
-                "reparsing)", **at(st, column)) for table, column, kind in typed_columns(st) if kind.this == T.JSON]
+                "reparsing)", **at(st, column)) for table, column, kind in columns.typed if kind.this == T.JSON]
 
 
 @rule("column.auto-increment-must-integer", engines="M", category="DESIGN", severity="W",
@@ -1339,6 +1352,7 @@ def column_prefer_jsonb(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
           "is an error.",
       instead="`BIGINT UNSIGNED AUTO_INCREMENT`.",
       example="CREATE TABLE t (id double AUTO_INCREMENT PRIMARY KEY);")
+@only_if(lambda st: mentions(st, "INCREMENT", "IDENTITY"))  # the words sqlglot reads AUTO_INCREMENT from
 def column_auto_increment_must_integer(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     for table, column, _ in column_defs(st):
         kind = column.args.get("kind")
@@ -1355,6 +1369,7 @@ def column_auto_increment_must_integer(st: Stmt, ctx: FileContext, payload: dict
       why="Auto-increment values are never negative: a signed column wastes half its range.",
       instead="`… UNSIGNED AUTO_INCREMENT` (e.g. `BIGINT UNSIGNED`).",
       example="CREATE TABLE t (id bigint AUTO_INCREMENT PRIMARY KEY);")
+@only_if(lambda st: mentions(st, "INCREMENT", "IDENTITY"))  # (as above)
 def column_auto_increment_must_unsigned(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     for table, column, _ in column_defs(st):
         kind = column.args.get("kind")
@@ -1441,26 +1456,52 @@ def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hi
             if kind is not None and _never_blob_or_text(kind):
                 continue
             written = type_sql(kind, "mysql") if kind is not None else ""
-            written = written or _known_type(ctx, index.table, column)
+            if not written:
+                known = _known_type(ctx, index.table, column)
+                if isinstance(known, exp.DataType):
+                    if _never_blob_or_text(known):
+                        continue
+                    known = type_sql(known, "mysql")
+                written = known
             if written.split("(")[0].strip().upper() in BLOB_TEXT_NAMES:
                 yield Hit(f"{_index_label(index)} indexes {written} column {column} without a prefix length: "
                           f"index a prefix ({column}(191)) or a generated hash column", **at(st, index.node))
 
 
-def _known_type(ctx: FileContext, table: str, column: str) -> str:
+def _known_type(ctx: FileContext, table: str, column: str) -> exp.DataType | str:
     """The type of a MySQL column an earlier statement of the file defined, "" if none did: its
-    name in any case (the file's column model keeps a quoted name as written)."""
+    name in any case (the file's column model keeps a quoted name as written). Its type node while
+    no one has read it (`_unprinted`), else its SQL."""
     types = ctx.column_types
     for key in ((table, column), (table, column.lower())):  # as written; unquoted (the usual)
         if key in types:
-            return types[key]
+            return _unprinted(types, key)
     # A name quoted in another case: a walk over the file's columns, only for a column the file
     # may not know (an index on a column of an earlier migration, most often).
     folded = column.lower()
     for key in types:
         if key[0] == table and key[1].lower() == folded:
-            return types[key]
+            return _unprinted(types, key)
     return ""
+
+
+def _unprinted(types: ColumnTypes, key: tuple[str, str]) -> exp.DataType | str:
+    """A type of the file's column model (which has the key) as its detached node while it is not printed
+    yet: reading it (`types[key]`) prints it, ~30 µs with a generator of its own, where `type_sql` prints
+    each spelling once, and some need no printing (`_never_blob_or_text`). Its SQL once printed."""
+    value = dict.get(types, key)
+    if isinstance(value, tuple) and isinstance(value[0], exp.DataType):  # (node, Dialect): see ColumnTypes
+        return value[0]
+    return types[key]
+
+
+def known_type_sql(ctx: FileContext, key: tuple[str, str]) -> str | None:
+    """`ctx.column_types.get(key)`: the SQL of the type the file gave a column, None if it gave none;
+    printed by `type_sql` (see `_unprinted`)."""
+    if key not in ctx.column_types:
+        return None
+    kind = _unprinted(ctx.column_types, key)
+    return kind if isinstance(kind, str) else type_sql(kind, ctx.dialect)
 
 
 @rule("table.no-duplicate-index", engines="PMS", category="DESIGN", severity="I",
