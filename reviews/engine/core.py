@@ -35,7 +35,6 @@ from reviews.engine.model import (
     mysql_executable,
     name_of,
     plain_name,
-    sqlglot_dialect,
     sqlglot_parse,
     sqlglot_parse_tokens,
     sqlglot_tokenize,
@@ -1179,7 +1178,7 @@ def _learn_columns(ctx: FileContext, st: Stmt) -> None:
         return  # (most ALTERs: ADD CONSTRAINT, RENAME …; no table name to read)
     table_node = _first_table(st.ast)
     table = plain_name(table_node) if table_node is not None else ""
-    dialect = sqlglot_dialect(ctx.dialect)
+    dialect = ctx.dialect
     for column in columns:
         key = (table, plain_name(column))
         args = column.args

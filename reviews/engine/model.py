@@ -274,20 +274,75 @@ def starts_with_words(norm: str, prefixes: tuple[str, ...]) -> bool:
     return False
 
 
+def type_sql(kind: exp.DataType, dialect: str) -> str:
+    """`kind.sql(dialect=…)`, printed once per dialect and spelling of the type (`.sql()` copies the
+    node and builds a generator: ~10 µs a call, for the same few types over and over)."""
+    key = _type_key(kind)
+    if key is None:
+        return kind.sql(dialect=sqlglot_dialect(dialect))
+    key = (dialect, key)
+    found = _TYPE_SQL.get(key)
+    if found is None:
+        if len(_TYPE_SQL) >= 4096:
+            _TYPE_SQL.clear()
+        found = _TYPE_SQL[key] = kind.sql(dialect=sqlglot_dialect(dialect))
+    return found
+
+
+_TYPE_SQL: dict[tuple, str] = {}
+
+
+def _type_key(kind: exp.DataType) -> tuple | None:
+    """Everything a plain type prints from: its Type, its flags, its literal parameters (`int(11)`,
+    `varchar(20)`) and a user-defined type's name. None for any other type (nested, with comments …):
+    those are printed each time. (A printed node is a detached copy: its parents do not matter.)"""
+    if kind.comments:
+        return None
+    key: list = [kind.this]
+    for arg, value in kind.args.items():
+        if arg == "this":
+            continue
+        if value is None or isinstance(value, (bool, str)):
+            key.append((arg, value))
+        elif arg == "expressions" and isinstance(value, list):
+            params: list = [arg]
+            for param in value:
+                literal = param.this if type(param) is exp.DataTypeParam and param.args.get("expression") is None \
+                    and param.args.keys() <= {"this", "expression"} else None
+                if param.comments or type(literal) is not exp.Literal or literal.comments \
+                        or literal.args.keys() != {"this", "is_string"}:
+                    return None
+                params.append((literal.this, literal.args["is_string"]))
+            key.append(tuple(params))
+        elif arg == "kind" and type(value) is exp.Identifier and not value.comments \
+                and value.args.keys() <= {"this", "quoted"}:
+            key.append((arg, value.this, value.args.get("quoted")))
+        else:
+            return None
+    return tuple(key)
+
+
 class ColumnTypes(dict):
-    """(table, column) → the column's type as SQL. Stored as the detached type node and rendered
-    on first read: most are never read, and rendering each one cost a sixth of the engine's time."""
+    """(table, column) → the column's type as SQL. Stored as the detached type node (with the dialect's
+    name) and printed on first read, by `type_sql`: most are never read, and printing each one cost a
+    sixth of the engine's time."""
 
     def __getitem__(self, key: tuple[str, str]) -> str:
         value = super().__getitem__(key)
         if not isinstance(value, str):
             node, dialect = value
-            value = node.sql(dialect=dialect)
+            value = type_sql(node, dialect)
             super().__setitem__(key, value)
         return value
 
     def get(self, key: tuple[str, str], default: Any = None) -> Any:
         return self[key] if key in self else default
+
+    def unprinted(self, key: tuple[str, str]) -> exp.DataType | str:
+        """The type of a column the model has: its node while no one has read it (a rule that can
+        answer from the node need not print it), else its SQL."""
+        value = super().__getitem__(key)
+        return value if isinstance(value, str) else value[0]
 
 
 @dataclasses.dataclass

@@ -18,6 +18,7 @@ from reviews.engine.model import (
     per_statement,
     sqlglot_dialect,
     sqlglot_parse,
+    type_sql,
 )
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules import locking
@@ -31,7 +32,6 @@ from reviews.rules.common import (
     mentions,
     only_if,
 )
-from reviews.rules.design import known_type_sql, type_sql
 from reviews.splitter import Statement
 
 _SQLGLOT = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
@@ -504,7 +504,7 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
             continue
         column = name_of(action.this)
         before = changed.get((table, column))
-        known = (before.get() if before is not None else "") or (known_type_sql(ctx, (table, column)) or "").upper() \
+        known = (before.get() if before is not None else "") or (ctx.column_types.get((table, column)) or "").upper() \
             or None
         new = changed[(table, column)] = _LazyTypeSql(kind, ctx.dialect)
         # (no old type known: not harmless, whatever the new one; it is rendered only to compare)
@@ -533,7 +533,7 @@ def column_disallow_change_type(st: Stmt, ctx: FileContext, payload: dict) -> It
         if kind is None or ctx.is_new(table):
             continue
         old = name_of(action.args.get("rename_from") or action.this)
-        known = (known_type_sql(ctx, (table, old)) or "").upper() or None
+        known = (ctx.column_types.get((table, old)) or "").upper() or None
         if known is not None:  # (rendered only to compare)
             new_type = _type_sql(kind, ctx.dialect)
             if known == new_type or _varchar_extended_in_place(known, new_type) or _members_appended(known, new_type):

@@ -18,13 +18,13 @@ from typing import NamedTuple
 from sqlglot import exp
 
 from reviews.engine.model import (
-    ColumnTypes,
     FileContext,
     Stmt,
     name_of,
     per_statement,
     plain_name,
     sqlglot_dialect,
+    type_sql,
 )
 from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules.common import at, bare, blanked, mentions, only_if, position
@@ -56,54 +56,6 @@ def type_label(kind: exp.DataType, dialect: str) -> str:
 
 
 _QUOTED_IN_TYPE = re.compile(r"""('(?:[^'\\]|''|\\.)*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`)""")
-
-
-def type_sql(kind: exp.DataType, dialect: str) -> str:
-    """`kind.sql(dialect=…)`, printed once per dialect and spelling of the type (`.sql()` copies the
-    node and builds a generator: ~10 µs a call, for the same few types over and over)."""
-    key = _type_key(kind)
-    if key is None:
-        return kind.sql(dialect=sqlglot_dialect(dialect))
-    key = (dialect, key)
-    found = _TYPE_SQL.get(key)
-    if found is None:
-        if len(_TYPE_SQL) >= 4096:
-            _TYPE_SQL.clear()
-        found = _TYPE_SQL[key] = kind.sql(dialect=sqlglot_dialect(dialect))
-    return found
-
-
-_TYPE_SQL: dict[tuple, str] = {}
-
-
-def _type_key(kind: exp.DataType) -> tuple | None:
-    """Everything a plain type prints from: its Type, its flags, its literal parameters (`int(11)`,
-    `varchar(20)`) and a user-defined type's name. None for any other type (nested, with comments …):
-    those are printed each time. (A printed node is a detached copy: its parents do not matter.)"""
-    if kind.comments:
-        return None
-    key: list = [kind.this]
-    for arg, value in kind.args.items():
-        if arg == "this":
-            continue
-        if value is None or isinstance(value, (bool, str)):
-            key.append((arg, value))
-        elif arg == "expressions" and isinstance(value, list):
-            params: list = [arg]
-            for param in value:
-                literal = param.this if type(param) is exp.DataTypeParam and param.args.get("expression") is None \
-                    and param.args.keys() <= {"this", "expression"} else None
-                if param.comments or type(literal) is not exp.Literal or literal.comments \
-                        or literal.args.keys() != {"this", "is_string"}:
-                    return None
-                params.append((literal.this, literal.args["is_string"]))
-            key.append(tuple(params))
-        elif arg == "kind" and type(value) is exp.Identifier and not value.comments \
-                and value.args.keys() <= {"this", "quoted"}:
-            key.append((arg, value.this, value.args.get("quoted")))
-        else:
-            return None
-    return tuple(key)
 
 
 def table_of(ast: exp.Expression) -> str:
@@ -1189,7 +1141,7 @@ def _narrow_known(ctx: FileContext, table: str, column: str, where: dict) -> Ite
     flagged = _flagged_keys(ctx)
     if (table, column) in flagged:
         return
-    written = (known_type_sql(ctx, (table, column)) or "").lower()
+    written = ctx.column_types.get((table, column), "").lower()
     if written.strip('"') in _NARROW_PRINTED:
         flagged.add((table, column))
         yield Hit(_narrow_key_message(table, column, written, ctx.dialect), **where)
@@ -1471,37 +1423,18 @@ def index_type_no_blob(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hi
 def _known_type(ctx: FileContext, table: str, column: str) -> exp.DataType | str:
     """The type of a MySQL column an earlier statement of the file defined, "" if none did: its
     name in any case (the file's column model keeps a quoted name as written). Its type node while
-    no one has read it (`_unprinted`), else its SQL."""
+    no one has read it (`ColumnTypes.unprinted`), else its SQL."""
     types = ctx.column_types
     for key in ((table, column), (table, column.lower())):  # as written; unquoted (the usual)
         if key in types:
-            return _unprinted(types, key)
+            return types.unprinted(key)
     # A name quoted in another case: a walk over the file's columns, only for a column the file
     # may not know (an index on a column of an earlier migration, most often).
     folded = column.lower()
     for key in types:
         if key[0] == table and key[1].lower() == folded:
-            return _unprinted(types, key)
+            return types.unprinted(key)
     return ""
-
-
-def _unprinted(types: ColumnTypes, key: tuple[str, str]) -> exp.DataType | str:
-    """A type of the file's column model (which has the key) as its detached node while it is not printed
-    yet: reading it (`types[key]`) prints it, ~30 µs with a generator of its own, where `type_sql` prints
-    each spelling once, and some need no printing (`_never_blob_or_text`). Its SQL once printed."""
-    value = dict.get(types, key)
-    if isinstance(value, tuple) and isinstance(value[0], exp.DataType):  # (node, Dialect): see ColumnTypes
-        return value[0]
-    return types[key]
-
-
-def known_type_sql(ctx: FileContext, key: tuple[str, str]) -> str | None:
-    """`ctx.column_types.get(key)`: the SQL of the type the file gave a column, None if it gave none;
-    printed by `type_sql` (see `_unprinted`)."""
-    if key not in ctx.column_types:
-        return None
-    kind = _unprinted(ctx.column_types, key)
-    return kind if isinstance(kind, str) else type_sql(kind, ctx.dialect)
 
 
 @rule("table.no-duplicate-index", engines="PMS", category="DESIGN", severity="I",

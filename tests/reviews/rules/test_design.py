@@ -298,8 +298,7 @@ def test_blob_index_prints_only_types_that_can_be_blob_or_text():
 def test_type_labels_printed_once_per_spelling_match_sql():
     # type_sql remembers a print per (dialect, type, flags, literal parameters, user-defined name):
     # the same answer as printing each node, for spellings that differ only in what the key holds.
-    from reviews.engine.model import sqlglot_dialect
-    from reviews.rules.design import type_sql
+    from reviews.engine.model import sqlglot_dialect, type_sql
 
     types = ["int", "int(11)", "int(11) unsigned", "int unsigned", "integer", "varchar(20)", "varchar(21)", "varchar",
              "char(3)", "numeric(10, 2)", "numeric(10, 3)", "decimal(10)", "serial4", "serial", "bigserial", "citext",
