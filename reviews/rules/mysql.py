@@ -32,7 +32,11 @@ from reviews.rules.common import (
 
 DDL_NODES = (exp.Alter, exp.Create, exp.Drop, "command")
 # The rules read what `_ddl` reads (ALTER …, CREATE …, DROP INDEX statements) and, for the
-# session's defaults, SET statements: their `keywords` name those first words.
+# session's defaults, SET statements: their `keywords` name those first words. A rule whose finding
+# needs a word of `_ddl`'s text also names it in `contains`: that text is the statement's flat text
+# (`ctx.flat_of`), of which st.norm is the upper-cased copy, so the word is in st.norm too. Spelled
+# so that the look-alikes re.IGNORECASE takes and upper() keeps (U+0130 "İ" for I, U+212A "K" for
+# K) cannot hide it: "ENG" for ENGINE, "EXCLUS" for EXCLUSIVE, "MOD" for MODIFY; no LOCK.
 
 # -- reading a MySQL DDL statement -------------------------------------------------------------
 
@@ -343,7 +347,7 @@ _SET_ENGINE = re.compile(r"^SET\s+(?:(?:GLOBAL|SESSION|PERSIST|LOCAL)\s+|@@(?:\w
 
 
 @rule("engine.mysql.use-innodb", engines="M", category="MYSQL", severity="E",
-      keywords=("ALTER", "CREATE", "SET"), nodes=(*DDL_NODES, exp.Set),
+      keywords=("ALTER", "CREATE", "SET"), nodes=(*DDL_NODES, exp.Set), contains=("ENG",),
       summary="`ENGINE=` other than InnoDB in `CREATE TABLE` / `ALTER TABLE`, or `SET default_storage_engine`.",
       why="MyISAM and the other non-InnoDB engines have no transactions, no foreign keys and no crash "
           "recovery: a failed migration or a crash leaves the table half-written, and replication and "
@@ -408,6 +412,7 @@ def _mysql_names(st: Stmt, ctx: FileContext, pattern: re.Pattern) -> list[str]:
 
 @rule("system.charset.allowlist", engines="MP", category="MYSQL", severity="W",
       keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
+      contains=("CHARSET", "CHARACTER SET", "ENCOD"),  # (PostgreSQL: ENCODING, read where st.norm has its words)
       summary="`CHARSET` / `CHARACTER SET` (PostgreSQL: `CREATE DATABASE … ENCODING`) outside the allowlist "
               "(default `utf8mb4`; flags `utf8`, `utf8mb3`, `latin1`).",
       why="MySQL's `utf8` is the 3-byte `utf8mb3`: emoji and other 4-byte characters fail to insert or are "
@@ -658,7 +663,7 @@ def require_lock(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
 
 
 @rule("statement.disallow-offline-ddl", engines="M", category="MYSQL", severity="E",
-      keywords=("ALTER", "CREATE", "DROP"), nodes=DDL_NODES,
+      keywords=("ALTER", "CREATE", "DROP"), nodes=DDL_NODES, contains=("COPY",),
       summary="`ALGORITHM=COPY` on an existing table.",
       why="`ALGORITHM=COPY` rebuilds the table row by row into a copy while writes are blocked, for as long as "
           "the copy takes.",
@@ -679,7 +684,7 @@ def disallow_offline_ddl(st: Stmt, ctx: FileContext, payload: dict) -> list[str]
 
 
 @rule("statement.disallow-blocking-lock-option", engines="M", category="MYSQL", severity="E",
-      keywords=("ALTER", "CREATE", "DROP"), nodes=DDL_NODES,
+      keywords=("ALTER", "CREATE", "DROP"), nodes=DDL_NODES, contains=("SHARED", "EXCLUS"),
       summary="`LOCK=SHARED` (blocks writes) or `LOCK=EXCLUSIVE` (blocks reads and writes) on an existing table.",
       why="The lock is held for the whole operation: on a large table, minutes of failed writes (or reads).",
       instead="Leave `LOCK=` out or use `LOCK=NONE`.",
@@ -764,7 +769,7 @@ _REFERENCES_WORD = re.compile("REFERENCES", re.IGNORECASE)
 
 
 @rule("column.mysql.inline-references-ignored", engines="M", category="MYSQL", severity="E",
-      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"), contains=("REFERENCES",),
       summary="A column-level `REFERENCES` in `CREATE TABLE` / `ADD COLUMN`: MySQL ≤ 8.4 parses it and "
               "creates no foreign key.",
       why="MySQL up to 8.4 accepts `col int REFERENCES other(id)` and silently ignores it (MySQL 9 and MariaDB "
@@ -772,9 +777,6 @@ _REFERENCES_WORD = re.compile("REFERENCES", re.IGNORECASE)
       instead="Declare the key at table level: `FOREIGN KEY (col) REFERENCES other (id)`.",
       example="CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id));")
 def inline_references(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
-    # (A word test that is never a false no, as read_ddl reads the text: cheaper than the regex below.)
-    if not mentions(st, "REFERENCES"):
-        return None
     ddl = _ddl(st, ctx)
     if ddl is None or not _REFERENCES_WORD.search(ddl.text):  # (a column's text is part of ddl.text)
         return None  # (most statements: returned at once, without a generator)
@@ -954,8 +956,11 @@ def _enum_change(kind: str, old: list[str], new: list[str]) -> str:
     return ""
 
 
+# Gate (`contains`): the rule records an ENUM or SET column (its type follows its name and a blank)
+# or forgets or compares one that MODIFY or CHANGE redefines; a statement without those words in its
+# flat text (see DDL_NODES) does neither.
 @rule("column.mysql.enum-set-change-copy", engines="M", category="MYSQL", severity="I",
-      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"),
+      keywords=("ALTER", "CREATE"), nodes=(exp.Create, exp.Alter, "command"), contains=(" ENUM", " SET", "MOD", "CHANGE"),
       summary="`MODIFY`/`CHANGE` of an ENUM/SET column on an existing table that removes, reorders or inserts "
               "values mid-list, or crosses 255 (ENUM) / 8·k (SET) members. Decided only when the column's previous "
               "definition is in the same file (the database's current definition is not known).",
