@@ -181,11 +181,18 @@ def _set_operands(node: exp.Expression) -> list[exp.Select]:
 def select_no_select_all(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit] | None:
     if not st.parsed or "*" not in st.norm or _in_routine(st):
         return None
-    # (One walk that does not enter EXISTS, rather than an ancestor search from every SELECT.)
-    stars = [item for select in st.ast.walk(prune=_is_exists) if isinstance(select, exp.Select)
-             for item in select.expressions if _is_star(item)]
+    # One walk of the tree (a view's is large) for both the SELECTs and the CTEs; a star inside
+    # EXISTS is left out by an ancestor search, made only from a SELECT that has a star.
+    stars: list[exp.Expression] = []
+    ctes: dict[str, exp.Expression] = {}
+    for node in st.ast.find_all(exp.Select, exp.CTE):
+        if isinstance(node, exp.CTE):
+            ctes[node.alias_or_name.lower()] = node.this
+        else:
+            found = [item for item in node.expressions if _is_star(item)]
+            if found and node.find_ancestor(exp.Exists) is None:
+                stars += found
     if stars:  # (not a star over derived tables and CTEs that list their columns: those cannot change)
-        ctes = {cte.alias_or_name.lower(): cte.this for cte in st.ast.find_all(exp.CTE)}
         stars = [star for star in stars if not _fixed_columns(star.parent, ctes)]
     # One finding per statement, at the first `*` / `t.*` of a select list it flags; a star that is
     # not in the text is sqlglot's own (the `SELECT *` it writes for a `VALUES` list in a WITH).
@@ -223,10 +230,6 @@ def _fixed_columns(query: exp.Expression | None, ctes: dict, depth: int = 0) -> 
         else isinstance(source, exp.Table) and not source.db and source.name.lower() in ctes
         and _fixed_columns(ctes[source.name.lower()], ctes, depth + 1)
         for source in sources)
-
-
-def _is_exists(node: exp.Expression) -> bool:
-    return isinstance(node, exp.Exists)
 
 
 def _star_offset(st: Stmt, item: exp.Expression) -> int | None:
@@ -318,13 +321,13 @@ def _verb_with(st: Stmt, arg: str, clause: re.Pattern) -> str | None:
 
 
 _CONDITION = (exp.Where, exp.Having, exp.Join, exp.If, exp.CheckColumnConstraint, exp.Filter, exp.Qualify)
-# `= NULL`, `<> NULL`, `!= NULL` or `NULL =` … as st.norm has them (blanks folded, comments out).
-# Anchored on the literal NULL, which the regex engine finds fast.
-_COMPARED_WITH_NULL_NORM = re.compile(r"NULL(?:(?<=[=>]NULL)|(?<=[=>] NULL)|(?= ?[=<!]))")
-# The same with the NULL in parentheses or cast: `(NULL) =`, `NULL::int =`, `CAST(NULL AS int) =`
-# (possessive: no backtracking over DEFAULT NULL::character varying); and, searched in the reversed
-# text for LLUN, `= (NULL`, `= CAST(NULL`.
-_WRAPPED_NULL_THEN_COMPARISON = re.compile(r"NULL(?: ?\)|::[\w \[\]]++| AS [\w ]++)++ ?[=<!]")
+# `= NULL`, `<> NULL`, `!= NULL` or `NULL =` … as st.norm has them (blanks folded, comments out);
+# and the same with the NULL in parentheses or cast: `(NULL) =`, `NULL::int =`, `CAST(NULL AS int) =`
+# (possessive: no backtracking over DEFAULT NULL::character varying). One scan, anchored on the
+# literal NULL, which the regex engine finds fast. (`= (NULL`, `= CAST(NULL`: searched in the
+# reversed text for LLUN, below.)
+_COMPARED_WITH_NULL_NORM = re.compile(r"NULL(?:(?<=[=>]NULL)|(?<=[=>] NULL)|(?= ?[=<!])"
+                                      r"|(?: ?\)|::[\w \[\]]++| AS [\w ]++)++ ?[=<!])")
 _LLUN_WRAPPED_AFTER_COMPARISON = re.compile(r"LLUN(?: ?\(| ?TSAC(?:_YRT)?)++ ?[=>]")
 # The same on the raw text, for when st.norm may have lost some (norm_may_hide): what may stand
 # between a comparison and its NULL there is blanks, comments (also `#`, and the ends of nested
@@ -346,7 +349,7 @@ _OPENED_AFTER_COMPARISON = ("=(", "= (", ">(", "> (", "CAST")
 def _compares_with_null(st: Stmt) -> bool:
     """Whether the text may hold a comparison with NULL (never a false no)."""
     norm = st.norm
-    if _COMPARED_WITH_NULL_NORM.search(norm) or _WRAPPED_NULL_THEN_COMPARISON.search(norm):
+    if _COMPARED_WITH_NULL_NORM.search(norm):
         return True
     if ("(NULL" in norm or "( NULL" in norm) and any(opened in norm for opened in _OPENED_AFTER_COMPARISON) \
             and _LLUN_WRAPPED_AFTER_COMPARISON.search(norm[::-1]):
@@ -365,9 +368,9 @@ def _compares_with_null(st: Stmt) -> bool:
       instead="`IS NULL` / `IS NOT NULL`.",
       example="DELETE FROM users WHERE deleted_at = NULL;")
 def where_no_equal_null(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit] | None:
-    if not st.parsed or "NULL" not in st.norm or _in_routine(st):
+    if not st.parsed or "NULL" not in st.norm:
         return None
-    if not _compares_with_null(st):
+    if not _compares_with_null(st) or _in_routine(st):
         return None  # most NULLs are NOT NULL / DEFAULT NULL: no tree walk (nor generator) for them
     return _null_comparisons(st)
 

@@ -90,7 +90,7 @@ class Name(NamedTuple):
     kind: str  # table | column | view | index | constraint | schema | sequence | trigger
     raw: str  # as written, without quotes
     quoted: bool
-    table: str = ""
+    table: str = ""  # a column's or constraint's table (only a column's is read); "" for the other kinds
     node: Any = None  # its identifier in the tree (where a finding about it points), None when read from text
 
     def where(self, st: Stmt) -> dict:
@@ -159,8 +159,11 @@ def _raw(token: str) -> Name | None:
 _TO_SEPARATOR = re.compile(r"(?i)\s+TO\s+")
 
 
-# Gate (`actions`) of the rules that read nothing but `introduced`: the ALTER actions it reads.
+# Gate (`actions`) of the rules that read nothing but `introduced`: the ALTER actions it reads; those
+# that name a column (ALTER TABLE t RENAME a TO b is an AlterRename), and those that name a table.
 NAME_ACTIONS = (exp.ColumnDef, exp.AlterRename, exp.RenameColumn, exp.ModifyColumn, exp.AddConstraint, exp.RenameIndex)
+COLUMN_NAME_ACTIONS = (exp.ColumnDef, exp.AlterRename, exp.RenameColumn, exp.ModifyColumn)
+TABLE_NAME_ACTIONS = (exp.AlterRename,)
 
 
 @per_statement
@@ -185,7 +188,7 @@ def _introduced(st: Stmt) -> list[Name]:
                     else:
                         found += _constraint_names(table, element)
         elif kind == "INDEX" and isinstance(ast.this, exp.Index):
-            found += _name("index", ast.this.this, statement_table(st))
+            found += _name("index", ast.this.this)
         elif kind == "VIEW":
             found += _name("view", ast.this)
         elif kind == "SEQUENCE":
@@ -359,21 +362,26 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
     compiled = _compiled(payload["format"])  # once per statement, not once per name
     if compiled is None:
         return found  # as _fails says: a bad pattern fails no name
-    # As the dialect quotes a name (MySQL: backticks, a habit there: case does not stick to them).
-    quote, advice = ("`", "lower-case snake_case") if ctx.dialect == "mysql" else ('"', "lower-case snake_case, unquoted")
+    fold = ctx.dialect == "postgres"  # (Name.stored, inline: a test of every column of every table)
     for name in names:
         if name.kind != kind:
             continue
-        stored = name.stored(ctx.dialect)
+        stored = name.raw.lower() if fold and not name.quoted else name.raw
         if compiled.search(stored) is None and not _PLACEHOLDER.search(stored) \
                 and not _gone_later(st, ctx, stored if kind == "table" else name.table, renamed=kind == "table"):
-            where = f"{name.table}." if name.table and kind == "column" else ""
-            shown = f"{quote}{stored.replace(quote, quote * 2)}{quote}" if name.quoted else stored
-            suggestion, reserved = _suggestion(stored, compiled, ctx.dialect)
-            rename = f"name it {suggestion} ({advice}{reserved})" if suggestion else "rename it to match that format"
-            found.append(Hit(f"{kind} name {where}{shown} does not match {payload['format']}: {rename}",
-                             **name.where(st)))
+            found.append(_format_hit(st, ctx, payload, name, stored, compiled))
     return found
+
+
+def _format_hit(st: Stmt, ctx: FileContext, payload: dict, name: Name, stored: str, compiled: re.Pattern) -> Hit:
+    """The finding of a name (`stored`: as the database keeps it) that does not match the format."""
+    # As the dialect quotes a name (MySQL: backticks, a habit there: case does not stick to them).
+    quote, advice = ("`", "lower-case snake_case") if ctx.dialect == "mysql" else ('"', "lower-case snake_case, unquoted")
+    where = f"{name.table}." if name.table and name.kind == "column" else ""
+    shown = f"{quote}{stored.replace(quote, quote * 2)}{quote}" if name.quoted else stored
+    suggestion, reserved = _suggestion(stored, compiled, ctx.dialect)
+    rename = f"name it {suggestion} ({advice}{reserved})" if suggestion else "rename it to match that format"
+    return Hit(f"{name.kind} name {where}{shown} does not match {payload['format']}: {rename}", **name.where(st))
 
 
 # Gate (`contains`): a table or column name is introduced only by CREATE TABLE, ALTER TABLE or (unparsed)
@@ -381,7 +389,7 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
 @rule("naming.table", engines="PMS", category="NAME", severity="W", nodes=(exp.Create, exp.Alter, "command"),
       contains=TABLE_WORDS,
       payload={"format": SNAKE_CASE}, schema=_FORMAT_SCHEMA,
-      actions=NAME_ACTIONS,
+      actions=TABLE_NAME_ACTIONS,
       summary="A new or renamed table whose name does not match `format` (default lower-case snake_case), "
               'quoted names such as `"UserAccount"` included; not a transient table that the same file drops or '
               "renames away (a rebuild's `_x_old`, a backfill's `_tmp_x`).",
@@ -396,7 +404,7 @@ def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
 @rule("naming.column", engines="PMS", category="NAME", severity="W", nodes=(exp.Create, exp.Alter),
       contains=TABLE_WORDS,
       payload={"format": SNAKE_CASE}, schema=_FORMAT_SCHEMA,
-      actions=NAME_ACTIONS,
+      actions=COLUMN_NAME_ACTIONS,
       summary="A new or renamed column whose name does not match `format` (default lower-case snake_case).",
       why="Mixed-case or quoted column names must be quoted in every query forever.",
       instead="A lower-case snake_case name such as `created_at`.",
@@ -573,10 +581,9 @@ def naming_identifier_no_keyword(st: Stmt, ctx: FileContext, payload: dict) -> l
     words = reserved_words(ctx.dialect)
     postgres = ctx.dialect == "postgres"
     for name in names:
-        # PostgreSQL: `"User"` is not the keyword `user` (quoted names keep their case); MySQL and
-        # SQLite compare keywords without regard to case.
-        spelled = name.stored(ctx.dialect) if postgres else name.raw.lower()
-        if spelled in words:
+        # PostgreSQL: `"User"` is not the keyword `user` (quoted names keep their case: Name.stored,
+        # inline); MySQL and SQLite compare keywords without regard to case.
+        if (name.raw if postgres and name.quoted else name.raw.lower()) in words:
             found.append(Hit(f"{name.kind} name {name.raw} is a reserved word in {ctx.dialect}: "
                              f"{_keyword_cost(name.kind, ctx.dialect)}", **name.where(st)))
     return found
