@@ -165,6 +165,8 @@ def _unquote_string(raw: str) -> str:
 
 
 def unquote(name: str) -> str:
+    if "." not in name:  # the usual name, without a schema: no list of parts
+        return name.strip().strip("`")
     return ".".join(part.strip().strip("`") for part in name.split("."))
 
 
@@ -203,7 +205,10 @@ def located(st: Stmt, column: Column, message: str) -> Hit:
 
 def _body_items(body: str, ddl: Ddl, action: str) -> None:
     for item in split_top(body):
-        if constraint := _CONSTRAINT.match(item):
+        if item[0] == "`":  # a column named in backticks (mysqldump's): no keyword starts it
+            if column := parse_column(item, action):
+                ddl.columns.append(column)
+        elif constraint := _CONSTRAINT.match(item):
             ddl.constraints.append((" ".join(constraint.group("kind").upper().split()), item))
         elif not _NOT_A_COLUMN.match(item) and (column := parse_column(item, action)):
             ddl.columns.append(column)

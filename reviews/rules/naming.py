@@ -7,6 +7,7 @@ uses a badly named existing table is not told to rename it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -15,7 +16,7 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of, per_statement
 from reviews.engine.registry import Hit, rule
-from reviews.rules.common import NAME_PART, QUALIFIED_NAME, at, dropped_tables
+from reviews.rules.common import NAME_PART, QUALIFIED_NAME, at, dropped_tables, mentions
 from reviews.rules.design import (
     TABLE_WORDS,
     clean_text,
@@ -122,13 +123,17 @@ def _constraint_names(table: str, node: exp.Expression) -> list[Name]:
     return []
 
 
-def _add_column_names(found: list[Name], table: str, column: exp.ColumnDef) -> None:
-    """The column's name and its constraints' names, added to `found` (no list per column)."""
+def _add_column_names(found: list[Name], table: str, column: exp.ColumnDef, named: bool) -> None:
+    """The column's name and, when the statement may name constraints (`named`: it says CONSTRAINT,
+    the only way to name one of a column's), its constraints' names, added to `found` (no list per
+    column)."""
     ident = column.this
     if isinstance(ident, exp.Identifier) and ident.this:  # as `_name` reads it, inline: the usual case
         found.append(Name("column", str(ident.this), bool(ident.args.get("quoted")), table, ident))
     else:
         found += _name("column", ident, table)
+    if not named:
+        return
     for constraint in column.args.get("constraints") or ():
         if constraint.this is not None:  # most constraints are unnamed
             found += _name("constraint", constraint.this, table)
@@ -182,9 +187,10 @@ def _introduced(st: Stmt) -> list[Name]:
             table = statement_table(st)
             found += _name("table", ast.this)
             if isinstance(ast.this, exp.Schema):
+                named = mentions(st, "CONSTRAINT")
                 for element in ast.this.expressions:
                     if isinstance(element, exp.ColumnDef):
-                        _add_column_names(found, table, element)
+                        _add_column_names(found, table, element, named)
                     else:
                         found += _constraint_names(table, element)
         elif kind == "INDEX" and isinstance(ast.this, exp.Index):
@@ -197,12 +203,12 @@ def _introduced(st: Stmt) -> list[Name]:
             found += _name("schema", ast.this.args.get("db") or ast.this.this)
     elif is_alter_table(ast):
         table = statement_table(st)
-        to_column = [o for o in ast.args.get("options") or () if isinstance(o, exp.ToTableProperty)]
         for action in ast.args.get("actions") or ():
             if isinstance(action, exp.ColumnDef):
-                _add_column_names(found, table, action)
+                _add_column_names(found, table, action, mentions(st, "CONSTRAINT"))
             elif isinstance(action, exp.AlterRename):
                 # `ALTER TABLE t RENAME a TO b` (no COLUMN) reads as a rename whose target sits in options.
+                to_column = [o for o in ast.args.get("options") or () if isinstance(o, exp.ToTableProperty)]
                 found += _name("column", to_column[0].this, table) if to_column else _name("table", action.this)
             elif isinstance(action, exp.RenameColumn):
                 found += _name("column", action.args.get("to"), table)
@@ -291,6 +297,7 @@ def _plural(word: str) -> str:
     return f"{word}s"
 
 
+@functools.lru_cache(maxsize=1024)  # (the same camelCase column names recur from table to table)
 def _suggestion(stored: str, compiled: re.Pattern, dialect: str) -> tuple[str, str]:
     """What to rename a name that fails the format to, and why not simply its snake_case spelling:
     that spelling, or (when it is a reserved word, which would need quoting forever) its plural or an
