@@ -493,12 +493,20 @@ def per_statement(fn: F) -> F:
             or any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.default is not p.empty for p in parameters):
         raise TypeError(f"per_statement: {fn.__name__} must take (st) or (st, ctx)")
 
-    @functools.wraps(fn)
-    def cached(st: Stmt, *ctx: Any) -> Any:
-        memo = st.memo
-        found = memo.get(fn, _MISSING)
-        if found is _MISSING:
-            found = memo[fn] = fn(st, *ctx)
-        return list(found) if type(found) is list else found
+    # (Two shapes, not one taking `*ctx`: the shared helpers are asked ~170,000 times over the corpus.)
+    if len(parameters) == 1:
+        def cached(st: Stmt) -> Any:
+            memo = st.memo
+            found = memo.get(fn, _MISSING)
+            if found is _MISSING:
+                found = memo[fn] = fn(st)
+            return list(found) if type(found) is list else found
+    else:
+        def cached(st: Stmt, ctx: Any) -> Any:  # type: ignore[misc]
+            memo = st.memo
+            found = memo.get(fn, _MISSING)
+            if found is _MISSING:
+                found = memo[fn] = fn(st, ctx)
+            return list(found) if type(found) is list else found
 
-    return cached  # type: ignore[return-value]
+    return functools.wraps(fn)(cached)  # type: ignore[return-value]
