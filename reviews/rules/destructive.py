@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
 
@@ -179,13 +179,16 @@ _PARTIAL_WORDS = ("WHERE", "JOIN", "LIMIT", "OFFSET", "FETCH", "GROUP BY", "HAVI
 # position of the text, twenty times slower than a substring test per word.)
 _PARTIAL = re.compile(rf"\b(?:{'|'.join(_PARTIAL_WORDS)})\b")
 _COPIES = "table.disallow-drop.copies"
+# How _FULL_COPY's INSERT starts: an INSERT … VALUES fails it at once, and its long text is not searched
+# for the words of a partial copy.
+_INSERT_SELECT = re.compile(rf"^INSERT INTO {QUALIFIED_NAME}(?: ?\([^()]*\))? \(? ?(?:SELECT|TABLE) ", re.S)
 _RECREATE = re.compile(rf"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({QUALIFIED_NAME})")
 
 
 def _full_copy(norm: str) -> tuple[str, str, bool] | None:
     """(target, source, whether the target is temporary), as table_key spells them, of a statement that
     copies every row of one table into another."""
-    if not norm.startswith(("INSERT INTO ", "CREATE ")) or (
+    if not norm.startswith(("INSERT INTO ", "CREATE ")) or (norm[0] == "I" and not _INSERT_SELECT.match(norm)) or (
             any(word in norm for word in _PARTIAL_WORDS) and _PARTIAL.search(norm)):
         return None
     match = _FULL_COPY.match(norm)
@@ -390,7 +393,8 @@ _CASCADE = re.compile(r"\bCASCADE\b")
       instead="Drop the dependent objects explicitly, by name, before the object itself.",
       example="DROP TABLE customers CASCADE;")
 def statement_disallow_rm_tbl_cascade(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
-    if not _CASCADE.search(st.norm):
+    # (From the word's first place on: a pattern that starts with \b is tried at every position before it.)
+    if not _CASCADE.search(st.norm, st.norm.find("CASCADE")):
         return
     if isinstance(st.ast, exp.Alter):
         table = alter_table(st)
@@ -466,6 +470,8 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
     """The foreign keys each table gains in the file (lower-case name, or "", and columns), and the drops of
     foreign keys of existing tables, until the file drops the table itself (no rows left to orphan; the
     loss is table.disallow-drop's)."""
+    if not _may_drop_foreign_keys(ctx):
+        return  # (most files: nothing to record, as nothing it adds is ever compared with a drop)
     ast = st.ast
     if st.norm.startswith("DROP "):
         memo = ctx.memo.get("constraint.disallow-drop-fk")
@@ -508,6 +514,28 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
             if not any(_shows_columns(dropped[1], columns[:count]) for columns in keys if columns
                        for count in range(1, len(columns) + 1))
             and not any(_on_column(dropped[1], dropped[0], column) for column in gone))
+
+
+_MAY_DROP = "constraint.disallow-drop-fk:may-drop"
+
+
+def _may_drop_foreign_keys(ctx: FileContext) -> bool:
+    """Whether a statement of the file may drop a foreign key: an ALTER whose st.norm holds DROP, the only
+    statements _track_foreign_keys records a drop of. Read once per file, from the engine's flat texts
+    (st.norm is flat.upper()); true when the context does not list the file's statements."""
+    found = ctx.memo.get(_MAY_DROP)
+    if found is None:
+        found = ctx.memo[_MAY_DROP] = not ctx.statements or _alter_drops(
+            ctx.flats if len(ctx.flats) == len(ctx.statements) else map(ctx.flat_of, range(len(ctx.statements))))
+    return found
+
+
+def _alter_drops(flats: Iterable[str]) -> bool:
+    # (A loop, not any() over a generator: it runs over every statement of every file.)
+    for flat in flats:
+        if flat[:6].upper() == "ALTER " and "DROP" in flat.upper():
+            return True
+    return False
 
 
 def _track_column_renames(st: Stmt, memo: dict) -> None:

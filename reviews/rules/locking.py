@@ -104,16 +104,20 @@ _ALTER_TABLE = re.compile(rf"^ALTER (?:ONLINE |IGNORE )*TABLE (?:IF EXISTS )?(?:
                           re.I | re.S)
 
 
+_ALTER_TABLE_STARTS = ("ALTER TABLE", "ALTER ONLINE TABLE", "ALTER IGNORE TABLE")
+
+
 def alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
     """The statement's ALTER TABLE (read once per statement: several rules ask). Read-only."""
-    if st.syntax_error or not st.norm.startswith("ALTER "):
+    # (A prefix test first: ALTER SEQUENCE, INDEX, TYPE … are answered without the statement's memo.)
+    if not st.norm.startswith(_ALTER_TABLE_STARTS) or st.syntax_error:
         return None
     return _alter_table(st, ctx)
 
 
 @per_statement
 def _alter_table(st: Stmt, ctx: FileContext) -> AlterTable | None:
-    if st.starts("ALTER TABLE", "ALTER ONLINE TABLE", "ALTER IGNORE TABLE"):
+    if st.starts(*_ALTER_TABLE_STARTS):
         match = _ALTER_TABLE.match(flat(st, ctx))
         if match is not None:
             return AlterTable(match.group(1), key(match.group(1)), match.group(2) or "")
@@ -210,8 +214,12 @@ _CREATE_INDEX = re.compile(
     rf"^CREATE (UNIQUE )?INDEX (CONCURRENTLY )?(?:IF NOT EXISTS )?(?:({NAME}) )?ON (ONLY )?({NAME})", re.I)
 
 
+_CREATE_INDEX_STARTS = ("CREATE INDEX", "CREATE UNIQUE INDEX")
+
+
 def create_index(st: Stmt, ctx: FileContext) -> CreateIndex | None:
-    if st.syntax_error or not st.norm.startswith("CREATE ") or not st.starts("CREATE INDEX", "CREATE UNIQUE INDEX"):
+    # (One prefix test first: most statements, CREATE TABLE among them, fail it.)
+    if not st.norm.startswith(_CREATE_INDEX_STARTS) or st.syntax_error or not st.starts(*_CREATE_INDEX_STARTS):
         return None
     return _create_index(st, ctx)
 
@@ -611,7 +619,12 @@ _KEEPS_VALUES = ("CREATE", "DROP", "COMMENT", "GRANT", "REVOKE", "SET", "RESET",
                  "SAVEPOINT", "RELEASE", "ANALYZE", "DELETE", "LOCK", "REINDEX", "VACUUM")
 _ALTER_COLUMN_NAME = re.compile(rf"^(?:ALTER|RENAME) (?:COLUMN )?({NAME})", re.I)
 _DISTINCT = "index.unique-data-dependent.distinct"
-_MAY_NUMBER = re.compile(r"DEFAULT|AUTO_INCREMENT|IDENTITY|SERIAL")  # (in st.norm: what _distinct_added can find)
+
+
+def _may_number(norm: str) -> bool:
+    """Whether st.norm holds a word _distinct_added can find. (Substring tests: a regex alternation of the
+    words tries each position of a long ALTER.)"""
+    return "DEFAULT" in norm or "AUTO_INCREMENT" in norm or "IDENTITY" in norm or "SERIAL" in norm
 
 
 @tracker(engines="P", serves=("index.unique-data-dependent",))
@@ -621,7 +634,7 @@ def _track_distinct_columns(st: Stmt, ctx: FileContext) -> None:
     one of them cannot meet duplicates. (Table → column names, as `key` spells them.)"""
     fresh: dict[str, set[str]] | None = ctx.memo.get(_DISTINCT)
     if st.norm.startswith("ALTER "):
-        if not fresh and not _MAY_NUMBER.search(st.norm):
+        if not fresh and not _may_number(st.norm):
             return  # (most ALTERs: nothing known to forget, no numbered column to learn)
         alter = existing_alter(st, ctx)
         if alter is None:
@@ -663,7 +676,7 @@ def _on_distinct_column(st: Stmt, ctx: FileContext, table: str, kind: str = "UNI
     every row has its own value of: added earlier in the file (`_track_distinct_columns`) or by the same
     ALTER TABLE."""
     fresh = (ctx.memo.get(_DISTINCT) or {}).get(table_key(table), set())
-    if _MAY_NUMBER.search(st.norm) and (alter := existing_alter(st, ctx)) is not None:
+    if _may_number(st.norm) and (alter := existing_alter(st, ctx)) is not None:
         fresh = fresh | _distinct_added(alter, ctx.dialect)
     if not fresh:
         return False
@@ -1362,10 +1375,13 @@ def _apart(st: Stmt, alter: AlterTable, pending: list[AlterTable] | None) -> boo
     if not pending:
         return False
     norm = st.norm
-    added = {key(column) for earlier in pending for action in earlier.actions for column, _ in added_columns(action)}
-    if added and any((match := _CHANGE_COLUMN.match(action)) and key(match.group(1)) in added
-                     for action in alter.actions):
-        return True
+    # (The columns the ALTER changes first: most change none, and then what the pending ones add is not read.)
+    changed = [key(match.group(1)) for action in alter.actions if (match := _CHANGE_COLUMN.match(action))]
+    if changed:
+        added = {key(column) for earlier in pending for action in earlier.actions
+                 for column, _ in added_columns(action)}
+        if any(column in added for column in changed):
+            return True
     if st.dialect == "mysql" and "FOREIGN" in norm and _readds_foreign_key(alter, pending):
         return True
     return ("DROP" in norm and any(_DROP_CONSTRAINT.match(action) for action in alter.actions)
@@ -1380,6 +1396,10 @@ def _readds_foreign_key(alter: AlterTable, pending: list[AlterTable]) -> bool:
     return bool(dropped) and any((match := _ADD_FOREIGN_KEY.match(action)) and key(match.group(1) or match.group(2)
                                                                                     or "") in dropped
                                  for action in alter.actions)
+
+
+# The first words TRANSACTION_CONTROL can match: a prefix test before the regex.
+_TRANSACTION_WORDS = ("BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT")
 
 
 @rule("statement.merge-alter-table", engines="PM", category="LOCK", severity="I", nodes=("*",),
@@ -1405,15 +1425,19 @@ def statement_merge_alter_table(st: Stmt, ctx: FileContext, payload: dict) -> li
         pending = ctx.memo["statement.merge-alter-table"] = _Pending()
     if st.syntax_error:
         return None
-    if not pending.alters and not st.norm.startswith("ALTER "):
-        return None  # nothing to reset, and only an ALTER TABLE counts
-    if TRANSACTION_CONTROL.match(st.norm):
-        pending.clear()
+    norm = st.norm
+    if not norm.startswith("ALTER "):  # (then no transaction control, and alter_table is None)
+        if not pending.alters:
+            return None  # nothing to reset, and only an ALTER TABLE counts
+        if norm.startswith(_TRANSACTION_WORDS) and TRANSACTION_CONTROL.match(norm):
+            pending.clear()
+        elif not st.starts("SET", "RESET", "COMMENT"):
+            pending.forget_named(norm.lower())  # it may be what the later ALTER depends on
         return None
     alter = alter_table(st, ctx)
     if alter is None:
-        if not st.starts("SET", "RESET", "COMMENT"):
-            pending.forget_named(st.norm.lower())  # it may be what the later ALTER depends on
+        if pending.alters:  # (an ALTER of something else: it may name the table)
+            pending.forget_named(norm.lower())
         return None
     if ctx.is_new(alter.key):
         return None

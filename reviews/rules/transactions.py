@@ -97,10 +97,13 @@ def _non_transactional(st: Stmt, ctx: FileContext) -> str | None:
 # The first words of what `non_transactional` can answer for, and of what `ends` can match.
 _NON_TRANSACTIONAL_WORDS = ("CREATE", "DROP", "REINDEX", "ALTER", "VACUUM")
 _END_WORDS = ("COMMIT", "END", "ROLLBACK", "ABORT")
+# A word one of which st.norm holds when `non_transactional` answers: CONCURRENTLY, or the start of
+# one of _NON_TRANSACTIONAL_STARTS (the gate of the rules that read nothing else: most DDL has none).
+_NON_TRANSACTIONAL_GATE = ("CONCURRENTLY", "REINDEX", "VACUUM", "DATABASE", "TABLESPACE", "SYSTEM")
 
 
 @rule("statement.concurrently-in-transaction", engines="P", category="TX", severity="E", nodes=("*",),
-      keywords=(*_NON_TRANSACTIONAL_WORDS, *_END_WORDS),
+      keywords=(*_NON_TRANSACTIONAL_WORDS, *_END_WORDS), contains=(*_NON_TRANSACTIONAL_GATE, *_END_WORDS),
       summary="`CREATE/DROP INDEX CONCURRENTLY`, `REINDEX CONCURRENTLY`, `DETACH … CONCURRENTLY`, `VACUUM`, "
               "`CREATE DATABASE` inside an explicit `BEGIN … COMMIT` (or, with `assume_in_transaction`, in a "
               "multi-statement file not marked `-- sluice:transaction off`).",
@@ -143,7 +146,7 @@ def _alone(st: Stmt, ctx: FileContext) -> bool:
 
 
 @rule("statement.non-transactional", engines="P", category="TX", severity="I", nodes=("*",),
-      keywords=_NON_TRANSACTIONAL_WORDS,
+      keywords=_NON_TRANSACTIONAL_WORDS, contains=_NON_TRANSACTIONAL_GATE,
       summary="A statement that cannot run in a transaction block (the list of "
               "statement.concurrently-in-transaction) in a file with other statements (not in a file marked "
               "`-- sluice:transaction off`).",
