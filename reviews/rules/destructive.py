@@ -120,21 +120,27 @@ def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[s
     # ALTER TABLE new_x RENAME TO x. The drop of x keeps the data (in new_x, renamed back). The older
     # order (ALTER TABLE x RENAME TO _x_old; CREATE TABLE x; INSERT INTO x SELECT … FROM _x_old;
     # DROP TABLE _x_old) likewise.
+    ast = st.ast
+    if isinstance(ast, exp.Create):  # (the most frequent: most CREATEs are neither a copy nor a replace)
+        if " AS " in st.norm:
+            _record_full_copy(st, ctx)
+        return _replaced_table(st, ctx) if ast.args.get("replace") else None
+    if isinstance(ast, exp.Insert):
+        if ctx.dialect == "sqlite":  # only a SQLite rebuild's copy is recorded
+            _record_rebuild_copy(st, ctx, _rebuilt(ctx))
+        _record_full_copy(st, ctx)
+        return None  # (an INSERT finds nothing: no generator for it)
+    if str(ast.args.get("kind") or "").upper() != "TABLE":
+        return None
+    return _dropped_tables(st, ctx, _rebuilt(ctx))
+
+
+def _rebuilt(ctx: FileContext) -> set[str]:
+    """The tables a SQLite rebuild copied out (the drop of which keeps the data)."""
     rebuilt = ctx.memo.get("table.disallow-drop")
     if rebuilt is None:  # (not setdefault: that would build a set on every call)
         rebuilt = ctx.memo["table.disallow-drop"] = set()
-    if isinstance(st.ast, exp.Insert):
-        if ctx.dialect == "sqlite":  # only a SQLite rebuild's copy is recorded
-            _record_rebuild_copy(st, ctx, rebuilt)
-        _record_full_copy(st, ctx)
-        return None  # (an INSERT finds nothing: no generator for it)
-    if isinstance(st.ast, exp.Create):
-        if " AS " in st.norm:
-            _record_full_copy(st, ctx)
-        return _replaced_table(st, ctx) if st.ast.args.get("replace") else None
-    if str(st.ast.args.get("kind") or "").upper() != "TABLE":
-        return None
-    return _dropped_tables(st, ctx, rebuilt)
+    return rebuilt
 
 
 def _replaced_table(st: Stmt, ctx: FileContext) -> list[str] | None:
@@ -470,8 +476,6 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
     """The foreign keys each table gains in the file (lower-case name, or "", and columns), and the drops of
     foreign keys of existing tables, until the file drops the table itself (no rows left to orphan; the
     loss is table.disallow-drop's)."""
-    if not _may_drop_foreign_keys(ctx):
-        return  # (most files: nothing to record, as nothing it adds is ever compared with a drop)
     ast = st.ast
     if st.norm.startswith("DROP "):
         memo = ctx.memo.get("constraint.disallow-drop-fk")
@@ -486,6 +490,8 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
         if " RENAME " in st.norm and ctx.memo.get("constraint.disallow-drop-fk") and is_alter_table(ast):
             _track_column_renames(st, ctx.memo["constraint.disallow-drop-fk"])
         return
+    if not drops and not _may_drop_foreign_keys(ctx):
+        return  # (most files: a key they add is never compared with a drop)
     memo = ctx.memo.get("constraint.disallow-drop-fk")
     if memo is None:
         memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": [], "columns": {}, "renamed": {}}

@@ -489,7 +489,7 @@ def index_create_concurrently(st: Stmt, ctx: FileContext, payload: dict) -> list
              "INVALID)")]
 
 
-@rule("index.drop-concurrently", keywords=('DROP',), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
+@rule("index.drop-concurrently", prefixes=("DROP INDEX",), engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       summary="`DROP INDEX` without `CONCURRENTLY`.",
       why="DROP INDEX takes an ACCESS EXCLUSIVE lock on the index's table: queued behind one long query, it "
           "stops every read and write of the table.",
@@ -627,12 +627,17 @@ def _may_number(norm: str) -> bool:
     return "DEFAULT" in norm or "AUTO_INCREMENT" in norm or "IDENTITY" in norm or "SERIAL" in norm
 
 
-@tracker(engines="P", serves=("index.unique-data-dependent",))
+_DISTINCT_SEEN = "index.unique-data-dependent.seen"  # the last statement _DISTINCT accounts for
+
+
+@tracker(engines="P", keywords=("ALTER",), serves=("index.unique-data-dependent",))
 def _track_distinct_columns(st: Stmt, ctx: FileContext) -> None:
     """The columns the file added to existing tables with a DEFAULT that gives every row its own value
     (`DEFAULT gen_random_uuid()`), until a statement that may change their values: a unique index on
-    one of them cannot meet duplicates. (Table → column names, as `key` spells them.)"""
-    fresh: dict[str, set[str]] | None = ctx.memo.get(_DISTINCT)
+    one of them cannot meet duplicates. (Table → column names, as `key` spells them.) It runs on the
+    ALTERs; the statements between them are read by `_distinct_columns`."""
+    fresh = _distinct_columns(ctx, st.index)
+    ctx.memo[_DISTINCT_SEEN] = st.index
     if st.norm.startswith("ALTER "):
         if not fresh and not _may_number(st.norm):
             return  # (most ALTERs: nothing known to forget, no numbered column to learn)
@@ -652,8 +657,26 @@ def _track_distinct_columns(st: Stmt, ctx: FileContext) -> None:
                 fresh = ctx.memo[_DISTINCT] = {}
             fresh.setdefault(table_key(alter.key), set()).update(added)
         return
-    if fresh and not starts_with_words(st.norm, _KEEPS_VALUES):
-        fresh.clear()  # an UPDATE, INSERT, COPY, DO block, function call …: any table's values may have changed
+    if fresh:
+        fresh.clear()  # a bare ALTER (not one of _KEEPS_VALUES): as below
+
+
+def _distinct_columns(ctx: FileContext, index: int) -> dict[str, set[str]] | None:
+    """What _track_distinct_columns knows before statement `index`. The tracker runs on ALTERs only: the
+    other statements can only make it forget, and only while it knows a column (most files: never), so
+    those since the last one it accounted for are read here then, from the file's flat texts (st.norm is
+    their upper case), as a tracker would have met them (not psql's meta-commands)."""
+    fresh: dict[str, set[str]] | None = ctx.memo.get(_DISTINCT)
+    if fresh:
+        statements = ctx.statements
+        for between in range(ctx.memo.get(_DISTINCT_SEEN, -1) + 1, min(index, len(statements))):
+            if not statements[between].text.startswith("\\") \
+                    and not starts_with_words(ctx.flat_of(between).upper(), _KEEPS_VALUES):
+                # an UPDATE, INSERT, COPY, DO block, function call …: any table's values may have changed
+                fresh.clear()
+                break
+    ctx.memo[_DISTINCT_SEEN] = index - 1
+    return fresh
 
 
 def _distinct_added(alter: AlterTable, dialect: str = "postgres") -> set[str]:
@@ -675,7 +698,7 @@ def _on_distinct_column(st: Stmt, ctx: FileContext, table: str, kind: str = "UNI
     """Whether the unique key the statement adds to `table` (an ALTER's: on `columns`) holds a column that
     every row has its own value of: added earlier in the file (`_track_distinct_columns`) or by the same
     ALTER TABLE."""
-    fresh = (ctx.memo.get(_DISTINCT) or {}).get(table_key(table), set())
+    fresh = (_distinct_columns(ctx, st.index) or {}).get(table_key(table), set())
     if _may_number(st.norm) and (alter := existing_alter(st, ctx)) is not None:
         fresh = fresh | _distinct_added(alter, ctx.dialect)
     if not fresh:
@@ -1375,8 +1398,10 @@ def _apart(st: Stmt, alter: AlterTable, pending: list[AlterTable] | None) -> boo
     if not pending:
         return False
     norm = st.norm
-    # (The columns the ALTER changes first: most change none, and then what the pending ones add is not read.)
-    changed = [key(match.group(1)) for action in alter.actions if (match := _CHANGE_COLUMN.match(action))]
+    # (The columns the ALTER changes first: most change none, and then what the pending ones add is not read.
+    # An action _CHANGE_COLUMN matches puts a second ALTER in st.norm: re.I reads no other letter as A, L, T, E or R.)
+    changed = [key(match.group(1)) for action in alter.actions
+               if (match := _CHANGE_COLUMN.match(action))] if norm.find("ALTER", 1) >= 0 else []
     if changed:
         added = {key(column) for earlier in pending for action in earlier.actions
                  for column, _ in added_columns(action)}
