@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from sqlglot import exp
 
@@ -185,17 +186,17 @@ _PARTIAL_WORDS = ("WHERE", "JOIN", "LIMIT", "OFFSET", "FETCH", "GROUP BY", "HAVI
 # position of the text, twenty times slower than a substring test per word.)
 _PARTIAL = re.compile(rf"\b(?:{'|'.join(_PARTIAL_WORDS)})\b")
 _COPIES = "table.disallow-drop.copies"
-# How _FULL_COPY's INSERT starts: an INSERT … VALUES fails it at once, and its long text is not searched
-# for the words of a partial copy.
-_INSERT_SELECT = re.compile(rf"^INSERT INTO {QUALIFIED_NAME}(?: ?\([^()]*\))? \(? ?(?:SELECT|TABLE) ", re.S)
+# How each branch of _FULL_COPY starts: an INSERT … VALUES, a CREATE VIEW … AS fail it at once, and their long
+# text is not searched for the words of a partial copy.
+_COPY_HEAD = re.compile(rf"^(?:INSERT INTO {QUALIFIED_NAME}(?: ?\([^()]*\))? \(? ?(?:SELECT|TABLE) "
+                        r"|CREATE (?:(?:GLOBAL|LOCAL|TEMP|TEMPORARY|UNLOGGED) )*TABLE )", re.S)
 _RECREATE = re.compile(rf"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({QUALIFIED_NAME})")
 
 
 def _full_copy(norm: str) -> tuple[str, str, bool] | None:
     """(target, source, whether the target is temporary), as table_key spells them, of a statement that
     copies every row of one table into another."""
-    if not norm.startswith(("INSERT INTO ", "CREATE ")) or (norm[0] == "I" and not _INSERT_SELECT.match(norm)) or (
-            any(word in norm for word in _PARTIAL_WORDS) and _PARTIAL.search(norm)):
+    if not _COPY_HEAD.match(norm) or (any(word in norm for word in _PARTIAL_WORDS) and _PARTIAL.search(norm)):
         return None
     match = _FULL_COPY.match(norm)
     if match is None:
@@ -455,13 +456,13 @@ def constraint_disallow_drop_fk(st: None, ctx: FileContext, payload: dict) -> It
     # (x_id, project_id)); and a drop of its column in the file (which drops the key anyway; the lost data
     # is column.disallow-drop's).
     memo = ctx.memo.get("constraint.disallow-drop-fk")
-    for table, name, hit in memo["dropped"] if memo else ():
+    for table, name, (message, statement, where) in memo["dropped"] if memo else ():
         added = memo["added"].get(table, ())
         if any(name == other or any(_names_its_columns(name, table, columns[:count]) for count in range(1, len(columns) + 1))
                for other, columns in added):
             continue
         if not any(_names_its_columns(name, table, (column,)) for column in memo["columns"].get(table, ())):
-            yield hit
+            yield Hit(message, statement=statement, **where)
 
 
 def _names_its_columns(name: str, table: str, columns: tuple[str, ...]) -> bool:
@@ -485,9 +486,9 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
         return
     # (The keywords themselves: st.norm blanks only comments and strings, where no key is added or dropped.)
     adds = "REFERENCES" in st.norm and (is_create_table(ast) or is_alter_table(ast))
-    drops = "DROP" in st.norm and st.norm.startswith("ALTER ")
+    drops = st.norm.startswith("ALTER ") and "DROP" in st.norm
     if not adds and not drops:
-        if " RENAME " in st.norm and ctx.memo.get("constraint.disallow-drop-fk") and is_alter_table(ast):
+        if ctx.memo.get("constraint.disallow-drop-fk") and " RENAME " in st.norm and is_alter_table(ast):
             _track_column_renames(st, ctx.memo["constraint.disallow-drop-fk"])
         return
     if not drops and not _may_drop_foreign_keys(ctx):
@@ -578,15 +579,16 @@ def _singular(words: str) -> str:
     return _PLURAL_S.sub("", words)
 
 
-def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, Hit]]:
-    """(table, foreign key, the finding) of each foreign key of an existing table that the statement drops."""
+def _dropped_foreign_keys(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, tuple[str, Any, dict]]]:
+    """(table, foreign key, the finding: its message, statement and location) of each foreign key of an
+    existing table that the statement drops. (The Hit is made at the end, for the drops not made good.)"""
     # (NOT VALID exists on PostgreSQL only.)
     first = "add the replacement constraint first" + (" (NOT VALID, then VALIDATE)" if ctx.dialect == "postgres" else "")
 
-    def dropped(table: str, name: str, where: dict) -> tuple[str, str, Hit]:
-        return bare(table), bare(name), Hit(
+    def dropped(table: str, name: str, where: dict) -> tuple[str, str, tuple[str, Any, dict]]:
+        return bare(table), bare(name), (
             f"dropping foreign key {name} on {table} silently stops its cascades and lets orphan rows in: keep it, or "
-            + first, statement=st.statement, **where)
+            + first, st.statement, where)
 
     table = alter_table(st) if st.parsed else None
     if table is not None:

@@ -283,6 +283,8 @@ def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     return _existing_target(st, ctx)
 
 
+_CREATE_TABLE_STARTS = ("CREATE TABLE", "CREATE UNLOGGED TABLE")
+_REFERENCING_STARTS = (*_CREATE_TABLE_STARTS, "ALTER TABLE")
 # The other statements _existing_target reads (a loose prefix test: the branches use st.starts).
 _OTHER_TARGETS = ("DROP INDEX", "REINDEX", "LOCK", "VACUUM", "CLUSTER", "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER",
                   "CREATE CONSTRAINT TRIGGER", "DROP TRIGGER", "DROP TABLE")
@@ -303,12 +305,13 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         if index.concurrently or ctx.is_new(index.key):
             return None
         return f"CREATE INDEX on existing table {index.table}"
-    if "PARTITION OF" in st.norm and st.starts("CREATE TABLE", "CREATE UNLOGGED TABLE"):
+    norm = st.norm  # (the prefix tests before the searches of a text that may be long: a routine's body)
+    if norm.startswith(_CREATE_TABLE_STARTS) and "PARTITION OF" in norm and st.starts(*_CREATE_TABLE_STARTS):
         # A new partition locks its parent ACCESS EXCLUSIVE (PostgreSQL 15: reads and writes wait).
         parent = _PARTITION_OF.search(flat(st, ctx))
         if parent is not None and not ctx.is_new(key(parent.group(1))):
             return f"CREATE TABLE … PARTITION OF existing table {parent.group(1)}"
-    if "REFERENCES" in st.norm and st.starts("CREATE TABLE", "CREATE UNLOGGED TABLE", "ALTER TABLE"):
+    if norm.startswith(_REFERENCING_STARTS) and "REFERENCES" in norm and st.starts(*_REFERENCING_STARTS):
         # A new table's foreign key locks the existing table it references too (SHARE ROW EXCLUSIVE:
         # its writes wait). (An existing table's ALTER was answered above.)
         text = flat(st, ctx)
@@ -395,13 +398,14 @@ class Write:
 
 _WRITE = re.compile(
     rf"^(?:(UPDATE) (?:LOW_PRIORITY |IGNORE |ONLY |OR (?:ROLLBACK|ABORT|REPLACE|FAIL|IGNORE) )*({NAME})|(DELETE) (?:LOW_PRIORITY |QUICK |IGNORE )*FROM (?:ONLY )?"
-    rf"({NAME})|(INSERT|REPLACE) (?:LOW_PRIORITY |DELAYED |HIGH_PRIORITY |IGNORE )*INTO ({NAME})(.*)|(MERGE) INTO "
+    rf"({NAME})|(INSERT|REPLACE) (?:LOW_PRIORITY |DELAYED |HIGH_PRIORITY |IGNORE )*INTO ({NAME})|(MERGE) INTO "
     rf"(?:ONLY )?({NAME})|(COPY) ({NAME})(?: ?\([^)]*\))? FROM\b)", re.I | re.S)
 
 
-_INSERT_VALUES = re.compile(r"^(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", re.I)
+# (Both matched where the INSERT's table ends, in place: no copy of the rows that follow, which can be long.)
+_INSERT_VALUES = re.compile(r"\s*(?:VALUES|VALUE|DEFAULT VALUES|SET)\b", re.I)
 # What may stand between INSERT INTO t and its VALUES: an alias, the column list, OVERRIDING … VALUE.
-_BEFORE_SOURCE = re.compile(rf"^(?: ?AS {NAME}| ?\([^)]*\)| ?OVERRIDING (?:SYSTEM|USER) VALUE\b)*", re.I)
+_BEFORE_SOURCE = re.compile(rf"(?: ?AS {NAME}| ?\([^)]*\)| ?OVERRIDING (?:SYSTEM|USER) VALUE\b)*", re.I)
 
 
 # dml_write's first words: each verb of _WRITE is followed by a space, and WITH is checked by st.starts.
@@ -422,15 +426,15 @@ def dml_write(st: Stmt, ctx: FileContext) -> Write | None:
                 from_query = isinstance(node, exp.Insert) and not isinstance(node.expression, exp.Values)
                 return Write(type(node).__name__.upper(), table, name_of(table), from_query)
         return None
-    match = _WRITE.match(flat(st, ctx))
+    text = flat(st, ctx)
+    match = _WRITE.match(text)
     if match is None:
         return None
     groups = [g for g in match.groups() if g is not None]
     verb, table = groups[0].upper(), groups[1]
     if verb in ("INSERT", "REPLACE"):
-        rest = groups[2] if len(groups) > 2 else ""
-        source = _BEFORE_SOURCE.sub("", rest, count=1).strip()
-        from_query = not _INSERT_VALUES.match(source)
+        source = _BEFORE_SOURCE.match(text, match.end()).end()
+        from_query = not _INSERT_VALUES.match(text, source)
     else:
         from_query = verb in ("COPY", "MERGE")
     return Write(verb, table, key(table), from_query)
@@ -1340,12 +1344,14 @@ class _Pending:
         pending ones (`_apart`), or that states another ALGORITHM than they do, starts a new count
         (merged, an INSTANT change would be rebuilt with the others)."""
         table = alter.key
-        if apart or self.algorithms.get(table, algorithm) != algorithm or table not in self.alters:
+        if table not in self.alters:  # (a pending table is in by_name already)
+            self.by_name.setdefault(table.rsplit(".", 1)[-1], set()).add(table)
+            self.alters[table] = [alter]
+        elif apart or self.algorithms.get(table, algorithm) != algorithm:
             self.alters[table] = [alter]
         else:
             self.alters[table].append(alter)
         self.algorithms[table] = algorithm
-        self.by_name.setdefault(table.rsplit(".", 1)[-1], set()).add(table)
         return len(self.alters[table])
 
     def reset(self, table: str) -> None:

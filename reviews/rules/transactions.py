@@ -396,20 +396,20 @@ _MIGRATION_TOOL_TABLES = frozenset({
           "the file half applied.)",
       instead="A separate data migration that updates in batches, outside the DDL transaction.",
       example="ALTER TABLE orders ADD COLUMN status text; UPDATE orders SET status = 'new';")
-def statement_disallow_mix_in_ddl(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str]:
+def statement_disallow_mix_in_ddl(st: Stmt, ctx: FileContext, payload: dict) -> list[str] | None:
+    # A list or None, not a generator: most files alter no existing table, and most writes are seeds.
     if not ctx.alters_existing_tables:
-        return
+        return None
     write = dml_write(st, ctx)
     if write is None or (not write.from_query and write.verb in ("INSERT", "REPLACE")) or ctx.is_new(write.key):
-        return
+        return None
     if write.key.rsplit(".", 1)[-1].strip('"`').lower() in _MIGRATION_TOOL_TABLES:
-        return  # the migration tool's own bookkeeping (Alembic's version stamp): one row, in the DDL's transaction
+        return None  # the migration tool's own bookkeeping (Alembic's version stamp): one row, in the DDL's transaction
     what = f"{write.verb} … SELECT" if write.verb in ("INSERT", "REPLACE") else write.verb
     if ctx.dialect == "mysql":  # (its DDL commits at once: no lock is held for the backfill)
-        yield (f"{what} writes to existing table {write.table} in a file that also alters existing tables: the "
-               "backfill runs as one statement that cannot be batched or throttled, and a failure in it leaves the "
-               "file's DDL applied without it. Move it to a separate data migration that works in batches")
-        return
-    yield (f"{what} writes to existing table {write.table} in a file that also alters existing tables: the backfill "
-           "holds the DDL locks and cannot be batched. Move it to a separate data migration that works in batches "
-           "outside the DDL transaction")
+        return [(f"{what} writes to existing table {write.table} in a file that also alters existing tables: the "
+                 "backfill runs as one statement that cannot be batched or throttled, and a failure in it leaves the "
+                 "file's DDL applied without it. Move it to a separate data migration that works in batches")]
+    return [(f"{what} writes to existing table {write.table} in a file that also alters existing tables: the backfill "
+             "holds the DDL locks and cannot be batched. Move it to a separate data migration that works in batches "
+             "outside the DDL transaction")]
