@@ -456,7 +456,9 @@ def constraint_disallow_drop_fk(st: None, ctx: FileContext, payload: dict) -> It
     # (x_id, project_id)); and a drop of its column in the file (which drops the key anyway; the lost data
     # is column.disallow-drop's).
     memo = ctx.memo.get("constraint.disallow-drop-fk")
-    for table, name, (message, statement, where) in memo["dropped"] if memo else ():
+    for table, name, (message, statement, where), index in memo["dropped"] if memo else ():
+        if memo["gone"].get(table, -1) > index:
+            continue  # the file drops the table afterwards
         added = memo["added"].get(table, ())
         if any(name == other or any(_names_its_columns(name, table, columns[:count]) for count in range(1, len(columns) + 1))
                for other, columns in added):
@@ -481,8 +483,10 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
     if st.norm.startswith("DROP "):
         memo = ctx.memo.get("constraint.disallow-drop-fk")
         if memo and memo["dropped"] and isinstance(ast, exp.Drop) and str(ast.args.get("kind") or "").upper() == "TABLE":
-            gone = {bare(name_of(table)) for table in _tables(ast)}
-            memo["dropped"] = [entry for entry in memo["dropped"] if entry[0] not in gone]
+            # (The drops recorded before it are left out at the end: a --clean dump drops every key, then
+            # every table, and filtering the list at each DROP TABLE costs their product.)
+            for table in _tables(ast):
+                memo["gone"][bare(name_of(table))] = st.index
         return
     # (The keywords themselves: st.norm blanks only comments and strings, where no key is added or dropped.)
     adds = "REFERENCES" in st.norm and (is_create_table(ast) or is_alter_table(ast))
@@ -495,7 +499,8 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
         return  # (most files: a key they add is never compared with a drop)
     memo = ctx.memo.get("constraint.disallow-drop-fk")
     if memo is None:
-        memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": [], "columns": {}, "renamed": {}}
+        memo = ctx.memo["constraint.disallow-drop-fk"] = {"added": {}, "dropped": [], "columns": {}, "renamed": {},
+                                                          "gone": {}}  # (table → where the file last drops it)
     keys = []  # the columns of each foreign key the statement adds
     for fk in foreign_keys(st) if adds else ():
         columns = tuple(c.lower() for c in fk.columns if c)
@@ -517,7 +522,7 @@ def _track_foreign_keys(st: Stmt, ctx: FileContext) -> None:
         # table without one, and a key whose column it drops has no values left to orphan (MySQL refuses to drop
         # a key's column before the key: error 1553). The name shows the key's columns, whatever the new key's.
         memo["dropped"].extend(
-            dropped for dropped in _dropped_foreign_keys(st, ctx)
+            (*dropped, st.index) for dropped in _dropped_foreign_keys(st, ctx)
             if not any(_shows_columns(dropped[1], columns[:count]) for columns in keys if columns
                        for count in range(1, len(columns) + 1))
             and not any(_on_column(dropped[1], dropped[0], column) for column in gone))
