@@ -315,7 +315,8 @@ def _missing_drop_before(ctx: FileContext, index: CreateIndex) -> Iterator[tuple
       summary="In a file that cannot run in one transaction (it uses CONCURRENTLY or commits mid-file): "
               "`CREATE`/`DROP`/`ADD COLUMN` without `IF [NOT] EXISTS` (a `CREATE INDEX CONCURRENTLY` without "
               "either, nor a `DROP INDEX … IF EXISTS` of it before it). Not the file's only statement besides "
-              "settings, nor one in the file's last `BEGIN … COMMIT` (which rolls back whole; an earlier block "
+              "settings (but a `CREATE INDEX CONCURRENTLY` even then: its failed build leaves an invalid index "
+              "behind), nor one in the file's last `BEGIN … COMMIT` (which rolls back whole; an earlier block "
               "stays committed when what follows it fails).",
       why="Such a file can fail half-way with part of it applied; the retry then stops at the first statement "
           "that already ran (relation already exists / does not exist).",
@@ -332,11 +333,18 @@ def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> 
         names = targets(flat(st, ctx), _DROP_INDEX_IF_EXISTS)
         if names:
             ctx.memo.setdefault(_DROPPED_INDEXES, set()).update(bare(name) for name in names)
-    if _alone(st, ctx) or (ctx.in_transaction and _last_block(st, ctx)):
+    if (_alone(st, ctx) and not _builds_concurrently(st, ctx)) or (ctx.in_transaction and _last_block(st, ctx)):
         return None  # inside the file's last BEGIN … COMMIT a failure rolls it all back: the retry starts clean
     # (An earlier block commits before the rest of the file runs: a failure after it leaves it applied,
     # and the retry meets what it created, as Alembic's autocommit_block around a CONCURRENTLY shows.)
     return list(_prefer_robust_stmts(st, ctx))
+
+
+def _builds_concurrently(st: Stmt, ctx: FileContext) -> bool:
+    """A CREATE INDEX CONCURRENTLY: alone in its file (as statement.non-transactional asks) it still leaves
+    an INVALID index behind when its build fails, and the file's retry stops at it (relation already exists)."""
+    index = create_index(st, ctx)
+    return index is not None and index.concurrently
 
 
 def _last_block(st: Stmt, ctx: FileContext) -> bool:
@@ -347,9 +355,13 @@ def _last_block(st: Stmt, ctx: FileContext) -> bool:
 
 def _prefer_robust_stmts(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
     why = ("uses CONCURRENTLY" if ctx.has_concurrently else "commits mid-file")
+    alone = _alone(st, ctx)  # (a CREATE INDEX CONCURRENTLY: see _builds_concurrently)
     for problem, fix, action in _missing_guards(st, ctx):
-        message = (f"{problem}: this file {why}, so it cannot run in one transaction and a retry after a partial "
-                   f"failure stops here. {fix}")
+        if alone:
+            message = f"{problem}: if its build fails, a retry of this file stops here (relation already exists). {fix}"
+        else:
+            message = (f"{problem}: this file {why}, so it cannot run in one transaction and a retry after a partial "
+                       f"failure stops here. {fix}")
         yield located(st, action, message) if action else message
 
 

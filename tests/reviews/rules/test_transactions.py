@@ -192,12 +192,27 @@ def test_prefer_robust_statements_advises_a_drop_before_create_index_concurrentl
 
 
 @pytest.mark.parametrize("sql", [
-    "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);",
-    "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY t_a_idx ON t (a);\nRESET lock_timeout;",
+    "DROP INDEX CONCURRENTLY users_email_key;",
+    "SET lock_timeout = '2s';\nREINDEX INDEX CONCURRENTLY t_a_idx;\nRESET lock_timeout;",
 ])
 def test_prefer_robust_statements_not_for_the_only_statement_of_a_file(sql):
-    # alone in its file but for settings: the file cannot be partially applied
+    # alone in its file but for settings: a failure leaves nothing that stops the retry
     assert not flags(sql, "postgres", "statement.prefer-robust-stmts")
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);",
+    "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY users_email_key ON users (email);\nRESET lock_timeout;",
+])
+def test_prefer_robust_statements_for_a_create_index_concurrently_even_alone(sql):
+    # Alone in its file (as statement.non-transactional asks), a build that fails still leaves an INVALID
+    # index behind: PostgreSQL 15, duplicates under a unique build, then the file again: "relation
+    # "users_email_key" already exists".
+    [found] = findings(sql, "postgres", "statement.prefer-robust-stmts")
+    assert "if its build fails, a retry of this file stops here" in found.message
+    assert "Put `DROP INDEX CONCURRENTLY IF EXISTS users_email_key;` before it" in found.message
+    guarded = "DROP INDEX CONCURRENTLY IF EXISTS users_email_key;\n" + sql
+    assert not flags(guarded, "postgres", "statement.prefer-robust-stmts")
 
 
 def test_prefer_robust_statements_on_the_first_statement_once_another_follows():
