@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from reviews.engine.model import FileContext, Stmt, name_of, per_statement
 from reviews.engine.registry import Hit, rule
+from reviews.rules import locking
 from reviews.rules.common import NAME_PART, QUALIFIED_NAME, at, dropped_tables, mentions
 from reviews.rules.design import (
     TABLE_WORDS,
@@ -675,7 +676,7 @@ def _unqualified(tables: list[exp.Table], cte_names: set[str], temporary: set[st
 
 
 @rule("naming.fully-qualified", engines="P", category="NAME", severity="off",
-      nodes=(exp.Create, exp.Alter, exp.Drop, exp.Insert, exp.Update, exp.Delete, exp.Select, exp.Comment),
+      nodes=(exp.Create, exp.Alter, exp.Drop, exp.Insert, exp.Update, exp.Delete, exp.Select, exp.Comment, "command"),
       summary="Object names without a schema (`orders` instead of `public.orders`) in DDL and DML.",
       why="An unqualified name is resolved through search_path, which differs between roles, sessions "
           "and tools: the same file can touch different objects.",
@@ -685,12 +686,21 @@ def naming_fully_qualified(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     ast = st.ast
     if isinstance(ast, exp.Create) and ast.args.get("kind") in ("SCHEMA", "DATABASE", "FUNCTION", "PROCEDURE"):
         return
-    ctes = {name_of(cte.args.get("alias")) for cte in ast.find_all(exp.CTE)}
     # The file's temporary tables and views: they live in pg_temp, which PostgreSQL searches before
     # any schema of search_path, and a CREATE TEMP cannot name another schema (an error).
     temporary = ctx.memo.get("naming.fully-qualified")
     if temporary is None:
         temporary = ctx.memo["naming.fully-qualified"] = set()
+    if not st.parsed:
+        # An ALTER TABLE sqlglot reads as a bare Command (RENAME CONSTRAINT, ENABLE TRIGGER, an unnamed ADD
+        # CHECK …): its table, from the text.
+        alter = locking.alter_table(st, ctx)
+        name = alter.table.strip('"') if alter is not None else ""  # (as name_of gives a tree's name)
+        if name and len(re.findall(NAME_PART, alter.table)) == 1 and name not in temporary:
+            yield (f"{name} is not schema-qualified: write schema.name so search_path cannot change what the "
+                   "statement touches")
+        return
+    ctes = {name_of(cte.args.get("alias")) for cte in ast.find_all(exp.CTE)}
     if isinstance(ast, exp.Create) and _CREATE_TEMPORARY.match(st.norm):
         target = ast.this.this if isinstance(ast.this, exp.Schema) else ast.this
         if isinstance(target, exp.Table) and not target.args.get("db"):
