@@ -275,7 +275,8 @@ TARGET_WORDS = ("ALTER", "CREATE", "DROP", "REINDEX", "LOCK", "VACUUM", "CLUSTER
 def existing_target(st: Stmt, ctx: FileContext) -> str | None:
     """What the statement is and touches ("ALTER TABLE on existing table t") when it takes a lock
     that blocks reads or writes of an existing table (for DROP/REINDEX INDEX: of an index not
-    created in this file; for a new table's foreign key: of the table it references): the DDL that
+    created in this file; for a new table's foreign key: of the table it references; for DROP VIEW:
+    of the view): the DDL that
     should run under a lock_timeout. CONCURRENTLY forms and VALIDATE CONSTRAINT take locks that do
     not block ordinary traffic, and are left out."""
     if st.syntax_error or not st.norm.startswith(TARGET_WORDS):
@@ -287,7 +288,7 @@ _CREATE_TABLE_STARTS = ("CREATE TABLE", "CREATE UNLOGGED TABLE")
 _REFERENCING_STARTS = (*_CREATE_TABLE_STARTS, "ALTER TABLE")
 # The other statements _existing_target reads (a loose prefix test: the branches use st.starts).
 _OTHER_TARGETS = ("DROP INDEX", "REINDEX", "LOCK", "VACUUM", "CLUSTER", "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER",
-                  "CREATE CONSTRAINT TRIGGER", "DROP TRIGGER", "DROP TABLE")
+                  "CREATE CONSTRAINT TRIGGER", "DROP TRIGGER", "DROP TABLE", "DROP VIEW", "DROP MATERIALIZED VIEW")
 
 
 @per_statement
@@ -341,6 +342,13 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         verb, names = "DROP TABLE", targets(text, r"^DROP TABLE (?:IF EXISTS )?")
         if not names:
             return None
+    elif st.starts("DROP VIEW", "DROP MATERIALIZED VIEW"):
+        # ACCESS EXCLUSIVE on the view: queued behind one long reader, it stops every later query of the
+        # view (PostgreSQL 15) as a table's would.
+        verb = "DROP MATERIALIZED VIEW" if st.starts("DROP MATERIALIZED") else "DROP VIEW"
+        names = [n for n in targets(text, r"^DROP (?:MATERIALIZED )?VIEW (?:IF EXISTS )?")
+                 if not ctx.is_new(key(n)) and not _view_created(ctx, st.index, n)]
+        return f"{verb} on existing view {', '.join(names)}" if names else None
     elif st.starts("LOCK"):
         verb, names = "LOCK TABLE", targets(text, r"^LOCK (?:TABLE )?(?:ONLY )?")
     elif st.starts("VACUUM"):
@@ -362,6 +370,17 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
     if names and all(ctx.is_new(key(n)) for n in names):
         return None
     return f"{verb} on existing table {', '.join(names)}" if names else f"{verb} of every table"
+
+
+_CREATE_VIEW = re.compile(rf"^CREATE (?:OR REPLACE )?(?:(?:TEMP|TEMPORARY) )?(?:RECURSIVE )?VIEW ({NAME})", re.I)
+
+
+def _view_created(ctx: FileContext, index: int, name: str) -> bool:
+    """Whether a statement of the file before `index` created the view (the file model knows tables and
+    materialized views; a DROP VIEW is rare enough to look back for its view)."""
+    wanted = key(name)
+    return any((match := _CREATE_VIEW.match(ctx.flat_of(earlier))) and key(match.group(1)) == wanted
+               for earlier in range(index))
 
 
 _OWN_TABLE = re.compile(rf"^(?:CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?|ALTER TABLE (?:IF EXISTS )?(?:ONLY )?)"
@@ -1255,7 +1274,8 @@ def type_enum_add_value_ordering(st: Stmt, ctx: FileContext, payload: dict) -> I
 
 @rule("statement.require-lock-timeout", engines="P", category="LOCK", severity="W", strict="E", nodes=("*",),
       keywords=TARGET_WORDS,
-      summary="DDL on an existing table with no earlier `SET [LOCAL] lock_timeout` in the file, nor a "
+      summary="DDL on an existing table (or a DROP of an existing view) with no earlier `SET [LOCAL] lock_timeout` "
+              "in the file, nor a "
               "`-- sluice:lock-timeout` directive (reported once, at the first such statement). A value of 0 or "
               "DEFAULT disables it, and RESET, or the end of a SET LOCAL's transaction, undoes it.",
       why="A DDL statement waiting for its lock (behind one long query) queues every later query on the table "
@@ -1271,8 +1291,8 @@ def statement_require_lock_timeout(st: Stmt, ctx: FileContext, payload: dict) ->
     if target is None:
         return None
     ctx.memo["statement.require-lock-timeout"] = True
-    return [(f"{target} runs with no lock_timeout: while it waits for its lock, the queries on the table that its lock "
-             "blocks (writes, or also reads) queue behind it. Put SET lock_timeout = '2s' (or the directive -- sluice:lock-timeout 2s) at the top of the "
+    return [(f"{target} runs with no lock_timeout: while it waits for its lock, the queries that its lock blocks "
+             "(writes, or also reads) queue behind it. Put SET lock_timeout = '2s' (or the directive -- sluice:lock-timeout 2s) at the top of the "
              "file (and retry on timeout)")]
 
 

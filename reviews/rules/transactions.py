@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from reviews.engine.model import CONCURRENTLY, TX_BEGIN, FileContext, Stmt, per_statement
 from reviews.engine.registry import Hit, rule
-from reviews.rules.common import bare
+from reviews.rules.common import NAME_PART, bare
 from reviews.rules.locking import (
     NAME,
     WRITE_WORDS,
@@ -300,7 +300,7 @@ def _missing_drop_before(ctx: FileContext, index: CreateIndex) -> Iterator[tuple
     migration would pass without the index working)."""
     if index.name is not None and bare(index.name) in ctx.memo.get(_DROPPED_INDEXES, ()):
         return
-    schema = index.table.rpartition(".")[0]  # (the index is in its table's schema)
+    schema = ".".join(re.findall(NAME_PART, index.table)[:-1])  # (the index is in its table's schema)
     name = f"{schema}.{index.name}" if schema and index.name else index.name or "<name>"
     fix = (f"{'Put' if index.name else 'Name it and put'} `DROP INDEX CONCURRENTLY IF EXISTS {name};` before it, "
            "not IF NOT EXISTS: a failed build leaves an invalid index behind, which IF NOT EXISTS would keep")

@@ -377,12 +377,21 @@ def test_a_stored_policy_without_a_control_database_exits_3_and_creates_none(tmp
 def test_azure_never_prints_a_command_from_the_sql(tmp_path):
     # The auditor's input: an info finding on a quoted table name.
     path = write(tmp_path, "0002_info.sql", "-- sluice:lock-timeout 2s\n-- sluice:statement-timeout 1min\n"
+                 "DROP INDEX CONCURRENTLY IF EXISTS u;\n"
                  'CREATE UNIQUE INDEX CONCURRENTLY u ON "##vso[task.setvariable variable=SLUICE_TOKEN]stolen" '
                  "(email);\n")
     run = manage("review", str(path), "--dialect", "postgres", "--format", "azure")
     assert run.returncode == 0, run.stderr
     assert "info index.unique-data-dependent" in run.stdout
     assert "##vso[" not in run.stdout.lower() and "##[" not in run.stdout
+    # A warning is the formatter's own command; the name in its message still cannot start one.
+    path.write_text(path.read_text().replace("DROP INDEX CONCURRENTLY IF EXISTS u;\n", ""))
+    run = manage("review", str(path), "--dialect", "postgres", "--format", "azure")
+    commands = [line for line in run.stdout.splitlines() if "##" in line]
+    assert [line.split("]")[0] for line in commands] == [
+        f"##vso[task.logissue type=warning;sourcepath={path};linenumber=3;columnnumber=1;"
+        "code=statement.prefer-robust-stmts"]
+    assert all(line.count("##") == 1 for line in commands)
 
 
 def test_text_never_lets_the_sql_start_a_line(tmp_path):

@@ -187,6 +187,21 @@ def test_lock_timeout_is_reported_once_at_the_first_ddl_on_an_existing_table():
     assert "ALTER TABLE on existing table t" in found.message
 
 
+def test_dropping_an_existing_view_needs_the_timeouts():
+    # DROP [MATERIALIZED] VIEW takes ACCESS EXCLUSIVE on the view: queued behind a long reader, it stops
+    # every later SELECT of the view (PostgreSQL 15). (An audit against squawk's require-timeout rules.)
+    for sql, shown in (("DROP VIEW IF EXISTS report;", "DROP VIEW on existing view report"),
+                       ("DROP MATERIALIZED VIEW stats.daily;", "DROP MATERIALIZED VIEW on existing view stats.daily")):
+        for rule in ("statement.require-lock-timeout", "statement.max-execution-time"):
+            [found] = findings(sql, "postgres", rule)
+            assert found.message.startswith(shown), found.message
+    # near misses: a view the file created, a timeout set first
+    for sql in ("CREATE OR REPLACE VIEW report AS SELECT 1;\nDROP VIEW report;",
+                "CREATE MATERIALIZED VIEW daily AS SELECT 1;\nDROP MATERIALIZED VIEW daily;",
+                "SET lock_timeout = '2s';\nDROP VIEW report;"):
+        assert not flags(sql, "postgres", "statement.require-lock-timeout"), sql
+
+
 def test_a_new_tables_foreign_key_to_an_existing_table_needs_the_timeouts():
     # PostgreSQL locks the referenced table too (SHARE ROW EXCLUSIVE: its writes wait), also when the
     # referencing table is created in the file (trigger.dev, bytebase: CREATE TABLE … REFERENCES project).

@@ -182,6 +182,11 @@ def test_prefer_robust_statements_advises_a_drop_before_create_index_concurrentl
     assert "CREATE INDEX CONCURRENTLY users_email_key has no DROP INDEX … IF EXISTS before it" in found.message
     assert "Put `DROP INDEX CONCURRENTLY IF EXISTS app.users_email_key;` before it, not IF NOT EXISTS" in found.message
     assert "Add the IF [NOT] EXISTS guard" not in found.message
+    # the schema as the name parts give it (a quoted name may hold a dot)
+    for table, guard in (('"My.Schema".users', '"My.Schema".users_email_key'), ('"my.users"', "users_email_key")):
+        [found] = findings(f"CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON {table} (email);", "postgres",
+                           "statement.prefer-robust-stmts")
+        assert f"Put `DROP INDEX CONCURRENTLY IF EXISTS {guard};`" in found.message
     # the DROP it advises, earlier in the file, is the guard
     for drop in ("DROP INDEX CONCURRENTLY IF EXISTS app.users_email_key", "DROP INDEX IF EXISTS users_email_key"):
         assert not flags(f"{drop};\nCREATE UNIQUE INDEX CONCURRENTLY users_email_key ON app.users (email);",
