@@ -378,8 +378,8 @@ _CREATE_VIEW = re.compile(rf"^CREATE (?:OR REPLACE )?(?:(?:TEMP|TEMPORARY) )?(?:
 def _view_created(ctx: FileContext, index: int, name: str) -> bool:
     """Whether a statement of the file before `index` created the view (the file model knows tables and
     materialized views; a DROP VIEW is rare enough to look back for its view)."""
-    wanted = key(name)
-    return any((match := _CREATE_VIEW.match(ctx.flat_of(earlier))) and key(match.group(1)) == wanted
+    wanted = table_key(name)  # (as is_new compares: `public.v` is `v`)
+    return any((match := _CREATE_VIEW.match(ctx.flat_of(earlier))) and table_key(match.group(1)) == wanted
                for earlier in range(index))
 
 

@@ -196,7 +196,7 @@ def test_dropping_an_existing_view_needs_the_timeouts():
             [found] = findings(sql, "postgres", rule)
             assert found.message.startswith(shown), found.message
     # near misses: a view the file created, a timeout set first
-    for sql in ("CREATE OR REPLACE VIEW report AS SELECT 1;\nDROP VIEW report;",
+    for sql in ("CREATE OR REPLACE VIEW public.report AS SELECT 1;\nDROP VIEW report;",
                 "CREATE MATERIALIZED VIEW daily AS SELECT 1;\nDROP MATERIALIZED VIEW daily;",
                 "SET lock_timeout = '2s';\nDROP VIEW report;"):
         assert not flags(sql, "postgres", "statement.require-lock-timeout"), sql
