@@ -870,12 +870,16 @@ def _not_null_columns(check: str) -> list[str]:
 
 
 _SET_NOT_NULL = re.compile(rf"^ALTER (?:COLUMN )?({NAME}) SET NOT NULL\b", re.I)
+# PostgreSQL 18's table constraint form, which pglast's grammar (PostgreSQL 18) accepts: the same scan
+# as SET NOT NULL, unless it is added NOT VALID (then VALIDATE CONSTRAINT scans without blocking).
+_ADD_NOT_NULL = re.compile(rf"^ADD (?:CONSTRAINT ({NAME}) )?NOT NULL ({NAME})", re.I)
 
 
 @rule("statement.disallow-add-not-null", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),
-      keywords=_ALTER, contains=("SET NOT NULL", "CHECK", "VALIDATE"),
+      keywords=_ALTER, contains=("SET NOT NULL", "CHECK", "VALIDATE", "ADD NOT NULL", "CONSTRAINT"),
       summary="`ALTER COLUMN … SET NOT NULL` on an existing table, unless a validated "
-              "`CHECK (col IS NOT NULL)` precedes it.",
+              "`CHECK (col IS NOT NULL)` precedes it (also PostgreSQL 18's `ADD [CONSTRAINT c] NOT NULL col` "
+              "without NOT VALID).",
       why="SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock to prove there is no NULL, unless "
           "a validated CHECK (col IS NOT NULL) already proves it (PostgreSQL 12+).",
       instead="`ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID` → backfill → `VALIDATE CONSTRAINT` → "
@@ -896,6 +900,13 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
                     "under an ACCESS EXCLUSIVE lock: first ADD CONSTRAINT … CHECK ("
                     f"{match.group(1)} IS NOT NULL) NOT VALID, backfill, VALIDATE CONSTRAINT, then SET NOT NULL "
                     "and drop the check"))
+            elif (match := _ADD_NOT_NULL.match(action)) and (table, key(match.group(2))) not in memo["proven"] \
+                    and not _NOT_VALID.search(action):
+                what = f"NOT NULL constraint {match.group(1)}" if match.group(1) else "a NOT NULL constraint"
+                yield located(st, action, (
+                    f"adding {what} on column {match.group(2)} of existing table {alter.table} scans the table under "
+                    "an ACCESS EXCLUSIVE lock (PostgreSQL 18; earlier versions reject the syntax): add it NOT VALID, "
+                    "backfill, then VALIDATE CONSTRAINT in a later transaction"))
     for action in alter.actions:  # learn, for the statements after this one
         added = added_constraint(action)
         if added is not None and added.kind == "CHECK" and (columns := _not_null_columns(added.rest)):

@@ -346,6 +346,20 @@ def test_validate_needs_its_own_transaction():
     assert not flags(separate, "postgres", "statement.validate-constraint-separate-transaction")
 
 
+@pytest.mark.parametrize("action", ["ADD CONSTRAINT person_local_not_null NOT NULL local", "add not null local"])
+def test_postgres_18s_not_null_constraint_is_a_set_not_null(action):
+    # PostgreSQL 18's table constraint form (pglast's grammar accepts it; Lemmy's down migrations use it):
+    # the same scan under ACCESS EXCLUSIVE, unless added NOT VALID. (An audit against squawk.)
+    [found] = findings(f"ALTER TABLE person {action};", "postgres", "statement.disallow-add-not-null")
+    assert (found.line, found.column) == (1, 20)
+    assert "NOT NULL constraint" in found.message and "column local of existing table person" in found.message
+    assert "add it NOT VALID" in found.message
+    for near_miss in (f"ALTER TABLE person {action} NOT VALID;",
+                      f"CREATE TABLE person (local int);\nALTER TABLE person {action};",
+                      "ALTER TABLE person ADD COLUMN local int NOT NULL DEFAULT 0;"):
+        assert not flags(near_miss, "postgres", "statement.disallow-add-not-null"), near_miss
+
+
 def test_set_not_null_after_a_validated_check_is_fine():
     sql = ("ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\n"
            "ALTER TABLE t VALIDATE CONSTRAINT t_a_nn;\nALTER TABLE t ALTER COLUMN a SET NOT NULL;")
