@@ -397,8 +397,11 @@ def _review(path: str, data: bytes | str, dialect: str, policy: Policy) -> FileR
                             "valid): only the token-level rules checked it", statement)
         elif error is None:
             ast = _parse(statement.text, dialect)
-            if ast is None and dialect == "postgres" and " ON ONLY " in norm and norm.startswith("CREATE"):
-                ast = _without_on_only(statement.text, dialect)
+            if ast is None and dialect == "postgres" and norm.startswith("CREATE"):
+                if " ON ONLY " in norm:
+                    ast = _without_on_only(statement.text, dialect)
+                elif norm.startswith("CREATE TABLE") and "NOT NULL" in norm:
+                    ast = _without_not_null_elements(statement.text, dialect)
         if error is not None:
             message, line, column = error
             out.add("system.syntax-error", message, statement, line, column)
@@ -522,6 +525,57 @@ def _without_on_only(text: str, dialect: str) -> Any:
         return None
     tree = _parse(text[:match.start(1)] + "    " + text[match.end(1):], dialect)
     return tree if isinstance(tree, exp.Create) else None
+
+
+# PostgreSQL 18's table constraint `[CONSTRAINT c] NOT NULL col [NO INHERIT]`, a whole element of a CREATE
+# TABLE's list (comments and strings blanked).
+_NOT_NULL_ELEMENT = re.compile(r'\s*(?:CONSTRAINT\s+(?:"[^"]*"|[^\s",()]+)\s+)?NOT\s+NULL\s+("[^"]*"|[^\s",()]+)'
+                               r"(?:\s+NO\s+INHERIT)?\s*", re.I)
+
+
+def _without_not_null_elements(text: str, dialect: str) -> Any:
+    """The tree of a CREATE TABLE that lists PostgreSQL 18's NOT NULL table constraints, which sqlglot
+    30.30 cannot read (pglast, PostgreSQL 18's grammar, accepts them): parsed with those elements (and a
+    comma each) blanked out, so that the tree rules see its columns. The same length: the tree's offsets
+    are the statement's, and each such column is given the NOT NULL it names. None if that does not parse
+    either."""
+    code = blank_comments_and_strings(text)
+    start = code.find("(")
+    if start < 0:
+        return None
+    items: list[tuple[int, int]] = []  # the top-level elements: (start, end) in the text
+    depth, begin = 0, start + 1
+    for index in range(start, len(code)):
+        char = code[index]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                items.append((begin, index))
+                break
+        elif char == "," and depth == 1:
+            items.append((begin, index))
+            begin = index + 1
+    cut = {k: match for k, (a, b) in enumerate(items) if (match := _NOT_NULL_ELEMENT.fullmatch(code, a, b))}
+    if not cut or len(cut) == len(items):
+        return None
+    chars = list(text)
+    for k in cut:
+        a, b = items[k]
+        # with the comma before it (or, for the first element, the one after it)
+        a, b = (a - 1, b) if k > 0 else (a, b + 1)
+        chars[a:b] = blank_out(text[a:b])
+    tree = _parse("".join(chars), dialect)
+    if not isinstance(tree, exp.Create) or not isinstance(tree.this, exp.Schema):
+        return None
+    # As PostgreSQL folds them: a quoted name as written, another in lower case.
+    named = {name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
+             for name in (match.group(1) for match in cut.values())}
+    for column in tree.this.expressions:
+        if isinstance(column, exp.ColumnDef) and plain_name(column) in named:
+            column.append("constraints", exp.ColumnConstraint(kind=exp.NotNullColumnConstraint()))
+    return tree
 
 
 def _without_action_if_exists(text: str, dialect: str) -> Any:
