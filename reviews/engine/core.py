@@ -513,6 +513,7 @@ _ACTION_IF_EXISTS = re.compile(r"\b(COLUMN|INDEX|KEY|CONSTRAINT|PARTITION|MODIFY
 
 
 _ON_ONLY = re.compile(r"\bON\s+(ONLY)\b", re.I)
+_PARENS_AND_COMMAS = re.compile(r"[(),]")
 
 
 def _without_on_only(text: str, dialect: str) -> Any:
@@ -545,8 +546,8 @@ def _without_not_null_elements(text: str, dialect: str) -> Any:
         return None
     items: list[tuple[int, int]] = []  # the top-level elements: (start, end) in the text
     depth, begin = 0, start + 1
-    for index in range(start, len(code)):
-        char = code[index]
+    for found in _PARENS_AND_COMMAS.finditer(code, start):  # (not every character: a body may be long)
+        index, char = found.start(), found.group()
         if char == "(":
             depth += 1
         elif char == ")":
