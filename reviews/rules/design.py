@@ -157,12 +157,6 @@ def typed_columns(st: Stmt) -> tuple[tuple[str, exp.Expression, exp.DataType], .
     return _columns(st).typed
 
 
-def column_types(st: Stmt) -> frozenset:
-    """The DataType.Type of every column of `typed_columns`: a rule about one type stops here when
-    the statement has none of it."""
-    return _columns(st).types
-
-
 def constraint_kinds(column: exp.ColumnDef) -> list[exp.Expression]:
     return [c.args.get("kind") for c in column.args.get("constraints") or () if c.args.get("kind") is not None]
 
@@ -560,7 +554,7 @@ INDEX_WORDS = ("TABLE", "INDEX", *_QUOTES)
 # Gates (`actions`): the ALTER TABLE actions each reader above reads; an ALTER without any of them
 # gives it nothing (most ALTERs add a constraint, drop something or set a default).
 COLUMN_ACTIONS = (exp.ColumnDef, exp.ModifyColumn)  # column_defs
-TYPED_ACTIONS = (*COLUMN_ACTIONS, exp.AlterColumn)  # typed_columns, column_types (… TYPE)
+TYPED_ACTIONS = (*COLUMN_ACTIONS, exp.AlterColumn)  # typed_columns (… TYPE)
 INDEX_ACTIONS = (exp.ColumnDef, exp.AddConstraint)  # index_defs (inline and table-level keys)
 
 

@@ -538,7 +538,7 @@ def _may_drop_foreign_keys(ctx: FileContext) -> bool:
     found = ctx.memo.get(_MAY_DROP)
     if found is None:
         found = ctx.memo[_MAY_DROP] = not ctx.statements or _alter_drops(
-            ctx.flats if len(ctx.flats) == len(ctx.statements) else map(ctx.flat_of, range(len(ctx.statements))))
+            map(ctx.flat_of, range(len(ctx.statements))))
     return found
 
 

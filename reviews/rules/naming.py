@@ -370,11 +370,10 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
     compiled = _compiled(payload["format"])  # once per statement, not once per name
     if compiled is None:
         return found  # as _fails says: a bad pattern fails no name
-    fold = ctx.dialect == "postgres"  # (Name.stored, inline: a test of every column of every table)
     for name in names:
         if name.kind != kind:
             continue
-        stored = name.raw.lower() if fold and not name.quoted else name.raw
+        stored = name.stored(ctx.dialect)
         if compiled.search(stored) is None and not _PLACEHOLDER.search(stored) \
                 and not _gone_later(st, ctx, stored if kind == "table" else name.table, renamed=kind == "table"):
             found.append(_format_hit(st, ctx, payload, name, stored, compiled))

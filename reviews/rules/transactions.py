@@ -333,11 +333,12 @@ def statement_prefer_robust_stmts(st: Stmt, ctx: FileContext, payload: dict) -> 
         names = targets(flat(st, ctx), _DROP_INDEX_IF_EXISTS)
         if names:
             ctx.memo.setdefault(_DROPPED_INDEXES, set()).update(bare(name) for name in names)
-    if (_alone(st, ctx) and not _builds_concurrently(st, ctx)) or (ctx.in_transaction and _last_block(st, ctx)):
+    alone = _alone(st, ctx)
+    if (alone and not _builds_concurrently(st, ctx)) or (ctx.in_transaction and _last_block(st, ctx)):
         return None  # inside the file's last BEGIN … COMMIT a failure rolls it all back: the retry starts clean
     # (An earlier block commits before the rest of the file runs: a failure after it leaves it applied,
     # and the retry meets what it created, as Alembic's autocommit_block around a CONCURRENTLY shows.)
-    return list(_prefer_robust_stmts(st, ctx))
+    return list(_prefer_robust_stmts(st, ctx, alone))
 
 
 def _builds_concurrently(st: Stmt, ctx: FileContext) -> bool:
@@ -353,9 +354,9 @@ def _last_block(st: Stmt, ctx: FileContext) -> bool:
     return end is None or end >= ctx.settings_after - 1
 
 
-def _prefer_robust_stmts(st: Stmt, ctx: FileContext) -> Iterator[str | Hit]:
+def _prefer_robust_stmts(st: Stmt, ctx: FileContext, alone: bool) -> Iterator[str | Hit]:
+    """`alone`: the file's only statement besides settings (a CREATE INDEX CONCURRENTLY: _builds_concurrently)."""
     why = ("uses CONCURRENTLY" if ctx.has_concurrently else "commits mid-file")
-    alone = _alone(st, ctx)  # (a CREATE INDEX CONCURRENTLY: see _builds_concurrently)
     for problem, fix, action in _missing_guards(st, ctx):
         if alone:
             message = f"{problem}: if its build fails, a retry of this file stops here (relation already exists). {fix}"
