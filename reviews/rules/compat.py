@@ -16,6 +16,7 @@ from reviews.engine.model import (
     flatten,
     name_of,
     per_statement,
+    shown_name,
     sqlglot_dialect,
     sqlglot_parse,
     type_sql,
@@ -297,20 +298,34 @@ _RENAME_COLUMN_TOKENS = re.compile(r"RENAME (?!TO |CONSTRAINT )(?:COLUMN )?(\S+)
 _RENAME_COLUMNS = re.compile(r"\bRENAME COLUMN (\S+) TO ([^\s,]+)")
 
 
-@rule("column.disallow-rename", engines="PMS", category="BC", severity="W", nodes=(exp.Alter, "command"),
-      keywords=("ALTER",),
-      summary="`RENAME COLUMN` (also PostgreSQL/SQLite `RENAME col TO x`), MySQL `CHANGE old new`.",
+def _may_rename_columns(st: Stmt) -> bool:
+    """RENAME [COLUMN] …, MySQL CHANGE old new; or an INSERT … SELECT (a rebuild's copy). Never a false no."""
+    if st.norm.startswith("INSERT"):
+        return mentions(st, "SELECT")
+    return mentions(st, "RENAME", "CHANGE")
+
+
+@rule("column.disallow-rename", engines="PMS", category="BC", severity="W",
+      nodes=(exp.Alter, exp.Insert, "command"), keywords=("ALTER", "INSERT"),
+      summary="`RENAME COLUMN` (also PostgreSQL/SQLite `RENAME col TO x`), MySQL `CHANGE old new`; and a table "
+              "rebuild's copy that moves a column's values into a column of another name (`INSERT INTO new_x (…, b) "
+              "SELECT …, a FROM x` with a rename of new_x to x, or of x to the copied table, next to it: how "
+              "SQLite's migration tools rename a column).",
       why="Code still running during the rollout reads and writes the old column name and fails until every "
           "instance runs the new code.",
       instead="Map the new ORM field to the old column name (`db_column`); or add the new column, dual-write, "
               "backfill, and drop the old one later.",
       example="ALTER TABLE users RENAME COLUMN email TO email_address;")
-@only_if(lambda st: mentions(st, "RENAME", "CHANGE"))  # RENAME [COLUMN] …, MySQL CHANGE old new
+@only_if(_may_rename_columns)
 def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
-    def message(table: str, old: str, new: str) -> str:
-        return (f"renaming column {table}.{old} to {new} breaks the code still using {old}: map the new field to the "
-                "old column name, or add the new column, dual-write, backfill, and drop the old one later")
+    def message(table: str, old: str, new: str, how: str = "") -> str:
+        return (f"renaming column {table}.{old} to {new}{how} breaks the code still using {old}: map the new field "
+                "to the old column name, or add the new column, dual-write, backfill, and drop the old one later")
 
+    if isinstance(st.ast, exp.Insert):
+        for table, old, new, node in _rebuild_renames(st, ctx):
+            yield Hit(message(table, old, new, " (the table's rebuild copies it under the new name)"), **at(st, node))
+        return
     table = alter_table(st)
     if table is not None:
         if ctx.is_new(table):
@@ -338,6 +353,59 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
     elif st.ast is None or isinstance(st.ast, exp.Command):
         for pair in _RENAME_COLUMNS.finditer(rest):
             yield Hit(message(table, written(pair, 1), written(pair, 2)))
+
+
+# A table rename, as flatten gives it: ALTER TABLE t RENAME TO u, MySQL's RENAME TABLE t TO u.
+_TABLE_RENAMED = re.compile(r"^(?:ALTER TABLE (?:IF EXISTS )?(\S+) RENAME (?:TO|AS) |RENAME TABLE (\S+) TO )(\S+)$", re.I)
+_INSERTED_INTO = re.compile(r"^INSERT INTO ([^\s(]+)", re.I)
+_REBUILD_REACH = 8  # statements before and after a rebuild's copy where its rename is looked for
+
+
+def _rebuild_renames(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, str, exp.Expression]]:
+    """(the rebuilt table, old column, new column, the copied column's node) of each column a table rebuild's
+    copy moves under another name: `INSERT INTO t (…, b) SELECT …, a FROM s` (a plain copy of one table)
+    with a rename of t to s next to it: after it (create new_x, copy from x, drop x, rename new_x to x:
+    Django, Alembic's batch mode, TypeORM, Drizzle) or before it (rename x to x_old, create x, copy from
+    x_old). Not when the copied table is new (created in the file), nor when `a` is copied under its own
+    name too, nor when more than one INSERT next to it fills the same table (the rows reshaped, not copied)."""
+    insert = st.ast
+    schema, query = insert.this, insert.expression
+    if not isinstance(schema, exp.Schema) or not isinstance(schema.this, exp.Table) or type(query) is not exp.Select:
+        return
+    source = query.args.get("from_")
+    if source is None or not isinstance(source.this, exp.Table) or any(
+            query.args.get(part) for part in ("joins", "where", "group", "having", "distinct", "with")):
+        return
+    targets, copied = schema.expressions, query.expressions
+    if not targets or len(targets) != len(copied):
+        return
+    target, copied_from = bare(name_of(schema.this)), bare(name_of(source.this))
+    if target == copied_from or ctx.is_new(copied_from):
+        return
+    rebuilt = None  # the name the rebuilt table ends up with
+    for index in range(max(0, st.index - _REBUILD_REACH), min(st.index + 1 + _REBUILD_REACH, ctx.statement_count)):
+        if index == st.index:
+            continue
+        flat = ctx.flat_of(index)
+        if (match := _TABLE_RENAMED.match(flat)) and bare(match.group(1) or match.group(2)) == target \
+                and bare(match.group(3)) == copied_from:
+            rebuilt = source.this if index > st.index else schema.this
+        elif (match := _INSERTED_INTO.match(flat)) and bare(match.group(1)) == target:
+            return  # more than one copy into it: the rows are reshaped (a pivot), not the table rebuilt
+    if rebuilt is None:
+        return
+
+    def folded(name: str) -> str:  # as the database compares column names
+        return name if ctx.dialect == "postgres" else name.lower()
+
+    kept = {folded(name_of(column)) for column in targets}
+    for column, node in zip(targets, copied, strict=True):
+        value = node.this if isinstance(node, exp.Alias) else node
+        if not isinstance(value, exp.Column) or isinstance(value.this, exp.Star):
+            continue
+        old, new = name_of(value), name_of(column)
+        if folded(old) != folded(new) and folded(old) not in kept:
+            yield shown_name(rebuilt, ctx.dialect), old, new, node
 
 
 _CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)")

@@ -204,6 +204,66 @@ def test_mysql_change_with_a_new_name():
     assert not flags("ALTER TABLE users CHANGE email email varchar(320);", "mysql", "column.disallow-rename")
 
 
+# A table rebuild that renames a column: how SQLite's migration tools rename one (Django's remake,
+# Alembic's batch mode, TypeORM), and the same copy-and-swap on the other engines.
+DJANGO_REMAKE_RENAME = (
+    'CREATE TABLE "new__app_item" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "title" varchar(100) NOT NULL);\n'
+    'INSERT INTO "new__app_item" ("id", "title") SELECT "id", "name" FROM "app_item";\n'
+    'DROP TABLE "app_item";\n'
+    'ALTER TABLE "new__app_item" RENAME TO "app_item";\n')
+ALEMBIC_BATCH_RENAME = (
+    "CREATE TABLE _alembic_tmp_account (id INTEGER NOT NULL, email_address VARCHAR(255), PRIMARY KEY (id));\n\n"
+    "INSERT INTO _alembic_tmp_account (id, email_address) SELECT account.id, account.email FROM account;\n\n"
+    "DROP TABLE account;\n\nALTER TABLE _alembic_tmp_account RENAME TO account;\n")
+TYPEORM_RENAMED_AWAY_FIRST = (
+    'ALTER TABLE "contact" RENAME TO "temporary_contact";\n'
+    'CREATE TABLE "contact" ("id" varchar PRIMARY KEY NOT NULL, "name" varchar(100) NOT NULL);\n'
+    'INSERT INTO "contact"("id", "name") SELECT "id", "fullName" FROM "temporary_contact";\n'
+    'DROP TABLE "temporary_contact";\n')
+
+
+@pytest.mark.parametrize("sql, dialect, where, says", [
+    (DJANGO_REMAKE_RENAME, "sqlite", (2, 58), "app_item.name to title"),
+    (DJANGO_REMAKE_RENAME, "postgres", (2, 58), "app_item.name to title"),
+    (ALEMBIC_BATCH_RENAME, "sqlite", (3, 73), "account.email to email_address"),
+    (TYPEORM_RENAMED_AWAY_FIRST, "sqlite", (3, 50), "contact.fullName to name"),
+    ("CREATE TABLE new_items (id bigint PRIMARY KEY, title text);\nINSERT INTO new_items (id, title) SELECT id, "
+     "name AS title FROM items;\nDROP TABLE items;\nRENAME TABLE new_items TO items;", "mysql", (2, 46),
+     "items.name to title"),
+])
+def test_a_rebuild_that_copies_a_column_under_another_name_renames_it(sql, dialect, where, says):
+    [found] = findings(sql, dialect, "column.disallow-rename")
+    assert (found.line, found.column) == where and f"renaming column {says} (the table's rebuild" in found.message
+    if dialect == "sqlite":  # (the rebuild's own steps are no table drop or rename there)
+        assert not flags(sql, dialect, "table.disallow-drop") and not flags(sql, dialect, "table.disallow-rename")
+
+
+@pytest.mark.parametrize("sql", [
+    # a copy into another table that stays another table
+    "CREATE TABLE archive (id integer PRIMARY KEY, title text);\nINSERT INTO archive (id, title) SELECT id, name FROM items;",
+    # the rebuilt table was created in the file
+    "CREATE TABLE app_item (id integer PRIMARY KEY, name text);\n" + DJANGO_REMAKE_RENAME,
+    # the same names, a cast, a constant: no column changes its name
+    'CREATE TABLE "new__app_item" ("id" integer, "name" integer, "flag" integer NOT NULL);\n'
+    'INSERT INTO "new__app_item" ("id", "name", "flag") SELECT "id", CAST("name" AS integer), 0 FROM "app_item";\n'
+    'DROP TABLE "app_item";\nALTER TABLE "new__app_item" RENAME TO "app_item";',
+    # the old column is copied under its own name too
+    DJANGO_REMAKE_RENAME.replace('("id", "title") SELECT "id", "name"', '("id", "name", "title") SELECT "id", "name", "name"'),
+    # SQLite compares column names without regard to case
+    DJANGO_REMAKE_RENAME.replace('SELECT "id", "name"', 'SELECT "id", "TITLE"'),
+    # more than one INSERT fills the new table: its rows are reshaped (a pivot), not copied
+    "CREATE TABLE _t (id int, code text, subject text);\n"
+    "INSERT INTO _t (id, code, subject) SELECT id, 'reply', reply_subj FROM t;\n"
+    "INSERT INTO _t (id, code, subject) SELECT id, 'alert', alert_subj FROM t;\n"
+    "DROP TABLE t;\nALTER TABLE _t RENAME TO t;",
+    # no column list, or SELECT *
+    "CREATE TABLE new_t (id int);\nINSERT INTO new_t SELECT id FROM t;\nDROP TABLE t;\nALTER TABLE new_t RENAME TO t;",
+    "CREATE TABLE new_t (id int);\nINSERT INTO new_t (id) SELECT * FROM t;\nDROP TABLE t;\nALTER TABLE new_t RENAME TO t;",
+])
+def test_copies_that_rename_no_column(sql):
+    assert not flags(sql, "sqlite", "column.disallow-rename")
+
+
 # -- schema.disallow-rename / type.disallow-rename-enum-value ------------------------------------------
 
 
