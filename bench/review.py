@@ -9,9 +9,11 @@ a few directories are named *.sql). Sections (--only):
             trees dropped at once; also the splitter alone and pglast's per-statement parse
             (the engine's PostgreSQL syntax judge)
   review    (b) Sluice's full review in-process, `recommended` policy, review_file per file
-            (only counts kept); also counts files that made the engine fail and statements
-            that pglast accepts but Sluice reports as system.syntax-error. With `parse`, (a) and
-            (b) are measured in turns (a, b, a', split per dialect, `--repeat` times)
+            (only counts kept), and (b0) the same with every rule off (the engine alone: what
+            (b) adds to it is the rules'); also counts files that made the engine fail and
+            statements that pglast accepts but Sluice reports as system.syntax-error. With
+            `parse`, (a) and (b) are measured in turns (a, b, b0, a', split per dialect,
+            `--repeat` times)
   memory    peak memory (tracemalloc, untimed passes) of (a) and (b), and of (b) on half the
             corpus vs all of it (memory must not grow with the corpus)
   process   (c) `manage.py review <pg folders> --dialect postgres --format json --output
@@ -277,6 +279,17 @@ class RuleFailures(logging.Handler):
         self.messages.append(f"{record.getMessage()}: {type(exc).__name__}: {exc}" if exc else record.getMessage())
 
 
+def rules_off():
+    """A policy with every rule off that a policy can turn off (the syntax, encoding and empty-file
+    findings stay: design §7)."""
+    from reviews.engine import Policy
+    from reviews.engine.policy import ALWAYS_ERRORS, Setting
+    from reviews.engine.registry import RULES
+
+    Policy.recommended()  # (registers the rules)
+    return Policy("rules-off", {rule_id: Setting("disabled") for rule_id in RULES if rule_id not in ALWAYS_ERRORS})
+
+
 def review_all(files: Files, dialect: str, policy) -> dict:
     from reviews.engine import review_file
 
@@ -363,6 +376,7 @@ def section_parse_review(pg: Files, my: Files, repeat: int, res: Results, texts:
     from reviews.engine import Policy
 
     policy = Policy.recommended()
+    no_rules = rules_off()
     dialects = (("PG", pg, "postgres"), ("MySQL", my, "mysql"))
     measures: list[tuple[str, Callable[[], object]]] = []
     for _, files, dialect in dialects:
@@ -370,6 +384,7 @@ def section_parse_review(pg: Files, my: Files, repeat: int, res: Results, texts:
             measures.append((f"a.{dialect}", lambda f=files, d=dialect: parse_all(f, d)))
         if review:
             measures.append((f"b.{dialect}", lambda f=files, d=dialect: review_all(f, d, policy)))
+            measures.append((f"b0.{dialect}", lambda f=files, d=dialect: review_all(f, d, no_rules)))
         if parse:
             measures.append((f"a2.{dialect}", lambda f=files, d=dialect: parse_all(f, d, as_engine=True)))
             measures.append((f"split.{dialect}", lambda f=files, d=dialect: split_all(f, d)))
@@ -406,6 +421,10 @@ def section_parse_review(pg: Files, my: Files, repeat: int, res: Results, texts:
         res.row(f"b.{dialect}", f"(b) Sluice review in-process, {name}", files=len(files),
                 statements=out["statements"], wall=wall, samples=samples,
                 note=f"recommended; {out['findings']} findings")
+        wall, samples, _ = found[f"b0.{dialect}"]
+        res.row(f"b0.{dialect}", f"    (b0) the same with every rule off, {name}", files=len(files),
+                statements=out["statements"], wall=wall, samples=samples,
+                note="the engine alone: split, judges, parse, file model (what (b) adds to it is the rules')")
         res.values[f"internal.{dialect}"] = len(out["internal"])
         for line in out["internal"][:10]:
             res.notes.append(f"engine failed ({dialect}): {line}")
@@ -653,6 +672,10 @@ def print_table(res: Results, header: list[str], repeat: int) -> None:
         if "a2.postgres" in v and "a2.mysql" in v:
             a2 = v["a2.postgres"] + v["a2.mysql"]
             add("    same, on top of (a') (parsed as the engine parses)", f"{(b - a2) / a2:.0%}", "", None)
+        if "b0.postgres" in v and "b0.mysql" in v:
+            b0 = v["b0.postgres"] + v["b0.mysql"]
+            add("    of which engine alone (b0)-(a) / rules (b)-(b0), of (a)", f"{(b0 - a) / a:.0%}",
+                f"{(b - b0) / a:.0%}", None)
         ap, bp = v["a.postgres"], v["b.postgres"]
         add("    PostgreSQL only / MySQL only", f"{(bp - ap) / ap:.0%}",
             f"{(v['b.mysql'] - v['a.mysql']) / v['a.mysql']:.0%}" if "b.mysql" in v and "a.mysql" in v else "", None)
