@@ -5,11 +5,18 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 
-from reviews.engine.model import MYSQL_LEXEME, Stmt, blank_comments_and_strings, name_of, per_statement
+from reviews.engine.model import (
+    MYSQL_LEXEME,
+    FileContext,
+    Stmt,
+    blank_comments_and_strings,
+    name_of,
+    per_statement,
+)
 
 _PARENS_AND_COMMAS = re.compile(r"[(),]")
 _PARENS = re.compile(r"[()]")
@@ -286,3 +293,69 @@ def alter_table(st: Stmt) -> str | None:
 def actions(st: Stmt, kind: type) -> list:
     """The actions of the statement's ALTER of one kind (exp.ColumnDef, exp.AlterColumn, …)."""
     return [a for a in st.ast.args.get("actions") or () if isinstance(a, kind)]
+
+
+# -- table rebuilds -------------------------------------------------------------------------------------
+
+# A table rename, as flatten gives it: ALTER TABLE t RENAME TO u, MySQL's RENAME TABLE t TO u.
+_TABLE_RENAMED = re.compile(r"^(?:ALTER TABLE (?:IF EXISTS )?(\S+) RENAME (?:TO|AS) |RENAME TABLE (\S+) TO )(\S+)$", re.I)
+INSERTED_INTO = re.compile(r"^INSERT INTO ([^\s(]+)", re.I)
+REBUILD_REACH = 8  # statements before and after a rebuild's copy where its rename is looked for
+
+
+class RebuildCopy(NamedTuple):
+    rebuilt: exp.Table  # the table the rebuild leaves, under its name for good
+    pairs: list[tuple[exp.Expression, exp.Column | None]]  # (a column of the new table, the column it is filled from)
+
+
+def _read_column(node: exp.Expression) -> exp.Column | None:
+    """The one column a copied value reads: a column itself, or an expression of one column and constants
+    (`coalesce(a, 0)`, `CAST(a AS …)`, `IFNULL(a, '')`: the same values, made to fit); None for a constant,
+    a star, or two columns."""
+    if isinstance(node, exp.Alias):
+        node = node.this
+    if isinstance(node, exp.Column):
+        return None if isinstance(node.this, exp.Star) else node
+    found = None
+    for column in node.find_all(exp.Column):
+        if found is not None or isinstance(column.this, exp.Star):
+            return None
+        found = column
+    return found
+
+
+def rebuild_copy(tree: Any, index: int, ctx: FileContext) -> RebuildCopy | None:
+    """The INSERT at `index` of the file (its tree) as a table rebuild's copy, each new column with the
+    column it is filled from (`_read_column`), or None: `INSERT INTO t (…)
+    SELECT … FROM s`, a plain copy of one existing table (not created in the file), with a rename of t to
+    s next to it: after it (create new_x, copy from x, drop x, rename new_x to x: Django, Alembic's batch
+    mode, TypeORM, Prisma, Drizzle) or before it (rename x to x_old, create x, copy from x_old). Not when
+    another INSERT next to it fills the same table (the rows reshaped, not copied)."""
+    if not isinstance(tree, exp.Insert):
+        return None
+    schema, query = tree.this, tree.expression
+    if not isinstance(schema, exp.Schema) or not isinstance(schema.this, exp.Table) or type(query) is not exp.Select:
+        return None
+    source = query.args.get("from_")
+    if source is None or not isinstance(source.this, exp.Table) or any(
+            query.args.get(part) for part in ("joins", "where", "group", "having", "distinct", "with")):
+        return None
+    targets, copied = schema.expressions, query.expressions
+    if not targets or len(targets) != len(copied):
+        return None
+    target, copied_from = bare(name_of(schema.this)), bare(name_of(source.this))
+    if target == copied_from or ctx.is_new(copied_from):
+        return None
+    rebuilt = None
+    for other in range(max(0, index - REBUILD_REACH), min(index + 1 + REBUILD_REACH, ctx.statement_count)):
+        if other == index:
+            continue
+        flat = ctx.flat_of(other)
+        if (match := _TABLE_RENAMED.match(flat)) and bare(match.group(1) or match.group(2)) == target \
+                and bare(match.group(3)) == copied_from:
+            rebuilt = source.this if other > index else schema.this
+        elif (match := INSERTED_INTO.match(flat)) and bare(match.group(1)) == target:
+            return None  # more than one copy into it: the rows are reshaped (a pivot), not the table rebuilt
+    if rebuilt is None:
+        return None
+    return RebuildCopy(rebuilt, [(column, _read_column(value)) for column, value in zip(targets, copied, strict=True)])

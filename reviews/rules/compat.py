@@ -32,6 +32,7 @@ from reviews.rules.common import (
     may_change_columns,
     mentions,
     only_if,
+    rebuild_copy,
 )
 from reviews.splitter import Statement
 
@@ -324,7 +325,7 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
 
     if isinstance(st.ast, exp.Insert):
         for table, old, new, node in _rebuild_renames(st, ctx):
-            yield Hit(message(table, old, new, " (the table's rebuild copies it under the new name)"), **at(st, node))
+            yield Hit(message(table, old, new, " (the table's rebuild fills the new column from it)"), **at(st, node))
         return
     table = alter_table(st)
     if table is not None:
@@ -355,57 +356,24 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
             yield Hit(message(table, written(pair, 1), written(pair, 2)))
 
 
-# A table rename, as flatten gives it: ALTER TABLE t RENAME TO u, MySQL's RENAME TABLE t TO u.
-_TABLE_RENAMED = re.compile(r"^(?:ALTER TABLE (?:IF EXISTS )?(\S+) RENAME (?:TO|AS) |RENAME TABLE (\S+) TO )(\S+)$", re.I)
-_INSERTED_INTO = re.compile(r"^INSERT INTO ([^\s(]+)", re.I)
-_REBUILD_REACH = 8  # statements before and after a rebuild's copy where its rename is looked for
-
-
 def _rebuild_renames(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, str, exp.Expression]]:
-    """(the rebuilt table, old column, new column, the copied column's node) of each column a table rebuild's
-    copy moves under another name: `INSERT INTO t (…, b) SELECT …, a FROM s` (a plain copy of one table)
-    with a rename of t to s next to it: after it (create new_x, copy from x, drop x, rename new_x to x:
-    Django, Alembic's batch mode, TypeORM, Drizzle) or before it (rename x to x_old, create x, copy from
-    x_old). Not when the copied table is new (created in the file), nor when `a` is copied under its own
-    name too, nor when more than one INSERT next to it fills the same table (the rows reshaped, not copied)."""
-    insert = st.ast
-    schema, query = insert.this, insert.expression
-    if not isinstance(schema, exp.Schema) or not isinstance(schema.this, exp.Table) or type(query) is not exp.Select:
-        return
-    source = query.args.get("from_")
-    if source is None or not isinstance(source.this, exp.Table) or any(
-            query.args.get(part) for part in ("joins", "where", "group", "having", "distinct", "with")):
-        return
-    targets, copied = schema.expressions, query.expressions
-    if not targets or len(targets) != len(copied):
-        return
-    target, copied_from = bare(name_of(schema.this)), bare(name_of(source.this))
-    if target == copied_from or ctx.is_new(copied_from):
-        return
-    rebuilt = None  # the name the rebuilt table ends up with
-    for index in range(max(0, st.index - _REBUILD_REACH), min(st.index + 1 + _REBUILD_REACH, ctx.statement_count)):
-        if index == st.index:
-            continue
-        flat = ctx.flat_of(index)
-        if (match := _TABLE_RENAMED.match(flat)) and bare(match.group(1) or match.group(2)) == target \
-                and bare(match.group(3)) == copied_from:
-            rebuilt = source.this if index > st.index else schema.this
-        elif (match := _INSERTED_INTO.match(flat)) and bare(match.group(1)) == target:
-            return  # more than one copy into it: the rows are reshaped (a pivot), not the table rebuilt
-    if rebuilt is None:
+    """(the rebuilt table, old column, new column, the old column's node in the copy) of each column a table
+    rebuild's copy (`rebuild_copy`) fills from a column of another name (as is, or cast, coalesced …): not
+    when the old column is copied under its own name too."""
+    copy = rebuild_copy(st.ast, st.index, ctx)
+    if copy is None:
         return
 
     def folded(name: str) -> str:  # as the database compares column names
         return name if ctx.dialect == "postgres" else name.lower()
 
-    kept = {folded(name_of(column)) for column in targets}
-    for column, node in zip(targets, copied, strict=True):
-        value = node.this if isinstance(node, exp.Alias) else node
-        if not isinstance(value, exp.Column) or isinstance(value.this, exp.Star):
+    kept = {folded(name_of(column)) for column, _ in copy.pairs}
+    for column, source in copy.pairs:
+        if source is None:
             continue
-        old, new = name_of(value), name_of(column)
+        old, new = name_of(source), name_of(column)
         if folded(old) != folded(new) and folded(old) not in kept:
-            yield shown_name(rebuilt, ctx.dialect), old, new, node
+            yield shown_name(copy.rebuilt, ctx.dialect), old, new, source
 
 
 _CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?:IF NOT EXISTS )?([^\s;]+)")

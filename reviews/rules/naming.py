@@ -14,10 +14,20 @@ from typing import Any, NamedTuple
 
 from sqlglot import exp
 
-from reviews.engine.model import FileContext, Stmt, name_of, per_statement
+from reviews.engine.model import FileContext, Stmt, name_of, per_statement, sqlglot_parse
 from reviews.engine.registry import Hit, rule
 from reviews.rules import locking
-from reviews.rules.common import NAME_PART, QUALIFIED_NAME, at, dropped_tables, mentions
+from reviews.rules.common import (
+    INSERTED_INTO,
+    NAME_PART,
+    QUALIFIED_NAME,
+    REBUILD_REACH,
+    at,
+    bare,
+    dropped_tables,
+    mentions,
+    rebuild_copy,
+)
 from reviews.rules.design import (
     TABLE_WORDS,
     clean_text,
@@ -311,6 +321,7 @@ def _suggestion(stored: str, compiled: re.Pattern, dialect: str) -> tuple[str, s
     return " or ".join(others), f"; {name} is a reserved word"
 
 
+_DROP_IF_EXISTS = re.compile(r"^DROP (?:TEMPORARY )?TABLE IF EXISTS ", re.I)
 _RENAMED_AWAY = re.compile(rf"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?({QUALIFIED_NAME}) RENAME TO ", re.I)
 _RENAME_TABLES = re.compile(
     rf"^RENAME TABLES? ((?:{QUALIFIED_NAME}) TO (?:{QUALIFIED_NAME})(?: ?, ?{QUALIFIED_NAME} TO {QUALIFIED_NAME})*)", re.I)
@@ -332,13 +343,49 @@ def _gone_later(st: Stmt, ctx: FileContext, table: str, *, renamed: bool) -> boo
         return False
     gone = _tables_gone(ctx)
     key = table if ctx.dialect == "postgres" else table.lower()
-    return any(index > st.index and (renamed or not by_rename) for index, by_rename in gone.get(key, ()))
+    return any(index > st.index and (renamed or not by_rename) for index, by_rename, _ in gone.get(key, ()))
 
 
-def _tables_gone(ctx: FileContext) -> dict[str, list[tuple[int, bool]]]:
+def _restored(st: Stmt, ctx: FileContext, table: str) -> bool:
+    """Whether an earlier statement of the file drops the table (not IF EXISTS) or renames it away: the
+    name was the schema's already (a rebuild's table that takes its old name back, the other half of a
+    swap), not one this statement introduces."""
+    gone = _tables_gone(ctx)
+    key = table if ctx.dialect == "postgres" else table.lower()
+    return any(index < st.index and surely for index, _, surely in gone.get(key, ()))
+
+
+def _copied_by_name(st: Stmt, ctx: FileContext) -> frozenset[str]:
+    """The columns of the table a CREATE TABLE makes that a table rebuild's copy (`rebuild_copy`) next
+    to it fills from a column of the same name: the rebuilt table had them, they are not new (as the
+    database compares column names: MySQL's and SQLite's lower-cased)."""
+    found = st.memo.get(_copied_by_name)
+    if found is not None:
+        return found
+    found = st.memo[_copied_by_name] = frozenset()
+    table = bare(statement_table(st)) if is_create_table(st.ast) else ""
+    for other in range(st.index + 1, min(st.index + 1 + REBUILD_REACH, ctx.statement_count)) if table else ():
+        if (match := INSERTED_INTO.match(ctx.flat_of(other))) and bare(match.group(1)) == table:
+            try:
+                trees = sqlglot_parse(ctx.statements[other].text, ctx.dialect)
+            except Exception:  # ParseError, TokenError, and TypeError from the compiled build
+                break
+            copy = rebuild_copy(trees[0] if len(trees) == 1 else None, other, ctx)
+
+            def folded(name: str) -> str:
+                return name if ctx.dialect == "postgres" else name.lower()
+
+            found = st.memo[_copied_by_name] = frozenset(
+                folded(name_of(column)) for column, source in copy.pairs
+                if source is not None and folded(name_of(source)) == folded(name_of(column))) if copy else found
+            break
+    return found
+
+
+def _tables_gone(ctx: FileContext) -> dict[str, list[tuple[int, bool, bool]]]:
     """Every table name the file drops or renames away: name (as the database keeps it; other dialects
-    than PostgreSQL lower-cased) → (statement index, whether by a rename). Read once per file, when the
-    first name fails the format."""
+    than PostgreSQL lower-cased) → (statement index, whether by a rename, whether the table surely
+    existed: not a DROP … IF EXISTS). Read once per file, when the first name fails the format."""
     gone = ctx.memo.get("naming.tables_gone")
     if gone is not None:
         return gone
@@ -347,9 +394,9 @@ def _tables_gone(ctx: FileContext) -> dict[str, list[tuple[int, bool]]]:
         text = ctx.flat_of(index)
         if text[:6].upper() not in ("DROP T", "ALTER ", "RENAME"):
             continue
-        by_rename = True
+        by_rename, surely = True, True
         if names := dropped_tables(text):
-            by_rename = False
+            by_rename, surely = False, _DROP_IF_EXISTS.match(text) is None
         elif match := _RENAMED_AWAY.match(text):
             names = [match.group(1)]
         elif match := _RENAME_TABLES.match(text):
@@ -358,7 +405,8 @@ def _tables_gone(ctx: FileContext) -> dict[str, list[tuple[int, bool]]]:
             continue
         for name in names:
             stored = _stored_name(name, ctx.dialect)
-            gone.setdefault(stored if ctx.dialect == "postgres" else stored.lower(), []).append((index, by_rename))
+            gone.setdefault(stored if ctx.dialect == "postgres" else stored.lower(), []).append(
+                (index, by_rename, surely))
     return gone
 
 
@@ -375,7 +423,10 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
             continue
         stored = name.stored(ctx.dialect)
         if compiled.search(stored) is None and not _PLACEHOLDER.search(stored) \
-                and not _gone_later(st, ctx, stored if kind == "table" else name.table, renamed=kind == "table"):
+                and not _gone_later(st, ctx, stored if kind == "table" else name.table, renamed=kind == "table") \
+                and not (kind == "table" and _restored(st, ctx, stored)) \
+                and not (kind == "column" and (stored if ctx.dialect == "postgres" else stored.lower())
+                         in _copied_by_name(st, ctx)):
             found.append(_format_hit(st, ctx, payload, name, stored, compiled))
     return found
 
@@ -399,7 +450,8 @@ def _format_hit(st: Stmt, ctx: FileContext, payload: dict, name: Name, stored: s
       actions=TABLE_NAME_ACTIONS,
       summary="A new or renamed table whose name does not match `format` (default lower-case snake_case), "
               'quoted names such as `"UserAccount"` included; not a transient table that the same file drops or '
-              "renames away (a rebuild's `_x_old`, a backfill's `_tmp_x`).",
+              "renames away (a rebuild's `_x_old`, a backfill's `_tmp_x`), nor a name the file gave up earlier (a "
+              "DROP TABLE without IF EXISTS, a rename away): a rebuild's or a swap's table taking the old name back.",
       why="Mixed-case or quoted names must be quoted in every query forever; one naming style keeps "
           "ORM mappings and hand-written SQL predictable.",
       instead="A lower-case snake_case name such as `user_account`.",
@@ -412,7 +464,8 @@ def naming_table(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
       contains=TABLE_WORDS,
       payload={"format": SNAKE_CASE}, schema=_FORMAT_SCHEMA,
       actions=COLUMN_NAME_ACTIONS,
-      summary="A new or renamed column whose name does not match `format` (default lower-case snake_case).",
+      summary="A new or renamed column whose name does not match `format` (default lower-case snake_case); not "
+              "a column that a table rebuild's copy fills from a column of the same name (the rebuilt table had it).",
       why="Mixed-case or quoted column names must be quoted in every query forever.",
       instead="A lower-case snake_case name such as `created_at`.",
       example='ALTER TABLE t ADD COLUMN "createdAt" timestamptz;')

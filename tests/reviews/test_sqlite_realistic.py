@@ -469,7 +469,8 @@ CASES = [
     ("15_maintenance.sql", F15, set()),
     # The rebuild's transient table (_orders_old, and likewise _alembic_tmp_x, __new_x, ef_temp_X below) is
     # dropped or renamed away by the file: no schema keeps its name, and naming.table leaves it alone.
-    ("16_legacy_alter_table.sql", F16, set()),
+    # total becomes total_cents (filled from it): the code still reading total breaks.
+    ("16_legacy_alter_table.sql", F16, {("column.disallow-rename", 12)}),
     ("17_manual_rebuild_12step.sql", F17, {("index.unique-data-dependent", 14)}),
     # Rails' copy-and-copy-back through the temporary table a<x>, in one transaction: no row is lost.
     ("18_rails_style.sql", F18, set()),
@@ -491,16 +492,11 @@ CASES = [
         ("statement.insert.must-specify-column", 12),
         ("statement.select.no-select-all", 12),
     }),
-    ("21_efcore_script.sql", F21, {
-        ("naming.column", 2),
-        ("naming.column", 5),
-        ("naming.column", 6),
-        ("naming.column", 7),
-        ("naming.column", 8),
-        ("naming.table", 23),
-    }),
-    ("22_typeorm.sql", F22, {("naming.column", 1)}),
-    ("23_typeorm_down.sql", F23, {("naming.column", 3)}),
+    # Only "Rating" is a new name: the rebuild's columns are the table's own (filled from the columns of
+    # their names), and the table takes its name back.
+    ("21_efcore_script.sql", F21, {("naming.column", 2)}),
+    ("22_typeorm.sql", F22, set()),
+    ("23_typeorm_down.sql", F23, set()),
     ("24_alembic_batch.sql", F24, set()),
     ("25_drizzle.sql", F25, {("index.unique-data-dependent", 13)}),
 ]

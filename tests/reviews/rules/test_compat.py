@@ -230,10 +230,13 @@ TYPEORM_RENAMED_AWAY_FIRST = (
     ("CREATE TABLE new_items (id bigint PRIMARY KEY, title text);\nINSERT INTO new_items (id, title) SELECT id, "
      "name AS title FROM items;\nDROP TABLE items;\nRENAME TABLE new_items TO items;", "mysql", (2, 46),
      "items.name to title"),
+    # filled from it, made to fit (Django's coalesce for a new NOT NULL, a cast): still the old column's values
+    (DJANGO_REMAKE_RENAME.replace('SELECT "id", "name"', "SELECT \"id\", coalesce(\"name\", '')"), "sqlite", (2, 67),
+     "app_item.name to title"),
 ])
 def test_a_rebuild_that_copies_a_column_under_another_name_renames_it(sql, dialect, where, says):
     [found] = findings(sql, dialect, "column.disallow-rename")
-    assert (found.line, found.column) == where and f"renaming column {says} (the table's rebuild" in found.message
+    assert (found.line, found.column) == where and f"renaming column {says} (the table's rebuild fills" in found.message
     if dialect == "sqlite":  # (the rebuild's own steps are no table drop or rename there)
         assert not flags(sql, dialect, "table.disallow-drop") and not flags(sql, dialect, "table.disallow-rename")
 
@@ -251,6 +254,8 @@ def test_a_rebuild_that_copies_a_column_under_another_name_renames_it(sql, diale
     DJANGO_REMAKE_RENAME.replace('("id", "title") SELECT "id", "name"', '("id", "name", "title") SELECT "id", "name", "name"'),
     # SQLite compares column names without regard to case
     DJANGO_REMAKE_RENAME.replace('SELECT "id", "name"', 'SELECT "id", "TITLE"'),
+    # filled from two columns: no one column's new name
+    DJANGO_REMAKE_RENAME.replace('SELECT "id", "name"', 'SELECT "id", "first" || "last"'),
     # more than one INSERT fills the new table: its rows are reshaped (a pivot), not copied
     "CREATE TABLE _t (id int, code text, subject text);\n"
     "INSERT INTO _t (id, code, subject) SELECT id, 'reply', reply_subj FROM t;\n"

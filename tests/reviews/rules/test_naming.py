@@ -328,6 +328,46 @@ def test_a_table_the_file_drops_or_renames_away_is_transient_and_its_name_no_mat
     assert found == flagged
 
 
+PRISMA_SQLITE_REDEFINE = '''PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_Post" (
+    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "authorId" INTEGER NOT NULL,
+    "publishedAt" DATETIME
+);
+INSERT INTO "new_Post" ("authorId", "id") SELECT "authorId", "id" FROM "Post";
+DROP TABLE "Post";
+ALTER TABLE "new_Post" RENAME TO "Post";
+PRAGMA foreign_keys=ON;
+'''
+
+
+@pytest.mark.parametrize(("dialect", "sql", "flagged"), [
+    # Prisma's table redefinition (SQLite): the table takes its old name back, and of the columns it
+    # declares again only the one its copy does not fill from a column of that name is new.
+    ("sqlite", PRISMA_SQLITE_REDEFINE, [("naming.column", 5)]),
+    ("postgres", PRISMA_SQLITE_REDEFINE.replace("INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT", "bigint PRIMARY KEY"),
+     [("naming.column", 5)]),
+    # The other way round (TypeORM): the table renamed away first, created again, filled back.
+    ("sqlite", 'ALTER TABLE "Contact" RENAME TO "temporary_contact";\n'
+               'CREATE TABLE "Contact" ("id" varchar PRIMARY KEY, "fullName" varchar, "nickName" varchar);\n'
+               'INSERT INTO "Contact" ("id", "fullName") SELECT "id", "fullName" FROM "temporary_contact";\n'
+               'DROP TABLE "temporary_contact";\n', [("naming.column", 2)]),
+    # A swap's other half: the new table takes the name the old one gives up.
+    ("postgres", 'ALTER TABLE "Orders" RENAME TO orders_old;\nALTER TABLE orders_new RENAME TO "Orders";\n', []),
+    # Near misses: the name was dropped only IF EXISTS (it may be new), or never; a copy that fills the
+    # columns of a table that stays another; a column filled under another name.
+    ("postgres", 'DROP TABLE IF EXISTS "Post";\nCREATE TABLE "Post" (id bigint PRIMARY KEY);\n', [("naming.table", 2)]),
+    ("postgres", 'CREATE TABLE "Post" (id bigint PRIMARY KEY);\n', [("naming.table", 1)]),
+    ("sqlite", 'CREATE TABLE archive ("authorId" INTEGER);\nINSERT INTO archive ("authorId") SELECT "authorId" FROM posts;\n',
+     [("naming.column", 1)]),
+    ("sqlite", PRISMA_SQLITE_REDEFINE.replace('SELECT "authorId"', 'SELECT "author"'), [("naming.column", 4),
+                                                                                      ("naming.column", 5)]),
+])
+def test_names_a_rebuild_or_swap_gives_back_are_not_new(dialect, sql, flagged):
+    found = [(f.rule, f.line) for f in findings(sql, dialect) if f.rule in ("naming.table", "naming.column")]
+    assert sorted(found) == sorted(flagged)
+
+
 def test_the_transient_table_check_reads_each_statement_once_per_file(monkeypatch):
     # One pass over the file for the tables it drops or renames away, not one per failing name (it was
     # one per name: quadratic in a dump full of mixed-case names).
