@@ -303,6 +303,12 @@ INSERTED_INTO = re.compile(r"^INSERT INTO ([^\s(]+)", re.I)
 REBUILD_REACH = 8  # statements before and after a rebuild's copy where its rename is looked for
 
 
+def folded_column(name: str, dialect: str) -> str:
+    """A column name (as `name_of` gives it) as the database compares it with another: PostgreSQL as
+    given, MySQL and SQLite without regard to case."""
+    return name if dialect == "postgres" else name.lower()
+
+
 class RebuildCopy(NamedTuple):
     rebuilt: exp.Table  # the table the rebuild leaves, under its name for good
     pairs: list[tuple[exp.Expression, exp.Column | None]]  # (a column of the new table, the column it is filled from)

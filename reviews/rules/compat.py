@@ -28,6 +28,7 @@ from reviews.rules.common import (
     alter_table,
     at,
     bare,
+    folded_column,
     leading_words_at,
     may_change_columns,
     mentions,
@@ -363,16 +364,13 @@ def _rebuild_renames(st: Stmt, ctx: FileContext) -> Iterator[tuple[str, str, str
     copy = rebuild_copy(st.ast, st.index, ctx)
     if copy is None:
         return
-
-    def folded(name: str) -> str:  # as the database compares column names
-        return name if ctx.dialect == "postgres" else name.lower()
-
-    kept = {folded(name_of(column)) for column, _ in copy.pairs}
+    kept = {folded_column(name_of(column), ctx.dialect) for column, _ in copy.pairs}
     for column, source in copy.pairs:
         if source is None:
             continue
         old, new = name_of(source), name_of(column)
-        if folded(old) != folded(new) and folded(old) not in kept:
+        if folded_column(old, ctx.dialect) != folded_column(new, ctx.dialect) \
+                and folded_column(old, ctx.dialect) not in kept:
             yield shown_name(copy.rebuilt, ctx.dialect), old, new, source
 
 

@@ -25,6 +25,7 @@ from reviews.rules.common import (
     at,
     bare,
     dropped_tables,
+    folded_column,
     mentions,
     rebuild_copy,
 )
@@ -355,31 +356,22 @@ def _restored(st: Stmt, ctx: FileContext, table: str) -> bool:
     return any(index < st.index and surely for index, _, surely in gone.get(key, ()))
 
 
+@per_statement
 def _copied_by_name(st: Stmt, ctx: FileContext) -> frozenset[str]:
-    """The columns of the table a CREATE TABLE makes that a table rebuild's copy (`rebuild_copy`) next
-    to it fills from a column of the same name: the rebuilt table had them, they are not new (as the
-    database compares column names: MySQL's and SQLite's lower-cased)."""
-    found = st.memo.get(_copied_by_name)
-    if found is not None:
-        return found
-    found = st.memo[_copied_by_name] = frozenset()
+    """The columns (`folded_column`) of the table a CREATE TABLE makes that a table rebuild's copy
+    (`rebuild_copy`) next to it fills from the column of the same name: the rebuilt table had them."""
     table = bare(statement_table(st)) if is_create_table(st.ast) else ""
     for other in range(st.index + 1, min(st.index + 1 + REBUILD_REACH, ctx.statement_count)) if table else ():
         if (match := INSERTED_INTO.match(ctx.flat_of(other))) and bare(match.group(1)) == table:
             try:
                 trees = sqlglot_parse(ctx.statements[other].text, ctx.dialect)
             except Exception:  # ParseError, TokenError, and TypeError from the compiled build
-                break
+                return frozenset()
             copy = rebuild_copy(trees[0] if len(trees) == 1 else None, other, ctx)
-
-            def folded(name: str) -> str:
-                return name if ctx.dialect == "postgres" else name.lower()
-
-            found = st.memo[_copied_by_name] = frozenset(
-                folded(name_of(column)) for column, source in copy.pairs
-                if source is not None and folded(name_of(source)) == folded(name_of(column))) if copy else found
-            break
-    return found
+            new = [(folded_column(name_of(column), ctx.dialect), source) for column, source in copy.pairs] if copy else []
+            return frozenset(name for name, source in new
+                             if source is not None and folded_column(name_of(source), ctx.dialect) == name)
+    return frozenset()
 
 
 def _tables_gone(ctx: FileContext) -> dict[str, list[tuple[int, bool, bool]]]:
@@ -425,8 +417,7 @@ def _format_rule(st: Stmt, ctx: FileContext, payload: dict, kind: str) -> list[H
         if compiled.search(stored) is None and not _PLACEHOLDER.search(stored) \
                 and not _gone_later(st, ctx, stored if kind == "table" else name.table, renamed=kind == "table") \
                 and not (kind == "table" and _restored(st, ctx, stored)) \
-                and not (kind == "column" and (stored if ctx.dialect == "postgres" else stored.lower())
-                         in _copied_by_name(st, ctx)):
+                and not (kind == "column" and folded_column(stored, ctx.dialect) in _copied_by_name(st, ctx)):
             found.append(_format_hit(st, ctx, payload, name, stored, compiled))
     return found
 
