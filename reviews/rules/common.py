@@ -332,11 +332,11 @@ def _read_column(node: exp.Expression) -> exp.Column | None:
 
 def rebuild_copy(tree: Any, index: int, ctx: FileContext) -> RebuildCopy | None:
     """The INSERT at `index` of the file (its tree) as a table rebuild's copy, each new column with the
-    column it is filled from (`_read_column`), or None: `INSERT INTO t (…)
-    SELECT … FROM s`, a plain copy of one existing table (not created in the file), with a rename of t to
-    s next to it: after it (create new_x, copy from x, drop x, rename new_x to x: Django, Alembic's batch
-    mode, TypeORM, Prisma, Drizzle) or before it (rename x to x_old, create x, copy from x_old). Not when
-    another INSERT next to it fills the same table (the rows reshaped, not copied)."""
+    column it is filled from (`_read_column`), or None. A rebuild's copy: `INSERT INTO t (…) SELECT … FROM
+    s`, a plain copy of one existing table (not created in the file), with a rename of t to s next to it:
+    after it (create new_x, copy from x, drop x, rename new_x to x: Django, Alembic's batch mode, TypeORM,
+    Prisma, Drizzle, EF Core) or before it (rename x to x_old, create x, copy from x_old). Not when another
+    INSERT next to it fills the same table (the rows reshaped, not copied)."""
     if not isinstance(tree, exp.Insert):
         return None
     schema, query = tree.this, tree.expression
