@@ -36,6 +36,7 @@ from reviews.engine.model import (
     mysql_executable,
     name_of,
     plain_name,
+    renamed_tables,
     sqlglot_parse,
     sqlglot_parse_tokens,
     sqlglot_tokenize,
@@ -1021,29 +1022,13 @@ _ZERO = re.compile(r"\s*0+(?:\.0*)?\s*[A-Za-z]*\s*")  # 0, 0.0, '0ms', '0 s': a 
 _ADD_CONSTRAINT = re.compile(r"ADD CONSTRAINT (\S+)")
 _DROP_NOT_NULL = re.compile(r"ALTER (?:COLUMN )?(\S+) DROP NOT NULL")
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+)")
-_RENAME_TABLE_TO = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+) RENAME (?:TO |AS )?([^\s,;]+)$")
-_MYSQL_RENAME_TABLES = re.compile(r"^RENAME TABLES? (.+)$")
-
-
-def _renamed_tables(norm: str, dialect: str) -> list[tuple[str, str]]:
-    """(old, new) of each table the statement renames: `ALTER TABLE x RENAME TO y` (PostgreSQL and SQLite:
-    y in x's schema), MySQL's `RENAME TABLE a TO b, c TO d`."""
-    if match := _RENAME_TABLE_TO.match(norm):
-        old, new = match.groups()
-        if dialect != "mysql" and "." in old and "." not in new:
-            new = f"{old.rsplit('.', 1)[0]}.{new}"
-        return [(old, new)]
-    if dialect == "mysql" and (match := _MYSQL_RENAME_TABLES.match(norm)):
-        return [(pair[0].strip(), pair[1].strip()) for part in match.group(1).split(",")
-                if len(pair := part.split(" TO ")) == 2]
-    return []
 
 
 def _follow_renames(model: FileContext, norm: str, dialect: str, dropped: set[str]) -> None:
     """A table created in the file stays new under the name it is renamed to (an empty table is no busier
     for its new name); not when it takes the name of an existing table the file dropped: a rebuild's copy
     (CREATE new_t, INSERT … SELECT FROM t, DROP TABLE t, RENAME new_t TO t) holds t's rows."""
-    for old, new in _renamed_tables(norm, dialect):
+    for old, new in renamed_tables(norm, dialect):
         if model.is_new(old) and table_key(new) not in dropped:
             model.created(new)
 

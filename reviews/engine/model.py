@@ -462,6 +462,24 @@ def qualified_name(table: Any) -> str:
     return f"{name_of(db)}.{name_of(table)}" if db is not None and name_of(db) else name_of(table)
 
 
+_RENAME_TABLE_TO = re.compile(r"^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?([^\s(]+) RENAME (?:TO |AS )?([^\s,;]+)$")
+_MYSQL_RENAME_TABLES = re.compile(r"^RENAME TABLES? (.+)$")
+
+
+def renamed_tables(norm: str, dialect: str) -> list[tuple[str, str]]:
+    """(old, new) of each table the statement (its normalized, upper-case text) renames: `ALTER TABLE x
+    RENAME TO y` (PostgreSQL and SQLite: y in x's schema), MySQL's `RENAME TABLE a TO b, c TO d`."""
+    if match := _RENAME_TABLE_TO.match(norm):
+        old, new = match.groups()
+        if dialect != "mysql" and "." in old and "." not in new:
+            new = f"{old.rsplit('.', 1)[0]}.{new}"
+        return [(old, new)]
+    if dialect == "mysql" and (match := _MYSQL_RENAME_TABLES.match(norm)):
+        return [(pair[0].strip(), pair[1].strip()) for part in match.group(1).split(",")
+                if len(pair := part.split(" TO ")) == 2]
+    return []
+
+
 @functools.lru_cache(maxsize=8192)  # (is_new asks of the same few names again and again)
 def table_key(name: str) -> str:
     """A table's name as the file model compares it: lower case, without quotes, and without its

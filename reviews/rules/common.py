@@ -16,6 +16,7 @@ from reviews.engine.model import (
     blank_comments_and_strings,
     name_of,
     per_statement,
+    renamed_tables,
 )
 
 _PARENS_AND_COMMAS = re.compile(r"[(),]")
@@ -297,8 +298,6 @@ def actions(st: Stmt, kind: type) -> list:
 
 # -- table rebuilds -------------------------------------------------------------------------------------
 
-# A table rename, as flatten gives it: ALTER TABLE t RENAME TO u, MySQL's RENAME TABLE t TO u.
-_TABLE_RENAMED = re.compile(r"^(?:ALTER TABLE (?:IF EXISTS )?(\S+) RENAME (?:TO|AS) |RENAME TABLE (\S+) TO )(\S+)$", re.I)
 INSERTED_INTO = re.compile(r"^INSERT INTO ([^\s(]+)", re.I)
 REBUILD_REACH = 8  # statements before and after a rebuild's copy where its rename is looked for
 
@@ -357,9 +356,10 @@ def rebuild_copy(tree: Any, index: int, ctx: FileContext) -> RebuildCopy | None:
         if other == index:
             continue
         flat = ctx.flat_of(other)
-        if (match := _TABLE_RENAMED.match(flat)) and bare(match.group(1) or match.group(2)) == target \
-                and bare(match.group(3)) == copied_from:
-            rebuilt = source.this if other > index else schema.this
+        if flat[:7].upper() in ("ALTER T", "RENAME "):  # (upper-cased, as st.norm: only a short DDL statement)
+            if any(bare(old) == target and bare(new) == copied_from
+                   for old, new in renamed_tables(flat.upper(), ctx.dialect)):
+                rebuilt = source.this if other > index else schema.this
         elif (match := INSERTED_INTO.match(flat)) and bare(match.group(1)) == target:
             return None  # more than one copy into it: the rows are reshaped (a pivot), not the table rebuilt
     if rebuilt is None:

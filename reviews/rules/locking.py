@@ -375,12 +375,20 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
 _CREATE_VIEW = re.compile(rf"^CREATE (?:OR REPLACE )?(?:(?:TEMP|TEMPORARY) )?(?:RECURSIVE )?VIEW ({NAME})", re.I)
 
 
+_VIEWS_CREATED = "locking.views-created"
+
+
 def _view_created(ctx: FileContext, index: int, name: str) -> bool:
     """Whether a statement of the file before `index` created the view (the file model knows tables and
-    materialized views; a DROP VIEW is rare enough to look back for its view)."""
-    wanted = table_key(name)  # (as is_new compares: `public.v` is `v`)
-    return any((match := _CREATE_VIEW.match(ctx.flat_of(earlier))) and table_key(match.group(1)) == wanted
-               for earlier in range(index))
+    materialized views). The file's CREATE VIEWs are read once, at its first DROP VIEW: view (as is_new
+    compares: `public.v` is `v`) → the first statement that creates it."""
+    created = ctx.memo.get(_VIEWS_CREATED)
+    if created is None:
+        created = ctx.memo[_VIEWS_CREATED] = {}
+        for earlier in range(len(ctx.statements)):
+            if match := _CREATE_VIEW.match(ctx.flat_of(earlier)):
+                created.setdefault(table_key(match.group(1)), earlier)
+    return created.get(table_key(name), index) < index
 
 
 _OWN_TABLE = re.compile(rf"^(?:CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?|ALTER TABLE (?:IF EXISTS )?(?:ONLY )?)"
