@@ -728,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     import pglast
     import sqlglot
 
+    from reviews import native
     from reviews.engine import Policy, review_file
     from reviews.splitter import split
 
@@ -784,6 +785,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{' (compiled sqlglotc)' if tool_version('sqlglotc') != 'n/a' else ''}, pglast {pglast.__version__}, "
         f"squawk-cli {tool_version('squawk-cli')}, sqlfluff {tool_version('sqlfluff')}; "
         f"{os.cpu_count()} CPUs; best of {args.repeat}",
+        "review engine: " + ("compiled (mypyc: python -m reviews.build)" if native.COMPILED
+                             else f"the Python sources, not the compiled build ({native.WHY_NOT})"),
     ]
     print_table(res, header, args.repeat)
     return 0

@@ -246,9 +246,8 @@ class _Collector:
         end_line = max(end_line or (stmt.end_line if stmt else line), line)
         excerpt = ""
         if stmt is not None:
-            excerpt = self._excerpts.get(id(stmt))
-            if excerpt is None:
-                excerpt = self._excerpts[id(stmt)] = _excerpt(stmt.text)
+            known = self._excerpts.get(id(stmt))
+            excerpt = known if known is not None else self._excerpts.setdefault(id(stmt), _excerpt(stmt.text))
         self.findings.append(Finding(rule_id, severity, message, self.path, line, column, end_line, excerpt))
         self.statements.append(stmt)
 
@@ -495,13 +494,14 @@ def _bare_operand(ast: Any) -> bool:
     UNION …`), at any depth."""
     if not isinstance(ast, exp.SetOperation):
         return False
-    stack = [ast]
+    stack: list[Any] = [ast]
     while stack:
         node = stack.pop()
         while isinstance(node, exp.Subquery) or (isinstance(node, exp.Paren) and isinstance(node.this, exp.Query)):
             node = node.this
         if isinstance(node, exp.SetOperation):
-            stack += (node.args.get("this"), node.args.get("expression"))
+            stack.append(node.args.get("this"))
+            stack.append(node.args.get("expression"))
         elif node is None or isinstance(node, _BARE_EXPRESSIONS):
             return True
     return False
@@ -591,7 +591,7 @@ def _without_action_if_exists(text: str, dialect: str) -> Any:
 
 def _run(rule_obj: Rule, st: Stmt | None, ctx: FileContext, payload: dict, out: _Collector) -> None:
     try:
-        hits = rule_obj.check(st, ctx, payload)
+        hits = rule_obj.check(st, ctx, payload)  # type: ignore[misc]
         hits = list(hits) if hits else ()
     except Exception:  # a rule's bug must not stop the review; the statement is still checked by the others
         logging.getLogger(__name__).exception("rule %s failed on %s", rule_obj.id, ctx.path)
@@ -777,7 +777,7 @@ def _sqlite_error_index(connection: sqlite3.Connection, text: str, sql: str, mes
     if match is None or not match.group(1):
         return 0
     token, shift = match.group(1), len(sql) - len(text)
-    places = []  # where the token stands in the text as a whole token (not inside a longer word)
+    places: list[int] = []  # where the token stands in the text as a whole token (not inside a longer word)
     start = text.find(token)
     while start >= 0 and len(places) < _SQLITE_PLACES:
         end = start + len(token)
@@ -981,7 +981,7 @@ _SCHEMA_ELEMENT_TABLE = re.compile(r"\bCREATE (?:UNLOGGED )?TABLE ([^\s(]+)")
 def _created_tables(norm: str, dialect: str) -> list[tuple[str, str]]:
     """(TABLE or MATERIALIZED VIEW, name) of what the statement creates that the file model keeps."""
     if match := _CREATE_TABLE.match(norm):
-        return [match.groups()]
+        return [(match.group(1), match.group(2))]
     if dialect == "postgres" and norm.startswith("CREATE SCHEMA ") and (match := _CREATE_SCHEMA.match(norm)):
         schema = match.group(1) or match.group(2)
         return [("TABLE", name if "." in name else f"{schema}.{name}")

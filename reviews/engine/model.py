@@ -7,7 +7,7 @@ import functools
 import inspect
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlglot import exp
@@ -322,26 +322,43 @@ def _type_key(kind: exp.DataType) -> tuple | None:
     return tuple(key)
 
 
-class ColumnTypes(dict):
+class ColumnTypes:
     """(table, column) → the column's type as SQL. Stored as the detached type node (with the dialect's
     name) and printed on first read, by `type_sql`: most are never read, and printing each one cost a
-    sixth of the engine's time."""
+    sixth of the engine's time. (A mapping of its own, not a dict subclass: compiled code calls a
+    dict's own methods, not a subclass's overrides.)"""
+
+    __slots__ = ("_types",)
+
+    def __init__(self) -> None:
+        self._types: dict[tuple[str, str], Any] = {}  # → its SQL, or (its type node, the dialect)
 
     def __getitem__(self, key: tuple[str, str]) -> str:
-        value = super().__getitem__(key)
+        value = self._types[key]
         if not isinstance(value, str):
             node, dialect = value
-            value = type_sql(node, dialect)
-            super().__setitem__(key, value)
+            value = self._types[key] = type_sql(node, dialect)
         return value
 
+    def __setitem__(self, key: tuple[str, str], value: Any) -> None:
+        self._types[key] = value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._types
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._types)
+
+    def __len__(self) -> int:
+        return len(self._types)
+
     def get(self, key: tuple[str, str], default: Any = None) -> Any:
-        return self[key] if key in self else default
+        return self[key] if key in self._types else default
 
     def unprinted(self, key: tuple[str, str]) -> exp.DataType | str:
         """The type of a column the model has: its node while no one has read it (a rule that can
         answer from the node need not print it), else its SQL."""
-        value = super().__getitem__(key)
+        value = self._types[key]
         return value if isinstance(value, str) else value[0]
 
 

@@ -29,14 +29,15 @@ class Setting:
 
 
 _NONE: frozenset = frozenset()
+# Cached rule lists per (kind, first word, gate words present) of a RuleSet: bounded. (A module
+# constant: a class attribute of a compiled class is an instance attribute's default.)
+MAX_GATED = 4096
 _LONGEST_KEYWORD = 32  # characters: no rule or tracker names a longer first word (such a word is answered, not kept)
 
 
 class RuleSet:
     """The enabled, implemented rules of one dialect, indexed by what they concern: sqlglot node
     types, first words (`keywords`) and words the statement holds (`contains`)."""
-
-    _MAX_GATED = 4096  # cached rule lists per (kind, first word, gate words present): bounded
 
     def __init__(self, rules: list[Rule], payload: Any = None, dialect: str | None = None):
         # Each rule travels with its effective payload: the engine's inner loop does no lookups.
@@ -73,7 +74,7 @@ class RuleSet:
         rules, words, prefixed, prefixes = candidates
         opened = _NONE  # the rules with `prefixes` that the statement starts with (most often none)
         if prefixed and norm.startswith(prefixes):  # (one test of every prefix first: most often false)
-            opened = frozenset([r.id for r in prefixed if norm.startswith(r.prefixes)])
+            opened = frozenset([r.id for r in prefixed if norm.startswith(r.prefixes or ())])
             if opened:
                 words = self._words.get((kind, word, opened))
                 if words is None:
@@ -104,7 +105,7 @@ class RuleSet:
         longer than any keyword (a statement without blanks, random text): a long-lived worker must not
         keep every odd word, or a 5 MB one, that a file ever started a statement with."""
         if len(word) <= _LONGEST_KEYWORD:
-            if len(cache) >= self._MAX_GATED:
+            if len(cache) >= MAX_GATED:
                 cache.clear()
             cache[key] = value
         return value
@@ -116,7 +117,7 @@ class RuleSet:
             found = self.every + [r for r, classes in self.by_class if classes and issubclass(kind, classes)]
         found = [r for r in found if r.keywords is None or word in r.keywords]
         prefixed = [r for r in found if r.prefixes is not None]
-        return found, _words_of(found, _NONE), prefixed, tuple(sorted({p for r in prefixed for p in r.prefixes}))
+        return found, _words_of(found, _NONE), prefixed, tuple(sorted({p for r in prefixed for p in r.prefixes or ()}))
 
 
 def _words_of(rules: list[Rule], opened: frozenset) -> tuple[str, ...]:

@@ -49,7 +49,7 @@ class Hit:
     statement: Any = None
 
 
-Check = Callable[..., Iterable["str | Hit"]]
+Check = Callable[..., "Iterable[str | Hit] | None"]
 
 
 @dataclasses.dataclass

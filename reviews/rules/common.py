@@ -200,7 +200,7 @@ def _blank_mysql(text: str) -> str:
 
 def _blank_mysql_lexeme(match: re.Match) -> str:
     # What comes before the comment or string stays as it is (`names` included); it turns to blanks.
-    last = match.lastgroup  # comment, string, or keep (at the end of the text)
+    last: Any = match.lastgroup  # comment, string, or keep (at the end of the text)
     if last == "keep":
         return match.group("keep")
     return match.group("keep") + _NOT_NEWLINE.sub(" ", match.group(last))
@@ -291,7 +291,7 @@ def alter_table(st: Stmt) -> str | None:
     return None
 
 
-def actions(st: Stmt, kind: type) -> list:
+def actions(st: Stmt, kind: type | tuple[type, ...]) -> list:
     """The actions of the statement's ALTER of one kind (exp.ColumnDef, exp.AlterColumn, …)."""
     return [a for a in st.ast.args.get("actions") or () if isinstance(a, kind)]
 

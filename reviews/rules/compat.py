@@ -74,7 +74,8 @@ def _command_alter(st: Stmt, ctx: FileContext) -> _CommandAlter | None:
     alter = locking.alter_table(st, ctx)
     if alter is None:
         return None
-    table, found = None, []
+    table: str | None = None
+    found: list[tuple[Any, Any]] = []
     for action in alter.actions:
         if not _TREE_ACTION.match(action):
             continue
@@ -324,6 +325,7 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         return (f"renaming column {table}.{old} to {new}{how} breaks the code still using {old}: map the new field "
                 "to the old column name, or add the new column, dual-write, backfill, and drop the old one later")
 
+    table: str | None
     if isinstance(st.ast, exp.Insert):
         for table, old, new, node in _rebuild_renames(st, ctx):
             yield Hit(message(table, old, new, " (the table's rebuild fills the new column from it)"), **at(st, node))
@@ -335,9 +337,9 @@ def column_disallow_rename(st: Stmt, ctx: FileContext, payload: dict) -> Iterato
         for action in actions(st, exp.RenameColumn):
             yield Hit(message(table, name_of(action.this), name_of(action.args.get("to"))), **at(st, action))
         for action in actions(st, exp.ModifyColumn):
-            old = action.args.get("rename_from")
-            if old is not None and name_of(old) != name_of(action.this):
-                yield Hit(message(table, name_of(old), name_of(action.this)), **at(st, old))
+            source = action.args.get("rename_from")
+            if source is not None and name_of(source) != name_of(action.this):
+                yield Hit(message(table, name_of(source), name_of(action.this)), **at(st, source))
         if ctx.dialect == "mysql" or not actions(st, exp.AlterRename):
             return
     # The tokens: PostgreSQL/SQLite `RENAME col TO x` (misread as a table rename), and Commands.
@@ -436,7 +438,9 @@ class _LazyTypeSql:
     __slots__ = ("node", "dialect", "text")
 
     def __init__(self, node: exp.Expression, dialect: str):
-        self.node, self.dialect, self.text = node, dialect, None
+        self.node: exp.Expression | None = node
+        self.dialect = dialect
+        self.text: str | None = None
 
     def get(self) -> str:
         if self.text is None:

@@ -13,7 +13,7 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 
@@ -134,7 +134,7 @@ def _columns(st: Stmt) -> _Columns:
         return _NO_COLUMNS
     table = statement_table(st)  # (only now: most ALTER TABLEs have no columns)
     defs = tuple([(table, column, how) for column, how in columns])
-    typed = []
+    typed: list[tuple[str, Any, exp.DataType]] = []
     for column, _ in columns:
         kind = column.args.get("kind")
         if isinstance(kind, exp.DataType):
@@ -479,7 +479,7 @@ class ForeignKeyDef(NamedTuple):  # a tuple, as IndexDef: a frozen dataclass is 
 
 def _reference(table: str, name: str | None, columns: tuple[str, ...], ref: exp.Reference) -> ForeignKeyDef:
     target = ref.this
-    ref_table, ref_columns = "", ()
+    ref_table, ref_columns = "", ()  # type: str, tuple[str, ...]
     if isinstance(target, exp.Schema):
         ref_table = name_of(target.this)
         ref_columns = tuple(name_of(c) for c in target.expressions)
@@ -820,6 +820,7 @@ def _track_comments(st: Stmt, ctx: FileContext) -> None:
         if column_defs(st):
             _track_column_comments(st, ctx)
     elif isinstance(ast, exp.Comment):
+        key: Any
         kind = ast.args.get("kind")
         if kind == "TABLE":
             rule_id, key = "table.comment", name_of(ast.this)
@@ -860,7 +861,7 @@ def _track_column_comments(st: Stmt, ctx: FileContext) -> None:
     mysql = ctx.dialect == "mysql"
     commented = mentions(st, "COMMENT")  # (most statements have no comment: no column's constraints read)
     for table, column, _ in column_defs(st, modify=mysql):
-        lengths = ()
+        lengths: tuple[int, ...] = ()
         if commented and has_constraint(column, exp.CommentColumnConstraint):
             lengths = tuple(len(k.this.name) for k in constraint_kinds(column)
                             if isinstance(k, exp.CommentColumnConstraint))
@@ -1039,7 +1040,7 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
         if ctx.dialect == "postgres" and st.norm.startswith("ALTER TABLE") and "AS IDENTITY" in st.norm:
             return list(_identity_added(st, ctx))
         return []
-    found = []
+    found: list[Hit] = []
     columns = _columns(st)
     if not columns.types.isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of its defs are among them
         found.extend(_narrow_key_columns(st, ctx, columns.defs))

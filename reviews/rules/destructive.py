@@ -116,7 +116,7 @@ def _rebuild_copy(target: str, source: str) -> bool:
       instead="Stop reads and writes in code first, back up or check it is empty, then drop it in a later "
               "release.",
       example="DROP TABLE customers;")
-def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str | Hit] | None:
+def table_disallow_drop(st: Stmt, ctx: FileContext, payload: dict) -> Iterable[str | Hit] | None:
     # A SQLite rebuild: CREATE TABLE new_x …; INSERT INTO new_x … SELECT … FROM x; DROP TABLE x;
     # ALTER TABLE new_x RENAME TO x. The drop of x keeps the data (in new_x, renamed back). The older
     # order (ALTER TABLE x RENAME TO _x_old; CREATE TABLE x; INSERT INTO x SELECT … FROM _x_old;

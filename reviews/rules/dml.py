@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlglot import exp
 
@@ -157,7 +158,7 @@ def where_require_select(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[
 def _set_operands(node: exp.Expression) -> list[exp.Select]:
     """The SELECTs a set operation combines, at any depth (parenthesized ones included)."""
     found: list[exp.Select] = []
-    stack = [node]
+    stack: list[Any] = [node]
     while stack:
         node = stack.pop()
         while isinstance(node, exp.Subquery):
@@ -207,7 +208,7 @@ def _is_star(item: exp.Expression) -> bool:
     return isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star))
 
 
-def _fixed_columns(query: exp.Expression | None, ctes: dict, depth: int = 0) -> bool:
+def _fixed_columns(query: Any, ctes: dict, depth: int = 0) -> bool:
     """Whether what a star of this query stands for is fixed by the statement itself: each table it
     reads is a derived table, or a CTE of the statement, that lists its columns (or is VALUES), so
     that no table's columns can change it."""
@@ -463,7 +464,7 @@ def _duplicates(nodes: list, fold: bool = False, qualified: bool = False) -> lis
     return list(twice.values())
 
 
-def _set_targets(assignments: list) -> list:
+def _set_targets(assignments: Sequence[Any]) -> list:
     """The columns a SET list assigns: each column of a `(a, b) = …` row assignment; not an array
     element or slice (`a[1] = …, a[2] = …` assigns two parts of one column, as PostgreSQL allows)."""
     found = []
@@ -491,6 +492,7 @@ def duplicate_column_assignment(st: Stmt, ctx: FileContext, payload: dict) -> li
     # A list, not a generator: on most statements (an ALTER with one action) it returns at once.
     # (The four node types are unrelated classes: tested in the order of their frequency.)
     ast = st.ast
+    lists: list[tuple[str, list[Any]]]
     if isinstance(ast, exp.Alter):
         found = ast.args.get("actions") or ()
         if len(found) < 2:

@@ -318,8 +318,8 @@ def _existing_target(st: Stmt, ctx: FileContext) -> str | None:
         text = flat(st, ctx)
         own = _OWN_TABLE.match(text)
         own_key = table_key(own.group(1)) if own else None
-        names = [n for n in dict.fromkeys(_REFERENCED.findall(text))
-                 if table_key(n) != own_key and not ctx.is_new(key(n))]
+        names: list[str] | None = [n for n in dict.fromkeys(_REFERENCED.findall(text))
+                                   if table_key(n) != own_key and not ctx.is_new(key(n))]
         if names:
             return (f"{'CREATE' if st.starts('CREATE') else 'ALTER'} TABLE with a FOREIGN KEY to existing table "
                     f"{', '.join(names)}")
@@ -923,8 +923,8 @@ def statement_disallow_add_not_null(st: Stmt, ctx: FileContext, payload: dict) -
             else:
                 memo["proven"].update((table, column) for column in columns)
         elif match := _VALIDATE_CONSTRAINT_NAME.match(action):
-            columns = memo["checks"].get((table, key(match.group(1))), ())
-            memo["proven"].update((table, column) for column in columns)
+            checked = memo["checks"].get((table, key(match.group(1))), ())
+            memo["proven"].update((table, column) for column in checked)
 
 
 @rule("constraint.disallow-add-unique", engines="P", category="LOCK", severity="E", nodes=(exp.Alter, "command"),

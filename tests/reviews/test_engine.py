@@ -340,16 +340,16 @@ def test_a_rule_gated_by_actions_meets_only_alters_with_such_an_action():
 def test_the_dispatch_caches_keep_no_odd_first_word():
     """A long-lived worker reviews whatever files come: the rule lists it remembers by a statement's
     first word stay bounded, and a long "word" (a statement without blanks) is not kept at all."""
-    from reviews.engine.policy import _LONGEST_KEYWORD, RuleSet
+    from reviews.engine.policy import _LONGEST_KEYWORD, MAX_GATED
 
     policy = Policy("cache-test", {})
     rules = policy.rules_for("postgres")
     long_word = "X" * 100_000
-    sql = "".join(f"w{i} 1;\n" for i in range(RuleSet._MAX_GATED + 50)) + long_word + ";\nDROP TABLE t;\n"
+    sql = "".join(f"w{i} 1;\n" for i in range(MAX_GATED + 50)) + long_word + ";\nDROP TABLE t;\n"
     review = review_file("0001_x.sql", sql, "postgres", policy)
-    assert [f.line for f in review.findings if f.rule == "table.disallow-drop"] == [RuleSet._MAX_GATED + 52]
+    assert [f.line for f in review.findings if f.rule == "table.disallow-drop"] == [MAX_GATED + 52]
     for cache in (rules._candidates, rules._words, rules._gated, rules._trackers_of):
-        assert len(cache) <= RuleSet._MAX_GATED
+        assert len(cache) <= MAX_GATED
         assert all(len(str(key)) < 200 for key in cache)  # (the type's name and a short word)
     assert max(len(word) for word in rules._trackers_of) <= _LONGEST_KEYWORD
 

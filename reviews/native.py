@@ -1,0 +1,65 @@
+"""The review engine's compiled build: its modules (the engine and the rules) compiled to C with mypyc
+by `python -m reviews.build`, which runs the review about twice as fast as the same modules
+interpreted (bench/review.py). It lives in `.build/native/` at the project root, out of the source
+tree, and is used only when it was built from exactly the sources beside it, by this Python: an
+edited rule, a checkout of another commit or a new interpreter fall back to the Python sources (the
+same behaviour, slower) until it is built again. `SLUICE_PURE_PYTHON=1` uses the sources regardless.
+
+Pure Python itself (never compiled): `reviews.engine` and `reviews.rules` ask it, before any of their
+modules is imported, where those modules are to be found (`extend`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent  # the project root
+BUILD = ROOT / ".build" / "native"
+MANIFEST = BUILD / "manifest.json"
+GROUP = "sluice_review"  # the name of the shared library that holds the compiled modules
+# The compiled modules, by path from the project root: every module of the two packages but their
+# __init__ (which decide where the rest comes from).
+PACKAGES = ("reviews/engine", "reviews/rules")
+
+
+def sources() -> list[Path]:
+    return sorted(p for package in PACKAGES for p in (ROOT / package).glob("*.py") if p.name != "__init__.py")
+
+
+def fingerprint() -> dict[str, str]:
+    """What a build must have been made from: each compiled module's source, and the interpreter."""
+    found = {p.relative_to(ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sources()}
+    found["python"] = f"{sys.implementation.cache_tag} {sys.platform} {sys.version}"
+    return found
+
+
+def _state() -> tuple[bool, str]:
+    """(whether the build is used, why not)."""
+    if os.environ.get("SLUICE_PURE_PYTHON", "").strip() not in ("", "0"):
+        return False, "SLUICE_PURE_PYTHON is set"
+    try:
+        built = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False, "not built (python -m reviews.build)"
+    except (OSError, ValueError) as exc:
+        return False, f"unreadable manifest ({exc})"
+    if built != fingerprint():
+        return False, "built from other sources or for another Python: python -m reviews.build"
+    return True, ""
+
+
+COMPILED, WHY_NOT = _state()  # (decided once: the two packages' compiled modules go together)
+
+
+def extend(package_path: list[str], name: str) -> None:
+    """Put the compiled build of package `name` (reviews.engine, reviews.rules) first on its
+    `__path__`, when it is used. (Silent when it is not: the sources behave the same; `python -m
+    reviews.build` and bench/review.py say which one runs.)"""
+    if COMPILED:
+        if str(BUILD) not in sys.path:
+            sys.path.append(str(BUILD))  # (the shared library, a top-level module named after GROUP)
+        package_path.insert(0, str(BUILD.joinpath(*name.split("."))))

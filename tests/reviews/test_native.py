@@ -1,0 +1,117 @@
+"""The compiled review engine (reviews.native, built by `python -m reviews.build`) is what the tests and
+a deployment run; it must find exactly what the Python sources find.
+
+Compiled code checks the declared types of what it is handed (a tuple where a list was declared is
+a TypeError, which the engine logs as a failed rule), so the two are compared on real files, every
+rule on, in the three dialects, finding by finding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reviews import native
+from tests.helpers import missing
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+STEP = 7  # every 7th corpus file (about 680), in each dialect
+
+# Reviews the files named on stdin in the three dialects, every rule on; prints the findings (and the
+# rules that failed) as JSON, and whether the compiled build ran.
+_REVIEW = """
+import json, logging, sys
+from reviews import native
+from reviews.engine import Policy, review_file
+
+failed = []
+class Failures(logging.Handler):
+    def emit(self, record):
+        failed.append(record.getMessage())
+logging.getLogger("reviews").addHandler(Failures())
+logging.getLogger("reviews").propagate = False
+policy = Policy.everything()
+found = []
+for path in sys.stdin.read().split("\\n"):
+    if path:
+        data = open(path, "rb").read()
+        for dialect in ("postgres", "mysql", "sqlite"):
+            review = review_file(path, data, dialect, policy)
+            found.append([dialect, review.risk, review.statements,
+                          [[f.rule, f.severity, f.message, f.line, f.column, f.end_line, f.fingerprint,
+                            f.suppressed] for f in review.findings]])
+json.dump({"compiled": native.COMPILED, "failed": failed, "found": found}, sys.stdout)
+"""
+
+
+def _review(paths: list[Path], pure: bool) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
+    if pure:
+        env["SLUICE_PURE_PYTHON"] = "1"
+    run = subprocess.run([sys.executable, "-c", _REVIEW], input="\n".join(map(str, paths)), cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout)
+
+
+def _compiled_or_skip() -> None:
+    if not native.COMPILED:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must test the compiled review engine: {native.WHY_NOT}")
+        pytest.skip(f"the compiled review engine is not used here: {native.WHY_NOT}")
+
+
+def test_ci_tests_the_compiled_engine():
+    _compiled_or_skip()
+    import reviews.engine.core
+    import reviews.rules.design
+
+    for module in (reviews.engine.core, reviews.rules.design):
+        assert Path(module.__file__).is_relative_to(native.BUILD), module.__file__
+
+
+def test_the_compiled_engine_finds_what_the_python_sources_find():
+    _compiled_or_skip()
+    if not CORPUS.is_dir():
+        missing(f"the SQL corpus is missing: {CORPUS} (see ../shared/corpus/README.md)")
+    corpus = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix in (".sql", ".postgres"))
+    fixtures = sorted((ROOT / "tests").rglob("*.sql"))
+    paths = corpus[::STEP] + fixtures
+    compiled, pure = _review(paths, pure=False), _review(paths, pure=True)
+    assert compiled["compiled"] and not pure["compiled"]
+    assert compiled["failed"] == [] and pure["failed"] == []
+    assert len(compiled["found"]) == 3 * len(paths)
+    differ = [(str(path), a[0]) for path, a, b in zip((p for p in paths for _ in range(3)), compiled["found"],
+                                                      pure["found"], strict=True) if a != b]
+    assert differ == []
+    assert sum(len(f[3]) for f in compiled["found"]) > 10_000  # (real files: many findings compared)
+
+
+def test_only_a_build_of_these_sources_is_used(tmp_path, monkeypatch):
+    """The manifest names the sources a build was made from: after an edit of a rule (or with another
+    Python) the review runs on the sources until the next build."""
+    monkeypatch.delenv("SLUICE_PURE_PYTHON", raising=False)
+    manifest = tmp_path / "manifest.json"
+    monkeypatch.setattr(native, "MANIFEST", manifest)
+    assert native._state() == (False, "not built (python -m reviews.build)")
+    current = native.fingerprint()
+    assert set(current) >= {"reviews/engine/core.py", "reviews/rules/design.py", "python"}
+    manifest.write_text(json.dumps(current))
+    assert native._state() == (True, "")
+    for edited in ({**current, "reviews/rules/design.py": "0" * 64}, {**current, "python": "3.12"},
+                   {k: v for k, v in current.items() if k != "reviews/rules/naming.py"}):
+        manifest.write_text(json.dumps(edited))
+        assert native._state()[0] is False
+    manifest.write_text("{")
+    assert native._state()[1].startswith("unreadable manifest")
+    manifest.write_text(json.dumps(current))
+    monkeypatch.setenv("SLUICE_PURE_PYTHON", "1")
+    assert native._state() == (False, "SLUICE_PURE_PYTHON is set")
