@@ -2,9 +2,10 @@
 
 mypyc (mypy's compiler, pinned in requirements.txt) turns the engine and the rules into one C
 extension, in `.build/native/`; it needs a C compiler and the Python headers, and takes a few
-minutes. Nothing is done when the build there is of the current sources. A failed build leaves no
-build behind (the review runs on the Python sources) and says why; the command exits 0 all the same
-(nothing is lost but speed) unless `--strict` (CI: the tests must run on what ships).
+minutes. Nothing is done when the build there is of the current sources. A failed build changes
+nothing (a build of other sources is not used: the review runs on the Python sources) and says why;
+the command exits 0 all the same (nothing is lost but speed) unless `--strict` (CI: the tests must
+run on what ships).
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         done = subprocess.run([sys.executable, setup, out, os.path.join(work, "temp"), config, native.GROUP, *paths],
                               cwd=native.ROOT, capture_output=True, text=True)
         if done.returncode != 0:
-            shutil.rmtree(native.BUILD, ignore_errors=True)
             print(f"reviews.build: the build failed (the review runs on the Python sources, slower):\n"
                   f"{textwrap.indent((done.stdout + done.stderr)[-4000:], '  ')}", file=sys.stderr)
             return 1 if args.strict else 0

@@ -103,10 +103,11 @@ def test_only_a_build_of_these_sources_is_used(tmp_path, monkeypatch):
     monkeypatch.setattr(native, "MANIFEST", manifest)
     assert native._state() == (False, "not built (python -m reviews.build)")
     current = native.fingerprint()
-    assert set(current) >= {"reviews/engine/core.py", "reviews/rules/design.py", "python"}
+    assert set(current) >= {"reviews/engine/core.py", "reviews/rules/design.py", "python", "parsers"}
     manifest.write_text(json.dumps(current))
     assert native._state() == (True, "")
     for edited in ({**current, "reviews/rules/design.py": "0" * 64}, {**current, "python": "3.12"},
+                   {**current, "parsers": "sqlglot 31.0.0, pglast 8.8"},
                    {k: v for k, v in current.items() if k != "reviews/rules/naming.py"}):
         manifest.write_text(json.dumps(edited))
         assert native._state()[0] is False
