@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="build even if the build is current")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the build fails")
     args = parser.parse_args(argv)
-    if native.COMPILED and not args.force:
+    if native.current()[0] and not args.force:  # (whatever SLUICE_PURE_PYTHON says)
         print("reviews.build: the compiled review engine is up to date")
         return 0
     started = time.monotonic()

@@ -47,6 +47,11 @@ def _state() -> tuple[bool, str]:
     """(whether the build is used, why not)."""
     if os.environ.get("SLUICE_PURE_PYTHON", "").strip() not in ("", "0"):
         return False, "SLUICE_PURE_PYTHON is set"
+    return current()
+
+
+def current() -> tuple[bool, str]:
+    """(whether the build in BUILD is of the sources beside it, why not)."""
     try:
         built = json.loads(MANIFEST.read_text(encoding="utf-8"))
     except FileNotFoundError:

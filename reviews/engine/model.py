@@ -349,9 +349,6 @@ class ColumnTypes:
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._types)
 
-    def __len__(self) -> int:
-        return len(self._types)
-
     def get(self, key: tuple[str, str], default: Any = None) -> Any:
         return self[key] if key in self._types else default
 

@@ -479,7 +479,8 @@ class ForeignKeyDef(NamedTuple):  # a tuple, as IndexDef: a frozen dataclass is 
 
 def _reference(table: str, name: str | None, columns: tuple[str, ...], ref: exp.Reference) -> ForeignKeyDef:
     target = ref.this
-    ref_table, ref_columns = "", ()  # type: str, tuple[str, ...]
+    ref_table = ""
+    ref_columns: tuple[str, ...] = ()
     if isinstance(target, exp.Schema):
         ref_table = name_of(target.this)
         ref_columns = tuple(name_of(c) for c in target.expressions)
