@@ -175,12 +175,14 @@ def review_file(path: str, data: bytes | str, dialect: str, policy: Policy | Non
 
 # While paused, the young objects are collected by hand past this many: every tree is a cycle (each
 # node points to its parent, each parent to its children), so only the collector frees a dropped
-# one. The passes over the young objects (here and when the pause ends) take about 4% of a
-# PostgreSQL review's time (0.22 s of 5.1 s over the corpus, gc callbacks); cutting each tree's
-# parent links in Python instead, so that reference counting frees it, took the collector down to
-# 0.02-0.05 s but cost as much itself (timed alike; 4.3% more instructions), and limits from 700 to
-# 1,000,000 timed alike.
-_YOUNG_LIMIT = 50_000
+# one. CPython's own threshold: the trees are freed a statement or so after they are dropped, and
+# their memory is reused while the processor's caches still hold it. At 50,000 the trees of dozens of
+# statements piled up first: the same instructions, but many more misses of the last-level cache
+# (bench/review_ir.py --cache, every 10th file: PostgreSQL 1.03 million against 0.71 million, MySQL
+# 4.26 against 2.96; parsing alone, 0.30 and 3.3). Cutting each tree's parent links in Python
+# instead, so that reference counting frees it, took the collector down but cost as much itself
+# (4.3% more instructions).
+_YOUNG_LIMIT = 700
 _PAUSE_LOCK = threading.Lock()
 _pauses = 0  # reviews running with the collector paused (threads)
 _resume = False  # whether the collector was on when the first of them began
