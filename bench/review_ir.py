@@ -3,7 +3,7 @@
 
 review.py's ((b) - (a)) / (a) is a ratio of times, and this machine's speed drifts by up to 2x
 between minutes: the same code measured 47% to 112% there. Instructions do not drift. This script
-runs child processes under valgrind's cachegrind (`--cache-sim=no`: it only counts), per dialect
+runs child processes under valgrind's cachegrind (it only counts, unless --cache), per dialect
 three, each loading the same corpus sample and warming up the same way (both dialects), then doing
 one of: nothing, (a) split + sqlglot.parse of every statement of its dialect (review.parse_all), or
 (b) the full review with `recommended` (review.review_all). (a) = parse - nothing, (b) = review -
@@ -112,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         counted = dict(zip(jobs, pool.map(lambda job: count(*job, corpus, args.step, args.offset, args.cache), jobs),
                            strict=True))
+
+    def measured(dialect: str, what: int) -> tuple[int, int]:
+        """(a) and (b) of a dialect, start-up and warm-up subtracted: instructions (0) or misses (1)."""
+        nothing = counted[("nothing", dialect)][what]
+        return counted[("parse", dialect)][what] - nothing, counted[("review", dialect)][what] - nothing
+
     print()
     print(f"Sluice review, instructions — corpus {corpus}, every {args.step}th file from {args.offset}: "
           f"{sizes['postgres']:,} PostgreSQL + {sizes['mysql']:,} MySQL files; Python {sys.version.split()[0]}, "
@@ -121,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * 95)
     totals = [0, 0]
     for dialect, _ in DIALECTS:
-        nothing = counted[("nothing", dialect)][0]
-        parse, review = counted[("parse", dialect)][0] - nothing, counted[("review", dialect)][0] - nothing
+        parse, review = measured(dialect, 0)
         totals[0] += parse
         totals[1] += review
         print(f"{dialect + ' (start-up and warm-up subtracted)':<44} {parse:>18,} {review:>16,} "
@@ -138,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'(b)/(a)':>14}")
         print("-" * 95)
         for dialect, _ in DIALECTS:
-            nothing = counted[("nothing", dialect)][1]
-            parse, review = counted[("parse", dialect)][1] - nothing, counted[("review", dialect)][1] - nothing
+            parse, review = measured(dialect, 1)
             print(f"{dialect + ' (start-up and warm-up subtracted)':<44} {parse:>18,} {review:>16,} "
                   f"{review / parse if parse else float('nan'):>14.2f}")
     return 0

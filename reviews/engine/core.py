@@ -249,7 +249,9 @@ class _Collector:
         excerpt = ""
         if stmt is not None:
             known = self._excerpts.get(id(stmt))
-            excerpt = known if known is not None else self._excerpts.setdefault(id(stmt), _excerpt(stmt.text))
+            if known is None:
+                known = self._excerpts[id(stmt)] = _excerpt(stmt.text)
+            excerpt = known
         self.findings.append(Finding(rule_id, severity, message, self.path, line, column, end_line, excerpt))
         self.statements.append(stmt)
 
