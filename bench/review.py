@@ -12,8 +12,8 @@ a few directories are named *.sql). Sections (--only):
             (only counts kept), and (b0) the same with every rule off (the engine alone: what
             (b) adds to it is the rules'); also counts files that made the engine fail and
             statements that pglast accepts but Sluice reports as system.syntax-error. With
-            `parse`, (a) and (b) are measured in turns (a, b, b0, a', split per dialect,
-            `--repeat` times)
+            `parse`, (a) and (b) are measured in turns on each of 20 slices of the corpus (a, b,
+            b0, a', split per dialect, the order rotated from slice to slice), `--repeat` times
   memory    peak memory (tracemalloc, untimed passes) of (a) and (b), and of (b) on half the
             corpus vs all of it (memory must not grow with the corpus)
   process   (c) `manage.py review <pg folders> --dialect postgres --format json --output
@@ -196,6 +196,50 @@ def batches(args: Sequence[str], budget: int) -> list[list[str]]:
 # -- (a) parsing alone --------------------------------------------------------------------------
 
 
+SLICES = 20  # the corpus is measured in this many slices, each measurement in turns on each
+
+
+def in_slices(repeat: int, measures: Sequence[tuple[str, Files, Callable[[Files], object]]]
+              ) -> dict[str, tuple[float, list[float], object]]:
+    """Each measurement over its whole file list, `repeat` times, as the sum of SLICES parts: the
+    files dealt into slices (every SLICES-th file), and every measurement run on slice 1, then every
+    one on slice 2, …, the order rotated from slice to slice (none always first, or always after the
+    same one). A pass of one measurement over a whole dialect takes seconds, and this machine's speed
+    moves by a third within seconds: taken whole and in turns, the (a) and (b) of one round still saw
+    different speeds (rounds of one run read 26% to 86%), while a slice takes a fraction of a second,
+    and each measurement gets its share of the fast and the slow moments. Per key: the best of the
+    `repeat` totals, every total, the results merged (counts added, lists joined)."""
+    samples: dict[str, list[float]] = {key: [] for key, _, _ in measures}
+    results: dict[str, object] = {}
+    for round_ in range(repeat):
+        wall = dict.fromkeys(samples, 0.0)
+        cpu = dict.fromkeys(samples, 0.0)
+        merged: dict[str, object] = {}
+        for part in range(SLICES):
+            turn = (part + round_) % len(measures)
+            for key, files, fn in [*measures[turn:], *measures[:turn]]:
+                gc.collect()
+                t0, c0 = time.perf_counter(), time.process_time()
+                result = fn(files[part::SLICES])
+                wall[key] += time.perf_counter() - t0
+                cpu[key] += time.process_time() - c0
+                merged[key] = merge(merged.get(key), result)
+        for key in samples:
+            CPU[wall[key]] = cpu[key]
+            samples[key].append(wall[key])
+        results = merged
+    return {key: (min(found), found, results[key]) for key, found in samples.items()}
+
+
+def merge(total: object, part: object) -> object:
+    """A measurement's results over the slices: counts added, lists joined (dicts key by key)."""
+    if total is None:
+        return part
+    if isinstance(part, dict):
+        return {key: merge(total[key], value) for key, value in part.items()}  # type: ignore[index]
+    return total + part  # type: ignore[operator]
+
+
 def split_all(files: Files, dialect: str) -> int:
     from reviews.splitter import split
 
@@ -371,26 +415,26 @@ def growth_sql(n: int) -> str:
 
 def section_parse_review(pg: Files, my: Files, repeat: int, res: Results, texts: list[str],
                          parse: bool, review: bool) -> None:
-    """(a), (a'), the splitter alone and (b), per dialect, measured in turns (`interleaved`): the
-    overhead ratio compares (a) and (b) taken minutes apart otherwise."""
+    """(a), (a'), the splitter alone and (b), per dialect, measured in turns over small slices of the
+    corpus (`in_slices`): the overhead ratio compares (a) and (b) taken seconds apart."""
     from reviews.engine import Policy
 
     policy = Policy.recommended()
     no_rules = rules_off()
     dialects = (("PG", pg, "postgres"), ("MySQL", my, "mysql"))
-    measures: list[tuple[str, Callable[[], object]]] = []
+    measures: list[tuple[str, Files, Callable[[Files], object]]] = []
     for _, files, dialect in dialects:
         if parse:
-            measures.append((f"a.{dialect}", lambda f=files, d=dialect: parse_all(f, d)))
+            measures.append((f"a.{dialect}", files, lambda f, d=dialect: parse_all(f, d)))
         if review:
-            measures.append((f"b.{dialect}", lambda f=files, d=dialect: review_all(f, d, policy)))
-            measures.append((f"b0.{dialect}", lambda f=files, d=dialect: review_all(f, d, no_rules)))
+            measures.append((f"b.{dialect}", files, lambda f, d=dialect: review_all(f, d, policy)))
+            measures.append((f"b0.{dialect}", files, lambda f, d=dialect: review_all(f, d, no_rules)))
         if parse:
-            measures.append((f"a2.{dialect}", lambda f=files, d=dialect: parse_all(f, d, as_engine=True)))
-            measures.append((f"split.{dialect}", lambda f=files, d=dialect: split_all(f, d)))
+            measures.append((f"a2.{dialect}", files, lambda f, d=dialect: parse_all(f, d, as_engine=True)))
+            measures.append((f"split.{dialect}", files, lambda f, d=dialect: split_all(f, d)))
     log(f"{' and '.join(w for w, on in (('(a) parsing', parse), ('(b) review', review)) if on)}, "
-        f"PG and MySQL, in turns, {repeat}×…")
-    found = interleaved(repeat, measures)
+        f"PG and MySQL, in turns over {SLICES} slices, {repeat}×…")
+    found = in_slices(repeat, measures)
     if parse:
         for name, files, dialect in dialects:
             wall, samples, count = found[f"a.{dialect}"]
@@ -413,7 +457,7 @@ def section_parse_review(pg: Files, my: Files, repeat: int, res: Results, texts:
                 wall=wall, samples=samples, note="the engine's syntax judge (part of (b), not of (a))")
     if not review:
         return
-    if parse:  # each round's own ratio: its (a) and (b) were taken within the same minute or two
+    if parse:  # each round's own ratio: its (a) and (b) were taken slice by slice, in turns
         rounds = zip(*(found[f"{m}.{d}"][1] for m in ("a", "b") for _, _, d in dialects), strict=True)
         res.values["overhead.rounds"] = [(b1 + b2 - a1 - a2) / (a1 + a2) for a1, a2, b1, b2 in rounds]
     for name, files, dialect in dialects:
