@@ -193,9 +193,6 @@ def batches(args: Sequence[str], budget: int) -> list[list[str]]:
     return out
 
 
-# -- (a) parsing alone --------------------------------------------------------------------------
-
-
 SLICES = 20  # the corpus is measured in this many slices, each measurement in turns on each
 
 
@@ -238,6 +235,9 @@ def merge(total: object, part: object) -> object:
     if isinstance(part, dict):
         return {key: merge(total[key], value) for key, value in part.items()}  # type: ignore[index]
     return total + part  # type: ignore[operator]
+
+
+# -- (a) parsing alone --------------------------------------------------------------------------
 
 
 def split_all(files: Files, dialect: str) -> int:
