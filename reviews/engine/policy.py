@@ -79,11 +79,19 @@ class RuleSet:
                 words = self._words.get((kind, word, opened))
                 if words is None:
                     words = self._remember(self._words, (kind, word, opened), word, _words_of(rules, opened))
-        present = frozenset(filter(norm.__contains__, words)) if words else _NONE
+        # Which gate words the statement holds, as bits in the order of `words` (which the key's kind,
+        # word and opened decide): no set built and hashed for each statement, only for a new answer.
+        present_bits = 0
+        bit = 1
+        for gate in words:
+            if gate in norm:
+                present_bits |= bit
+            bit <<= 1
         acting = frozenset([type(a) for a in ast.args.get("actions") or ()]) if isinstance(ast, exp.Alter) else None
-        key = (kind, word, present, acting, opened)
+        key = (kind, word, present_bits, acting, opened)
         found = self._gated.get(key)
         if found is None:
+            present = frozenset([gate for i, gate in enumerate(words) if present_bits >> i & 1])
             found = self._remember(self._gated, key, word, [
                 (r, r.check, self.payloads[r.id]) for r in rules
                 if (r.prefixes is None or r.id in opened)
