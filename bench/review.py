@@ -829,7 +829,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{' (compiled sqlglotc)' if tool_version('sqlglotc') != 'n/a' else ''}, pglast {pglast.__version__}, "
         f"squawk-cli {tool_version('squawk-cli')}, sqlfluff {tool_version('sqlfluff')}; "
         f"{os.cpu_count()} CPUs; best of {args.repeat}",
-        "review engine: " + ("compiled (mypyc: python -m reviews.build)" if native.COMPILED
+        "review engine: " + (f"compiled (mypyc: python -m reviews.build; profile-guided: "
+                             f"{native.build_info().get('profile', 'not said')})" if native.COMPILED
                              else f"the Python sources, not the compiled build ({native.WHY_NOT})"),
     ]
     print_table(res, header, args.repeat)

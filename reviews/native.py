@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent  # the project root
 BUILD = ROOT / ".build" / "native"
 MANIFEST = BUILD / "manifest.json"
+BUILD_INFO = "build.json"  # beside the manifest: how it was compiled (profile-guided or not), for the benchmarks
 GROUP = "sluice_review"  # the name of the shared library that holds the compiled modules
 # The compiled modules, by path from the project root: every module of the two packages but their
 # __init__ (which decide where the rest comes from).
@@ -64,6 +65,21 @@ def current() -> tuple[bool, str]:
 
 
 COMPILED, WHY_NOT = _state()  # (decided once: the two packages' compiled modules go together)
+
+
+def use(build: Path) -> None:
+    """Use the build in `build`, whatever its manifest says: `python -m reviews.build`'s training run of
+    its instrumented build (which has none). Before reviews.engine or reviews.rules is imported."""
+    global BUILD, COMPILED, WHY_NOT
+    BUILD, COMPILED, WHY_NOT = build, True, ""
+
+
+def build_info() -> dict:
+    """How the build in use was compiled (reviews.build writes it), or {} (none in use, or none said)."""
+    try:
+        return json.loads((BUILD / BUILD_INFO).read_text(encoding="utf-8")) if COMPILED else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def extend(package_path: list[str], name: str) -> None:

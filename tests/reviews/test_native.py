@@ -9,6 +9,7 @@ rule on, in the three dialects, finding by finding.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reviews import native
+from reviews import native, training
 from tests.helpers import missing
 
 pytestmark = pytest.mark.slow
@@ -116,3 +117,53 @@ def test_only_a_build_of_these_sources_is_used(tmp_path, monkeypatch):
     manifest.write_text(json.dumps(current))
     monkeypatch.setenv("SLUICE_PURE_PYTHON", "1")
     assert native._state() == (False, "SLUICE_PURE_PYTHON is set")
+
+
+def test_ci_builds_the_engine_profile_guided():
+    """With GCC, `reviews.build` compiles twice, the second time with the counts of its training run;
+    a failed instrumented compile or training run only costs that (the build says why). CI must not
+    lose it unnoticed."""
+    _compiled_or_skip()
+    profile = native.build_info().get("profile", "")
+    if os.environ.get("CI") == "true" or profile.startswith("trained"):
+        assert profile.startswith("trained on "), profile
+
+
+@pytest.mark.parametrize("dialect", training.DIALECTS)
+def test_the_training_workload_is_what_real_migrations_look_like(dialect, caplog):
+    """The build is tuned for the paths the workload takes: its migrations and dumps must be valid SQL
+    of the dialect (no syntax errors, nothing the parser gives up on, no engine failure), varied, and
+    flagged by many rules; the catalogue examples (some written for another engine) come on top."""
+    from reviews.engine import Policy, review_file
+
+    workload = training.files(dialect)
+    assert training.files(dialect) == workload  # (seeded: two builds are trained alike)
+    findings = [f for path, text in workload if not path.startswith("examples/")
+                for f in review_file(path, text, dialect, Policy.everything()).findings]
+    rules = {f.rule for f in findings}
+    assert not rules & {"system.syntax-error", "system.parse-unsupported"}, \
+        [(f.rule, f.message[:80], f.statement[:80]) for f in findings if f.rule.startswith("system.")]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []  # (no rule failed)
+    assert len(rules) >= {"postgres": 40, "mysql": 35, "sqlite": 20}[dialect]
+    examples = [path for path, _ in workload if path.startswith("examples/")]
+    assert len(examples) >= 30
+
+
+def test_the_training_run_uses_the_build_it_is_given(tmp_path):
+    """`reviews.build --train DIR` reviews the workload with the build in DIR (the instrumented one,
+    which has no manifest yet), and refuses when that build is not what got loaded."""
+    _compiled_or_skip()
+    import shutil
+
+    build = tmp_path / "native"
+    shutil.copytree(native.BUILD, build)
+    (build / "manifest.json").unlink()
+    run = subprocess.run([sys.executable, "-m", "reviews.build", "--train", str(build)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("reviews of reviews/training.py's workload")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = subprocess.run([sys.executable, "-m", "reviews.build", "--train", str(empty)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1 and "was not loaded" in run.stderr
