@@ -634,7 +634,7 @@ def column_disallow_changing_order(st: Stmt, ctx: FileContext, payload: dict) ->
 
 # -- NOT NULL and defaults -----------------------------------------------------------------------------
 
-_SERIAL = {exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL}
+_SERIAL = (exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL)  # (see design.T)
 _FILLED = (exp.GeneratedAsIdentityColumnConstraint, exp.ComputedColumnConstraint, exp.AutoIncrementColumnConstraint)
 
 

@@ -13,7 +13,7 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlglot import exp
 
@@ -30,12 +30,15 @@ from reviews.engine.registry import Hit, rule, tracker
 from reviews.rules.common import at, bare, blanked, mentions, only_if, position
 from reviews.splitter import Statement
 
+# Collections of types (DataType.Type members) are tuples, not sets: a member hashes in interpreted
+# Python (Enum.__hash__, a call of its own from compiled code), while `in` a tuple compares it by
+# identity, in C.
 T = exp.DataType.Type
-INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT,
-                 T.UINT, T.UBIGINT, T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL}
-SIGNED_INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT}
-NARROW_INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT, T.UINT,
-                        T.SERIAL, T.SMALLSERIAL}
+INTEGER_TYPES = (T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT,
+                 T.UINT, T.UBIGINT, T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL)
+SIGNED_INTEGER_TYPES = (T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.BIGINT)
+NARROW_INTEGER_TYPES = (T.TINYINT, T.SMALLINT, T.MEDIUMINT, T.INT, T.UTINYINT, T.USMALLINT, T.UMEDIUMINT, T.UINT,
+                        T.SERIAL, T.SMALLSERIAL)
 BLOB_TEXT_NAMES = {"TINYBLOB", "BLOB", "MEDIUMBLOB", "LONGBLOB", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT"}
 _SERIAL_NAMES = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}
 _NO_COMMENTS_OR_STRINGS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$",
@@ -93,16 +96,23 @@ def is_alter_table(ast: exp.Expression | None) -> bool:
     return isinstance(ast, exp.Alter) and ast.args.get("kind") == "TABLE"
 
 
-class _Columns(NamedTuple):
-    """What one pass over a statement's column definitions finds (see `_columns`)."""
+class _Columns:
+    """What one pass over a statement's column definitions finds (see `_columns`). This and the other
+    records built per key or column (IndexDef, ForeignKeyDef, naming's Name) are plain classes, which
+    the compiled build makes native ones: a NamedTuple's constructor is interpreted Python (its
+    `__new__`), some 2,600 instructions a record, against a few hundred for a native class."""
 
-    defs: tuple[tuple[str, exp.ColumnDef, str], ...]  # column_defs(st)
-    added: tuple[tuple[str, exp.ColumnDef, str], ...]  # column_defs(st, modify=False)
-    typed: tuple[tuple[str, exp.Expression, exp.DataType], ...]  # typed_columns(st)
-    types: frozenset  # the DataType.Type of each typed column: most type rules stop at it
+    __slots__ = ("defs", "added", "typed", "types")
+
+    def __init__(self, defs: tuple[tuple[str, exp.ColumnDef, str], ...], added: tuple[tuple[str, exp.ColumnDef, str], ...],
+                 typed: tuple[tuple[str, exp.Expression, exp.DataType], ...], types: tuple) -> None:
+        self.defs = defs  # column_defs(st)
+        self.added = added  # column_defs(st, modify=False)
+        self.typed = typed  # typed_columns(st)
+        self.types = types  # the DataType.Types of the typed columns, each once: most type rules stop at them
 
 
-_NO_COLUMNS = _Columns((), (), (), frozenset())
+_NO_COLUMNS = _Columns((), (), (), ())
 
 
 @per_statement
@@ -141,7 +151,19 @@ def _columns(st: Stmt) -> _Columns:
             typed.append((table, column, kind))
     typed += [(table, column, kind) for column, kind in altered]
     added = tuple([d for d in defs if d[2] != "modify"]) if modified else defs
-    return _Columns(defs, added, tuple(typed), frozenset([k.this for _, _, k in typed]))
+    types: list = []
+    for _, _, kind in typed:
+        if kind.this not in types:
+            types.append(kind.this)
+    return _Columns(defs, added, tuple(typed), tuple(types))
+
+
+def _none_of(types: tuple, wanted: tuple) -> bool:
+    """Whether none of the types (_Columns.types) is among those wanted (a tuple of types)."""
+    for kind in types:
+        if kind in wanted:
+            return False
+    return True
 
 
 def column_defs(st: Stmt, *, modify: bool = True) -> tuple[tuple[str, exp.ColumnDef, str], ...]:
@@ -174,7 +196,7 @@ def is_not_null(column: exp.ColumnDef) -> bool:
                for k in constraint_kinds(column))
 
 
-_SERIAL_TYPES = frozenset({T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL})
+_SERIAL_TYPES = (T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL)
 
 
 def is_serial(column: exp.ColumnDef, st: Stmt) -> bool:
@@ -256,18 +278,29 @@ def clean_text(text: str) -> str:
     return cleaned
 
 
-class IndexDef(NamedTuple):  # a tuple: built for every key of every CREATE TABLE, in a third of the time
-    table: str
-    name: str | None  # None: the database names it
-    kind: str  # primary | unique | index | fulltext | spatial
-    columns: tuple[str | None, ...]  # None for an expression
-    prefixed: frozenset[str]  # columns indexed by a prefix length (MySQL `b(10)`)
-    method: str = ""  # USING …
-    where: str | Predicate = ""  # partial index predicate (compare it as a string: `str(where)`)
-    order: tuple[str, ...] = ()  # each column's sort order when one is not the default (`desc nulls last`); else ()
-    include: tuple[str, ...] = ()  # PostgreSQL INCLUDE (…) columns
-    node: exp.Expression | None = None  # the key in a CREATE/ALTER TABLE (findings point at it); None: CREATE INDEX
-    shown: tuple[str, ...] = ()  # how messages show the columns, when one is not a plain column; else ()
+class IndexDef:  # a native class when compiled: built for every key of every CREATE TABLE (see _Columns)
+    __slots__ = ("table", "name", "kind", "columns", "prefixed", "method", "where", "order", "include", "node", "shown")
+
+    def __init__(self, table: str, name: str | None, kind: str, columns: tuple[str | None, ...], prefixed: frozenset[str],
+                 method: str = "", where: str | Predicate = "", order: tuple[str, ...] = (), include: tuple[str, ...] = (),
+                 node: exp.Expression | None = None, shown: tuple[str, ...] = ()) -> None:
+        self.table = table
+        self.name = name  # None: the database names it
+        self.kind = kind  # primary | unique | index | fulltext | spatial
+        self.columns = columns  # None for an expression
+        self.prefixed = prefixed  # columns indexed by a prefix length (MySQL `b(10)`)
+        self.method = method  # USING …
+        self.where = where  # partial index predicate (compare it as a string: `str(where)`)
+        self.order = order  # each column's sort order when one is not the default (`desc nulls last`); else ()
+        self.include = include  # PostgreSQL INCLUDE (…) columns
+        self.node = node  # the key in a CREATE/ALTER TABLE (findings point at it); None: CREATE INDEX
+        self.shown = shown  # how messages show the columns, when one is not a plain column; else ()
+
+    def renamed(self, table: str | None = None, name: str | None = None) -> IndexDef:
+        """The same index on another table's name, or (when `name` is given) under another name."""
+        return IndexDef(self.table if table is None else table, self.name if name is None else name, self.kind,
+                        self.columns, self.prefixed, self.method, self.where, self.order, self.include, self.node,
+                        self.shown)
 
 
 class Predicate:
@@ -469,12 +502,16 @@ def _index_defs(st: Stmt, dialect: str) -> list[IndexDef]:
     return found
 
 
-class ForeignKeyDef(NamedTuple):  # a tuple, as IndexDef: a frozen dataclass is three times as slow to make
-    table: str
-    name: str | None
-    columns: tuple[str, ...]
-    ref_table: str
-    ref_columns: tuple[str, ...]
+class ForeignKeyDef:  # a native class when compiled, as IndexDef
+    __slots__ = ("table", "name", "columns", "ref_table", "ref_columns")
+
+    def __init__(self, table: str, name: str | None, columns: tuple[str, ...], ref_table: str,
+                 ref_columns: tuple[str, ...]) -> None:
+        self.table = table
+        self.name = name
+        self.columns = columns
+        self.ref_table = ref_table
+        self.ref_columns = ref_columns
 
 
 def _reference(table: str, name: str | None, columns: tuple[str, ...], ref: exp.Reference) -> ForeignKeyDef:
@@ -973,8 +1010,8 @@ def column_required(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[str |
                               "it)", **at(st, action))
 
 
-_NO_LITERAL_DEFAULT = {T.TINYBLOB, T.BLOB, T.MEDIUMBLOB, T.LONGBLOB, T.TINYTEXT, T.TEXT, T.MEDIUMTEXT, T.LONGTEXT,
-                       T.JSON, T.GEOMETRY}
+_NO_LITERAL_DEFAULT = (T.TINYBLOB, T.BLOB, T.MEDIUMBLOB, T.LONGBLOB, T.TINYTEXT, T.TEXT, T.MEDIUMTEXT, T.LONGTEXT,
+                       T.JSON, T.GEOMETRY)
 
 
 @rule("column.require-default", engines="PMS", category="DESIGN", severity="off",
@@ -1023,8 +1060,8 @@ def column_type_disallow_list(st: Stmt, ctx: FileContext, payload: dict) -> Iter
                       "policy disallows: use another type", **at(st, column))
 
 
-_SERIAL_LIKE = frozenset({T.SERIAL, T.SMALLSERIAL, T.USERDEFINED})
-_NARROW_OR_SERIAL_LIKE = frozenset(NARROW_INTEGER_TYPES) | _SERIAL_LIKE
+_SERIAL_LIKE = (T.SERIAL, T.SMALLSERIAL, T.USERDEFINED)
+_NARROW_OR_SERIAL_LIKE = NARROW_INTEGER_TYPES + (T.USERDEFINED,)
 
 
 @rule("column.prefer-bigint-over-int", engines="PM", category="DESIGN", severity="W",
@@ -1043,7 +1080,7 @@ def column_prefer_bigint_over_int(st: Stmt, ctx: FileContext, payload: dict) -> 
         return []
     found: list[Hit] = []
     columns = _columns(st)
-    if not columns.types.isdisjoint(_NARROW_OR_SERIAL_LIKE):  # the types of its defs are among them
+    if not _none_of(columns.types, _NARROW_OR_SERIAL_LIKE):  # the types of its defs are among them
         found.extend(_narrow_key_columns(st, ctx, columns.defs))
     if ctx.dialect == "postgres" and is_alter_table(st.ast) and mentions(st, "PRIMARY"):
         found.extend(_narrow_keys_added(st, ctx))
@@ -1185,7 +1222,7 @@ def _wider_in_mysql(kind: exp.DataType, column: exp.ColumnDef, st: Stmt) -> bool
 def column_prefer_identity(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     # is_serial: a serial type, or else the word in the text.
     columns = _columns(st)
-    if columns.types.isdisjoint(_SERIAL_TYPES) and not _says_serial(st):
+    if _none_of(columns.types, _SERIAL_TYPES) and not _says_serial(st):
         return
     for table, column, _ in columns.defs:
         if is_serial(column, st):
@@ -1228,7 +1265,7 @@ def column_prefer_text_over_varchar(st: Stmt, ctx: FileContext, payload: dict) -
                       "on its length (changing a CHECK needs no rewrite)", **at(st, column))
 
 
-_CHAR_TYPES = frozenset({T.CHAR, T.NCHAR, T.BPCHAR})
+_CHAR_TYPES = (T.CHAR, T.NCHAR, T.BPCHAR)
 
 
 @rule("column.disallow-char", engines="P", category="DESIGN", severity="W",
@@ -1241,14 +1278,14 @@ _CHAR_TYPES = frozenset({T.CHAR, T.NCHAR, T.BPCHAR})
       example="CREATE TABLE t (id bigint PRIMARY KEY, code char(3));")
 def column_disallow_char(st: Stmt, ctx: FileContext, payload: dict) -> list[Hit]:
     columns = _columns(st)
-    if columns.types.isdisjoint(_CHAR_TYPES):
+    if _none_of(columns.types, _CHAR_TYPES):
         return []
     return [Hit(f"column {table}.{name_of(column)} is {type_label(kind, ctx.dialect)} (blank-padded): use text "
                 "or varchar instead", **at(st, column))
             for table, column, kind in columns.typed if kind.this in _CHAR_TYPES]
 
 
-_VARCHAR_TYPES = frozenset({T.VARCHAR, T.NVARCHAR})
+_VARCHAR_TYPES = (T.VARCHAR, T.NVARCHAR)
 
 
 @rule("column.maximum-varchar-length", engines="M", category="DESIGN", severity="I",
@@ -1262,7 +1299,7 @@ _VARCHAR_TYPES = frozenset({T.VARCHAR, T.NVARCHAR})
       example="CREATE TABLE t (id bigint PRIMARY KEY, body varchar(10000));")
 def column_maximum_varchar_length(st: Stmt, ctx: FileContext, payload: dict) -> Iterator[Hit]:
     columns = _columns(st)
-    if columns.types.isdisjoint(_VARCHAR_TYPES):
+    if _none_of(columns.types, _VARCHAR_TYPES):
         return
     limit = payload["max_length"]
     for table, column, kind in columns.typed:
@@ -1495,7 +1532,7 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
                 lookups.pop(new, None)
                 if moved:
                     shown = plain_name(action.this)
-                    known[new] = [(index._replace(table=shown), line) for index, line in moved]
+                    known[new] = [(index.renamed(table=shown), line) for index, line in moved]
                 else:
                     known.pop(new, None)
                 table = new
@@ -1529,8 +1566,7 @@ def table_no_duplicate_index(st: Stmt, ctx: FileContext, payload: dict) -> list[
 
 
 def _kept(index: IndexDef, name: str | None) -> IndexDef:
-    """The index as the rule keeps it past its statement: named, without its node (`_replace`, spelt
-    out: it is twice as slow, and every index of the file is kept)."""
+    """The index as the rule keeps it past its statement: named, without its node."""
     return IndexDef(index.table, name, index.kind, index.columns, index.prefixed, index.method, index.where,
                     index.order, index.include, None, index.shown)
 
@@ -1587,8 +1623,8 @@ def _duplicate_of(entries: Iterable[tuple[IndexDef, int]], index: IndexDef) -> t
 
 # Types MySQL prints under their own name (TYPE_MAPPING has no BLOB/TEXT for them): no need to print
 # them to know they are no BLOB/TEXT. A VARCHAR only with a length: without one MySQL prints TEXT.
-_NEVER_BLOB_OR_TEXT = frozenset(INTEGER_TYPES | {T.CHAR, T.BINARY, T.VARBINARY, T.DATE, T.DATETIME, T.TIMESTAMP,
-                                                 T.TIMESTAMPTZ, T.DECIMAL, T.ENUM})
+_NEVER_BLOB_OR_TEXT = INTEGER_TYPES + (T.CHAR, T.BINARY, T.VARBINARY, T.DATE, T.DATETIME, T.TIMESTAMP, T.TIMESTAMPTZ,
+                                        T.DECIMAL, T.ENUM)
 
 
 def _never_blob_or_text(kind: exp.DataType) -> bool:
@@ -1630,5 +1666,5 @@ def _rename(known: dict[str, list[tuple[IndexDef, int]]], lookups: dict[str, dic
     """An index renamed (of one table, or of any: PostgreSQL's ALTER INDEX) is known by its new name."""
     for key, entries in known.items():
         if (table is None or key == table) and any(e[0].name == old for e in entries):
-            known[key] = [(e[0]._replace(name=new), e[1]) if e[0].name == old else e for e in entries]
+            known[key] = [(e[0].renamed(name=new), e[1]) if e[0].name == old else e for e in entries]
             lookups.pop(key, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlglot import exp
 
@@ -97,14 +97,19 @@ def reserved_words(dialect: str) -> frozenset[str]:
 # -- the names a statement introduces -----------------------------------------------------------
 
 
-# A NamedTuple, not a dataclass: one is built for every column of every CREATE TABLE, and a tuple is
-# built in less than half the time.
-class Name(NamedTuple):
-    kind: str  # table | column | view | index | constraint | schema | sequence | trigger
-    raw: str  # as written, without quotes
-    quoted: bool
-    table: str = ""  # a column's or constraint's table (only a column's is read); "" for the other kinds
-    node: Any = None  # its identifier in the tree (where a finding about it points), None when read from text
+class Name:
+    """A name a statement introduces. A plain class, which the compiled build makes a native one: one is
+    built for every column of every CREATE TABLE, and a NamedTuple's constructor is interpreted Python
+    (its `__new__`), some 2,600 instructions a name, against a few hundred here."""
+
+    __slots__ = ("kind", "raw", "quoted", "table", "node")
+
+    def __init__(self, kind: str, raw: str, quoted: bool, table: str = "", node: Any = None) -> None:
+        self.kind = kind  # table | column | view | index | constraint | schema | sequence | trigger
+        self.raw = raw  # as written, without quotes
+        self.quoted = quoted
+        self.table = table  # a column's or constraint's table (only a column's is read); "" for the other kinds
+        self.node = node  # its identifier in the tree (where a finding about it points), None when read from text
 
     def where(self, st: Stmt) -> dict:
         """The Hit location of the name: its identifier, or the statement."""
@@ -165,12 +170,12 @@ _CREATE_TRIGGER = re.compile(r"(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\
                              r"(?:IF\s+NOT\s+EXISTS\s+)?((?:`[^`]+`|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|[\w$]+))?)")
 
 
-def _raw(token: str) -> Name | None:
+def _raw(token: str, kind: str = "table") -> Name | None:
     token = token.strip().rsplit(".", 1)[-1].strip()
     if not token:
         return None
     quoted = token[0] in "\"`" and token[-1] == token[0] and len(token) > 1
-    return Name("table", token[1:-1] if quoted else token, quoted)
+    return Name(kind, token[1:-1] if quoted else token, quoted)
 
 
 _TO_SEPARATOR = re.compile(r"(?i)\s+TO\s+")
@@ -249,14 +254,14 @@ def _introduced(st: Stmt) -> list[Name]:
                 if len(parts) == 2 and (name := _raw(parts[1])):
                     found.append(name)
         elif (match := _CREATE_SCHEMA.match(text)) and match.group(1).lower() not in _ROLE_KEYWORDS \
-                and (name := _raw(match.group(1))):
-            found.append(name._replace(kind="schema"))
+                and (name := _raw(match.group(1), "schema")):
+            found.append(name)
         elif "RENAME CONSTRAINT" in st.norm and (match := _RENAME_CONSTRAINT.match(text)) \
-                and (name := _raw(match.group(1))):
-            found.append(name._replace(kind="constraint"))
+                and (name := _raw(match.group(1), "constraint")):
+            found.append(name)
         elif st.dialect == "mysql" and "TRIGGER" in st.norm and (match := _CREATE_TRIGGER.match(text)) \
-                and (name := _raw(match.group(1))):
-            found.append(name._replace(kind="trigger"))
+                and (name := _raw(match.group(1), "trigger")):
+            found.append(name)
     return found
 
 
