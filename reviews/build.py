@@ -45,6 +45,10 @@ setup(name="sluice-review-native",
       ext_modules=mypycify(["--config-file", sys.argv[3], *sys.argv[5:]], opt_level="3", group_name=sys.argv[4],
                                  target_dir=sys.argv[2] + "/c"))
 """
+# With GCC, every compile: calls between the extension's own functions go straight to them, and may be
+# inlined (a shared library's functions may otherwise be replaced by another library's of the same
+# name, so each call goes through the PLT; CPython builds itself so too).
+_GCC = ["-fno-semantic-interposition"]
 # GCC's profile-guided optimization: compiled once instrumented, trained, compiled again with the counts.
 _INSTRUMENT = ["-fprofile-generate", "-fprofile-update=single"]
 # (Code the training did not run is optimized as usual, not for size; a module it never ran is no warning.)
@@ -73,16 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         with open(os.path.join(work, "setup.py"), "w", encoding="utf-8") as f:
             f.write(_SETUP)
         fingerprint = native.fingerprint()  # (of the sources as they were when the build began)
-        profile = "none (--no-profile)" if args.no_profile else _profile(work)
+        gcc = _gcc()
+        base = _GCC if gcc else []
+        profile = "none (--no-profile)" if args.no_profile else _profile(work, base) if gcc \
+            else "none (the C compiler is not GCC)"
         done = None
         if profile.startswith("trained"):
-            done = _compile(work, out, _USE_PROFILE)
+            done = _compile(work, out, base + _USE_PROFILE)
             if done.returncode != 0:
                 profile = f"none (the compile with the profile failed: {_last_line(done)})"
         if done is None or done.returncode != 0:
             if not args.no_profile:
                 print(f"reviews.build: profile-guided optimization: {profile}; compiling without it", flush=True)
-            done = _compile(work, out, [])
+            done = _compile(work, out, base)
         if done.returncode != 0:
             print(f"reviews.build: the build failed (the review runs on the Python sources, slower):\n"
                   f"{textwrap.indent((done.stdout + done.stderr)[-4000:], '  ')}", file=sys.stderr)
@@ -90,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(os.path.join(out, "manifest.json"), "w", encoding="utf-8") as f:
             json.dump(fingerprint, f, indent=1)
         with open(os.path.join(out, native.BUILD_INFO), "w", encoding="utf-8") as f:
-            json.dump({"profile": profile, "seconds": round(time.monotonic() - started)}, f, indent=1)
+            json.dump({"profile": profile, "flags": base, "seconds": round(time.monotonic() - started)}, f, indent=1)
         # Replaced whole: a reader sees the old build or the new one.
         native.BUILD.parent.mkdir(parents=True, exist_ok=True)
         old = native.BUILD.with_name(native.BUILD.name + ".old")
@@ -116,14 +123,12 @@ def _compile(work: str, out: str, flags: list[str]) -> subprocess.CompletedProce
                           cwd=native.ROOT, capture_output=True, text=True, env=env)
 
 
-def _profile(work: str) -> str:
+def _profile(work: str, base: list[str]) -> str:
     """Compile the instrumented build and review the training workload with it (reviews.training),
     which leaves the counts beside the objects: "trained …", or "none (why)"."""
-    if not _gcc():
-        return "none (the C compiler is not GCC)"
     print("reviews.build: instrumented compile, then its training run (profile-guided optimization)…", flush=True)
     instrumented = os.path.join(work, "instrumented")
-    done = _compile(work, instrumented, _INSTRUMENT)
+    done = _compile(work, instrumented, base + _INSTRUMENT)
     if done.returncode != 0:
         return f"none (the instrumented compile failed: {_last_line(done)})"
     trained = subprocess.run([sys.executable, "-m", "reviews.build", "--train", instrumented],
