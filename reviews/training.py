@@ -3,12 +3,12 @@
 The build compiles the engine twice: first instrumented, then, after this workload has been reviewed
 with that first build, with the counts it recorded (GCC's profile-guided optimization: the code the
 review runs is laid out together and tuned for the branches it takes; measured on the corpus
-benchmark, about a sixth less time on top of parsing). The workload is generated here, not read from
-anywhere: migrations in the shapes real projects write (new tables with keys and indexes, added
-columns, backfills, constraints added and validated, functions, renames, drops) and the dumps that
-pg_dump, mysqldump and SQLite's `.dump` write, in each dialect, plus every rule's catalogue example, so
-that the rarer paths are counted too. Deterministic (seeded): two builds of the same sources are
-trained alike.
+benchmark, an eighth off what the review costs on top of parsing). The workload is generated here,
+not read from anywhere: migrations in the shapes real projects write (new tables with keys and
+indexes, added columns, backfills, constraints added and validated, functions, renames, drops) and
+the dumps that pg_dump, mysqldump and SQLite's `.dump` write, in each dialect, plus every rule's
+catalogue example, so that the rarer paths are counted too. Deterministic (seeded): two builds of
+the same sources are trained alike.
 """
 
 from __future__ import annotations
