@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -153,8 +154,6 @@ def test_the_training_run_uses_the_build_it_is_given(tmp_path):
     """`reviews.build --train DIR` reviews the workload with the build in DIR (the instrumented one,
     which has no manifest yet), and refuses when that build is not what got loaded."""
     _compiled_or_skip()
-    import shutil
-
     build = tmp_path / "native"
     shutil.copytree(native.BUILD, build)
     (build / "manifest.json").unlink()
@@ -167,3 +166,19 @@ def test_the_training_run_uses_the_build_it_is_given(tmp_path):
     run = subprocess.run([sys.executable, "-m", "reviews.build", "--train", str(empty)], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 1 and "was not loaded" in run.stderr
+
+
+def test_only_gcc_gets_the_profile_guided_compile(tmp_path, monkeypatch):
+    """The profile options are GCC's: another compiler (clang, or one that cannot even say what it is)
+    gets one plain compile, without them."""
+    from reviews import build
+
+    clang = tmp_path / "clang"
+    clang.write_text("#!/bin/sh\necho 'Debian clang version 16.0.6'\n")
+    clang.chmod(0o755)
+    for compiler, expected in ((str(clang), False), ("/bin/false", False), (str(tmp_path / "missing-cc"), False)):
+        monkeypatch.setenv("CC", compiler)
+        assert build._gcc() is expected, compiler
+    if shutil.which("gcc"):
+        monkeypatch.setenv("CC", "gcc -pthread")
+        assert build._gcc() is True
