@@ -126,8 +126,9 @@ def test_ci_builds_the_engine_profile_guided():
     lose it unnoticed."""
     _compiled_or_skip()
     profile = native.build_info().get("profile", "")
-    if os.environ.get("CI") == "true" or profile.startswith("trained"):
-        assert profile.startswith("trained on "), profile
+    if os.environ.get("CI") != "true" and not profile.startswith("trained"):
+        pytest.skip(f"this build was not profile-guided (outside CI, a plain build is allowed): {profile or 'not said'}")
+    assert profile.startswith("trained on "), profile
 
 
 @pytest.mark.parametrize("dialect", training.DIALECTS)
